@@ -1,0 +1,61 @@
+# kubelab: build, test and run a small, real Kubernetes.
+#
+#   make build   every binary into bin/
+#   make test    every test layer this machine can run (installs what it needs first)
+#   make proto   regenerate the Go code from proto/api/**/*.proto
+#   make up      start an apiserver on embedded etcd and create the example Deployment
+
+SHELL := /bin/bash
+GO ?= go
+export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
+
+MODULES := proto client apiserver
+BINARIES := apiserver
+PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+
+# Two cores: keep parallelism modest so tests with real etcd are not starved.
+TEST_FLAGS ?= -p 2 -timeout 20m
+FUZZ_TIME ?= 20s
+DATA_DIR ?= $(CURDIR)/.local
+
+.PHONY: all build test unit fuzz lint proto proto-check tools bench up down clean
+
+all: build
+
+tools:
+	@hack/tools.sh
+
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ $(addprefix ./,$(addsuffix /cmd/$(BINARIES),apiserver))
+
+lint:
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+proto: tools
+	hack/proto.sh
+
+# proto-check regenerates into a scratch copy and fails if the committed code differs.
+proto-check: tools
+	@hack/proto-check.sh
+
+unit:
+	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZ_TIME) ./proto/runtime/
+
+test: tools lint proto-check build unit fuzz
+
+bench:
+	hack/bench.sh
+
+up: build
+	hack/up.sh $(DATA_DIR)
+
+down:
+	hack/down.sh $(DATA_DIR)
+
+clean:
+	rm -rf bin .local

@@ -1,0 +1,420 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	metav1 "kubelab.io/proto/api/meta/v1"
+)
+
+// MaxJSONDepth bounds nesting so a hostile body cannot exhaust the stack.
+const MaxJSONDepth = 100
+
+// DecodeError is a body that is not valid for the schema: malformed JSON, a value of the
+// wrong type, a duplicate field. Path names the field at fault ("spec.replicas").
+type DecodeError struct {
+	Path string
+	Msg  string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
+
+// UnmarshalJSON decodes Kubernetes JSON into m, which it resets first. Fields the schema does
+// not know are skipped and returned as paths ("spec.template.spec.containers[0].imagee"), so
+// the caller can refuse them (strict field validation), warn, or ignore them.
+func UnmarshalJSON(data []byte, m proto.Message) (unknown []string, err error) {
+	v, err := parseJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	proto.Reset(m)
+	d := decoder{}
+	if err := d.message(m.ProtoReflect(), v, ""); err != nil {
+		return nil, err
+	}
+	return d.unknown, nil
+}
+
+// UnknownFieldsError is the strict-decoding refusal of unknown fields, worded as Kubernetes
+// words it.
+func UnknownFieldsError(unknown []string) error {
+	parts := make([]string, len(unknown))
+	for i, p := range unknown {
+		parts[i] = fmt.Sprintf("unknown field %q", p)
+	}
+	return fmt.Errorf("strict decoding error: %s", strings.Join(parts, ", "))
+}
+
+// jsonObject keeps keys in document order, which makes errors deterministic.
+type jsonObject struct {
+	keys []string
+	vals []any
+}
+
+// parseJSON reads one JSON value into nil, bool, json.Number, string, []any or *jsonObject,
+// refusing duplicate keys, excessive depth and trailing data.
+func parseJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := parseValue(dec, 0)
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &DecodeError{Msg: "invalid JSON: unexpected data after the top-level value"}
+	}
+	return v, nil
+}
+
+func syntaxError(err error) error {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &DecodeError{Msg: "invalid JSON: unexpected end of input"}
+	}
+	return &DecodeError{Msg: "invalid JSON: " + err.Error()}
+}
+
+func parseValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > MaxJSONDepth {
+		return nil, &DecodeError{Msg: fmt.Sprintf("invalid JSON: nested deeper than %d levels", MaxJSONDepth)}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			obj := &jsonObject{}
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				key := kt.(string)
+				if seen[key] {
+					return nil, &DecodeError{Msg: fmt.Sprintf("duplicate field %q", key)}
+				}
+				seen[key] = true
+				val, err := parseValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				obj.keys = append(obj.keys, key)
+				obj.vals = append(obj.vals, val)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return obj, nil
+		case '[':
+			arr := []any{}
+			for dec.More() {
+				val, err := parseValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, val)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return arr, nil
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	default:
+		return tok, nil
+	}
+}
+
+type decoder struct {
+	unknown []string
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "bool"
+	case json.Number:
+		return "number"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	default:
+		return "object"
+	}
+}
+
+func typeError(path string, v any, want string) error {
+	return &DecodeError{Path: path, Msg: fmt.Sprintf("cannot unmarshal %s into a field of type %s", jsonType(v), want)}
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func (d *decoder) message(m protoreflect.Message, v any, path string) error {
+	if done, err := d.scalarMessage(m, v, path); done || err != nil {
+		return err
+	}
+	obj, ok := v.(*jsonObject)
+	if !ok {
+		return typeError(path, v, "object")
+	}
+	fields := m.Descriptor().Fields()
+	for i, key := range obj.keys {
+		fd := fields.ByName(protoreflect.Name(key))
+		if fd == nil {
+			d.unknown = append(d.unknown, join(path, key))
+			continue
+		}
+		val := obj.vals[i]
+		if val == nil {
+			continue // null means unset, as for a Go pointer or omitempty field
+		}
+		if err := d.field(m, fd, val, join(path, key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, v any, path string) error {
+	switch {
+	case fd.IsList():
+		arr, ok := v.([]any)
+		if !ok {
+			return typeError(path, v, "array")
+		}
+		l := m.Mutable(fd).List()
+		for i, item := range arr {
+			ipath := fmt.Sprintf("%s[%d]", path, i)
+			if fd.Kind() == protoreflect.MessageKind {
+				elem := l.NewElement()
+				if item != nil {
+					if err := d.message(elem.Message(), item, ipath); err != nil {
+						return err
+					}
+				}
+				l.Append(elem)
+				continue
+			}
+			val, err := d.scalar(fd, item, ipath)
+			if err != nil {
+				return err
+			}
+			l.Append(val)
+		}
+		return nil
+	case fd.IsMap():
+		obj, ok := v.(*jsonObject)
+		if !ok {
+			return typeError(path, v, "object")
+		}
+		if fd.MapKey().Kind() != protoreflect.StringKind {
+			return &DecodeError{Path: path, Msg: "only string map keys are supported"}
+		}
+		mp := m.Mutable(fd).Map()
+		vfd := fd.MapValue()
+		for i, key := range obj.keys {
+			kpath := path + "." + key
+			mk := protoreflect.ValueOfString(key).MapKey()
+			if vfd.Kind() == protoreflect.MessageKind {
+				elem := mp.NewValue()
+				if obj.vals[i] != nil {
+					if err := d.message(elem.Message(), obj.vals[i], kpath); err != nil {
+						return err
+					}
+				}
+				mp.Set(mk, elem)
+				continue
+			}
+			if obj.vals[i] == nil {
+				mp.Set(mk, vfd.Default())
+				continue
+			}
+			val, err := d.scalar(vfd, obj.vals[i], kpath)
+			if err != nil {
+				return err
+			}
+			mp.Set(mk, val)
+		}
+		return nil
+	case fd.Kind() == protoreflect.MessageKind:
+		return d.message(m.Mutable(fd).Message(), v, path)
+	default:
+		val, err := d.scalar(fd, v, path)
+		if err != nil {
+			return err
+		}
+		m.Set(fd, val)
+		return nil
+	}
+}
+
+func (d *decoder) scalar(fd protoreflect.FieldDescriptor, v any, path string) (protoreflect.Value, error) {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		b, ok := v.(bool)
+		if !ok {
+			return protoreflect.Value{}, typeError(path, v, "bool")
+		}
+		return protoreflect.ValueOfBool(b), nil
+	case protoreflect.StringKind:
+		s, ok := v.(string)
+		if !ok {
+			return protoreflect.Value{}, typeError(path, v, "string")
+		}
+		return protoreflect.ValueOfString(s), nil
+	case protoreflect.BytesKind:
+		s, ok := v.(string)
+		if !ok {
+			return protoreflect.Value{}, typeError(path, v, "[]byte")
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return protoreflect.Value{}, &DecodeError{Path: path, Msg: "invalid base64: " + err.Error()}
+		}
+		return protoreflect.ValueOfBytes(b), nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		n, err := intValue(v, path, 32, "int32")
+		return protoreflect.ValueOfInt32(int32(n)), err
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n, err := intValue(v, path, 64, "int64")
+		return protoreflect.ValueOfInt64(n), err
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		n, err := uintValue(v, path, 32, "uint32")
+		return protoreflect.ValueOfUint32(uint32(n)), err
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		n, err := uintValue(v, path, 64, "uint64")
+		return protoreflect.ValueOfUint64(n), err
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		num, ok := v.(json.Number)
+		if !ok {
+			return protoreflect.Value{}, typeError(path, v, "float64")
+		}
+		f, err := num.Float64()
+		if err != nil || math.IsInf(f, 0) {
+			return protoreflect.Value{}, &DecodeError{Path: path, Msg: fmt.Sprintf("number %s out of range", num)}
+		}
+		if fd.Kind() == protoreflect.FloatKind {
+			return protoreflect.ValueOfFloat32(float32(f)), nil
+		}
+		return protoreflect.ValueOfFloat64(f), nil
+	case protoreflect.EnumKind:
+		n, err := intValue(v, path, 32, "enum")
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), err
+	}
+	return protoreflect.Value{}, &DecodeError{Path: path, Msg: fmt.Sprintf("unsupported field kind %v", fd.Kind())}
+}
+
+func intValue(v any, path string, bits int, name string) (int64, error) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, typeError(path, v, name)
+	}
+	n, err := strconv.ParseInt(string(num), 10, bits)
+	if err != nil {
+		return 0, &DecodeError{Path: path, Msg: fmt.Sprintf("cannot unmarshal number %s into a field of type %s", num, name)}
+	}
+	return n, nil
+}
+
+func uintValue(v any, path string, bits int, name string) (uint64, error) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, typeError(path, v, name)
+	}
+	n, err := strconv.ParseUint(string(num), 10, bits)
+	if err != nil {
+		return 0, &DecodeError{Path: path, Msg: fmt.Sprintf("cannot unmarshal number %s into a field of type %s", num, name)}
+	}
+	return n, nil
+}
+
+// scalarMessage reads the meta types that are scalars on the wire.
+func (d *decoder) scalarMessage(m protoreflect.Message, v any, path string) (done bool, err error) {
+	switch m.Descriptor().FullName() {
+	case timeName, microTimeName:
+		s, ok := v.(string)
+		if !ok {
+			return true, typeError(path, v, "time")
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return true, &DecodeError{Path: path, Msg: fmt.Sprintf("invalid time %q: want RFC 3339, like 2006-01-02T15:04:05Z", s)}
+		}
+		// Keep only the precision the wire carries, so a decoded value re-encodes and
+		// compares equal to what was stored.
+		if m.Descriptor().FullName() == timeName {
+			proto.Merge(m.Interface(), &metav1.Time{Seconds: t.Unix()})
+		} else {
+			micros := int32(t.Nanosecond()) / 1000 * 1000
+			proto.Merge(m.Interface(), &metav1.MicroTime{Seconds: t.Unix(), Nanos: micros})
+		}
+	case durationName:
+		s, ok := v.(string)
+		if !ok {
+			return true, typeError(path, v, "duration")
+		}
+		dur, err := time.ParseDuration(s)
+		if err != nil {
+			return true, &DecodeError{Path: path, Msg: fmt.Sprintf("invalid duration %q", s)}
+		}
+		m.Interface().(*metav1.Duration).Duration = int64(dur)
+	case intOrStringName:
+		ios := m.Interface().(*metav1.IntOrString)
+		switch x := v.(type) {
+		case string:
+			ios.Type, ios.StrVal = 1, x
+		case json.Number:
+			n, err := intValue(x, path, 32, "int32")
+			if err != nil {
+				return true, err
+			}
+			ios.Type, ios.IntVal = 0, int32(n)
+		default:
+			return true, typeError(path, v, "int or string")
+		}
+	case quantityName:
+		// Kubernetes accepts a bare number for a quantity ("cpu: 1" in YAML).
+		switch x := v.(type) {
+		case string:
+			m.Interface().(*metav1.Quantity).String_ = x
+		case json.Number:
+			m.Interface().(*metav1.Quantity).String_ = string(x)
+		default:
+			return true, typeError(path, v, "quantity")
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
+}

@@ -1,0 +1,267 @@
+package runtime
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	metav1 "kubelab.io/proto/api/meta/v1"
+)
+
+// The meta types the codec writes as JSON scalars instead of objects.
+const (
+	timeName        protoreflect.FullName = "kubelab.api.meta.v1.Time"
+	microTimeName   protoreflect.FullName = "kubelab.api.meta.v1.MicroTime"
+	durationName    protoreflect.FullName = "kubelab.api.meta.v1.Duration"
+	intOrStringName protoreflect.FullName = "kubelab.api.meta.v1.IntOrString"
+	quantityName    protoreflect.FullName = "kubelab.api.meta.v1.Quantity"
+)
+
+// RFC 3339 layouts Kubernetes uses: Time has second precision, MicroTime microseconds.
+const (
+	timeLayout      = time.RFC3339
+	microTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+)
+
+// MarshalJSON writes m in Kubernetes' JSON wire format: fields in declaration order, numbers
+// as numbers (int64 included), Time as RFC 3339, IntOrString as a number or a string, and
+// empty fields left out unless the schema says Kubernetes writes them.
+func MarshalJSON(m proto.Message) ([]byte, error) {
+	return AppendJSON(nil, m)
+}
+
+// AppendJSON is MarshalJSON appending to buf.
+func AppendJSON(buf []byte, m proto.Message) ([]byte, error) {
+	e := encoder{buf: buf}
+	if err := e.message(m.ProtoReflect()); err != nil {
+		return nil, err
+	}
+	return e.buf, nil
+}
+
+type encoder struct {
+	buf []byte
+}
+
+func (e *encoder) message(m protoreflect.Message) error {
+	if done, err := e.scalarMessage(m); done || err != nil {
+		return err
+	}
+	e.buf = append(e.buf, '{')
+	fields := m.Descriptor().Fields()
+	first := true
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !m.Has(fd) && !emitEmpty(fd) {
+			continue
+		}
+		if !first {
+			e.buf = append(e.buf, ',')
+		}
+		first = false
+		e.buf = appendString(e.buf, string(fd.Name()))
+		e.buf = append(e.buf, ':')
+		if err := e.field(fd, m.Get(fd)); err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+// scalarMessage writes the meta types that are scalars on the wire; done is false for any
+// other message.
+func (e *encoder) scalarMessage(m protoreflect.Message) (done bool, err error) {
+	switch m.Descriptor().FullName() {
+	case timeName:
+		t := m.Interface().(*metav1.Time)
+		if t.Seconds == 0 && t.Nanos == 0 {
+			e.buf = append(e.buf, "null"...)
+		} else {
+			e.buf = appendString(e.buf, time.Unix(t.Seconds, 0).UTC().Format(timeLayout))
+		}
+	case microTimeName:
+		t := m.Interface().(*metav1.MicroTime)
+		if t.Seconds == 0 && t.Nanos == 0 {
+			e.buf = append(e.buf, "null"...)
+		} else {
+			e.buf = appendString(e.buf, time.Unix(t.Seconds, int64(t.Nanos)).UTC().Format(microTimeLayout))
+		}
+	case durationName:
+		e.buf = appendString(e.buf, time.Duration(m.Interface().(*metav1.Duration).Duration).String())
+	case intOrStringName:
+		v := m.Interface().(*metav1.IntOrString)
+		if v.Type == 1 {
+			e.buf = appendString(e.buf, v.StrVal)
+		} else {
+			e.buf = strconv.AppendInt(e.buf, int64(v.IntVal), 10)
+		}
+	case quantityName:
+		e.buf = appendString(e.buf, m.Interface().(*metav1.Quantity).String_)
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+func (e *encoder) field(fd protoreflect.FieldDescriptor, v protoreflect.Value) error {
+	switch {
+	case fd.IsList():
+		l := v.List()
+		e.buf = append(e.buf, '[')
+		for i := 0; i < l.Len(); i++ {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			if err := e.single(fd, l.Get(i)); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, ']')
+		return nil
+	case fd.IsMap():
+		return e.mapValue(fd, v.Map())
+	default:
+		return e.single(fd, v)
+	}
+}
+
+// mapValue writes a map with its keys sorted, as encoding/json (and so Kubernetes) does.
+func (e *encoder) mapValue(fd protoreflect.FieldDescriptor, m protoreflect.Map) error {
+	keys := make([]protoreflect.MapKey, 0, m.Len())
+	m.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+		keys = append(keys, k)
+		return true
+	})
+	slices.SortFunc(keys, func(a, b protoreflect.MapKey) int {
+		as, bs := a.String(), b.String()
+		switch {
+		case as < bs:
+			return -1
+		case as > bs:
+			return 1
+		}
+		return 0
+	})
+	e.buf = append(e.buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		e.buf = appendString(e.buf, k.String())
+		e.buf = append(e.buf, ':')
+		if err := e.single(fd.MapValue(), m.Get(k)); err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+func (e *encoder) single(fd protoreflect.FieldDescriptor, v protoreflect.Value) error {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		e.buf = strconv.AppendBool(e.buf, v.Bool())
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		e.buf = strconv.AppendInt(e.buf, v.Int(), 10)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		e.buf = strconv.AppendUint(e.buf, v.Uint(), 10)
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		f := v.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("json: unsupported value %v in field %s", f, fd.FullName())
+		}
+		bits := 64
+		if fd.Kind() == protoreflect.FloatKind {
+			bits = 32
+		}
+		e.buf = strconv.AppendFloat(e.buf, f, 'g', -1, bits)
+	case protoreflect.StringKind:
+		e.buf = appendString(e.buf, v.String())
+	case protoreflect.BytesKind:
+		e.buf = append(e.buf, '"')
+		e.buf = base64.StdEncoding.AppendEncode(e.buf, v.Bytes())
+		e.buf = append(e.buf, '"')
+	case protoreflect.EnumKind:
+		e.buf = strconv.AppendInt(e.buf, int64(v.Enum()), 10)
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return e.message(v.Message())
+	default:
+		return fmt.Errorf("json: unsupported field kind %v in %s", fd.Kind(), fd.FullName())
+	}
+	return nil
+}
+
+var emitEmptyCache sync.Map // protoreflect.FieldDescriptor → bool
+
+// emitEmpty reports whether fd carries the (emit_empty) option.
+func emitEmpty(fd protoreflect.FieldDescriptor) bool {
+	if v, ok := emitEmptyCache.Load(fd); ok {
+		return v.(bool)
+	}
+	opts := fd.Options()
+	v := opts != nil && proto.HasExtension(opts, metav1.E_EmitEmpty) &&
+		proto.GetExtension(opts, metav1.E_EmitEmpty).(bool)
+	emitEmptyCache.Store(fd, v)
+	return v
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string the way encoding/json does, HTML-safe escapes
+// included, so our bytes match what a Go Kubernetes server would send.
+func appendString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				buf = append(buf, '\\', b)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
