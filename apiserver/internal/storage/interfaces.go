@@ -87,8 +87,10 @@ type Interface interface {
 	Delete(ctx context.Context, key string, pre *Preconditions) (runtime.Object, error)
 	// Watch streams changes under prefix (or exactly key, when it does not end in "/")
 	// after resourceVersion. "" or "0" first sends the current objects as ADDED events.
-	// A too-old resourceVersion fails with ErrGone. Events whose object moves into or out of
-	// the predicate are sent as ADDED or DELETED, as Kubernetes does.
+	// A too-old resourceVersion fails with ErrGone; one newer than the storage has seen waits
+	// until it has (or ctx ends). Events whose object moves into or out of the predicate are
+	// sent as ADDED or DELETED, as Kubernetes does. A watcher that falls too far behind is
+	// closed: its client watches again from the last resourceVersion it got.
 	Watch(ctx context.Context, key string, resourceVersion string, pred Predicate) (watch.Interface, error)
 	// CurrentResourceVersion is the latest revision this storage has seen.
 	CurrentResourceVersion(ctx context.Context) (string, error)

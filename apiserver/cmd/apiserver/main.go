@@ -1,0 +1,73 @@
+// Command apiserver serves the kubelab API over HTTPS (REST, as Kubernetes) and gRPC, on an
+// embedded or external etcd.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"kubelab.io/apiserver/internal/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "apiserver:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg server.Config
+	var etcdServers, admission, logLevel string
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the embedded etcd's data (used when --etcd-servers is empty)")
+	fs.StringVar(&cfg.CertDir, "cert-dir", "", "directory for the CA, serving and admin certificates and admin.kubeconfig (default DATA_DIR/pki)")
+	fs.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address to serve HTTPS on")
+	fs.IntVar(&cfg.SecurePort, "secure-port", 6443, "port to serve HTTPS on (0 picks a free port)")
+	fs.IntVar(&cfg.GRPCPort, "grpc-port", 6444, "port to serve gRPC on, with the HTTPS certificates (0 picks a free port)")
+	fs.StringVar(&cfg.AdvertiseAddress, "advertise-address", "", "address clients reach this server at (default 127.0.0.1)")
+	fs.StringVar(&etcdServers, "etcd-servers", "", "comma-separated etcd client URLs; empty starts an embedded etcd in --data-dir")
+	fs.StringVar(&admission, "enable-admission-plugins", strings.Join(server.DefaultAdmissionPlugins, ","), "admission plugins to run, in order")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "apiserver")
+	if etcdServers != "" {
+		cfg.EtcdServers = strings.Split(etcdServers, ",")
+	}
+	cfg.AdmissionPlugins = splitList(admission)
+	s, err := server.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s.Wait(ctx)
+	return nil
+}
+
+func splitList(s string) []string {
+	out := []string{}
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

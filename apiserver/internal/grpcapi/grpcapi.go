@@ -1,0 +1,130 @@
+// Package grpcapi is the apiserver's gRPC front door: the kubelab.api.service.v1.Resources
+// service, which the components (controllers, scheduler, kubelet) use. Like the REST front
+// door it only reads requests and writes answers: each call is authenticated here (from the
+// peer's verified client certificate or an "authorization" metadata value, through the same
+// authn.Chain), described by the same request.Info REST would build for it, and then handed
+// to the shared pipeline, which authorizes it and runs admission, validation and storage.
+//
+// Errors leave through apierrors.ToGRPC only: the gRPC code follows the Status reason and
+// the full Status rides in the details (apierrors.StatusFromGRPC reads it back).
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	"kubelab.io/apiserver/internal/authn"
+	"kubelab.io/apiserver/internal/pipeline"
+	"kubelab.io/apiserver/internal/request"
+	servicev1 "kubelab.io/proto/api/service/v1"
+	"kubelab.io/proto/apierrors"
+)
+
+// Config wires the front door.
+type Config struct {
+	Pipeline      *pipeline.Pipeline
+	Authenticator *authn.Chain
+	Log           *slog.Logger
+	// Context ends every in-flight watch when it is cancelled, so a graceful stop does not
+	// wait for them (the REST server's request context plays the same part). Nil means
+	// watches end only with their client, their timeout or a hard stop.
+	Context context.Context
+}
+
+// New returns a gRPC server serving the Resources service, with authentication and panic
+// recovery on every call. opts are added to the server's options; the caller passes the
+// transport credentials (grpc.Creds), then serves and stops the server.
+func New(cfg Config, opts ...grpc.ServerOption) *grpc.Server {
+	s := newService(cfg)
+	opts = append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+	}, opts...)
+	srv := grpc.NewServer(opts...)
+	servicev1.RegisterResourcesServer(srv, s)
+	return srv
+}
+
+func newService(cfg Config) *service {
+	s := &service{pipeline: cfg.Pipeline, authn: cfg.Authenticator, log: cfg.Log}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if cfg.Context != nil {
+		s.done = cfg.Context.Done()
+	}
+	return s
+}
+
+// service implements servicev1.ResourcesServer on the pipeline.
+type service struct {
+	servicev1.UnimplementedResourcesServer
+	pipeline *pipeline.Pipeline
+	authn    *authn.Chain
+	log      *slog.Logger
+	// done closes when in-flight watches must end; nil never closes.
+	done <-chan struct{}
+}
+
+// authenticate returns ctx carrying the caller's user, or the Unauthenticated error every
+// unrecognised caller gets (no detail on why, as REST answers 401).
+func (s *service) authenticate(ctx context.Context) (context.Context, error) {
+	var creds authn.Credentials
+	if p, ok := peer.FromContext(ctx); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			creds.TLS = &ti.State
+		}
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("authorization"); len(v) > 0 {
+			creds.Authorization = v[0]
+		}
+	}
+	u, err := s.authn.Authenticate(ctx, creds)
+	if err != nil {
+		return nil, apierrors.ToGRPC(apierrors.NewUnauthorized(""))
+	}
+	return request.WithUser(ctx, u), nil
+}
+
+func (s *service) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer s.recoverPanic(info.FullMethod, &err)
+	ctx, err = s.authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func (s *service) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer s.recoverPanic(info.FullMethod, &err)
+	ctx, err := s.authenticate(ss.Context())
+	if err != nil {
+		return err
+	}
+	return handler(srv, &authenticatedStream{ServerStream: ss, ctx: ctx})
+}
+
+// recoverPanic turns a panic in a handler into an Internal error for that call alone, as
+// the REST front door answers 500, instead of taking the process down.
+func (s *service) recoverPanic(method string, err *error) {
+	if p := recover(); p != nil {
+		s.log.Error("panic serving gRPC call", "method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		*err = apierrors.ToGRPC(apierrors.NewInternalError(fmt.Errorf("%v", p)))
+	}
+}
+
+// authenticatedStream is a server stream whose context carries the authenticated user.
+type authenticatedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (a *authenticatedStream) Context() context.Context { return a.ctx }

@@ -1,0 +1,303 @@
+// Package pipeline is the one path every API call takes after its front door (REST or gRPC)
+// has authenticated it and decoded its body: resolve the resource, authorize the user, then
+// hand the call to the resource's registry Store, which runs admission, defaulting,
+// validation and storage. Front doors differ only in how they read requests and write
+// answers; what is allowed and what happens is decided here, once.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"kubelab.io/apiserver/internal/authz"
+	"kubelab.io/apiserver/internal/registry"
+	"kubelab.io/apiserver/internal/request"
+	appsv1 "kubelab.io/proto/api/apps/v1"
+	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/patch"
+	"kubelab.io/proto/runtime"
+	"kubelab.io/proto/scheme"
+	"kubelab.io/proto/watch"
+)
+
+// Pipeline serves API calls.
+type Pipeline struct {
+	Registry   *registry.Registry
+	Stores     map[*registry.Resource]*registry.Store
+	Authorizer authz.Authorizer
+}
+
+// subresources lists which subresources each resource serves, and with which verbs.
+var subresources = map[string]map[string][]string{
+	"status":   {"*": {"get", "update", "patch"}},
+	"binding":  {"pods": {"create"}},
+	"scale":    {"deployments": {"get", "update", "patch"}, "replicasets": {"get", "update", "patch"}},
+	"finalize": {"namespaces": {"update"}},
+}
+
+// NotFound is Kubernetes' answer for a path that names no resource.
+func NotFound() error {
+	return &apierrors.StatusError{ErrStatus: &metav1.Status{
+		Status: "Failure", Code: http.StatusNotFound, Reason: apierrors.ReasonNotFound,
+		Message: "the server could not find the requested resource", Details: &metav1.StatusDetails{},
+	}}
+}
+
+// Resolve finds the store serving info's resource and checks that the resource serves the
+// subresource and verb asked for.
+func (p *Pipeline) Resolve(info *request.Info) (*registry.Store, error) {
+	res, ok := p.Registry.Lookup(info.APIGroup, info.APIVersion, info.Resource)
+	if !ok {
+		return nil, NotFound()
+	}
+	if info.Namespace != "" && !res.Namespaced && info.Resource != "namespaces" {
+		return nil, NotFound()
+	}
+	if info.Subresource != "" {
+		byResource, ok := subresources[info.Subresource]
+		if !ok {
+			return nil, NotFound()
+		}
+		verbs, ok := byResource[info.Resource]
+		if !ok {
+			if verbs, ok = byResource["*"]; !ok || !res.StatusSubresource {
+				return nil, NotFound()
+			}
+		}
+		if !contains(verbs, info.Verb) {
+			return nil, apierrors.NewMethodNotSupported(res.GroupResource(), info.Verb)
+		}
+	}
+	return p.Stores[res], nil
+}
+
+// Authorize asks the authorizer whether the request's user may do what info asks.
+func (p *Pipeline) Authorize(ctx context.Context, info *request.Info) error {
+	u := request.UserFrom(ctx)
+	d, reason, err := p.Authorizer.Authorize(ctx, authz.Attributes{User: u, Info: info})
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if d == authz.Allow {
+		return nil
+	}
+	return forbidden(u, info, reason)
+}
+
+func forbidden(u *request.User, info *request.Info, reason string) error {
+	name := "system:anonymous"
+	if u != nil {
+		name = u.Name
+	}
+	if !info.IsResourceRequest {
+		msg := fmt.Sprintf("forbidden: User %q cannot %s path %q", name, info.Verb, info.Path)
+		if reason != "" {
+			msg += ": " + reason
+		}
+		return &apierrors.StatusError{ErrStatus: &metav1.Status{
+			Status: "Failure", Code: http.StatusForbidden, Reason: apierrors.ReasonForbidden, Message: msg,
+			Details: &metav1.StatusDetails{},
+		}}
+	}
+	resource := info.Resource
+	if info.Subresource != "" {
+		resource += "/" + info.Subresource
+	}
+	detail := fmt.Sprintf("User %q cannot %s resource %q in API group %q", name, info.Verb, resource, info.APIGroup)
+	if info.Namespace != "" && info.Resource != "namespaces" {
+		detail += fmt.Sprintf(" in the namespace %q", info.Namespace)
+	} else {
+		detail += " at the cluster scope"
+	}
+	if reason != "" {
+		detail += ": " + reason
+	}
+	return apierrors.NewForbidden(apierrors.GroupResource{Group: info.APIGroup, Resource: info.Resource}, info.Name, errors.New(detail))
+}
+
+// Call is one authorized request, bound to the store that serves it. Front doors get one
+// from Begin before they read the body, so an unauthorized client learns nothing from how
+// its body would have been decoded.
+type Call struct {
+	info  *request.Info
+	store *registry.Store
+}
+
+// Begin resolves and authorizes the request; every verb starts here.
+func (p *Pipeline) Begin(ctx context.Context, info *request.Info) (*Call, error) {
+	store, err := p.Resolve(info)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Authorize(ctx, info); err != nil {
+		return nil, err
+	}
+	return &Call{info: info, store: store}, nil
+}
+
+// Resource is the registration of the resource the call acts on.
+func (c *Call) Resource() *registry.Resource { return c.store.Resource }
+
+// Get serves get, for the resource and its status and scale subresources.
+func (c *Call) Get(ctx context.Context) (runtime.Object, error) {
+	info, store := c.info, c.store
+	if info.Subresource == "scale" {
+		return store.GetScale(ctx, info.Namespace, info.Name)
+	}
+	return store.Get(ctx, info.Namespace, info.Name)
+}
+
+// List serves list.
+func (c *Call) List(ctx context.Context, opts registry.ListOptions) (runtime.ListObject, error) {
+	info, store := c.info, c.store
+	return store.List(ctx, info.Namespace, opts)
+}
+
+// Watch serves watch.
+func (c *Call) Watch(ctx context.Context, opts registry.ListOptions) (watch.Interface, error) {
+	info, store := c.info, c.store
+	return store.Watch(ctx, info.Namespace, opts)
+}
+
+// Create serves create; for pods/binding, body is a Binding and the result is nil.
+func (c *Call) Create(ctx context.Context, body runtime.Object, opts registry.CreateOptions) (runtime.Object, error) {
+	info, store := c.info, c.store
+	if info.Subresource == "binding" {
+		b, ok := body.(*corev1.Binding)
+		if !ok {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected a Binding, got %s", body.GetKind()))
+		}
+		return nil, store.Bind(ctx, info.Namespace, info.Name, b)
+	}
+	if err := checkKind(store, body); err != nil {
+		return nil, err
+	}
+	return store.Create(ctx, info.Namespace, body, opts)
+}
+
+// Update serves update, for the resource and its status, scale and finalize subresources.
+func (c *Call) Update(ctx context.Context, body runtime.Object, opts registry.UpdateOptions) (runtime.Object, error) {
+	info, store := c.info, c.store
+	if info.Subresource == "scale" {
+		scale, ok := body.(*appsv1.Scale)
+		if !ok {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected a Scale, got %s", body.GetKind()))
+		}
+		return store.UpdateScale(ctx, info.Namespace, info.Name, scale)
+	}
+	if err := checkKind(store, body); err != nil {
+		return nil, err
+	}
+	opts.Subresource = info.Subresource
+	return store.Update(ctx, info.Namespace, info.Name, body, opts)
+}
+
+// Patch serves patch: the stored object (or its Scale) is patched as JSON and the result goes
+// through the update path. checkUnknown sees the fields of the patched document the schema
+// lacks before anything is written, and may refuse them. A patch that does not pin a
+// resourceVersion is retried when a concurrent write wins the race, as Kubernetes does.
+func (c *Call) Patch(ctx context.Context, patchType patch.Type, data []byte, checkUnknown func([]string) error, opts registry.UpdateOptions) (runtime.Object, error) {
+	info, store := c.info, c.store
+	opts.Subresource = info.Subresource
+	const attempts = 5
+	for i := 0; ; i++ {
+		var current runtime.Object
+		var err error
+		if info.Subresource == "scale" {
+			current, err = store.GetScale(ctx, info.Namespace, info.Name)
+		} else {
+			current, err = store.Get(ctx, info.Namespace, info.Name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		original, err := runtime.MarshalJSON(current)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		patched, err := patch.Apply(patchType, original, data, current.GetKind())
+		if err != nil {
+			return nil, patchError(err, store, info.Name)
+		}
+		next := current.ProtoReflect().New().Interface().(runtime.Object)
+		unknown, err := runtime.UnmarshalJSON(patched, next)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		if err := checkUnknown(unknown); err != nil {
+			return nil, err
+		}
+		pinned := runtime.Meta(next).ResourceVersion != current.GetMetadata().GetResourceVersion()
+		if !pinned {
+			runtime.Meta(next).ResourceVersion = current.GetMetadata().GetResourceVersion()
+		}
+		var out runtime.Object
+		if scale, ok := next.(*appsv1.Scale); ok {
+			out, err = store.UpdateScale(ctx, info.Namespace, info.Name, scale)
+		} else {
+			out, err = store.Update(ctx, info.Namespace, info.Name, next, opts)
+		}
+		if apierrors.IsConflict(err) && !pinned && i < attempts-1 {
+			continue
+		}
+		return out, err
+	}
+}
+
+// patchError answers a patch that could not be applied with the code Kubernetes uses for
+// it: 400 for a malformed patch, 422 for one that cannot apply, 415 for an unsupported type.
+func patchError(err error, store *registry.Store, name string) error {
+	switch code := patch.HTTPStatus(err); code {
+	case http.StatusUnprocessableEntity:
+		return apierrors.NewInvalid(store.Resource.Kind.Kind, store.Resource.Kind.Group, name, apierrors.FieldErrors{
+			apierrors.Invalid("patch", nil, err.Error()),
+		})
+	case http.StatusUnsupportedMediaType, http.StatusRequestEntityTooLarge:
+		return &apierrors.StatusError{ErrStatus: &metav1.Status{
+			Status: "Failure", Code: int32(code), Reason: map[int]string{
+				http.StatusUnsupportedMediaType:  apierrors.ReasonUnsupportedMediaType,
+				http.StatusRequestEntityTooLarge: apierrors.ReasonRequestEntityTooLarge,
+			}[code], Message: err.Error(),
+		}}
+	case http.StatusBadRequest:
+		return apierrors.NewBadRequest(err.Error())
+	default:
+		return apierrors.NewInternalError(err)
+	}
+}
+
+// Delete serves delete.
+func (c *Call) Delete(ctx context.Context, opts *metav1.DeleteOptions) (*registry.DeleteResult, error) {
+	info, store := c.info, c.store
+	return store.Delete(ctx, info.Namespace, info.Name, opts)
+}
+
+// DeleteCollection serves deletecollection.
+func (c *Call) DeleteCollection(ctx context.Context, listOpts registry.ListOptions, opts *metav1.DeleteOptions) (runtime.ListObject, error) {
+	info, store := c.info, c.store
+	return store.DeleteCollection(ctx, info.Namespace, listOpts, opts)
+}
+
+// checkKind refuses a body of another kind than the resource's (a Pod posted to
+// deployments), as Kubernetes does.
+func checkKind(store *registry.Store, body runtime.Object) error {
+	want := store.Resource.Kind
+	got, ok := scheme.Scheme.KindFor(body)
+	if !ok || got != want {
+		return apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", body.GetApiVersion(), want.APIVersion()))
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

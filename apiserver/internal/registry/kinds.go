@@ -1,0 +1,154 @@
+package registry
+
+import (
+	"strconv"
+
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/defaults"
+	"kubelab.io/proto/runtime"
+	"kubelab.io/proto/scheme"
+	"kubelab.io/proto/validation"
+)
+
+// Resources returns the registration of every resource kubelab serves.
+func Resources() []*Resource {
+	core := func(kind string) runtime.GroupVersionKind {
+		return runtime.GroupVersionKind{Group: scheme.GroupCore, Version: "v1", Kind: kind}
+	}
+	apps := func(kind string) runtime.GroupVersionKind {
+		return runtime.GroupVersionKind{Group: scheme.GroupApps, Version: "v1", Kind: kind}
+	}
+	std := func(r *Resource) *Resource {
+		r.Default = defaults.Default
+		r.Validate = validation.Validate
+		r.ValidateUpdate = validation.ValidateUpdate
+		return r
+	}
+	return []*Resource{
+		std(&Resource{
+			Kind: core("Namespace"), Plural: "namespaces", Singular: "namespace", ShortNames: []string{"ns"},
+			StatusSubresource: true,
+			PrepareForCreate: func(obj runtime.Object) {
+				ns := obj.(*corev1.Namespace)
+				defaults.NamespaceOnCreate(ns) // the "kubernetes" finalizer the namespace controller clears
+				ns.Status = &corev1.NamespaceStatus{Phase: "Active"}
+			},
+			Fields: func(obj runtime.Object) map[string]string {
+				return map[string]string{"status.phase": obj.(*corev1.Namespace).GetStatus().GetPhase()}
+			},
+			FieldLabels: []string{"status.phase"},
+			DeletionBlocked: func(obj runtime.Object) bool {
+				return len(obj.(*corev1.Namespace).GetSpec().GetFinalizers()) > 0
+			},
+			MarkDeleting: func(obj runtime.Object) {
+				ns := obj.(*corev1.Namespace)
+				if ns.Status == nil {
+					ns.Status = &corev1.NamespaceStatus{}
+				}
+				ns.Status.Phase = "Terminating"
+			},
+		}),
+		std(&Resource{
+			Kind: core("Pod"), Plural: "pods", Singular: "pod", ShortNames: []string{"po"}, Categories: []string{"all"},
+			Namespaced: true, StatusSubresource: true,
+			PrepareForCreate: func(obj runtime.Object) {
+				pod := obj.(*corev1.Pod)
+				pod.Status = &corev1.PodStatus{Phase: "Pending"}
+			},
+			Fields:      podFields,
+			FieldLabels: []string{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"},
+			GracePeriod: podGracePeriod, ReturnDeletedObject: true,
+		}),
+		std(&Resource{
+			Kind: core("Node"), Plural: "nodes", Singular: "node", ShortNames: []string{"no"},
+			StatusSubresource: true, KeepStatusOnCreate: true,
+			Fields: func(obj runtime.Object) map[string]string {
+				return map[string]string{"spec.unschedulable": strconv.FormatBool(obj.(*corev1.Node).GetSpec().GetUnschedulable())}
+			},
+			FieldLabels: []string{"spec.unschedulable"},
+		}),
+		std(&Resource{
+			Kind: core("Event"), Plural: "events", Singular: "event", ShortNames: []string{"ev"},
+			Namespaced: true, KeepStatusOnCreate: true,
+			Fields:      eventFields,
+			FieldLabels: []string{"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"},
+		}),
+		std(&Resource{
+			Kind: core("LimitRange"), Plural: "limitranges", Singular: "limitrange", ShortNames: []string{"limits"},
+			Namespaced: true,
+		}),
+		std(&Resource{
+			Kind: core("ResourceQuota"), Plural: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"},
+			Namespaced: true, StatusSubresource: true,
+		}),
+		std(&Resource{
+			Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"},
+			Namespaced: true, StatusSubresource: true,
+		}),
+		std(&Resource{
+			Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"},
+			Namespaced: true, StatusSubresource: true,
+		}),
+		std(&Resource{
+			Kind:   runtime.GroupVersionKind{Group: scheme.GroupCoordination, Version: "v1", Kind: "Lease"},
+			Plural: "leases", Singular: "lease", Namespaced: true,
+		}),
+	}
+}
+
+func podFields(obj runtime.Object) map[string]string {
+	pod := obj.(*corev1.Pod)
+	return map[string]string{
+		"spec.nodeName":            pod.GetSpec().GetNodeName(),
+		"spec.restartPolicy":       pod.GetSpec().GetRestartPolicy(),
+		"spec.schedulerName":       pod.GetSpec().GetSchedulerName(),
+		"spec.serviceAccountName":  pod.GetSpec().GetServiceAccountName(),
+		"spec.hostNetwork":         strconv.FormatBool(pod.GetSpec().GetHostNetwork()),
+		"status.phase":             pod.GetStatus().GetPhase(),
+		"status.podIP":             pod.GetStatus().GetPodIP(),
+		"status.nominatedNodeName": pod.GetStatus().GetNominatedNodeName(),
+	}
+}
+
+// podGracePeriod is how long a deleted pod may take to stop: the period the client asked
+// for, else the pod's terminationGracePeriodSeconds. A pod no kubelet runs (unscheduled, or
+// finished) is deleted at once, since nobody would confirm its termination.
+func podGracePeriod(obj runtime.Object, requested *int64) int64 {
+	pod := obj.(*corev1.Pod)
+	if pod.GetSpec().GetNodeName() == "" {
+		return 0
+	}
+	switch pod.GetStatus().GetPhase() {
+	case "Succeeded", "Failed":
+		return 0
+	}
+	grace := int64(30)
+	if pod.GetSpec().TerminationGracePeriodSeconds != nil {
+		grace = pod.GetSpec().GetTerminationGracePeriodSeconds()
+	}
+	if requested != nil {
+		grace = *requested
+	}
+	if grace < 0 {
+		grace = 0
+	}
+	return grace
+}
+
+func eventFields(obj runtime.Object) map[string]string {
+	ev := obj.(*corev1.Event)
+	io := ev.GetInvolvedObject()
+	return map[string]string{
+		"involvedObject.kind":            io.GetKind(),
+		"involvedObject.namespace":       io.GetNamespace(),
+		"involvedObject.name":            io.GetName(),
+		"involvedObject.uid":             io.GetUid(),
+		"involvedObject.apiVersion":      io.GetApiVersion(),
+		"involvedObject.resourceVersion": io.GetResourceVersion(),
+		"involvedObject.fieldPath":       io.GetFieldPath(),
+		"reason":                         ev.GetReason(),
+		"reportingComponent":             ev.GetReportingComponent(),
+		"source":                         ev.GetSource().GetComponent(),
+		"type":                           ev.GetType(),
+	}
+}

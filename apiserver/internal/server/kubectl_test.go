@@ -1,0 +1,126 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stockKubectl is the upstream kubectl every machine of this kind has; kubelab must serve it.
+const stockKubectl = "/usr/bin/kubectl"
+
+func kubectl(t *testing.T, s *Server, args ...string) string {
+	t.Helper()
+	out, err := kubectlErr(t, s, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func kubectlErr(t *testing.T, s *Server, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, stockKubectl, append([]string{"--kubeconfig", s.AdminKubeconfig(), "--cache-dir", filepath.Join(t.TempDir(), "cache")}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestStockKubectl(t *testing.T) {
+	if _, err := os.Stat(stockKubectl); err != nil {
+		t.Skipf("stock kubectl not installed at %s", stockKubectl)
+	}
+	s := testServer(t)
+	seed, _ := filepath.Abs("../../../deploy/examples/nginx-deployment.yaml")
+
+	// OpenAPI (which kubectl's client-side validation downloads) is not served yet, so
+	// validation is left to the server.
+	out := kubectl(t, s, "create", "--validate=false", "-f", seed)
+	if !strings.Contains(out, "deployment.apps/example-deployment created") {
+		t.Errorf("create: %s", out)
+	}
+	c := adminClient(t, s)
+	c.post(pods, podJSON("web-0", "")).must(t, 201)
+
+	out = kubectl(t, s, "get", "deployments,pods", "-A")
+	for _, want := range []string{"example-deployment", "web-0", "default"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("get -A lacks %q:\n%s", want, out)
+		}
+	}
+	out = kubectl(t, s, "get", "deployment", "example-deployment", "-o", "yaml")
+	for _, want := range []string{"apiVersion: apps/v1", "kind: Deployment", "image: nginx:1.14.2", "replicas: 3", "uid:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-o yaml lacks %q:\n%s", want, out)
+		}
+	}
+
+	// get -w prints the pods there are, then new ones as they come.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, stockKubectl, "--kubeconfig", s.AdminKubeconfig(), "--cache-dir", filepath.Join(t.TempDir(), "cache"), "get", "pods", "-w", "--no-headers")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	expectLine(t, lines, "web-0")
+	c.post(pods, podJSON("web-1", "")).must(t, 201)
+	expectLine(t, lines, "web-1")
+	cancel()
+	_ = cmd.Wait()
+
+	out = kubectl(t, s, "get", "--raw", "/apis/apps/v1/namespaces/default/deployments/example-deployment")
+	if !strings.Contains(out, `"name":"example-deployment"`) {
+		t.Errorf("get --raw: %s", out)
+	}
+	ns := filepath.Join(t.TempDir(), "ns.json")
+	os.WriteFile(ns, []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"raw"}}`), 0o644)
+	out = kubectl(t, s, "create", "--raw", "/api/v1/namespaces", "-f", ns)
+	if !strings.Contains(out, `"name":"raw"`) {
+		t.Errorf("create --raw: %s", out)
+	}
+
+	out = kubectl(t, s, "delete", "deployment", "example-deployment")
+	if !strings.Contains(out, `deployment.apps "example-deployment" deleted`) {
+		t.Errorf("delete: %s", out)
+	}
+	out, err := kubectlErr(t, s, "get", "deployment", "example-deployment")
+	if err == nil || !strings.Contains(out, `Error from server (NotFound): deployments.apps "example-deployment" not found`) {
+		t.Errorf("get after delete: %v %s", err, out)
+	}
+}
+
+func expectLine(t *testing.T, lines <-chan string, word string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("kubectl get -w ended before printing %s", word)
+			}
+			if strings.HasPrefix(l, word+" ") {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("kubectl get -w did not print %s", word)
+		}
+	}
+}

@@ -1,0 +1,362 @@
+// Package server assembles an apiserver from its parts: etcd (embedded or external), the TLS
+// bootstrap, one storage and registry Store per resource, the admission chain, the pipeline,
+// and the REST and gRPC front doors on their listeners.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"kubelab.io/apiserver/internal/admission"
+	"kubelab.io/apiserver/internal/admission/namespacelifecycle"
+	"kubelab.io/apiserver/internal/authn"
+	"kubelab.io/apiserver/internal/authz"
+	"kubelab.io/apiserver/internal/grpcapi"
+	"kubelab.io/apiserver/internal/metrics"
+	"kubelab.io/apiserver/internal/pipeline"
+	"kubelab.io/apiserver/internal/pki"
+	"kubelab.io/apiserver/internal/registry"
+	"kubelab.io/apiserver/internal/rest"
+	"kubelab.io/apiserver/internal/storage"
+	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/runtime"
+	"kubelab.io/proto/scheme"
+)
+
+// Config is the apiserver's configuration, filled from flags.
+type Config struct {
+	// DataDir holds the embedded etcd's data (DataDir/etcd) when EtcdServers is empty.
+	DataDir string
+	// CertDir holds the CA, serving and admin certificates and admin.kubeconfig.
+	CertDir string
+	// BindAddress and SecurePort are where HTTPS is served; port 0 picks a free one.
+	BindAddress string
+	SecurePort  int
+	// GRPCPort is where gRPC (the Resources service) is served on BindAddress, with the same
+	// serving certificate and client CA as HTTPS; port 0 picks a free one.
+	GRPCPort int
+	// AdvertiseAddress is the address written into kubeconfigs and serving-cert SANs;
+	// empty means 127.0.0.1.
+	AdvertiseAddress string
+	// EtcdServers lists external etcd client URLs; empty starts an embedded etcd.
+	EtcdServers []string
+	// AdmissionPlugins are the enabled admission plugins, in order.
+	AdmissionPlugins []string
+	// UnsafeNoFsync makes the embedded etcd skip fsync (tests and benchmarks only).
+	UnsafeNoFsync bool
+	Log           *slog.Logger
+}
+
+// Server is a running apiserver.
+type Server struct {
+	cfg          Config
+	log          *slog.Logger
+	etcd         *storage.Embedded
+	client       *clientv3.Client
+	stops        []func()
+	bundle       *pki.Bundle
+	listener     net.Listener
+	http         *http.Server
+	grpcListener net.Listener
+	grpc         *grpc.Server
+	// cancelRequests ends every in-flight request (watches) on Close.
+	cancelRequests context.CancelFunc
+	Metrics        *metrics.Metrics
+	Registry       *registry.Registry
+	Stores         map[*registry.Resource]*registry.Store
+}
+
+// DefaultAdmissionPlugins are on unless --enable-admission-plugins says otherwise.
+var DefaultAdmissionPlugins = []string{namespacelifecycle.PluginName}
+
+// Start brings the server up and returns once it serves. Stop it with Close.
+func Start(ctx context.Context, cfg Config) (s *Server, err error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.DataDir == "" && len(cfg.EtcdServers) == 0 {
+		return nil, errors.New("either --data-dir (embedded etcd) or --etcd-servers is required")
+	}
+	if cfg.CertDir == "" {
+		if cfg.DataDir == "" {
+			return nil, errors.New("--cert-dir is required with --etcd-servers")
+		}
+		cfg.CertDir = filepath.Join(cfg.DataDir, "pki")
+	}
+	if cfg.AdvertiseAddress == "" {
+		cfg.AdvertiseAddress = "127.0.0.1"
+	}
+	if cfg.AdmissionPlugins == nil {
+		cfg.AdmissionPlugins = DefaultAdmissionPlugins
+	}
+	s = &Server{cfg: cfg, log: cfg.Log, Metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	start := time.Now()
+
+	if err := s.startEtcd(ctx); err != nil {
+		return nil, err
+	}
+	if s.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.SecurePort))); err != nil {
+		return nil, fmt.Errorf("listen on port %d: %w", cfg.SecurePort, err)
+	}
+	port := s.listener.Addr().(*net.TCPAddr).Port
+	advertise := url.URL{Scheme: "https", Host: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(port))}
+	s.bundle, err = pki.Ensure(pki.Config{Dir: cfg.CertDir, Hosts: []string{cfg.AdvertiseAddress}, AdvertiseURL: advertise.String()})
+	if err != nil {
+		return nil, fmt.Errorf("certificates in %s: %w", cfg.CertDir, err)
+	}
+	for _, f := range s.bundle.Written {
+		s.log.Info("wrote certificate file", "path", f)
+	}
+	if err := s.buildStores(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.bootstrapNamespaces(ctx); err != nil {
+		return nil, err
+	}
+
+	p := &pipeline.Pipeline{Registry: s.Registry, Stores: s.Stores, Authorizer: authz.Chain{authz.AlwaysAllowAuthenticated{}}}
+	authenticator := &authn.Chain{Authenticators: []authn.Authenticator{authn.X509{}}}
+	restServer := rest.New(rest.Config{
+		Pipeline:      p,
+		Authenticator: authenticator,
+		Metrics:       s.Metrics,
+		Log:           s.log,
+		Ready:         s.etcdReady,
+	})
+	reqCtx, cancel := context.WithCancel(context.Background())
+	s.cancelRequests = cancel
+	s.http = &http.Server{
+		Handler:           restServer,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         s.servingTLS("h2", "http/1.1"),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		if err := s.http.ServeTLS(s.listener, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("https server stopped", "err", err)
+		}
+	}()
+	if err := s.serveGRPC(reqCtx, p, authenticator); err != nil {
+		return nil, err
+	}
+	s.log.Info("apiserver serving", "address", s.listener.Addr().String(), "grpc", s.grpcListener.Addr().String(), "advertise", advertise.String(),
+		"kubeconfig", s.bundle.Paths.AdminKubeconfig, "startup", time.Since(start).Round(time.Millisecond).String())
+	return s, nil
+}
+
+// URL is the server's HTTPS address.
+func (s *Server) URL() string {
+	return "https://" + net.JoinHostPort(s.cfg.AdvertiseAddress, strconv.Itoa(s.listener.Addr().(*net.TCPAddr).Port))
+}
+
+// GRPCAddr is the host:port of the gRPC front door, at the advertise address.
+func (s *Server) GRPCAddr() string {
+	return net.JoinHostPort(s.cfg.AdvertiseAddress, strconv.Itoa(s.grpcListener.Addr().(*net.TCPAddr).Port))
+}
+
+// servingTLS is the TLS configuration of both front doors: the serving certificate, and
+// client certificates verified against the cluster CA when the client sends one. Each
+// server gets its own copy, since net/http amends the one it is given.
+func (s *Server) servingTLS(nextProtos ...string) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{s.bundle.ServingCert},
+		ClientCAs:    s.bundle.CAPool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		NextProtos:   nextProtos,
+	}
+}
+
+// serveGRPC starts the gRPC front door on its own listener, with the same pipeline,
+// authenticator and certificates as REST. Cancelling reqCtx ends its watches, as it does
+// REST's.
+func (s *Server) serveGRPC(reqCtx context.Context, p *pipeline.Pipeline, authenticator *authn.Chain) error {
+	var err error
+	if s.grpcListener, err = net.Listen("tcp", net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.GRPCPort))); err != nil {
+		return fmt.Errorf("listen on gRPC port %d: %w", s.cfg.GRPCPort, err)
+	}
+	s.grpc = grpcapi.New(grpcapi.Config{
+		Pipeline:      p,
+		Authenticator: authenticator,
+		Log:           s.log,
+		Context:       reqCtx,
+	}, grpc.Creds(credentials.NewTLS(s.servingTLS("h2"))))
+	go func(srv *grpc.Server, l net.Listener) {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.log.Error("grpc server stopped", "err", err)
+		}
+	}(s.grpc, s.grpcListener)
+	return nil
+}
+
+// AdminKubeconfig is the path of the admin kubeconfig.
+func (s *Server) AdminKubeconfig() string { return s.bundle.Paths.AdminKubeconfig }
+
+// Bundle is the server's certificate bundle (tests issue client certificates from it).
+func (s *Server) Bundle() *pki.Bundle { return s.bundle }
+
+// EtcdClient is the server's etcd client (tests and benchmarks compare against raw etcd).
+func (s *Server) EtcdClient() *clientv3.Client { return s.client }
+
+func (s *Server) startEtcd(ctx context.Context) error {
+	endpoints := s.cfg.EtcdServers
+	if len(endpoints) == 0 {
+		var err error
+		s.etcd, err = storage.StartEmbedded(ctx, storage.EmbeddedConfig{
+			DataDir: filepath.Join(s.cfg.DataDir, "etcd"), Logger: s.log, UnsafeNoFsync: s.cfg.UnsafeNoFsync,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded etcd: %w", err)
+		}
+		endpoints = s.etcd.Endpoints()
+	}
+	c, err := storage.NewClient(endpoints)
+	if err != nil {
+		return err
+	}
+	s.client = c
+	return nil
+}
+
+func (s *Server) etcdReady(ctx context.Context) error {
+	_, err := s.client.Get(ctx, "/registry/health", clientv3.WithCountOnly())
+	return err
+}
+
+func (s *Server) buildStores(ctx context.Context) error {
+	s.Registry = registry.NewRegistry()
+	s.Stores = map[*registry.Resource]*registry.Store{}
+	var chain admission.Chain
+	var nsStore *registry.Store
+	for _, name := range s.cfg.AdmissionPlugins {
+		switch name {
+		case namespacelifecycle.PluginName:
+			chain = append(chain, namespacelifecycle.New(func(ctx context.Context, ns string) (*corev1.Namespace, error) {
+				obj, err := nsStore.Get(ctx, "", ns)
+				if err != nil {
+					return nil, err
+				}
+				return obj.(*corev1.Namespace), nil
+			}))
+		default:
+			return fmt.Errorf("unknown admission plugin %q", name)
+		}
+	}
+	for _, res := range registry.Resources() {
+		if err := s.Registry.Add(res); err != nil {
+			return err
+		}
+		kind := res.Kind
+		st, stop, err := storage.NewResource(ctx, s.client, storage.ResourceConfig{
+			Prefix: res.Prefix(),
+			NewFunc: func() runtime.Object {
+				obj, _ := scheme.Scheme.New(kind)
+				return obj
+			},
+			Logger: s.log,
+		})
+		if err != nil {
+			return fmt.Errorf("storage for %s: %w", res.Plural, err)
+		}
+		s.stops = append(s.stops, stop)
+		store := &registry.Store{Resource: res, Storage: st, Admission: chain, Log: s.log}
+		s.Stores[res] = store
+		if res.Plural == "namespaces" {
+			nsStore = store
+		}
+	}
+	return nil
+}
+
+// bootstrapNamespaces creates the namespaces every cluster has, when missing.
+func (s *Server) bootstrapNamespaces(ctx context.Context) error {
+	res, _ := s.Registry.Lookup("", "v1", "namespaces")
+	store := s.Stores[res]
+	for _, name := range namespacelifecycle.Immortal {
+		ns := &corev1.Namespace{Kind: "Namespace", ApiVersion: "v1", Metadata: &metav1.ObjectMeta{Name: name}}
+		if _, err := store.Create(ctx, "", ns, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Close stops serving, then storage, then etcd. It may be called more than once.
+func (s *Server) Close() {
+	if s.cancelRequests != nil {
+		s.cancelRequests() // watches end now; clients re-watch elsewhere or after restart
+	}
+	if s.grpc != nil {
+		stopGRPC(s.grpc, 5*time.Second)
+		s.grpc = nil
+	} else if s.grpcListener != nil {
+		_ = s.grpcListener.Close()
+	}
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.http.Shutdown(ctx); err != nil {
+			_ = s.http.Close()
+		}
+		cancel()
+		s.http = nil
+	} else if s.listener != nil {
+		_ = s.listener.Close()
+	}
+	for _, stop := range s.stops {
+		stop()
+	}
+	s.stops = nil
+	if s.client != nil {
+		_ = s.client.Close()
+		s.client = nil
+	}
+	if s.etcd != nil {
+		s.etcd.Close()
+		s.etcd = nil
+	}
+}
+
+// stopGRPC lets in-flight calls finish for up to timeout, then cuts them off.
+func stopGRPC(srv *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		srv.Stop()
+		<-done
+	}
+}
+
+// Wait blocks until ctx ends, then closes the server.
+func (s *Server) Wait(ctx context.Context) {
+	<-ctx.Done()
+	s.log.Info("apiserver shutting down")
+	s.Close()
+}

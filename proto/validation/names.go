@@ -1,0 +1,53 @@
+package validation
+
+import (
+	"strings"
+
+	"kubelab.io/proto/labels"
+)
+
+// The name formats of kubelab's kinds, from kubelab.io/proto/labels.
+var (
+	isQualifiedName    = labels.IsQualifiedName
+	isValidLabelValue  = labels.IsValidLabelValue
+	isDNS1123Label     = labels.IsDNS1123Label
+	isDNS1123Subdomain = labels.IsDNS1123Subdomain
+)
+
+// ValidateNameFunc checks an object name, or with prefix a generateName (which may end in
+// '-'), and returns Kubernetes' messages; nil means valid.
+type ValidateNameFunc func(name string, prefix bool) []string
+
+// NameIsDNSSubdomain is the name rule of most kinds (Pod, Node, Deployment, ReplicaSet,
+// Event, LimitRange, ResourceQuota, Lease): an RFC 1123 subdomain.
+func NameIsDNSSubdomain(name string, prefix bool) []string {
+	if prefix {
+		name = maskTrailingDash(name)
+	}
+	return isDNS1123Subdomain(name)
+}
+
+// NameIsDNSLabel is the name rule of Namespaces: an RFC 1123 label.
+func NameIsDNSLabel(name string, prefix bool) []string {
+	if prefix {
+		name = maskTrailingDash(name)
+	}
+	return isDNS1123Label(name)
+}
+
+// NameFunc returns the name rule of kind ("Namespace" → NameIsDNSLabel, any other kind
+// kubelab serves → NameIsDNSSubdomain).
+func NameFunc(kind string) ValidateNameFunc {
+	if kind == "Namespace" {
+		return NameIsDNSLabel
+	}
+	return NameIsDNSSubdomain
+}
+
+// maskTrailingDash lets a generateName end in '-': the random suffix will follow it.
+func maskTrailingDash(name string) string {
+	if len(name) > 1 && strings.HasSuffix(name, "-") {
+		return name[:len(name)-1] + "a"
+	}
+	return name
+}

@@ -1,0 +1,74 @@
+// Package validation holds the server-side validation of kubelab's kinds, with Kubernetes'
+// rules, field paths and messages (pkg/apis/core/validation, pkg/apis/apps/validation,
+// apimachinery's ObjectMeta validation), plus ValidateImageReference for clients.
+//
+// The registry validates an object's metadata with ValidateObjectMeta and its kind rules with
+// Validate (create) or ValidateUpdate (update); objects are defaulted (package defaults)
+// before they are validated, so a field Kubernetes defaults is reported as required when it
+// is empty.
+package validation
+
+import (
+	appsv1 "kubelab.io/proto/api/apps/v1"
+	coordinationv1 "kubelab.io/proto/api/coordination/v1"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/runtime"
+)
+
+// Validate checks the kind rules of obj being created (its spec and the like; metadata is
+// ValidateObjectMeta's). Kinds without rules return nil.
+func Validate(obj runtime.Object) apierrors.FieldErrors {
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		return ValidateNamespace(o)
+	case *corev1.Pod:
+		return ValidatePod(o)
+	case *corev1.Node:
+		return ValidateNode(o)
+	case *corev1.Event:
+		return ValidateEvent(o)
+	case *corev1.LimitRange:
+		return ValidateLimitRange(o)
+	case *corev1.ResourceQuota:
+		return ValidateResourceQuota(o)
+	case *corev1.Binding:
+		return ValidateBinding(o)
+	case *appsv1.Deployment:
+		return ValidateDeployment(o)
+	case *appsv1.ReplicaSet:
+		return ValidateReplicaSet(o)
+	case *coordinationv1.Lease:
+		return ValidateLease(o)
+	}
+	return nil
+}
+
+// ValidateUpdate checks the kind rules of an update from old to obj: obj must be valid as on
+// create, and the kind's immutable parts unchanged. (Immutable metadata, such as the name, is
+// the registry's.) old must be of obj's type; if it is not, obj is validated as on create.
+func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		if op, ok := old.(*corev1.Pod); ok {
+			return ValidatePodUpdate(o, op)
+		}
+	case *corev1.Node:
+		if op, ok := old.(*corev1.Node); ok {
+			return ValidateNodeUpdate(o, op)
+		}
+	case *corev1.ResourceQuota:
+		if op, ok := old.(*corev1.ResourceQuota); ok {
+			return ValidateResourceQuotaUpdate(o, op)
+		}
+	case *appsv1.Deployment:
+		if op, ok := old.(*appsv1.Deployment); ok {
+			return ValidateDeploymentUpdate(o, op)
+		}
+	case *appsv1.ReplicaSet:
+		if op, ok := old.(*appsv1.ReplicaSet); ok {
+			return ValidateReplicaSetUpdate(o, op)
+		}
+	}
+	return Validate(obj)
+}
