@@ -21,12 +21,6 @@ var Scheme = newScheme()
 
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	core := func(kind string) runtime.GroupVersionKind {
-		return runtime.GroupVersionKind{Group: GroupCore, Version: "v1", Kind: kind}
-	}
-	apps := func(kind string) runtime.GroupVersionKind {
-		return runtime.GroupVersionKind{Group: GroupApps, Version: "v1", Kind: kind}
-	}
 	s.AddKind(core("Namespace"), &corev1.Namespace{}, &corev1.NamespaceList{})
 	s.AddKind(core("Pod"), &corev1.Pod{}, &corev1.PodList{})
 	s.AddKind(core("Node"), &corev1.Node{}, &corev1.NodeList{})
@@ -35,7 +29,6 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(core("ResourceQuota"), &corev1.ResourceQuota{}, &corev1.ResourceQuotaList{})
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
-	s.AddKind(runtime.GroupVersionKind{Group: GroupCoordination, Version: "v1", Kind: "Lease"},
-		&coordinationv1.Lease{}, &coordinationv1.LeaseList{})
+	s.AddKind(coordination("Lease"), &coordinationv1.Lease{}, &coordinationv1.LeaseList{})
 	return s
 }

@@ -12,13 +12,15 @@ import (
 
 // Resources returns the registration of every resource kubelab serves.
 func Resources() []*Resource {
-	core := func(kind string) runtime.GroupVersionKind {
-		return runtime.GroupVersionKind{Group: scheme.GroupCore, Version: "v1", Kind: kind}
+	gvk := func(group, kind string) runtime.GroupVersionKind {
+		return runtime.GroupVersionKind{Group: group, Version: "v1", Kind: kind}
 	}
-	apps := func(kind string) runtime.GroupVersionKind {
-		return runtime.GroupVersionKind{Group: scheme.GroupApps, Version: "v1", Kind: kind}
-	}
+	// std fills what every registration shares: the names from the scheme's mapping table
+	// (shared with clients) and the standard defaulting and validation.
 	std := func(r *Resource) *Resource {
+		// A kind missing from the table keeps an empty Plural, which Registry.Add refuses.
+		m, _ := scheme.MappingFor(r.Kind)
+		r.Plural, r.Singular, r.ShortNames, r.Categories, r.Namespaced = m.Plural, m.Singular, m.ShortNames, m.Categories, m.Namespaced
 		r.Default = defaults.Default
 		r.Validate = validation.Validate
 		r.ValidateUpdate = validation.ValidateUpdate
@@ -26,8 +28,7 @@ func Resources() []*Resource {
 	}
 	return []*Resource{
 		std(&Resource{
-			Kind: core("Namespace"), Plural: "namespaces", Singular: "namespace", ShortNames: []string{"ns"},
-			StatusSubresource: true,
+			Kind: gvk(scheme.GroupCore, "Namespace"), StatusSubresource: true,
 			PrepareForCreate: func(obj runtime.Object) {
 				ns := obj.(*corev1.Namespace)
 				defaults.NamespaceOnCreate(ns) // the "kubernetes" finalizer the namespace controller clears
@@ -49,8 +50,7 @@ func Resources() []*Resource {
 			},
 		}),
 		std(&Resource{
-			Kind: core("Pod"), Plural: "pods", Singular: "pod", ShortNames: []string{"po"}, Categories: []string{"all"},
-			Namespaced: true, StatusSubresource: true,
+			Kind: gvk(scheme.GroupCore, "Pod"), StatusSubresource: true,
 			PrepareForCreate: func(obj runtime.Object) {
 				pod := obj.(*corev1.Pod)
 				pod.Status = &corev1.PodStatus{Phase: "Pending"}
@@ -60,38 +60,31 @@ func Resources() []*Resource {
 			GracePeriod: podGracePeriod, ReturnDeletedObject: true,
 		}),
 		std(&Resource{
-			Kind: core("Node"), Plural: "nodes", Singular: "node", ShortNames: []string{"no"},
-			StatusSubresource: true, KeepStatusOnCreate: true,
+			Kind: gvk(scheme.GroupCore, "Node"), StatusSubresource: true, KeepStatusOnCreate: true,
 			Fields: func(obj runtime.Object) map[string]string {
 				return map[string]string{"spec.unschedulable": strconv.FormatBool(obj.(*corev1.Node).GetSpec().GetUnschedulable())}
 			},
 			FieldLabels: []string{"spec.unschedulable"},
 		}),
 		std(&Resource{
-			Kind: core("Event"), Plural: "events", Singular: "event", ShortNames: []string{"ev"},
-			Namespaced: true, KeepStatusOnCreate: true,
+			Kind: gvk(scheme.GroupCore, "Event"), KeepStatusOnCreate: true,
 			Fields:      eventFields,
 			FieldLabels: []string{"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"},
 		}),
 		std(&Resource{
-			Kind: core("LimitRange"), Plural: "limitranges", Singular: "limitrange", ShortNames: []string{"limits"},
-			Namespaced: true,
+			Kind: gvk(scheme.GroupCore, "LimitRange"),
 		}),
 		std(&Resource{
-			Kind: core("ResourceQuota"), Plural: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"},
-			Namespaced: true, StatusSubresource: true,
+			Kind: gvk(scheme.GroupCore, "ResourceQuota"), StatusSubresource: true,
 		}),
 		std(&Resource{
-			Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"},
-			Namespaced: true, StatusSubresource: true,
+			Kind: gvk(scheme.GroupApps, "Deployment"), StatusSubresource: true,
 		}),
 		std(&Resource{
-			Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"},
-			Namespaced: true, StatusSubresource: true,
+			Kind: gvk(scheme.GroupApps, "ReplicaSet"), StatusSubresource: true,
 		}),
 		std(&Resource{
-			Kind:   runtime.GroupVersionKind{Group: scheme.GroupCoordination, Version: "v1", Kind: "Lease"},
-			Plural: "leases", Singular: "lease", Namespaced: true,
+			Kind: gvk(scheme.GroupCoordination, "Lease"),
 		}),
 	}
 }

@@ -119,6 +119,9 @@ func NewRegistry() *Registry { return &Registry{byPath: map[string]*Resource{}} 
 
 // Add registers r; registering the same resource twice is a programming error.
 func (reg *Registry) Add(r *Resource) error {
+	if r.Plural == "" {
+		return fmt.Errorf("resource for %s has no plural name", r.Kind)
+	}
 	key := GroupVersion{r.Kind.Group, r.Kind.Version}.String() + "/" + r.Plural
 	if _, dup := reg.byPath[key]; dup {
 		return fmt.Errorf("resource %s registered twice", key)

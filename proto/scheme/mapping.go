@@ -1,0 +1,49 @@
+package scheme
+
+import "kubelab.io/proto/runtime"
+
+// Mapping names a kind's REST resource: what a client puts in the URL and what the server
+// registers. Server and clients share this one table, so they cannot disagree.
+type Mapping struct {
+	Kind       runtime.GroupVersionKind
+	Plural     string
+	Singular   string
+	ShortNames []string
+	Categories []string
+	Namespaced bool
+}
+
+// Mappings lists every served resource, in discovery order.
+var Mappings = []Mapping{
+	{Kind: core("Namespace"), Plural: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}},
+	{Kind: core("Pod"), Plural: "pods", Singular: "pod", ShortNames: []string{"po"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: core("Node"), Plural: "nodes", Singular: "node", ShortNames: []string{"no"}},
+	{Kind: core("Event"), Plural: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true},
+	{Kind: core("LimitRange"), Plural: "limitranges", Singular: "limitrange", ShortNames: []string{"limits"}, Namespaced: true},
+	{Kind: core("ResourceQuota"), Plural: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"}, Namespaced: true},
+	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: coordination("Lease"), Plural: "leases", Singular: "lease", Namespaced: true},
+}
+
+// MappingFor returns the mapping of a kind.
+func MappingFor(gvk runtime.GroupVersionKind) (Mapping, bool) {
+	for _, m := range Mappings {
+		if m.Kind == gvk {
+			return m, true
+		}
+	}
+	return Mapping{}, false
+}
+
+func core(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupCore, Version: "v1", Kind: kind}
+}
+
+func apps(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupApps, Version: "v1", Kind: kind}
+}
+
+func coordination(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupCoordination, Version: "v1", Kind: kind}
+}
