@@ -104,7 +104,7 @@ func TestExternalEtcd(t *testing.T) {
 	s2 := start()
 	defer s2.Close()
 	c2 := adminClient(t, s2)
-	c2.get(deployments + "/example-deployment").must(t, http.StatusOK)
+	c2.get(deployments+"/example-deployment").must(t, http.StatusOK)
 }
 
 func TestGone(t *testing.T) {
@@ -119,7 +119,7 @@ func TestGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A list at a compacted revision is 410 Gone (reason Expired).
-	st := c.get(pods + "?resourceVersion=" + strconv.FormatInt(rv, 10) + "&resourceVersionMatch=Exact").must(t, http.StatusGone).json(t)
+	st := c.get(pods+"?resourceVersion="+strconv.FormatInt(rv, 10)+"&resourceVersionMatch=Exact").must(t, http.StatusGone).json(t)
 	if st["reason"] != "Expired" {
 		t.Errorf("list at compacted rv: %v", st)
 	}
