@@ -65,7 +65,6 @@ func (s *leaseStore) Update(_ context.Context, ref transport.Ref, obj runtime.Ob
 	return proto.Clone(s.lease).(runtime.Object), nil
 }
 
-
 func (s *leaseStore) List(context.Context, transport.Ref, transport.ListOptions) (runtime.ListObject, error) {
 	panic("unused")
 }

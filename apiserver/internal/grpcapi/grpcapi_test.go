@@ -12,9 +12,9 @@ import (
 	"kubelab.io/proto/apierrors"
 )
 
-// TestNewInfo checks that a gRPC call is described as the equivalent REST request is
+// TestGRPCNewInfo checks that a gRPC call is described as the equivalent REST request is
 // (compare request.TestParseInfo).
-func TestNewInfo(t *testing.T) {
+func TestGRPCNewInfo(t *testing.T) {
 	pods := func(ns, name string) *servicev1.ResourceRef {
 		return &servicev1.ResourceRef{Version: "v1", Resource: "pods", Namespace: ns, Name: name}
 	}
@@ -40,9 +40,9 @@ func TestNewInfo(t *testing.T) {
 	}
 }
 
-// TestErrorRoundTrip checks the code each Status travels under and that the client gets
+// TestGRPCErrorRoundTrip checks the code each Status travels under and that the client gets
 // the Status back intact.
-func TestErrorRoundTrip(t *testing.T) {
+func TestGRPCErrorRoundTrip(t *testing.T) {
 	gr := apierrors.GroupResource{Resource: "pods"}
 	cases := []struct {
 		err  error

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -17,10 +18,15 @@ import (
 	"kubelab.io/apiserver/internal/rest"
 	servicev1 "kubelab.io/proto/api/service/v1"
 	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/patch"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 	"kubelab.io/proto/watch"
 )
+
+// WatchStartedHeader is the header metadata key Watch sends, before any event, once the
+// watch is established; a refused watch ends with its error status instead.
+const WatchStartedHeader = "kubelab-watch-started"
 
 // begin describes the call as REST would (see newInfo), puts that Info on ctx and opens
 // the call through the pipeline, which resolves and authorizes it.
@@ -149,6 +155,12 @@ func (s *service) Watch(req *servicev1.WatchRequest, stream servicev1.Resources_
 		return apierrors.ToGRPC(err)
 	}
 	defer w.Stop()
+	// Tell the client at once that the watch is established (REST flushes its 200 for the
+	// same reason): otherwise headers would wait for the first event, and a client could not
+	// tell a quiet watch from a refused one.
+	if err := stream.SendHeader(metadata.Pairs(WatchStartedHeader, "true")); err != nil {
+		return err
+	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
@@ -268,6 +280,39 @@ func (s *service) Bind(ctx context.Context, req *servicev1.BindRequest) (*servic
 		return nil, apierrors.ToGRPC(err)
 	}
 	return &servicev1.BindResponse{}, nil
+}
+
+// Patch applies a patch to an object or its status, through the same pipeline step as a
+// REST PATCH. Fields the schema lacks in the patched document are refused, as REST's Strict
+// field validation does: gRPC has no channel for the warnings REST sends by default.
+func (s *service) Patch(ctx context.Context, req *servicev1.PatchRequest) (*servicev1.PatchResponse, error) {
+	ctx, call, err := s.begin(ctx, req.GetRef(), "patch", req.GetSubresource())
+	if err != nil {
+		return nil, apierrors.ToGRPC(err)
+	}
+	pt := patch.Type(req.GetPatchType())
+	switch pt {
+	case patch.JSONPatch, patch.MergePatch, patch.StrategicMerge:
+	default:
+		return nil, apierrors.ToGRPC(apierrors.NewUnsupportedMediaType(req.GetPatchType()))
+	}
+	kind := call.Resource().Kind
+	checkUnknown := func(unknown []string) error {
+		if len(unknown) == 0 {
+			return nil
+		}
+		return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v",
+			kind.Kind, kind.Version, kind.Kind, runtime.UnknownFieldsError(unknown)))
+	}
+	out, err := call.Patch(ctx, pt, req.GetData(), checkUnknown, registry.UpdateOptions{DryRun: req.GetDryRun()})
+	if err != nil {
+		return nil, apierrors.ToGRPC(err)
+	}
+	a, err := pack(out)
+	if err != nil {
+		return nil, apierrors.ToGRPC(err)
+	}
+	return &servicev1.PatchResponse{Object: a}, nil
 }
 
 // namesNoObject refuses a list or watch whose ref names an object: over REST that path

@@ -155,8 +155,8 @@ func decodeError(err error) error {
 }
 
 // responseMedia picks the response format from Accept: JSON unless YAML is asked for first.
-// A request that accepts neither gets 406. Tables are not served: clients that ask for a
-// Table (kubectl get) also accept JSON and print from it.
+// A request that accepts neither gets 406. Alternate representations (as=Table, …) are
+// skipped here: only get, list and watch serve them (negotiateTransform, table.go).
 func responseMedia(r *http.Request) (string, error) {
 	accept := r.Header.Get("Accept")
 	if accept == "" {
@@ -168,7 +168,7 @@ func responseMedia(r *http.Request) (string, error) {
 			continue
 		}
 		if params["as"] != "" {
-			continue // a Table, PartialObjectMetadata or discovery view we do not serve
+			continue // a Table, PartialObjectMetadata or discovery view, not served for this verb
 		}
 		switch media {
 		case mediaJSON, "*/*", "application/*":

@@ -37,7 +37,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 	switch info.Verb {
 	case "get":
 		obj, err := call.Get(ctx)
-		respond(w, r, http.StatusOK, obj, err)
+		respondRead(w, r, call.Resource(), obj, err)
 	case "list":
 		opts, err := listOptions(r)
 		if err != nil {
@@ -45,7 +45,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 			return
 		}
 		list, err := call.List(ctx, opts)
-		respond(w, r, http.StatusOK, list, err)
+		respondRead(w, r, call.Resource(), list, err)
 	case "watch":
 		s.serveWatch(w, r, call, info)
 	case "create":

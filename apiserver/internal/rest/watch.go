@@ -25,9 +25,17 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, call *pipeli
 		writeError(w, err)
 		return
 	}
-	if _, err := responseMedia(r); err != nil {
+	tr, err := negotiateTransform(r)
+	if err != nil {
 		writeError(w, err)
 		return
+	}
+	var wt *watchTransformer // events as Tables or PartialObjectMetadata, if asked for
+	if tr.as != "" {
+		if wt, err = newWatchTransformer(r, tr, call.Resource()); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	timeout := DefaultWatchTimeout
 	if t := r.URL.Query().Get("timeoutSeconds"); t != "" {
@@ -77,7 +85,11 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, call *pipeli
 			if !ok {
 				return
 			}
-			if _, err := w.Write(eventLine(ev)); err != nil {
+			line := eventLine
+			if wt != nil {
+				line = wt.eventLine
+			}
+			if _, err := w.Write(line(ev)); err != nil {
 				return
 			}
 			flusher.Flush()

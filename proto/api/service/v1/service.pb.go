@@ -885,6 +885,131 @@ func (*BindResponse) Descriptor() ([]byte, []int) {
 	return file_api_service_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
+type PatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ref names the object to patch.
+	Ref *ResourceRef `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// patchType is the patch's media type: "application/json-patch+json",
+	// "application/merge-patch+json" or "application/strategic-merge-patch+json".
+	PatchType string `protobuf:"bytes,2,opt,name=patchType,proto3" json:"patchType,omitempty"`
+	// data is the patch document (JSON).
+	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// subresource is "" or "status".
+	Subresource   string `protobuf:"bytes,4,opt,name=subresource,proto3" json:"subresource,omitempty"`
+	DryRun        bool   `protobuf:"varint,5,opt,name=dryRun,proto3" json:"dryRun,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PatchRequest) Reset() {
+	*x = PatchRequest{}
+	mi := &file_api_service_v1_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PatchRequest) ProtoMessage() {}
+
+func (x *PatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_service_v1_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PatchRequest.ProtoReflect.Descriptor instead.
+func (*PatchRequest) Descriptor() ([]byte, []int) {
+	return file_api_service_v1_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PatchRequest) GetRef() *ResourceRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *PatchRequest) GetPatchType() string {
+	if x != nil {
+		return x.PatchType
+	}
+	return ""
+}
+
+func (x *PatchRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *PatchRequest) GetSubresource() string {
+	if x != nil {
+		return x.Subresource
+	}
+	return ""
+}
+
+func (x *PatchRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type PatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        *anypb.Any             `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PatchResponse) Reset() {
+	*x = PatchResponse{}
+	mi := &file_api_service_v1_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PatchResponse) ProtoMessage() {}
+
+func (x *PatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_service_v1_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PatchResponse.ProtoReflect.Descriptor instead.
+func (*PatchResponse) Descriptor() ([]byte, []int) {
+	return file_api_service_v1_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PatchResponse) GetObject() *anypb.Any {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 var File_api_service_v1_service_proto protoreflect.FileDescriptor
 
 const file_api_service_v1_service_proto_rawDesc = "" +
@@ -942,7 +1067,15 @@ const file_api_service_v1_service_proto_rawDesc = "" +
 	"\vBindRequest\x125\n" +
 	"\x03ref\x18\x01 \x01(\v2#.kubelab.api.service.v1.ResourceRefR\x03ref\x126\n" +
 	"\abinding\x18\x02 \x01(\v2\x1c.kubelab.api.core.v1.BindingR\abinding\"\x0e\n" +
-	"\fBindResponse2\xc0\x05\n" +
+	"\fBindResponse\"\xb1\x01\n" +
+	"\fPatchRequest\x125\n" +
+	"\x03ref\x18\x01 \x01(\v2#.kubelab.api.service.v1.ResourceRefR\x03ref\x12\x1c\n" +
+	"\tpatchType\x18\x02 \x01(\tR\tpatchType\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12 \n" +
+	"\vsubresource\x18\x04 \x01(\tR\vsubresource\x12\x16\n" +
+	"\x06dryRun\x18\x05 \x01(\bR\x06dryRun\"=\n" +
+	"\rPatchResponse\x12,\n" +
+	"\x06object\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\x06object2\x96\x06\n" +
 	"\tResources\x12N\n" +
 	"\x03Get\x12\".kubelab.api.service.v1.GetRequest\x1a#.kubelab.api.service.v1.GetResponse\x12Q\n" +
 	"\x04List\x12#.kubelab.api.service.v1.ListRequest\x1a$.kubelab.api.service.v1.ListResponse\x12S\n" +
@@ -951,7 +1084,8 @@ const file_api_service_v1_service_proto_rawDesc = "" +
 	"\x06Update\x12%.kubelab.api.service.v1.UpdateRequest\x1a&.kubelab.api.service.v1.UpdateResponse\x12]\n" +
 	"\fUpdateStatus\x12%.kubelab.api.service.v1.UpdateRequest\x1a&.kubelab.api.service.v1.UpdateResponse\x12W\n" +
 	"\x06Delete\x12%.kubelab.api.service.v1.DeleteRequest\x1a&.kubelab.api.service.v1.DeleteResponse\x12Q\n" +
-	"\x04Bind\x12#.kubelab.api.service.v1.BindRequest\x1a$.kubelab.api.service.v1.BindResponseB+Z)kubelab.io/proto/api/service/v1;servicev1b\x06proto3"
+	"\x04Bind\x12#.kubelab.api.service.v1.BindRequest\x1a$.kubelab.api.service.v1.BindResponse\x12T\n" +
+	"\x05Patch\x12$.kubelab.api.service.v1.PatchRequest\x1a%.kubelab.api.service.v1.PatchResponseB+Z)kubelab.io/proto/api/service/v1;servicev1b\x06proto3"
 
 var (
 	file_api_service_v1_service_proto_rawDescOnce sync.Once
@@ -965,7 +1099,7 @@ func file_api_service_v1_service_proto_rawDescGZIP() []byte {
 	return file_api_service_v1_service_proto_rawDescData
 }
 
-var file_api_service_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_api_service_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_api_service_v1_service_proto_goTypes = []any{
 	(*ResourceRef)(nil),      // 0: kubelab.api.service.v1.ResourceRef
 	(*GetRequest)(nil),       // 1: kubelab.api.service.v1.GetRequest
@@ -982,51 +1116,57 @@ var file_api_service_v1_service_proto_goTypes = []any{
 	(*DeleteResponse)(nil),   // 12: kubelab.api.service.v1.DeleteResponse
 	(*BindRequest)(nil),      // 13: kubelab.api.service.v1.BindRequest
 	(*BindResponse)(nil),     // 14: kubelab.api.service.v1.BindResponse
-	(*anypb.Any)(nil),        // 15: google.protobuf.Any
-	(*v1.Status)(nil),        // 16: kubelab.api.meta.v1.Status
-	(*v1.DeleteOptions)(nil), // 17: kubelab.api.meta.v1.DeleteOptions
-	(*v11.Binding)(nil),      // 18: kubelab.api.core.v1.Binding
+	(*PatchRequest)(nil),     // 15: kubelab.api.service.v1.PatchRequest
+	(*PatchResponse)(nil),    // 16: kubelab.api.service.v1.PatchResponse
+	(*anypb.Any)(nil),        // 17: google.protobuf.Any
+	(*v1.Status)(nil),        // 18: kubelab.api.meta.v1.Status
+	(*v1.DeleteOptions)(nil), // 19: kubelab.api.meta.v1.DeleteOptions
+	(*v11.Binding)(nil),      // 20: kubelab.api.core.v1.Binding
 }
 var file_api_service_v1_service_proto_depIdxs = []int32{
 	0,  // 0: kubelab.api.service.v1.GetRequest.ref:type_name -> kubelab.api.service.v1.ResourceRef
-	15, // 1: kubelab.api.service.v1.GetResponse.object:type_name -> google.protobuf.Any
+	17, // 1: kubelab.api.service.v1.GetResponse.object:type_name -> google.protobuf.Any
 	0,  // 2: kubelab.api.service.v1.ListRequest.ref:type_name -> kubelab.api.service.v1.ResourceRef
-	15, // 3: kubelab.api.service.v1.ListResponse.list:type_name -> google.protobuf.Any
+	17, // 3: kubelab.api.service.v1.ListResponse.list:type_name -> google.protobuf.Any
 	0,  // 4: kubelab.api.service.v1.WatchRequest.ref:type_name -> kubelab.api.service.v1.ResourceRef
-	15, // 5: kubelab.api.service.v1.WatchEvent.object:type_name -> google.protobuf.Any
-	16, // 6: kubelab.api.service.v1.WatchEvent.status:type_name -> kubelab.api.meta.v1.Status
+	17, // 5: kubelab.api.service.v1.WatchEvent.object:type_name -> google.protobuf.Any
+	18, // 6: kubelab.api.service.v1.WatchEvent.status:type_name -> kubelab.api.meta.v1.Status
 	0,  // 7: kubelab.api.service.v1.CreateRequest.ref:type_name -> kubelab.api.service.v1.ResourceRef
-	15, // 8: kubelab.api.service.v1.CreateRequest.object:type_name -> google.protobuf.Any
-	15, // 9: kubelab.api.service.v1.CreateResponse.object:type_name -> google.protobuf.Any
+	17, // 8: kubelab.api.service.v1.CreateRequest.object:type_name -> google.protobuf.Any
+	17, // 9: kubelab.api.service.v1.CreateResponse.object:type_name -> google.protobuf.Any
 	0,  // 10: kubelab.api.service.v1.UpdateRequest.ref:type_name -> kubelab.api.service.v1.ResourceRef
-	15, // 11: kubelab.api.service.v1.UpdateRequest.object:type_name -> google.protobuf.Any
-	15, // 12: kubelab.api.service.v1.UpdateResponse.object:type_name -> google.protobuf.Any
+	17, // 11: kubelab.api.service.v1.UpdateRequest.object:type_name -> google.protobuf.Any
+	17, // 12: kubelab.api.service.v1.UpdateResponse.object:type_name -> google.protobuf.Any
 	0,  // 13: kubelab.api.service.v1.DeleteRequest.ref:type_name -> kubelab.api.service.v1.ResourceRef
-	17, // 14: kubelab.api.service.v1.DeleteRequest.options:type_name -> kubelab.api.meta.v1.DeleteOptions
-	15, // 15: kubelab.api.service.v1.DeleteResponse.object:type_name -> google.protobuf.Any
+	19, // 14: kubelab.api.service.v1.DeleteRequest.options:type_name -> kubelab.api.meta.v1.DeleteOptions
+	17, // 15: kubelab.api.service.v1.DeleteResponse.object:type_name -> google.protobuf.Any
 	0,  // 16: kubelab.api.service.v1.BindRequest.ref:type_name -> kubelab.api.service.v1.ResourceRef
-	18, // 17: kubelab.api.service.v1.BindRequest.binding:type_name -> kubelab.api.core.v1.Binding
-	1,  // 18: kubelab.api.service.v1.Resources.Get:input_type -> kubelab.api.service.v1.GetRequest
-	3,  // 19: kubelab.api.service.v1.Resources.List:input_type -> kubelab.api.service.v1.ListRequest
-	5,  // 20: kubelab.api.service.v1.Resources.Watch:input_type -> kubelab.api.service.v1.WatchRequest
-	7,  // 21: kubelab.api.service.v1.Resources.Create:input_type -> kubelab.api.service.v1.CreateRequest
-	9,  // 22: kubelab.api.service.v1.Resources.Update:input_type -> kubelab.api.service.v1.UpdateRequest
-	9,  // 23: kubelab.api.service.v1.Resources.UpdateStatus:input_type -> kubelab.api.service.v1.UpdateRequest
-	11, // 24: kubelab.api.service.v1.Resources.Delete:input_type -> kubelab.api.service.v1.DeleteRequest
-	13, // 25: kubelab.api.service.v1.Resources.Bind:input_type -> kubelab.api.service.v1.BindRequest
-	2,  // 26: kubelab.api.service.v1.Resources.Get:output_type -> kubelab.api.service.v1.GetResponse
-	4,  // 27: kubelab.api.service.v1.Resources.List:output_type -> kubelab.api.service.v1.ListResponse
-	6,  // 28: kubelab.api.service.v1.Resources.Watch:output_type -> kubelab.api.service.v1.WatchEvent
-	8,  // 29: kubelab.api.service.v1.Resources.Create:output_type -> kubelab.api.service.v1.CreateResponse
-	10, // 30: kubelab.api.service.v1.Resources.Update:output_type -> kubelab.api.service.v1.UpdateResponse
-	10, // 31: kubelab.api.service.v1.Resources.UpdateStatus:output_type -> kubelab.api.service.v1.UpdateResponse
-	12, // 32: kubelab.api.service.v1.Resources.Delete:output_type -> kubelab.api.service.v1.DeleteResponse
-	14, // 33: kubelab.api.service.v1.Resources.Bind:output_type -> kubelab.api.service.v1.BindResponse
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	20, // 17: kubelab.api.service.v1.BindRequest.binding:type_name -> kubelab.api.core.v1.Binding
+	0,  // 18: kubelab.api.service.v1.PatchRequest.ref:type_name -> kubelab.api.service.v1.ResourceRef
+	17, // 19: kubelab.api.service.v1.PatchResponse.object:type_name -> google.protobuf.Any
+	1,  // 20: kubelab.api.service.v1.Resources.Get:input_type -> kubelab.api.service.v1.GetRequest
+	3,  // 21: kubelab.api.service.v1.Resources.List:input_type -> kubelab.api.service.v1.ListRequest
+	5,  // 22: kubelab.api.service.v1.Resources.Watch:input_type -> kubelab.api.service.v1.WatchRequest
+	7,  // 23: kubelab.api.service.v1.Resources.Create:input_type -> kubelab.api.service.v1.CreateRequest
+	9,  // 24: kubelab.api.service.v1.Resources.Update:input_type -> kubelab.api.service.v1.UpdateRequest
+	9,  // 25: kubelab.api.service.v1.Resources.UpdateStatus:input_type -> kubelab.api.service.v1.UpdateRequest
+	11, // 26: kubelab.api.service.v1.Resources.Delete:input_type -> kubelab.api.service.v1.DeleteRequest
+	13, // 27: kubelab.api.service.v1.Resources.Bind:input_type -> kubelab.api.service.v1.BindRequest
+	15, // 28: kubelab.api.service.v1.Resources.Patch:input_type -> kubelab.api.service.v1.PatchRequest
+	2,  // 29: kubelab.api.service.v1.Resources.Get:output_type -> kubelab.api.service.v1.GetResponse
+	4,  // 30: kubelab.api.service.v1.Resources.List:output_type -> kubelab.api.service.v1.ListResponse
+	6,  // 31: kubelab.api.service.v1.Resources.Watch:output_type -> kubelab.api.service.v1.WatchEvent
+	8,  // 32: kubelab.api.service.v1.Resources.Create:output_type -> kubelab.api.service.v1.CreateResponse
+	10, // 33: kubelab.api.service.v1.Resources.Update:output_type -> kubelab.api.service.v1.UpdateResponse
+	10, // 34: kubelab.api.service.v1.Resources.UpdateStatus:output_type -> kubelab.api.service.v1.UpdateResponse
+	12, // 35: kubelab.api.service.v1.Resources.Delete:output_type -> kubelab.api.service.v1.DeleteResponse
+	14, // 36: kubelab.api.service.v1.Resources.Bind:output_type -> kubelab.api.service.v1.BindResponse
+	16, // 37: kubelab.api.service.v1.Resources.Patch:output_type -> kubelab.api.service.v1.PatchResponse
+	29, // [29:38] is the sub-list for method output_type
+	20, // [20:29] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_api_service_v1_service_proto_init() }
@@ -1040,7 +1180,7 @@ func file_api_service_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_service_v1_service_proto_rawDesc), len(file_api_service_v1_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,7 @@ const (
 	Resources_UpdateStatus_FullMethodName = "/kubelab.api.service.v1.Resources/UpdateStatus"
 	Resources_Delete_FullMethodName       = "/kubelab.api.service.v1.Resources/Delete"
 	Resources_Bind_FullMethodName         = "/kubelab.api.service.v1.Resources/Bind"
+	Resources_Patch_FullMethodName        = "/kubelab.api.service.v1.Resources/Patch"
 )
 
 // ResourcesClient is the client API for Resources service.
@@ -56,7 +57,9 @@ type ResourcesClient interface {
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
 	// Watch streams the changes after resourceVersion until the deadline, timeoutSeconds, the
 	// server's shutdown or the client's cancel. A resourceVersion too old to resume from is
-	// answered with a single ERROR event carrying the 410 Status, then the stream ends.
+	// answered with a single ERROR event carrying the 410 Status, then the stream ends. Once
+	// the watch is established, before any event, the server sends the header metadata
+	// "kubelab-watch-started: true", so a client tells a quiet watch from a refused one.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
 	// Create stores a new object; ref.name is unused (the object's metadata names it).
 	Create(ctx context.Context, in *CreateRequest, opts ...grpc.CallOption) (*CreateResponse, error)
@@ -69,6 +72,12 @@ type ResourcesClient interface {
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	// Bind assigns a pod to a node (the pods/binding subresource).
 	Bind(ctx context.Context, in *BindRequest, opts ...grpc.CallOption) (*BindResponse, error)
+	// Patch applies a JSON, merge or strategic merge patch to an object (or, with
+	// subresource "status", to its status), as REST's PATCH does. A patch that does not pin a
+	// resourceVersion is retried by the server when a concurrent write wins the race. Fields
+	// the schema lacks in the patched document are refused (INVALID_ARGUMENT): gRPC has no
+	// channel for REST's warnings.
+	Patch(ctx context.Context, in *PatchRequest, opts ...grpc.CallOption) (*PatchResponse, error)
 }
 
 type resourcesClient struct {
@@ -168,6 +177,16 @@ func (c *resourcesClient) Bind(ctx context.Context, in *BindRequest, opts ...grp
 	return out, nil
 }
 
+func (c *resourcesClient) Patch(ctx context.Context, in *PatchRequest, opts ...grpc.CallOption) (*PatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PatchResponse)
+	err := c.cc.Invoke(ctx, Resources_Patch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ResourcesServer is the server API for Resources service.
 // All implementations must embed UnimplementedResourcesServer
 // for forward compatibility.
@@ -180,7 +199,9 @@ type ResourcesServer interface {
 	List(context.Context, *ListRequest) (*ListResponse, error)
 	// Watch streams the changes after resourceVersion until the deadline, timeoutSeconds, the
 	// server's shutdown or the client's cancel. A resourceVersion too old to resume from is
-	// answered with a single ERROR event carrying the 410 Status, then the stream ends.
+	// answered with a single ERROR event carrying the 410 Status, then the stream ends. Once
+	// the watch is established, before any event, the server sends the header metadata
+	// "kubelab-watch-started: true", so a client tells a quiet watch from a refused one.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
 	// Create stores a new object; ref.name is unused (the object's metadata names it).
 	Create(context.Context, *CreateRequest) (*CreateResponse, error)
@@ -193,6 +214,12 @@ type ResourcesServer interface {
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	// Bind assigns a pod to a node (the pods/binding subresource).
 	Bind(context.Context, *BindRequest) (*BindResponse, error)
+	// Patch applies a JSON, merge or strategic merge patch to an object (or, with
+	// subresource "status", to its status), as REST's PATCH does. A patch that does not pin a
+	// resourceVersion is retried by the server when a concurrent write wins the race. Fields
+	// the schema lacks in the patched document are refused (INVALID_ARGUMENT): gRPC has no
+	// channel for REST's warnings.
+	Patch(context.Context, *PatchRequest) (*PatchResponse, error)
 	mustEmbedUnimplementedResourcesServer()
 }
 
@@ -226,6 +253,9 @@ func (UnimplementedResourcesServer) Delete(context.Context, *DeleteRequest) (*De
 }
 func (UnimplementedResourcesServer) Bind(context.Context, *BindRequest) (*BindResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Bind not implemented")
+}
+func (UnimplementedResourcesServer) Patch(context.Context, *PatchRequest) (*PatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Patch not implemented")
 }
 func (UnimplementedResourcesServer) mustEmbedUnimplementedResourcesServer() {}
 func (UnimplementedResourcesServer) testEmbeddedByValue()                   {}
@@ -385,6 +415,24 @@ func _Resources_Bind_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Resources_Patch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourcesServer).Patch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Resources_Patch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourcesServer).Patch(ctx, req.(*PatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Resources_ServiceDesc is the grpc.ServiceDesc for Resources service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -419,6 +467,10 @@ var Resources_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Bind",
 			Handler:    _Resources_Bind_Handler,
+		},
+		{
+			MethodName: "Patch",
+			Handler:    _Resources_Patch_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,110 @@
+package printers
+
+// Column descriptions: Kubernetes' printers take them from the API types' Swagger docs.
+const (
+	descName = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
+	descAge  = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+
+	descContainers = "Names of each container in the template."
+	descImages     = "Images referenced by each container in the template."
+
+	descNodeAddresses = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/concepts/nodes/node/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP)."
+)
+
+var (
+	nameColumn = Column{Name: "Name", Type: "string", Format: "name", Description: descName}
+	ageColumn  = Column{Name: "Age", Type: "string", Description: descAge}
+
+	podColumns = []Column{
+		nameColumn,
+		{Name: "Ready", Type: "string", Description: "The aggregate readiness state of this pod for accepting traffic."},
+		{Name: "Status", Type: "string", Description: "The aggregate status of the containers in this pod."},
+		{Name: "Restarts", Type: "string", Description: "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."},
+		ageColumn,
+		{Name: "IP", Type: "string", Priority: 1, Description: "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."},
+		{Name: "Node", Type: "string", Priority: 1, Description: "NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the scheduler simply schedules this pod onto that node, assuming that it fits resource requirements."},
+		{Name: "Nominated Node", Type: "string", Priority: 1, Description: "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled."},
+		{Name: "Readiness Gates", Type: "string", Priority: 1, Description: "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates"},
+	}
+
+	replicaSetColumns = []Column{
+		nameColumn,
+		{Name: "Desired", Type: "integer", Description: "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller"},
+		{Name: "Current", Type: "integer", Description: "Replicas is the most recently observed number of replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller"},
+		{Name: "Ready", Type: "integer", Description: "readyReplicas is the number of pods targeted by this ReplicaSet with a Ready Condition."},
+		ageColumn,
+		{Name: "Containers", Type: "string", Priority: 1, Description: descContainers},
+		{Name: "Images", Type: "string", Priority: 1, Description: descImages},
+		{Name: "Selector", Type: "string", Priority: 1, Description: "Selector is a label query over pods that should match the replica count. If the selector is empty, it is defaulted to the labels present on the pod template. Label keys and values that must match in order to be controlled by this replica set. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+	}
+
+	deploymentColumns = []Column{
+		nameColumn,
+		{Name: "Ready", Type: "string", Description: "Number of the pod with ready state"},
+		{Name: "Up-to-date", Type: "string", Description: "Total number of non-terminated pods targeted by this deployment that have the desired template spec."},
+		{Name: "Available", Type: "string", Description: "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."},
+		ageColumn,
+		{Name: "Containers", Type: "string", Priority: 1, Description: descContainers},
+		{Name: "Images", Type: "string", Priority: 1, Description: descImages},
+		{Name: "Selector", Type: "string", Priority: 1, Description: "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."},
+	}
+
+	nodeColumns = []Column{
+		nameColumn,
+		{Name: "Status", Type: "string", Description: "The status of the node"},
+		{Name: "Roles", Type: "string", Description: "The roles of the node"},
+		ageColumn,
+		{Name: "Version", Type: "string", Description: "Kubelet Version reported by the node."},
+		{Name: "Internal-IP", Type: "string", Priority: 1, Description: descNodeAddresses},
+		{Name: "External-IP", Type: "string", Priority: 1, Description: descNodeAddresses},
+		{Name: "OS-Image", Type: "string", Priority: 1, Description: "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."},
+		{Name: "Kernel-Version", Type: "string", Priority: 1, Description: "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."},
+		{Name: "Container-Runtime", Type: "string", Priority: 1, Description: "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2)."},
+	}
+
+	namespaceColumns = []Column{
+		nameColumn,
+		{Name: "Status", Type: "string", Description: "The status of the namespace"},
+		ageColumn,
+	}
+
+	eventColumns = []Column{
+		{Name: "Last Seen", Type: "string", Description: "The time at which the most recent occurrence of this event was recorded."},
+		{Name: "Type", Type: "string", Description: "Type of this event (Normal, Warning), new types could be added in the future"},
+		{Name: "Reason", Type: "string", Description: "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."},
+		{Name: "Object", Type: "string", Description: "The object that this event is about."},
+		{Name: "Subobject", Type: "string", Priority: 1, Description: "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object."},
+		{Name: "Source", Type: "string", Priority: 1, Description: "The component reporting this event. Should be a short machine understandable string."},
+		{Name: "Message", Type: "string", Description: "A human-readable description of the status of this operation."},
+		{Name: "First Seen", Type: "string", Priority: 1, Description: "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"},
+		{Name: "Count", Type: "string", Priority: 1, Description: "The number of times this event has occurred."},
+		{Name: "Name", Type: "string", Priority: 1, Format: "name", Description: descName},
+	}
+
+	leaseColumns = []Column{
+		nameColumn,
+		{Name: "Holder", Type: "string", Description: "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field."},
+		ageColumn,
+	}
+
+	resourceQuotaColumns = []Column{
+		nameColumn,
+		ageColumn,
+		{Name: "Request", Type: "string", Description: "Request represents a minimum amount of cpu/memory that a container may consume."},
+		{Name: "Limit", Type: "string", Description: "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."},
+	}
+
+	scaleColumns = []Column{
+		{Name: "Name", Type: "string", Description: descName},
+		{Name: "Desired", Type: "integer", Description: "desired number of instances for the scaled object."},
+		{Name: "Available", Type: "integer", Description: "actual number of observed instances of the scaled object."},
+		ageColumn,
+	}
+
+	// defaultColumns are those of kube-apiserver's default table convertor, for kinds
+	// without a printer (LimitRange, …).
+	defaultColumns = []Column{
+		nameColumn,
+		{Name: "Created At", Type: "date", Description: descAge},
+	}
+)
