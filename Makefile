@@ -9,8 +9,9 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-MODULES := proto client apiserver
-BINARIES := apiserver
+MODULES := proto client apiserver controller-manager test
+# Every command, built into bin/ by `make build`.
+CMDS := ./apiserver/cmd/apiserver
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 # Two cores: keep parallelism modest so tests with real etcd are not starved.
@@ -27,7 +28,7 @@ tools:
 
 build:
 	@mkdir -p bin
-	$(GO) build -o bin/ $(addprefix ./,$(addsuffix /cmd/$(BINARIES),apiserver))
+	$(GO) build -o bin/ $(CMDS)
 
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -41,7 +42,7 @@ proto-check: tools
 	@hack/proto-check.sh
 
 unit:
-	$(GO) test $(TEST_FLAGS) $(PKGS)
+	KUBELAB_BIN=$(CURDIR)/bin $(GO) test $(TEST_FLAGS) $(PKGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZ_TIME) ./proto/runtime/

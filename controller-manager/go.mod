@@ -1,0 +1,3 @@
+module kubelab.io/controller-manager
+
+go 1.26.8

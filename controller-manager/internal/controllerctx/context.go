@@ -1,0 +1,74 @@
+// Package controllerctx is what the controller-manager hands every controller: the clients,
+// the shared informers (one watch per kind for all controllers), an event recorder, and the
+// options from its flags. A controller package exports
+//
+//	func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error)
+//	func (c *Controller) Run(ctx context.Context, workers int)
+//
+// New only registers informer handlers and builds the queue; Run starts the workers after
+// the informers have synced and returns when ctx ends.
+package controllerctx
+
+import (
+	"log/slog"
+	"time"
+
+	"kubelab.io/client/informers"
+	"kubelab.io/client/kube"
+	"kubelab.io/client/record"
+)
+
+// Context is shared by every controller of one controller-manager.
+type Context struct {
+	Client    *kube.Clientset
+	Informers *informers.SharedInformerFactory
+	// Recorder returns the event recorder of a component ("deployment-controller");
+	// recorders are started by the controller-manager.
+	Recorder func(component string) *record.Recorder
+	Log      *slog.Logger
+	Options  Options
+	// Clock is injected so tests control time; nil means time.Now.
+	Clock func() time.Time
+}
+
+// Now is the context's clock.
+func (c *Context) Now() time.Time {
+	if c.Clock != nil {
+		return c.Clock()
+	}
+	return time.Now()
+}
+
+// Options are the controllers' settings, named after kube-controller-manager's flags.
+type Options struct {
+	ConcurrentDeploymentSyncs int // --concurrent-deployment-syncs (5)
+	ConcurrentReplicaSetSyncs int // --concurrent-replicaset-syncs (5)
+	ConcurrentGCSyncs         int // --concurrent-gc-syncs (20)
+	ConcurrentNamespaceSyncs  int // --concurrent-namespace-syncs (10)
+
+	// ClusterCIDR is the pod network nodes get a slice of (--cluster-cidr, 10.244.0.0/16);
+	// NodeCIDRMaskSize is the slice size (--node-cidr-mask-size, 24).
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
+
+	// NodeMonitorGracePeriod is how long a node may go without a heartbeat before it is
+	// marked NotReady/Unknown (--node-monitor-grace-period, 40 s).
+	NodeMonitorGracePeriod time.Duration
+	// NodeMonitorPeriod is how often node health is checked (--node-monitor-period, 5 s).
+	NodeMonitorPeriod time.Duration
+	// DefaultUnreachableTolerationSeconds is how long pods tolerate an unreachable or
+	// not-ready node before eviction unless they say otherwise
+	// (--default-unreachable-toleration-seconds, --default-not-ready-toleration-seconds, 300).
+	DefaultUnreachableTolerationSeconds int64
+	DefaultNotReadyTolerationSeconds    int64
+}
+
+// DefaultOptions are kube-controller-manager's defaults.
+func DefaultOptions() Options {
+	return Options{
+		ConcurrentDeploymentSyncs: 5, ConcurrentReplicaSetSyncs: 5, ConcurrentGCSyncs: 20, ConcurrentNamespaceSyncs: 10,
+		ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24,
+		NodeMonitorGracePeriod: 40 * time.Second, NodeMonitorPeriod: 5 * time.Second,
+		DefaultUnreachableTolerationSeconds: 300, DefaultNotReadyTolerationSeconds: 300,
+	}
+}

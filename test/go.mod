@@ -1,0 +1,3 @@
+module kubelab.io/test
+
+go 1.26.8
