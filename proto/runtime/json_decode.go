@@ -1,12 +1,9 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -68,88 +65,14 @@ type jsonObject struct {
 }
 
 // parseJSON reads one JSON value into nil, bool, json.Number, string, []any or *jsonObject,
-// refusing duplicate keys, excessive depth and trailing data.
+// refusing duplicate keys, excessive depth and trailing data (see jsonScanner).
 func parseJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := parseValue(dec, 0)
-	if err != nil {
-		return nil, syntaxError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &DecodeError{Msg: "invalid JSON: unexpected data after the top-level value"}
-	}
-	return v, nil
-}
-
-func syntaxError(err error) error {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return err
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &DecodeError{Msg: "invalid JSON: unexpected end of input"}
-	}
-	return &DecodeError{Msg: "invalid JSON: " + err.Error()}
-}
-
-func parseValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > MaxJSONDepth {
-		return nil, &DecodeError{Msg: fmt.Sprintf("invalid JSON: nested deeper than %d levels", MaxJSONDepth)}
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := &jsonObject{}
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				key := kt.(string)
-				if seen[key] {
-					return nil, &DecodeError{Msg: fmt.Sprintf("duplicate field %q", key)}
-				}
-				seen[key] = true
-				val, err := parseValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj.keys = append(obj.keys, key)
-				obj.vals = append(obj.vals, val)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return obj, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				val, err := parseValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, val)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return arr, nil
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	default:
-		return tok, nil
-	}
+	return scanJSON(data)
 }
 
 type decoder struct {
 	unknown []string
+	path    []pathSeg // see fieldPath
 }
 
 func jsonType(v any) string {
@@ -169,18 +92,69 @@ func jsonType(v any) string {
 	}
 }
 
-func typeError(path string, v any, want string) error {
-	return &DecodeError{Path: path, Msg: fmt.Sprintf("cannot unmarshal %s into a field of type %s", jsonType(v), want)}
+func typeError(path fieldPath, v any, want string) error {
+	return &DecodeError{Path: path.String(), Msg: fmt.Sprintf("cannot unmarshal %s into a field of type %s", jsonType(v), want)}
 }
 
-func join(path, name string) string {
-	if path == "" {
-		return name
+// fieldPath names the value being decoded ("spec.containers[0].name") without building the
+// name: it is the first n segments of the decoder's path stack, turned into a string only
+// for an error or an unknown field. It is valid until the decoder moves on to a sibling.
+type fieldPath struct {
+	d *decoder
+	n int
+}
+
+type pathSeg struct {
+	name  string // the field or map key
+	index int    // the list index, for pathIndex
+	kind  uint8
+}
+
+const (
+	pathField  uint8 = iota // parent.name, or name at the top
+	pathMapKey              // parent.name
+	pathIndex               // parent[index]
+)
+
+func (p fieldPath) child(seg pathSeg) fieldPath {
+	p.d.path = append(p.d.path[:p.n], seg)
+	return fieldPath{d: p.d, n: p.n + 1}
+}
+
+func (p fieldPath) String() string {
+	if p.n == 0 {
+		return ""
 	}
-	return path + "." + name
+	var b []byte
+	for _, seg := range p.d.path[:p.n] {
+		switch seg.kind {
+		case pathIndex:
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(seg.index), 10)
+			b = append(b, ']')
+			continue
+		case pathField:
+			if len(b) > 0 {
+				b = append(b, '.')
+			}
+		default:
+			b = append(b, '.')
+		}
+		b = append(b, seg.name...)
+	}
+	return string(b)
 }
 
+// message decodes v into m; path names v ("" at the top of the document).
 func (d *decoder) message(m protoreflect.Message, v any, path string) error {
+	root := fieldPath{d: d}
+	if path != "" {
+		root = root.child(pathSeg{name: path, kind: pathField})
+	}
+	return d.messageAt(m, v, root)
+}
+
+func (d *decoder) messageAt(m protoreflect.Message, v any, path fieldPath) error {
 	if done, err := d.scalarMessage(m, v, path); done || err != nil {
 		return err
 	}
@@ -190,23 +164,24 @@ func (d *decoder) message(m protoreflect.Message, v any, path string) error {
 	}
 	fields := m.Descriptor().Fields()
 	for i, key := range obj.keys {
+		fpath := path.child(pathSeg{name: key, kind: pathField})
 		fd := fields.ByName(protoreflect.Name(key))
 		if fd == nil {
-			d.unknown = append(d.unknown, join(path, key))
+			d.unknown = append(d.unknown, fpath.String())
 			continue
 		}
 		val := obj.vals[i]
 		if val == nil {
 			continue // null means unset, as for a Go pointer or omitempty field
 		}
-		if err := d.field(m, fd, val, join(path, key)); err != nil {
+		if err := d.field(m, fd, val, fpath); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *decoder) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, v any, path string) error {
+func (d *decoder) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, v any, path fieldPath) error {
 	switch {
 	case fd.IsList():
 		arr, ok := v.([]any)
@@ -215,11 +190,11 @@ func (d *decoder) field(m protoreflect.Message, fd protoreflect.FieldDescriptor,
 		}
 		l := m.Mutable(fd).List()
 		for i, item := range arr {
-			ipath := fmt.Sprintf("%s[%d]", path, i)
+			ipath := path.child(pathSeg{index: i, kind: pathIndex})
 			if fd.Kind() == protoreflect.MessageKind {
 				elem := l.NewElement()
 				if item != nil {
-					if err := d.message(elem.Message(), item, ipath); err != nil {
+					if err := d.messageAt(elem.Message(), item, ipath); err != nil {
 						return err
 					}
 				}
@@ -239,17 +214,17 @@ func (d *decoder) field(m protoreflect.Message, fd protoreflect.FieldDescriptor,
 			return typeError(path, v, "object")
 		}
 		if fd.MapKey().Kind() != protoreflect.StringKind {
-			return &DecodeError{Path: path, Msg: "only string map keys are supported"}
+			return &DecodeError{Path: path.String(), Msg: "only string map keys are supported"}
 		}
 		mp := m.Mutable(fd).Map()
 		vfd := fd.MapValue()
 		for i, key := range obj.keys {
-			kpath := path + "." + key
+			kpath := path.child(pathSeg{name: key, kind: pathMapKey})
 			mk := protoreflect.ValueOfString(key).MapKey()
 			if vfd.Kind() == protoreflect.MessageKind {
 				elem := mp.NewValue()
 				if obj.vals[i] != nil {
-					if err := d.message(elem.Message(), obj.vals[i], kpath); err != nil {
+					if err := d.messageAt(elem.Message(), obj.vals[i], kpath); err != nil {
 						return err
 					}
 				}
@@ -268,7 +243,7 @@ func (d *decoder) field(m protoreflect.Message, fd protoreflect.FieldDescriptor,
 		}
 		return nil
 	case fd.Kind() == protoreflect.MessageKind:
-		return d.message(m.Mutable(fd).Message(), v, path)
+		return d.messageAt(m.Mutable(fd).Message(), v, path)
 	default:
 		val, err := d.scalar(fd, v, path)
 		if err != nil {
@@ -279,7 +254,7 @@ func (d *decoder) field(m protoreflect.Message, fd protoreflect.FieldDescriptor,
 	}
 }
 
-func (d *decoder) scalar(fd protoreflect.FieldDescriptor, v any, path string) (protoreflect.Value, error) {
+func (d *decoder) scalar(fd protoreflect.FieldDescriptor, v any, path fieldPath) (protoreflect.Value, error) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
 		b, ok := v.(bool)
@@ -300,7 +275,7 @@ func (d *decoder) scalar(fd protoreflect.FieldDescriptor, v any, path string) (p
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return protoreflect.Value{}, &DecodeError{Path: path, Msg: "invalid base64: " + err.Error()}
+			return protoreflect.Value{}, &DecodeError{Path: path.String(), Msg: "invalid base64: " + err.Error()}
 		}
 		return protoreflect.ValueOfBytes(b), nil
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
@@ -322,7 +297,7 @@ func (d *decoder) scalar(fd protoreflect.FieldDescriptor, v any, path string) (p
 		}
 		f, err := num.Float64()
 		if err != nil || math.IsInf(f, 0) {
-			return protoreflect.Value{}, &DecodeError{Path: path, Msg: fmt.Sprintf("number %s out of range", num)}
+			return protoreflect.Value{}, &DecodeError{Path: path.String(), Msg: fmt.Sprintf("number %s out of range", num)}
 		}
 		if fd.Kind() == protoreflect.FloatKind {
 			return protoreflect.ValueOfFloat32(float32(f)), nil
@@ -332,35 +307,35 @@ func (d *decoder) scalar(fd protoreflect.FieldDescriptor, v any, path string) (p
 		n, err := intValue(v, path, 32, "enum")
 		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), err
 	}
-	return protoreflect.Value{}, &DecodeError{Path: path, Msg: fmt.Sprintf("unsupported field kind %v", fd.Kind())}
+	return protoreflect.Value{}, &DecodeError{Path: path.String(), Msg: fmt.Sprintf("unsupported field kind %v", fd.Kind())}
 }
 
-func intValue(v any, path string, bits int, name string) (int64, error) {
+func intValue(v any, path fieldPath, bits int, name string) (int64, error) {
 	num, ok := v.(json.Number)
 	if !ok {
 		return 0, typeError(path, v, name)
 	}
 	n, err := strconv.ParseInt(string(num), 10, bits)
 	if err != nil {
-		return 0, &DecodeError{Path: path, Msg: fmt.Sprintf("cannot unmarshal number %s into a field of type %s", num, name)}
+		return 0, &DecodeError{Path: path.String(), Msg: fmt.Sprintf("cannot unmarshal number %s into a field of type %s", num, name)}
 	}
 	return n, nil
 }
 
-func uintValue(v any, path string, bits int, name string) (uint64, error) {
+func uintValue(v any, path fieldPath, bits int, name string) (uint64, error) {
 	num, ok := v.(json.Number)
 	if !ok {
 		return 0, typeError(path, v, name)
 	}
 	n, err := strconv.ParseUint(string(num), 10, bits)
 	if err != nil {
-		return 0, &DecodeError{Path: path, Msg: fmt.Sprintf("cannot unmarshal number %s into a field of type %s", num, name)}
+		return 0, &DecodeError{Path: path.String(), Msg: fmt.Sprintf("cannot unmarshal number %s into a field of type %s", num, name)}
 	}
 	return n, nil
 }
 
 // scalarMessage reads the meta types that are scalars on the wire.
-func (d *decoder) scalarMessage(m protoreflect.Message, v any, path string) (done bool, err error) {
+func (d *decoder) scalarMessage(m protoreflect.Message, v any, path fieldPath) (done bool, err error) {
 	switch m.Descriptor().FullName() {
 	case timeName, microTimeName:
 		s, ok := v.(string)
@@ -369,7 +344,7 @@ func (d *decoder) scalarMessage(m protoreflect.Message, v any, path string) (don
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return true, &DecodeError{Path: path, Msg: fmt.Sprintf("invalid time %q: want RFC 3339, like 2006-01-02T15:04:05Z", s)}
+			return true, &DecodeError{Path: path.String(), Msg: fmt.Sprintf("invalid time %q: want RFC 3339, like 2006-01-02T15:04:05Z", s)}
 		}
 		// Keep only the precision the wire carries, so a decoded value re-encodes and
 		// compares equal to what was stored.
@@ -386,7 +361,7 @@ func (d *decoder) scalarMessage(m protoreflect.Message, v any, path string) (don
 		}
 		dur, err := time.ParseDuration(s)
 		if err != nil {
-			return true, &DecodeError{Path: path, Msg: fmt.Sprintf("invalid duration %q", s)}
+			return true, &DecodeError{Path: path.String(), Msg: fmt.Sprintf("invalid duration %q", s)}
 		}
 		m.Interface().(*metav1.Duration).Duration = int64(dur)
 	case intOrStringName:

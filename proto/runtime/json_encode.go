@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -35,8 +36,27 @@ const (
 // as numbers (int64 included), Time as RFC 3339, IntOrString as a number or a string, and
 // empty fields left out unless the schema says Kubernetes writes them.
 func MarshalJSON(m proto.Message) ([]byte, error) {
-	return AppendJSON(nil, m)
+	// Encode into a pooled buffer and copy out once, instead of growing a new one step by
+	// step.
+	bp := marshalBufs.Get().(*[]byte)
+	buf, err := AppendJSON((*bp)[:0], m)
+	if err != nil {
+		marshalBufs.Put(bp)
+		return nil, err
+	}
+	out := make([]byte, len(buf))
+	copy(out, buf)
+	if cap(buf) <= maxPooledBuf {
+		*bp = buf[:0]
+		marshalBufs.Put(bp)
+	}
+	return out, nil
 }
+
+// maxPooledBuf bounds the buffers MarshalJSON keeps, so one huge list does not stay pinned.
+const maxPooledBuf = 1 << 20
+
+var marshalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // AppendJSON is MarshalJSON appending to buf.
 func AppendJSON(buf []byte, m proto.Message) ([]byte, error) {
@@ -56,11 +76,13 @@ func (e *encoder) message(m protoreflect.Message) error {
 		return err
 	}
 	e.buf = append(e.buf, '{')
-	fields := m.Descriptor().Fields()
+	md := m.Descriptor()
+	fields := md.Fields()
+	emit := emitEmptyFields(md)
 	first := true
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		if !m.Has(fd) && !emitEmpty(fd) {
+		if !emit[i] && !m.Has(fd) {
 			continue
 		}
 		if !first {
@@ -136,29 +158,25 @@ func (e *encoder) field(fd protoreflect.FieldDescriptor, v protoreflect.Value) e
 
 // mapValue writes a map with its keys sorted, as encoding/json (and so Kubernetes) does.
 func (e *encoder) mapValue(fd protoreflect.FieldDescriptor, m protoreflect.Map) error {
-	keys := make([]protoreflect.MapKey, 0, m.Len())
-	m.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
-		keys = append(keys, k)
+	type entry struct {
+		key string
+		val protoreflect.Value
+	}
+	entries := make([]entry, 0, m.Len())
+	m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+		entries = append(entries, entry{k.String(), v})
 		return true
 	})
-	slices.SortFunc(keys, func(a, b protoreflect.MapKey) int {
-		as, bs := a.String(), b.String()
-		switch {
-		case as < bs:
-			return -1
-		case as > bs:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	vfd := fd.MapValue()
 	e.buf = append(e.buf, '{')
-	for i, k := range keys {
+	for i, en := range entries {
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
-		e.buf = appendString(e.buf, k.String())
+		e.buf = appendString(e.buf, en.key)
 		e.buf = append(e.buf, ':')
-		if err := e.single(fd.MapValue(), m.Get(k)); err != nil {
+		if err := e.single(vfd, en.val); err != nil {
 			return err
 		}
 	}
@@ -201,18 +219,28 @@ func (e *encoder) single(fd protoreflect.FieldDescriptor, v protoreflect.Value) 
 	return nil
 }
 
-var emitEmptyCache sync.Map // protoreflect.FieldDescriptor → bool
+var emitEmptyCache sync.Map // protoreflect.MessageDescriptor → []bool, by field index
+
+// emitEmptyFields says, for each field of md by index, whether it carries the (emit_empty)
+// option: Kubernetes writes such a field even when it is empty.
+func emitEmptyFields(md protoreflect.MessageDescriptor) []bool {
+	if v, ok := emitEmptyCache.Load(md); ok {
+		return v.([]bool)
+	}
+	fields := md.Fields()
+	emit := make([]bool, fields.Len())
+	for i := range emit {
+		emit[i] = emitEmpty(fields.Get(i))
+	}
+	emitEmptyCache.Store(md, emit)
+	return emit
+}
 
 // emitEmpty reports whether fd carries the (emit_empty) option.
 func emitEmpty(fd protoreflect.FieldDescriptor) bool {
-	if v, ok := emitEmptyCache.Load(fd); ok {
-		return v.(bool)
-	}
 	opts := fd.Options()
-	v := opts != nil && proto.HasExtension(opts, metav1.E_EmitEmpty) &&
+	return opts != nil && proto.HasExtension(opts, metav1.E_EmitEmpty) &&
 		proto.GetExtension(opts, metav1.E_EmitEmpty).(bool)
-	emitEmptyCache.Store(fd, v)
-	return v
 }
 
 const hexDigits = "0123456789abcdef"

@@ -253,6 +253,14 @@ func (s *Server) buildStores(ctx context.Context) error {
 		switch name {
 		case namespacelifecycle.PluginName:
 			chain = append(chain, namespacelifecycle.New(func(ctx context.Context, ns string) (*corev1.Namespace, error) {
+				// From the namespaces' watch cache, which holds every namespace write made
+				// through this server; only a namespace it does not hold (created a moment ago
+				// elsewhere) costs an etcd read, as in Kubernetes' plugin.
+				if cg, ok := nsStore.Storage.(storage.CachedGetter); ok {
+					if obj, err := cg.GetCached(ctx, nsStore.Resource.Key("", ns)); err == nil {
+						return obj.(*corev1.Namespace), nil
+					}
+				}
 				obj, err := nsStore.Get(ctx, "", ns)
 				if err != nil {
 					return nil, err

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -47,6 +48,8 @@ func (c *ResourceConfig) validate() error {
 type resource struct {
 	*etcdStore
 	cache *cacher
+	// written is the highest revision written through this storage (cached_get.go).
+	written atomic.Int64
 }
 
 var _ Interface = (*resource)(nil)

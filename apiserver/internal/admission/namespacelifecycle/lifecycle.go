@@ -18,8 +18,8 @@ const PluginName = "NamespaceLifecycle"
 // Immortal namespaces exist from the first start and may never be deleted.
 var Immortal = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
 
-// NamespaceGetter reads a namespace from storage (a quorum read, so a namespace created a
-// moment ago is seen).
+// NamespaceGetter reads a namespace: from the watch cache, falling back to etcd when the
+// cache does not have it, so a namespace created a moment ago is still found.
 type NamespaceGetter func(ctx context.Context, name string) (*corev1.Namespace, error)
 
 type Plugin struct {
