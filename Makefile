@@ -60,3 +60,21 @@ down:
 
 clean:
 	rm -rf bin .local
+
+# ---- node: containerd, CNI, offline images, local registry (see deploy/node/README.md) ----
+# node-deps   apt-install containerd, runc, CNI plugins, iptables, skopeo, docker-registry, nginx
+# images      build nginx:1.14.2 and pause:3.9 into .local/images (cached), start the local
+#             registry on 127.0.0.1:5000 and push them (skipped when unchanged)
+# node-smoke  everything above + kubelab's containerd + a real CRI pod answering HTTP (root)
+.PHONY: node-deps images node-smoke
+
+node-deps:
+	@hack/node/install.sh
+
+images: node-deps
+	@hack/node/build-images.sh
+	@hack/node/registry.sh start
+	@hack/node/registry.sh push
+
+node-smoke:
+	@hack/node/smoke.sh
