@@ -12,10 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	"kubelab.io/apiserver/internal/storage"
+	"kubelab.io/apiserver/internal/pki"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	"kubelab.io/proto/runtime"
 )
@@ -35,31 +36,33 @@ func freePort(t *testing.T) int {
 
 // startExternalEtcd runs Debian's etcd binary as a separate process, as a lab or CI would.
 func startExternalEtcd(t *testing.T) string {
+	return startExternalEtcdWith(t, "http", nil)
+}
+
+// startExternalEtcdWith starts etcd with extra flags; scheme "https" serves clients over TLS.
+func startExternalEtcdWith(t *testing.T, scheme string, extra []string) string {
 	t.Helper()
 	if _, err := os.Stat(debianEtcd); err != nil {
 		t.Skipf("external etcd not installed at %s (hack/tools.sh installs it)", debianEtcd)
 	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	client := fmt.Sprintf("%s://127.0.0.1:%d", scheme, freePort(t))
 	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	cmd := exec.Command(debianEtcd,
 		"--name", "test", "--data-dir", filepath.Join(t.TempDir(), "etcd"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "test="+peer, "--logger", "zap", "--log-level", "error")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	c, err := storage.NewClient([]string{client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	eventually(t, "external etcd to serve", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := c.Get(ctx, "health")
+		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(strings.TrimPrefix(client, "http://"), "https://"), time.Second)
+		if err == nil {
+			conn.Close()
+		}
 		return err == nil
 	})
 	return client
@@ -150,4 +153,58 @@ func TestGone(t *testing.T) {
 	if ev["type"] != "ERROR" || dig(ev, "object", "code") != float64(410) {
 		t.Errorf("event = %s", sc.Bytes())
 	}
+}
+
+// TestExternalEtcdTLS: the apiserver reaches an etcd that serves clients over TLS and
+// requires client certificates (--etcd-cafile, --etcd-certfile, --etcd-keyfile).
+func TestExternalEtcdTLS(t *testing.T) {
+	if _, err := os.Stat(debianEtcd); err != nil {
+		t.Skipf("external etcd not installed at %s", debianEtcd)
+	}
+	// Borrow a CA, a serving certificate for 127.0.0.1 and a client certificate from the
+	// apiserver's own PKI bootstrap.
+	dir := t.TempDir()
+	b, err := pki.Ensure(pki.Config{Dir: dir, AdvertiseURL: "https://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := b.IssueClientCert("kube-apiserver-etcd-client", nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, clientKey := filepath.Join(dir, "etcd-client.crt"), filepath.Join(dir, "etcd-client.key")
+	os.WriteFile(clientCert, certPEM, 0o600)
+	os.WriteFile(clientKey, keyPEM, 0o600)
+	endpoint := startExternalEtcdWith(t, "https", []string{
+		"--cert-file", b.Paths.ServingCert, "--key-file", b.Paths.ServingKey,
+		"--trusted-ca-file", b.Paths.CACert, "--client-cert-auth",
+	})
+	start := func(withCert bool) (*Server, error) {
+		cfg := Config{
+			EtcdServers: []string{endpoint}, CertDir: t.TempDir(), BindAddress: "127.0.0.1",
+			EtcdCAFile: b.Paths.CACert,
+			Log:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		}
+		if withCert {
+			cfg.EtcdCertFile, cfg.EtcdKeyFile = clientCert, clientKey
+		}
+		// Without a client certificate etcd refuses every connection; give up sooner.
+		timeout := 10 * time.Second
+		if !withCert {
+			timeout = 2 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return Start(ctx, cfg)
+	}
+	if s, err := start(false); err == nil {
+		s.Close()
+		t.Fatal("apiserver started on a client-cert etcd without a client certificate")
+	}
+	s, err := start(true)
+	if err != nil {
+		t.Fatalf("start with etcd client TLS: %v", err)
+	}
+	defer s.Close()
+	adminClient(t, s).post(deployments, seedDeployment).must(t, http.StatusCreated)
 }

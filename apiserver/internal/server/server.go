@@ -6,12 +6,14 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -55,6 +57,10 @@ type Config struct {
 	AdvertiseAddress string
 	// EtcdServers lists external etcd client URLs; empty starts an embedded etcd.
 	EtcdServers []string
+	// EtcdCAFile, EtcdCertFile and EtcdKeyFile secure the connection to an external etcd
+	// (--etcd-cafile, --etcd-certfile, --etcd-keyfile): the CA that signed etcd's serving
+	// certificates, and the client certificate etcd requires.
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	// AdmissionPlugins are the enabled admission plugins, in order.
 	AdmissionPlugins []string
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests and benchmarks only).
@@ -105,9 +111,10 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		cfg.AdmissionPlugins = DefaultAdmissionPlugins
 	}
 	s = &Server{cfg: cfg, log: cfg.Log, Metrics: metrics.New()}
+	built := s // the named result is nil on a failed return; close what was built
 	defer func() {
 		if err != nil {
-			s.Close()
+			built.Close()
 		}
 	}()
 	start := time.Now()
@@ -231,12 +238,47 @@ func (s *Server) startEtcd(ctx context.Context) error {
 		}
 		endpoints = s.etcd.Endpoints()
 	}
-	c, err := storage.NewClient(endpoints)
+	tlsCfg, err := s.etcdTLS()
+	if err != nil {
+		return err
+	}
+	c, err := storage.NewTLSClient(endpoints, tlsCfg)
 	if err != nil {
 		return err
 	}
 	s.client = c
 	return nil
+}
+
+// etcdTLS builds the etcd client's TLS settings from the --etcd-* files; nil when none are
+// set (plain connections).
+func (s *Server) etcdTLS() (*tls.Config, error) {
+	if s.cfg.EtcdCAFile == "" && s.cfg.EtcdCertFile == "" && s.cfg.EtcdKeyFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.cfg.EtcdCAFile != "" {
+		pem, err := os.ReadFile(s.cfg.EtcdCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-cafile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--etcd-cafile %s holds no PEM certificate", s.cfg.EtcdCAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (s.cfg.EtcdCertFile == "") != (s.cfg.EtcdKeyFile == "") {
+		return nil, errors.New("--etcd-certfile and --etcd-keyfile must be given together")
+	}
+	if s.cfg.EtcdCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.EtcdCertFile, s.cfg.EtcdKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }
 
 func (s *Server) etcdReady(ctx context.Context) error {

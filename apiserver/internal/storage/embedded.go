@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -169,10 +170,17 @@ func (e *Embedded) NewClient() (*clientv3.Client, error) {
 // NewClient returns an etcd client of endpoints with kubelab's settings: a short dial
 // timeout and no logging of its own (errors come back to the caller).
 func NewClient(endpoints []string) (*clientv3.Client, error) {
+	return NewTLSClient(endpoints, nil)
+}
+
+// NewTLSClient is NewClient for an etcd cluster that requires TLS (https:// endpoints with
+// client certificates); a nil tlsCfg means plain connections.
+func NewTLSClient(endpoints []string, tlsCfg *tls.Config) (*clientv3.Client, error) {
 	c, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
+		TLS:         tlsCfg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd client for %v: %w", endpoints, err)
