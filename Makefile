@@ -9,9 +9,9 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-MODULES := proto client apiserver controller-manager test
+MODULES := proto client apiserver controller-manager scheduler test
 # Every command, built into bin/ by `make build`.
-CMDS := ./apiserver/cmd/apiserver
+CMDS := ./apiserver/cmd/apiserver ./scheduler/cmd/scheduler
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 # Two cores: keep parallelism modest so tests with real etcd are not starved.

@@ -1,0 +1,269 @@
+// Package app is the scheduler command: flags named as kube-scheduler's, one clientset
+// (gRPC by default), an optional KubeSchedulerConfiguration file, Lease leader election
+// (kube-system/kube-scheduler), and /healthz and /metrics on --secure-port. kubelab serves
+// that port over plain HTTP (kube-scheduler serves HTTPS with delegated authn/authz).
+//
+// Crash-only: losing the lease ends Run with an error; the process exits and restarts
+// clean, since its queue and assumed pods may hold work the new leader now owns.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"kubelab.io/client/informers"
+	"kubelab.io/client/kube"
+	"kubelab.io/client/leaderelection"
+	"kubelab.io/client/record"
+	"kubelab.io/scheduler/internal/config"
+	"kubelab.io/scheduler/internal/metrics"
+	"kubelab.io/scheduler/internal/scheduler"
+)
+
+type options struct {
+	kubeconfig  string
+	configFile  string
+	grpc        bool
+	grpcAddress string
+	qps         float64
+	burst       int
+	bindAddress string
+	securePort  int
+	logLevel    string
+	leaderElect bool
+	leaseDur    time.Duration
+	renewDl     time.Duration
+	retryPeriod time.Duration
+	leaseNS     string
+	leaseName   string
+	identity    string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: the config file's clientConnection.kubeconfig, $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&o.configFile, "config", "", "path to a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) file")
+	fs.BoolVar(&o.grpc, "grpc", true, "talk to the apiserver over gRPC/protobuf (false: REST/JSON)")
+	fs.StringVar(&o.grpcAddress, "grpc-address", "", "host:port of the apiserver's gRPC port (default: the kubeconfig server's host, port 6444)")
+	fs.Float64Var(&o.qps, "kube-api-qps", -1, "QPS to use while talking with the apiserver (negative: no limit; bindings and events are the scheduler's throughput)")
+	fs.IntVar(&o.burst, "kube-api-burst", 100, "burst to use while talking with the apiserver")
+	fs.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address to serve /healthz and /metrics on")
+	fs.IntVar(&o.securePort, "secure-port", 10259, "port to serve /healthz and /metrics on, over plain HTTP in kubelab (0 disables)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.leaderElect, "leader-elect", true, "schedule only while holding the leader Lease (for replicated schedulers)")
+	fs.DurationVar(&o.leaseDur, "leader-elect-lease-duration", 15*time.Second, "how long standbys wait after the leader's last renewal before taking over")
+	fs.DurationVar(&o.renewDl, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up (and exits)")
+	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "pause between attempts to acquire or renew the lease")
+	fs.StringVar(&o.leaseNS, "leader-elect-resource-namespace", "kube-system", "namespace of the leader Lease")
+	fs.StringVar(&o.leaseName, "leader-elect-resource-name", "kube-scheduler", "name of the leader Lease")
+	fs.StringVar(&o.identity, "leader-elect-identity", "", "this replica's identity in the Lease (default: hostname_random)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.leaderElect && !(o.leaseDur > o.renewDl && o.renewDl > o.retryPeriod && o.retryPeriod > 0) {
+		return nil, fmt.Errorf("need --leader-elect-lease-duration (%v) > --leader-elect-renew-deadline (%v) > --leader-elect-retry-period (%v) > 0",
+			o.leaseDur, o.renewDl, o.retryPeriod)
+	}
+	return o, nil
+}
+
+// Run is the scheduler command: it parses args, then schedules until ctx ends (nil) or
+// something fails, including the loss of the leader lease (an error).
+func Run(ctx context.Context, args []string, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "scheduler")
+	cfg, err := config.Load(o.configFile)
+	if err != nil {
+		return err
+	}
+	if le := cfg.LeaderElection; le != nil {
+		o.applyLeaderElection(le)
+	}
+	kubeconfig := o.kubeconfig
+	if kubeconfig == "" && cfg.ClientConnection != nil {
+		kubeconfig = cfg.ClientConnection.Kubeconfig
+	}
+	cs, err := kube.NewForConfigFile(kubeconfig, kube.Options{
+		GRPC: o.grpc, GRPCAddress: o.grpcAddress, QPS: float32(o.qps), Burst: o.burst, UserAgent: "kube-scheduler",
+	})
+	if err != nil {
+		return err
+	}
+	defer cs.Close()
+	if o.identity == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		o.identity = host + "_" + hex.EncodeToString(b[:])
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var current atomic.Pointer[metrics.Metrics]
+	serveErr := make(chan error, 1)
+	if o.securePort != 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(o.bindAddress, strconv.Itoa(o.securePort)))
+		if err != nil {
+			return fmt.Errorf("serve /healthz and /metrics: %w", err)
+		}
+		srv := &http.Server{Handler: Handler(&current), ReadHeaderTimeout: 10 * time.Second}
+		log.Info("serving /healthz and /metrics over plain HTTP", "address", ln.Addr().String())
+		go func() { serveErr <- srv.Serve(ln) }()
+		defer srv.Close()
+	}
+	run := func(ctx context.Context) error {
+		return runScheduler(ctx, cs, cfg, o.identity, log, &current)
+	}
+	if !o.leaderElect {
+		done := make(chan error, 1)
+		go func() { done <- run(ctx) }()
+		select {
+		case err := <-done:
+			return err
+		case err := <-serveErr:
+			cancel()
+			<-done
+			return err
+		}
+	}
+	return o.runLeaderElected(ctx, cs, log, run, serveErr)
+}
+
+func (o *options) applyLeaderElection(le *config.LeaderElection) {
+	if le.LeaderElect != nil {
+		o.leaderElect = *le.LeaderElect
+	}
+	if le.LeaseDuration.Duration != 0 {
+		o.leaseDur = le.LeaseDuration.Duration
+	}
+	if le.RenewDeadline.Duration != 0 {
+		o.renewDl = le.RenewDeadline.Duration
+	}
+	if le.RetryPeriod.Duration != 0 {
+		o.retryPeriod = le.RetryPeriod.Duration
+	}
+	if le.ResourceNamespace != "" {
+		o.leaseNS = le.ResourceNamespace
+	}
+	if le.ResourceName != "" {
+		o.leaseName = le.ResourceName
+	}
+}
+
+// Handler serves /healthz and the current scheduler's /metrics.
+func Handler(current *atomic.Pointer[metrics.Metrics]) http.Handler {
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok")
+	}
+	mux.HandleFunc("/healthz", ok)
+	mux.HandleFunc("/livez", ok)
+	mux.HandleFunc("/readyz", ok)
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		m := current.Load()
+		if m == nil {
+			// Not leading yet: an empty set of the scheduler's series.
+			m = metrics.New(nil)
+		}
+		m.Handler().ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// runScheduler builds informers, the event recorder and the scheduler, and schedules until
+// ctx ends.
+func runScheduler(ctx context.Context, cs *kube.Clientset, cfg *config.Configuration, identity string, log *slog.Logger, current *atomic.Pointer[metrics.Metrics]) error {
+	factory := informers.NewSharedInformerFactory(cs.Transport(), 0, informers.WithLogger(log))
+	rec := record.New(record.Config{Client: cs.Transport(), Component: config.DefaultSchedulerName, Host: identity, Log: log})
+	s, err := scheduler.New(scheduler.Config{
+		Client: scheduler.NewClient(cs), Informers: factory, Recorder: rec, Configuration: cfg, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	current.Store(s.Metrics())
+	go rec.Run(ctx)
+	factory.Start(ctx)
+	defer factory.Shutdown()
+	s.Run(ctx)
+	return nil
+}
+
+// runLeaderElected campaigns for the lease and schedules while leading. It returns nil
+// when ctx ended, an error when the lease was lost.
+func (o *options) runLeaderElected(ctx context.Context, cs *kube.Clientset, log *slog.Logger, run func(context.Context) error, serveErr <-chan error) error {
+	var led atomic.Bool
+	done := make(chan error, 1)
+	elector, err := leaderelection.New(leaderelection.Config{
+		Client: cs.Transport(), Namespace: o.leaseNS, Name: o.leaseName, Identity: o.identity,
+		LeaseDuration: o.leaseDur, RenewDeadline: o.renewDl, RetryPeriod: o.retryPeriod,
+		ReleaseOnCancel: true, Log: log,
+		Callbacks: leaderelection.Callbacks{
+			OnStartedLeading: func(leadCtx context.Context) {
+				done <- run(leadCtx)
+			},
+			OnNewLeader: func(holder string) {
+				// Called by the elector before it starts OnStartedLeading.
+				if holder == o.identity {
+					led.Store(true)
+				}
+				log.Info("new leader observed", "identity", o.identity, "leader", holder)
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	electCtx, stopElecting := context.WithCancel(ctx)
+	defer stopElecting()
+	elected := make(chan struct{})
+	go func() { elector.Run(electCtx); close(elected) }()
+	var serveFailed error
+	select {
+	case <-elected:
+	case serveFailed = <-serveErr:
+		stopElecting()
+		<-elected
+	}
+	var runErr error
+	if led.Load() {
+		// The elector cancelled the scheduler's context as it returned; wait for it (and
+		// its in-flight bindings) to stop.
+		runErr = <-done
+	}
+	switch {
+	case serveFailed != nil:
+		return errors.Join(serveFailed, runErr)
+	case ctx.Err() != nil:
+		return runErr
+	case led.Load():
+		return errors.Join(errors.New("leaderelection lost"), runErr)
+	default:
+		return errors.New("leader election ended before this replica led")
+	}
+}

@@ -1,0 +1,483 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"kubelab.io/apiserver/apiservertest"
+	"kubelab.io/client/kube"
+	"kubelab.io/client/transport"
+	corev1 "kubelab.io/proto/api/core/v1"
+	tu "kubelab.io/scheduler/internal/testutil"
+)
+
+// syncBuffer collects a scheduler's log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type cluster struct {
+	t   *testing.T
+	srv *apiservertest.Server
+	cs  *kube.Clientset
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	srv := apiservertest.Start(t)
+	return &cluster{t: t, srv: srv, cs: srv.Clientset(true)}
+}
+
+// startScheduler runs the scheduler command until the test ends (or the returned stop is
+// called) and returns its log.
+func (c *cluster) startScheduler(extra ...string) (stop func(), log *syncBuffer) {
+	c.t.Helper()
+	log = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	args := append([]string{"--kubeconfig", c.srv.Kubeconfig(), "--grpc-address", c.srv.GRPCAddr(), "--secure-port", "0", "--log-level", "debug"}, extra...)
+	if !strings.Contains(strings.Join(extra, " "), "--leader-elect") {
+		args = append(args, "--leader-elect=false")
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, args, log) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					c.t.Errorf("scheduler: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				c.t.Errorf("scheduler did not stop")
+			}
+		})
+	}
+	c.t.Cleanup(func() {
+		stop()
+		if c.t.Failed() {
+			c.t.Logf("scheduler log:\n%s", log.String())
+		}
+	})
+	return stop, log
+}
+
+func (c *cluster) createNode(n *corev1.Node) {
+	c.t.Helper()
+	ctx := context.Background()
+	status := n.Status
+	created, err := c.cs.Nodes().Create(ctx, proto.Clone(n).(*corev1.Node))
+	if err != nil {
+		c.t.Fatalf("create node: %v", err)
+	}
+	created.Status = status
+	if _, err := c.cs.Nodes().UpdateStatus(ctx, created); err != nil {
+		c.t.Fatalf("node status: %v", err)
+	}
+}
+
+func (c *cluster) createPod(p *corev1.Pod) {
+	c.t.Helper()
+	p.Metadata.Uid = ""
+	if _, err := c.cs.Pods(p.Metadata.Namespace).Create(context.Background(), p); err != nil {
+		c.t.Fatalf("create pod: %v", err)
+	}
+}
+
+func (c *cluster) pod(name string) *corev1.Pod {
+	c.t.Helper()
+	p, err := c.cs.Pods("default").Get(context.Background(), name)
+	if err != nil {
+		c.t.Fatalf("get pod %s: %v", name, err)
+	}
+	return p
+}
+
+// waitBound waits for the pods to be bound and returns their nodes.
+func (c *cluster) waitBound(timeout time.Duration, names ...string) map[string]string {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := map[string]string{}
+		for _, n := range names {
+			if node := c.pod(n).GetSpec().GetNodeName(); node != "" {
+				out[n] = node
+			}
+		}
+		if len(out) == len(names) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("only %d of %d pods bound after %v: %v", len(out), len(names), timeout, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *cluster) events(object, reason string) []*corev1.Event {
+	c.t.Helper()
+	list, err := c.cs.Events("default").List(context.Background(), transport.ListOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var out []*corev1.Event
+	for _, e := range list.GetItems() {
+		if e.GetInvolvedObject().GetName() == object && e.GetReason() == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (c *cluster) waitEvent(object, reason string, timeout time.Duration) *corev1.Event {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if evs := c.events(object, reason); len(evs) > 0 {
+			return evs[0]
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no %s event for %s after %v", reason, object, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *cluster) waitCondition(name string, timeout time.Duration) *corev1.PodCondition {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, cond := range c.pod(name).GetStatus().GetConditions() {
+			if cond.GetType() == "PodScheduled" {
+				return cond
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("pod %s has no PodScheduled condition after %v", name, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func threeNodes(c *cluster) {
+	for i := 1; i <= 3; i++ {
+		c.createNode(tu.Node(fmt.Sprintf("node-%d", i)).Obj())
+	}
+}
+
+func TestSpreadEventsAndUnschedulable(t *testing.T) {
+	c := newCluster(t)
+	threeNodes(c)
+	c.startScheduler()
+
+	// A deployment-like set of 6 pods requesting 1 cpu each: LeastAllocated spreads them 2/2/2.
+	var names []string
+	for i := range 6 {
+		name := fmt.Sprintf("web-%d", i)
+		names = append(names, name)
+		c.createPod(tu.Pod(name).Req("cpu", "1", "memory", "256Mi").Obj())
+	}
+	bound := c.waitBound(10*time.Second, names...)
+	perNode := map[string]int{}
+	for _, node := range bound {
+		perNode[node]++
+	}
+	if len(perNode) != 3 || perNode["node-1"] != 2 || perNode["node-2"] != 2 || perNode["node-3"] != 2 {
+		t.Errorf("spread %v, want 2 pods on each node", perNode)
+	}
+	for _, name := range names {
+		ev := c.waitEvent(name, "Scheduled", 5*time.Second)
+		if want := fmt.Sprintf("Successfully assigned default/%s to %s", name, bound[name]); ev.GetMessage() != want || ev.GetType() != "Normal" ||
+			ev.GetSource().GetComponent() != "default-scheduler" {
+			t.Errorf("event %q (%s, %s), want %q", ev.GetMessage(), ev.GetType(), ev.GetSource().GetComponent(), want)
+		}
+		if cond := c.waitCondition(name, time.Second); cond.GetStatus() != "True" {
+			t.Errorf("%s PodScheduled %v", name, cond)
+		}
+	}
+
+	// A pod too big for any node stays pending with the summed-up reason.
+	c.createPod(tu.Pod("big").Req("cpu", "6").Obj())
+	ev := c.waitEvent("big", "FailedScheduling", 10*time.Second)
+	if want := "0/3 nodes are available: 3 Insufficient cpu."; ev.GetMessage() != want || ev.GetType() != "Warning" {
+		t.Errorf("FailedScheduling %q (%s), want %q", ev.GetMessage(), ev.GetType(), want)
+	}
+	cond := c.waitCondition("big", 5*time.Second)
+	if cond.GetStatus() != "False" || cond.GetReason() != "Unschedulable" || cond.GetMessage() != "0/3 nodes are available: 3 Insufficient cpu." {
+		t.Errorf("PodScheduled %v", cond)
+	}
+	if c.pod("big").GetSpec().GetNodeName() != "" {
+		t.Fatal("big pod bound")
+	}
+	// Past its first backoff, a node that fits arrives: the pod is bound within a second.
+	time.Sleep(1100 * time.Millisecond)
+	start := time.Now()
+	c.createNode(tu.Node("node-big").Alloc("cpu", "16").Obj())
+	got := c.waitBound(5*time.Second, "big")
+	took := time.Since(start)
+	if got["big"] != "node-big" {
+		t.Errorf("big on %s", got["big"])
+	}
+	if took > time.Second {
+		t.Errorf("big pod bound %v after the node was added, want within 1s", took)
+	}
+	t.Logf("unschedulable pod bound %v after a fitting node appeared", took)
+}
+
+func TestPlacementRules(t *testing.T) {
+	c := newCluster(t)
+	c.createNode(tu.Node("plain-1").Obj())
+	c.createNode(tu.Node("plain-2").Obj())
+	c.createNode(tu.Node("tainted").Taint("dedicated", "infra", "NoSchedule").Alloc("cpu", "64", "memory", "256Gi").Obj())
+	c.createNode(tu.Node("ssd").Label("disk", "ssd").Label("zone", "b").Obj())
+	c.createNode(tu.Node("zone-a").Label("zone", "a").Obj())
+	c.startScheduler()
+
+	// The tainted node has by far the most room; pods without a toleration still avoid it.
+	var spread []string
+	for i := range 8 {
+		name := fmt.Sprintf("spread-%d", i)
+		spread = append(spread, name)
+		c.createPod(tu.Pod(name).Req("cpu", "500m").Obj())
+	}
+	for name, node := range c.waitBound(10*time.Second, spread...) {
+		if node == "tainted" {
+			t.Errorf("%s landed on the tainted node", name)
+		}
+	}
+	c.createPod(tu.Pod("tolerating").NodeSelector(map[string]string{"kubernetes.io/hostname": "tainted"}).
+		Toleration("dedicated", "Equal", "infra", "NoSchedule").Obj())
+	c.createPod(tu.Pod("selector").NodeSelector(map[string]string{"disk": "ssd"}).Obj())
+	c.createPod(tu.Pod("required").Required("zone", "In", "a").Obj())
+	c.createPod(tu.Pod("preferred").Preferred(100, "zone", "In", "b").Obj())
+	got := c.waitBound(10*time.Second, "tolerating", "selector", "required", "preferred")
+	want := map[string]string{"tolerating": "tainted", "selector": "ssd", "required": "zone-a", "preferred": "ssd"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s on %s, want %s", k, got[k], v)
+		}
+	}
+	// Untolerated taint plus mismatched selector: the reasons of each node.
+	c.createPod(tu.Pod("nowhere").NodeSelector(map[string]string{"disk": "nvme"}).Obj())
+	ev := c.waitEvent("nowhere", "FailedScheduling", 10*time.Second)
+	if want := "0/5 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, 4 node(s) didn't match Pod's node affinity/selector."; ev.GetMessage() != want {
+		t.Errorf("FailedScheduling %q, want %q", ev.GetMessage(), want)
+	}
+}
+
+// extenderServer is a scheduler extender: filter rejects listed nodes, prioritize favours
+// one node.
+func extenderServer(t *testing.T, reject map[string]bool, favour string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var args struct {
+			Nodes struct {
+				Items []json.RawMessage `json:"items"`
+			}
+		}
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &args); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var names []string
+		for _, it := range args.Nodes.Items {
+			var n struct {
+				Metadata struct{ Name string } `json:"metadata"`
+			}
+			_ = json.Unmarshal(it, &n)
+			names = append(names, n.Metadata.Name)
+		}
+		switch r.URL.Path {
+		case "/filter":
+			var keep []json.RawMessage
+			failed := map[string]string{}
+			for i, n := range names {
+				if reject[n] {
+					failed[n] = "rejected by the extender"
+				} else {
+					keep = append(keep, args.Nodes.Items[i])
+				}
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"Nodes": map[string]any{"items": keep}, "FailedNodes": failed})
+		case "/prioritize":
+			var out []map[string]any
+			for _, n := range names {
+				s := 0
+				if n == favour {
+					s = 10
+				}
+				out = append(out, map[string]any{"Host": n, "Score": s})
+			}
+			_ = json.NewEncoder(w).Encode(out)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestExtenders(t *testing.T) {
+	c := newCluster(t)
+	threeNodes(c)
+	filter := extenderServer(t, map[string]bool{"node-1": true}, "")
+	prio := extenderServer(t, nil, "node-3")
+	cfg := fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+extenders:
+- urlPrefix: %s
+  filterVerb: filter
+  enableHTTPS: false
+  httpTimeout: 2s
+- urlPrefix: %s
+  prioritizeVerb: prioritize
+  weight: 5
+- urlPrefix: http://127.0.0.1:1/down
+  filterVerb: filter
+  prioritizeVerb: prioritize
+  weight: 1
+  ignorable: true
+`, filter.URL, prio.URL)
+	path := filepath.Join(t.TempDir(), "scheduler.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.startScheduler("--config", path)
+	var names []string
+	for i := range 3 {
+		name := fmt.Sprintf("ext-%d", i)
+		names = append(names, name)
+		c.createPod(tu.Pod(name).Req("cpu", "100m").Obj())
+	}
+	for name, node := range c.waitBound(10*time.Second, names...) {
+		// Filtered: never node-1. Prioritized (weight 5 × 10 × 10 = 500) beats any
+		// spreading: always node-3. The ignorable extender is down and changes nothing.
+		if node != "node-3" {
+			t.Errorf("%s on %s, want node-3", name, node)
+		}
+	}
+}
+
+func TestLeaderElection(t *testing.T) {
+	c := newCluster(t)
+	threeNodes(c)
+	le := []string{"--leader-elect", "--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "1500ms", "--leader-elect-retry-period", "200ms"}
+	stopA, _ := c.startScheduler(append(le, "--leader-elect-identity", "sched-a")...)
+	// Let a lead before b starts, so the test knows who leads.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lease, err := c.cs.Leases("kube-system").Get(context.Background(), "kube-scheduler")
+		if err == nil && lease.GetSpec().GetHolderIdentity() == "sched-a" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sched-a did not acquire the lease: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.startScheduler(append(le, "--leader-elect-identity", "sched-b")...)
+	var first []string
+	for i := range 6 {
+		name := fmt.Sprintf("a-%d", i)
+		first = append(first, name)
+		c.createPod(tu.Pod(name).Obj())
+	}
+	c.waitBound(10*time.Second, first...)
+	for _, name := range first {
+		evs := c.events(name, "Scheduled")
+		for len(evs) == 0 {
+			evs = []*corev1.Event{c.waitEvent(name, "Scheduled", 5*time.Second)}
+		}
+		if len(evs) != 1 || evs[0].GetSource().GetHost() != "sched-a" {
+			t.Errorf("%s: %d Scheduled events, from %q; want one from sched-a", name, len(evs), evs[0].GetSource().GetHost())
+		}
+	}
+	// The leader stops (releasing the lease): b takes over and schedules.
+	stopA()
+	c.createPod(tu.Pod("b-0").Obj())
+	c.waitBound(10*time.Second, "b-0")
+	if ev := c.waitEvent("b-0", "Scheduled", 5*time.Second); ev.GetSource().GetHost() != "sched-b" {
+		t.Errorf("b-0 scheduled by %q, want sched-b", ev.GetSource().GetHost())
+	}
+}
+
+// TestRestartMidway stops the scheduler while hundreds of pods are queued and starts a new
+// one: it rebuilds its state from the API and every pod ends bound, once.
+func TestRestartMidway(t *testing.T) {
+	c := newCluster(t)
+	for i := 1; i <= 10; i++ {
+		c.createNode(tu.Node(fmt.Sprintf("node-%d", i)).Alloc("cpu", "100", "pods", "200").Obj())
+	}
+	const n = 500
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("r-%03d", i)
+		c.createPod(tu.Pod(names[i]).Req("cpu", "100m").Obj())
+	}
+	stop, _ := c.startScheduler()
+	// Stop once some, not all, are bound.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		list, err := c.cs.Pods("default").List(context.Background(), transport.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := 0
+		for _, p := range list.GetItems() {
+			if p.GetSpec().GetNodeName() != "" {
+				bound++
+			}
+		}
+		if bound > 0 {
+			t.Logf("stopping the scheduler with %d of %d pods bound", bound, n)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing bound")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	c.startScheduler()
+	c.waitBound(30*time.Second, names...)
+	list, err := c.cs.Events("default").List(context.Background(), transport.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheduled := map[string]int32{}
+	for _, e := range list.GetItems() {
+		if e.GetReason() == "Scheduled" {
+			scheduled[e.GetInvolvedObject().GetName()] += e.GetCount()
+		}
+	}
+	for name, count := range scheduled {
+		if count > 1 {
+			t.Errorf("%s scheduled %d times", name, count)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"kubelab.io/scheduler/internal/framework"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Profiles[0].Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SchedulerName != "default-scheduler" || !slices.Equal(p.Filter, DefaultFilter) || !slices.Equal(p.Score, DefaultScore) || !slices.Equal(p.Bind, DefaultBind) {
+		t.Errorf("profile %+v", p)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	cases := []struct {
+		name       string
+		plugins    string
+		wantFilter []string
+		wantScore  []framework.WeightedPlugin
+		wantErr    string
+	}{
+		{
+			name:       "disable one score plugin, reweight another",
+			plugins:    "score: {disabled: [{name: ImageLocality}], enabled: [{name: NodeAffinity, weight: 7}]}",
+			wantFilter: DefaultFilter,
+			wantScore: []framework.WeightedPlugin{{Name: "TaintToleration", Weight: 3}, {Name: "NodeResourcesLeastAllocated", Weight: 1},
+				{Name: "NodeResourcesBalancedAllocation", Weight: 1}, {Name: "NodeAffinity", Weight: 7}},
+		},
+		{
+			name:       "disable all and pick",
+			plugins:    "filter: {disabled: [{name: '*'}], enabled: [{name: NodeResourcesFit}]}\n    score: {disabled: [{name: '*'}], enabled: [{name: NodeResourcesLeastAllocated, weight: 2}]}",
+			wantFilter: []string{"NodeResourcesFit"},
+			wantScore:  []framework.WeightedPlugin{{Name: "NodeResourcesLeastAllocated", Weight: 2}},
+		},
+		{
+			name:    "unknown plugin",
+			plugins: "filter: {enabled: [{name: NoSuchPlugin}]}",
+			wantErr: `unknown plugin "NoSuchPlugin"`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := fmt.Sprintf("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- plugins:\n    %s\n", tc.plugins)
+			c, err := Parse([]byte(doc))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := c.Profiles[0].Resolve()
+			if !slices.Equal(p.Filter, tc.wantFilter) || !slices.Equal(p.Score, tc.wantScore) {
+				t.Errorf("filter %v score %v", p.Filter, p.Score)
+			}
+		})
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	doc := `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+percentageOfNodesToScore: 30
+leaderElection:
+  leaderElect: true
+  resourceNamespace: kube-system
+  resourceName: kube-scheduler
+profiles:
+- schedulerName: default-scheduler
+- schedulerName: other-scheduler
+  percentageOfNodesToScore: 70
+extenders:
+- urlPrefix: http://127.0.0.1:8888/
+  filterVerb: filter
+`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.PercentageOfNodesToScore != 30 || len(c.Profiles) != 2 || *c.Profiles[1].PercentageOfNodesToScore != 70 ||
+		c.Extenders[0].HTTPTimeout.Duration != DefaultExtenderTimeout || c.LeaderElection.ResourceName != "kube-scheduler" {
+		t.Errorf("config %+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	cases := map[string]string{
+		"wrong kind":           "apiVersion: kubescheduler.config.k8s.io/v1\nkind: Pod\n",
+		"unknown field":        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nbogus: 1\n",
+		"percentage":           "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\npercentageOfNodesToScore: 101\n",
+		"duplicate profile":    "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles: [{schedulerName: a}, {schedulerName: a}]\n",
+		"extender without url": "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nextenders: [{filterVerb: f}]\n",
+		"bad duration":         "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nextenders: [{urlPrefix: x, httpTimeout: soon}]\n",
+	}
+	for name, doc := range cases {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

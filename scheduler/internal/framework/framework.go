@@ -1,0 +1,450 @@
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "kubelab.io/proto/api/core/v1"
+)
+
+// Handle is what plugin factories get from the framework.
+type Handle struct {
+	// Binder performs pods/binding (the DefaultBinder plugin uses it).
+	Binder Binder
+	// Framework is the framework the plugin belongs to (to Allow/Reject waiting pods).
+	Framework *Framework
+}
+
+// Binder binds a pod to a node through the API.
+type Binder interface {
+	Bind(ctx context.Context, namespace string, b *corev1.Binding) error
+}
+
+// Factory builds a plugin.
+type Factory func(h Handle) (Plugin, error)
+
+// Registry maps plugin names to factories.
+type Registry map[string]Factory
+
+// WeightedPlugin is a score plugin with its weight.
+type WeightedPlugin struct {
+	Name   string
+	Weight int64
+}
+
+// Profile is a resolved scheduling profile: which plugins run at each extension point, in
+// order. A plugin listed under Filter also runs its PreFilter; one listed under Score also
+// runs its PreScore (kubelab folds the pre-points into their main point instead of
+// configuring them separately).
+type Profile struct {
+	SchedulerName string
+	Filter        []string
+	Score         []WeightedPlugin
+	PostFilter    []string
+	Reserve       []string
+	Permit        []string
+	Bind          []string
+	// PercentageOfNodesToScore overrides the global setting when non-nil.
+	PercentageOfNodesToScore *int32
+}
+
+type weightedScore struct {
+	ScorePlugin
+	weight int64
+}
+
+// Framework runs one profile's plugins. It is safe for concurrent use: one scheduling
+// cycle at a time calls the Pre*/Filter/Score/Reserve/Permit points, while binding
+// goroutines call WaitOnPermit and RunBindPlugins.
+type Framework struct {
+	profile    Profile
+	preFilter  []PreFilterPlugin
+	filter     []FilterPlugin
+	postFilter []PostFilterPlugin
+	preScore   []PreScorePlugin
+	score      []weightedScore
+	reserve    []ReservePlugin
+	permit     []PermitPlugin
+	bind       []BindPlugin
+
+	mu      sync.Mutex
+	waiting map[string]*waitingPod
+}
+
+// New instantiates the profile's plugins from the registry.
+func New(profile Profile, registry Registry, h Handle) (*Framework, error) {
+	f := &Framework{profile: profile, waiting: map[string]*waitingPod{}}
+	h.Framework = f
+	instances := map[string]Plugin{}
+	get := func(name string) (Plugin, error) {
+		if p, ok := instances[name]; ok {
+			return p, nil
+		}
+		factory, ok := registry[name]
+		if !ok {
+			return nil, fmt.Errorf("plugin %q is not registered", name)
+		}
+		p, err := factory(h)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", name, err)
+		}
+		instances[name] = p
+		return p, nil
+	}
+	for _, name := range profile.Filter {
+		p, err := get(name)
+		if err != nil {
+			return nil, err
+		}
+		fp, ok := p.(FilterPlugin)
+		if !ok {
+			return nil, fmt.Errorf("plugin %q does not extend filter", name)
+		}
+		f.filter = append(f.filter, fp)
+		if pf, ok := p.(PreFilterPlugin); ok {
+			f.preFilter = append(f.preFilter, pf)
+		}
+	}
+	for _, w := range profile.Score {
+		p, err := get(w.Name)
+		if err != nil {
+			return nil, err
+		}
+		sp, ok := p.(ScorePlugin)
+		if !ok {
+			return nil, fmt.Errorf("plugin %q does not extend score", w.Name)
+		}
+		if w.Weight <= 0 {
+			return nil, fmt.Errorf("score plugin %q: weight must be positive, got %d", w.Name, w.Weight)
+		}
+		f.score = append(f.score, weightedScore{sp, w.Weight})
+		if ps, ok := p.(PreScorePlugin); ok {
+			f.preScore = append(f.preScore, ps)
+		}
+	}
+	points := []struct {
+		names []string
+		add   func(Plugin) bool
+		what  string
+	}{
+		{profile.PostFilter, func(p Plugin) bool {
+			x, ok := p.(PostFilterPlugin)
+			f.postFilter = appendIf(f.postFilter, x, ok)
+			return ok
+		}, "postFilter"},
+		{profile.Reserve, func(p Plugin) bool { x, ok := p.(ReservePlugin); f.reserve = appendIf(f.reserve, x, ok); return ok }, "reserve"},
+		{profile.Permit, func(p Plugin) bool { x, ok := p.(PermitPlugin); f.permit = appendIf(f.permit, x, ok); return ok }, "permit"},
+		{profile.Bind, func(p Plugin) bool { x, ok := p.(BindPlugin); f.bind = appendIf(f.bind, x, ok); return ok }, "bind"},
+	}
+	for _, pt := range points {
+		for _, name := range pt.names {
+			p, err := get(name)
+			if err != nil {
+				return nil, err
+			}
+			if !pt.add(p) {
+				return nil, fmt.Errorf("plugin %q does not extend %s", name, pt.what)
+			}
+		}
+	}
+	if len(f.bind) == 0 {
+		return nil, errors.New("profile has no bind plugin")
+	}
+	return f, nil
+}
+
+func appendIf[T any](s []T, x T, ok bool) []T {
+	if ok {
+		return append(s, x)
+	}
+	return s
+}
+
+// Profile the framework runs.
+func (f *Framework) Profile() Profile { return f.profile }
+
+// HasFilterPlugins reports whether any filter plugin is enabled.
+func (f *Framework) HasFilterPlugins() bool { return len(f.filter) > 0 }
+
+// HasScorePlugins reports whether any score plugin is enabled.
+func (f *Framework) HasScorePlugins() bool { return len(f.score) > 0 }
+
+// RunPreFilterPlugins runs every PreFilter; the first rejection or error ends the run.
+func (f *Framework) RunPreFilterPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod) *Status {
+	for _, p := range f.preFilter {
+		s := p.PreFilter(ctx, state, pod)
+		switch {
+		case s.IsSuccess():
+		case s.IsSkip():
+			state.skipFilter[p.Name()] = true
+		case s.IsRejected():
+			return s.WithPlugin(p.Name())
+		default:
+			return AsStatus(fmt.Errorf("running PreFilter plugin %q: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+		}
+	}
+	state.filters = make([]FilterPlugin, 0, len(f.filter))
+	for _, p := range f.filter {
+		if !state.skipFilter[p.Name()] {
+			state.filters = append(state.filters, p)
+		}
+	}
+	return nil
+}
+
+// RunFilterPlugins runs the filters on one node and returns the first failure, as
+// kube-scheduler does: the failure summary names one plugin's reasons per node.
+func (f *Framework) RunFilterPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, node *NodeInfo) *Status {
+	filters := state.filters
+	if filters == nil { // PreFilter did not run (tests calling Filter directly)
+		filters = f.filter
+	}
+	for _, p := range filters {
+		s := p.Filter(ctx, state, pod, node)
+		if s.IsSuccess() {
+			continue
+		}
+		if !s.IsRejected() {
+			return AsStatus(fmt.Errorf("running %q filter plugin: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+		}
+		return s.WithPlugin(p.Name())
+	}
+	return nil
+}
+
+// RunPostFilterPlugins runs PostFilter plugins until one succeeds.
+func (f *Framework) RunPostFilterPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, statuses map[string]*Status) (string, *Status) {
+	if len(f.postFilter) == 0 {
+		return "", NewStatus(Unschedulable)
+	}
+	var reasons []string
+	for _, p := range f.postFilter {
+		node, s := p.PostFilter(ctx, state, pod, statuses)
+		if s.IsSuccess() {
+			return node, s
+		}
+		if !s.IsRejected() {
+			return "", s.WithPlugin(p.Name())
+		}
+		reasons = append(reasons, s.Reasons()...)
+	}
+	return "", NewStatus(Unschedulable, reasons...)
+}
+
+// RunPreScorePlugins runs every PreScore.
+func (f *Framework) RunPreScorePlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, nodes []*NodeInfo) *Status {
+	for _, p := range f.preScore {
+		s := p.PreScore(ctx, state, pod, nodes)
+		switch {
+		case s.IsSuccess():
+		case s.IsSkip():
+			state.skipScore[p.Name()] = true
+		default:
+			return AsStatus(fmt.Errorf("running PreScore plugin %q: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+		}
+	}
+	return nil
+}
+
+// PluginScore is one plugin's weighted score of a node, for explaining decisions.
+type PluginScore struct {
+	Name  string
+	Score int64
+}
+
+// NodePluginScores is a node's total and its parts.
+type NodePluginScores struct {
+	Name       string
+	Scores     []PluginScore
+	TotalScore int64
+}
+
+// RunScorePlugins scores every node with every (not skipped) plugin, normalizes, weighs
+// and sums.
+func (f *Framework) RunScorePlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, nodes []*NodeInfo) ([]NodePluginScores, *Status) {
+	out := make([]NodePluginScores, len(nodes))
+	// One backing array for every node's parts; extenders' parts append past it.
+	parts := make([]PluginScore, len(nodes)*len(f.score))
+	for i, n := range nodes {
+		out[i].Name = n.Name()
+		out[i].Scores = parts[i*len(f.score) : i*len(f.score) : (i+1)*len(f.score)]
+	}
+	scores := make([]NodeScore, len(nodes))
+	for _, p := range f.score {
+		if state.skipScore[p.Name()] {
+			continue
+		}
+		for i, n := range nodes {
+			v, s := p.Score(ctx, state, pod, n)
+			if !s.IsSuccess() {
+				return nil, AsStatus(fmt.Errorf("plugin %q failed with: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+			}
+			scores[i] = NodeScore{Name: out[i].Name, Score: v}
+		}
+		if np, ok := p.ScorePlugin.(NormalizeScorePlugin); ok {
+			if s := np.NormalizeScore(ctx, state, pod, scores); !s.IsSuccess() {
+				return nil, AsStatus(fmt.Errorf("plugin %q failed with: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+			}
+		}
+		for i := range scores {
+			v := scores[i].Score
+			if v > MaxNodeScore || v < MinNodeScore {
+				return nil, AsStatus(fmt.Errorf("plugin %q returns an invalid score %v, it should be in the range of [%v, %v] after normalizing",
+					p.Name(), v, MinNodeScore, MaxNodeScore))
+			}
+			w := v * p.weight
+			out[i].Scores = append(out[i].Scores, PluginScore{Name: p.Name(), Score: w})
+			out[i].TotalScore += w
+		}
+	}
+	return out, nil
+}
+
+// RunReservePluginsReserve runs Reserve; on failure the caller must run Unreserve.
+func (f *Framework) RunReservePluginsReserve(ctx context.Context, state *CycleState, pod *corev1.Pod, nodeName string) *Status {
+	for _, p := range f.reserve {
+		if s := p.Reserve(ctx, state, pod, nodeName); !s.IsSuccess() {
+			if s.IsRejected() {
+				return s.WithPlugin(p.Name())
+			}
+			return AsStatus(fmt.Errorf("running Reserve plugin %q: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+		}
+	}
+	return nil
+}
+
+// RunReservePluginsUnreserve runs Unreserve in reverse order.
+func (f *Framework) RunReservePluginsUnreserve(ctx context.Context, state *CycleState, pod *corev1.Pod, nodeName string) {
+	for i := len(f.reserve) - 1; i >= 0; i-- {
+		f.reserve[i].Unreserve(ctx, state, pod, nodeName)
+	}
+}
+
+// waitingPod is a pod some Permit plugins hold back.
+type waitingPod struct {
+	pod     *corev1.Pod
+	mu      sync.Mutex
+	pending map[string]*time.Timer
+	done    chan *Status // buffered, 1
+}
+
+func (w *waitingPod) finish(s *Status) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, t := range w.pending {
+		t.Stop()
+	}
+	select {
+	case w.done <- s:
+	default:
+	}
+}
+
+// RunPermitPlugins runs Permit. A rejection or error ends it at once; Wait answers are
+// collected and the pod is parked until WaitOnPermit.
+func (f *Framework) RunPermitPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, nodeName string) *Status {
+	pending := map[string]time.Duration{}
+	for _, p := range f.permit {
+		s, timeout := p.Permit(ctx, state, pod, nodeName)
+		switch {
+		case s.IsSuccess():
+		case s.Code() == Wait:
+			pending[p.Name()] = timeout
+		case s.IsRejected():
+			return s.WithPlugin(p.Name())
+		default:
+			return AsStatus(fmt.Errorf("running Permit plugin %q: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	w := &waitingPod{pod: pod, pending: map[string]*time.Timer{}, done: make(chan *Status, 1)}
+	w.mu.Lock()
+	for name, timeout := range pending {
+		w.pending[name] = time.AfterFunc(timeout, func() {
+			w.finish(NewStatus(Unschedulable, fmt.Sprintf("rejected due to timeout after waiting %v at plugin %v", timeout, name)).WithPlugin(name))
+		})
+	}
+	w.mu.Unlock()
+	f.mu.Lock()
+	f.waiting[PodKey(pod)] = w
+	f.mu.Unlock()
+	return NewStatus(Wait)
+}
+
+// WaitOnPermit blocks until a pod parked by RunPermitPlugins is allowed by every waiting
+// plugin, rejected, timed out, or ctx ends. Pods that were not parked return at once.
+func (f *Framework) WaitOnPermit(ctx context.Context, pod *corev1.Pod) *Status {
+	key := PodKey(pod)
+	f.mu.Lock()
+	w := f.waiting[key]
+	f.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	defer func() {
+		f.mu.Lock()
+		delete(f.waiting, key)
+		f.mu.Unlock()
+	}()
+	select {
+	case s := <-w.done:
+		return s
+	case <-ctx.Done():
+		w.finish(nil)
+		return AsStatus(ctx.Err())
+	}
+}
+
+// Allow records that plugin lets the waiting pod with key go; the pod proceeds once every
+// plugin that said Wait has allowed it. False when no such pod waits.
+func (f *Framework) Allow(key, plugin string) bool {
+	f.mu.Lock()
+	w := f.waiting[key]
+	f.mu.Unlock()
+	if w == nil {
+		return false
+	}
+	w.mu.Lock()
+	if t, ok := w.pending[plugin]; ok {
+		t.Stop()
+		delete(w.pending, plugin)
+	}
+	last := len(w.pending) == 0
+	w.mu.Unlock()
+	if last {
+		w.finish(nil)
+	}
+	return true
+}
+
+// Reject rejects the waiting pod with key. False when no such pod waits.
+func (f *Framework) Reject(key, plugin, msg string) bool {
+	f.mu.Lock()
+	w := f.waiting[key]
+	f.mu.Unlock()
+	if w == nil {
+		return false
+	}
+	w.finish(NewStatus(Unschedulable, msg).WithPlugin(plugin))
+	return true
+}
+
+// RunBindPlugins runs bind plugins until one does not Skip.
+func (f *Framework) RunBindPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, nodeName string) *Status {
+	for _, p := range f.bind {
+		s := p.Bind(ctx, state, pod, nodeName)
+		if s.IsSkip() {
+			continue
+		}
+		if !s.IsSuccess() {
+			return AsStatus(fmt.Errorf("running Bind plugin %q: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+		}
+		return nil
+	}
+	return NewStatus(Skip, "all bind plugins skipped")
+}

@@ -1,0 +1,95 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/scheduler/internal/framework"
+)
+
+// ToleratesTaint reports whether toleration t tolerates taint: same effect (or an empty
+// toleration effect, matching all), same key (or an empty key with Exists, matching all),
+// and, for Equal (the default operator), the same value.
+func ToleratesTaint(t *corev1.Toleration, taint *corev1.Taint) bool {
+	if t.GetEffect() != "" && t.GetEffect() != taint.GetEffect() {
+		return false
+	}
+	if t.GetKey() != "" && t.GetKey() != taint.GetKey() {
+		return false
+	}
+	switch t.GetOperator() {
+	case "", "Equal":
+		return t.GetValue() == taint.GetValue()
+	case "Exists":
+		return true
+	}
+	return false
+}
+
+func tolerated(taint *corev1.Taint, tolerations []*corev1.Toleration) bool {
+	for _, t := range tolerations {
+		if ToleratesTaint(t, taint) {
+			return true
+		}
+	}
+	return false
+}
+
+// TaintToleration keeps pods off nodes with NoSchedule/NoExecute taints they do not
+// tolerate, and prefers nodes with fewer untolerated PreferNoSchedule taints.
+type TaintToleration struct{}
+
+func (TaintToleration) Name() string { return TaintTolerationName }
+
+func (TaintToleration) Filter(_ context.Context, _ *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo) *framework.Status {
+	if ni.Node() == nil {
+		return framework.NewStatus(framework.Error, ErrReasonNodeNotFound)
+	}
+	tolerations := pod.GetSpec().GetTolerations()
+	for _, taint := range ni.Node().GetSpec().GetTaints() {
+		if e := taint.GetEffect(); e != "NoSchedule" && e != "NoExecute" {
+			continue
+		}
+		if !tolerated(taint, tolerations) {
+			return framework.NewStatus(framework.UnschedulableAndUnresolvable,
+				fmt.Sprintf(errReasonUntoleratedFormat, taint.GetKey(), taint.GetValue()))
+		}
+	}
+	return nil
+}
+
+const taintPreScoreKey = "PreScore" + TaintTolerationName
+
+// PreScore keeps the tolerations that can matter for PreferNoSchedule taints.
+func (TaintToleration) PreScore(_ context.Context, state *framework.CycleState, pod *corev1.Pod, _ []*framework.NodeInfo) *framework.Status {
+	var ts []*corev1.Toleration
+	for _, t := range pod.GetSpec().GetTolerations() {
+		if e := t.GetEffect(); e == "" || e == "PreferNoSchedule" {
+			ts = append(ts, t)
+		}
+	}
+	state.Write(taintPreScoreKey, ts)
+	return nil
+}
+
+// Score counts the node's untolerated PreferNoSchedule taints (fewer is better; see
+// NormalizeScore).
+func (TaintToleration) Score(_ context.Context, state *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo) (int64, *framework.Status) {
+	v, ok := state.Read(taintPreScoreKey)
+	if !ok {
+		return 0, framework.AsStatus(fmt.Errorf("reading %q from cycleState: not found", taintPreScoreKey))
+	}
+	tolerations := v.([]*corev1.Toleration)
+	var n int64
+	for _, taint := range ni.Node().GetSpec().GetTaints() {
+		if taint.GetEffect() == "PreferNoSchedule" && !tolerated(taint, tolerations) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (TaintToleration) NormalizeScore(_ context.Context, _ *framework.CycleState, _ *corev1.Pod, scores []framework.NodeScore) *framework.Status {
+	return DefaultNormalizeScore(framework.MaxNodeScore, true, scores)
+}

@@ -1,0 +1,156 @@
+package scheduler
+
+import (
+	kcache "kubelab.io/client/cache"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/runtime"
+)
+
+// Events that re-activate unschedulable pods.
+const (
+	EventNodeAdd           = "NodeAdd"
+	EventNodeUpdate        = "NodeUpdate"
+	EventAssignedPodDelete = "AssignedPodDelete"
+)
+
+func assigned(p *corev1.Pod) bool { return p.GetSpec().GetNodeName() != "" }
+
+func terminal(p *corev1.Pod) bool {
+	ph := p.GetStatus().GetPhase()
+	return ph == "Succeeded" || ph == "Failed"
+}
+
+func unwrap[T runtime.Object](obj any) (T, bool) {
+	if d, ok := obj.(kcache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	t, ok := obj.(T)
+	return t, ok
+}
+
+func (s *Scheduler) onPodAdd(obj runtime.Object) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	switch {
+	case assigned(pod):
+		if !terminal(pod) {
+			s.cache.AddPod(pod)
+		}
+	case s.responsible(pod) && pod.GetMetadata().GetDeletionTimestamp() == nil && !terminal(pod):
+		s.queue.Add(pod)
+	}
+}
+
+func (s *Scheduler) onPodUpdate(oldObj, newObj runtime.Object) {
+	oldPod, ok1 := oldObj.(*corev1.Pod)
+	pod, ok2 := newObj.(*corev1.Pod)
+	if !ok1 || !ok2 || oldPod.GetMetadata().GetResourceVersion() == pod.GetMetadata().GetResourceVersion() {
+		return
+	}
+	if !assigned(pod) {
+		if s.responsible(pod) && !terminal(pod) {
+			s.queue.Update(oldPod, pod)
+		}
+		return
+	}
+	if !assigned(oldPod) {
+		// Bound (by us, which confirms the assumption, or by someone else).
+		s.queue.Delete(pod)
+		if !terminal(pod) {
+			s.cache.AddPod(pod)
+		}
+		return
+	}
+	if terminal(pod) {
+		if !terminal(oldPod) {
+			s.cache.RemovePod(pod)
+			s.queue.MoveAllToActiveOrBackoffQueue(EventAssignedPodDelete)
+		}
+		return
+	}
+	s.cache.UpdatePod(oldPod, pod)
+}
+
+func (s *Scheduler) onPodDelete(obj any) {
+	pod, ok := unwrap[*corev1.Pod](obj)
+	if !ok {
+		return
+	}
+	if assigned(pod) {
+		s.cache.RemovePod(pod)
+		s.queue.MoveAllToActiveOrBackoffQueue(EventAssignedPodDelete)
+		return
+	}
+	s.queue.Delete(pod)
+}
+
+func (s *Scheduler) onNodeAdd(obj runtime.Object) {
+	node, ok := obj.(*corev1.Node)
+	if !ok {
+		return
+	}
+	s.cache.AddNode(node)
+	s.queue.MoveAllToActiveOrBackoffQueue(EventNodeAdd)
+}
+
+func (s *Scheduler) onNodeUpdate(oldObj, newObj runtime.Object) {
+	oldNode, ok1 := oldObj.(*corev1.Node)
+	node, ok2 := newObj.(*corev1.Node)
+	if !ok1 || !ok2 || oldNode.GetMetadata().GetResourceVersion() == node.GetMetadata().GetResourceVersion() {
+		return
+	}
+	s.cache.UpdateNode(oldNode, node)
+	if schedulingChanged(oldNode, node) {
+		s.queue.MoveAllToActiveOrBackoffQueue(EventNodeUpdate)
+	}
+}
+
+func (s *Scheduler) onNodeDelete(obj any) {
+	if node, ok := unwrap[*corev1.Node](obj); ok {
+		s.cache.RemoveNode(node)
+	}
+}
+
+// schedulingChanged reports node changes that could make a pending pod fit: allocatable,
+// labels, taints, schedulability, images (heartbeats alone do not).
+func schedulingChanged(a, b *corev1.Node) bool {
+	if a.GetSpec().GetUnschedulable() != b.GetSpec().GetUnschedulable() {
+		return true
+	}
+	if !mapsEqual(a.GetMetadata().GetLabels(), b.GetMetadata().GetLabels()) {
+		return true
+	}
+	if len(a.GetSpec().GetTaints()) != len(b.GetSpec().GetTaints()) {
+		return true
+	}
+	for i, t := range a.GetSpec().GetTaints() {
+		u := b.GetSpec().GetTaints()[i]
+		if t.GetKey() != u.GetKey() || t.GetValue() != u.GetValue() || t.GetEffect() != u.GetEffect() {
+			return true
+		}
+	}
+	qa, qb := a.GetStatus().GetAllocatable(), b.GetStatus().GetAllocatable()
+	if len(qa) != len(qb) {
+		return true
+	}
+	for k, v := range qa {
+		if w, ok := qb[k]; !ok || w.GetString_() != v.GetString_() {
+			return true
+		}
+	}
+	return len(a.GetStatus().GetImages()) != len(b.GetStatus().GetImages())
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,179 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"kubelab.io/client/cache/cachetest"
+	"kubelab.io/client/informers"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/runtime"
+	tu "kubelab.io/scheduler/internal/testutil"
+)
+
+type event struct{ object, typ, reason, msg string }
+
+type fakeRecorder struct {
+	mu     sync.Mutex
+	events []event
+}
+
+func (r *fakeRecorder) Eventf(obj runtime.Object, typ, reason, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := obj.GetMetadata()
+	r.events = append(r.events, event{m.GetNamespace() + "/" + m.GetName(), typ, reason, fmt.Sprintf(format, args...)})
+}
+
+func (r *fakeRecorder) find(object, reason string) (event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.events {
+		if e.object == object && e.reason == reason {
+			return e, true
+		}
+	}
+	return event{}, false
+}
+
+// fakeClient binds by updating the pod in the fake apiserver, and records status patches.
+type fakeClient struct {
+	tx      *cachetest.Transport
+	mu      sync.Mutex
+	failFor map[string]error
+	patches map[string][]byte
+}
+
+func (c *fakeClient) Bind(_ context.Context, ns string, b *corev1.Binding) error {
+	c.mu.Lock()
+	err := c.failFor[b.GetMetadata().GetName()]
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, obj := range c.tx.Objects(runtime.GroupVersionKind{Version: "v1", Kind: "Pod"}) {
+		p := obj.(*corev1.Pod)
+		if p.GetMetadata().GetName() == b.GetMetadata().GetName() && p.GetMetadata().GetNamespace() == ns {
+			p = proto.Clone(p).(*corev1.Pod)
+			p.Spec.NodeName = b.GetTarget().GetName()
+			c.tx.UpdateObject(p)
+			return nil
+		}
+	}
+	return errors.New("not found")
+}
+
+func (c *fakeClient) PatchPodStatus(_ context.Context, ns, name string, patch []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.patches[ns+"/"+name] = patch
+	return nil
+}
+
+func (c *fakeClient) patch(key string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.patches[key]
+}
+
+func setup(t *testing.T, objs ...runtime.Object) (*Scheduler, *fakeClient, *fakeRecorder, *cachetest.Transport) {
+	t.Helper()
+	tx := cachetest.New()
+	for _, o := range objs {
+		tx.AddObject(o)
+	}
+	client := &fakeClient{tx: tx, failFor: map[string]error{}, patches: map[string][]byte{}}
+	rec := &fakeRecorder{}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	factory := informers.NewSharedInformerFactory(tx, 0, informers.WithLogger(log))
+	s, err := New(Config{Client: client, Informers: factory, Recorder: rec, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	factory.Start(ctx)
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
+	return s, client, rec, tx
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestScheduleAndConfirm(t *testing.T) {
+	s, _, rec, _ := setup(t, tu.Node("n1").Obj(), tu.Pod("web").Req("cpu", "1").Obj())
+	var ev event
+	waitFor(t, "Scheduled event", func() (ok bool) { ev, ok = rec.find("default/web", "Scheduled"); return ok })
+	if ev.msg != "Successfully assigned default/web to n1" || ev.typ != "Normal" {
+		t.Errorf("event %+v", ev)
+	}
+	// The informer's update confirms the assumption.
+	waitFor(t, "confirmation", func() bool { _, pods, assumed := s.Cache().Counts(); return pods == 1 && assumed == 0 })
+}
+
+func TestUnschedulableConditionAndEvent(t *testing.T) {
+	_, client, rec, tx := setup(t, tu.Node("n1").Alloc("cpu", "1").Obj(), tu.Pod("big").Req("cpu", "2").Obj())
+	var ev event
+	waitFor(t, "FailedScheduling", func() (ok bool) { ev, ok = rec.find("default/big", "FailedScheduling"); return ok })
+	if ev.msg != "0/1 nodes are available: 1 Insufficient cpu." || ev.typ != "Warning" {
+		t.Errorf("event %+v", ev)
+	}
+	waitFor(t, "status patch", func() bool { return client.patch("default/big") != nil })
+	var patch struct {
+		Status struct {
+			Conditions []map[string]any `json:"conditions"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(client.patch("default/big"), &patch); err != nil {
+		t.Fatal(err)
+	}
+	c := patch.Status.Conditions
+	if len(c) != 1 || c[0]["type"] != "PodScheduled" || c[0]["status"] != "False" || c[0]["reason"] != "Unschedulable" ||
+		c[0]["message"] != "0/1 nodes are available: 1 Insufficient cpu." || c[0]["lastTransitionTime"] == nil {
+		t.Errorf("patch %s", client.patch("default/big"))
+	}
+	// A node that fits re-activates the pod.
+	tx.AddObject(tu.Node("n2").Alloc("cpu", "4").Obj())
+	waitFor(t, "Scheduled", func() (ok bool) { ev, ok = rec.find("default/big", "Scheduled"); return ok })
+	if ev.msg != "Successfully assigned default/big to n2" {
+		t.Errorf("event %+v", ev)
+	}
+}
+
+func TestBindFailureForgetsAndRetries(t *testing.T) {
+	s, client, rec, _ := setup(t, tu.Node("n1").Obj())
+	client.mu.Lock()
+	client.failFor["p"] = errors.New("etcd is down")
+	client.mu.Unlock()
+	client.tx.AddObject(tu.Pod("p").Req("cpu", "3").Obj())
+	var ev event
+	waitFor(t, "FailedScheduling", func() (ok bool) { ev, ok = rec.find("default/p", "FailedScheduling"); return ok })
+	if ev.msg != "binding rejected: running Bind plugin \"DefaultBinder\": etcd is down" {
+		t.Errorf("event %+v", ev)
+	}
+	// The assumption was forgotten: the node's cpu is free again.
+	waitFor(t, "forget", func() bool { _, _, assumed := s.Cache().Counts(); return assumed == 0 })
+	client.mu.Lock()
+	delete(client.failFor, "p")
+	client.mu.Unlock()
+	// Retried after its backoff (an error goes to the backoff queue, not unschedulable).
+	waitFor(t, "Scheduled", func() (ok bool) { _, ok = rec.find("default/p", "Scheduled"); return ok })
+}
