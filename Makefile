@@ -9,9 +9,9 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-MODULES := proto client apiserver controller-manager scheduler test
+MODULES := proto client apiserver controller-manager scheduler kubelet test
 # Every command, built into bin/ by `make build`.
-CMDS := ./apiserver/cmd/apiserver ./scheduler/cmd/scheduler
+CMDS := ./apiserver/cmd/apiserver ./controller-manager/cmd/controller-manager ./scheduler/cmd/scheduler ./kubelet/cmd/kubelet
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 # Two cores: keep parallelism modest so tests with real etcd are not starved.

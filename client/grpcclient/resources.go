@@ -102,7 +102,8 @@ func (c *Client) Create(ctx context.Context, ref transport.Ref, obj runtime.Obje
 	return unpackObject(ref.Mapping, resp.GetObject())
 }
 
-// Update replaces obj (subresource "") or its status ("status"). The name and a missing
+// Update replaces obj (subresource ""), its status ("status") or another writable
+// subresource (a namespace's "finalize"). The name and a missing
 // namespace of ref come from the object.
 func (c *Client) Update(ctx context.Context, ref transport.Ref, obj runtime.Object, subresource string) (runtime.Object, error) {
 	if obj == nil {
@@ -118,12 +119,8 @@ func (c *Client) Update(ctx context.Context, ref transport.Ref, obj runtime.Obje
 		return nil, err
 	}
 	rpc := c.rc.Update
-	switch subresource {
-	case "":
-	case "status":
+	if subresource == "status" {
 		rpc = c.rc.UpdateStatus
-	default:
-		return nil, fmt.Errorf("%s: subresource %q cannot be updated over gRPC", describe("update", ref), subresource)
 	}
 	a, err := packObject(ref.Mapping, obj)
 	if err != nil {
@@ -131,7 +128,11 @@ func (c *Client) Update(ctx context.Context, ref transport.Ref, obj runtime.Obje
 	}
 	var resp *servicev1.UpdateResponse
 	err = c.unary(ctx, describe("update", ref), false, func(ctx context.Context) (err error) {
-		resp, err = rpc(ctx, &servicev1.UpdateRequest{Ref: resourceRef(ref), Object: a})
+		req := &servicev1.UpdateRequest{Ref: resourceRef(ref), Object: a}
+		if subresource != "status" {
+			req.Subresource = subresource
+		}
+		resp, err = rpc(ctx, req)
 		return err
 	})
 	if err != nil {

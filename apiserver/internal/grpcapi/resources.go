@@ -216,9 +216,10 @@ func (s *service) Create(ctx context.Context, req *servicev1.CreateRequest) (*se
 	return &servicev1.CreateResponse{Object: a}, nil
 }
 
-// Update replaces an object but its status.
+// Update replaces an object but its status, or writes the subresource the request names
+// (a namespace's "finalize").
 func (s *service) Update(ctx context.Context, req *servicev1.UpdateRequest) (*servicev1.UpdateResponse, error) {
-	return s.update(ctx, req, "")
+	return s.update(ctx, req, req.GetSubresource())
 }
 
 // UpdateStatus replaces an object's status (the status subresource).

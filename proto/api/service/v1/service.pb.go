@@ -587,9 +587,12 @@ func (x *CreateResponse) GetObject() *anypb.Any {
 type UpdateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ref.name must match the object's metadata.name.
-	Ref           *ResourceRef `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
-	Object        *anypb.Any   `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
-	DryRun        bool         `protobuf:"varint,3,opt,name=dryRun,proto3" json:"dryRun,omitempty"`
+	Ref    *ResourceRef `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Object *anypb.Any   `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	DryRun bool         `protobuf:"varint,3,opt,name=dryRun,proto3" json:"dryRun,omitempty"`
+	// subresource is "" for the object itself, or a subresource Update may write
+	// ("finalize" for namespaces). UpdateStatus always writes "status".
+	Subresource   string `protobuf:"bytes,4,opt,name=subresource,proto3" json:"subresource,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -643,6 +646,13 @@ func (x *UpdateRequest) GetDryRun() bool {
 		return x.DryRun
 	}
 	return false
+}
+
+func (x *UpdateRequest) GetSubresource() string {
+	if x != nil {
+		return x.Subresource
+	}
+	return ""
 }
 
 type UpdateResponse struct {
@@ -1051,11 +1061,12 @@ const file_api_service_v1_service_proto_rawDesc = "" +
 	"\x06object\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x06object\x12\x16\n" +
 	"\x06dryRun\x18\x03 \x01(\bR\x06dryRun\">\n" +
 	"\x0eCreateResponse\x12,\n" +
-	"\x06object\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\x06object\"\x8c\x01\n" +
+	"\x06object\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\x06object\"\xae\x01\n" +
 	"\rUpdateRequest\x125\n" +
 	"\x03ref\x18\x01 \x01(\v2#.kubelab.api.service.v1.ResourceRefR\x03ref\x12,\n" +
 	"\x06object\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x06object\x12\x16\n" +
-	"\x06dryRun\x18\x03 \x01(\bR\x06dryRun\">\n" +
+	"\x06dryRun\x18\x03 \x01(\bR\x06dryRun\x12 \n" +
+	"\vsubresource\x18\x04 \x01(\tR\vsubresource\">\n" +
 	"\x0eUpdateResponse\x12,\n" +
 	"\x06object\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\x06object\"\x84\x01\n" +
 	"\rDeleteRequest\x125\n" +

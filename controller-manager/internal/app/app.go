@@ -1,0 +1,429 @@
+// Package app is the controller-manager: flags named as kube-controller-manager's, one
+// clientset (gRPC by default), Lease leader election, and the controllers --controllers
+// selects, all sharing one informer factory and started only while this process leads.
+//
+// Crash-only: losing the lease ends Run with an error (the process exits and restarts
+// clean), since caches and queues may hold work another leader now owns.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/protobuf/proto"
+
+	"kubelab.io/client/informers"
+	"kubelab.io/client/kube"
+	"kubelab.io/client/leaderelection"
+	"kubelab.io/client/record"
+	"kubelab.io/controller-manager/internal/controllerctx"
+)
+
+// Runnable is a built controller: Run starts its workers after its informers synced and
+// returns when ctx ends.
+type Runnable interface {
+	Run(ctx context.Context, workers int)
+}
+
+// InitFunc builds one controller on the shared context and says how many workers it runs.
+// It only registers informer handlers; informers start after every controller is built.
+type InitFunc func(ctx context.Context, cc *controllerctx.Context) (Runnable, int, error)
+
+// Init adapts a controller package's New to an InitFunc, with its worker count taken from
+// the options.
+func Init[C Runnable](newFn func(context.Context, *controllerctx.Context) (C, error), workers func(controllerctx.Options) int) InitFunc {
+	return func(ctx context.Context, cc *controllerctx.Context) (Runnable, int, error) {
+		c, err := newFn(ctx, cc)
+		if err != nil {
+			return nil, 0, err
+		}
+		return c, workers(cc.Options), nil
+	}
+}
+
+// OneWorker is the worker count of controllers that run a single loop.
+func OneWorker(controllerctx.Options) int { return 1 }
+
+// KnownControllers are the names --controllers accepts, all enabled by "*".
+var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam"}
+
+// options are the parsed flags.
+type options struct {
+	kubeconfig   string
+	grpc         bool
+	grpcAddress  string
+	qps          float64
+	burst        int
+	controllers  string
+	resync       time.Duration
+	bindAddress  string
+	securePort   int
+	logLevel     string
+	leaderElect  bool
+	leaseDur     time.Duration
+	renewDl      time.Duration
+	retryPeriod  time.Duration
+	leaseNS      string
+	leaseName    string
+	controllerOp controllerctx.Options
+
+	// Set by tests only: the leader election identity (default hostname_random).
+	identity string
+	// started, if set, is called once the informers and controllers of a leader started.
+	started func()
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{controllerOp: controllerctx.DefaultOptions()}
+	fs := flag.NewFlagSet("controller-manager", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	co := &o.controllerOp
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default $KUBECONFIG, then ~/.kube/config)")
+	fs.BoolVar(&o.grpc, "grpc", true, "talk to the apiserver over gRPC/protobuf (false: REST/JSON)")
+	fs.StringVar(&o.grpcAddress, "grpc-address", "", "host:port of the apiserver's gRPC port (default: the kubeconfig server's host, port 6444)")
+	fs.Float64Var(&o.qps, "kube-api-qps", 20, "QPS to use while talking with the apiserver")
+	fs.IntVar(&o.burst, "kube-api-burst", 30, "burst to use while talking with the apiserver")
+	fs.StringVar(&o.controllers, "controllers", "*", "controllers to enable: '*' enables all, 'foo' enables foo, '-foo' disables foo; known: "+strings.Join(KnownControllers, ", "))
+	fs.DurationVar(&o.resync, "min-resync-period", 12*time.Hour, "how often informers re-deliver every cached object to the controllers (0 disables)")
+	fs.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address to serve /healthz and /metrics on")
+	fs.IntVar(&o.securePort, "secure-port", 10257, "port to serve /healthz and /metrics on, over plain HTTP in kubelab (0 disables)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.leaderElect, "leader-elect", true, "run only while holding the leader Lease (for replicated controller-managers)")
+	fs.DurationVar(&o.leaseDur, "leader-elect-lease-duration", 15*time.Second, "how long standbys wait after the leader's last renewal before taking over")
+	fs.DurationVar(&o.renewDl, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up (and exits)")
+	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "pause between attempts to acquire or renew the lease")
+	fs.StringVar(&o.leaseNS, "leader-elect-resource-namespace", "kube-system", "namespace of the leader Lease")
+	fs.StringVar(&o.leaseName, "leader-elect-resource-name", "kube-controller-manager", "name of the leader Lease")
+	fs.IntVar(&co.ConcurrentDeploymentSyncs, "concurrent-deployment-syncs", co.ConcurrentDeploymentSyncs, "deployments synced concurrently")
+	fs.IntVar(&co.ConcurrentReplicaSetSyncs, "concurrent-replicaset-syncs", co.ConcurrentReplicaSetSyncs, "replica sets synced concurrently")
+	fs.IntVar(&co.ConcurrentGCSyncs, "concurrent-gc-syncs", co.ConcurrentGCSyncs, "garbage collector workers")
+	fs.IntVar(&co.ConcurrentNamespaceSyncs, "concurrent-namespace-syncs", co.ConcurrentNamespaceSyncs, "namespaces synced concurrently")
+	fs.StringVar(&co.ClusterCIDR, "cluster-cidr", co.ClusterCIDR, "CIDR range of pods; each node gets a slice")
+	fs.IntVar(&co.NodeCIDRMaskSize, "node-cidr-mask-size", co.NodeCIDRMaskSize, "prefix length of each node's pod CIDR")
+	fs.DurationVar(&co.NodeMonitorGracePeriod, "node-monitor-grace-period", co.NodeMonitorGracePeriod, "how long a node may go without a heartbeat before it is marked unhealthy")
+	fs.DurationVar(&co.NodeMonitorPeriod, "node-monitor-period", co.NodeMonitorPeriod, "how often node health is checked")
+	fs.Int64Var(&co.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", co.DefaultNotReadyTolerationSeconds, "tolerationSeconds of the default not-ready:NoExecute toleration")
+	fs.Int64Var(&co.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", co.DefaultUnreachableTolerationSeconds, "tolerationSeconds of the default unreachable:NoExecute toleration")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.leaderElect && !(o.leaseDur > o.renewDl && o.renewDl > o.retryPeriod && o.retryPeriod > 0) {
+		return nil, fmt.Errorf("need --leader-elect-lease-duration (%v) > --leader-elect-renew-deadline (%v) > --leader-elect-retry-period (%v) > 0",
+			o.leaseDur, o.renewDl, o.retryPeriod)
+	}
+	for name, n := range map[string]int{
+		"concurrent-deployment-syncs": co.ConcurrentDeploymentSyncs, "concurrent-replicaset-syncs": co.ConcurrentReplicaSetSyncs,
+		"concurrent-gc-syncs": co.ConcurrentGCSyncs, "concurrent-namespace-syncs": co.ConcurrentNamespaceSyncs,
+	} {
+		if n < 1 {
+			return nil, fmt.Errorf("--%s must be at least 1, got %d", name, n)
+		}
+	}
+	if _, _, err := net.ParseCIDR(co.ClusterCIDR); err != nil {
+		return nil, fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	return o, nil
+}
+
+// EnabledControllers resolves a --controllers value against KnownControllers, as
+// kube-controller-manager does: "*" turns every controller on, "name" one on, "-name" one
+// off (a disabling entry wins). The result is sorted.
+func EnabledControllers(spec string) ([]string, error) {
+	all, on, off := false, map[string]bool{}, map[string]bool{}
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		switch {
+		case item == "":
+		case item == "*":
+			all = true
+		case strings.HasPrefix(item, "-"):
+			name := item[1:]
+			if !slices.Contains(KnownControllers, name) {
+				return nil, fmt.Errorf("--controllers: unknown controller %q (known: %s)", name, strings.Join(KnownControllers, ", "))
+			}
+			off[name] = true
+		default:
+			if !slices.Contains(KnownControllers, item) {
+				return nil, fmt.Errorf("--controllers: unknown controller %q (known: %s)", item, strings.Join(KnownControllers, ", "))
+			}
+			on[item] = true
+		}
+	}
+	var out []string
+	for _, name := range KnownControllers {
+		if (all || on[name]) && !off[name] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Run is the controller-manager command: it parses args, then runs until ctx ends (nil) or
+// something fails, including the loss of the leader lease (an error).
+func Run(ctx context.Context, args []string, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, stderr)
+}
+
+func (o *options) run(ctx context.Context, stderr io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "controller-manager")
+	enabled, err := EnabledControllers(o.controllers)
+	if err != nil {
+		return err
+	}
+	cs, err := kube.NewForConfigFile(o.kubeconfig, kube.Options{
+		GRPC: o.grpc, GRPCAddress: o.grpcAddress, QPS: float32(o.qps), Burst: o.burst, UserAgent: "kube-controller-manager",
+	})
+	if err != nil {
+		return err
+	}
+	defer cs.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	serveErr := make(chan error, 1)
+	if o.securePort != 0 {
+		srv, err := o.serveHealth(log)
+		if err != nil {
+			return err
+		}
+		go func() { serveErr <- srv.Serve() }()
+		defer srv.Close()
+	}
+
+	if !o.leaderElect {
+		runErr := make(chan error, 1)
+		go func() { runErr <- o.runControllers(ctx, cs, enabled, log) }()
+		select {
+		case err := <-runErr:
+			return err
+		case err := <-serveErr:
+			cancel()
+			<-runErr
+			return err
+		}
+	}
+	return o.runLeaderElected(ctx, cs, enabled, log, serveErr)
+}
+
+// runLeaderElected campaigns for the lease and runs the controllers while leading. It
+// returns nil when ctx ended, an error when the lease was lost.
+func (o *options) runLeaderElected(ctx context.Context, cs *kube.Clientset, enabled []string, log *slog.Logger, serveErr <-chan error) error {
+	identity := o.identity
+	if identity == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		identity = host + "_" + hex.EncodeToString(b[:])
+	}
+	var (
+		mu      sync.Mutex
+		stopped bool       // set once the elector returned: no controllers may start after
+		running chan error // set while the controllers run; receives their result
+		led     atomic.Bool
+	)
+	elector, err := leaderelection.New(leaderelection.Config{
+		Client: cs.Transport(), Namespace: o.leaseNS, Name: o.leaseName, Identity: identity,
+		LeaseDuration: o.leaseDur, RenewDeadline: o.renewDl, RetryPeriod: o.retryPeriod,
+		Log: log,
+		Callbacks: leaderelection.Callbacks{
+			OnStartedLeading: func(leadCtx context.Context) {
+				done := make(chan error, 1)
+				mu.Lock()
+				if stopped {
+					mu.Unlock()
+					return
+				}
+				running = done
+				mu.Unlock()
+				done <- o.runControllers(leadCtx, cs, enabled, log)
+			},
+			OnNewLeader: func(holder string) {
+				// Called by the elector before it starts OnStartedLeading.
+				if holder == identity {
+					led.Store(true)
+				}
+				log.Info("new leader observed", "identity", identity, "leader", holder)
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	electCtx, stopElecting := context.WithCancel(ctx)
+	defer stopElecting()
+	elected := make(chan struct{})
+	go func() { elector.Run(electCtx); close(elected) }()
+	var serveFailed error
+	select {
+	case <-elected:
+	case serveFailed = <-serveErr:
+		stopElecting()
+		<-elected
+	}
+	// The elector cancelled the controllers' context as it returned; wait for them to stop
+	// before anyone else can take over our lease.
+	mu.Lock()
+	stopped = true
+	done := running
+	mu.Unlock()
+	var runErr error
+	if done != nil {
+		runErr = <-done
+	}
+	switch {
+	case serveFailed != nil:
+		return errors.Join(serveFailed, runErr)
+	case ctx.Err() != nil:
+		if led.Load() {
+			o.releaseLease(cs, identity, log)
+		}
+		return runErr
+	case led.Load():
+		return errors.Join(errors.New("leaderelection lost"), runErr)
+	default:
+		return errors.New("leader election ended before this replica led")
+	}
+}
+
+// releaseLease gives up the lease after a clean shutdown, once the controllers have
+// stopped, so a standby takes over at once instead of after the lease duration.
+func (o *options) releaseLease(cs *kube.Clientset, identity string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), o.renewDl)
+	defer cancel()
+	leases := cs.Leases(o.leaseNS)
+	lease, err := leases.Get(ctx, o.leaseName)
+	if err != nil || lease.GetSpec().GetHolderIdentity() != identity {
+		return
+	}
+	lease.Spec.HolderIdentity = proto.String("")
+	lease.Spec.LeaseDurationSeconds = proto.Int32(1)
+	if _, err := leases.Update(ctx, lease); err != nil {
+		log.Warn("releasing the lease failed", "lease", o.leaseNS+"/"+o.leaseName, "identity", identity, "err", err)
+		return
+	}
+	log.Info("released leadership", "lease", o.leaseNS+"/"+o.leaseName, "identity", identity)
+}
+
+// runControllers builds the informers, recorders and enabled controllers, starts them and
+// waits until ctx ends and every controller returned.
+func (o *options) runControllers(ctx context.Context, cs *kube.Clientset, enabled []string, log *slog.Logger) error {
+	factory := informers.NewSharedInformerFactory(cs.Transport(), o.resync, informers.WithLogger(log))
+	defer factory.Shutdown()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var recMu sync.Mutex
+	recorders := map[string]*record.Recorder{}
+	cc := &controllerctx.Context{
+		Client:    cs,
+		Informers: factory,
+		Log:       log,
+		Options:   o.controllerOp,
+		Recorder: func(component string) *record.Recorder {
+			recMu.Lock()
+			defer recMu.Unlock()
+			if r, ok := recorders[component]; ok {
+				return r
+			}
+			r := record.New(record.Config{Client: cs.Transport(), Component: component, Log: log.With("recorder", component)})
+			recorders[component] = r
+			wg.Go(func() { r.Run(ctx) })
+			return r
+		},
+	}
+	inits := NewControllerInitializers()
+	type started struct {
+		name    string
+		r       Runnable
+		workers int
+	}
+	var runs []started
+	for _, name := range enabled {
+		initFn, ok := inits[name]
+		if !ok {
+			log.Warn("controller not built into this binary yet; skipping", "controller", name)
+			continue
+		}
+		ccn := *cc
+		ccn.Log = log.With("controller", name)
+		r, workers, err := initFn(ctx, &ccn)
+		if err != nil {
+			return fmt.Errorf("start controller %s: %w", name, err)
+		}
+		runs = append(runs, started{name, r, workers})
+	}
+	factory.Start(ctx)
+	for _, s := range runs {
+		log.Info("starting controller", "controller", s.name, "workers", s.workers)
+		wg.Go(func() { s.r.Run(ctx, s.workers) })
+	}
+	if o.started != nil {
+		o.started()
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// healthServer serves /healthz and /metrics.
+type healthServer struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+func (h *healthServer) Serve() error {
+	if err := h.srv.Serve(h.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve /healthz and /metrics: %w", err)
+	}
+	return nil
+}
+
+func (h *healthServer) Close() { _ = h.srv.Close() }
+
+// serveHealth listens on --bind-address:--secure-port. It serves plain HTTP: kubelab's
+// controller-manager has no serving certificate of its own.
+func (o *options) serveHealth(log *slog.Logger) (*healthServer, error) {
+	addr := net.JoinHostPort(o.bindAddress, strconv.Itoa(o.securePort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+	log.Info("serving /healthz and /metrics over HTTP", "address", ln.Addr().String())
+	return &healthServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+}

@@ -1,0 +1,351 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"kubelab.io/client/retry"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"kubelab.io/apiserver/apiservertest"
+	"kubelab.io/client/kube"
+	"kubelab.io/client/transport"
+	appsv1 "kubelab.io/proto/api/apps/v1"
+	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
+)
+
+func TestEnabledControllers(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		want    []string
+		wantErr bool
+	}{
+		{"*", []string{"deployment", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset"}, false},
+		{"*,-nodeipam,-garbagecollector", []string{"deployment", "namespace", "nodelifecycle", "replicaset"}, false},
+		{"replicaset", []string{"replicaset"}, false},
+		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},
+		{"replicaset,-replicaset", nil, false},
+		{"", nil, false},
+		{"bogus", nil, true},
+		{"*,-bogus", nil, true},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			got, err := EnabledControllers(tc.spec)
+			if (err != nil) != tc.wantErr || !slices.Equal(got, tc.want) {
+				t.Fatalf("EnabledControllers(%q) = %v, %v; want %v (error %v)", tc.spec, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestFlags(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.leaderElect || !o.grpc || o.controllers != "*" || o.securePort != 10257 || o.leaseDur != 15*time.Second ||
+		o.renewDl != 10*time.Second || o.retryPeriod != 2*time.Second || o.leaseNS != "kube-system" || o.leaseName != "kube-controller-manager" ||
+		o.controllerOp.ConcurrentReplicaSetSyncs != 5 || o.controllerOp.ClusterCIDR != "10.244.0.0/16" || o.controllerOp.NodeMonitorGracePeriod != 40*time.Second {
+		t.Fatalf("defaults = %+v", o)
+	}
+	o, err = parseFlags([]string{"--concurrent-replicaset-syncs=2", "--cluster-cidr=10.8.0.0/16", "--node-cidr-mask-size=26",
+		"--node-monitor-grace-period=10s", "--default-unreachable-toleration-seconds=30", "--leader-elect=false", "--grpc=false"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co := o.controllerOp
+	if co.ConcurrentReplicaSetSyncs != 2 || co.ClusterCIDR != "10.8.0.0/16" || co.NodeCIDRMaskSize != 26 || co.NodeMonitorGracePeriod != 10*time.Second ||
+		co.DefaultUnreachableTolerationSeconds != 30 || o.leaderElect || o.grpc {
+		t.Fatalf("parsed = %+v", o)
+	}
+	for _, bad := range [][]string{
+		{"--leader-elect-lease-duration=1s", "--leader-elect-renew-deadline=2s"},
+		{"--concurrent-gc-syncs=0"},
+		{"--cluster-cidr=nonsense"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q): no error", bad)
+		}
+	}
+	if err := Run(context.Background(), []string{"--controllers=bogus", "--kubeconfig=/nonexistent"}, io.Discard); err == nil || !strings.Contains(err.Error(), "bogus") {
+		t.Fatalf("Run with a bad --controllers: %v", err)
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// instance is one in-process controller-manager.
+type instance struct {
+	name    string
+	cancel  context.CancelFunc
+	started chan struct{} // closed when its informers and controllers start
+	done    chan struct{} // closed when Run returned, with err set
+	err     error
+	log     *syncBuffer
+}
+
+func startInstance(t *testing.T, srv *apiservertest.Server, name string, extra ...string) *instance {
+	t.Helper()
+	args := append([]string{
+		"--kubeconfig", srv.Kubeconfig(), "--grpc-address", srv.GRPCAddr(), "--secure-port", "0",
+		"--controllers", "replicaset", "--log-level", "debug",
+		"--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "1500ms", "--leader-elect-retry-period", "300ms",
+	}, extra...)
+	o, err := parseFlags(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{name: name, started: make(chan struct{}), done: make(chan struct{}), log: &syncBuffer{}}
+	o.identity = name
+	var once sync.Once
+	o.started = func() { once.Do(func() { close(in.started) }) }
+	ctx, cancel := context.WithCancel(context.Background())
+	in.cancel = cancel
+	go func() { in.err = o.run(ctx, in.log); close(in.done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-in.done:
+		case <-time.After(20 * time.Second):
+			t.Errorf("%s did not stop", name)
+		}
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", name, in.log.String())
+		}
+	})
+	return in
+}
+
+func (in *instance) isStarted() bool {
+	select {
+	case <-in.started:
+		return true
+	default:
+		return false
+	}
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		var ok bool
+		if ok, last = cond(); ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %v; last: %s", what, timeout, last)
+}
+
+func podCount(t *testing.T, cs *kube.Clientset, selector string) int {
+	t.Helper()
+	l, err := cs.Pods("default").List(context.Background(), transport.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range l.GetItems() {
+		if p.GetMetadata().GetDeletionTimestamp() == nil {
+			n++
+		}
+	}
+	return n
+}
+
+func newRS(name string, replicas int32) *appsv1.ReplicaSet {
+	return &appsv1.ReplicaSet{
+		Metadata: &metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: &appsv1.ReplicaSetSpec{
+			Replicas: proto.Int32(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: &corev1.PodTemplateSpec{
+				Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec:     &corev1.PodSpec{Containers: []*corev1.Container{{Name: "nginx", Image: "nginx:1.14.2"}}},
+			},
+		},
+	}
+}
+
+func leaseHolder(t *testing.T, cs *kube.Clientset) string {
+	t.Helper()
+	l, err := cs.Leases("kube-system").Get(context.Background(), "kube-controller-manager")
+	if err != nil {
+		return ""
+	}
+	return l.GetSpec().GetHolderIdentity()
+}
+
+func TestLeaderElection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset(true)
+	a := startInstance(t, srv, "cm-a")
+	b := startInstance(t, srv, "cm-b")
+
+	var leader, standby *instance
+	waitFor(t, "a leader", 10*time.Second, func() (bool, string) {
+		switch {
+		case a.isStarted():
+			leader, standby = a, b
+		case b.isStarted():
+			leader, standby = b, a
+		}
+		return leader != nil, "none started"
+	})
+	if h := leaseHolder(t, cs); h != leader.name {
+		t.Fatalf("lease holder %q, leader %q", h, leader.name)
+	}
+	if _, err := cs.ReplicaSets("default").Create(context.Background(), newRS("web", 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "2 pods", 10*time.Second, func() (bool, string) {
+		n := podCount(t, cs, "app=web")
+		return n == 2, fmt.Sprintf("%d pods", n)
+	})
+	if standby.isStarted() {
+		t.Fatal("the standby started its informers and controllers")
+	}
+	if strings.Contains(standby.log.String(), "starting controller") {
+		t.Fatal("the standby logged a controller start")
+	}
+
+	// Hand over: the standby must lead within the lease duration.
+	stopped := time.Now()
+	leader.cancel()
+	<-leader.done
+	if leader.err != nil {
+		t.Fatalf("cancelled leader: %v", leader.err)
+	}
+	select {
+	case <-standby.started:
+	case <-time.After(2*time.Second + time.Second): // lease duration, plus one retry period of slack and jitter
+		t.Fatalf("no handover within the lease duration")
+	}
+	t.Logf("handover took %v", time.Since(stopped))
+	if h := leaseHolder(t, cs); h != standby.name {
+		t.Fatalf("lease holder %q after handover, want %q", h, standby.name)
+	}
+	rs, err := cs.ReplicaSets("default").Get(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Spec.Replicas = proto.Int32(4)
+	if _, err := cs.ReplicaSets("default").Update(context.Background(), rs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "4 pods under the new leader", 10*time.Second, func() (bool, string) {
+		n := podCount(t, cs, "app=web")
+		return n == 4, fmt.Sprintf("%d pods", n)
+	})
+}
+
+func TestLosingTheLeaseExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset(true)
+	a := startInstance(t, srv, "cm-a")
+	select {
+	case <-a.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not lead")
+	}
+	// Another replica takes the lease (as after a partition): a must give up and exit.
+	// The leader renews every retry period, so the takeover may race a renewal: retry on
+	// conflict, as any writer of a contended object must.
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		l, err := cs.Leases("kube-system").Get(context.Background(), "kube-controller-manager")
+		if err != nil {
+			return err
+		}
+		l.Spec.HolderIdentity = proto.String("intruder")
+		_, err = cs.Leases("kube-system").Update(context.Background(), l)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.done:
+		if a.err == nil || !strings.Contains(a.err.Error(), "leaderelection lost") {
+			t.Fatalf("Run returned %v, want leaderelection lost", a.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running after losing the lease")
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	srv := apiservertest.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	in := startInstance(t, srv, "solo", "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port))
+	select {
+	case <-in.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not start")
+	}
+	get := func(path string) string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		return string(body)
+	}
+	if got := get("/healthz"); got != "ok" {
+		t.Fatalf("/healthz = %q", got)
+	}
+	if got := get("/metrics"); !strings.Contains(got, `workqueue_adds_total{name="replicaset"}`) {
+		t.Fatalf("/metrics lacks the replicaset queue:\n%.2000s", got)
+	}
+	in.cancel()
+	<-in.done
+	if in.err != nil {
+		t.Fatalf("Run: %v", in.err)
+	}
+}

@@ -1,0 +1,25 @@
+package app
+
+import (
+	"kubelab.io/controller-manager/internal/controllerctx"
+	"kubelab.io/controller-manager/internal/deployment"
+	"kubelab.io/controller-manager/internal/garbagecollector"
+	"kubelab.io/controller-manager/internal/namespace"
+	"kubelab.io/controller-manager/internal/nodeipam"
+	"kubelab.io/controller-manager/internal/nodelifecycle"
+	"kubelab.io/controller-manager/internal/replicaset"
+)
+
+// NewControllerInitializers returns the controllers built into this binary, by their
+// --controllers name. Names KnownControllers lists but this map lacks are accepted by
+// --controllers and skipped with a warning.
+func NewControllerInitializers() map[string]InitFunc {
+	return map[string]InitFunc{
+		"deployment":       Init(deployment.New, func(o controllerctx.Options) int { return o.ConcurrentDeploymentSyncs }),
+		"replicaset":       Init(replicaset.New, func(o controllerctx.Options) int { return o.ConcurrentReplicaSetSyncs }),
+		"garbagecollector": Init(garbagecollector.New, func(o controllerctx.Options) int { return o.ConcurrentGCSyncs }),
+		"namespace":        Init(namespace.New, func(o controllerctx.Options) int { return o.ConcurrentNamespaceSyncs }),
+		"nodelifecycle":    Init(nodelifecycle.New, OneWorker),
+		"nodeipam":         Init(nodeipam.New, OneWorker),
+	}
+}

@@ -1,0 +1,49 @@
+package controller
+
+import (
+	"fmt"
+
+	"kubelab.io/client/cache"
+	"kubelab.io/proto/runtime"
+)
+
+// KeyFunc is the key controllers queue: "namespace/name", or "name" for cluster-scoped
+// objects; it accepts the tombstones of delete handlers.
+func KeyFunc(obj any) (string, error) { return cache.MetaNamespaceKeyFunc(obj) }
+
+// Queue is the part of a work queue the enqueue helpers need (workqueue.Interface[string]
+// satisfies it).
+type Queue interface {
+	Add(key string)
+}
+
+// Enqueue adds obj's key to q. It returns the error of a key that cannot be computed, for
+// the caller to log; handlers must not do more than this.
+func Enqueue(q Queue, obj any) error {
+	key, err := KeyFunc(obj)
+	if err != nil {
+		return fmt.Errorf("couldn't get key for object %T: %w", obj, err)
+	}
+	q.Add(key)
+	return nil
+}
+
+// ObjectFromTombstone returns the object a delete handler got: obj itself, or the last
+// known state a DeletedFinalStateUnknown tombstone carries. ok is false for anything else.
+func ObjectFromTombstone(obj any) (runtime.Object, bool) {
+	switch o := obj.(type) {
+	case runtime.Object:
+		return o, true
+	case cache.DeletedFinalStateUnknown:
+		return o.Obj, o.Obj != nil
+	case *cache.DeletedFinalStateUnknown:
+		return o.Obj, o != nil && o.Obj != nil
+	}
+	return nil, false
+}
+
+// IsResync reports whether an update notification is a periodic resync or re-list of an
+// unchanged object (same resourceVersion), which handlers that only care about changes skip.
+func IsResync(oldObj, newObj runtime.Object) bool {
+	return oldObj.GetMetadata().GetResourceVersion() == newObj.GetMetadata().GetResourceVersion()
+}

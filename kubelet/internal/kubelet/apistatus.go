@@ -1,0 +1,351 @@
+package kubelet
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/resource"
+)
+
+// Pod phases and condition types.
+const (
+	PodPending   = "Pending"
+	PodRunning   = "Running"
+	PodSucceeded = "Succeeded"
+	PodFailed    = "Failed"
+
+	CondPodScheduled              = "PodScheduled"
+	CondInitialized               = "Initialized"
+	CondContainersReady           = "ContainersReady"
+	CondReady                     = "Ready"
+	CondPodReadyToStartContainers = "PodReadyToStartContainers"
+)
+
+// waitingReason is why a container is not running, as the last sync found
+// (ErrImagePull, CrashLoopBackOff, …).
+type waitingReason struct {
+	Reason, Message string
+}
+
+// statusInput is everything the API status of a pod is computed from.
+type statusInput struct {
+	Pod     *corev1.Pod
+	Runtime *podRuntime
+	// Waiting holds the waiting reasons by container name.
+	Waiting map[string]waitingReason
+	Probes  probeView
+	HostIPs []string
+	// RuntimeName prefixes container ids ("containerd").
+	RuntimeName string
+	Now         time.Time
+	// Old is the status the kubelet last computed or the API holds (nil for none).
+	Old *corev1.PodStatus
+}
+
+func apiTime(t time.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &metav1.Time{Seconds: t.Unix()}
+}
+
+func isTerminalPhase(phase string) bool { return phase == PodSucceeded || phase == PodFailed }
+
+// containerStarted: running, and past its startup probe when it has one.
+func containerStarted(c *corev1.Container, st *containerInfo, probes probeView) bool {
+	if st == nil || !st.running() {
+		return false
+	}
+	return c.GetStartupProbe() == nil || probes.Startup(st.ID) == probeSuccess
+}
+
+// containerReady: started, and passing its readiness probe when it has one.
+func containerReady(c *corev1.Container, st *containerInfo, probes probeView) bool {
+	if !containerStarted(c, st, probes) {
+		return false
+	}
+	return c.GetReadinessProbe() == nil || probes.Readiness(st.ID) == probeSuccess
+}
+
+func terminatedState(st *containerInfo, runtimeName string) *corev1.ContainerState {
+	reason := st.Reason
+	if reason == "" {
+		reason = "Error"
+		if st.ExitCode == 0 {
+			reason = "Completed"
+		}
+	}
+	return &corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+		ExitCode: st.ExitCode, Reason: reason, Message: st.Message,
+		StartedAt: apiTime(st.StartedAt), FinishedAt: apiTime(st.FinishedAt),
+		ContainerID: runtimeName + "://" + st.ID,
+	}}
+}
+
+// containerStatus is the API status of spec container c.
+func containerStatus(in *statusInput, c *corev1.Container) *corev1.ContainerStatus {
+	st := in.Runtime.latest(c.GetName())
+	cs := &corev1.ContainerStatus{Name: c.GetName(), Image: c.GetImage(), Started: proto.Bool(false)}
+	waiting := in.Waiting[c.GetName()]
+	if st == nil {
+		if waiting.Reason == "" {
+			waiting.Reason = "ContainerCreating"
+		}
+		cs.State = &corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting.Reason, Message: waiting.Message}}
+		return cs
+	}
+	cs.RestartCount = int32(st.RestartCount)
+	cs.ImageID = st.ImageRef
+	if st.Image != "" && !strings.HasPrefix(st.Image, "sha256:") {
+		cs.Image = st.Image
+	}
+	cs.ContainerID = in.RuntimeName + "://" + st.ID
+	if prev := in.Runtime.previous(c.GetName()); prev != nil && !prev.running() {
+		cs.LastState = terminatedState(prev, in.RuntimeName)
+	}
+	switch st.State {
+	case runtimeapi.ContainerState_CONTAINER_RUNNING:
+		cs.State = &corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: apiTime(st.StartedAt)}}
+		cs.Started = proto.Bool(containerStarted(c, st, in.Probes))
+		cs.Ready = containerReady(c, st, in.Probes)
+	case runtimeapi.ContainerState_CONTAINER_EXITED:
+		if waiting.Reason != "" {
+			// Waiting to be restarted: the exit is the last state.
+			cs.State = &corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting.Reason, Message: waiting.Message}}
+			cs.LastState = terminatedState(st, in.RuntimeName)
+		} else {
+			cs.State = terminatedState(st, in.RuntimeName)
+		}
+	default: // created, not (yet) started, or unknown
+		if waiting.Reason == "" {
+			waiting.Reason = "ContainerCreating"
+		}
+		cs.State = &corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting.Reason, Message: waiting.Message}}
+	}
+	return cs
+}
+
+// podPhase is upstream's getPhase: from the containers' states and the restart policy.
+func podPhase(pod *corev1.Pod, statuses []*corev1.ContainerStatus) string {
+	var waiting, running, stopped, succeeded, failed, unknown int
+	for _, c := range pod.GetSpec().GetContainers() {
+		var cs *corev1.ContainerStatus
+		for _, s := range statuses {
+			if s.GetName() == c.GetName() {
+				cs = s
+			}
+		}
+		switch {
+		case cs == nil:
+			unknown++
+		case cs.GetState().GetRunning() != nil:
+			running++
+		case cs.GetState().GetTerminated() != nil:
+			stopped++
+			if cs.GetState().GetTerminated().GetExitCode() == 0 {
+				succeeded++
+			} else {
+				failed++
+			}
+		case cs.GetState().GetWaiting() != nil:
+			if cs.GetLastState().GetTerminated() != nil {
+				stopped++
+			} else {
+				waiting++
+			}
+		default:
+			unknown++
+		}
+	}
+	_ = failed
+	switch {
+	case waiting > 0:
+		return PodPending
+	case running > 0 && unknown == 0:
+		return PodRunning
+	case running == 0 && stopped > 0 && unknown == 0:
+		switch restartPolicy(pod) {
+		case RestartAlways:
+			return PodRunning
+		}
+		if stopped == succeeded {
+			return PodSucceeded
+		}
+		if restartPolicy(pod) == RestartNever {
+			return PodFailed
+		}
+		return PodRunning
+	}
+	return PodPending
+}
+
+// qosClass is the pod's quality of service class, from its containers' resources.
+func qosClass(pod *corev1.Pod) string {
+	requests, limits := resource.List{}, resource.List{}
+	guaranteed := true
+	for _, c := range pod.GetSpec().GetContainers() {
+		req, _ := resource.ParseList(c.GetResources().GetRequests())
+		lim, _ := resource.ParseList(c.GetResources().GetLimits())
+		for _, name := range []string{"cpu", "memory"} {
+			r, hasReq := req[name]
+			l, hasLim := lim[name]
+			if hasReq && !r.IsZero() {
+				requests[name] = r
+			}
+			if hasLim && !l.IsZero() {
+				limits[name] = l
+			}
+			if !hasLim || (hasReq && !r.Equal(l)) {
+				guaranteed = false
+			}
+		}
+	}
+	switch {
+	case len(requests) == 0 && len(limits) == 0:
+		return "BestEffort"
+	case guaranteed:
+		return "Guaranteed"
+	}
+	return "Burstable"
+}
+
+// setCondition puts c into conds, keeping the old lastTransitionTime when the status did
+// not change.
+func setCondition(conds []*corev1.PodCondition, old []*corev1.PodCondition, c *corev1.PodCondition, now time.Time) []*corev1.PodCondition {
+	c.LastTransitionTime = apiTime(now)
+	for _, o := range old {
+		if o.GetType() == c.GetType() && o.GetStatus() == c.GetStatus() && o.GetLastTransitionTime() != nil {
+			c.LastTransitionTime = o.GetLastTransitionTime()
+		}
+	}
+	return append(conds, c)
+}
+
+// generatePodStatus computes the pod's API status from its actual state. It is pure. A
+// terminal phase, once reached, is kept.
+func generatePodStatus(in *statusInput) *corev1.PodStatus {
+	pod := in.Pod
+	old := in.Old
+	if old == nil {
+		old = pod.GetStatus()
+	}
+	if in.Probes == nil {
+		in.Probes = noProbes{}
+	}
+	st := &corev1.PodStatus{QosClass: old.GetQosClass()}
+	if st.QosClass == "" {
+		st.QosClass = qosClass(pod)
+	}
+	for _, c := range pod.GetSpec().GetContainers() {
+		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(in, c))
+	}
+	st.Phase = podPhase(pod, st.ContainerStatuses)
+	if isTerminalPhase(old.GetPhase()) {
+		st.Phase = old.GetPhase()
+		st.Reason, st.Message = old.GetReason(), old.GetMessage()
+	}
+
+	// Addresses.
+	for _, ip := range in.HostIPs {
+		st.HostIPs = append(st.HostIPs, &corev1.HostIP{Ip: ip})
+	}
+	if len(in.HostIPs) > 0 {
+		st.HostIP = in.HostIPs[0]
+	}
+	var podIPs []string
+	if sb := in.Runtime.readySandbox(); sb != nil {
+		podIPs = sb.IPs
+	}
+	if len(podIPs) == 0 && in.Runtime != nil && len(in.Runtime.Sandboxes) > 0 {
+		// A stopped sandbox keeps the IP it had, as Kubernetes reports it after exit.
+		for _, ip := range old.GetPodIPs() {
+			podIPs = append(podIPs, ip.GetIp())
+		}
+	}
+	if pod.GetSpec().GetHostNetwork() {
+		podIPs = in.HostIPs
+	}
+	for _, ip := range podIPs {
+		st.PodIPs = append(st.PodIPs, &corev1.PodIP{Ip: ip})
+	}
+	if len(podIPs) > 0 {
+		st.PodIP = podIPs[0]
+	}
+	st.StartTime = old.GetStartTime()
+	if st.StartTime == nil {
+		st.StartTime = apiTime(in.Now)
+	}
+
+	// Conditions, in Kubernetes' order.
+	var unready []string
+	for _, cs := range st.ContainerStatuses {
+		if !cs.GetReady() {
+			unready = append(unready, cs.GetName())
+		}
+	}
+	oldConds := old.GetConditions()
+	sandboxReady := in.Runtime.readySandbox() != nil
+	conds := setCondition(nil, oldConds, &corev1.PodCondition{Type: CondPodReadyToStartContainers, Status: boolStatus(sandboxReady)}, in.Now)
+	conds = setCondition(conds, oldConds, &corev1.PodCondition{Type: CondInitialized, Status: "True"}, in.Now)
+	ready := &corev1.PodCondition{Type: CondReady, Status: "True"}
+	cready := &corev1.PodCondition{Type: CondContainersReady, Status: "True"}
+	switch {
+	case st.Phase == PodSucceeded || st.Phase == PodFailed:
+		ready.Status, ready.Reason = "False", "PodCompleted"
+		cready.Status, cready.Reason = "False", "PodCompleted"
+	case len(unready) > 0:
+		msg := fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
+		ready.Status, ready.Reason, ready.Message = "False", "ContainersNotReady", msg
+		cready.Status, cready.Reason, cready.Message = "False", "ContainersNotReady", msg
+	}
+	if ready.Status == "True" {
+		var missing []string
+		for _, g := range pod.GetSpec().GetReadinessGates() {
+			ok := false
+			for _, c := range oldConds {
+				if c.GetType() == g.GetConditionType() && c.GetStatus() == "True" {
+					ok = true
+				}
+			}
+			if !ok {
+				missing = append(missing, g.GetConditionType())
+			}
+		}
+		if len(missing) > 0 {
+			ready.Status, ready.Reason = "False", "ReadinessGatesNotReady"
+			ready.Message = fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", missing[0])
+		}
+	}
+	conds = setCondition(conds, oldConds, ready, in.Now)
+	conds = setCondition(conds, oldConds, cready, in.Now)
+	scheduled := &corev1.PodCondition{Type: CondPodScheduled, Status: "True"}
+	conds = setCondition(conds, oldConds, scheduled, in.Now)
+	// Conditions other components own (readiness gates, DisruptionTarget, …) are kept.
+	own := []string{CondPodReadyToStartContainers, CondInitialized, CondReady, CondContainersReady, CondPodScheduled}
+	for _, c := range oldConds {
+		if !slices.Contains(own, c.GetType()) {
+			conds = append(conds, proto.Clone(c).(*corev1.PodCondition))
+		}
+	}
+	st.Conditions = conds
+	return st
+}
+
+func boolStatus(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+// statusEqual compares two statuses as the API would store them.
+func statusEqual(a, b *corev1.PodStatus) bool {
+	return proto.Equal(a, b)
+}

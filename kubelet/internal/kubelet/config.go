@@ -1,0 +1,471 @@
+package kubelet
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	krt "kubelab.io/kubelet/runtime"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/resource"
+)
+
+// CPU cgroup arithmetic, as the kubelet does it (pkg/kubelet/cm/helpers_linux.go).
+const (
+	minShares     = 2
+	sharesPerCPU  = 1024
+	milliPerCPU   = 1000
+	quotaPeriod   = 100000 // 100 ms in µs
+	minQuotaUsecs = 1000
+)
+
+// milliCPUToShares converts a cpu request to cgroup cpu.shares.
+func milliCPUToShares(milli int64) int64 {
+	if milli == 0 {
+		return minShares
+	}
+	return max(milli*sharesPerCPU/milliPerCPU, minShares)
+}
+
+// milliCPUToQuota converts a cpu limit to a CFS quota for period (0: no limit).
+func milliCPUToQuota(milli, period int64) int64 {
+	if milli == 0 {
+		return 0
+	}
+	return max(milli*period/milliPerCPU, minQuotaUsecs)
+}
+
+// linuxResources turns a container's requests and limits into cgroup settings. A limit
+// without a request counts as the request (the API's defaulting).
+func linuxResources(c *corev1.Container) *runtimeapi.LinuxContainerResources {
+	req, _ := resource.ParseList(c.GetResources().GetRequests())
+	lim, _ := resource.ParseList(c.GetResources().GetLimits())
+	var cpuReq, cpuLim, memLim int64
+	if q, ok := lim["cpu"]; ok {
+		cpuLim = q.MilliValue()
+	}
+	if q, ok := req["cpu"]; ok {
+		cpuReq = q.MilliValue()
+	} else {
+		cpuReq = cpuLim
+	}
+	if q, ok := lim["memory"]; ok {
+		memLim = q.Value()
+	}
+	r := &runtimeapi.LinuxContainerResources{CpuShares: milliCPUToShares(cpuReq), MemoryLimitInBytes: memLim}
+	if cpuLim > 0 {
+		r.CpuPeriod = quotaPeriod
+		r.CpuQuota = milliCPUToQuota(cpuLim, quotaPeriod)
+	}
+	return r
+}
+
+// podLogDir is where the pod's container logs go: <root>/<ns>_<name>_<uid>.
+func podLogDir(root string, pod *corev1.Pod) string {
+	m := pod.GetMetadata()
+	return filepath.Join(root, m.GetNamespace()+"_"+m.GetName()+"_"+m.GetUid())
+}
+
+// containerLogPath is the log path relative to the pod's log directory.
+func containerLogPath(name string, restartCount int) string {
+	return filepath.Join(name, strconv.Itoa(restartCount)+".log")
+}
+
+// podLabels are the labels on everything the kubelet creates for pod.
+func podLabels(pod *corev1.Pod) map[string]string {
+	m := pod.GetMetadata()
+	return map[string]string{
+		krt.LabelPodName: m.GetName(), krt.LabelPodNamespace: m.GetNamespace(), krt.LabelPodUID: m.GetUid(),
+		krt.LabelManagedBy: krt.ManagedByValue,
+	}
+}
+
+// sandboxOptions are the node-wide inputs of a sandbox configuration.
+type sandboxOptions struct {
+	PodLogRoot   string
+	CgroupParent string
+	// HostDNS is the node's resolver configuration (/etc/resolv.conf).
+	HostDNS *runtimeapi.DNSConfig
+	// ClusterDNS and ClusterDomain configure ClusterFirst pods when set.
+	ClusterDNS    []string
+	ClusterDomain string
+}
+
+// podHostname is the pod's hostname: spec.hostname, else its name, cut to 63 characters.
+func podHostname(pod *corev1.Pod) string {
+	h := pod.GetSpec().GetHostname()
+	if h == "" {
+		h = pod.GetMetadata().GetName()
+	}
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-.")
+	}
+	return h
+}
+
+// dnsConfig is the pod's resolver configuration by its dnsPolicy.
+func dnsConfig(pod *corev1.Pod, o sandboxOptions) *runtimeapi.DNSConfig {
+	spec := pod.GetSpec()
+	policy := spec.GetDnsPolicy()
+	if policy == "" {
+		policy = "ClusterFirst"
+	}
+	if spec.GetHostNetwork() && policy == "ClusterFirst" {
+		policy = "Default"
+	}
+	cfg := &runtimeapi.DNSConfig{}
+	switch {
+	case policy == "None":
+	case (policy == "ClusterFirst" || policy == "ClusterFirstWithHostNet") && len(o.ClusterDNS) > 0:
+		ns := pod.GetMetadata().GetNamespace()
+		domain := o.ClusterDomain
+		if domain == "" {
+			domain = "cluster.local"
+		}
+		cfg.Servers = append(cfg.Servers, o.ClusterDNS...)
+		cfg.Searches = append([]string{ns + ".svc." + domain, "svc." + domain, domain}, o.HostDNS.GetSearches()...)
+		cfg.Options = []string{"ndots:5"}
+	default: // Default, or ClusterFirst without a cluster DNS: the node's resolver
+		if o.HostDNS != nil {
+			cfg.Servers = append(cfg.Servers, o.HostDNS.GetServers()...)
+			cfg.Searches = append(cfg.Searches, o.HostDNS.GetSearches()...)
+			cfg.Options = append(cfg.Options, o.HostDNS.GetOptions()...)
+		}
+	}
+	if dc := spec.GetDnsConfig(); dc != nil {
+		cfg.Servers = append(cfg.Servers, dc.GetNameservers()...)
+		cfg.Searches = append(cfg.Searches, dc.GetSearches()...)
+		for _, opt := range dc.GetOptions() {
+			s := opt.GetName()
+			if opt.Value != nil {
+				s += ":" + opt.GetValue()
+			}
+			cfg.Options = append(cfg.Options, s)
+		}
+	}
+	return cfg
+}
+
+// parseResolvConf reads nameservers, search domains and options from a resolv.conf.
+func parseResolvConf(data []byte) *runtimeapi.DNSConfig {
+	cfg := &runtimeapi.DNSConfig{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			cfg.Servers = append(cfg.Servers, f[1])
+		case "search", "domain":
+			cfg.Searches = append(cfg.Searches[:0], f[1:]...)
+		case "options":
+			cfg.Options = append(cfg.Options, f[1:]...)
+		}
+	}
+	return cfg
+}
+
+func protocol(p string) runtimeapi.Protocol {
+	switch p {
+	case "UDP":
+		return runtimeapi.Protocol_UDP
+	case "SCTP":
+		return runtimeapi.Protocol_SCTP
+	}
+	return runtimeapi.Protocol_TCP
+}
+
+// sandboxConfig is the CRI configuration of pod's sandbox, attempt-th of its life.
+func sandboxConfig(pod *corev1.Pod, attempt uint32, o sandboxOptions) *runtimeapi.PodSandboxConfig {
+	m := pod.GetMetadata()
+	labels := podLabels(pod)
+	for k, v := range m.GetLabels() {
+		if _, ours := labels[k]; !ours {
+			labels[k] = v
+		}
+	}
+	cfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: m.GetName(), Namespace: m.GetNamespace(), Uid: m.GetUid(), Attempt: attempt},
+		Hostname:     podHostname(pod),
+		LogDirectory: podLogDir(o.PodLogRoot, pod),
+		DnsConfig:    dnsConfig(pod, o),
+		Labels:       labels,
+		Annotations:  m.GetAnnotations(),
+		Linux: &runtimeapi.LinuxPodSandboxConfig{
+			CgroupParent: o.CgroupParent,
+			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+				NamespaceOptions: namespaceOptions(pod),
+			},
+		},
+	}
+	if pod.GetSpec().GetHostNetwork() {
+		cfg.Hostname = ""
+	}
+	for _, c := range pod.GetSpec().GetContainers() {
+		for _, p := range c.GetPorts() {
+			if p.GetHostPort() == 0 {
+				continue
+			}
+			cfg.PortMappings = append(cfg.PortMappings, &runtimeapi.PortMapping{
+				Protocol: protocol(p.GetProtocol()), ContainerPort: p.GetContainerPort(), HostPort: p.GetHostPort(), HostIp: p.GetHostIP(),
+			})
+		}
+	}
+	return cfg
+}
+
+func namespaceOptions(pod *corev1.Pod) *runtimeapi.NamespaceOption {
+	ns := &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD}
+	if pod.GetSpec().GetHostNetwork() {
+		ns.Network = runtimeapi.NamespaceMode_NODE
+	}
+	if pod.GetSpec().GetHostPID() {
+		ns.Pid = runtimeapi.NamespaceMode_NODE
+	}
+	if pod.GetSpec().GetHostIPC() {
+		ns.Ipc = runtimeapi.NamespaceMode_NODE
+	}
+	return ns
+}
+
+// envContext is what env var references resolve against.
+type envContext struct {
+	PodIPs, HostIPs []string
+	NodeName        string
+	// Allocatable is the node's, for resourceFieldRef limits a container does not set.
+	Allocatable resource.List
+}
+
+// fieldRefValue resolves a downward-API fieldRef.
+func fieldRefValue(pod *corev1.Pod, path string, ec envContext) (string, error) {
+	m := pod.GetMetadata()
+	if key, ok := strings.CutPrefix(path, "metadata.labels['"); ok {
+		return m.GetLabels()[strings.TrimSuffix(key, "']")], nil
+	}
+	if key, ok := strings.CutPrefix(path, "metadata.annotations['"); ok {
+		return m.GetAnnotations()[strings.TrimSuffix(key, "']")], nil
+	}
+	first := func(s []string) string {
+		if len(s) > 0 {
+			return s[0]
+		}
+		return ""
+	}
+	switch path {
+	case "metadata.name":
+		return m.GetName(), nil
+	case "metadata.namespace":
+		return m.GetNamespace(), nil
+	case "metadata.uid":
+		return m.GetUid(), nil
+	case "spec.nodeName":
+		if n := pod.GetSpec().GetNodeName(); n != "" {
+			return n, nil
+		}
+		return ec.NodeName, nil
+	case "spec.serviceAccountName":
+		return pod.GetSpec().GetServiceAccountName(), nil
+	case "status.hostIP":
+		return first(ec.HostIPs), nil
+	case "status.hostIPs":
+		return strings.Join(ec.HostIPs, ","), nil
+	case "status.podIP":
+		return first(ec.PodIPs), nil
+	case "status.podIPs":
+		return strings.Join(ec.PodIPs, ","), nil
+	}
+	return "", fmt.Errorf("unsupported fieldRef %q", path)
+}
+
+// resourceFieldValue resolves a resourceFieldRef (limits.cpu rounds up to whole cores by
+// default, as Kubernetes does).
+func resourceFieldValue(c *corev1.Container, sel *corev1.ResourceFieldSelector, ec envContext) (string, error) {
+	which, name, ok := strings.Cut(sel.GetResource(), ".")
+	if !ok {
+		return "", fmt.Errorf("unsupported resourceFieldRef %q", sel.GetResource())
+	}
+	var list resource.List
+	switch which {
+	case "limits":
+		list, _ = resource.ParseList(c.GetResources().GetLimits())
+	case "requests":
+		list, _ = resource.ParseList(c.GetResources().GetRequests())
+	default:
+		return "", fmt.Errorf("unsupported resourceFieldRef %q", sel.GetResource())
+	}
+	q, ok := list[name]
+	if !ok && which == "limits" {
+		q, ok = ec.Allocatable[name]
+	}
+	if !ok {
+		return "0", nil
+	}
+	divisor := resource.MustParse("1")
+	if d := sel.GetDivisor(); d != nil {
+		if dq, err := resource.FromProto(d); err == nil && !dq.IsZero() {
+			divisor = dq
+		}
+	}
+	if name == "cpu" {
+		m, dm := q.MilliValue(), divisor.MilliValue()
+		return strconv.FormatInt((m+dm-1)/dm, 10), nil
+	}
+	v, dv := q.Value(), divisor.Value()
+	return strconv.FormatInt((v+dv-1)/dv, 10), nil
+}
+
+// expand replaces $(VAR) references with env values; $$(VAR) escapes to $(VAR), and
+// unknown references are left as they are (Kubernetes' expansion rules).
+func expand(s string, env map[string]string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := env[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+// containerEnv resolves the container's environment, in order (later entries may refer
+// to earlier ones with $(NAME)).
+func containerEnv(pod *corev1.Pod, c *corev1.Container, ec envContext) ([]*runtimeapi.KeyValue, map[string]string, error) {
+	vals := map[string]string{}
+	var out []*runtimeapi.KeyValue
+	for _, e := range c.GetEnv() {
+		var v string
+		switch src := e.GetValueFrom(); {
+		case src == nil:
+			v = expand(e.GetValue(), vals)
+		case src.GetFieldRef() != nil:
+			var err error
+			if v, err = fieldRefValue(pod, src.GetFieldRef().GetFieldPath(), ec); err != nil {
+				return nil, nil, fmt.Errorf("env %s: %w", e.GetName(), err)
+			}
+		case src.GetResourceFieldRef() != nil:
+			var err error
+			if v, err = resourceFieldValue(c, src.GetResourceFieldRef(), ec); err != nil {
+				return nil, nil, fmt.Errorf("env %s: %w", e.GetName(), err)
+			}
+		default:
+			return nil, nil, fmt.Errorf("env %s: configMapKeyRef and secretKeyRef are not supported by this kubelet", e.GetName())
+		}
+		vals[e.GetName()] = v
+		out = append(out, &runtimeapi.KeyValue{Key: e.GetName(), Value: v})
+	}
+	return out, vals, nil
+}
+
+// containerConfig is the CRI configuration of the restartCount-th instance of c.
+func containerConfig(pod *corev1.Pod, c *corev1.Container, restartCount int, image string, ec envContext) (*runtimeapi.ContainerConfig, error) {
+	envs, vals, err := containerEnv(pod, c, ec)
+	if err != nil {
+		return nil, err
+	}
+	var cmd, args []string
+	for _, s := range c.GetCommand() {
+		cmd = append(cmd, expand(s, vals))
+	}
+	for _, s := range c.GetArgs() {
+		args = append(args, expand(s, vals))
+	}
+	labels := podLabels(pod)
+	labels[krt.LabelContainerName] = c.GetName()
+	grace := int64(30)
+	if g := pod.GetSpec().TerminationGracePeriodSeconds; g != nil {
+		grace = *g
+	}
+	ann := map[string]string{
+		krt.AnnotationContainerHash:    containerHash(c),
+		krt.AnnotationRestartCount:     strconv.Itoa(restartCount),
+		krt.AnnotationTerminationGrace: strconv.FormatInt(grace, 10),
+	}
+	if p := c.GetTerminationMessagePath(); p != "" {
+		ann[krt.AnnotationTerminationMessage] = p
+	}
+	if pre := c.GetLifecycle().GetPreStop().GetExec(); pre != nil {
+		ann[krt.AnnotationPreStopExec] = encodeCommand(pre.GetCommand())
+	}
+	cfg := &runtimeapi.ContainerConfig{
+		Metadata:    &runtimeapi.ContainerMetadata{Name: c.GetName(), Attempt: uint32(restartCount)},
+		Image:       &runtimeapi.ImageSpec{Image: image, UserSpecifiedImage: c.GetImage()},
+		Command:     cmd,
+		Args:        args,
+		WorkingDir:  c.GetWorkingDir(),
+		Envs:        envs,
+		Labels:      labels,
+		Annotations: ann,
+		LogPath:     containerLogPath(c.GetName(), restartCount),
+		Stdin:       c.GetStdin(),
+		StdinOnce:   c.GetStdinOnce(),
+		Tty:         c.GetTty(),
+		Linux: &runtimeapi.LinuxContainerConfig{
+			Resources:       linuxResources(c),
+			SecurityContext: containerSecurity(pod, c),
+		},
+	}
+	return cfg, nil
+}
+
+func containerSecurity(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxContainerSecurityContext {
+	sc := &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: namespaceOptions(pod)}
+	psc, csc := pod.GetSpec().GetSecurityContext(), c.GetSecurityContext()
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	if csc == nil {
+		csc = &corev1.SecurityContext{}
+	}
+	if psc.RunAsUser != nil {
+		sc.RunAsUser = &runtimeapi.Int64Value{Value: psc.GetRunAsUser()}
+	}
+	if psc.RunAsGroup != nil {
+		sc.RunAsGroup = &runtimeapi.Int64Value{Value: psc.GetRunAsGroup()}
+	}
+	sc.SupplementalGroups = psc.GetSupplementalGroups()
+	if csc.RunAsUser != nil {
+		sc.RunAsUser = &runtimeapi.Int64Value{Value: csc.GetRunAsUser()}
+	}
+	if csc.RunAsGroup != nil {
+		sc.RunAsGroup = &runtimeapi.Int64Value{Value: csc.GetRunAsGroup()}
+	}
+	sc.Privileged = csc.GetPrivileged()
+	sc.ReadonlyRootfs = csc.GetReadOnlyRootFilesystem()
+	if csc.AllowPrivilegeEscalation != nil {
+		sc.NoNewPrivs = !csc.GetAllowPrivilegeEscalation()
+	}
+	if caps := csc.GetCapabilities(); caps != nil {
+		sc.Capabilities = &runtimeapi.Capability{AddCapabilities: caps.GetAdd(), DropCapabilities: caps.GetDrop()}
+	}
+	return sc
+}
