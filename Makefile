@@ -78,3 +78,23 @@ images: node-deps
 
 node-smoke:
 	@hack/node/smoke.sh
+
+# ---- lab: three-node docker-compose cluster (see deploy/lab/docker-compose.yml) ----
+# lab-images  base rootfs (debootstrap, docker import, cached) + kubelab/* images; no-op when unchanged
+# lab         lab-images, PKI in deploy/.lab, docker-compose up, 3 Ready nodes, seed Deployment,
+#             a pod answering HTTP from another node (admin kubeconfig: deploy/.lab/admin.kubeconfig)
+# lab-drills  fault drills on a running lab: node down, etcd member down, leader failover, apiserver restart
+# lab-down    remove every container, network and volume of the lab (images stay; LAB_RMI=1 removes them)
+.PHONY: lab lab-images lab-down lab-drills
+
+lab-images: node-deps
+	@hack/lab/images.sh
+
+lab: node-deps
+	@hack/lab/up.sh
+
+lab-drills:
+	@hack/lab/drills.sh
+
+lab-down:
+	@hack/lab/down.sh

@@ -477,6 +477,9 @@ func (k *Kubelet) housekeeping(context.Context) error {
 			delete(k.runtimeCache, u)
 			continue
 		}
+		if rt == nil { // a new sandbox was just made; its containers are not known yet
+			continue
+		}
 		for _, c := range rt.Containers {
 			ids[c.ID] = true
 		}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# make lab-drills: fault drills on a running lab (make lab first). Each drill reports PASS/FAIL
+# with timings; the script exits non-zero if any failed. Every drill restores what it broke.
+#   1 node-2 stopped        -> NotReady after the grace period (20 s in the lab), its pods evicted
+#                              (toleration 30 s in the lab) and recreated on the other nodes; node-2 back
+#   2 etcd-2 stopped        -> writes continue; restarted -> catches up (etcdctl endpoint status)
+#   3 leading controller-manager / scheduler killed (SIGKILL) -> the standby holds the Lease
+#                              within the lease duration (15 s) + retry period
+#   4 apiserver restarted   -> no other component restarts; their watches resume (a new pod is
+#                              scheduled and runs; the Deployment follows a scale)
+# Env: DRILLS="1 2 3 4" to pick; DRILL_TIMEOUT (120 s per wait).
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+T=${DRILL_TIMEOUT:-120}
+fails=0; results=()
+pass() { say "PASS: $*"; results+=("PASS  $*"); }
+fail() { say "FAIL: $*"; results+=("FAIL  $*"); fails=$((fails+1)); }
+# until_ok TIMEOUT CMD...: poll every second; prints elapsed seconds; fails on timeout.
+until_ok() {
+  local t=$1; shift; local s; s=$(now)
+  while ! "$@" >/dev/null 2>&1; do
+    (( $(echo "$(now) - $s > $t" | bc) )) && { since "$s"; return 1; }
+    sleep 1
+  done
+  since "$s"
+}
+node_status() { k get node "$1" --no-headers 2>/dev/null | awk '{print $2}'; }
+is_status() { [ "$(node_status "$1")" = "$2" ]; }
+holder() { k get lease -n kube-system "$1" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
+etcdctl_() { docker exec "$1" etcdctl --endpoints "https://$1:2379" --cacert /etc/kubelab/pki/ca.crt \
+  --cert /etc/kubelab/pki/etcd-client.crt --key /etc/kubelab/pki/etcd-client.key "${@:2}"; }
+ep_status() {  # name -> "revision raftIndex leader?"
+  etcdctl_ "$1" endpoint status -w json 2>/dev/null | jq -r '.[0].Status | "rev=\(.header.revision) raft_index=\(.raftIndex) leader=\(.leader == .header.member_id)"'
+}
+
+k get --raw /healthz >/dev/null 2>&1 || { say "the lab is not answering; run make lab first"; exit 1; }
+drills=${DRILLS:-1 2 3 4}
+
+# ---- 1: node down ---------------------------------------------------------------------
+drill1() {
+  say "== drill 1: stop node-2"
+  local before; before=$(k get pods -l app=example -o wide --no-headers 2>/dev/null | awk '$7=="node-2" {print $1}')
+  say "pods on node-2 before: ${before:-none}"
+  docker stop -t 2 node-2 >/dev/null
+  local t
+  if t=$(until_ok "$T" is_status node-2 NotReady); then pass "node-2 NotReady ${t} s after it stopped"; else fail "node-2 still $(node_status node-2) after ${t} s"; fi
+  ok_elsewhere() {
+    local n; n=$(k get pods -l app=example -o wide --no-headers 2>/dev/null | awk '$3=="Running" && $7!="node-2"' | wc -l)
+    [ "$n" -ge 3 ]
+  }
+  if [ -z "$before" ]; then
+    say "(no seed pods were on node-2: nothing to evict)"
+  elif t=$(until_ok "$T" ok_elsewhere); then
+    pass "3 seed pods Running on other nodes ${t} s after NotReady"
+  else
+    fail "seed pods not recreated elsewhere within ${t} s"
+  fi
+  k get pods -l app=example -o wide 2>/dev/null | sed 's/^/lab:   /'
+  docker start node-2 >/dev/null
+  if t=$(until_ok "$T" is_status node-2 Ready); then pass "node-2 Ready again ${t} s after restart"; else fail "node-2 not Ready after restart"; fi
+}
+
+# ---- 2: etcd member down ----------------------------------------------------------------
+drill2() {
+  say "== drill 2: stop etcd-2"
+  for m in etcd-1 etcd-2 etcd-3; do say "  $m: $(ep_status $m)"; done
+  docker stop -t 5 etcd-2 >/dev/null
+  local ok=0 i
+  for i in $(seq 5); do
+    k annotate namespace default "kubelab.io/drill-etcd=$i-$(date +%s)" --overwrite >/dev/null 2>&1 && ok=$((ok+1))
+  done
+  if [ $ok = 5 ]; then pass "5/5 writes with etcd-2 down"; else fail "$ok/5 writes with etcd-2 down"; fi
+  docker start etcd-2 >/dev/null
+  caught_up() {
+    local r1 r2; r1=$(ep_status etcd-1 | sed 's/ raft.*//'); r2=$(ep_status etcd-2 | sed 's/ raft.*//')
+    [ -n "$r2" ] && [ "$r1" = "$r2" ]
+  }
+  local t
+  if t=$(until_ok 60 caught_up); then pass "etcd-2 caught up ${t} s after restart"; else fail "etcd-2 did not catch up within ${t} s"; fi
+  for m in etcd-1 etcd-2 etcd-3; do say "  $m: $(ep_status $m)"; done
+}
+
+# ---- 3: leader failover -----------------------------------------------------------------
+failover() {  # lease
+  local lease=$1 h c t
+  h=$(holder "$lease"); c=${h%%_*}
+  [ -n "$h" ] || { fail "$lease: no Lease holder"; return; }
+  say "$lease held by $h; docker kill $c"
+  docker kill -s KILL "$c" >/dev/null
+  new_holder() { local x; x=$(holder "$lease"); [ -n "$x" ] && [ "$x" != "$h" ]; }
+  if t=$(until_ok 45 new_holder); then pass "$lease: $(holder "$lease") took over ${t} s after the leader was killed (lease 15 s)"
+  else fail "$lease: still held by $(holder "$lease") after ${t} s"; fi
+  docker start "$c" >/dev/null 2>&1 || true
+}
+drill3() {
+  say "== drill 3: kill the leading controller-manager and scheduler"
+  failover kube-controller-manager
+  failover kube-scheduler
+}
+
+# ---- 4: apiserver restart -----------------------------------------------------------------
+drill4() {
+  say "== drill 4: restart the apiserver"
+  local comps="controller-manager-1 controller-manager-2 scheduler-1 scheduler-2 node-1 node-2 node-3"
+  local c b a
+  declare -A started=()
+  for c in $comps; do started[$c]=$(docker inspect -f '{{.State.StartedAt}}' "$c"); done
+  docker restart -t 5 apiserver >/dev/null
+  local t
+  api() { k get --raw /healthz | grep -q ok; }
+  if t=$(until_ok 60 api); then pass "apiserver answering ${t} s after restart"; else fail "apiserver down"; return; fi
+  k delete pod drill-watch --ignore-not-found --wait=false >/dev/null 2>&1
+  local validate=(); [ "$STOCK" = 1 ] && validate=(--validate=false)
+  k apply "${validate[@]}" -f - >/dev/null <<'POD'
+apiVersion: v1
+kind: Pod
+metadata: {name: drill-watch, labels: {app: drill-watch}}
+spec:
+  containers: [{name: nginx, image: "nginx:1.14.2"}]
+POD
+  running() { [ "$(k get pod drill-watch -o jsonpath='{.status.phase}')" = Running ]; }
+  if t=$(until_ok 60 running); then pass "a pod created after the restart was scheduled and Running in ${t} s (scheduler + kubelet watches)"
+  else fail "pod created after the restart: $(k get pod drill-watch --no-headers -o wide 2>&1)"; fi
+  k delete pod drill-watch --wait=false >/dev/null 2>&1
+  if k get deployment example-deployment >/dev/null 2>&1; then
+    k scale deployment example-deployment --replicas 4 >/dev/null
+    four() { [ "$(k get pods -l app=example --no-headers | awk '$3=="Running"' | wc -l)" -ge 4 ]; }
+    if t=$(until_ok 60 four); then pass "Deployment scaled to 4 Running pods in ${t} s (controller-manager watches)"
+    else fail "Deployment did not reach 4 Running pods"; fi
+    k scale deployment example-deployment --replicas 3 >/dev/null
+  fi
+  local restarted=""
+  for c in $comps; do
+    a=$(docker inspect -f '{{.State.StartedAt}}' "$c"); [ "$a" = "${started[$c]}" ] || restarted="$restarted $c"
+  done
+  if [ -z "$restarted" ]; then pass "no component restarted with the apiserver"; else
+    fail "restarted:$restarted"
+    for c in $restarted; do
+      say "  $c: restarts=$(docker inspect -f '{{.RestartCount}}' "$c"); first panic/fatal line in its log:"
+      docker logs "$c" 2>&1 | grep -m1 -A8 -E '^(panic|fatal error)|level=ERROR' | sed 's/^/lab:     /'
+    done
+  fi
+}
+
+for d in $drills; do "drill$d"; done
+echo; say "drill results:"; printf 'lab:   %s\n' "${results[@]}"
+exit $((fails > 0))
