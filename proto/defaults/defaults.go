@@ -13,9 +13,11 @@ package defaults
 import (
 	"google.golang.org/protobuf/proto"
 
+	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/validation"
 )
@@ -53,6 +55,14 @@ func Default(obj runtime.Object) {
 		Deployment(o)
 	case *appsv1.ReplicaSet:
 		ReplicaSet(o)
+	case *rbacv1.RoleBinding:
+		RoleBinding(o)
+	case *rbacv1.ClusterRoleBinding:
+		ClusterRoleBinding(o)
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		MutatingWebhookConfiguration(o)
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		ValidatingWebhookConfiguration(o)
 	}
 }
 

@@ -13,7 +13,9 @@ type Mapping struct {
 	Namespaced bool
 }
 
-// Mappings lists every served resource, in discovery order.
+// Mappings lists every stored resource, in discovery order: every one of them can be listed
+// and watched (controllers walk this table). Create-only virtual resources, such as
+// selfsubjectaccessreviews, are the apiserver's alone and not listed here.
 var Mappings = []Mapping{
 	{Kind: core("Namespace"), Plural: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}},
 	{Kind: core("Pod"), Plural: "pods", Singular: "pod", ShortNames: []string{"po"}, Categories: []string{"all"}, Namespaced: true},
@@ -24,6 +26,12 @@ var Mappings = []Mapping{
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: coordination("Lease"), Plural: "leases", Singular: "lease", Namespaced: true},
+	{Kind: rbac("Role"), Plural: "roles", Singular: "role", Namespaced: true},
+	{Kind: rbac("ClusterRole"), Plural: "clusterroles", Singular: "clusterrole"},
+	{Kind: rbac("RoleBinding"), Plural: "rolebindings", Singular: "rolebinding", Namespaced: true},
+	{Kind: rbac("ClusterRoleBinding"), Plural: "clusterrolebindings", Singular: "clusterrolebinding"},
+	{Kind: admissionRegistration("MutatingWebhookConfiguration"), Plural: "mutatingwebhookconfigurations", Singular: "mutatingwebhookconfiguration"},
+	{Kind: admissionRegistration("ValidatingWebhookConfiguration"), Plural: "validatingwebhookconfigurations", Singular: "validatingwebhookconfiguration"},
 }
 
 // MappingFor returns the mapping of a kind.
@@ -46,4 +54,16 @@ func apps(kind string) runtime.GroupVersionKind {
 
 func coordination(kind string) runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: GroupCoordination, Version: "v1", Kind: kind}
+}
+
+func rbac(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupRBAC, Version: "v1", Kind: kind}
+}
+
+func authorization(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupAuthorization, Version: "v1", Kind: kind}
+}
+
+func admissionRegistration(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupAdmissionRegistration, Version: "v1", Kind: kind}
 }

@@ -3,17 +3,23 @@
 package scheme
 
 import (
+	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
 )
 
 // Groups and versions kubelab serves.
 const (
-	GroupCore         = ""
-	GroupApps         = "apps"
-	GroupCoordination = "coordination.k8s.io"
+	GroupCore                  = ""
+	GroupApps                  = "apps"
+	GroupCoordination          = "coordination.k8s.io"
+	GroupRBAC                  = "rbac.authorization.k8s.io"
+	GroupAuthorization         = "authorization.k8s.io"
+	GroupAdmissionRegistration = "admissionregistration.k8s.io"
 )
 
 // Scheme holds every kind; it is built at init and read-only afterwards.
@@ -30,5 +36,12 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
 	s.AddKind(coordination("Lease"), &coordinationv1.Lease{}, &coordinationv1.LeaseList{})
+	s.AddKind(rbac("Role"), &rbacv1.Role{}, &rbacv1.RoleList{})
+	s.AddKind(rbac("ClusterRole"), &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleList{})
+	s.AddKind(rbac("RoleBinding"), &rbacv1.RoleBinding{}, &rbacv1.RoleBindingList{})
+	s.AddKind(rbac("ClusterRoleBinding"), &rbacv1.ClusterRoleBinding{}, &rbacv1.ClusterRoleBindingList{})
+	s.AddKind(authorization("SelfSubjectAccessReview"), &authorizationv1.SelfSubjectAccessReview{}, &authorizationv1.SelfSubjectAccessReviewList{})
+	s.AddKind(admissionRegistration("MutatingWebhookConfiguration"), &admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.MutatingWebhookConfigurationList{})
+	s.AddKind(admissionRegistration("ValidatingWebhookConfiguration"), &admissionregistrationv1.ValidatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfigurationList{})
 	return s
 }

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"fmt"
 	"strings"
 
 	"kubelab.io/proto/labels"
@@ -38,10 +39,28 @@ func NameIsDNSLabel(name string, prefix bool) []string {
 // NameFunc returns the name rule of kind ("Namespace" → NameIsDNSLabel, any other kind
 // kubelab serves → NameIsDNSSubdomain).
 func NameFunc(kind string) ValidateNameFunc {
-	if kind == "Namespace" {
+	switch kind {
+	case "Namespace":
 		return NameIsDNSLabel
+	case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
+		return NameIsPathSegment
 	}
 	return NameIsDNSSubdomain
+}
+
+// NameIsPathSegment is the name rule of the RBAC kinds ("system:kube-scheduler"): anything
+// that can be one segment of a URL path.
+func NameIsPathSegment(name string, prefix bool) []string {
+	var msgs []string
+	if !prefix && (name == "." || name == "..") {
+		msgs = append(msgs, fmt.Sprintf("may not be '%s'", name))
+	}
+	for _, bad := range []string{"/", "%"} {
+		if strings.Contains(name, bad) {
+			msgs = append(msgs, fmt.Sprintf("may not contain '%s'", bad))
+		}
+	}
+	return msgs
 }
 
 // maskTrailingDash lets a generateName end in '-': the random suffix will follow it.

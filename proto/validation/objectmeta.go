@@ -21,6 +21,11 @@ func ValidateObjectMeta(meta *metav1.ObjectMeta, namespaced bool, nameIsDNSLabel
 	if nameIsDNSLabel {
 		nameFn = NameIsDNSLabel
 	}
+	return ValidateObjectMetaName(meta, namespaced, nameFn, path)
+}
+
+// ValidateObjectMetaName is ValidateObjectMeta with the kind's own name rule (NameFunc).
+func ValidateObjectMetaName(meta *metav1.ObjectMeta, namespaced bool, nameFn ValidateNameFunc, path string) apierrors.FieldErrors {
 	var errs apierrors.FieldErrors
 	if gn := meta.GetGenerateName(); gn != "" {
 		for _, msg := range nameFn(gn, true) {

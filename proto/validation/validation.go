@@ -9,9 +9,12 @@
 package validation
 
 import (
+	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
 )
@@ -40,6 +43,20 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateReplicaSet(o)
 	case *coordinationv1.Lease:
 		return ValidateLease(o)
+	case *rbacv1.Role:
+		return ValidateRole(o)
+	case *rbacv1.ClusterRole:
+		return ValidateClusterRole(o)
+	case *rbacv1.RoleBinding:
+		return ValidateRoleBinding(o)
+	case *rbacv1.ClusterRoleBinding:
+		return ValidateClusterRoleBinding(o)
+	case *authorizationv1.SelfSubjectAccessReview:
+		return ValidateSelfSubjectAccessReview(o)
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		return ValidateMutatingWebhookConfiguration(o)
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		return ValidateValidatingWebhookConfiguration(o)
 	}
 	return nil
 }
@@ -68,6 +85,14 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *appsv1.ReplicaSet:
 		if op, ok := old.(*appsv1.ReplicaSet); ok {
 			return ValidateReplicaSetUpdate(o, op)
+		}
+	case *rbacv1.RoleBinding:
+		if op, ok := old.(*rbacv1.RoleBinding); ok {
+			return append(ValidateRoleBinding(o), validateRoleRefUpdate(o.GetRoleRef(), op.GetRoleRef())...)
+		}
+	case *rbacv1.ClusterRoleBinding:
+		if op, ok := old.(*rbacv1.ClusterRoleBinding); ok {
+			return append(ValidateClusterRoleBinding(o), validateRoleRefUpdate(o.GetRoleRef(), op.GetRoleRef())...)
 		}
 	}
 	return Validate(obj)

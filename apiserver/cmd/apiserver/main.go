@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg server.Config
-	var etcdServers, admission, logLevel string
+	var etcdServers, admission, authorization, logLevel string
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the embedded etcd's data (used when --etcd-servers is empty)")
 	fs.StringVar(&cfg.CertDir, "cert-dir", "", "directory for the CA, serving and admin certificates and admin.kubeconfig (default DATA_DIR/pki)")
 	fs.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address to serve HTTPS on")
@@ -44,6 +44,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.EtcdCertFile, "etcd-certfile", "", "client certificate for the external etcd")
 	fs.StringVar(&cfg.EtcdKeyFile, "etcd-keyfile", "", "client key for the external etcd")
 	fs.StringVar(&admission, "enable-admission-plugins", strings.Join(server.DefaultAdmissionPlugins, ","), "admission plugins to run, in order")
+	fs.StringVar(&authorization, "authorization-mode", strings.Join(server.DefaultAuthorizationModes, ","), "authorizers to ask, in order: Node, RBAC, AlwaysAllow, AlwaysDeny (members of system:masters are always allowed)")
+	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens, CSV: token,user,uid,\"group1,group2\"")
+	fs.StringVar(&cfg.BasicAuthFile, "basic-auth-file", "", "INSECURE static passwords for HTTP basic auth, CSV: password,user,uid,\"group1,group2\" (off when empty)")
+	fs.BoolVar(&cfg.AnonymousAuth, "anonymous-auth", false, "let requests without credentials through as system:anonymous (group system:unauthenticated); off, they get 401")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -57,6 +61,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		cfg.EtcdServers = strings.Split(etcdServers, ",")
 	}
 	cfg.AdmissionPlugins = splitList(admission)
+	cfg.AuthorizationModes = splitList(authorization)
+	if len(cfg.AuthorizationModes) == 0 {
+		return errors.New("--authorization-mode: at least one mode is required")
+	}
 	s, err := server.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -31,6 +31,9 @@ type Attributes struct {
 	Object      runtime.Object
 	OldObject   runtime.Object
 	User        *request.User
+	// DryRun is set when nothing will be written: plugins with side effects (ResourceQuota's
+	// charge) must check without acting.
+	DryRun bool
 }
 
 // Plugin is one admission plugin. A plugin implements Mutator, Validator or both.

@@ -82,7 +82,8 @@ func (s *service) authenticate(ctx context.Context) (context.Context, error) {
 			creds.TLS = &ti.State
 		}
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
+	md, hasMD := metadata.FromIncomingContext(ctx)
+	if hasMD {
 		if v := md.Get("authorization"); len(v) > 0 {
 			creds.Authorization = v[0]
 		}
@@ -90,6 +91,13 @@ func (s *service) authenticate(ctx context.Context) (context.Context, error) {
 	u, err := s.authn.Authenticate(ctx, creds)
 	if err != nil {
 		return nil, apierrors.ToGRPC(apierrors.NewUnauthorized(""))
+	}
+	if creds.Authorization != "" {
+		// Nothing past authentication may see or log the credentials, as REST drops the
+		// Authorization header.
+		md = md.Copy()
+		md.Delete("authorization")
+		ctx = metadata.NewIncomingContext(ctx, md)
 	}
 	return request.WithUser(ctx, u), nil
 }

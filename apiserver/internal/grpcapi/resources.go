@@ -31,7 +31,14 @@ const WatchStartedHeader = "kubelab-watch-started"
 // begin describes the call as REST would (see newInfo), puts that Info on ctx and opens
 // the call through the pipeline, which resolves and authorizes it.
 func (s *service) begin(ctx context.Context, ref *servicev1.ResourceRef, verb, subresource string) (context.Context, *pipeline.Call, error) {
+	return s.beginSelected(ctx, ref, verb, subresource, "")
+}
+
+// beginSelected is begin for list and watch, whose field selector authorization may look at
+// (a kubelet may only list the pods of its own node).
+func (s *service) beginSelected(ctx context.Context, ref *servicev1.ResourceRef, verb, subresource, fieldSelector string) (context.Context, *pipeline.Call, error) {
 	info := newInfo(ref, verb, subresource)
+	info.FieldSelector = fieldSelector
 	ctx = request.WithInfo(ctx, info)
 	call, err := s.pipeline.Begin(ctx, info)
 	return ctx, call, err
@@ -104,7 +111,7 @@ func (s *service) List(ctx context.Context, req *servicev1.ListRequest) (*servic
 	if err := namesNoObject(req.GetRef()); err != nil {
 		return nil, apierrors.ToGRPC(err)
 	}
-	ctx, call, err := s.begin(ctx, req.GetRef(), "list", "")
+	ctx, call, err := s.beginSelected(ctx, req.GetRef(), "list", "", req.GetFieldSelector())
 	if err != nil {
 		return nil, apierrors.ToGRPC(err)
 	}
@@ -132,7 +139,7 @@ func (s *service) Watch(req *servicev1.WatchRequest, stream servicev1.Resources_
 	if err := namesNoObject(req.GetRef()); err != nil {
 		return apierrors.ToGRPC(err)
 	}
-	ctx, call, err := s.begin(stream.Context(), req.GetRef(), "watch", "")
+	ctx, call, err := s.beginSelected(stream.Context(), req.GetRef(), "watch", "", req.GetFieldSelector())
 	if err != nil {
 		return apierrors.ToGRPC(err)
 	}

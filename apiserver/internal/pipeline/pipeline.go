@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"kubelab.io/apiserver/internal/authz"
 	"kubelab.io/apiserver/internal/registry"
 	"kubelab.io/apiserver/internal/request"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
@@ -56,6 +58,9 @@ func (p *Pipeline) Resolve(info *request.Info) (*registry.Store, error) {
 	}
 	if info.Namespace != "" && !res.Namespaced && info.Resource != "namespaces" {
 		return nil, NotFound()
+	}
+	if res.Virtual && (info.Verb != "create" || info.Subresource != "" || info.Name != "") {
+		return nil, apierrors.NewMethodNotSupported(res.GroupResource(), info.Verb)
 	}
 	if info.Subresource != "" {
 		byResource, ok := subresources[info.Subresource]
@@ -123,6 +128,7 @@ func forbidden(u *request.User, info *request.Info, reason string) error {
 // from Begin before they read the body, so an unauthorized client learns nothing from how
 // its body would have been decoded.
 type Call struct {
+	p     *Pipeline
 	info  *request.Info
 	store *registry.Store
 }
@@ -136,7 +142,7 @@ func (p *Pipeline) Begin(ctx context.Context, info *request.Info) (*Call, error)
 	if err := p.Authorize(ctx, info); err != nil {
 		return nil, err
 	}
-	return &Call{info: info, store: store}, nil
+	return &Call{p: p, info: info, store: store}, nil
 }
 
 // Resource is the registration of the resource the call acts on.
@@ -175,6 +181,9 @@ func (c *Call) Create(ctx context.Context, body runtime.Object, opts registry.Cr
 	}
 	if err := checkKind(store, body); err != nil {
 		return nil, err
+	}
+	if store.Resource.Virtual {
+		return c.p.review(ctx, store.Resource, body)
 	}
 	return store.Create(ctx, info.Namespace, body, opts)
 }
@@ -300,4 +309,44 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// review answers a virtual resource's create. The only one is SelfSubjectAccessReview: the
+// chain's own decision for the caller, on the request the review describes. Nothing is
+// stored.
+func (p *Pipeline) review(ctx context.Context, res *registry.Resource, body runtime.Object) (runtime.Object, error) {
+	r, ok := body.(*authorizationv1.SelfSubjectAccessReview)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("unexpected %s", body.GetKind()))
+	}
+	if res.Validate != nil {
+		if errs := res.Validate(r); len(errs) > 0 {
+			return nil, apierrors.NewInvalid(res.Kind.Kind, res.Kind.Group, r.GetMetadata().GetName(), errs)
+		}
+	}
+	var info *request.Info
+	if ra := r.GetSpec().GetResourceAttributes(); ra != nil {
+		info = &request.Info{
+			IsResourceRequest: true, Verb: ra.GetVerb(), APIGroup: ra.GetGroup(), APIVersion: ra.GetVersion(),
+			Namespace: ra.GetNamespace(), Resource: ra.GetResource(), Subresource: ra.GetSubresource(), Name: ra.GetName(),
+		}
+	} else {
+		na := r.GetSpec().GetNonResourceAttributes()
+		info = &request.Info{Path: na.GetPath(), Verb: na.GetVerb()}
+	}
+	d, reason, err := p.Authorizer.Authorize(ctx, authz.Attributes{User: request.UserFrom(ctx), Info: info})
+	status := &authorizationv1.SubjectAccessReviewStatus{Allowed: d == authz.Allow, Denied: d == authz.Deny, Reason: reason}
+	if err != nil {
+		status.EvaluationError = err.Error()
+	}
+	if status.Denied && strings.TrimSpace(status.Reason) == "" {
+		status.Reason = "denied"
+	}
+	out := &authorizationv1.SelfSubjectAccessReview{
+		Kind: res.Kind.Kind, ApiVersion: res.Kind.APIVersion(), Metadata: r.GetMetadata(), Spec: r.GetSpec(), Status: status,
+	}
+	if out.Metadata == nil {
+		out.Metadata = &metav1.ObjectMeta{}
+	}
+	return out, nil
 }

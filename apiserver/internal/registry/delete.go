@@ -58,6 +58,7 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1
 		return nil, err
 	}
 	attrs := s.attributes(ctx, admission.Delete, "", nil, current)
+	attrs.DryRun = dryRun(opts)
 	if err := s.Admission.Admit(ctx, attrs); err != nil {
 		return nil, err
 	}

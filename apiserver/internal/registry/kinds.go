@@ -86,6 +86,19 @@ func Resources() []*Resource {
 		std(&Resource{
 			Kind: gvk(scheme.GroupCoordination, "Lease"),
 		}),
+		std(&Resource{Kind: gvk(scheme.GroupRBAC, "Role")}),
+		std(&Resource{Kind: gvk(scheme.GroupRBAC, "ClusterRole")}),
+		std(&Resource{Kind: gvk(scheme.GroupRBAC, "RoleBinding")}),
+		std(&Resource{Kind: gvk(scheme.GroupRBAC, "ClusterRoleBinding")}),
+		std(&Resource{Kind: gvk(scheme.GroupAdmissionRegistration, "MutatingWebhookConfiguration")}),
+		std(&Resource{Kind: gvk(scheme.GroupAdmissionRegistration, "ValidatingWebhookConfiguration")}),
+		// Create-only and never stored, so not in the scheme's mapping table (which lists
+		// what clients can list and watch): the pipeline answers it.
+		{
+			Kind: gvk(scheme.GroupAuthorization, "SelfSubjectAccessReview"), Plural: "selfsubjectaccessreviews",
+			Singular: "selfsubjectaccessreview", Virtual: true,
+			Validate: validation.Validate,
+		},
 	}
 }
 

@@ -57,6 +57,10 @@ type Resource struct {
 	// that its deletion started (a namespace's Terminating phase).
 	DeletionBlocked func(obj runtime.Object) bool
 	MarkDeleting    func(obj runtime.Object)
+
+	// Virtual resources are answered, never stored (SelfSubjectAccessReview): create is
+	// their only verb, their Store has no Storage, and the pipeline computes the answer.
+	Virtual bool
 }
 
 // GroupResource names the resource in messages ("deployments.apps").
@@ -89,7 +93,7 @@ func (r *Resource) storagePrefix() string {
 	// Kubernetes keeps the core and apps groups without a group segment; other groups are
 	// prefixed so resources with the same plural cannot collide.
 	switch r.Kind.Group {
-	case "", "apps", "coordination.k8s.io":
+	case "", "apps", "coordination.k8s.io", "rbac.authorization.k8s.io", "admissionregistration.k8s.io":
 		return r.Plural
 	default:
 		return r.Kind.Group + "/" + r.Plural

@@ -85,6 +85,7 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 		s.Resource.Default(obj)
 	}
 	attrs := s.attributes(ctx, admission.Create, "", obj, nil)
+	attrs.DryRun = opts.DryRun
 	if err := s.Admission.Admit(ctx, attrs); err != nil {
 		return nil, err
 	}
@@ -158,6 +159,7 @@ func (s *Store) Update(ctx context.Context, namespace, name string, obj runtime.
 			s.keepServerFields(next, current)
 		}
 		attrs := s.attributes(ctx, admission.Update, opts.Subresource, next, current)
+		attrs.DryRun = opts.DryRun
 		if err := s.Admission.Admit(ctx, attrs); err != nil {
 			return nil, err
 		}
@@ -312,7 +314,7 @@ func (s *Store) checkNamespace(namespace string, meta *metav1.ObjectMeta) error 
 func (s *Store) validate(obj, old runtime.Object) error {
 	var errs apierrors.FieldErrors
 	meta := obj.GetMetadata()
-	errs = append(errs, validation.ValidateObjectMeta(meta, s.Resource.Namespaced, s.Resource.Plural == "namespaces", "metadata")...)
+	errs = append(errs, validation.ValidateObjectMetaName(meta, s.Resource.Namespaced, validation.NameFunc(s.Resource.Kind.Kind), "metadata")...)
 	if old != nil {
 		om := old.GetMetadata()
 		if meta.GetName() != om.GetName() {

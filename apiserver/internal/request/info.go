@@ -92,6 +92,9 @@ func ParseInfo(method, path string, query url.Values) *Info {
 			info.Verb = "delete"
 		}
 	}
+	if info.Verb == "list" || info.Verb == "watch" {
+		info.FieldSelector = query.Get("fieldSelector")
+	}
 	return info
 }
 

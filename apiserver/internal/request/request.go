@@ -48,6 +48,9 @@ type Info struct {
 	Resource    string
 	Subresource string
 	Name        string
+	// FieldSelector is a list or watch's field selector, for authorizers that allow only
+	// selected lists (the Node authorizer: a kubelet lists the pods of its own node).
+	FieldSelector string
 }
 
 type ctxKey int

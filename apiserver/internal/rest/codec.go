@@ -93,6 +93,9 @@ func decodeObject(w http.ResponseWriter, r *http.Request) (runtime.Object, error
 	if err != nil {
 		return nil, err
 	}
+	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == mediaKubeProtobuf {
+		return decodeKubeProtobuf(body)
+	}
 	j, err := bodyJSON(r, body)
 	if err != nil {
 		return nil, err

@@ -124,9 +124,13 @@ func (s *Server) serveResourceList(w http.ResponseWriter, gv registry.GroupVersi
 	}
 	list := apiResourceList{Kind: "APIResourceList", APIVersion: "v1", GroupVersion: gv.String()}
 	for _, r := range resources {
+		verbs := mainVerbs
+		if r.Virtual {
+			verbs = []string{"create"}
+		}
 		list.Resources = append(list.Resources, apiResource{
 			Name: r.Plural, SingularName: r.Singular, Namespaced: r.Namespaced, Kind: r.Kind.Kind,
-			Verbs: mainVerbs, ShortNames: r.ShortNames, Categories: r.Categories,
+			Verbs: verbs, ShortNames: r.ShortNames, Categories: r.Categories,
 		})
 		if r.StatusSubresource {
 			list.Resources = append(list.Resources, apiResource{

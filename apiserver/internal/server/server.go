@@ -61,8 +61,23 @@ type Config struct {
 	// (--etcd-cafile, --etcd-certfile, --etcd-keyfile): the CA that signed etcd's serving
 	// certificates, and the client certificate etcd requires.
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
-	// AdmissionPlugins are the enabled admission plugins, in order.
+	// AdmissionPlugins are the enabled admission plugins (--enable-admission-plugins). They
+	// run in kubelab's fixed order (admissionOrder), whatever the order given, as in
+	// kube-apiserver; nil means DefaultAdmissionPlugins.
 	AdmissionPlugins []string
+	// AuthorizationModes are the authorizers, in order (--authorization-mode); nil means
+	// DefaultAuthorizationModes. Members of system:masters are always allowed, as in
+	// kube-apiserver.
+	AuthorizationModes []string
+	// TokenAuthFile is a static token file (token,user,uid,"groups"); empty turns bearer
+	// tokens off.
+	TokenAuthFile string
+	// BasicAuthFile is a static password file (password,user,uid,"groups"); empty (the
+	// default) turns basic authentication off. It is insecure, and exists for labs.
+	BasicAuthFile string
+	// AnonymousAuth lets requests without credentials through as system:anonymous in
+	// system:unauthenticated; off, they get 401.
+	AnonymousAuth bool
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests and benchmarks only).
 	UnsafeNoFsync bool
 	Log           *slog.Logger
@@ -87,8 +102,8 @@ type Server struct {
 	Stores         map[*registry.Resource]*registry.Store
 }
 
-// DefaultAdmissionPlugins are on unless --enable-admission-plugins says otherwise.
-var DefaultAdmissionPlugins = []string{namespacelifecycle.PluginName}
+// DefaultAuthorizationModes are used unless --authorization-mode says otherwise.
+var DefaultAuthorizationModes = []string{authz.ModeNode, authz.ModeRBAC}
 
 // Start brings the server up and returns once it serves. Stop it with Close.
 func Start(ctx context.Context, cfg Config) (s *Server, err error) {
@@ -109,6 +124,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if cfg.AdmissionPlugins == nil {
 		cfg.AdmissionPlugins = DefaultAdmissionPlugins
+	}
+	if cfg.AuthorizationModes == nil {
+		cfg.AuthorizationModes = DefaultAuthorizationModes
 	}
 	s = &Server{cfg: cfg, log: cfg.Log, Metrics: metrics.New()}
 	built := s // the named result is nil on a failed return; close what was built
@@ -141,8 +159,15 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 
-	p := &pipeline.Pipeline{Registry: s.Registry, Stores: s.Stores, Authorizer: authz.Chain{authz.AlwaysAllowAuthenticated{}}}
-	authenticator := &authn.Chain{Authenticators: []authn.Authenticator{authn.X509{}}}
+	authorizer, err := s.buildAuthorizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	authenticator, err := s.buildAuthenticator()
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline.Pipeline{Registry: s.Registry, Stores: s.Stores, Authorizer: authorizer}
 	restServer := rest.New(rest.Config{
 		Pipeline:      p,
 		Authenticator: authenticator,
@@ -286,36 +311,19 @@ func (s *Server) etcdReady(ctx context.Context) error {
 	return err
 }
 
+// buildStores builds one registry Store per resource, then the admission chain they all
+// share (plugins read other resources through the stores, so the chain is filled in last).
 func (s *Server) buildStores(ctx context.Context) error {
 	s.Registry = registry.NewRegistry()
 	s.Stores = map[*registry.Resource]*registry.Store{}
-	var chain admission.Chain
-	var nsStore *registry.Store
-	for _, name := range s.cfg.AdmissionPlugins {
-		switch name {
-		case namespacelifecycle.PluginName:
-			chain = append(chain, namespacelifecycle.New(func(ctx context.Context, ns string) (*corev1.Namespace, error) {
-				// From the namespaces' watch cache, which holds every namespace write made
-				// through this server; only a namespace it does not hold (created a moment ago
-				// elsewhere) costs an etcd read, as in Kubernetes' plugin.
-				if cg, ok := nsStore.Storage.(storage.CachedGetter); ok {
-					if obj, err := cg.GetCached(ctx, nsStore.Resource.Key("", ns)); err == nil {
-						return obj.(*corev1.Namespace), nil
-					}
-				}
-				obj, err := nsStore.Get(ctx, "", ns)
-				if err != nil {
-					return nil, err
-				}
-				return obj.(*corev1.Namespace), nil
-			}))
-		default:
-			return fmt.Errorf("unknown admission plugin %q", name)
-		}
-	}
+	chain := &admission.Chain{}
 	for _, res := range registry.Resources() {
 		if err := s.Registry.Add(res); err != nil {
 			return err
+		}
+		if res.Virtual {
+			s.Stores[res] = &registry.Store{Resource: res, Admission: chain, Log: s.log}
+			continue
 		}
 		kind := res.Kind
 		st, stop, err := storage.NewResource(ctx, s.client, storage.ResourceConfig{
@@ -330,19 +338,39 @@ func (s *Server) buildStores(ctx context.Context) error {
 			return fmt.Errorf("storage for %s: %w", res.Plural, err)
 		}
 		s.stops = append(s.stops, stop)
-		store := &registry.Store{Resource: res, Storage: st, Admission: chain, Log: s.log}
-		s.Stores[res] = store
-		if res.Plural == "namespaces" {
-			nsStore = store
+		s.Stores[res] = &registry.Store{Resource: res, Storage: st, Admission: chain, Log: s.log}
+	}
+	plugins, err := s.buildAdmission(ctx)
+	if err != nil {
+		return err
+	}
+	*chain = plugins
+	return nil
+}
+
+// store returns the Store of a resource by group and plural.
+func (s *Server) store(group, plural string) *registry.Store {
+	res, ok := s.Registry.Lookup(group, "v1", plural)
+	if !ok {
+		panic("no resource " + group + "/" + plural) // a registration is missing: a programming error
+	}
+	return s.Stores[res]
+}
+
+// cachedGet reads an object from its resource's watch cache, falling back to etcd when the
+// cache does not hold it (written a moment ago through another server).
+func cachedGet(ctx context.Context, st *registry.Store, namespace, name string) (runtime.Object, error) {
+	if cg, ok := st.Storage.(storage.CachedGetter); ok {
+		if obj, err := cg.GetCached(ctx, st.Resource.Key(namespace, name)); err == nil {
+			return obj, nil
 		}
 	}
-	return nil
+	return st.Get(ctx, namespace, name)
 }
 
 // bootstrapNamespaces creates the namespaces every cluster has, when missing.
 func (s *Server) bootstrapNamespaces(ctx context.Context) error {
-	res, _ := s.Registry.Lookup("", "v1", "namespaces")
-	store := s.Stores[res]
+	store := s.store("", "namespaces")
 	for _, name := range namespacelifecycle.Immortal {
 		ns := &corev1.Namespace{Kind: "Namespace", ApiVersion: "v1", Metadata: &metav1.ObjectMeta{Name: name}}
 		if _, err := store.Create(ctx, "", ns, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

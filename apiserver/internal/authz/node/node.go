@@ -1,0 +1,146 @@
+// Package node is the Node authorizer (--authorization-mode=Node): it lets a kubelet,
+// authenticated as system:node:<name> in group system:nodes, touch what belongs to its own
+// node and nothing else — the pods bound to it (read them, write their status, confirm
+// their deletion), its own Node object and its status, its own Lease in kube-node-lease,
+// and events. For anything else it has no opinion (RBAC may still allow it); for requests
+// from other users it has no opinion at all.
+//
+// Kubernetes' Node authorizer keeps a graph of pods, nodes and what they reference; kubelab
+// has no secrets or config maps to reach through pods, so reading the one pod a request
+// names (from the watch cache) is enough.
+package node
+
+import (
+	"context"
+	"strings"
+
+	"kubelab.io/apiserver/internal/authz"
+	"kubelab.io/apiserver/internal/request"
+	corev1 "kubelab.io/proto/api/core/v1"
+)
+
+const (
+	// UserPrefix starts every kubelet's user name.
+	UserPrefix = "system:node:"
+	// LeaseNamespace holds the node heartbeat Leases.
+	LeaseNamespace = "kube-node-lease"
+)
+
+// PodGetter reads a pod (from the watch cache where possible).
+type PodGetter func(ctx context.Context, namespace, name string) (*corev1.Pod, error)
+
+// Authorizer is the Node authorizer.
+type Authorizer struct {
+	GetPod PodGetter
+}
+
+// NodeName returns the node a user is the kubelet of, if any.
+func NodeName(u *request.User) (string, bool) {
+	if u == nil || !u.InGroup(request.GroupNodes) || !strings.HasPrefix(u.Name, UserPrefix) {
+		return "", false
+	}
+	name := strings.TrimPrefix(u.Name, UserPrefix)
+	return name, name != ""
+}
+
+func (a *Authorizer) Authorize(ctx context.Context, attrs authz.Attributes) (authz.Decision, string, error) {
+	node, ok := NodeName(attrs.User)
+	info := attrs.Info
+	if !ok || info == nil || !info.IsResourceRequest {
+		return authz.NoOpinion, "", nil
+	}
+	switch info.APIGroup {
+	case "":
+		switch info.Resource {
+		case "pods":
+			return a.pods(ctx, node, info)
+		case "nodes":
+			return nodes(node, info)
+		case "events":
+			if is(info.Verb, "create", "update", "patch") {
+				return authz.Allow, "", nil
+			}
+		}
+	case "events.k8s.io":
+		if info.Resource == "events" && is(info.Verb, "create", "update", "patch") {
+			return authz.Allow, "", nil
+		}
+	case "coordination.k8s.io":
+		if info.Resource == "leases" && info.Namespace == LeaseNamespace && info.Subresource == "" {
+			// A create names no object on the URL; NodeRestriction checks the body's name.
+			if (info.Verb == "create" && info.Name == "") || (info.Name == node && is(info.Verb, "get", "update", "patch", "delete")) {
+				return authz.Allow, "", nil
+			}
+		}
+	}
+	return authz.NoOpinion, "", nil
+}
+
+func (a *Authorizer) pods(ctx context.Context, node string, info *request.Info) (authz.Decision, string, error) {
+	switch {
+	case info.Subresource == "" && is(info.Verb, "list", "watch"):
+		if selectsNode(info.FieldSelector, node) {
+			return authz.Allow, "", nil
+		}
+		return authz.NoOpinion, "can only list/watch pods with spec.nodeName field selector", nil
+	case info.Subresource == "" && is(info.Verb, "get", "delete"),
+		info.Subresource == "status" && is(info.Verb, "get", "update", "patch"):
+		if info.Name == "" {
+			return authz.NoOpinion, "", nil
+		}
+		pod, err := a.GetPod(ctx, info.Namespace, info.Name)
+		if err != nil {
+			// Not found (or unreadable): no relationship to this node. A kubelet asking
+			// about a pod that is gone gets 403 rather than 404, as in Kubernetes.
+			return authz.NoOpinion, "no relationship found between node '" + node + "' and this object", nil
+		}
+		if pod.GetSpec().GetNodeName() == node {
+			return authz.Allow, "", nil
+		}
+		return authz.NoOpinion, "no relationship found between node '" + node + "' and this object", nil
+	}
+	return authz.NoOpinion, "", nil
+}
+
+func nodes(node string, info *request.Info) (authz.Decision, string, error) {
+	switch info.Subresource {
+	case "":
+		// Create names no object on the URL; NodeRestriction checks the body's name.
+		if info.Verb == "create" && info.Name == "" {
+			return authz.Allow, "", nil
+		}
+		if info.Name == node && is(info.Verb, "get", "update", "patch") {
+			return authz.Allow, "", nil
+		}
+	case "status":
+		if info.Name == node && is(info.Verb, "get", "update", "patch") {
+			return authz.Allow, "", nil
+		}
+	}
+	return authz.NoOpinion, "", nil
+}
+
+// selectsNode reports whether a field selector pins spec.nodeName to node.
+func selectsNode(selector, node string) bool {
+	for _, term := range strings.Split(selector, ",") {
+		term = strings.TrimSpace(term)
+		for _, op := range []string{"==", "="} {
+			if k, v, ok := strings.Cut(term, op); ok && !strings.HasSuffix(k, "!") {
+				if strings.TrimSpace(k) == "spec.nodeName" && strings.TrimSpace(v) == node {
+					return true
+				}
+				break
+			}
+		}
+	}
+	return false
+}
+
+func is(verb string, verbs ...string) bool {
+	for _, v := range verbs {
+		if v == verb {
+			return true
+		}
+	}
+	return false
+}

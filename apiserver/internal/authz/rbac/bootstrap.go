@@ -1,0 +1,181 @@
+package rbac
+
+import (
+	"context"
+	"fmt"
+
+	"kubelab.io/apiserver/internal/registry"
+	metav1 "kubelab.io/proto/api/meta/v1"
+	rbacv1 "kubelab.io/proto/api/rbac/v1"
+	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/runtime"
+)
+
+// The bootstrap policy: kube-apiserver's plugin/pkg/auth/authorizer/rbac/bootstrappolicy,
+// trimmed to what kubelab's components do. Each component identity gets what its
+// controllers, scheduler or kubelet need and no more; the admin group gets cluster-admin.
+// Objects are created at start-up when missing and never overwritten, so an operator's
+// edits survive restarts (Kubernetes reconciles unless autoupdate is "false"; kubelab
+// simply leaves existing objects alone).
+
+const group = "rbac.authorization.k8s.io"
+
+// Well-known component identities, as their client certificates name them.
+const (
+	UserKubeScheduler         = "system:kube-scheduler"
+	UserKubeControllerManager = "system:kube-controller-manager"
+)
+
+var (
+	readVerbs  = []string{"get", "list", "watch"}
+	writeVerbs = []string{"create", "update", "patch", "delete"}
+	eventVerbs = []string{"create", "update", "patch"}
+)
+
+func rule(verbs []string, groups []string, resources ...string) *rbacv1.PolicyRule {
+	return &rbacv1.PolicyRule{Verbs: verbs, ApiGroups: groups, Resources: resources}
+}
+
+func urls(verbs []string, paths ...string) *rbacv1.PolicyRule {
+	return &rbacv1.PolicyRule{Verbs: verbs, NonResourceURLs: paths}
+}
+
+func join(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+var (
+	core         = []string{""}
+	apps         = []string{"apps"}
+	coordination = []string{"coordination.k8s.io"}
+	events       = []string{"", "events.k8s.io"}
+)
+
+func bootstrapMeta(name, namespace string) *metav1.ObjectMeta {
+	return &metav1.ObjectMeta{
+		Name: name, Namespace: namespace,
+		Labels:      map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"},
+		Annotations: map[string]string{"rbac.authorization.kubernetes.io/autoupdate": "true"},
+	}
+}
+
+func clusterRole(name string, rules ...*rbacv1.PolicyRule) *rbacv1.ClusterRole {
+	return &rbacv1.ClusterRole{Kind: "ClusterRole", ApiVersion: group + "/v1", Metadata: bootstrapMeta(name, ""), Rules: rules}
+}
+
+func clusterRoleBinding(name, role string, subjects ...*rbacv1.Subject) *rbacv1.ClusterRoleBinding {
+	return &rbacv1.ClusterRoleBinding{
+		Kind: "ClusterRoleBinding", ApiVersion: group + "/v1", Metadata: bootstrapMeta(name, ""),
+		RoleRef: &rbacv1.RoleRef{ApiGroup: group, Kind: "ClusterRole", Name: role}, Subjects: subjects,
+	}
+}
+
+func userSubject(name string) *rbacv1.Subject {
+	return &rbacv1.Subject{Kind: "User", ApiGroup: group, Name: name}
+}
+
+func groupSubject(name string) *rbacv1.Subject {
+	return &rbacv1.Subject{Kind: "Group", ApiGroup: group, Name: name}
+}
+
+// ClusterRoles is the bootstrap ClusterRoles.
+func ClusterRoles() []*rbacv1.ClusterRole {
+	return []*rbacv1.ClusterRole{
+		clusterRole("cluster-admin",
+			rule([]string{"*"}, []string{"*"}, "*"),
+			urls([]string{"*"}, "*")),
+		// Discovery and health, for every authenticated client (kubectl needs discovery).
+		clusterRole("system:discovery",
+			urls([]string{"get"}, "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/version", "/version/", "/openapi", "/openapi/*")),
+		clusterRole("system:public-info-viewer",
+			urls([]string{"get"}, "/healthz", "/livez", "/readyz", "/version", "/version/")),
+		// What anyone may ask about themselves (kubectl auth can-i).
+		clusterRole("system:basic-user",
+			rule([]string{"create"}, []string{"authorization.k8s.io"}, "selfsubjectaccessreviews", "selfsubjectrulesreviews")),
+		clusterRole("system:kube-scheduler",
+			rule(eventVerbs, events, "events"),
+			rule(readVerbs, core, "nodes", "namespaces"),
+			rule(readVerbs, core, "pods"),
+			rule([]string{"create"}, core, "pods/binding", "bindings"),
+			rule([]string{"update", "patch"}, core, "pods/status"),
+			rule(readVerbs, apps, "replicasets"),
+			// Leader election: only its own Lease (named by --leader-elect-resource-name;
+			// kube-scheduler by default), as upstream's resourceNames rule does.
+			rule([]string{"create"}, coordination, "leases"),
+			&rbacv1.PolicyRule{Verbs: []string{"get", "update", "patch"}, ApiGroups: coordination, Resources: []string{"leases"}, ResourceNames: []string{"kube-scheduler"}}),
+		clusterRole("system:kube-controller-manager",
+			rule(eventVerbs, events, "events"),
+			// Leader election, and the node lifecycle controller's view of node heartbeats.
+			rule(join(readVerbs, []string{"create", "update", "patch"}), coordination, "leases"),
+			// Deployment and ReplicaSet controllers.
+			rule(join(readVerbs, writeVerbs), apps, "deployments", "replicasets"),
+			rule([]string{"update", "patch"}, apps, "deployments/status", "replicasets/status"),
+			rule(join(readVerbs, writeVerbs), core, "pods"),
+			rule([]string{"update", "patch"}, core, "pods/status"),
+			// Node lifecycle and IPAM controllers.
+			rule(join(readVerbs, []string{"update", "patch", "delete"}), core, "nodes"),
+			rule([]string{"update", "patch"}, core, "nodes/status"),
+			// Namespace controller.
+			rule(join(readVerbs, []string{"update", "delete"}), core, "namespaces"),
+			rule([]string{"update"}, core, "namespaces/finalize", "namespaces/status"),
+			// Garbage collector and namespace cleanup: read and delete anything, and update
+			// (ownerReferences, finalizers) the workload groups, not RBAC or webhooks.
+			rule(join(readVerbs, []string{"delete", "deletecollection"}), []string{"*"}, "*"),
+			rule([]string{"update", "patch"}, []string{"", "apps", "coordination.k8s.io"}, "*")),
+		// Kubelets: what every node may do; what concerns one node only (its pods, its Node,
+		// its Lease) is the Node authorizer's, which looks at the object.
+		clusterRole("system:node",
+			rule(readVerbs, core, "nodes"),
+			rule(eventVerbs, events, "events")),
+	}
+}
+
+// ClusterRoleBindings is the bootstrap ClusterRoleBindings.
+func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
+	return []*rbacv1.ClusterRoleBinding{
+		clusterRoleBinding("cluster-admin", "cluster-admin", groupSubject("system:masters")),
+		clusterRoleBinding("system:discovery", "system:discovery", groupSubject("system:authenticated")),
+		clusterRoleBinding("system:public-info-viewer", "system:public-info-viewer", groupSubject("system:authenticated"), groupSubject("system:unauthenticated")),
+		clusterRoleBinding("system:basic-user", "system:basic-user", groupSubject("system:authenticated")),
+		clusterRoleBinding("system:kube-scheduler", "system:kube-scheduler", userSubject(UserKubeScheduler)),
+		clusterRoleBinding("system:kube-controller-manager", "system:kube-controller-manager", userSubject(UserKubeControllerManager)),
+		clusterRoleBinding("system:node", "system:node", groupSubject("system:nodes")),
+	}
+}
+
+// Ensure creates every bootstrap object that is missing. Concurrent starts are safe: a
+// create that loses the race finds the object there.
+func Ensure(ctx context.Context, st Stores) error {
+	var objs []struct {
+		store *registry.Store
+		obj   runtime.Object
+	}
+	for _, r := range ClusterRoles() {
+		objs = append(objs, struct {
+			store *registry.Store
+			obj   runtime.Object
+		}{st.ClusterRoles, r})
+	}
+	for _, b := range ClusterRoleBindings() {
+		objs = append(objs, struct {
+			store *registry.Store
+			obj   runtime.Object
+		}{st.ClusterRoleBindings, b})
+	}
+	for _, o := range objs {
+		name := o.obj.GetMetadata().GetName()
+		if _, err := o.store.Get(ctx, "", name); err == nil {
+			continue
+		} else if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("read %s %s: %w", o.store.Resource.Plural, name, err)
+		}
+		if _, err := o.store.Create(ctx, "", o.obj, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create %s %s: %w", o.store.Resource.Plural, name, err)
+		}
+	}
+	return nil
+}

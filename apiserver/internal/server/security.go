@@ -1,0 +1,224 @@
+package server
+
+import (
+	"context"
+
+	"fmt"
+	"google.golang.org/protobuf/proto"
+	"slices"
+	"time"
+
+	"kubelab.io/apiserver/internal/admission"
+	"kubelab.io/apiserver/internal/admission/limitranger"
+	"kubelab.io/apiserver/internal/admission/namespacelifecycle"
+	"kubelab.io/apiserver/internal/admission/noderestriction"
+	"kubelab.io/apiserver/internal/admission/resourcequota"
+	"kubelab.io/apiserver/internal/admission/webhook"
+	"kubelab.io/apiserver/internal/authn"
+	"kubelab.io/apiserver/internal/authz"
+	"kubelab.io/apiserver/internal/authz/node"
+	"kubelab.io/apiserver/internal/authz/rbac"
+	"kubelab.io/apiserver/internal/registry"
+	"kubelab.io/apiserver/internal/request"
+	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/runtime"
+	"kubelab.io/proto/scheme"
+)
+
+// DefaultAdmissionPlugins are on unless --enable-admission-plugins says otherwise. Those
+// that act on objects (LimitRanger, ResourceQuota, the webhooks) do nothing until a
+// LimitRange, ResourceQuota or webhook configuration exists.
+var DefaultAdmissionPlugins = []string{
+	namespacelifecycle.PluginName, limitranger.PluginName, noderestriction.PluginName,
+	webhook.MutatingPluginName, webhook.ValidatingPluginName, resourcequota.PluginName,
+}
+
+// admissionOrder is the order plugins run in, whatever order they were enabled in (as
+// kube-apiserver's recommended order): mutating webhooks see objects other plugins have
+// defaulted, and ResourceQuota counts last, so nothing refused later has used quota.
+var admissionOrder = []string{
+	namespacelifecycle.PluginName, limitranger.PluginName, noderestriction.PluginName,
+	webhook.MutatingPluginName, webhook.ValidatingPluginName, resourcequota.PluginName,
+}
+
+// buildAuthenticator assembles the authentication chain from the configuration: client
+// certificates always, then bearer tokens and basic auth when their files are given.
+func (s *Server) buildAuthenticator() (*authn.Chain, error) {
+	chain := &authn.Chain{Authenticators: []authn.Authenticator{authn.X509{}}, Anonymous: s.cfg.AnonymousAuth}
+	if s.cfg.TokenAuthFile != "" {
+		t, err := authn.NewTokenFile(s.cfg.TokenAuthFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-auth-file: %w", err)
+		}
+		chain.Authenticators = append(chain.Authenticators, t)
+	}
+	if s.cfg.BasicAuthFile != "" {
+		b, err := authn.NewBasicAuthFile(s.cfg.BasicAuthFile)
+		if err != nil {
+			return nil, fmt.Errorf("--basic-auth-file: %w", err)
+		}
+		s.log.Warn("basic authentication is enabled (--basic-auth-file): passwords travel with every request and cannot be rotated without a restart; Kubernetes removed it in 1.19, use it only to learn why")
+		chain.Authenticators = append(chain.Authenticators, b)
+	}
+	if s.cfg.AnonymousAuth {
+		s.log.Warn("anonymous requests are enabled (--anonymous-auth): unauthenticated clients act as system:anonymous")
+	}
+	return chain, nil
+}
+
+// buildAuthorizer assembles the authorization chain: system:masters first (always allowed),
+// then each mode in the order given. RBAC starts its cache and the bootstrap policy is
+// written before the server serves, so the first request is decided on a full picture.
+func (s *Server) buildAuthorizer(ctx context.Context) (authz.Authorizer, error) {
+	chain := authz.Chain{authz.PrivilegedGroups{request.GroupMasters}}
+	seen := map[string]bool{}
+	for _, mode := range s.cfg.AuthorizationModes {
+		if seen[mode] {
+			return nil, fmt.Errorf("--authorization-mode: %q given twice", mode)
+		}
+		seen[mode] = true
+		switch mode {
+		case authz.ModeAlwaysAllow:
+			s.log.Warn("authorization mode AlwaysAllow: every request is allowed")
+			chain = append(chain, authz.AlwaysAllow{})
+		case authz.ModeAlwaysDeny:
+			chain = append(chain, authz.AlwaysDeny{})
+		case authz.ModeNode:
+			pods := s.store("", "pods")
+			chain = append(chain, &node.Authorizer{GetPod: func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+				obj, err := cachedGet(ctx, pods, ns, name)
+				if err != nil {
+					return nil, err
+				}
+				return obj.(*corev1.Pod), nil
+			}})
+		case authz.ModeRBAC:
+			st := rbac.Stores{
+				Roles: s.store(scheme.GroupRBAC, "roles"), ClusterRoles: s.store(scheme.GroupRBAC, "clusterroles"),
+				RoleBindings: s.store(scheme.GroupRBAC, "rolebindings"), ClusterRoleBindings: s.store(scheme.GroupRBAC, "clusterrolebindings"),
+			}
+			if err := rbac.Ensure(ctx, st); err != nil {
+				return nil, fmt.Errorf("bootstrap RBAC policy: %w", err)
+			}
+			cacheCtx, cancel := context.WithCancel(context.Background())
+			s.stops = append([]func(){cancel}, s.stops...) // before the storage it watches stops
+			cache := rbac.NewCache(cacheCtx, st, s.log)
+			syncCtx, cancelSync := context.WithTimeout(ctx, 30*time.Second)
+			err := cache.WaitForSync(syncCtx)
+			cancelSync()
+			if err != nil {
+				return nil, fmt.Errorf("RBAC cache: %w", err)
+			}
+			chain = append(chain, &rbac.Authorizer{Cache: cache})
+		default:
+			return nil, fmt.Errorf("--authorization-mode: unknown mode %q (want AlwaysAllow, AlwaysDeny, Node or RBAC)", mode)
+		}
+	}
+	return chain, nil
+}
+
+// buildAdmission builds the enabled admission plugins, in admissionOrder.
+func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
+	for _, name := range s.cfg.AdmissionPlugins {
+		if !slices.Contains(admissionOrder, name) {
+			return nil, fmt.Errorf("--enable-admission-plugins: unknown plugin %q", name)
+		}
+	}
+	var chain admission.Chain
+	for _, name := range admissionOrder {
+		if !slices.Contains(s.cfg.AdmissionPlugins, name) {
+			continue
+		}
+		switch name {
+		case namespacelifecycle.PluginName:
+			namespaces := s.store("", "namespaces")
+			chain = append(chain, namespacelifecycle.New(func(ctx context.Context, ns string) (*corev1.Namespace, error) {
+				// From the namespaces' watch cache, which holds every namespace write made
+				// through this server; only a namespace it does not hold (created a moment ago
+				// elsewhere) costs an etcd read, as in Kubernetes' plugin.
+				obj, err := cachedGet(ctx, namespaces, "", ns)
+				if err != nil {
+					return nil, err
+				}
+				return obj.(*corev1.Namespace), nil
+			}))
+		case limitranger.PluginName:
+			ranges := s.store("", "limitranges")
+			chain = append(chain, limitranger.New(func(ctx context.Context, ns string) ([]*corev1.LimitRange, error) {
+				return listAs[*corev1.LimitRange](ctx, ranges, ns, "0")
+			}))
+		case noderestriction.PluginName:
+			chain = append(chain, noderestriction.New())
+		case webhook.MutatingPluginName, webhook.ValidatingPluginName:
+			mutating := s.store(scheme.GroupAdmissionRegistration, "mutatingwebhookconfigurations")
+			validating := s.store(scheme.GroupAdmissionRegistration, "validatingwebhookconfigurations")
+			namespaces := s.store("", "namespaces")
+			src := webhook.Source{
+				Mutating: func(ctx context.Context) ([]*admissionregistrationv1.MutatingWebhookConfiguration, error) {
+					return listAs[*admissionregistrationv1.MutatingWebhookConfiguration](ctx, mutating, "", "0")
+				},
+				Validating: func(ctx context.Context) ([]*admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+					return listAs[*admissionregistrationv1.ValidatingWebhookConfiguration](ctx, validating, "", "0")
+				},
+				GetNamespace: func(ctx context.Context, name string) (*corev1.Namespace, error) {
+					obj, err := cachedGet(ctx, namespaces, "", name)
+					if err != nil {
+						return nil, err
+					}
+					return obj.(*corev1.Namespace), nil
+				},
+				Log: s.log,
+			}
+			if name == webhook.MutatingPluginName {
+				chain = append(chain, webhook.NewMutating(src))
+			} else {
+				chain = append(chain, webhook.NewValidating(src))
+			}
+		case resourcequota.PluginName:
+			chain = append(chain, resourcequota.New(&quotaStorage{quotas: s.store("", "resourcequotas"), pods: s.store("", "pods")}))
+		}
+	}
+	return chain, nil
+}
+
+// listAs lists a namespace's objects of one resource as their Go type; resourceVersion "0"
+// reads the watch cache, "" etcd.
+func listAs[T runtime.Object](ctx context.Context, st *registry.Store, namespace, resourceVersion string) ([]T, error) {
+	list, err := st.List(ctx, namespace, registry.ListOptions{ResourceVersion: resourceVersion})
+	if err != nil {
+		return nil, err
+	}
+	items := runtime.Items(list)
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.(T))
+	}
+	return out, nil
+}
+
+// quotaStorage is the ResourceQuota plugin's view of storage.
+type quotaStorage struct {
+	quotas, pods *registry.Store
+}
+
+// List reads from the watch cache: the charge itself is a compare-and-swap on the quota as
+// stored, so a stale list can only miss a quota created a moment ago.
+func (q *quotaStorage) List(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error) {
+	return listAs[*corev1.ResourceQuota](ctx, q.quotas, namespace, "0")
+}
+
+func (q *quotaStorage) Pods(ctx context.Context, namespace string) ([]*corev1.Pod, error) {
+	return listAs[*corev1.Pod](ctx, q.pods, namespace, "")
+}
+
+func (q *quotaStorage) Update(ctx context.Context, namespace, name string, fn func(*corev1.ResourceQuota) error) error {
+	_, err := q.quotas.Storage.GuaranteedUpdate(ctx, q.quotas.Resource.Key(namespace, name), nil, func(cur runtime.Object) (runtime.Object, error) {
+		next := proto.Clone(cur).(*corev1.ResourceQuota)
+		if err := fn(next); err != nil {
+			return nil, err
+		}
+		return next, nil
+	})
+	return err
+}
