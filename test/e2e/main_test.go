@@ -26,7 +26,8 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./apiserver/cmd/apiserver")
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./apiserver/cmd/apiserver",
+			"./controller-manager/cmd/controller-manager", "./scheduler/cmd/scheduler", "./kubelet/cmd/kubelet")
 		cmd.Dir = root
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {

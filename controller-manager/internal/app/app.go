@@ -199,9 +199,7 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cs, err := kube.NewForConfigFile(o.kubeconfig, kube.Options{
-		GRPC: o.grpc, GRPCAddress: o.grpcAddress, QPS: float32(o.qps), Burst: o.burst, UserAgent: "kube-controller-manager",
-	})
+	cs, err := o.newClientset("kube-controller-manager")
 	if err != nil {
 		return err
 	}
@@ -333,6 +331,14 @@ func (o *options) releaseLease(cs *kube.Clientset, identity string, log *slog.Lo
 	log.Info("released leadership", "lease", o.leaseNS+"/"+o.leaseName, "identity", identity)
 }
 
+// newClientset connects to the apiserver as the --kubeconfig says, with the --kube-api-qps
+// and --kube-api-burst budget.
+func (o *options) newClientset(userAgent string) (*kube.Clientset, error) {
+	return kube.NewForConfigFile(o.kubeconfig, kube.Options{
+		GRPC: o.grpc, GRPCAddress: o.grpcAddress, QPS: float32(o.qps), Burst: o.burst, UserAgent: userAgent,
+	})
+}
+
 // runControllers builds the informers, recorders and enabled controllers, starts them and
 // waits until ctx ends and every controller returned.
 func (o *options) runControllers(ctx context.Context, cs *kube.Clientset, enabled []string, log *slog.Logger) error {
@@ -377,6 +383,15 @@ func (o *options) runControllers(ctx context.Context, cs *kube.Clientset, enable
 		}
 		ccn := *cc
 		ccn.Log = log.With("controller", name)
+		// Each controller gets its own client, and so its own --kube-api-qps budget, as
+		// kube-controller-manager's per-controller clients do: a busy controller cannot
+		// starve the others. Informers stay shared on the manager's client.
+		ccs, err := o.newClientset("kube-controller-manager/" + name)
+		if err != nil {
+			return fmt.Errorf("client for controller %s: %w", name, err)
+		}
+		defer ccs.Close()
+		ccn.Client = ccs
 		r, workers, err := initFn(ctx, &ccn)
 		if err != nil {
 			return fmt.Errorf("start controller %s: %w", name, err)
