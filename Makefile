@@ -3,7 +3,7 @@
 #   make build   every binary into bin/
 #   make test    every test layer this machine can run (installs what it needs first)
 #   make proto   regenerate the Go code from proto/api/**/*.proto
-#   make up      start an apiserver on embedded etcd and create the example Deployment
+#   make up      (root) a one-node cluster of local processes + the example Deployment; make down
 
 SHELL := /bin/bash
 GO ?= go
@@ -52,11 +52,11 @@ test: tools lint proto-check build unit fuzz
 bench:
 	hack/bench.sh
 
-up: build
-	hack/up.sh $(DATA_DIR)
+up:
+	KUBELAB_DIR=$(DATA_DIR) hack/local-up.sh
 
 down:
-	hack/down.sh $(DATA_DIR)
+	KUBELAB_DIR=$(DATA_DIR) hack/local-down.sh
 
 clean:
 	rm -rf bin .local

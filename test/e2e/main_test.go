@@ -12,29 +12,52 @@ import (
 )
 
 // binDir holds the binaries under test: $KUBELAB_BIN (make test sets it to bin/), or a
-// fresh build into a temp dir.
+// fresh build of commands (and toolCommand) into a temp dir.
 var binDir string
 
+// toolDir holds kubelab-cri when binDir lacks it; repoRoot is the checkout.
+var toolDir, repoRoot string
+
+// commands are the binaries under test; toolCommand is kubelab-cri, the CRI inspector.
+var commands = []string{
+	"./apiserver/cmd/apiserver", "./controller-manager/cmd/controller-manager",
+	"./scheduler/cmd/scheduler", "./kubelet/cmd/kubelet",
+}
+
+const toolCommand = "./test/cmd/kubelab-cri"
+
 func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Join(filepath.Dir(file), "..", "..")
 	binDir = os.Getenv("KUBELAB_BIN")
+	var cmds []string
 	if binDir == "" {
+		cmds = append(commands, toolCommand)
+	} else if _, err := os.Stat(filepath.Join(binDir, "kubelab-cri")); err != nil {
+		// make test's bin/ has the four binaries; the CRI tool is built beside them.
+		cmds = []string{toolCommand}
+	}
+	if len(cmds) > 0 {
 		dir, err := os.MkdirTemp("", "kubelab-e2e-bin")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		defer os.RemoveAll(dir)
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./apiserver/cmd/apiserver",
-			"./controller-manager/cmd/controller-manager", "./scheduler/cmd/scheduler", "./kubelet/cmd/kubelet")
-		cmd.Dir = root
+		cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, cmds...)...)
+		cmd.Dir = repoRoot
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build:", err)
 			os.Exit(1)
 		}
-		binDir = dir
+		if binDir == "" {
+			binDir = dir
+		} else {
+			toolDir = dir
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
