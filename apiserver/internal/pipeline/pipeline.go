@@ -31,6 +31,10 @@ type Pipeline struct {
 	Registry   *registry.Registry
 	Stores     map[*registry.Resource]*registry.Store
 	Authorizer authz.Authorizer
+	// Kubelet reaches kubelets' HTTPS servers for pods/log: it presents the apiserver's
+	// kubelet client certificate and verifies the kubelets' serving certificates. Nil
+	// answers pods/log with 503.
+	Kubelet *http.Client
 }
 
 // subresources lists which subresources each resource serves, and with which verbs.
@@ -39,6 +43,7 @@ var subresources = map[string]map[string][]string{
 	"binding":  {"pods": {"create"}},
 	"scale":    {"deployments": {"get", "update", "patch"}, "replicasets": {"get", "update", "patch"}},
 	"finalize": {"namespaces": {"update"}},
+	"log":      {"pods": {"get"}},
 }
 
 // NotFound is Kubernetes' answer for a path that names no resource.
@@ -153,6 +158,9 @@ func (c *Call) Get(ctx context.Context) (runtime.Object, error) {
 	info, store := c.info, c.store
 	if info.Subresource == "scale" {
 		return store.GetScale(ctx, info.Namespace, info.Name)
+	}
+	if info.Subresource == "log" {
+		return nil, apierrors.NewBadRequest("pods/log is a stream of text, not an object") // served by Logs
 	}
 	return store.Get(ctx, info.Namespace, info.Name)
 }

@@ -139,7 +139,9 @@ func (s *Server) serveResourceList(w http.ResponseWriter, gv registry.GroupVersi
 		}
 		switch r.Plural {
 		case "pods":
-			list.Resources = append(list.Resources, apiResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}})
+			list.Resources = append(list.Resources,
+				apiResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
+				apiResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}})
 		case "deployments", "replicasets":
 			list.Resources = append(list.Resources, apiResource{
 				Name: r.Plural + "/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale",

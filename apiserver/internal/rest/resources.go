@@ -34,6 +34,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 		writeError(w, err)
 		return
 	}
+	if info.Subresource == "log" {
+		s.serveLog(w, r, call)
+		return
+	}
 	switch info.Verb {
 	case "get":
 		obj, err := call.Get(ctx)

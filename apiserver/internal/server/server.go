@@ -78,6 +78,13 @@ type Config struct {
 	// AnonymousAuth lets requests without credentials through as system:anonymous in
 	// system:unauthenticated; off, they get 401.
 	AnonymousAuth bool
+	// KubeletClientCertFile and KubeletClientKeyFile are the client certificate the
+	// apiserver presents to kubelets (--kubelet-client-certificate, --kubelet-client-key);
+	// empty, one for kube-apiserver-kubelet-client is issued into CertDir.
+	KubeletClientCertFile, KubeletClientKeyFile string
+	// KubeletCAFile verifies kubelets' serving certificates
+	// (--kubelet-certificate-authority); empty means the cluster CA.
+	KubeletCAFile string
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests and benchmarks only).
 	UnsafeNoFsync bool
 	Log           *slog.Logger
@@ -167,7 +174,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pipeline.Pipeline{Registry: s.Registry, Stores: s.Stores, Authorizer: authorizer}
+	kubelet, err := s.kubeletClient()
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline.Pipeline{Registry: s.Registry, Stores: s.Stores, Authorizer: authorizer, Kubelet: kubelet}
 	restServer := rest.New(rest.Config{
 		Pipeline:      p,
 		Authenticator: authenticator,
@@ -184,11 +195,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		TLSConfig:         s.servingTLS("h2", "http/1.1"),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	go func() {
-		if err := s.http.ServeTLS(s.listener, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	go func(srv *http.Server, l net.Listener) { // not s.http: Close may clear it first
+		if err := srv.ServeTLS(l, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("https server stopped", "err", err)
 		}
-	}()
+	}(s.http, s.listener)
 	if err := s.serveGRPC(reqCtx, p, authenticator); err != nil {
 		return nil, err
 	}
