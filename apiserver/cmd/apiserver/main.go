@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.GRPCPort, "grpc-port", 6444, "port to serve gRPC on, with the HTTPS certificates (0 picks a free port)")
 	fs.StringVar(&cfg.AdvertiseAddress, "advertise-address", "", "address clients reach this server at (default 127.0.0.1)")
 	fs.StringVar(&etcdServers, "etcd-servers", "", "comma-separated etcd client URLs; empty starts an embedded etcd in --data-dir")
+	fs.StringVar(&cfg.AuditLogPath, "audit-log-path", "", "append one JSON line per request (user, verb, resource, namespace/name, code, latency) to this file")
 	fs.StringVar(&cfg.EtcdCAFile, "etcd-cafile", "", "CA bundle that verifies the external etcd's serving certificates")
 	fs.StringVar(&cfg.EtcdCertFile, "etcd-certfile", "", "client certificate for the external etcd")
 	fs.StringVar(&cfg.EtcdKeyFile, "etcd-keyfile", "", "client key for the external etcd")

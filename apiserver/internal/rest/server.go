@@ -7,12 +7,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"kubelab.io/apiserver/internal/audit"
 	"kubelab.io/apiserver/internal/authn"
 	"kubelab.io/apiserver/internal/metrics"
 	"kubelab.io/apiserver/internal/pipeline"
@@ -30,6 +32,8 @@ type Config struct {
 	// Ready reports whether the server can serve (etcd reachable); /readyz calls it.
 	Ready   func(ctx context.Context) error
 	Version VersionInfo
+	// Audit receives one event per request; nil disables auditing.
+	Audit *audit.Logger
 }
 
 // Server is the REST handler.
@@ -41,13 +45,14 @@ type Server struct {
 	log      *slog.Logger
 	ready    func(ctx context.Context) error
 	version  VersionInfo
+	audit    *audit.Logger
 	router   chi.Router
 }
 
 func New(cfg Config) *Server {
 	s := &Server{
 		pipeline: cfg.Pipeline, registry: cfg.Pipeline.Registry, authn: cfg.Authenticator,
-		metrics: cfg.Metrics, log: cfg.Log, ready: cfg.Ready, version: cfg.Version,
+		metrics: cfg.Metrics, log: cfg.Log, ready: cfg.Ready, version: cfg.Version, audit: cfg.Audit,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -159,6 +164,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 			ctx = request.WithUser(ctx, u)
+			if rec, ok := w.(*statusRecorder); ok {
+				rec.user = u // for the log line and audit event written on the way out
+			}
 		}
 		r.Header.Del("Authorization")
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -169,6 +177,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
+	user *request.User
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -209,14 +218,30 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		s.metrics.ObserveRequest(info.Verb, info.APIGroup, resource, info.Subresource, code, d)
 		attrs := []any{"verb", info.Verb, "uri", r.URL.RequestURI(), "code", code, "latency", d.Round(time.Microsecond).String()}
-		if u := request.UserFrom(r.Context()); u != nil {
-			attrs = append(attrs, "user", u.Name)
+		ev := audit.Event{
+			Time: start.UTC(), FrontDoor: "rest", SourceIP: sourceIP(r), Verb: info.Verb, APIGroup: info.APIGroup,
+			Resource: resource, Subresource: info.Subresource, Namespace: info.Namespace, Name: info.Name,
+			URI: r.URL.RequestURI(), Code: code, LatencyMs: float64(d.Microseconds()) / 1000,
 		}
+		if u := rec.user; u != nil {
+			attrs = append(attrs, "user", u.Name)
+			ev.User, ev.Groups = u.Name, u.Groups
+		}
+		s.audit.Log(ev)
 		if info.Namespace != "" || info.Name != "" {
 			attrs = append(attrs, "object", info.Namespace+"/"+info.Name)
 		}
 		s.log.Info("request", attrs...)
 	})
+}
+
+// sourceIP is the client's address without the port.
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // recoverPanics turns a panic in a handler into a 500 Status: one bad request must never take

@@ -24,6 +24,7 @@ import (
 
 	"kubelab.io/apiserver/internal/admission"
 	"kubelab.io/apiserver/internal/admission/namespacelifecycle"
+	"kubelab.io/apiserver/internal/audit"
 	"kubelab.io/apiserver/internal/authn"
 	"kubelab.io/apiserver/internal/authz"
 	"kubelab.io/apiserver/internal/grpcapi"
@@ -85,6 +86,8 @@ type Config struct {
 	// KubeletCAFile verifies kubelets' serving certificates
 	// (--kubelet-certificate-authority); empty means the cluster CA.
 	KubeletCAFile string
+	// AuditLogPath, when set, receives one JSON line per request (--audit-log-path).
+	AuditLogPath string
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests and benchmarks only).
 	UnsafeNoFsync bool
 	Log           *slog.Logger
@@ -104,6 +107,7 @@ type Server struct {
 	grpc         *grpc.Server
 	// cancelRequests ends every in-flight request (watches) on Close.
 	cancelRequests context.CancelFunc
+	audit          *audit.Logger
 	Metrics        *metrics.Metrics
 	Registry       *registry.Registry
 	Stores         map[*registry.Resource]*registry.Store
@@ -179,12 +183,18 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	p := &pipeline.Pipeline{Registry: s.Registry, Stores: s.Stores, Authorizer: authorizer, Kubelet: kubelet}
+	if cfg.AuditLogPath != "" {
+		if s.audit, err = audit.Open(cfg.AuditLogPath); err != nil {
+			return nil, err
+		}
+	}
 	restServer := rest.New(rest.Config{
 		Pipeline:      p,
 		Authenticator: authenticator,
 		Metrics:       s.Metrics,
 		Log:           s.log,
 		Ready:         s.etcdReady,
+		Audit:         s.audit,
 	})
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s.cancelRequests = cancel
@@ -244,6 +254,7 @@ func (s *Server) serveGRPC(reqCtx context.Context, p *pipeline.Pipeline, authent
 		Authenticator: authenticator,
 		Log:           s.log,
 		Context:       reqCtx,
+		Audit:         s.audit,
 	}, grpc.Creds(credentials.NewTLS(s.servingTLS("h2"))))
 	go func(srv *grpc.Server, l net.Listener) {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -393,6 +404,10 @@ func (s *Server) bootstrapNamespaces(ctx context.Context) error {
 
 // Close stops serving, then storage, then etcd. It may be called more than once.
 func (s *Server) Close() {
+	defer func() {
+		_ = s.audit.Close() // after both front doors stopped writing
+		s.audit = nil
+	}()
 	if s.cancelRequests != nil {
 		s.cancelRequests() // watches end now; clients re-watch elsewhere or after restart
 	}
