@@ -1,18 +1,15 @@
 #!/bin/bash
 # etcd member of the lab's three-member Raft cluster (Debian's etcd-server 3.4).
 # Env: ETCD_NAME (etcd-N), ETCD_INITIAL_CLUSTER (etcd-1=https://etcd-1:2380,...).
-# Client URLs: https://:2379 (TLS, client certificates required) and, while the apiserver has
-# no --etcd-cafile/--etcd-certfile/--etcd-keyfile flags, plain http://:2378 on the private
-# compose network only (not published). Peers: https://:2380 with peer client-cert auth.
+# Clients: https://:2379 only, TLS with client certificates required. Peers: https://:2380
+# with peer client-cert auth.
 set -euo pipefail
 name=${ETCD_NAME:?}
 pki=/etc/kubelab/pki
 # `etcd` reads ETCD_* variables as flags too; the ones we use on purpose are passed as flags.
 unset ETCD_NAME
 cluster=${ETCD_INITIAL_CLUSTER:?}; unset ETCD_INITIAL_CLUSTER
-plain=${ETCD_PLAIN_CLIENT_PORT:-2378}; unset ETCD_PLAIN_CLIENT_PORT
 listen="https://0.0.0.0:2379"
-[ "$plain" != 0 ] && listen="$listen,http://0.0.0.0:$plain"
 state=new
 # A member that already has data rejoins; --initial-cluster-state only matters for a fresh one.
 [ -d /var/lib/etcd/data/member ] && state=existing
