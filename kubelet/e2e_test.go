@@ -1,7 +1,8 @@
-// End-to-end test of the kubelet on the real containerd of this machine (hack/node): an
-// nginx pod bound to the node runs, answers HTTP 200 on its pod IP, logs the request,
-// and leaves no sandbox behind once deleted. It skips, saying why, where the node
-// runtime is not available (not root, no containerd, no images).
+// End-to-end test of the kubelet on a real containerd of this machine (a private
+// instance, see privateContainerd): an nginx pod bound to the node runs, answers HTTP 200
+// on its pod IP, logs the request, and leaves no sandbox behind once deleted. It skips,
+// saying why, where the node runtime is not available (not root, no containerd, no
+// images).
 package kubelet_test
 
 import (
@@ -10,10 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,79 +28,20 @@ import (
 )
 
 const (
-	criSocket  = "/run/kubelab/containerd/containerd.sock"
 	e2eNode    = "kubelab-e2e"
 	e2eBridge  = "kle2e0"
 	e2ePodCIDR = "10.244.250.0/24"
-	cniDir     = "/etc/cni/net.d"
 )
-
-// nodeRuntime makes sure containerd (and the local registry it pulls from) run, starting
-// what is down with hack/node's scripts and stopping it again when the test ends.
-func nodeRuntime(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("e2e: needs root to run containerd pods")
-	}
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := func(name string, args ...string) (string, error) {
-		cmd := exec.Command(filepath.Join(repo, "hack/node", name), args...)
-		cmd.Dir = repo
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	if _, err := os.Stat(filepath.Join(repo, "hack/node/containerd.sh")); err != nil {
-		t.Skip("e2e: hack/node/containerd.sh is missing")
-	}
-	if _, err := script("registry.sh", "status"); err != nil {
-		if out, err := script("registry.sh", "start"); err != nil {
-			t.Skipf("e2e: the local registry does not start: %v\n%s", err, out)
-		}
-		t.Cleanup(func() { _, _ = script("registry.sh", "stop") })
-	}
-	if out, err := script("registry.sh", "push"); err != nil {
-		t.Skipf("e2e: pushing the offline images failed (make images?): %v\n%s", err, out)
-	}
-	if _, err := os.Stat(criSocket); err != nil {
-		if out, err := script("containerd.sh", "start"); err != nil {
-			t.Skipf("e2e: %s is missing and hack/node/containerd.sh start failed: %v\n%s", criSocket, err, out)
-		}
-		t.Cleanup(func() { _, _ = script("containerd.sh", "stop") })
-	} else if _, err := script("containerd.sh", "status"); err != nil {
-		if out, err := script("containerd.sh", "start"); err != nil {
-			t.Skipf("e2e: containerd does not answer on %s and does not start: %v\n%s", criSocket, err, out)
-		}
-		t.Cleanup(func() { _, _ = script("containerd.sh", "stop") })
-	}
-}
-
-// keepCNIConfig restores the node's CNI configuration file as it was before the test.
-func keepCNIConfig(t *testing.T) {
-	path := filepath.Join(cniDir, "10-kubelab.conflist")
-	old, err := os.ReadFile(path)
-	existed := err == nil
-	t.Cleanup(func() {
-		if existed {
-			_ = os.WriteFile(path, old, 0o644)
-		} else {
-			_ = os.Remove(path)
-		}
-	})
-}
 
 func TestE2ENginxOnContainerd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("e2e: -short")
 	}
-	nodeRuntime(t)
-	keepCNIConfig(t)
+	pc := privateContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	rt, err := krt.NewRemote("unix://"+criSocket, 30*time.Second)
+	rt, err := krt.NewRemote("unix://"+pc.Socket, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +59,8 @@ func TestE2ENginxOnContainerd(t *testing.T) {
 	k, err := kubelet.New(kubelet.Config{
 		NodeName: e2eNode, Client: cs, Runtime: rt, RegisterNode: true,
 		Log:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-		CNIConfDir: cniDir, CNIBridge: e2eBridge, PodLogDir: "/var/log/pods",
-		NodeStatusUpdateFrequency: 2 * time.Second,
+		CNIConfDir: pc.CNIConfDir, CNIBridge: e2eBridge, PodLogDir: "/var/log/pods",
+		NodeStatusUpdateFrequency: 2 * time.Second, Preload: pc.Preload,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -222,11 +161,11 @@ func TestE2ENginxOnContainerd(t *testing.T) {
 		t.Fatalf("GET http://%s/: %d %s", podIP, resp.StatusCode, body)
 	}
 
-	// The kubelet server reads the access-log line back from the CRI log file.
-	ks := httptest.NewServer(k.Handler())
-	defer ks.Close()
+	// The kubelet server (HTTPS, the apiserver's client certificate) reads the access-log
+	// line back from the CRI log file.
+	addr, kc := kubeletServer(t, k)
 	wait(t, 10*time.Second, "the request in the container's log", func() (bool, string) {
-		r, err := http.Get(ks.URL + "/containerLogs/default/web-e2e/nginx?tailLines=50")
+		r, err := kc.Get("https://" + addr + "/containerLogs/default/web-e2e/nginx?tailLines=50")
 		if err != nil {
 			return false, err.Error()
 		}

@@ -26,6 +26,10 @@ const (
 	// touches sandboxes of another client of the same containerd.
 	LabelManagedBy = "io.kubelab.managed-by"
 	ManagedByValue = "kubelab-kubelet"
+	// LabelNodeName names the node whose kubelet created a sandbox or container. Two
+	// kubelets sharing one containerd (a test kubelet beside a local cluster's) leave
+	// each other's pods alone; objects without it (older kubelets) count as this node's.
+	LabelNodeName = "io.kubelab.node-name"
 
 	AnnotationContainerHash         = "io.kubernetes.container.hash"
 	AnnotationRestartCount          = "io.kubernetes.container.restartCount"

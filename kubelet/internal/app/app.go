@@ -3,8 +3,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +19,8 @@ import (
 	"kubelab.io/client/kube"
 	"kubelab.io/kubelet/internal/cni"
 	"kubelab.io/kubelet/internal/kubelet"
+	"kubelab.io/kubelet/internal/preload"
+	"kubelab.io/kubelet/internal/server"
 	krt "kubelab.io/kubelet/runtime"
 	"kubelab.io/proto/resource"
 )
@@ -51,6 +52,7 @@ type Options struct {
 	ResolvConf        string
 	LogLevel          string
 	RuntimeReqTimeout time.Duration
+	PreloadImages     string
 }
 
 func (o *Options) flags(fs *flag.FlagSet) {
@@ -67,10 +69,10 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.RegisterNode, "register-node", true, "register the node with the apiserver")
 	fs.IntVar(&o.HealthzPort, "healthz-port", 10248, "plain HTTP /healthz port (0 disables)")
 	fs.StringVar(&o.Address, "address", "0.0.0.0", "address of the kubelet server")
-	fs.IntVar(&o.Port, "port", 10250, "kubelet server port: /healthz, /pods, /containerLogs (0 disables)")
-	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate (HTTPS when set with --tls-private-key-file)")
+	fs.IntVar(&o.Port, "port", 10250, "kubelet server HTTPS port, client-certificate auth: /healthz, /pods, /containerLogs (0 disables)")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate (default: a self-signed one kept in <root-dir>/pki)")
 	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "serving key")
-	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA whose client certificates the server requires")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA whose client certificates the server requires (without it every request is refused)")
 	fs.StringVar(&o.SystemReserved, "system-reserved", "cpu=100m,memory=100Mi", "resources held back from allocatable")
 	fs.IntVar(&o.MaxPods, "max-pods", 110, "pods capacity")
 	fs.StringVar(&o.CgroupParent, "cgroup-parent", "", "cgroup parent of pod sandboxes (empty: the runtime's default)")
@@ -78,6 +80,7 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain")
 	fs.StringVar(&o.ResolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration for Default DNS policy pods")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.PreloadImages, "preload-images", "", "directory of image tarballs (docker-archive or OCI) to import into containerd's k8s.io namespace, on the --container-runtime-endpoint socket, before the node reports Ready")
 	fs.DurationVar(&o.RuntimeReqTimeout, "runtime-request-timeout", 2*time.Minute, "timeout of CRI calls but pulls")
 }
 
@@ -159,7 +162,18 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer rt.Close()
 
+	var preloadFn func(context.Context) error
+	if o.PreloadImages != "" {
+		if _, err := os.Stat(o.PreloadImages); err != nil {
+			return fmt.Errorf("--preload-images: %w", err)
+		}
+		preloadFn = func(ctx context.Context) error {
+			_, err := preload.Import(ctx, preload.Config{Address: o.RuntimeEndpoint, Dir: o.PreloadImages, Log: log})
+			return err
+		}
+	}
 	k, err := kubelet.New(kubelet.Config{
+		Preload:  preloadFn,
 		NodeName: nodeName, Client: client, Runtime: rt, Log: log,
 		NodeIP: o.NodeIP, NodeLabels: labels, RegisterNode: o.RegisterNode, Reserved: reserved, MaxPods: o.MaxPods, Port: o.Port,
 		CNIConfDir: o.CNIConfDir, CNIBridge: o.CNIBridge, PodLogDir: o.PodLogDir, CgroupParent: o.CgroupParent,
@@ -178,23 +192,24 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 		srv := &http.Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.HealthzPort)), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, srv)
-		go func() { errc <- serve(srv, "", "") }()
+		go func() { errc <- serve(srv, false) }()
 	}
 	if o.Port > 0 {
-		srv := &http.Server{Addr: net.JoinHostPort(o.Address, strconv.Itoa(o.Port)), Handler: k.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		if o.ClientCAFile != "" {
-			pem, err := os.ReadFile(o.ClientCAFile)
-			if err != nil {
-				return fmt.Errorf("--client-ca-file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return errors.New("--client-ca-file: no certificates")
-			}
-			srv.TLSConfig = &tls.Config{ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+		// HTTPS only: pod data is never served on a plain port (no read-only port).
+		hosts := []string{nodeName, "localhost", "127.0.0.1"}
+		if ip := k.NodeIP(); ip != "" {
+			hosts = append(hosts, ip)
+		}
+		srv, err := server.New(server.Config{
+			Addr: net.JoinHostPort(o.Address, strconv.Itoa(o.Port)), Handler: k.Handler(),
+			CertFile: o.TLSCertFile, KeyFile: o.TLSKeyFile, SelfSignedDir: filepath.Join(o.RootDir, "pki"), Hosts: hosts,
+			ClientCAFile: o.ClientCAFile, Log: log,
+		})
+		if err != nil {
+			return err
 		}
 		servers = append(servers, srv)
-		go func() { errc <- serve(srv, o.TLSCertFile, o.TLSKeyFile) }()
+		go func() { errc <- serve(srv, true) }()
 	}
 	go func() { errc <- k.Run(ctx) }()
 
@@ -215,10 +230,10 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-func serve(srv *http.Server, cert, key string) error {
+func serve(srv *http.Server, tls bool) error {
 	var err error
-	if cert != "" && key != "" {
-		err = srv.ListenAndServeTLS(cert, key)
+	if tls {
+		err = srv.ListenAndServeTLS("", "") // the certificate is in srv.TLSConfig
 	} else {
 		err = srv.ListenAndServe()
 	}

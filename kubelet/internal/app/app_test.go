@@ -14,7 +14,7 @@ func TestRunFlags(t *testing.T) {
 	if err := Run(context.Background(), []string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v", err)
 	}
-	for _, flagName := range []string{"-kubeconfig", "-hostname-override", "-node-ip", "-container-runtime-endpoint", "-cni-conf-dir", "-cni-bridge", "-root-dir", "-pod-log-dir", "-node-labels", "-register-node", "-healthz-port"} {
+	for _, flagName := range []string{"-kubeconfig", "-hostname-override", "-node-ip", "-container-runtime-endpoint", "-cni-conf-dir", "-cni-bridge", "-root-dir", "-pod-log-dir", "-node-labels", "-register-node", "-healthz-port", "-port", "-tls-cert-file", "-tls-private-key-file", "-client-ca-file", "-preload-images"} {
 		if !strings.Contains(out.String(), flagName) {
 			t.Errorf("usage lacks %s", flagName)
 		}

@@ -79,10 +79,14 @@ func containerLogPath(name string, restartCount int) string {
 // podLabels are the labels on everything the kubelet creates for pod.
 func podLabels(pod *corev1.Pod) map[string]string {
 	m := pod.GetMetadata()
-	return map[string]string{
+	l := map[string]string{
 		krt.LabelPodName: m.GetName(), krt.LabelPodNamespace: m.GetNamespace(), krt.LabelPodUID: m.GetUid(),
 		krt.LabelManagedBy: krt.ManagedByValue,
 	}
+	if n := pod.GetSpec().GetNodeName(); n != "" {
+		l[krt.LabelNodeName] = n
+	}
+	return l
 }
 
 // sandboxOptions are the node-wide inputs of a sandbox configuration.

@@ -73,6 +73,9 @@ type Config struct {
 	ResolvConf    string
 	ClusterDNS    []string
 	ClusterDomain string
+	// Preload, when set, runs once before the node reports Ready and before any pod is
+	// admitted (--preload-images); it is retried with back-off until it succeeds.
+	Preload func(ctx context.Context) error
 
 	NodeStatusUpdateFrequency time.Duration // 10s
 	NodeStatusReportFrequency time.Duration // 1m
@@ -163,6 +166,8 @@ type Kubelet struct {
 	podCIDR        string
 	nodeReady      bool
 	lastNodeReport time.Time
+	// preloading is set while Config.Preload has not succeeded yet.
+	preloading bool
 }
 
 // New builds a Kubelet from cfg. It does not touch the API or the runtime; Run does.
@@ -203,6 +208,7 @@ func New(cfg Config) (*Kubelet, error) {
 	if cfg.PodLogDir == "" {
 		k.sandboxOpts.PodLogRoot = "/var/log/pods"
 	}
+	k.preloading = cfg.Preload != nil
 	if b, err := os.ReadFile(cfg.ResolvConf); err == nil {
 		k.sandboxOpts.HostDNS = parseResolvConf(b)
 	}
@@ -238,6 +244,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	defer cancel()
 
 	wg.Go(func() { k.recorder.Run(ctx) })
+	if k.cfg.Preload != nil {
+		wg.Go(func() { k.preload(ctx) })
+	}
 	if k.cfg.RegisterNode {
 		k.retry(ctx, "register node", time.Second, k.registerNode)
 		if ctx.Err() != nil {
@@ -276,6 +285,26 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	<-ctx.Done()
 	k.workers.wait()
 	return nil
+}
+
+// preload runs Config.Preload until it succeeds, then lets the node become Ready.
+func (k *Kubelet) preload(ctx context.Context) {
+	start := k.clock.Now()
+	k.retry(ctx, "preload images", time.Second, k.cfg.Preload)
+	if ctx.Err() != nil {
+		return
+	}
+	k.mu.Lock()
+	k.preloading = false
+	k.mu.Unlock()
+	k.log.Info("images preloaded; the node may become Ready", "took", k.clock.Since(start).Round(time.Millisecond))
+}
+
+// Preloading reports whether Config.Preload has yet to succeed.
+func (k *Kubelet) Preloading() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.preloading
 }
 
 // retry calls f until it succeeds or ctx ends, with capped exponential back-off.
@@ -411,11 +440,21 @@ func (k *Kubelet) relist(ctx context.Context) error {
 		return err
 	}
 	prints := map[string][]string{}
+	mine := func(labels map[string]string) bool {
+		n, ok := labels[krt.LabelNodeName]
+		return !ok || n == k.cfg.NodeName
+	}
 	for _, s := range sandboxes {
+		if !mine(s.GetLabels()) {
+			continue
+		}
 		u := s.GetLabels()[krt.LabelPodUID]
 		prints[u] = append(prints[u], "s"+s.GetId()+s.GetState().String())
 	}
 	for _, c := range containers {
+		if !mine(c.GetLabels()) {
+			continue
+		}
 		u := c.GetLabels()[krt.LabelPodUID]
 		prints[u] = append(prints[u], "c"+c.GetId()+c.GetState().String())
 	}
@@ -518,3 +557,6 @@ func (k *Kubelet) waitingOf(uid string) map[string]waitingReason {
 	}
 	return out
 }
+
+// NodeIP is the node's InternalIP ("" when unknown).
+func (k *Kubelet) NodeIP() string { return k.cfg.NodeIP }

@@ -64,6 +64,8 @@ type nodeStatusInput struct {
 	RuntimeErr  error
 	NeedPodCIDR bool
 	PodCIDR     string
+	// Preloading: --preload-images has not finished importing.
+	Preloading  bool
 	KubeletPort int32
 	Now         time.Time
 	Old         *corev1.NodeStatus
@@ -84,6 +86,9 @@ func runtimeReadiness(in *nodeStatusInput) (bool, string) {
 		msgs = append(msgs, fmt.Sprintf("container runtime network not ready: NetworkReady=false reason:%s message:%s", nc.GetReason(), nc.GetMessage()))
 	} else if in.NeedPodCIDR && in.PodCIDR == "" {
 		msgs = append(msgs, "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:the node has no spec.podCIDR yet, so the kubelet wrote no CNI configuration")
+	}
+	if in.Preloading {
+		msgs = append(msgs, "preloading images (--preload-images) has not finished")
 	}
 	return len(msgs) == 0, strings.Join(msgs, ", ")
 }
@@ -234,7 +239,7 @@ func (k *Kubelet) syncNodeStatus(ctx context.Context) error {
 	in := &nodeStatusInput{
 		Host: k.host, MaxPods: k.cfg.MaxPods, Reserved: k.cfg.Reserved, Addresses: k.addresses(),
 		RuntimeVer: k.runtimeVersion, Runtime: rs, RuntimeErr: rerr,
-		NeedPodCIDR: k.cfg.CNIConfDir != "", PodCIDR: podCIDR, KubeletPort: int32(k.cfg.Port),
+		NeedPodCIDR: k.cfg.CNIConfDir != "", PodCIDR: podCIDR, KubeletPort: int32(k.cfg.Port), Preloading: k.Preloading(),
 		Now: k.clock.Now(), Old: node.GetStatus(),
 	}
 	st := nodeStatus(in)

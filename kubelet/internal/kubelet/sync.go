@@ -122,9 +122,13 @@ func (k *Kubelet) admit(pod *corev1.Pod, rt *podRuntime) (admitted, retry bool) 
 	k.mu.Lock()
 	decided, known := k.admitted[uid]
 	alloc := k.allocatable
+	preloading := k.preloading
 	k.mu.Unlock()
 	if known {
 		return decided, false
+	}
+	if preloading && rt.empty() {
+		return false, true // its images may be among those being imported
 	}
 	if !rt.empty() {
 		k.setAdmitted(uid, true)
@@ -381,8 +385,10 @@ func (k *Kubelet) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		k.imageBackoff.Next(key, k.clock.Now())
 		k.recorder.Eventf(pod, record.Warning, "Failed", "Failed to pull image %q: %v", image, err)
 		k.recorder.Eventf(pod, record.Warning, "Failed", "Error: ErrImagePull")
+		// Look again soon: that sync reports ImagePullBackOff (and pulls only once the
+		// back-off has passed), as upstream's pod worker does.
 		_, left := k.imageBackoff.InBackOffSinceUpdate(key)
-		return "", "ErrImagePull", fmt.Sprintf("failed to pull image %q: %v", image, err), left
+		return "", "ErrImagePull", fmt.Sprintf("failed to pull image %q: %v", image, err), min(left, time.Second)
 	}
 	k.imageBackoff.Reset(key)
 	d := k.clock.Since(start).Truncate(time.Millisecond)
