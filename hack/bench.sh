@@ -9,3 +9,9 @@ set -x
 go test -run '^$' -bench BenchmarkAPIServer -benchtime "$BENCHTIME" ./apiserver/internal/server/
 set +x
 hack/startup-time.sh
+
+# Every other scripted benchmark, each documented in docs/benchmarks.md. `make bench`
+# runs them all; each can also run alone.
+hack/bench-controllers.sh
+hack/bench-scheduler.sh
+echo "kubelet pod start-up: cd kubelet && KUBELAB_BENCH=1 go test -run TestBenchPodStartup -count=1 -v ."

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -42,6 +43,7 @@ type options struct {
 	bindAddress string
 	securePort  int
 	logLevel    string
+	profiling   bool
 	leaderElect bool
 	leaseDur    time.Duration
 	renewDl     time.Duration
@@ -64,6 +66,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address to serve /healthz and /metrics on")
 	fs.IntVar(&o.securePort, "secure-port", 10259, "port to serve /healthz and /metrics on, over plain HTTP in kubelab (0 disables)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	// Off by default, unlike kube-scheduler's: kubelab serves this port over plain HTTP
+	// without authentication, and a profile endpoint costs CPU to whoever can reach it.
+	fs.BoolVar(&o.profiling, "profiling", false, "also serve /debug/pprof/ on --secure-port (unauthenticated: bind it to a local address)")
 	fs.BoolVar(&o.leaderElect, "leader-elect", true, "schedule only while holding the leader Lease (for replicated schedulers)")
 	fs.DurationVar(&o.leaseDur, "leader-elect-lease-duration", 15*time.Second, "how long standbys wait after the leader's last renewal before taking over")
 	fs.DurationVar(&o.renewDl, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up (and exits)")
@@ -130,7 +135,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("serve /healthz and /metrics: %w", err)
 		}
-		srv := &http.Server{Handler: Handler(&current), ReadHeaderTimeout: 10 * time.Second}
+		handler := Handler(&current)
+		if o.profiling {
+			handler = withProfiling(handler)
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		log.Info("serving /healthz and /metrics over plain HTTP", "address", ln.Addr().String())
 		go func() { serveErr <- srv.Serve(ln) }()
 		defer srv.Close()
@@ -192,6 +201,18 @@ func Handler(current *atomic.Pointer[metrics.Metrics]) http.Handler {
 		}
 		m.Handler().ServeHTTP(w, r)
 	})
+	return mux
+}
+
+// withProfiling adds net/http/pprof's /debug/pprof/ endpoints in front of h.
+func withProfiling(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
 	return mux
 }
 

@@ -68,3 +68,22 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestProfiling(t *testing.T) {
+	var current atomic.Pointer[metrics.Metrics]
+	srv := httptest.NewServer(withProfiling(Handler(&current)))
+	defer srv.Close()
+	for path, want := range map[string]int{"/debug/pprof/": 200, "/debug/pprof/cmdline": 200, "/healthz": 200, "/metrics": 200} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if o, _ := parseFlags(nil, io.Discard); o.profiling {
+		t.Error("--profiling is on by default")
+	}
+}
