@@ -151,6 +151,9 @@ func (d *decoder) message(m protoreflect.Message, v any, path string) error {
 	if path != "" {
 		root = root.child(pathSeg{name: path, kind: pathField})
 	}
+	if p, mi := fastTarget(m); mi != nil {
+		return d.fastMessage(p, mi, v, root)
+	}
 	return d.messageAt(m, v, root)
 }
 

@@ -39,12 +39,11 @@ func (c *cacher) Watch(ctx context.Context, key string, resourceVersion string, 
 	var initial []*cacheEvent
 	switch {
 	case rv == 0:
-		for k, obj := range c.objects {
-			if keyMatches(key, k) {
-				initial = append(initial, &cacheEvent{typ: watch.Added, key: k, rev: objectRV(obj), obj: obj})
-			}
+		keys, objs := c.collectLocked(key)
+		initial = make([]*cacheEvent, len(keys))
+		for i, k := range keys {
+			initial[i] = &cacheEvent{typ: watch.Added, key: k, rev: objectRV(objs[i]), obj: objs[i]}
 		}
-		sortEventsByKey(initial)
 	case rv < c.oldest:
 		// Kubernetes' words, one errors.Unwrap away from the key.
 		return nil, fmt.Errorf("watch %s: %w", key, fmt.Errorf("%w: %d (%d)", ErrGone, rv, c.oldest))

@@ -32,27 +32,34 @@ func (r *resource) GetCached(ctx context.Context, key string) (runtime.Object, e
 	if err := r.checkKey("get", key); err != nil {
 		return nil, err
 	}
-	want := r.written.Load()
+	if !r.cacheFresh(ctx) {
+		return r.etcdStore.Get(ctx, key) // the cache lags (or is stopped): ask etcd
+	}
 	c := r.cache
 	c.mu.Lock()
-	fresh := c.rev >= want
 	obj, ok := c.objects[key]
 	c.mu.Unlock()
-	if !fresh {
-		wctx, cancel := context.WithTimeout(ctx, cachedGetWait)
-		err := c.waitForRev(wctx, want)
-		cancel()
-		if err != nil {
-			return r.etcdStore.Get(ctx, key) // the cache lags (or is stopped): ask etcd
-		}
-		c.mu.Lock()
-		obj, ok = c.objects[key]
-		c.mu.Unlock()
-	}
 	if !ok {
 		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
 	}
 	return clone(obj), nil
+}
+
+// cacheFresh waits until the watch cache holds every write made through this storage so
+// far (at once, usually: the cache trails a write by the time its watch event takes), and
+// reports false when that takes longer than cachedGetWait or ctx ends.
+func (r *resource) cacheFresh(ctx context.Context) bool {
+	want := r.written.Load()
+	c := r.cache
+	c.mu.Lock()
+	fresh := c.rev >= want
+	c.mu.Unlock()
+	if fresh {
+		return true
+	}
+	wctx, cancel := context.WithTimeout(ctx, cachedGetWait)
+	defer cancel()
+	return c.waitForRev(wctx, want) == nil
 }
 
 // noteWrite records the revision of a write made through this storage, so GetCached waits

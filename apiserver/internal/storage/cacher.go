@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +43,7 @@ type cacher struct {
 
 	mu         sync.Mutex
 	objects    map[string]runtime.Object
+	buckets    map[string]map[string]runtime.Object // objects by parent key (cache_index.go)
 	events     *eventRing
 	rev        int64
 	oldest     int64
@@ -131,7 +131,7 @@ func (c *cacher) relist(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.terminateAllLocked()
-	c.objects = objects
+	c.resetLocked(objects)
 	c.events.reset()
 	c.oldest = rev
 	c.setRevLocked(rev)
@@ -262,9 +262,9 @@ func (c *cacher) apply(events []*clientv3.Event) {
 			continue
 		}
 		if ce.typ == watch.Deleted {
-			delete(c.objects, ce.key)
+			c.deleteLocked(ce.key)
 		} else {
-			c.objects[ce.key] = ce.obj
+			c.putLocked(ce.key, ce.obj)
 		}
 		if evicted := c.events.push(ce); evicted != nil {
 			c.oldest = evicted.rev
@@ -332,17 +332,7 @@ func (c *cacher) terminateAllLocked() {
 func (c *cacher) snapshot(prefix string) ([]string, []runtime.Object, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	keys := make([]string, 0, len(c.objects))
-	for k := range c.objects {
-		if keyMatches(prefix, k) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	objs := make([]runtime.Object, len(keys))
-	for i, k := range keys {
-		objs[i] = c.objects[k]
-	}
+	keys, objs := c.collectLocked(prefix)
 	return keys, objs, c.rev
 }
 

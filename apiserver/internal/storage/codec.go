@@ -34,6 +34,23 @@ func (c codec) encode(obj runtime.Object) ([]byte, runtime.Object, error) {
 	return data, cp, nil
 }
 
+// marshal returns the value to store for obj: obj as protobuf without its resourceVersion.
+// obj is left as it was, but is changed while marshal runs: it must be the caller's own.
+func (c codec) marshal(obj runtime.Object) ([]byte, error) {
+	if obj == nil {
+		return nil, fmt.Errorf("encode: nil object")
+	}
+	meta := runtime.Meta(obj)
+	rv := meta.ResourceVersion
+	meta.ResourceVersion = ""
+	data, err := marshalOptions.Marshal(obj)
+	meta.ResourceVersion = rv
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", obj, err)
+	}
+	return data, nil
+}
+
 // decode reads a stored value written at revision rev.
 func (c codec) decode(data []byte, rev int64) (runtime.Object, error) {
 	obj := c.newFunc()

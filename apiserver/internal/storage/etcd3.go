@@ -45,7 +45,8 @@ func (s *etcdStore) Create(ctx context.Context, key string, obj runtime.Object) 
 	if err := s.checkKey("create", key); err != nil {
 		return nil, err
 	}
-	data, out, err := s.codec.encode(obj)
+	// No copy: obj is the caller's, and comes back as the created object.
+	data, err := s.codec.marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
@@ -59,7 +60,7 @@ func (s *etcdStore) Create(ctx context.Context, key string, obj runtime.Object) 
 	if !resp.Succeeded {
 		return nil, fmt.Errorf("create %s: %w", key, ErrExists)
 	}
-	return setRV(out, resp.Header.Revision), nil
+	return setRV(obj, resp.Header.Revision), nil
 }
 
 // Get implements Interface.Get.

@@ -24,8 +24,8 @@ func TestCreateGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.Metadata.ResourceVersion != "42" {
-		t.Fatalf("Create modified its argument")
+	if created != in {
+		t.Fatalf("Create returned a copy, not the object it was given")
 	}
 	if rv(t, created) <= 1 {
 		t.Fatalf("created resourceVersion %q", created.GetMetadata().GetResourceVersion())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -71,10 +70,18 @@ func NewResource(ctx context.Context, client *clientv3.Client, cfg ResourceConfi
 }
 
 // List implements Interface.List. ResourceVersion "0" without a continue token is served
-// from the watch cache (possibly slightly stale, as in Kubernetes); its continue token, if
-// any, continues from etcd at the cache's revision.
+// from the watch cache; its continue token, if any, continues from etcd at the cache's
+// revision. Like GetCached, a cached list includes every write made through this storage
+// before the call (writes made elsewhere show once their watch event arrives, as in
+// Kubernetes): admission plugins list LimitRanges and ResourceQuotas this way on every
+// create, and one created a moment ago through this server must already apply.
 func (r *resource) List(ctx context.Context, prefix string, opts ListOptions) (*ListResult, error) {
 	if opts.ResourceVersion != "0" || opts.Continue != "" {
+		return r.etcdStore.List(ctx, prefix, opts)
+	}
+	if !r.cacheFresh(ctx) {
+		// The cache lags its own writes by more than cachedGetWait: read etcd.
+		opts.ResourceVersion = ""
 		return r.etcdStore.List(ctx, prefix, opts)
 	}
 	return r.cache.list(prefix, opts)
@@ -121,8 +128,4 @@ func (c *cacher) list(prefix string, opts ListOptions) (*ListResult, error) {
 		}
 	}
 	return res, nil
-}
-
-func sortEventsByKey(events []*cacheEvent) {
-	slices.SortFunc(events, func(a, b *cacheEvent) int { return strings.Compare(a.key, b.key) })
 }
