@@ -9,9 +9,10 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-MODULES := proto client apiserver controller-manager scheduler kubelet test
+MODULES := proto client apiserver controller-manager scheduler kubelet kubectl test
 # Every command, built into bin/ by `make build`.
-CMDS := ./apiserver/cmd/apiserver ./controller-manager/cmd/controller-manager ./scheduler/cmd/scheduler ./kubelet/cmd/kubelet
+CMDS := ./apiserver/cmd/apiserver ./controller-manager/cmd/controller-manager ./scheduler/cmd/scheduler \
+	./kubelet/cmd/kubelet ./kubectl/cmd/kubectl ./test/cmd/kubelab-cri
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 # Two cores: keep parallelism modest so tests with real etcd are not starved.
@@ -19,7 +20,7 @@ TEST_FLAGS ?= -p 2 -timeout 20m
 FUZZ_TIME ?= 20s
 DATA_DIR ?= $(CURDIR)/.local
 
-.PHONY: all build test unit fuzz lint proto proto-check tools bench up down clean
+.PHONY: all build test test-deps unit fuzz test-lab lint proto proto-check tools bench up down clean
 
 all: build
 
@@ -41,13 +42,23 @@ proto: tools
 proto-check: tools
 	@hack/proto-check.sh
 
+# test-deps installs containerd, CNI plugins and the offline images when running as root.
+test-deps:
+	@hack/test-deps.sh
+
+# unit runs every Go test: unit, integration (real etcd, real apiserver), and the e2e suites
+# that drive the built binaries (test/e2e, the kubelet's on real containerd).
 unit:
 	KUBELAB_BIN=$(CURDIR)/bin $(GO) test $(TEST_FLAGS) $(PKGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZ_TIME) ./proto/runtime/
 
-test: tools lint proto-check build unit fuzz
+# test-lab brings the docker-compose lab up, runs the fault drills and tears it down.
+test-lab:
+	@hack/lab/test.sh
+
+test: tools lint proto-check build test-deps unit fuzz test-lab
 
 bench:
 	hack/bench.sh
@@ -58,7 +69,7 @@ up:
 down:
 	KUBELAB_DIR=$(DATA_DIR) hack/local-down.sh
 
-clean:
+clean: down
 	rm -rf bin .local
 
 # ---- node: containerd, CNI, offline images, local registry (see deploy/node/README.md) ----

@@ -1,0 +1,630 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+type describeFlags struct {
+	selection
+	showEvents bool
+}
+
+// NewCmdDescribe is `kubectl describe` for deployments, replica sets, pods, nodes and
+// namespaces, each with its events.
+func NewCmdDescribe(f *Factory, streams Streams) *cobra.Command {
+	o := &describeFlags{}
+	c := &cobra.Command{
+		Use:   "describe (-f FILENAME | TYPE [NAME_PREFIX | -l label] | TYPE/NAME)",
+		Short: "Show details of a specific resource or group of resources",
+		Long: `Show details of a specific resource or group of resources.
+
+ Print a detailed description of the selected resources, including related resources such as events or controllers. You may select a single object by name, all objects of that type, provide a name prefix, or label selector.`,
+		Example: `  # Describe a node
+  kubectl describe nodes kubernetes-node-emt8.c.myproject.internal
+
+  # Describe a pod
+  kubectl describe pods/nginx
+
+  # Describe all pods managed by the 'frontend' deployment
+  kubectl describe pods -l app=frontend
+
+  # Describe a deployment
+  kubectl describe deployment example-deployment`,
+		RunE: func(c *cobra.Command, args []string) error {
+			return o.run(c.Context(), f, streams, args)
+		},
+	}
+	c.Flags().StringSliceVarP(&o.filenames, "filename", "f", nil, "Filename, directory, or URL to files containing the resource to describe")
+	c.Flags().StringVarP(&o.selector, "selector", "l", "", "Selector (label query) to filter on.")
+	c.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "If present, list the requested object(s) across all namespaces.")
+	c.Flags().BoolVar(&o.showEvents, "show-events", true, "If true, display events related to the described object.")
+	return c
+}
+
+func (o *describeFlags) run(ctx context.Context, f *Factory, streams Streams, args []string) error {
+	if len(args) == 1 && !strings.Contains(args[0], "/") && o.selector == "" && len(o.filenames) == 0 {
+		o.all = true // "describe pods": every pod
+	}
+	refs, err := o.resolve(ctx, f, streams.In, args)
+	if err != nil {
+		return err
+	}
+	c, _ := f.Client()
+	d, _ := f.Discovery()
+	for i, ref := range refs {
+		obj, err := c.GetObject(ctx, ref.path(), nil)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprint(streams.Out, "\n\n")
+		}
+		tw := tabwriter.NewWriter(streams.Out, 0, 8, 2, ' ', 0)
+		w := &prefixWriter{w: tw}
+		switch ref.res.Kind {
+		case "Deployment":
+			err = describeDeployment(ctx, w, c, d, obj)
+		case "ReplicaSet":
+			describeReplicaSet(w, obj)
+		case "Pod":
+			describePod(w, obj)
+		case "Node":
+			describeNode(ctx, w, c, d, obj)
+		case "Namespace":
+			describeNamespace(w, obj)
+		default:
+			describeGeneric(w, obj)
+		}
+		if err != nil {
+			return err
+		}
+		if o.showEvents {
+			if err := describeEvents(ctx, w, c, d, obj); err != nil {
+				return err
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prefixWriter writes describe's indented "Key:\tvalue" lines into one tabwriter.
+type prefixWriter struct{ w io.Writer }
+
+func (p *prefixWriter) line(level int, format string, args ...any) {
+	fmt.Fprintf(p.w, strings.Repeat("  ", level)+format+"\n", args...)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+// mapLines prints a map as describe does: the first entry on the key's line, the others
+// below it, aligned.
+func mapLines(w *prefixWriter, level int, title string, m map[string]string, sep string) {
+	if len(m) == 0 {
+		w.line(level, "%s:\t<none>", title)
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != lastAppliedAnnotation {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		w.line(level, "%s:\t<none>", title)
+		return
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i == 0 {
+			w.line(level, "%s:\t%s%s%s", title, k, sep, m[k])
+		} else {
+			w.line(level, "\t%s%s%s", k, sep, m[k])
+		}
+	}
+}
+
+func metaLines(w *prefixWriter, obj Object, namespaced bool) {
+	w.line(0, "Name:\t%s", nestedString(obj, "metadata", "name"))
+	if namespaced {
+		w.line(0, "Namespace:\t%s", nestedString(obj, "metadata", "namespace"))
+	}
+}
+
+func creation(obj Object) string {
+	return timestamp(parseTime(nestedString(obj, "metadata", "creationTimestamp")))
+}
+
+func selectorString(sel map[string]any) string {
+	var parts []string
+	for _, k := range sortedKeys(nestedMap(sel, "matchLabels")) {
+		parts = append(parts, k+"="+nestedString(sel, "matchLabels", k))
+	}
+	for _, e := range nestedSlice(sel, "matchExpressions") {
+		var vals []string
+		for _, v := range nestedSlice(e, "values") {
+			vals = append(vals, fmt.Sprint(v))
+		}
+		op := strings.ToLower(nestedString(e, "operator"))
+		switch op {
+		case "exists":
+			parts = append(parts, nestedString(e, "key"))
+		case "doesnotexist":
+			parts = append(parts, "!"+nestedString(e, "key"))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", nestedString(e, "key"), op, strings.Join(vals, ",")))
+		}
+	}
+	return orNone(strings.Join(parts, ","))
+}
+
+func num(obj any, path ...string) int64 {
+	n, _ := nestedInt(obj, path...)
+	return n
+}
+
+func describeDeployment(ctx context.Context, w *prefixWriter, c *Client, d *Discovery, obj Object) error {
+	metaLines(w, obj, true)
+	w.line(0, "CreationTimestamp:\t%s", creation(obj))
+	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
+	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
+	w.line(0, "Selector:\t%s", selectorString(nestedMap(obj, "spec", "selector")))
+	replicas, ok := nestedInt(obj, "spec", "replicas")
+	if !ok {
+		replicas = 1
+	}
+	w.line(0, "Replicas:\t%d desired | %d updated | %d total | %d available | %d unavailable", replicas,
+		num(obj, "status", "updatedReplicas"), num(obj, "status", "replicas"), num(obj, "status", "availableReplicas"), num(obj, "status", "unavailableReplicas"))
+	strategy := nestedString(obj, "spec", "strategy", "type")
+	w.line(0, "StrategyType:\t%s", strategy)
+	w.line(0, "MinReadySeconds:\t%d", num(obj, "spec", "minReadySeconds"))
+	if strategy == "RollingUpdate" {
+		ru := nestedMap(obj, "spec", "strategy", "rollingUpdate")
+		w.line(0, "RollingUpdateStrategy:\t%v max unavailable, %v max surge", orNone(fmt.Sprint(ru["maxUnavailable"])), orNone(fmt.Sprint(ru["maxSurge"])))
+	}
+	describeTemplateTo(w, nestedMap(obj, "spec", "template"))
+	if conds := nestedSlice(obj, "status", "conditions"); len(conds) > 0 {
+		w.line(0, "Conditions:")
+		w.line(1, "Type\tStatus\tReason")
+		w.line(1, "----\t------\t------")
+		for _, cnd := range conds {
+			w.line(1, "%s\t%s\t%s", nestedString(cnd, "type"), nestedString(cnd, "status"), nestedString(cnd, "reason"))
+		}
+	}
+	// Old and new replica sets, as the deployment controller's revisions say.
+	rsRes, err := d.Resolve(ctx, "replicasets.apps")
+	if err != nil {
+		return err
+	}
+	list, err := c.GetObject(ctx, rsRes.Path(nestedString(obj, "metadata", "namespace"), ""), nil)
+	if err != nil {
+		return err
+	}
+	var owned []any
+	for _, it := range nestedSlice(list, "items") {
+		for _, r := range nestedSlice(it, "metadata", "ownerReferences") {
+			if nestedString(r, "uid") == nestedString(obj, "metadata", "uid") {
+				owned = append(owned, it)
+			}
+		}
+	}
+	var newRS string
+	var old []string
+	tmplHash := ""
+	for _, rs := range owned {
+		h := nestedString(rs, "metadata", "labels", "pod-template-hash")
+		tmpl := deepCopy(nestedMap(rs, "spec", "template")).(map[string]any)
+		delete(nestedMap(tmpl, "metadata", "labels"), "pod-template-hash")
+		desc := fmt.Sprintf("%s (%d/%d replicas created)", nestedString(rs, "metadata", "name"), num(rs, "status", "replicas"), num(rs, "spec", "replicas"))
+		if jsonEqual(tmpl, nestedMap(obj, "spec", "template")) && tmplHash == "" {
+			newRS, tmplHash = desc, h
+		} else if num(rs, "spec", "replicas") > 0 {
+			old = append(old, desc)
+		}
+	}
+	w.line(0, "OldReplicaSets:\t%s", orNone(strings.Join(old, ", ")))
+	w.line(0, "NewReplicaSet:\t%s", orNone(newRS))
+	return nil
+}
+
+func describeTemplate(out io.Writer, tmpl map[string]any, _ string) {
+	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+	describeTemplateTo(&prefixWriter{w: tw}, tmpl)
+	_ = tw.Flush()
+}
+
+func describeTemplateTo(w *prefixWriter, tmpl map[string]any) {
+	w.line(0, "Pod Template:")
+	mapLines(w, 1, "Labels", nestedStringMap(tmpl, "metadata", "labels"), "=")
+	if anns := nestedStringMap(tmpl, "metadata", "annotations"); len(anns) > 0 {
+		mapLines(w, 1, "Annotations", anns, ": ")
+	}
+	describeContainers(w, 1, nestedSlice(tmpl, "spec", "containers"), nil)
+	describeVolumes(w, 1, nestedSlice(tmpl, "spec", "volumes"))
+	w.line(1, "Node-Selectors:\t%s", orNone(labelsStringOrEmpty(nestedStringMap(tmpl, "spec", "nodeSelector"))))
+	w.line(1, "Tolerations:\t%s", orNone(tolerations(nestedSlice(tmpl, "spec", "tolerations"))))
+}
+
+func labelsStringOrEmpty(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return labelsString(m)
+}
+
+func tolerations(ts []any) string {
+	var parts []string
+	for _, t := range ts {
+		s := nestedString(t, "key")
+		if v := nestedString(t, "value"); v != "" {
+			s += "=" + v
+		}
+		if e := nestedString(t, "effect"); e != "" {
+			s += ":" + e
+		}
+		if nestedString(t, "operator") == "Exists" && s == "" {
+			s = "op=Exists"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "\n")
+}
+
+func describeVolumes(w *prefixWriter, level int, vols []any) {
+	if len(vols) == 0 {
+		w.line(level, "Volumes:\t<none>")
+		return
+	}
+	w.line(level, "Volumes:")
+	for _, v := range vols {
+		w.line(level+1, "%s:", nestedString(v, "name"))
+		for k := range v.(map[string]any) {
+			if k != "name" {
+				w.line(level+2, "Type:\t%s", k)
+			}
+		}
+	}
+}
+
+func describeContainers(w *prefixWriter, level int, cs []any, statuses []any) {
+	w.line(level, "Containers:")
+	for _, ct := range cs {
+		name := nestedString(ct, "name")
+		// kubectl indents a template's containers by one more space than a pod's.
+		if level > 0 {
+			fmt.Fprintf(w.w, "   %s:\n", name)
+		} else {
+			w.line(1, "%s:", name)
+		}
+		l := 2
+		var st any
+		for _, s := range statuses {
+			if nestedString(s, "name") == name {
+				st = s
+			}
+		}
+		if st != nil {
+			w.line(l, "Container ID:\t%s", nestedString(st, "containerID"))
+		}
+		w.line(l, "Image:\t%s", nestedString(ct, "image"))
+		if st != nil {
+			w.line(l, "Image ID:\t%s", nestedString(st, "imageID"))
+		}
+		ports := nestedSlice(ct, "ports")
+		if len(ports) == 0 {
+			w.line(l, "Port:\t<none>")
+			w.line(l, "Host Port:\t<none>")
+		} else {
+			var ps, hs []string
+			for _, p := range ports {
+				proto := nestedString(p, "protocol")
+				if proto == "" {
+					proto = "TCP"
+				}
+				ps = append(ps, fmt.Sprintf("%d/%s", num(p, "containerPort"), proto))
+				hs = append(hs, fmt.Sprintf("%d/%s", num(p, "hostPort"), proto))
+			}
+			w.line(l, "Port:\t%s", strings.Join(ps, ", "))
+			w.line(l, "Host Port:\t%s", strings.Join(hs, ", "))
+		}
+		if cmd := nestedSlice(ct, "command"); len(cmd) > 0 {
+			w.line(l, "Command:")
+			for _, a := range cmd {
+				w.line(l+1, "%v", a)
+			}
+		}
+		if args := nestedSlice(ct, "args"); len(args) > 0 {
+			w.line(l, "Args:")
+			for _, a := range args {
+				w.line(l+1, "%v", a)
+			}
+		}
+		if st != nil {
+			state := nestedMap(st, "state")
+			switch {
+			case state["running"] != nil:
+				w.line(l, "State:\tRunning")
+				w.line(l+1, "Started:\t%s", timestamp(parseTime(nestedString(state, "running", "startedAt"))))
+			case state["waiting"] != nil:
+				w.line(l, "State:\tWaiting")
+				if r := nestedString(state, "waiting", "reason"); r != "" {
+					w.line(l+1, "Reason:\t%s", r)
+				}
+			case state["terminated"] != nil:
+				w.line(l, "State:\tTerminated")
+				w.line(l+1, "Reason:\t%s", nestedString(state, "terminated", "reason"))
+				w.line(l+1, "Exit Code:\t%d", num(state, "terminated", "exitCode"))
+			}
+			ready, _ := nested(st, "ready").(bool)
+			w.line(l, "Ready:\t%v", ready)
+			w.line(l, "Restart Count:\t%d", num(st, "restartCount"))
+		}
+		if lim := nestedStringMap(ct, "resources", "limits"); len(lim) > 0 {
+			w.line(l, "Limits:")
+			for _, k := range sortedKeys(nestedMap(ct, "resources", "limits")) {
+				w.line(l+1, "%s:\t%s", k, lim[k])
+			}
+		}
+		if req := nestedStringMap(ct, "resources", "requests"); len(req) > 0 {
+			w.line(l, "Requests:")
+			for _, k := range sortedKeys(nestedMap(ct, "resources", "requests")) {
+				w.line(l+1, "%s:\t%s", k, req[k])
+			}
+		}
+		env := nestedSlice(ct, "env")
+		if len(env) == 0 {
+			w.line(l, "Environment:\t<none>")
+		} else {
+			w.line(l, "Environment:")
+			for _, e := range env {
+				w.line(l+1, "%s:\t%s", nestedString(e, "name"), nestedString(e, "value"))
+			}
+		}
+		mounts := nestedSlice(ct, "volumeMounts")
+		if len(mounts) == 0 {
+			w.line(l, "Mounts:\t<none>")
+		} else {
+			w.line(l, "Mounts:")
+			for _, m := range mounts {
+				w.line(l+1, "%s from %s", nestedString(m, "mountPath"), nestedString(m, "name"))
+			}
+		}
+	}
+}
+
+func controlledBy(obj Object) string {
+	for _, r := range nestedSlice(obj, "metadata", "ownerReferences") {
+		if b, _ := nested(r, "controller").(bool); b {
+			return nestedString(r, "kind") + "/" + nestedString(r, "name")
+		}
+	}
+	return ""
+}
+
+func describeReplicaSet(w *prefixWriter, obj Object) {
+	metaLines(w, obj, true)
+	w.line(0, "Selector:\t%s", selectorString(nestedMap(obj, "spec", "selector")))
+	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
+	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
+	if cb := controlledBy(obj); cb != "" {
+		w.line(0, "Controlled By:\t%s", cb)
+	}
+	replicas, ok := nestedInt(obj, "spec", "replicas")
+	if !ok {
+		replicas = 1
+	}
+	w.line(0, "Replicas:\t%d current / %d desired", num(obj, "status", "replicas"), replicas)
+	w.line(0, "Pods Status:\t%d Running / %d Waiting / %d Succeeded / %d Failed", num(obj, "status", "readyReplicas"),
+		num(obj, "status", "replicas")-num(obj, "status", "readyReplicas"), 0, 0)
+	describeTemplateTo(w, nestedMap(obj, "spec", "template"))
+}
+
+func describePod(w *prefixWriter, obj Object) {
+	metaLines(w, obj, true)
+	prio, ok := nestedInt(obj, "spec", "priority")
+	if ok {
+		w.line(0, "Priority:\t%d", prio)
+	}
+	w.line(0, "Service Account:\t%s", orNone(nestedString(obj, "spec", "serviceAccountName")))
+	node := nestedString(obj, "spec", "nodeName")
+	if ip := nestedString(obj, "status", "hostIP"); node != "" && ip != "" {
+		node += "/" + ip
+	}
+	w.line(0, "Node:\t%s", orNone(node))
+	if st := nestedString(obj, "status", "startTime"); st != "" {
+		w.line(0, "Start Time:\t%s", timestamp(parseTime(st)))
+	}
+	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
+	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
+	status := nestedString(obj, "status", "phase")
+	if nestedString(obj, "metadata", "deletionTimestamp") != "" {
+		status = "Terminating (lasts " + age(parseTime(nestedString(obj, "metadata", "deletionTimestamp"))) + ")"
+	}
+	w.line(0, "Status:\t%s", status)
+	w.line(0, "IP:\t%s", nestedString(obj, "status", "podIP"))
+	if cb := controlledBy(obj); cb != "" {
+		w.line(0, "Controlled By:\t%s", cb)
+	}
+	describeContainers(w, 0, nestedSlice(obj, "spec", "containers"), nestedSlice(obj, "status", "containerStatuses"))
+	if conds := nestedSlice(obj, "status", "conditions"); len(conds) > 0 {
+		w.line(0, "Conditions:")
+		w.line(1, "Type\tStatus")
+		for _, cnd := range conds {
+			w.line(1, "%s \t%s ", nestedString(cnd, "type"), nestedString(cnd, "status"))
+		}
+	}
+	describeVolumes(w, 0, nestedSlice(obj, "spec", "volumes"))
+	qos := nestedString(obj, "status", "qosClass")
+	w.line(0, "QoS Class:\t%s", qos)
+	w.line(0, "Node-Selectors:\t%s", orNone(labelsStringOrEmpty(nestedStringMap(obj, "spec", "nodeSelector"))))
+	w.line(0, "Tolerations:\t%s", orNone(tolerations(nestedSlice(obj, "spec", "tolerations"))))
+}
+
+func describeNode(ctx context.Context, w *prefixWriter, c *Client, d *Discovery, obj Object) {
+	metaLines(w, obj, false)
+	var roles []string
+	for k := range nestedMap(obj, "metadata", "labels") {
+		if r, ok := strings.CutPrefix(k, "node-role.kubernetes.io/"); ok {
+			roles = append(roles, r)
+		}
+	}
+	sort.Strings(roles)
+	w.line(0, "Roles:\t%s", orNone(strings.Join(roles, ",")))
+	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
+	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
+	w.line(0, "CreationTimestamp:\t%s", creation(obj))
+	var taints []string
+	for _, t := range nestedSlice(obj, "spec", "taints") {
+		s := nestedString(t, "key")
+		if v := nestedString(t, "value"); v != "" {
+			s += "=" + v
+		}
+		taints = append(taints, s+":"+nestedString(t, "effect"))
+	}
+	w.line(0, "Taints:\t%s", orNone(strings.Join(taints, "\n\t")))
+	unsched, _ := nested(obj, "spec", "unschedulable").(bool)
+	w.line(0, "Unschedulable:\t%v", unsched)
+	if conds := nestedSlice(obj, "status", "conditions"); len(conds) > 0 {
+		w.line(0, "Conditions:")
+		w.line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
+		w.line(1, "----\t------\t-----------------\t------------------\t------\t-------")
+		for _, cnd := range conds {
+			w.line(1, "%s\t%s\t%s\t%s\t%s\t%s", nestedString(cnd, "type"), nestedString(cnd, "status"),
+				timestamp(parseTime(nestedString(cnd, "lastHeartbeatTime"))), timestamp(parseTime(nestedString(cnd, "lastTransitionTime"))),
+				nestedString(cnd, "reason"), nestedString(cnd, "message"))
+		}
+	} else {
+		w.line(0, "Conditions:\t<none>")
+	}
+	if addrs := nestedSlice(obj, "status", "addresses"); len(addrs) > 0 {
+		w.line(0, "Addresses:")
+		for _, a := range addrs {
+			w.line(1, "%s:\t%s", nestedString(a, "type"), nestedString(a, "address"))
+		}
+	}
+	for _, sec := range []struct{ title, field string }{{"Capacity", "capacity"}, {"Allocatable", "allocatable"}} {
+		if m := nestedStringMap(obj, "status", sec.field); len(m) > 0 {
+			w.line(0, "%s:", sec.title)
+			for _, k := range sortedKeys(nestedMap(obj, "status", sec.field)) {
+				w.line(1, "%s:\t%s", k, m[k])
+			}
+		}
+	}
+	if ni := nestedMap(obj, "status", "nodeInfo"); ni != nil {
+		w.line(0, "System Info:")
+		for _, kv := range [][2]string{{"Machine ID", "machineID"}, {"System UUID", "systemUUID"}, {"Boot ID", "bootID"},
+			{"Kernel Version", "kernelVersion"}, {"OS Image", "osImage"}, {"Operating System", "operatingSystem"},
+			{"Architecture", "architecture"}, {"Container Runtime Version", "containerRuntimeVersion"},
+			{"Kubelet Version", "kubeletVersion"}, {"Kube-Proxy Version", "kubeProxyVersion"}} {
+			w.line(1, "%s:\t%s", kv[0], nestedString(ni, kv[1]))
+		}
+	}
+	if cidr := nestedString(obj, "spec", "podCIDR"); cidr != "" {
+		w.line(0, "PodCIDR:\t%s", cidr)
+	}
+	// Pods on the node.
+	pods, err := d.Resolve(ctx, "pods")
+	if err != nil {
+		return
+	}
+	list, err := c.GetObject(ctx, pods.Path("", ""), url.Values{"fieldSelector": {"spec.nodeName=" + nestedString(obj, "metadata", "name")}})
+	if err != nil {
+		return
+	}
+	items := nestedSlice(list, "items")
+	w.line(0, "Non-terminated Pods:\t(%d in total)", len(items))
+	if len(items) > 0 {
+		w.line(1, "Namespace\tName\tAge")
+		w.line(1, "---------\t----\t---")
+		for _, p := range items {
+			w.line(1, "%s\t%s\t%s", nestedString(p, "metadata", "namespace"), nestedString(p, "metadata", "name"),
+				age(parseTime(nestedString(p, "metadata", "creationTimestamp"))))
+		}
+	}
+}
+
+func describeNamespace(w *prefixWriter, obj Object) {
+	metaLines(w, obj, false)
+	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
+	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
+	w.line(0, "Status:\t%s", nestedString(obj, "status", "phase"))
+	w.line(0, "")
+	w.line(0, "No resource quota.")
+	w.line(0, "")
+	w.line(0, "No LimitRange resource.")
+}
+
+func describeGeneric(w *prefixWriter, obj Object) {
+	metaLines(w, obj, nestedString(obj, "metadata", "namespace") != "")
+	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
+	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
+	w.line(0, "API Version:\t%s", nestedString(obj, "apiVersion"))
+	w.line(0, "Kind:\t%s", nestedString(obj, "kind"))
+}
+
+// describeEvents lists the object's events (field selector involvedObject.uid).
+func describeEvents(ctx context.Context, w *prefixWriter, c *Client, d *Discovery, obj Object) error {
+	evRes, err := d.Resolve(ctx, "events")
+	if err != nil {
+		return err
+	}
+	ns := nestedString(obj, "metadata", "namespace")
+	if nestedString(obj, "kind") == "Namespace" || ns == "" {
+		ns = "default"
+		if nestedString(obj, "kind") == "Namespace" {
+			ns = nestedString(obj, "metadata", "name")
+		}
+	}
+	// As kubectl's events search: kind, name and namespace on the server, and the uid when the
+	// event records one (events written before the object's uid was known have none).
+	sel := "involvedObject.kind=" + nestedString(obj, "kind") + ",involvedObject.name=" + nestedString(obj, "metadata", "name")
+	if objNs := nestedString(obj, "metadata", "namespace"); objNs != "" {
+		sel += ",involvedObject.namespace=" + objNs
+	}
+	list, err := c.GetObject(ctx, evRes.Path(ns, ""), url.Values{"fieldSelector": {sel}})
+	if err != nil {
+		return err
+	}
+	uid := nestedString(obj, "metadata", "uid")
+	var items []any
+	for _, ev := range nestedSlice(list, "items") {
+		if u := nestedString(ev, "involvedObject", "uid"); u == "" || u == uid {
+			items = append(items, ev)
+		}
+	}
+	if len(items) == 0 {
+		w.line(0, "Events:\t<none>")
+		return nil
+	}
+	sort.SliceStable(items, func(i, j int) bool { return eventTime(items[i]) < eventTime(items[j]) })
+	w.line(0, "Events:")
+	w.line(1, "Type\tReason\tAge\tFrom\tMessage")
+	w.line(1, "----\t------\t----\t----\t-------")
+	for _, ev := range items {
+		ageStr := age(parseTime(eventTime(ev)))
+		if n := num(ev, "count"); n > 1 {
+			ageStr = fmt.Sprintf("%s (x%d over %s)", ageStr, n, age(parseTime(nestedString(ev, "firstTimestamp"))))
+		}
+		from := nestedString(ev, "source", "component")
+		if from == "" {
+			from = nestedString(ev, "reportingComponent")
+		}
+		w.line(1, "%s\t%s\t%s\t%s\t%s", nestedString(ev, "type"), nestedString(ev, "reason"), ageStr, from, strings.TrimSpace(nestedString(ev, "message")))
+	}
+	return nil
+}

@@ -1,0 +1,52 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"kubelab.io/proto/apierrors"
+)
+
+// errorMessage words err as kubectl's cmdutil.CheckErr does.
+func errorMessage(err error) string {
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) {
+		msg := err.Error()
+		if strings.HasPrefix(msg, "error: ") || strings.HasPrefix(msg, "Error ") || strings.HasPrefix(msg, "The ") {
+			return strings.TrimSuffix(msg, "\n")
+		}
+		return "error: " + msg
+	}
+	s := se.ErrStatus
+	if s.GetReason() == apierrors.ReasonInvalid {
+		d := s.GetDetails()
+		if d == nil {
+			return "The request is invalid"
+		}
+		prefix := "The request is invalid"
+		if d.Kind != "" || d.Name != "" {
+			prefix = fmt.Sprintf("The %s %q is invalid", d.Kind, d.Name)
+		}
+		var causes []string
+		for _, c := range d.Causes {
+			causes = append(causes, fmt.Sprintf("%s: %s", c.Field, c.Message))
+		}
+		switch len(causes) {
+		case 0:
+			return prefix
+		case 1:
+			return prefix + ": " + causes[0]
+		}
+		return prefix + ": \n* " + strings.Join(causes, "\n* ")
+	}
+	if s.GetReason() == "" {
+		return "Error from server: " + s.GetMessage()
+	}
+	return fmt.Sprintf("Error from server (%s): %s", s.GetReason(), s.GetMessage())
+}
+
+// usageError is a command-line mistake; kubectl adds a hint to see --help.
+func usageError(cmdPath, format string, args ...any) error {
+	return fmt.Errorf("%s\nSee '%s -h' for help and examples", fmt.Sprintf(format, args...), cmdPath)
+}
