@@ -29,6 +29,7 @@ type getFlags struct {
 	ignoreNotFound bool
 	labelColumns   []string
 	showKind       bool
+	raw            string
 
 	watchResourceVersion string
 }
@@ -68,6 +69,7 @@ Use "kubectl api-resources" for a complete list of supported resources.`,
 		},
 	}
 	fl := c.Flags()
+	fl.StringVar(&o.raw, "raw", "", "Raw URI to request from the server. Uses the transport specified by the kubeconfig file.")
 	fl.StringVarP(&o.output, "output", "o", "", "Output format. One of: (json, yaml, name, wide, jsonpath=..., jsonpath-as-json=...).")
 	fl.StringVarP(&o.selector, "selector", "l", "", "Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.(e.g. -l key1=value1,key2=value2).")
 	fl.StringVar(&o.fieldSelector, "field-selector", "", "Selector (field query) to filter on, supports '=', '==', and '!='.(e.g. --field-selector key1=value1,key2=value2).")
@@ -86,6 +88,12 @@ Use "kubectl api-resources" for a complete list of supported resources.`,
 }
 
 func (o *getFlags) run(ctx context.Context, f *Factory, streams Streams, args []string) error {
+	if o.raw != "" {
+		if len(args) > 0 {
+			return fmt.Errorf("arguments may not be passed when --raw is specified")
+		}
+		return getRaw(ctx, f, streams, o.raw)
+	}
 	if !validOutput(o.output) {
 		return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,jsonpath,jsonpath-as-json,name,wide,yaml", o.output)
 	}
@@ -406,4 +414,22 @@ func (o *getFlags) printObjects(ctx context.Context, c *Client, streams Streams,
 		// kubectl ends jsonpath output without a newline.
 	}
 	return failed
+}
+
+// getRaw is `kubectl get --raw URI`: the body of GET URI, printed as the server sent it.
+func getRaw(ctx context.Context, f *Factory, streams Streams, uri string) error {
+	u, err := url.Parse(uri)
+	if err != nil || !strings.HasPrefix(u.Path, "/") {
+		return fmt.Errorf("--raw must be an absolute path, got %q", uri)
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	body, err := c.Do(ctx, Request{Path: u.Path, Query: u.Query(), Accept: "application/json, */*"})
+	if err != nil {
+		return err
+	}
+	_, err = streams.Out.Write(body)
+	return err
 }
