@@ -16,7 +16,7 @@ CMDS := ./apiserver/cmd/apiserver ./controller-manager/cmd/controller-manager ./
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 # Two cores: keep parallelism modest so tests with real etcd are not starved.
-TEST_FLAGS ?= -p 2 -timeout 20m
+TEST_FLAGS ?= -p 2 -count=1 -timeout 20m
 FUZZ_TIME ?= 20s
 DATA_DIR ?= $(CURDIR)/.local
 
