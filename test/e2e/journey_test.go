@@ -59,6 +59,14 @@ func TestJourney(t *testing.T) {
 	}
 	t.Logf("3 pods Running and Ready, each answering 200 with the nginx page: %s", podIPs(pods))
 
+	// kubectl logs goes apiserver → kubelet (verified HTTPS, client certificates both
+	// ways) and shows nginx's access-log line for the request just made.
+	waitFor(t, 20*time.Second, "kubectl logs to show the access-log line", func() bool {
+		out, err := c.kubectl("logs", pods[0].Metadata.Name)
+		return err == nil && strings.Contains(out, `"GET / HTTP/1.1" 200`)
+	})
+	t.Logf("kubectl logs %s shows the request's access-log line", pods[0].Metadata.Name)
+
 	// 2. kill -9 of the kubelet, restart: nothing lost, nothing duplicated, statuses converge.
 	before := c.containersByPod(t)
 	checkOnePerPod(t, before, pods)
