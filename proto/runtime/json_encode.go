@@ -104,30 +104,31 @@ func (e *encoder) message(m protoreflect.Message) error {
 func (e *encoder) scalarMessage(m protoreflect.Message) (done bool, err error) {
 	switch m.Descriptor().FullName() {
 	case timeName:
+		// Getters, not fields: an unset field marked emit_empty arrives as a nil message.
 		t := m.Interface().(*metav1.Time)
-		if t.Seconds == 0 && t.Nanos == 0 {
+		if t.GetSeconds() == 0 && t.GetNanos() == 0 {
 			e.buf = append(e.buf, "null"...)
 		} else {
-			e.buf = appendString(e.buf, time.Unix(t.Seconds, 0).UTC().Format(timeLayout))
+			e.buf = appendString(e.buf, time.Unix(t.GetSeconds(), 0).UTC().Format(timeLayout))
 		}
 	case microTimeName:
 		t := m.Interface().(*metav1.MicroTime)
-		if t.Seconds == 0 && t.Nanos == 0 {
+		if t.GetSeconds() == 0 && t.GetNanos() == 0 {
 			e.buf = append(e.buf, "null"...)
 		} else {
-			e.buf = appendString(e.buf, time.Unix(t.Seconds, int64(t.Nanos)).UTC().Format(microTimeLayout))
+			e.buf = appendString(e.buf, time.Unix(t.GetSeconds(), int64(t.GetNanos())).UTC().Format(microTimeLayout))
 		}
 	case durationName:
-		e.buf = appendString(e.buf, time.Duration(m.Interface().(*metav1.Duration).Duration).String())
+		e.buf = appendString(e.buf, time.Duration(m.Interface().(*metav1.Duration).GetDuration()).String())
 	case intOrStringName:
 		v := m.Interface().(*metav1.IntOrString)
-		if v.Type == 1 {
-			e.buf = appendString(e.buf, v.StrVal)
+		if v.GetType() == 1 {
+			e.buf = appendString(e.buf, v.GetStrVal())
 		} else {
-			e.buf = strconv.AppendInt(e.buf, int64(v.IntVal), 10)
+			e.buf = strconv.AppendInt(e.buf, int64(v.GetIntVal()), 10)
 		}
 	case quantityName:
-		e.buf = appendString(e.buf, m.Interface().(*metav1.Quantity).String_)
+		e.buf = appendString(e.buf, m.Interface().(*metav1.Quantity).GetString_())
 	default:
 		return false, nil
 	}
