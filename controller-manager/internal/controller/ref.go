@@ -80,18 +80,20 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 
-// PodControllerRefManager is Kubernetes' PodControllerRefManager: for one controller, it
-// decides which pods the controller owns, adopting matching orphans and releasing owned
-// pods that no longer match, through the API. Use a new one per sync; it is not safe for
-// concurrent use.
-type PodControllerRefManager struct {
-	// Client writes the ownerReference patches.
-	Client *kube.Clientset
+// RefManager is Kubernetes' ControllerRefManager for any owned kind T (pods of a
+// ReplicaSet, ReplicaSets of a Deployment): for one controller, it decides which objects
+// the controller owns, adopting matching orphans and releasing owned objects that no
+// longer match, through the API. Use a new one per sync; it is not safe for concurrent use.
+type RefManager[T runtime.Object] struct {
+	// Patch applies a strategic merge patch to the owned object ns/name and returns it.
+	Patch func(ctx context.Context, ns, name string, data []byte) (T, error)
+	// Kind names the owned kind in errors ("pod", "replica set").
+	Kind string
 	// Controller is the owner (as read from the cache; never modified).
 	Controller runtime.Object
 	// ControllerKind is the owner's group/version/kind, for the references it writes.
 	ControllerKind runtime.GroupVersionKind
-	// Selector is the owner's pod selector.
+	// Selector is the owner's selector.
 	Selector labels.Selector
 	// CanAdopt, when set, is called once before the first adoption; an error stops every
 	// adoption of this sync. Controllers re-read the owner from the API (not the cache) and
@@ -102,51 +104,51 @@ type PodControllerRefManager struct {
 	canAdoptErr  error
 }
 
-// ClaimPods returns the pods the controller owns after adopting and releasing: pods it
-// already controls that match the selector, plus matching orphans it adopted. Pods that
-// match filters (all must hold) are the only ones considered; pods controlled by another
-// owner are left alone. Orphans being deleted are never adopted, and nothing is adopted or
-// released while the controller itself is being deleted. A pod gone by the time it is
-// patched is skipped; other errors are joined and returned with the pods claimed so far.
-func (m *PodControllerRefManager) ClaimPods(ctx context.Context, pods []*corev1.Pod, filters ...func(*corev1.Pod) bool) ([]*corev1.Pod, error) {
-	var claimed []*corev1.Pod
+// Claim returns the objects the controller owns after adopting and releasing: objects it
+// already controls that match the selector, plus matching orphans it adopted. Only objects
+// that pass filters (all must hold) are considered; objects controlled by another owner are
+// left alone. Orphans being deleted are never adopted, and nothing is adopted or released
+// while the controller itself is being deleted. An object gone by the time it is patched is
+// skipped; other errors are joined and returned with the objects claimed so far.
+func (m *RefManager[T]) Claim(ctx context.Context, objs []T, filters ...func(T) bool) ([]T, error) {
+	var claimed []T
 	var errs []error
 	ownerUID := m.Controller.GetMetadata().GetUid()
 	ownerDeleting := m.Controller.GetMetadata().GetDeletionTimestamp() != nil
-	match := func(p *corev1.Pod) bool {
-		if !m.Selector.Matches(p.GetMetadata().GetLabels()) {
+	match := func(o T) bool {
+		if !m.Selector.Matches(o.GetMetadata().GetLabels()) {
 			return false
 		}
 		for _, f := range filters {
-			if !f(p) {
+			if !f(o) {
 				return false
 			}
 		}
 		return true
 	}
-	for _, pod := range pods {
-		if ref := GetControllerOf(pod); ref != nil {
+	for _, obj := range objs {
+		if ref := GetControllerOf(obj); ref != nil {
 			if ref.GetUid() != ownerUID {
 				continue // someone else's
 			}
-			if match(pod) {
-				claimed = append(claimed, pod)
+			if match(obj) {
+				claimed = append(claimed, obj)
 				continue
 			}
 			if ownerDeleting {
 				continue // the garbage collector deals with the dependents of a deleted owner
 			}
-			if err := m.release(ctx, pod); err != nil {
+			if err := m.release(ctx, obj); err != nil {
 				errs = append(errs, err)
 			}
 			continue
 		}
 		// An orphan.
-		if ownerDeleting || !match(pod) || pod.GetMetadata().GetDeletionTimestamp() != nil ||
-			pod.GetMetadata().GetNamespace() != m.Controller.GetMetadata().GetNamespace() {
+		if ownerDeleting || !match(obj) || obj.GetMetadata().GetDeletionTimestamp() != nil ||
+			obj.GetMetadata().GetNamespace() != m.Controller.GetMetadata().GetNamespace() {
 			continue
 		}
-		adopted, err := m.adopt(ctx, pod)
+		adopted, err := m.adopt(ctx, obj)
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
@@ -159,8 +161,8 @@ func (m *PodControllerRefManager) ClaimPods(ctx context.Context, pods []*corev1.
 }
 
 // ownerRefPatch is a strategic merge patch of metadata.ownerReferences (merged by uid) that
-// also sets metadata.uid, which the apiserver treats as a precondition: a pod deleted and
-// recreated under the same name is not touched.
+// also sets metadata.uid, which the apiserver treats as a precondition: an object deleted
+// and recreated under the same name is not touched.
 type ownerRefPatch struct {
 	Metadata struct {
 		OwnerReferences []any  `json:"ownerReferences"`
@@ -168,47 +170,71 @@ type ownerRefPatch struct {
 	} `json:"metadata"`
 }
 
-func (m *PodControllerRefManager) adopt(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
+func (m *RefManager[T]) adopt(ctx context.Context, obj T) (T, error) {
 	m.canAdoptOnce.Do(func() {
 		if m.CanAdopt != nil {
 			m.canAdoptErr = m.CanAdopt(ctx)
 		}
 	})
 	if m.canAdoptErr != nil {
-		return nil, fmt.Errorf("can't adopt pod %s/%s: %w", pod.GetMetadata().GetNamespace(), pod.GetMetadata().GetName(), m.canAdoptErr)
+		var zero T
+		return zero, fmt.Errorf("can't adopt %s %s/%s: %w", m.Kind, obj.GetMetadata().GetNamespace(), obj.GetMetadata().GetName(), m.canAdoptErr)
 	}
 	ref := NewControllerRef(m.Controller, m.ControllerKind)
 	var p ownerRefPatch
-	p.Metadata.UID = pod.GetMetadata().GetUid()
+	p.Metadata.UID = obj.GetMetadata().GetUid()
 	p.Metadata.OwnerReferences = []any{map[string]any{
 		"apiVersion": ref.GetApiVersion(), "kind": ref.GetKind(), "name": ref.GetName(), "uid": ref.GetUid(),
 		"controller": true, "blockOwnerDeletion": true,
 	}}
-	return m.patch(ctx, pod, p, "adopt")
+	return m.patch(ctx, obj, p, "adopt")
 }
 
-func (m *PodControllerRefManager) release(ctx context.Context, pod *corev1.Pod) error {
+func (m *RefManager[T]) release(ctx context.Context, obj T) error {
 	var p ownerRefPatch
-	p.Metadata.UID = pod.GetMetadata().GetUid()
+	p.Metadata.UID = obj.GetMetadata().GetUid()
 	p.Metadata.OwnerReferences = []any{map[string]any{"$patch": "delete", "uid": m.Controller.GetMetadata().GetUid()}}
-	_, err := m.patch(ctx, pod, p, "release")
+	_, err := m.patch(ctx, obj, p, "release")
 	if apierrors.IsNotFound(err) {
 		return nil // gone: nothing to release
 	}
 	return err
 }
 
-func (m *PodControllerRefManager) patch(ctx context.Context, pod *corev1.Pod, p ownerRefPatch, verb string) (*corev1.Pod, error) {
+func (m *RefManager[T]) patch(ctx context.Context, obj T, p ownerRefPatch, verb string) (T, error) {
+	var zero T
 	data, err := json.Marshal(p)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	ns, name := pod.GetMetadata().GetNamespace(), pod.GetMetadata().GetName()
-	out, err := m.Client.Pods(ns).Patch(ctx, name, transport.StrategicMerge, data)
+	ns, name := obj.GetMetadata().GetNamespace(), obj.GetMetadata().GetName()
+	out, err := m.Patch(ctx, ns, name, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s pod %s/%s: %w", verb, ns, name, err)
+		return zero, fmt.Errorf("%s %s %s/%s: %w", verb, m.Kind, ns, name, err)
 	}
 	return out, nil
+}
+
+// PodControllerRefManager is RefManager for pods, patching them through Client.
+type PodControllerRefManager struct {
+	// Client writes the ownerReference patches.
+	Client *kube.Clientset
+	// Controller, ControllerKind, Selector and CanAdopt are as in RefManager.
+	Controller     runtime.Object
+	ControllerKind runtime.GroupVersionKind
+	Selector       labels.Selector
+	CanAdopt       func(ctx context.Context) error
+}
+
+// ClaimPods is RefManager.Claim for pods.
+func (m *PodControllerRefManager) ClaimPods(ctx context.Context, pods []*corev1.Pod, filters ...func(*corev1.Pod) bool) ([]*corev1.Pod, error) {
+	rm := &RefManager[*corev1.Pod]{
+		Patch: func(ctx context.Context, ns, name string, data []byte) (*corev1.Pod, error) {
+			return m.Client.Pods(ns).Patch(ctx, name, transport.StrategicMerge, data)
+		},
+		Kind: "pod", Controller: m.Controller, ControllerKind: m.ControllerKind, Selector: m.Selector, CanAdopt: m.CanAdopt,
+	}
+	return rm.Claim(ctx, pods, filters...)
 }
 
 // RecheckDeletionTimestamp returns a CanAdopt function that reads the owner fresh with get
