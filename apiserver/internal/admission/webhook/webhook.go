@@ -336,7 +336,7 @@ func anyOf(list []string, s string) bool {
 	return slices.Contains(list, "*") || slices.Contains(list, s)
 }
 
-// The admission.k8s.io/v1 AdmissionReview wire format (see proto/api/admission/v1): written
+// The admission.k8s.io/v1 AdmissionReview wire format, written
 // with encoding/json because object and oldObject are embedded JSON documents.
 type review struct {
 	APIVersion string    `json:"apiVersion"`
