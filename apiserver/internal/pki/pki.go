@@ -24,6 +24,7 @@ import (
 	"slices"
 	"time"
 
+	"kubelab.io/client/atomicfile"
 	"kubelab.io/client/kubeconfig"
 )
 
@@ -295,10 +296,10 @@ func (b *Bundle) ensureAdmin() (*keyPair, error) {
 
 // writePair writes the key (0600) and then the certificate (0644).
 func (b *Bundle) writePair(kp *keyPair, certPath, keyPath string) error {
-	if err := writeFileAtomic(keyPath, kp.keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, kp.keyPEM, 0o600); err != nil {
 		return fmt.Errorf("pki: write %s: %w", keyPath, err)
 	}
-	if err := writeFileAtomic(certPath, kp.certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(certPath, kp.certPEM, 0o644); err != nil {
 		return fmt.Errorf("pki: write %s: %w", certPath, err)
 	}
 	b.Written = append(b.Written, keyPath, certPath)
