@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"kubelab.io/client/freeport"
 	"kubelab.io/client/kubeconfig"
 )
 
@@ -29,13 +30,15 @@ type apiserverProc struct {
 	log      *os.File
 }
 
+// freePort picks a port for a child process to bind, outside the ephemeral range that
+// this test's own outgoing connections draw from (see kubelab.io/client/freeport).
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Helper()
+	port, err := freeport.Pick("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func newAPIServer(t *testing.T) *apiserverProc {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"kubelab.io/apiserver/internal/pki"
+	"kubelab.io/client/freeport"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	"kubelab.io/proto/runtime"
 )
@@ -24,14 +25,15 @@ import (
 // debianEtcd is the etcd server from Debian's etcd-server package (hack/tools.sh installs it).
 const debianEtcd = "/usr/bin/etcd"
 
+// freePort picks a port for a child process to bind, outside the ephemeral range that
+// this test's own outgoing connections draw from (see kubelab.io/client/freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // startExternalEtcd runs Debian's etcd binary as a separate process, as a lab or CI would.

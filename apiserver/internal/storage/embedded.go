@@ -17,6 +17,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"kubelab.io/client/freeport"
 )
 
 // DefaultCompactionRetention is how much history the embedded etcd keeps. It matches
@@ -71,14 +73,26 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		return nil, fmt.Errorf("start etcd: %w", err)
 	}
 	muted := new(atomic.Bool)
-	ec, err := embedConfig(cfg, log, muted)
-	if err != nil {
-		return nil, fmt.Errorf("start etcd: %w", err)
-	}
 	start := time.Now()
-	e, err := embed.StartEtcd(ec)
-	if err != nil {
-		return nil, fmt.Errorf("start etcd in %s: %w", cfg.DataDir, err)
+	var (
+		ec *embed.Config
+		e  *embed.Etcd
+	)
+	// A port picked here can still be bound by another process before etcd binds it; only
+	// then, and only for ports this function picked, is a fresh pick the right answer.
+	for attempt := 1; ; attempt++ {
+		var err error
+		if ec, err = embedConfig(cfg, log, muted); err != nil {
+			return nil, fmt.Errorf("start etcd: %w", err)
+		}
+		e, err = embed.StartEtcd(ec)
+		if err == nil {
+			break
+		}
+		if picked := cfg.ClientURL == "" || cfg.PeerURL == ""; !picked || !freeport.IsAddrInUse(err) || attempt == maxPortAttempts {
+			return nil, fmt.Errorf("start etcd in %s: %w", cfg.DataDir, err)
+		}
+		log.Warn("etcd port taken before etcd bound it; picking another", "error", err, "attempt", attempt)
 	}
 	fail := func(err error) (*Embedded, error) {
 		muted.Store(true)
@@ -142,18 +156,16 @@ func embedConfig(cfg EmbeddedConfig, log *slog.Logger, muted *atomic.Bool) (*emb
 	return ec, nil
 }
 
-// listenURL parses raw, or picks a free 127.0.0.1 port when raw is empty. (The port is free
-// when picked; another process could take it before etcd binds it, which tests tolerate.)
+// maxPortAttempts bounds how often StartEmbedded re-picks ports that were taken under it.
+const maxPortAttempts = 5
+
+// listenURL parses raw, or picks a free 127.0.0.1 port when raw is empty.
 func listenURL(raw string) (*url.URL, error) {
 	if raw != "" {
 		return url.Parse(raw)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick("127.0.0.1")
 	if err != nil {
-		return nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
 		return nil, err
 	}
 	return &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}, nil
