@@ -1,17 +1,18 @@
 // Package resourcequota is the ResourceQuota admission plugin: a pod is created only if
 // every ResourceQuota of its namespace has room for it, and the room it takes is recorded
 // in the quota's status.used in the same step, as Kubernetes' plugin/pkg/admission/
-// resourcequota does.
+// resourcequota does. What a pod counts for is kubelab.io/proto/quota's rule, the one the
+// controller-manager's resource quota controller recomputes with.
 //
 // Concurrency: the check and the increment are one compare-and-swap on the quota object
 // (storage's GuaranteedUpdate re-runs the check on the latest quota when another write won
-// the race), so parallel creates can never together overshoot a quota. A create that fails
-// after its quota was charged (the name was taken, say) stays charged until usage is
-// recomputed; Kubernetes' quota controller recomputes periodically, kubelab recomputes when
-// a quota is created or its spec changes (and it returns the room of deleted pods then, too).
+// the race), so parallel creates can never together overshoot a quota.
 //
-// Tracked: pods, count/pods, cpu and requests.cpu, memory and requests.memory, limits.cpu,
-// limits.memory, of pods that are not finished (Succeeded/Failed).
+// Room comes back through the resource quota controller, as in Kubernetes: it recomputes
+// status.used from the namespace's pods when a pod is deleted or finishes, and every
+// --resource-quota-sync-period. That also returns the charge of a create that failed after
+// its quota was charged (the name was taken, say). This plugin recomputes only when a quota
+// is created or its spec changes, so the new limits apply to the current usage at once.
 package resourcequota
 
 import (
@@ -27,6 +28,7 @@ import (
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/quota"
 	"kubelab.io/proto/resource"
 )
 
@@ -71,15 +73,11 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	if err != nil {
 		return err
 	}
-	hard, err := resource.ParseList(q.GetSpec().GetHard())
+	status, err := quota.Recompute(q.GetSpec(), pods)
 	if err != nil {
 		return nil // validation reports it
 	}
-	used := resource.List{}
-	for _, pod := range pods {
-		used = used.Add(usage(pod, hard))
-	}
-	q.Status = &corev1.ResourceQuotaStatus{Hard: cloneMap(q.GetSpec().GetHard()), Used: zeroFill(used, hard).Proto()}
+	q.Status = status
 	return nil
 }
 
@@ -99,11 +97,11 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	slices.SortFunc(quotas, func(x, y *corev1.ResourceQuota) int {
 		return strings.Compare(x.GetMetadata().GetName(), y.GetMetadata().GetName())
 	})
-	for _, quota := range quotas {
-		name := quota.GetMetadata().GetName()
+	for _, rq := range quotas {
+		name := rq.GetMetadata().GetName()
 		if a.DryRun {
 			// Check against the quota as listed; charge nothing.
-			if err := charge(proto.Clone(quota).(*corev1.ResourceQuota), pod); err != nil {
+			if err := charge(proto.Clone(rq).(*corev1.ResourceQuota), pod); err != nil {
 				return apierrors.NewForbidden(apierrors.GroupResource{Resource: "pods"}, a.Name, err)
 			}
 			continue
@@ -139,7 +137,7 @@ func charge(q *corev1.ResourceQuota, pod *corev1.Pod) error {
 		}
 	}
 	used, _ := resource.ParseList(q.GetStatus().GetUsed())
-	delta := usage(pod, hard)
+	delta := quota.PodUsage(pod, hard)
 	next := used.Add(delta)
 	var exceeded []string
 	for name, limit := range hard {
@@ -150,13 +148,13 @@ func charge(q *corev1.ResourceQuota, pod *corev1.Pod) error {
 	if len(exceeded) > 0 {
 		slices.Sort(exceeded)
 		return &refusal{fmt.Sprintf("exceeded quota: %s, requested: %s, used: %s, limited: %s",
-			q.GetMetadata().GetName(), list(delta, exceeded), list(zeroFill(used, hard), exceeded), list(hard, exceeded))}
+			q.GetMetadata().GetName(), list(delta, exceeded), list(quota.Tracked(used, hard), exceeded), list(hard, exceeded))}
 	}
-	if q.Status == nil {
-		q.Status = &corev1.ResourceQuotaStatus{}
+	status, err := quota.Status(q.GetSpec(), next)
+	if err != nil {
+		return err // unreachable: hard parsed above
 	}
-	q.Status.Hard = cloneMap(q.GetSpec().GetHard())
-	q.Status.Used = zeroFill(next, hard).Proto()
+	q.Status = status
 	return nil
 }
 
@@ -166,36 +164,6 @@ func list(l resource.List, names []string) string {
 		parts[i] = n + "=" + l[n].String()
 	}
 	return strings.Join(parts, ",")
-}
-
-// usage is what pod takes of the resources hard tracks.
-func usage(pod *corev1.Pod, hard resource.List) resource.List {
-	switch pod.GetStatus().GetPhase() {
-	case "Succeeded", "Failed":
-		return resource.List{}
-	}
-	req, lim := resource.List{}, resource.List{}
-	for _, c := range pod.GetSpec().GetContainers() {
-		r, _ := resource.ParseList(c.GetResources().GetRequests())
-		l, _ := resource.ParseList(c.GetResources().GetLimits())
-		req, lim = req.Add(r), lim.Add(l)
-	}
-	out := resource.List{}
-	for name := range hard {
-		switch name {
-		case "pods", "count/pods":
-			out[name] = resource.NewQuantity(1, resource.DecimalSI)
-		case "cpu", "requests.cpu":
-			out[name] = req["cpu"]
-		case "memory", "requests.memory":
-			out[name] = req["memory"]
-		case "limits.cpu":
-			out[name] = lim["cpu"]
-		case "limits.memory":
-			out[name] = lim["memory"]
-		}
-	}
-	return out
 }
 
 // requiredResources are the compute resources a pod must state when a quota tracks them.
@@ -227,25 +195,4 @@ func specifies(pod *corev1.Pod, name string) bool {
 		}
 	}
 	return true
-}
-
-// zeroFill lists every tracked resource, zero where nothing uses it.
-func zeroFill(used, hard resource.List) resource.List {
-	out := resource.List{}
-	for name := range hard {
-		if q, ok := used[name]; ok {
-			out[name] = q
-		} else {
-			out[name] = resource.NewQuantity(0, resource.DecimalSI)
-		}
-	}
-	return out
-}
-
-func cloneMap(m map[string]*metav1.Quantity) map[string]*metav1.Quantity {
-	out := make(map[string]*metav1.Quantity, len(m))
-	for k, v := range m {
-		out[k] = proto.Clone(v).(*metav1.Quantity)
-	}
-	return out
 }

@@ -1,0 +1,113 @@
+// Package quota is what a pod takes of a ResourceQuota, the one rule both sides of quota
+// share: the apiserver's ResourceQuota admission plugin charges a new pod with it, and the
+// controller-manager's resource quota controller recomputes status.used with it when pods
+// go away. Keeping it here means the charge and the recompute can never disagree about
+// what a pod counts for (Kubernetes' pkg/quota/v1/evaluator/core pod evaluator).
+//
+// Tracked: pods, count/pods, cpu and requests.cpu, memory and requests.memory, limits.cpu,
+// limits.memory, of pods that are not finished (Succeeded/Failed). Quota scopes are not
+// supported.
+package quota
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/resource"
+)
+
+// PodResources are the quota resource names a pod can count for.
+var PodResources = []string{"pods", "count/pods", "cpu", "requests.cpu", "memory", "requests.memory", "limits.cpu", "limits.memory"}
+
+// IsFinished reports whether pod has stopped for good; a finished pod holds no quota.
+func IsFinished(pod *corev1.Pod) bool {
+	switch pod.GetStatus().GetPhase() {
+	case "Succeeded", "Failed":
+		return true
+	}
+	return false
+}
+
+// PodUsage is what pod takes of each resource hard tracks (resources it does not track are
+// left out): one pod, and the sums of its containers' requests and limits. A finished pod
+// takes nothing.
+func PodUsage(pod *corev1.Pod, hard resource.List) resource.List {
+	if IsFinished(pod) {
+		return resource.List{}
+	}
+	req, lim := resource.List{}, resource.List{}
+	for _, c := range pod.GetSpec().GetContainers() {
+		// A quantity that does not parse cannot be stored (validation refuses it), so a
+		// stored pod's resources always parse.
+		r, _ := resource.ParseList(c.GetResources().GetRequests())
+		l, _ := resource.ParseList(c.GetResources().GetLimits())
+		req, lim = req.Add(r), lim.Add(l)
+	}
+	out := resource.List{}
+	for name := range hard {
+		switch name {
+		case "pods", "count/pods":
+			out[name] = resource.NewQuantity(1, resource.DecimalSI)
+		case "cpu", "requests.cpu":
+			out[name] = req["cpu"]
+		case "memory", "requests.memory":
+			out[name] = req["memory"]
+		case "limits.cpu":
+			out[name] = lim["cpu"]
+		case "limits.memory":
+			out[name] = lim["memory"]
+		}
+	}
+	return out
+}
+
+// Usage is what pods take together of each resource hard tracks, zero where none uses it.
+func Usage(pods []*corev1.Pod, hard resource.List) resource.List {
+	used := resource.List{}
+	for _, pod := range pods {
+		used = used.Add(PodUsage(pod, hard))
+	}
+	return Tracked(used, hard)
+}
+
+// Tracked lists used for exactly the resources hard tracks, zero where nothing uses one,
+// as Kubernetes' status.used lists every tracked resource.
+func Tracked(used, hard resource.List) resource.List {
+	out := make(resource.List, len(hard))
+	for name := range hard {
+		if q, ok := used[name]; ok {
+			out[name] = q
+		} else {
+			out[name] = resource.NewQuantity(0, resource.DecimalSI)
+		}
+	}
+	return out
+}
+
+// Status is the status of a quota with spec and usage used: status.hard mirrors spec.hard
+// as written, status.used lists each tracked resource. It fails only when spec.hard does
+// not parse, which validation refuses.
+func Status(spec *corev1.ResourceQuotaSpec, used resource.List) (*corev1.ResourceQuotaStatus, error) {
+	hard, err := resource.ParseList(spec.GetHard())
+	if err != nil {
+		return nil, fmt.Errorf("spec.hard: %w", err)
+	}
+	mirror := make(map[string]*metav1.Quantity, len(spec.GetHard()))
+	for name, q := range spec.GetHard() {
+		mirror[name] = proto.Clone(q).(*metav1.Quantity)
+	}
+	return &corev1.ResourceQuotaStatus{Hard: mirror, Used: Tracked(used, hard).Proto()}, nil
+}
+
+// Recompute is the status of a quota with spec over the pods of its namespace, computed
+// from scratch.
+func Recompute(spec *corev1.ResourceQuotaSpec, pods []*corev1.Pod) (*corev1.ResourceQuotaStatus, error) {
+	hard, err := resource.ParseList(spec.GetHard())
+	if err != nil {
+		return nil, fmt.Errorf("spec.hard: %w", err)
+	}
+	return Status(spec, Usage(pods, hard))
+}
