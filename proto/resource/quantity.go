@@ -534,6 +534,9 @@ func NewMilliQuantity(milli int64, format Format) Quantity {
 // IsZero reports whether q is zero.
 func (q Quantity) IsZero() bool { return q.a.sign() == 0 }
 
+// IsInteger reports whether q has no fractional part ("2", "1k", "1000m"; not "1500m").
+func (q Quantity) IsInteger() bool { return q.a.isInt() }
+
 // Sign returns -1, 0 or 1 as q is negative, zero or positive.
 func (q Quantity) Sign() int { return q.a.sign() }
 

@@ -2,7 +2,6 @@ package validation
 
 import (
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
 
@@ -301,10 +300,14 @@ func ValidateLimitRange(lr *corev1.LimitRange) apierrors.FieldErrors {
 				bad("maxLimitRequestRatio", r, "ratio %s is less than 1", r.text)
 			}
 			if hasRatio && hasMin && hasMax && mn.value.Sign() > 0 {
-				limit := new(big.Rat).Quo(mx.value, mn.value)
-				if r.value.Cmp(limit) > 0 {
-					f, _ := limit.Float64()
-					bad("maxLimitRequestRatio", r, "ratio %s is greater than max/min = %f", r.text, f)
+				// As Kubernetes computes it: in milli-units while all three are small, so
+				// fractional cpu ratios compare right, in whole units otherwise.
+				ratio, lo, hi := float64(r.value.Value()), mn.value.Value(), mx.value.Value()
+				if r.value.Value() < 1000000 && lo < 1000000 && hi < 1000000 {
+					ratio, lo, hi = float64(r.value.MilliValue())/1000, mn.value.MilliValue(), mx.value.MilliValue()
+				}
+				if limit := float64(hi) / float64(lo); ratio > limit {
+					bad("maxLimitRequestRatio", r, "ratio %s is greater than max/min = %f", r.text, limit)
 				}
 			}
 			if !isOvercommitAllowed(k) && hasDef && hasDefReq && d.cmp(dr) != 0 {

@@ -1,38 +1,40 @@
 package validation
 
 import (
-	"math/big"
 	"testing"
+
+	"kubelab.io/proto/resource"
 )
 
 func TestParseQuantity(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want string // exact value as a fraction, "" for a syntax error
+		want string // the same value in plain decimal, "" for a syntax error
 	}{
-		{"0", "0/1"},
-		{"1", "1/1"},
-		{"100m", "1/10"},
-		{"1.5", "3/2"},
-		{".5", "1/2"},
-		{"5.", "5/1"},
-		{"+2k", "2000/1"},
-		{"-1", "-1/1"},
-		{"1Ki", "1024/1"},
-		{"1.5Gi", "1610612736/1"},
-		{"128Mi", "134217728/1"},
-		{"1M", "1000000/1"},
-		{"2E", "2000000000000000000/1"},
-		{"1e3", "1000/1"},
-		{"1E3", "1000/1"},
-		{"1e-3", "1/1000"},
-		{"250u", "1/4000"},
-		{"3n", "3/1000000000"},
+		{"0", "0"},
+		{"1", "1"},
+		{"100m", "0.1"},
+		{"1.5", "1500m"},
+		{".5", "500m"},
+		{"5.", "5"},
+		{"+2k", "2000"},
+		{"-1", "-1"},
+		{"1Ki", "1024"},
+		{"1.5Gi", "1610612736"},
+		{"128Mi", "134217728"},
+		{"1M", "1000000"},
+		{"2E", "2000000000000000000"},
+		{"1e3", "1000"},
+		{"1E3", "1000"},
+		{"1e-3", "0.001"},
+		{"250u", "0.00025"},
+		{"3n", "0.000000003"},
 		{"", ""},
 		{"abc", ""},
 		{"1 Gi", ""},
 		{"1.2.3", ""},
-		{".", ""},
+		{".", "0"}, // as in Kubernetes
+		{"0.1n", "1n"}, // finer than nano rounds up, as in Kubernetes
 		{"1Qi", ""},
 		{"1e", ""},
 		{"1Kii", ""},
@@ -50,7 +52,7 @@ func TestParseQuantity(t *testing.T) {
 			if msg != "" {
 				t.Fatalf("parseQuantity(%q): %s", tc.in, msg)
 			}
-			want, _ := new(big.Rat).SetString(tc.want)
+			want := resource.MustParse(tc.want)
 			if q.value.Cmp(want) != 0 {
 				t.Errorf("parseQuantity(%q) = %v, want %v", tc.in, q.value, want)
 			}
