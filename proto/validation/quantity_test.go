@@ -33,7 +33,7 @@ func TestParseQuantity(t *testing.T) {
 		{"abc", ""},
 		{"1 Gi", ""},
 		{"1.2.3", ""},
-		{".", "0"}, // as in Kubernetes
+		{".", "0"},     // as in Kubernetes
 		{"0.1n", "1n"}, // finer than nano rounds up, as in Kubernetes
 		{"1Qi", ""},
 		{"1e", ""},
