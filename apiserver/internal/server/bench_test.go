@@ -10,8 +10,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"google.golang.org/protobuf/types/known/anypb"
+
 	"kubelab.io/apiserver/internal/storage/storagetest"
 	corev1 "kubelab.io/proto/api/core/v1"
+	servicev1 "kubelab.io/proto/api/service/v1"
 	"kubelab.io/proto/runtime"
 )
 
@@ -29,9 +32,9 @@ const (
 var benchConcurrency = []int{1, 10, 50}
 
 // BenchmarkAPIServer measures, in one run, the apiserver's create, get and list of Pods over
-// HTTPS (JSON, keep-alive HTTP/2, admin client certificate) beside raw etcd Put and Get of the
-// same Pod as protobuf, through the apiserver's own etcd client, at 1, 10 and 50 concurrent
-// clients. etcd is the apiserver's embedded one, with fsync on, as in production. Every
+// HTTPS (JSON, keep-alive HTTP/2, admin client certificate), its create and get over gRPC
+// (protobuf, as the components call it), beside raw etcd Put and Get of the same Pod as
+// protobuf, through the apiserver's own etcd client, at 1, 10 and 50 concurrent clients. etcd is the apiserver's embedded one, with fsync on, as in production. Every
 // sub-benchmark reports ops/s, p50-ms and p99-ms. See docs/benchmarks.md.
 func BenchmarkAPIServer(b *testing.B) {
 	ctx := context.Background()
@@ -47,6 +50,7 @@ func BenchmarkAPIServer(b *testing.B) {
 	hc, base := c.http, c.base
 	b.Cleanup(hc.CloseIdleConnections)
 	etcd := s.EtcdClient()
+	gc := grpcClient(b, s, false) // what the components use: protobuf over gRPC, one connection
 
 	// The payloads: one Pod, as protobuf for etcd and as JSON for the apiserver. JSON bodies
 	// differ only in the name, substituted into a template so the clients spend no time
@@ -141,6 +145,17 @@ func BenchmarkAPIServer(b *testing.B) {
 		}},
 		{"apiserver/list", func(_ int64, _ int) error {
 			return do("GET", podsPath(benchListNamespace), nil, http.StatusOK)
+		}},
+		{"grpc/create", func(run int64, i int) error {
+			obj, err := anypb.New(benchPod("default", fmt.Sprintf("bench-grpc-create-%04d-%08d", run, i)))
+			if err == nil {
+				_, err = gc.Create(ctx, &servicev1.CreateRequest{Ref: podsRef(""), Object: obj})
+			}
+			return err
+		}},
+		{"grpc/get", func(_ int64, i int) error {
+			_, err := gc.Get(ctx, &servicev1.GetRequest{Ref: podsRef(getName(i % benchGetPods))})
+			return err
 		}},
 	}
 	for _, tc := range cases {

@@ -24,7 +24,7 @@ import (
 
 // grpcClient dials the server's gRPC port trusting its CA, as test-user in system:masters,
 // or with no client certificate when anonymous.
-func grpcClient(t *testing.T, s *Server, anonymous bool) servicev1.ResourcesClient {
+func grpcClient(t testing.TB, s *Server, anonymous bool) servicev1.ResourcesClient {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: s.Bundle().CAPool, MinVersion: tls.VersionTLS12}
 	if !anonymous {
