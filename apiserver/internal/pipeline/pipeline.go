@@ -19,6 +19,7 @@ import (
 	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/patch"
 	"kubelab.io/proto/runtime"
@@ -41,6 +42,7 @@ type Pipeline struct {
 var subresources = map[string]map[string][]string{
 	"status":   {"*": {"get", "update", "patch"}},
 	"binding":  {"pods": {"create"}},
+	"eviction": {"pods": {"create"}},
 	"scale":    {"deployments": {"get", "update", "patch"}, "replicasets": {"get", "update", "patch"}},
 	"finalize": {"namespaces": {"update"}},
 	"log":      {"pods": {"get"}},
@@ -177,15 +179,23 @@ func (c *Call) Watch(ctx context.Context, opts registry.ListOptions) (watch.Inte
 	return store.Watch(ctx, info.Namespace, opts)
 }
 
-// Create serves create; for pods/binding, body is a Binding and the result is nil.
+// Create serves create; for pods/binding and pods/eviction, body is a Binding or an Eviction
+// and the result is nil.
 func (c *Call) Create(ctx context.Context, body runtime.Object, opts registry.CreateOptions) (runtime.Object, error) {
 	info, store := c.info, c.store
-	if info.Subresource == "binding" {
+	switch info.Subresource {
+	case "binding":
 		b, ok := body.(*corev1.Binding)
 		if !ok {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected a Binding, got %s", body.GetKind()))
 		}
 		return nil, store.Bind(ctx, info.Namespace, info.Name, b)
+	case "eviction":
+		ev, ok := body.(*policyv1.Eviction)
+		if !ok {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected an Eviction, got %s", body.GetKind()))
+		}
+		return nil, store.Evict(ctx, info.Namespace, info.Name, ev)
 	}
 	if err := checkKind(store, body); err != nil {
 		return nil, err

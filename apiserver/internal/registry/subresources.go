@@ -11,6 +11,7 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
@@ -66,6 +67,21 @@ func (s *Store) Bind(ctx context.Context, namespace, name string, b *corev1.Bind
 		return s.storageError(err, name)
 	}
 	return nil
+}
+
+// Evict deletes a pod the way its eviction subresource does (POST pods/{name}/eviction, what
+// `kubectl drain` sends): a graceful delete with the Eviction's deleteOptions. Kubernetes
+// first checks the PodDisruptionBudgets that cover the pod and answers 429 when one would be
+// broken; kubelab serves no PodDisruptionBudgets, so no eviction is ever refused for one.
+func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.Eviction) error {
+	if n := ev.GetMetadata().GetName(); n != name {
+		return apierrors.NewBadRequest(fmt.Sprintf("name in URL does not match name in Eviction object: %q != %q", name, n))
+	}
+	if ns := ev.GetMetadata().GetNamespace(); ns != "" && ns != namespace {
+		return apierrors.NewBadRequest(fmt.Sprintf("namespace in URL does not match namespace in Eviction object: %q != %q", namespace, ns))
+	}
+	_, err := s.Delete(ctx, namespace, name, ev.GetDeleteOptions())
+	return err
 }
 
 // SetPodCondition adds c, or replaces the condition of the same type. The transition time

@@ -14,6 +14,7 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/patch"
 	"kubelab.io/proto/runtime"
@@ -21,8 +22,10 @@ import (
 
 var (
 	bindingKind = runtime.GroupVersionKind{Version: "v1", Kind: "Binding"}
-	scaleKind   = runtime.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
-	deleteKind  = runtime.GroupVersionKind{Group: "meta.k8s.io", Version: "v1", Kind: "DeleteOptions"}
+	// evictionKind is policy/v1 Eviction, the body of pods/eviction.
+	evictionKind = runtime.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
+	scaleKind    = runtime.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
+	deleteKind   = runtime.GroupVersionKind{Group: "meta.k8s.io", Version: "v1", Kind: "DeleteOptions"}
 )
 
 // serveResource answers a resource request: it opens an authorized call through the
@@ -110,18 +113,25 @@ func respond(w http.ResponseWriter, r *http.Request, code int, obj proto.Message
 func (s *Server) create(w http.ResponseWriter, r *http.Request, call *pipeline.Call, info *request.Info) {
 	ctx := r.Context()
 	opts := registry.CreateOptions{DryRun: r.URL.Query().Get("dryRun") == "All"}
-	if info.Subresource == "binding" {
+	if info.Subresource == "binding" || info.Subresource == "eviction" {
 		body, err := readBody(r)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		b := &corev1.Binding{}
-		if err := decodeInto(w, r, body, b, bindingKind); err != nil {
+		var in runtime.Object
+		if info.Subresource == "binding" {
+			in = &corev1.Binding{}
+			err = decodeInto(w, r, body, in, bindingKind)
+		} else {
+			in = &policyv1.Eviction{}
+			err = decodeInto(w, r, body, in, evictionKind)
+		}
+		if err != nil {
 			writeError(w, err)
 			return
 		}
-		if _, err := call.Create(ctx, b, opts); err != nil {
+		if _, err := call.Create(ctx, in, opts); err != nil {
 			writeError(w, err)
 			return
 		}

@@ -417,3 +417,46 @@ func TestYAMLBodies(t *testing.T) {
 		t.Errorf("Accept: application/yaml answered %s", resp.Header.Get("Content-Type"))
 	}
 }
+
+func TestEviction(t *testing.T) {
+	s := testServer(t)
+	c := adminClient(t, s)
+	c.post(pods, podJSON("web-0", "")).must(t, http.StatusCreated)
+	c.post(pods+"/web-0/binding", `{"apiVersion":"v1","kind":"Binding","metadata":{"name":"web-0"},"target":{"kind":"Node","name":"node-1"}}`).must(t, http.StatusCreated)
+
+	// Discovery names the subresource with policy/v1's Eviction: kubectl drain looks for it.
+	var found bool
+	for _, r := range c.get("/api/v1").must(t, http.StatusOK).json(t)["resources"].([]any) {
+		r := r.(map[string]any)
+		if r["name"] == "pods/eviction" {
+			found = r["group"] == "policy" && r["version"] == "v1" && r["kind"] == "Eviction"
+		}
+	}
+	if !found {
+		t.Error("discovery lacks pods/eviction as policy/v1 Eviction")
+	}
+
+	eviction := func(name string) string {
+		return `{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"` + name + `","namespace":"default"}}`
+	}
+	st := c.post(pods+"/web-0/eviction", eviction("web-1")).must(t, http.StatusBadRequest).json(t)
+	if !strings.Contains(str(st["message"]), "does not match") {
+		t.Errorf("mismatched name: %v", st["message"])
+	}
+	c.get(pods+"/web-0").must(t, http.StatusOK) // a refused eviction deletes nothing
+	c.post(pods+"/nope/eviction", eviction("nope")).must(t, http.StatusNotFound)
+
+	// An eviction is a graceful delete: the bound pod gets its deletionTimestamp and the
+	// pod's own grace period, and the answer is a Success Status.
+	st = c.post(pods+"/web-0/eviction", eviction("web-0")).must(t, http.StatusCreated).json(t)
+	if st["kind"] != "Status" || st["status"] != "Success" {
+		t.Errorf("eviction answer = %v", st)
+	}
+	pod := c.get(pods + "/web-0").must(t, http.StatusOK).json(t)
+	if dig(pod, "metadata", "deletionTimestamp") == nil || dig(pod, "metadata", "deletionGracePeriodSeconds") != float64(30) {
+		t.Errorf("evicted pod metadata = %v", pod["metadata"])
+	}
+	// deleteOptions are honoured: grace period 0 removes it at once.
+	c.post(pods+"/web-0/eviction", `{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"web-0"},"deleteOptions":{"gracePeriodSeconds":0}}`).must(t, http.StatusCreated)
+	c.get(pods+"/web-0").must(t, http.StatusNotFound)
+}

@@ -124,3 +124,31 @@ func expectLine(t *testing.T, lines <-chan string, word string) {
 		}
 	}
 }
+
+// TestStockKubectlDrain drains a node with the stock kubectl, which finds pods/eviction in
+// discovery and evicts through it (not by deleting) before it waits for the pods to go.
+func TestStockKubectlDrain(t *testing.T) {
+	if _, err := os.Stat(stockKubectl); err != nil {
+		t.Skipf("stock kubectl not installed at %s", stockKubectl)
+	}
+	s := testServer(t)
+	c := adminClient(t, s)
+	c.post("/api/v1/nodes", `{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-1"}}`).must(t, 201)
+	for _, name := range []string{"web-0", "web-1"} {
+		c.post(pods, podJSON(name, "")).must(t, 201)
+		c.post(pods+"/"+name+"/binding", `{"apiVersion":"v1","kind":"Binding","metadata":{"name":"`+name+`"},"target":{"kind":"Node","name":"node-1"}}`).must(t, 201)
+	}
+	// No kubelet confirms graceful deletions here, so the drain asks for grace period 0.
+	out := kubectl(t, s, "drain", "node-1", "--force", "--grace-period=0", "--timeout=30s")
+	for _, want := range []string{"node/node-1 cordoned", "evicting pod default/web-0", "pod/web-1 evicted", "node/node-1 drained"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("drain output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, name := range []string{"web-0", "web-1"} {
+		c.get(pods+"/"+name).must(t, 404)
+	}
+	if n := c.get("/api/v1/nodes/node-1").json(t); dig(n, "spec", "unschedulable") != true {
+		t.Errorf("node not cordoned: %v", n["spec"])
+	}
+}

@@ -109,7 +109,8 @@ type drainFlags struct {
 	disableEviction  bool
 }
 
-// NewCmdDrain is `kubectl drain NODE`: cordon, then delete the node's pods.
+// NewCmdDrain is `kubectl drain NODE`: cordon, then evict the node's pods (delete them where
+// the server has no eviction subresource, or with --disable-eviction).
 func NewCmdDrain(f *Factory, streams Streams) *cobra.Command {
 	o := &drainFlags{}
 	c := &cobra.Command{
@@ -160,7 +161,7 @@ func (o *drainFlags) run(ctx context.Context, f *Factory, streams Streams, args 
 		if err := setUnschedulable(ctx, c, streams, n, true, "cordon"); err != nil {
 			return err
 		}
-		if err := o.drainNode(ctx, c, streams, pods, n); err != nil {
+		if err := o.drainNode(ctx, f, c, streams, pods, n); err != nil {
 			fmt.Fprintf(streams.ErrOut, "error: unable to drain node %q due to error: %v, continuing command...\n", n.name, err)
 			failed = append(failed, n.name)
 			continue
@@ -211,7 +212,7 @@ func (o *drainFlags) podFilter(pod Object) (del bool, warning, refusal string) {
 	return true, "", ""
 }
 
-func (o *drainFlags) drainNode(ctx context.Context, c *Client, streams Streams, pods Resource, n objectRef) error {
+func (o *drainFlags) drainNode(ctx context.Context, f *Factory, c *Client, streams Streams, pods Resource, n objectRef) error {
 	q := url.Values{"fieldSelector": {"spec.nodeName=" + n.name}}
 	if o.podSelector != "" {
 		q.Set("labelSelector", o.podSelector)
@@ -260,15 +261,20 @@ func (o *drainFlags) drainNode(ctx context.Context, c *Client, streams Streams, 
 		ctxT, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	for _, v := range victims {
-		fmt.Fprintf(streams.Out, "evicting pod %s/%s\n", v.namespace, v.name)
-		opts := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1"}
-		if o.gracePeriod >= 0 {
-			opts["gracePeriodSeconds"] = o.gracePeriod
-		}
-		if _, err := c.Do(ctxT, Request{Method: "DELETE", Path: v.path(), Body: mustJSON(opts)}); err != nil && !apierrors.IsNotFound(err) {
+	evictionGV := ""
+	if !o.disableEviction {
+		if evictionGV, err = evictionSupport(ctx, f); err != nil {
 			return err
 		}
+	}
+	for _, v := range victims {
+		if err := o.evictOrDelete(ctxT, c, streams, v, evictionGV); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	verb := "deleted"
+	if evictionGV != "" {
+		verb = "evicted"
 	}
 	for _, v := range victims {
 		timeout := o.timeout
@@ -278,7 +284,58 @@ func (o *drainFlags) drainNode(ctx context.Context, c *Client, streams Streams, 
 		if err := waitGone(ctxT, c, v, timeout); err != nil {
 			return fmt.Errorf("drain did not complete within %v", o.timeout)
 		}
-		fmt.Fprintf(streams.Out, "pod/%s evicted\n", v.name)
+		fmt.Fprintf(streams.Out, "pod/%s %s\n", v.name, verb)
 	}
 	return nil
+}
+
+// evictionSupport returns the group/version of the Eviction kind when the server serves the
+// pods/eviction subresource, found as kubectl finds it: by the subresource's entry in the
+// core v1 resource list. "" means it does not, and drain deletes instead.
+func evictionSupport(ctx context.Context, f *Factory) (string, error) {
+	d, err := f.Discovery()
+	if err != nil {
+		return "", err
+	}
+	list, err := d.ServerResources(ctx, "v1")
+	if err != nil {
+		return "", err
+	}
+	for _, r := range list.Resources {
+		if r.Name == "pods/eviction" && r.Kind == "Eviction" && r.Group != "" && r.Version != "" {
+			return r.Group + "/" + r.Version, nil
+		}
+	}
+	return "", nil
+}
+
+// evictOrDelete removes one pod: through its eviction subresource when the server has one
+// (retrying while a disruption budget refuses it with 429, as kubectl does), else by delete.
+func (o *drainFlags) evictOrDelete(ctx context.Context, c *Client, streams Streams, v objectRef, evictionGV string) error {
+	opts := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1"}
+	if o.gracePeriod >= 0 {
+		opts["gracePeriodSeconds"] = o.gracePeriod
+	}
+	if evictionGV == "" {
+		_, err := c.Do(ctx, Request{Method: "DELETE", Path: v.path(), Body: mustJSON(opts)})
+		return err
+	}
+	fmt.Fprintf(streams.Out, "evicting pod %s/%s\n", v.namespace, v.name)
+	eviction := map[string]any{
+		"apiVersion": evictionGV, "kind": "Eviction",
+		"metadata":      map[string]any{"name": v.name, "namespace": v.namespace},
+		"deleteOptions": opts,
+	}
+	for {
+		_, err := c.Do(ctx, Request{Method: "POST", Path: v.path() + "/eviction", Body: mustJSON(eviction)})
+		if !apierrors.IsTooManyRequests(err) {
+			return err
+		}
+		fmt.Fprintf(streams.ErrOut, "error when evicting pods/%q -n %q (will retry after 5s): %v\n", v.name, v.namespace, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
