@@ -452,7 +452,7 @@ func TestEviction(t *testing.T) {
 	if st["kind"] != "Status" || st["status"] != "Success" {
 		t.Errorf("eviction answer = %v", st)
 	}
-	pod := c.get(pods + "/web-0").must(t, http.StatusOK).json(t)
+	pod := c.get(pods+"/web-0").must(t, http.StatusOK).json(t)
 	if dig(pod, "metadata", "deletionTimestamp") == nil || dig(pod, "metadata", "deletionGracePeriodSeconds") != float64(30) {
 		t.Errorf("evicted pod metadata = %v", pod["metadata"])
 	}
