@@ -76,7 +76,7 @@ func startE2E(t *testing.T, node string, timeout time.Duration, tweak func(*kube
 	e := &e2eEnv{t: t, ctx: ctx, cs: srv.Clientset(true), rt: rt, node: node}
 	e.cfg = kubelet.Config{
 		NodeName: node, Client: e.cs, Runtime: rt, RegisterNode: true, Log: e2eLog(),
-		CNIConfDir: pc.CNIConfDir, CNIBridge: e2eBridge, PodLogDir: "/var/log/pods",
+		CNIConfDir: pc.CNIConfDir, CNIBridge: e2eBridge, PodLogDir: "/var/log/pods", RootDir: t.TempDir(),
 		NodeStatusUpdateFrequency: 2 * time.Second, Preload: pc.Preload,
 	}
 	if tweak != nil {

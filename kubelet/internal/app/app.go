@@ -176,7 +176,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		Preload:  preloadFn,
 		NodeName: nodeName, Client: client, Runtime: rt, Log: log,
 		NodeIP: o.NodeIP, NodeLabels: labels, RegisterNode: o.RegisterNode, Reserved: reserved, MaxPods: o.MaxPods, Port: o.Port,
-		CNIConfDir: o.CNIConfDir, CNIBridge: o.CNIBridge, PodLogDir: o.PodLogDir, CgroupParent: o.CgroupParent,
+		CNIConfDir: o.CNIConfDir, CNIBridge: o.CNIBridge, PodLogDir: o.PodLogDir, RootDir: o.RootDir, CgroupParent: o.CgroupParent,
 		ResolvConf: o.ResolvConf, ClusterDNS: dns, ClusterDomain: o.ClusterDomain,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -68,7 +69,11 @@ type Config struct {
 	CNIConfDir string
 	CNIBridge  string
 	// PodLogDir is the root of the pods' log directories (/var/log/pods).
-	PodLogDir     string
+	PodLogDir string
+	// RootDir is the kubelet's state directory (--root-dir); pods' volumes live in
+	// RootDir/pods/<uid>. Empty means a directory of this node's in os.TempDir(). Two
+	// kubelets never share one: each removes the pod directories it does not know.
+	RootDir       string
 	CgroupParent  string
 	ResolvConf    string
 	ClusterDNS    []string
@@ -108,6 +113,9 @@ func (c *Config) validate() error {
 	}
 	if c.CNIBridge == "" {
 		c.CNIBridge = "kubelab0"
+	}
+	if c.RootDir == "" {
+		c.RootDir = filepath.Join(os.TempDir(), "kubelab-kubelet-"+c.NodeName)
 	}
 	if c.ResolvConf == "" {
 		c.ResolvConf = "/etc/resolv.conf"
@@ -483,14 +491,27 @@ func (k *Kubelet) relist(ctx context.Context) error {
 	return nil
 }
 
-// housekeeping wakes the workers of pods that exist in the runtime but are no longer
-// desired (so they are torn down) and forgets state of pods gone from both sides.
+// housekeeping wakes the workers of pods that exist in the runtime or have a pod
+// directory but are no longer desired (so they are torn down) and forgets state of pods
+// gone from both sides.
 func (k *Kubelet) housekeeping(context.Context) error {
+	// Pod directories (volumes) of pods gone from the API and the runtime, e.g. left by a
+	// kubelet killed between removing a pod's containers and its directory.
+	dirs, dirErr := podDirs(k.cfg.RootDir)
 	k.mu.Lock()
 	var orphans []string
 	for u := range k.relistSeen {
 		if _, ok := k.pods[u]; !ok {
 			orphans = append(orphans, u)
+		}
+	}
+	if k.podsSynced {
+		for _, u := range dirs {
+			_, desired := k.pods[u]
+			_, running := k.relistSeen[u]
+			if !desired && !running {
+				orphans = append(orphans, u)
+			}
 		}
 	}
 	live := map[string]bool{}
@@ -529,6 +550,9 @@ func (k *Kubelet) housekeeping(context.Context) error {
 	k.imageBackoff.GC()
 	for _, u := range orphans {
 		k.wake(u)
+	}
+	if dirErr != nil {
+		return fmt.Errorf("list pod directories: %w", dirErr)
 	}
 	return nil
 }

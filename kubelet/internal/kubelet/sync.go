@@ -215,6 +215,15 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 		wg.Wait()
 	}
 
+	// Volumes come before the sandbox and any container, as Kubernetes mounts them.
+	var volumes map[string]string
+	if starting := containersToStart(pod, actions); len(starting) > 0 {
+		var err error
+		if volumes, err = k.setUpVolumes(pod, starting); err != nil {
+			return 5 * time.Second, nil // reported as waiting reasons and an event
+		}
+	}
+
 	sandboxID := actions.SandboxID
 	attempt := actions.Attempt
 	var podIPs []string
@@ -256,11 +265,45 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 	containers := pod.GetSpec().GetContainers()
 	for _, idx := range actions.ContainersToStart {
 		c := containers[idx]
-		if d := k.startContainer(ctx, pod, c, rt, sandboxID, sbCfg, podIPs); d > 0 && (requeue == 0 || d < requeue) {
+		if d := k.startContainer(ctx, pod, c, rt, sandboxID, sbCfg, podIPs, volumes); d > 0 && (requeue == 0 || d < requeue) {
 			requeue = d
 		}
 	}
 	return requeue, nil
+}
+
+// containersToStart are the specs of the containers a sync carrying out actions starts.
+func containersToStart(pod *corev1.Pod, actions podActions) []*corev1.Container {
+	var out []*corev1.Container
+	for _, i := range actions.ContainersToStart {
+		out = append(out, pod.GetSpec().GetContainers()[i])
+	}
+	return out
+}
+
+// setUpVolumes prepares pod's volumes for the containers about to start. On failure it
+// says why through their waiting reasons and an event, and returns the error: a volume
+// the kubelet cannot mount at all is a CreateContainerConfigError; a failed mount (a
+// hostPath type check) leaves them ContainerCreating and is retried.
+func (k *Kubelet) setUpVolumes(pod *corev1.Pod, starting []*corev1.Container) (map[string]string, error) {
+	uid := pod.GetMetadata().GetUid()
+	paths, err := setUpVolumes(k.cfg.RootDir, pod)
+	if err == nil {
+		return paths, nil
+	}
+	var cfgErr *volumeConfigError
+	if errors.As(err, &cfgErr) {
+		for _, c := range starting {
+			k.setWaiting(uid, c.GetName(), "CreateContainerConfigError", err.Error())
+		}
+		k.recorder.Eventf(pod, record.Warning, "Failed", "Error: %v", err)
+		return nil, err
+	}
+	for _, c := range starting {
+		k.clearWaiting(uid, c.GetName())
+	}
+	k.recorder.Eventf(pod, record.Warning, "FailedMount", "%v", err)
+	return nil, err
 }
 
 func backoffKey(pod *corev1.Pod, c *corev1.Container) string {
@@ -270,7 +313,7 @@ func backoffKey(pod *corev1.Pod, c *corev1.Container) string {
 // startContainer pulls the image, creates and starts one container and runs its
 // postStart hook. It returns after how long a retry makes sense when it could not start
 // it (back-off), 0 otherwise.
-func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rt *podRuntime, sandboxID string, sbCfg *runtimeapi.PodSandboxConfig, podIPs []string) time.Duration {
+func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rt *podRuntime, sandboxID string, sbCfg *runtimeapi.PodSandboxConfig, podIPs []string, volumes map[string]string) time.Duration {
 	uid := pod.GetMetadata().GetUid()
 	latest := rt.latest(c.GetName())
 	if latest != nil && latest.State == runtimeapi.ContainerState_CONTAINER_EXITED {
@@ -298,6 +341,9 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	ec.Allocatable = k.allocatable
 	k.mu.Unlock()
 	cfg, err := containerConfig(pod, c, restartCount, image, ec)
+	if err == nil {
+		cfg.Mounts, err = containerMounts(c, volumes)
+	}
 	if err != nil {
 		k.setWaiting(uid, c.GetName(), "CreateContainerConfigError", err.Error())
 		k.recorder.Eventf(pod, record.Warning, "Failed", "Error: %v", err)
@@ -570,6 +616,10 @@ func (k *Kubelet) syncTerminating(ctx context.Context, pod *corev1.Pod, rt *podR
 		k.log.Warn("remove terminating pod", "pod", podDesc(pod), "err", err)
 		return 2 * time.Second, false
 	}
+	if err := removePodDir(k.cfg.RootDir, uid); err != nil {
+		k.log.Warn("remove terminating pod's directory", "pod", podDesc(pod), "err", err)
+		return 2 * time.Second, false
+	}
 	m := pod.GetMetadata()
 	_, err := k.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), &metav1.DeleteOptions{
 		GracePeriodSeconds: proto.Int64(0),
@@ -597,6 +647,10 @@ func (k *Kubelet) syncOrphan(ctx context.Context, uid string, rt *podRuntime) (t
 	}
 	k.probes.removePod(uid)
 	if rt.empty() {
+		if err := removePodDir(k.cfg.RootDir, uid); err != nil {
+			k.log.Warn("remove orphaned pod directory", "uid", uid, "err", err)
+			return 2 * time.Second, false
+		}
 		k.status.forget(uid)
 		return 0, true
 	}

@@ -1,0 +1,268 @@
+package kubelet
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/resource"
+)
+
+// Volumes. The kubelet mounts what lives on the node and nothing else: emptyDir (a pod
+// directory on disk, or a tmpfs for medium Memory) and hostPath. Sources that need API
+// objects kubelab does not serve (configMap, secret) are refused before any container
+// starts: a container must never run without a mount its spec asks for.
+//
+// Layout, as Kubernetes has it:
+//
+//	<root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<volume>
+//
+// A pod's directory lives until the pod is terminated and deleted (syncTerminating) or
+// found orphaned (syncOrphan, woken by housekeeping for directories of pods that are
+// neither desired nor in the runtime, which covers a kubelet killed before it cleaned up).
+
+const emptyDirPlugin = "kubernetes.io~empty-dir"
+
+// podDir is the pod's directory under the kubelet's root.
+func podDir(root, uid string) string { return filepath.Join(root, "pods", uid) }
+
+// emptyDirPath is where emptyDir volume name of pod uid lives on the node.
+func emptyDirPath(root, uid, name string) string {
+	return filepath.Join(podDir(root, uid), "volumes", emptyDirPlugin, name)
+}
+
+// volumeConfigError is a volume the kubelet can never mount: the pod's containers wait
+// with CreateContainerConfigError until the pod is changed or deleted.
+type volumeConfigError struct{ msg string }
+
+func (e *volumeConfigError) Error() string { return e.msg }
+
+// volumeSourceName names the source a volume sets, for messages ("" when none is set).
+func volumeSourceName(v *corev1.Volume) string {
+	switch {
+	case v.GetHostPath() != nil:
+		return "hostPath"
+	case v.GetEmptyDir() != nil:
+		return "emptyDir"
+	case v.GetConfigMap() != nil:
+		return "configMap"
+	case v.GetSecret() != nil:
+		return "secret"
+	}
+	return ""
+}
+
+// unsupportedVolume returns a *volumeConfigError for the first volume of pod this kubelet
+// cannot mount, nil when it can mount them all. It is pure.
+func unsupportedVolume(pod *corev1.Pod) error {
+	for _, v := range pod.GetSpec().GetVolumes() {
+		src := volumeSourceName(v)
+		switch src {
+		case "hostPath":
+			continue
+		case "emptyDir":
+			if m := v.GetEmptyDir().GetMedium(); m != "" && m != "Memory" {
+				return &volumeConfigError{fmt.Sprintf("volume %q: emptyDir medium %q is not supported by this kubelet", v.GetName(), m)}
+			}
+			continue
+		case "":
+			return &volumeConfigError{fmt.Sprintf("volume %q: no volume source this kubelet supports", v.GetName())}
+		}
+		return &volumeConfigError{fmt.Sprintf("volume %q: %s volumes are not supported by this kubelet (kubelab serves no ConfigMap or Secret objects)", v.GetName(), src)}
+	}
+	return nil
+}
+
+// hostPathTypes are the values of hostPath.type.
+const (
+	hostPathUnset             = ""
+	hostPathDirectoryOrCreate = "DirectoryOrCreate"
+	hostPathDirectory         = "Directory"
+	hostPathFileOrCreate      = "FileOrCreate"
+	hostPathFile              = "File"
+	hostPathSocket            = "Socket"
+	hostPathCharDevice        = "CharDevice"
+	hostPathBlockDevice       = "BlockDevice"
+)
+
+// checkHostPath makes path what typ asks (creating a directory or an empty file for the
+// *OrCreate types, as Kubernetes does: FileOrCreate does not create parent directories)
+// and checks that it is. The messages are Kubernetes'.
+func checkHostPath(path, typ string) error {
+	fi, statErr := os.Stat(path)
+	is := func(ok bool, what string) error {
+		if statErr != nil || !ok {
+			return fmt.Errorf("hostPath type check failed: %s is not %s", path, what)
+		}
+		return nil
+	}
+	switch typ {
+	case hostPathUnset:
+		return nil
+	case hostPathDirectoryOrCreate:
+		if errors.Is(statErr, os.ErrNotExist) {
+			if err := os.MkdirAll(path, 0o755); err != nil {
+				return fmt.Errorf("hostPath type check failed: create directory %s: %w", path, err)
+			}
+			return nil
+		}
+		return is(statErr == nil && fi.IsDir(), "a directory")
+	case hostPathDirectory:
+		return is(statErr == nil && fi.IsDir(), "a directory")
+	case hostPathFileOrCreate:
+		if errors.Is(statErr, os.ErrNotExist) {
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			if err != nil && !errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("hostPath type check failed: create file %s: %w", path, err)
+			}
+			if f != nil {
+				f.Close()
+			}
+			fi, statErr = os.Stat(path)
+		}
+		return is(statErr == nil && fi.Mode().IsRegular(), "a file")
+	case hostPathFile:
+		return is(statErr == nil && fi.Mode().IsRegular(), "a file")
+	case hostPathSocket:
+		return is(statErr == nil && fi.Mode()&os.ModeSocket != 0, "a socket file")
+	case hostPathCharDevice:
+		return is(statErr == nil && fi.Mode()&os.ModeCharDevice != 0, "a character device")
+	case hostPathBlockDevice:
+		return is(statErr == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0, "a block device")
+	}
+	return fmt.Errorf("hostPath type %q is not supported", typ)
+}
+
+// setUpVolumes makes every volume of pod ready on the node and returns its host path by
+// volume name. It is idempotent: each sync that starts containers calls it. An error is
+// a *volumeConfigError (never retried with success) or a mount failure (retried).
+func setUpVolumes(root string, pod *corev1.Pod) (map[string]string, error) {
+	if err := unsupportedVolume(pod); err != nil {
+		return nil, err
+	}
+	uid := pod.GetMetadata().GetUid()
+	paths := map[string]string{}
+	for _, v := range pod.GetSpec().GetVolumes() {
+		name := v.GetName()
+		if hp := v.GetHostPath(); hp != nil {
+			if err := checkHostPath(hp.GetPath(), hp.GetType()); err != nil {
+				return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
+			}
+			paths[name] = hp.GetPath()
+			continue
+		}
+		dir := emptyDirPath(root, uid, name)
+		// 0777 as Kubernetes: any user a container runs as may write to it.
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
+		}
+		if v.GetEmptyDir().GetMedium() == "Memory" {
+			var size int64
+			if q := v.GetEmptyDir().GetSizeLimit(); q != nil {
+				if sq, err := resource.FromProto(q); err == nil {
+					size = sq.Value()
+				}
+			}
+			if err := mountTmpfs(dir, size); err != nil {
+				return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
+			}
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
+		}
+		paths[name] = dir
+	}
+	return paths, nil
+}
+
+// containerMounts is the CRI mounts of c, given each volume's host path. A subPath is a
+// directory inside the volume, created when missing (as Kubernetes does); it must stay
+// inside the volume once symlinks are resolved.
+func containerMounts(c *corev1.Container, volumes map[string]string) ([]*runtimeapi.Mount, error) {
+	var out []*runtimeapi.Mount
+	for _, m := range c.GetVolumeMounts() {
+		host, ok := volumes[m.GetName()]
+		if !ok {
+			return nil, &volumeConfigError{fmt.Sprintf("volumeMount %q of container %q: no volume of that name", m.GetName(), c.GetName())}
+		}
+		if sp := m.GetSubPath(); sp != "" {
+			p, err := subPathOf(host, sp)
+			if err != nil {
+				return nil, fmt.Errorf("volumeMount %q subPath %q: %w", m.GetName(), sp, err)
+			}
+			host = p
+		}
+		out = append(out, &runtimeapi.Mount{ContainerPath: m.GetMountPath(), HostPath: host, Readonly: m.GetReadOnly()})
+	}
+	return out, nil
+}
+
+// subPathOf resolves sub inside the volume at base, creating it as a directory when it
+// does not exist. It refuses paths that leave the volume (.., absolute, or through a
+// symlink a container may have planted).
+func subPathOf(base, sub string) (string, error) {
+	if !filepath.IsLocal(sub) {
+		return "", &volumeConfigError{"must be a relative path inside the volume"}
+	}
+	p := filepath.Join(base, sub)
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(p, 0o750); err != nil {
+			return "", err
+		}
+		_ = os.Chmod(p, 0o777)
+	}
+	realBase, err := filepath.EvalSymlinks(base)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
+	}
+	if rel, err := filepath.Rel(realBase, real); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", &volumeConfigError{fmt.Sprintf("resolves to %s, outside the volume", real)}
+	}
+	return real, nil
+}
+
+// removePodDir unmounts the pod's memory-backed emptyDirs and removes its directory.
+// The pod's containers must be gone.
+func removePodDir(root, uid string) error {
+	dir := podDir(root, uid)
+	entries, err := os.ReadDir(filepath.Join(dir, "volumes", emptyDirPlugin))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if err := unmountIfMounted(filepath.Join(dir, "volumes", emptyDirPlugin, e.Name())); err != nil {
+			return fmt.Errorf("unmount volume %s of pod %s: %w", e.Name(), uid, err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove pod directory: %w", err)
+	}
+	return nil
+}
+
+// podDirs lists the uids that have a pod directory under root.
+func podDirs(root string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "pods"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var uids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			uids = append(uids, e.Name())
+		}
+	}
+	return uids, nil
+}
