@@ -205,6 +205,9 @@ func (f *SharedInformerFactory) Namespaces() Informer[*corev1.Namespace] {
 func (f *SharedInformerFactory) Events() Informer[*corev1.Event] {
 	return mustFor[*corev1.Event](f, scheme.GroupCore, "Event")
 }
+func (f *SharedInformerFactory) ResourceQuotas() Informer[*corev1.ResourceQuota] {
+	return mustFor[*corev1.ResourceQuota](f, scheme.GroupCore, "ResourceQuota")
+}
 func (f *SharedInformerFactory) Deployments() Informer[*appsv1.Deployment] {
 	return mustFor[*appsv1.Deployment](f, scheme.GroupApps, "Deployment")
 }

@@ -250,9 +250,11 @@ func (e *Elector) release() {
 	}
 	lease.Spec.HolderIdentity = proto.String("")
 	lease.Spec.LeaseDurationSeconds = proto.Int32(1)
-	if _, err := e.cfg.Client.Update(ctx, e.ref, lease, ""); err == nil {
-		e.cfg.Log.Info("released leadership", "lease", e.cfg.Namespace+"/"+e.cfg.Name, "identity", e.cfg.Identity)
+	if _, err := e.cfg.Client.Update(ctx, e.ref, lease, ""); err != nil {
+		e.cfg.Log.Warn("releasing the lease failed", "lease", e.cfg.Namespace+"/"+e.cfg.Name, "identity", e.cfg.Identity, "err", err)
+		return
 	}
+	e.cfg.Log.Info("released leadership", "lease", e.cfg.Namespace+"/"+e.cfg.Name, "identity", e.cfg.Identity)
 }
 
 func jitter(d time.Duration) time.Duration {

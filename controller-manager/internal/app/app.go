@@ -62,7 +62,7 @@ func Init[C Runnable](newFn func(context.Context, *controllerctx.Context) (C, er
 func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
-var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam"}
+var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota"}
 
 // options are the parsed flags.
 type options struct {
@@ -115,6 +115,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&co.ConcurrentReplicaSetSyncs, "concurrent-replicaset-syncs", co.ConcurrentReplicaSetSyncs, "replica sets synced concurrently")
 	fs.IntVar(&co.ConcurrentGCSyncs, "concurrent-gc-syncs", co.ConcurrentGCSyncs, "garbage collector workers")
 	fs.IntVar(&co.ConcurrentNamespaceSyncs, "concurrent-namespace-syncs", co.ConcurrentNamespaceSyncs, "namespaces synced concurrently")
+	fs.IntVar(&co.ConcurrentResourceQuotaSyncs, "concurrent-resource-quota-syncs", co.ConcurrentResourceQuotaSyncs, "resource quotas synced concurrently")
+	fs.DurationVar(&co.ResourceQuotaSyncPeriod, "resource-quota-sync-period", co.ResourceQuotaSyncPeriod, "how often every quota's usage is recomputed from its namespace's pods (0 disables)")
 	fs.StringVar(&co.ClusterCIDR, "cluster-cidr", co.ClusterCIDR, "CIDR range of pods; each node gets a slice")
 	fs.IntVar(&co.NodeCIDRMaskSize, "node-cidr-mask-size", co.NodeCIDRMaskSize, "prefix length of each node's pod CIDR")
 	fs.DurationVar(&co.NodeMonitorGracePeriod, "node-monitor-grace-period", co.NodeMonitorGracePeriod, "how long a node may go without a heartbeat before it is marked unhealthy")
@@ -134,10 +136,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	for name, n := range map[string]int{
 		"concurrent-deployment-syncs": co.ConcurrentDeploymentSyncs, "concurrent-replicaset-syncs": co.ConcurrentReplicaSetSyncs,
 		"concurrent-gc-syncs": co.ConcurrentGCSyncs, "concurrent-namespace-syncs": co.ConcurrentNamespaceSyncs,
+		"concurrent-resource-quota-syncs": co.ConcurrentResourceQuotaSyncs,
 	} {
 		if n < 1 {
 			return nil, fmt.Errorf("--%s must be at least 1, got %d", name, n)
 		}
+	}
+	if co.ResourceQuotaSyncPeriod < 0 {
+		return nil, fmt.Errorf("--resource-quota-sync-period must not be negative, got %v", co.ResourceQuotaSyncPeriod)
 	}
 	if _, _, err := net.ParseCIDR(co.ClusterCIDR); err != nil {
 		return nil, fmt.Errorf("--cluster-cidr: %w", err)

@@ -31,8 +31,8 @@ func TestEnabledControllers(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"*", []string{"deployment", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset"}, false},
-		{"*,-nodeipam,-garbagecollector", []string{"deployment", "namespace", "nodelifecycle", "replicaset"}, false},
+		{"*", []string{"deployment", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset", "resourcequota"}, false},
+		{"*,-nodeipam,-garbagecollector", []string{"deployment", "namespace", "nodelifecycle", "replicaset", "resourcequota"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},
 		{"replicaset,-replicaset", nil, false},
@@ -56,22 +56,27 @@ func TestFlags(t *testing.T) {
 	}
 	if !o.leaderElect || !o.grpc || o.controllers != "*" || o.securePort != 10257 || o.leaseDur != 15*time.Second ||
 		o.renewDl != 10*time.Second || o.retryPeriod != 2*time.Second || o.leaseNS != "kube-system" || o.leaseName != "kube-controller-manager" ||
-		o.controllerOp.ConcurrentReplicaSetSyncs != 5 || o.controllerOp.ClusterCIDR != "10.244.0.0/16" || o.controllerOp.NodeMonitorGracePeriod != 40*time.Second {
+		o.controllerOp.ConcurrentReplicaSetSyncs != 5 || o.controllerOp.ClusterCIDR != "10.244.0.0/16" || o.controllerOp.NodeMonitorGracePeriod != 40*time.Second ||
+		o.controllerOp.ConcurrentResourceQuotaSyncs != 5 || o.controllerOp.ResourceQuotaSyncPeriod != 5*time.Minute {
 		t.Fatalf("defaults = %+v", o)
 	}
 	o, err = parseFlags([]string{"--concurrent-replicaset-syncs=2", "--cluster-cidr=10.8.0.0/16", "--node-cidr-mask-size=26",
-		"--node-monitor-grace-period=10s", "--default-unreachable-toleration-seconds=30", "--leader-elect=false", "--grpc=false"}, io.Discard)
+		"--node-monitor-grace-period=10s", "--default-unreachable-toleration-seconds=30", "--leader-elect=false", "--grpc=false",
+		"--concurrent-resource-quota-syncs=3", "--resource-quota-sync-period=30s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	co := o.controllerOp
 	if co.ConcurrentReplicaSetSyncs != 2 || co.ClusterCIDR != "10.8.0.0/16" || co.NodeCIDRMaskSize != 26 || co.NodeMonitorGracePeriod != 10*time.Second ||
-		co.DefaultUnreachableTolerationSeconds != 30 || o.leaderElect || o.grpc {
+		co.DefaultUnreachableTolerationSeconds != 30 || o.leaderElect || o.grpc ||
+		co.ConcurrentResourceQuotaSyncs != 3 || co.ResourceQuotaSyncPeriod != 30*time.Second {
 		t.Fatalf("parsed = %+v", o)
 	}
 	for _, bad := range [][]string{
 		{"--leader-elect-lease-duration=1s", "--leader-elect-renew-deadline=2s"},
 		{"--concurrent-gc-syncs=0"},
+		{"--concurrent-resource-quota-syncs=0"},
+		{"--resource-quota-sync-period=-1s"},
 		{"--cluster-cidr=nonsense"},
 		{"extra"},
 	} {

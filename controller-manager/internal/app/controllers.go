@@ -8,6 +8,7 @@ import (
 	"kubelab.io/controller-manager/internal/nodeipam"
 	"kubelab.io/controller-manager/internal/nodelifecycle"
 	"kubelab.io/controller-manager/internal/replicaset"
+	"kubelab.io/controller-manager/internal/resourcequota"
 )
 
 // NewControllerInitializers returns the controllers built into this binary, by their
@@ -21,5 +22,6 @@ func NewControllerInitializers() map[string]InitFunc {
 		"namespace":        Init(namespace.New, func(o controllerctx.Options) int { return o.ConcurrentNamespaceSyncs }),
 		"nodelifecycle":    Init(nodelifecycle.New, OneWorker),
 		"nodeipam":         Init(nodeipam.New, OneWorker),
+		"resourcequota":    Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
 	}
 }

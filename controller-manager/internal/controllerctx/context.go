@@ -41,10 +41,15 @@ func (c *Context) Now() time.Time {
 
 // Options are the controllers' settings, named after kube-controller-manager's flags.
 type Options struct {
-	ConcurrentDeploymentSyncs int // --concurrent-deployment-syncs (5)
-	ConcurrentReplicaSetSyncs int // --concurrent-replicaset-syncs (5)
-	ConcurrentGCSyncs         int // --concurrent-gc-syncs (20)
-	ConcurrentNamespaceSyncs  int // --concurrent-namespace-syncs (10)
+	ConcurrentDeploymentSyncs    int // --concurrent-deployment-syncs (5)
+	ConcurrentReplicaSetSyncs    int // --concurrent-replicaset-syncs (5)
+	ConcurrentGCSyncs            int // --concurrent-gc-syncs (20)
+	ConcurrentNamespaceSyncs     int // --concurrent-namespace-syncs (10)
+	ConcurrentResourceQuotaSyncs int // --concurrent-resource-quota-syncs (5)
+
+	// ResourceQuotaSyncPeriod is how often every quota's usage is recomputed even if no
+	// event asked for it (--resource-quota-sync-period, 5 min; 0 disables).
+	ResourceQuotaSyncPeriod time.Duration
 
 	// ClusterCIDR is the pod network nodes get a slice of (--cluster-cidr, 10.244.0.0/16);
 	// NodeCIDRMaskSize is the slice size (--node-cidr-mask-size, 24).
@@ -67,6 +72,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		ConcurrentDeploymentSyncs: 5, ConcurrentReplicaSetSyncs: 5, ConcurrentGCSyncs: 20, ConcurrentNamespaceSyncs: 10,
+		ConcurrentResourceQuotaSyncs: 5, ResourceQuotaSyncPeriod: 5 * time.Minute,
 		ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24,
 		NodeMonitorGracePeriod: 40 * time.Second, NodeMonitorPeriod: 5 * time.Second,
 		DefaultUnreachableTolerationSeconds: 300, DefaultNotReadyTolerationSeconds: 300,

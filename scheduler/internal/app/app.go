@@ -9,9 +9,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -44,13 +40,8 @@ type options struct {
 	securePort  int
 	logLevel    string
 	profiling   bool
-	leaderElect bool
-	leaseDur    time.Duration
-	renewDl     time.Duration
-	retryPeriod time.Duration
-	leaseNS     string
-	leaseName   string
-	identity    string
+	// leaderElection.Identity is also the Host of the scheduler's Events.
+	leaderElection leaderelection.Options
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -69,22 +60,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	// Off by default, unlike kube-scheduler's: kubelab serves this port over plain HTTP
 	// without authentication, and a profile endpoint costs CPU to whoever can reach it.
 	fs.BoolVar(&o.profiling, "profiling", false, "also serve /debug/pprof/ on --secure-port (unauthenticated: bind it to a local address)")
-	fs.BoolVar(&o.leaderElect, "leader-elect", true, "schedule only while holding the leader Lease (for replicated schedulers)")
-	fs.DurationVar(&o.leaseDur, "leader-elect-lease-duration", 15*time.Second, "how long standbys wait after the leader's last renewal before taking over")
-	fs.DurationVar(&o.renewDl, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up (and exits)")
-	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "pause between attempts to acquire or renew the lease")
-	fs.StringVar(&o.leaseNS, "leader-elect-resource-namespace", "kube-system", "namespace of the leader Lease")
-	fs.StringVar(&o.leaseName, "leader-elect-resource-name", "kube-scheduler", "name of the leader Lease")
-	fs.StringVar(&o.identity, "leader-elect-identity", "", "this replica's identity in the Lease (default: hostname_random)")
+	o.leaderElection.AddFlags(fs, "kube-scheduler", "schedule only while holding the leader Lease (for replicated schedulers)")
+	fs.StringVar(&o.leaderElection.Identity, "leader-elect-identity", "", "this replica's identity in the Lease (default: hostname_random)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if o.leaderElect && !(o.leaseDur > o.renewDl && o.renewDl > o.retryPeriod && o.retryPeriod > 0) {
-		return nil, fmt.Errorf("need --leader-elect-lease-duration (%v) > --leader-elect-renew-deadline (%v) > --leader-elect-retry-period (%v) > 0",
-			o.leaseDur, o.renewDl, o.retryPeriod)
+	if err := o.leaderElection.Validate(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -119,15 +104,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer cs.Close()
-	if o.identity == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		_, _ = rand.Read(b[:])
-		o.identity = host + "_" + hex.EncodeToString(b[:])
+	le := &o.leaderElection
+	if le.Identity == "" {
+		le.Identity = leaderelection.DefaultIdentity()
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var current atomic.Pointer[metrics.Metrics]
 	serveErr := make(chan error, 1)
 	if o.securePort != 0 {
@@ -144,42 +125,31 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		go func() { serveErr <- srv.Serve(ln) }()
 		defer srv.Close()
 	}
-	run := func(ctx context.Context) error {
-		return runScheduler(ctx, cs, cfg, o.identity, log, &current)
-	}
-	if !o.leaderElect {
-		done := make(chan error, 1)
-		go func() { done <- run(ctx) }()
-		select {
-		case err := <-done:
-			return err
-		case err := <-serveErr:
-			cancel()
-			<-done
-			return err
-		}
-	}
-	return o.runLeaderElected(ctx, cs, log, run, serveErr)
+	return le.Run(ctx, cs.Transport(), log, serveErr, func(ctx context.Context) error {
+		return runScheduler(ctx, cs, cfg, le.Identity, log, &current)
+	})
 }
 
+// applyLeaderElection lets the config file's leaderElection fields override the flags.
 func (o *options) applyLeaderElection(le *config.LeaderElection) {
+	to := &o.leaderElection
 	if le.LeaderElect != nil {
-		o.leaderElect = *le.LeaderElect
+		to.LeaderElect = *le.LeaderElect
 	}
 	if le.LeaseDuration.Duration != 0 {
-		o.leaseDur = le.LeaseDuration.Duration
+		to.LeaseDuration = le.LeaseDuration.Duration
 	}
 	if le.RenewDeadline.Duration != 0 {
-		o.renewDl = le.RenewDeadline.Duration
+		to.RenewDeadline = le.RenewDeadline.Duration
 	}
 	if le.RetryPeriod.Duration != 0 {
-		o.retryPeriod = le.RetryPeriod.Duration
+		to.RetryPeriod = le.RetryPeriod.Duration
 	}
 	if le.ResourceNamespace != "" {
-		o.leaseNS = le.ResourceNamespace
+		to.ResourceNamespace = le.ResourceNamespace
 	}
 	if le.ResourceName != "" {
-		o.leaseName = le.ResourceName
+		to.ResourceName = le.ResourceName
 	}
 }
 
@@ -233,58 +203,4 @@ func runScheduler(ctx context.Context, cs *kube.Clientset, cfg *config.Configura
 	defer factory.Shutdown()
 	s.Run(ctx)
 	return nil
-}
-
-// runLeaderElected campaigns for the lease and schedules while leading. It returns nil
-// when ctx ended, an error when the lease was lost.
-func (o *options) runLeaderElected(ctx context.Context, cs *kube.Clientset, log *slog.Logger, run func(context.Context) error, serveErr <-chan error) error {
-	var led atomic.Bool
-	done := make(chan error, 1)
-	elector, err := leaderelection.New(leaderelection.Config{
-		Client: cs.Transport(), Namespace: o.leaseNS, Name: o.leaseName, Identity: o.identity,
-		LeaseDuration: o.leaseDur, RenewDeadline: o.renewDl, RetryPeriod: o.retryPeriod,
-		ReleaseOnCancel: true, Log: log,
-		Callbacks: leaderelection.Callbacks{
-			OnStartedLeading: func(leadCtx context.Context) {
-				done <- run(leadCtx)
-			},
-			OnNewLeader: func(holder string) {
-				// Called by the elector before it starts OnStartedLeading.
-				if holder == o.identity {
-					led.Store(true)
-				}
-				log.Info("new leader observed", "identity", o.identity, "leader", holder)
-			},
-		},
-	})
-	if err != nil {
-		return err
-	}
-	electCtx, stopElecting := context.WithCancel(ctx)
-	defer stopElecting()
-	elected := make(chan struct{})
-	go func() { elector.Run(electCtx); close(elected) }()
-	var serveFailed error
-	select {
-	case <-elected:
-	case serveFailed = <-serveErr:
-		stopElecting()
-		<-elected
-	}
-	var runErr error
-	if led.Load() {
-		// The elector cancelled the scheduler's context as it returned; wait for it (and
-		// its in-flight bindings) to stop.
-		runErr = <-done
-	}
-	switch {
-	case serveFailed != nil:
-		return errors.Join(serveFailed, runErr)
-	case ctx.Err() != nil:
-		return runErr
-	case led.Load():
-		return errors.Join(errors.New("leaderelection lost"), runErr)
-	default:
-		return errors.New("leader election ended before this replica led")
-	}
 }

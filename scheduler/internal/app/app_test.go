@@ -17,7 +17,9 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.grpc || !o.leaderElect || o.securePort != 10259 || o.leaseNS != "kube-system" || o.leaseName != "kube-scheduler" {
+	le := o.leaderElection
+	if !o.grpc || !le.LeaderElect || o.securePort != 10259 || le.ResourceNamespace != "kube-system" || le.ResourceName != "kube-scheduler" ||
+		le.LeaseDuration != 15*time.Second || le.RenewDeadline != 10*time.Second || le.RetryPeriod != 2*time.Second {
 		t.Errorf("defaults %+v", o)
 	}
 	for _, args := range [][]string{
