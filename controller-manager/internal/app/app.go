@@ -8,8 +8,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,17 +15,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/client/informers"
 	"kubelab.io/client/kube"
@@ -66,26 +61,20 @@ var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", 
 
 // options are the parsed flags.
 type options struct {
-	kubeconfig   string
-	grpc         bool
-	grpcAddress  string
-	qps          float64
-	burst        int
-	controllers  string
-	resync       time.Duration
-	bindAddress  string
-	securePort   int
-	logLevel     string
-	leaderElect  bool
-	leaseDur     time.Duration
-	renewDl      time.Duration
-	retryPeriod  time.Duration
-	leaseNS      string
-	leaseName    string
-	controllerOp controllerctx.Options
+	kubeconfig  string
+	grpc        bool
+	grpcAddress string
+	qps         float64
+	burst       int
+	controllers string
+	resync      time.Duration
+	bindAddress string
+	securePort  int
+	logLevel    string
+	// leaderElection.Identity is set by tests only (default hostname_random).
+	leaderElection leaderelection.Options
+	controllerOp   controllerctx.Options
 
-	// Set by tests only: the leader election identity (default hostname_random).
-	identity string
 	// started, if set, is called once the informers and controllers of a leader started.
 	started func()
 }
@@ -105,12 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address to serve /healthz and /metrics on")
 	fs.IntVar(&o.securePort, "secure-port", 10257, "port to serve /healthz and /metrics on, over plain HTTP in kubelab (0 disables)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.BoolVar(&o.leaderElect, "leader-elect", true, "run only while holding the leader Lease (for replicated controller-managers)")
-	fs.DurationVar(&o.leaseDur, "leader-elect-lease-duration", 15*time.Second, "how long standbys wait after the leader's last renewal before taking over")
-	fs.DurationVar(&o.renewDl, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up (and exits)")
-	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "pause between attempts to acquire or renew the lease")
-	fs.StringVar(&o.leaseNS, "leader-elect-resource-namespace", "kube-system", "namespace of the leader Lease")
-	fs.StringVar(&o.leaseName, "leader-elect-resource-name", "kube-controller-manager", "name of the leader Lease")
+	o.leaderElection.AddFlags(fs, "kube-controller-manager", "run only while holding the leader Lease (for replicated controller-managers)")
 	fs.IntVar(&co.ConcurrentDeploymentSyncs, "concurrent-deployment-syncs", co.ConcurrentDeploymentSyncs, "deployments synced concurrently")
 	fs.IntVar(&co.ConcurrentReplicaSetSyncs, "concurrent-replicaset-syncs", co.ConcurrentReplicaSetSyncs, "replica sets synced concurrently")
 	fs.IntVar(&co.ConcurrentGCSyncs, "concurrent-gc-syncs", co.ConcurrentGCSyncs, "garbage collector workers")
@@ -129,9 +113,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if o.leaderElect && !(o.leaseDur > o.renewDl && o.renewDl > o.retryPeriod && o.retryPeriod > 0) {
-		return nil, fmt.Errorf("need --leader-elect-lease-duration (%v) > --leader-elect-renew-deadline (%v) > --leader-elect-retry-period (%v) > 0",
-			o.leaseDur, o.renewDl, o.retryPeriod)
+	if err := o.leaderElection.Validate(); err != nil {
+		return nil, err
 	}
 	for name, n := range map[string]int{
 		"concurrent-deployment-syncs": co.ConcurrentDeploymentSyncs, "concurrent-replicaset-syncs": co.ConcurrentReplicaSetSyncs,
@@ -211,8 +194,6 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	}
 	defer cs.Close()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	serveErr := make(chan error, 1)
 	if o.securePort != 0 {
 		srv, err := o.serveHealth(log)
@@ -222,119 +203,9 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 		go func() { serveErr <- srv.Serve() }()
 		defer srv.Close()
 	}
-
-	if !o.leaderElect {
-		runErr := make(chan error, 1)
-		go func() { runErr <- o.runControllers(ctx, cs, enabled, log) }()
-		select {
-		case err := <-runErr:
-			return err
-		case err := <-serveErr:
-			cancel()
-			<-runErr
-			return err
-		}
-	}
-	return o.runLeaderElected(ctx, cs, enabled, log, serveErr)
-}
-
-// runLeaderElected campaigns for the lease and runs the controllers while leading. It
-// returns nil when ctx ended, an error when the lease was lost.
-func (o *options) runLeaderElected(ctx context.Context, cs *kube.Clientset, enabled []string, log *slog.Logger, serveErr <-chan error) error {
-	identity := o.identity
-	if identity == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		_, _ = rand.Read(b[:])
-		identity = host + "_" + hex.EncodeToString(b[:])
-	}
-	var (
-		mu      sync.Mutex
-		stopped bool       // set once the elector returned: no controllers may start after
-		running chan error // set while the controllers run; receives their result
-		led     atomic.Bool
-	)
-	elector, err := leaderelection.New(leaderelection.Config{
-		Client: cs.Transport(), Namespace: o.leaseNS, Name: o.leaseName, Identity: identity,
-		LeaseDuration: o.leaseDur, RenewDeadline: o.renewDl, RetryPeriod: o.retryPeriod,
-		Log: log,
-		Callbacks: leaderelection.Callbacks{
-			OnStartedLeading: func(leadCtx context.Context) {
-				done := make(chan error, 1)
-				mu.Lock()
-				if stopped {
-					mu.Unlock()
-					return
-				}
-				running = done
-				mu.Unlock()
-				done <- o.runControllers(leadCtx, cs, enabled, log)
-			},
-			OnNewLeader: func(holder string) {
-				// Called by the elector before it starts OnStartedLeading.
-				if holder == identity {
-					led.Store(true)
-				}
-				log.Info("new leader observed", "identity", identity, "leader", holder)
-			},
-		},
+	return o.leaderElection.Run(ctx, cs.Transport(), log, serveErr, func(ctx context.Context) error {
+		return o.runControllers(ctx, cs, enabled, log)
 	})
-	if err != nil {
-		return err
-	}
-	electCtx, stopElecting := context.WithCancel(ctx)
-	defer stopElecting()
-	elected := make(chan struct{})
-	go func() { elector.Run(electCtx); close(elected) }()
-	var serveFailed error
-	select {
-	case <-elected:
-	case serveFailed = <-serveErr:
-		stopElecting()
-		<-elected
-	}
-	// The elector cancelled the controllers' context as it returned; wait for them to stop
-	// before anyone else can take over our lease.
-	mu.Lock()
-	stopped = true
-	done := running
-	mu.Unlock()
-	var runErr error
-	if done != nil {
-		runErr = <-done
-	}
-	switch {
-	case serveFailed != nil:
-		return errors.Join(serveFailed, runErr)
-	case ctx.Err() != nil:
-		if led.Load() {
-			o.releaseLease(cs, identity, log)
-		}
-		return runErr
-	case led.Load():
-		return errors.Join(errors.New("leaderelection lost"), runErr)
-	default:
-		return errors.New("leader election ended before this replica led")
-	}
-}
-
-// releaseLease gives up the lease after a clean shutdown, once the controllers have
-// stopped, so a standby takes over at once instead of after the lease duration.
-func (o *options) releaseLease(cs *kube.Clientset, identity string, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), o.renewDl)
-	defer cancel()
-	leases := cs.Leases(o.leaseNS)
-	lease, err := leases.Get(ctx, o.leaseName)
-	if err != nil || lease.GetSpec().GetHolderIdentity() != identity {
-		return
-	}
-	lease.Spec.HolderIdentity = proto.String("")
-	lease.Spec.LeaseDurationSeconds = proto.Int32(1)
-	if _, err := leases.Update(ctx, lease); err != nil {
-		log.Warn("releasing the lease failed", "lease", o.leaseNS+"/"+o.leaseName, "identity", identity, "err", err)
-		return
-	}
-	log.Info("released leadership", "lease", o.leaseNS+"/"+o.leaseName, "identity", identity)
 }
 
 // newClientset connects to the apiserver as the --kubeconfig says, with the --kube-api-qps

@@ -54,8 +54,9 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.leaderElect || !o.grpc || o.controllers != "*" || o.securePort != 10257 || o.leaseDur != 15*time.Second ||
-		o.renewDl != 10*time.Second || o.retryPeriod != 2*time.Second || o.leaseNS != "kube-system" || o.leaseName != "kube-controller-manager" ||
+	le := o.leaderElection
+	if !le.LeaderElect || !o.grpc || o.controllers != "*" || o.securePort != 10257 || le.LeaseDuration != 15*time.Second ||
+		le.RenewDeadline != 10*time.Second || le.RetryPeriod != 2*time.Second || le.ResourceNamespace != "kube-system" || le.ResourceName != "kube-controller-manager" ||
 		o.controllerOp.ConcurrentReplicaSetSyncs != 5 || o.controllerOp.ClusterCIDR != "10.244.0.0/16" || o.controllerOp.NodeMonitorGracePeriod != 40*time.Second ||
 		o.controllerOp.ConcurrentResourceQuotaSyncs != 5 || o.controllerOp.ResourceQuotaSyncPeriod != 5*time.Minute {
 		t.Fatalf("defaults = %+v", o)
@@ -68,7 +69,7 @@ func TestFlags(t *testing.T) {
 	}
 	co := o.controllerOp
 	if co.ConcurrentReplicaSetSyncs != 2 || co.ClusterCIDR != "10.8.0.0/16" || co.NodeCIDRMaskSize != 26 || co.NodeMonitorGracePeriod != 10*time.Second ||
-		co.DefaultUnreachableTolerationSeconds != 30 || o.leaderElect || o.grpc ||
+		co.DefaultUnreachableTolerationSeconds != 30 || o.leaderElection.LeaderElect || o.grpc ||
 		co.ConcurrentResourceQuotaSyncs != 3 || co.ResourceQuotaSyncPeriod != 30*time.Second {
 		t.Fatalf("parsed = %+v", o)
 	}
@@ -129,7 +130,7 @@ func startInstance(t *testing.T, srv *apiservertest.Server, name string, extra .
 		t.Fatal(err)
 	}
 	in := &instance{name: name, started: make(chan struct{}), done: make(chan struct{}), log: &syncBuffer{}}
-	o.identity = name
+	o.leaderElection.Identity = name
 	var once sync.Once
 	o.started = func() { once.Do(func() { close(in.started) }) }
 	ctx, cancel := context.WithCancel(context.Background())
