@@ -20,6 +20,7 @@ import (
 	"kubelab.io/apiserver/apiservertest"
 	"kubelab.io/client/kube"
 	"kubelab.io/client/transport"
+	"kubelab.io/controller-manager/internal/controllertest"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -159,20 +160,6 @@ func (in *instance) isStarted() bool {
 	}
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, last = cond(); ok {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v; last: %s", what, timeout, last)
-}
-
 func podCount(t *testing.T, cs *kube.Clientset, selector string) int {
 	t.Helper()
 	l, err := cs.Pods("default").List(context.Background(), transport.ListOptions{LabelSelector: selector})
@@ -221,7 +208,7 @@ func TestLeaderElection(t *testing.T) {
 	b := startInstance(t, srv, "cm-b")
 
 	var leader, standby *instance
-	waitFor(t, "a leader", 10*time.Second, func() (bool, string) {
+	controllertest.Eventually(t, "a leader", func() (bool, string) {
 		switch {
 		case a.isStarted():
 			leader, standby = a, b
@@ -236,7 +223,7 @@ func TestLeaderElection(t *testing.T) {
 	if _, err := cs.ReplicaSets("default").Create(context.Background(), newRS("web", 2)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "2 pods", 10*time.Second, func() (bool, string) {
+	controllertest.Eventually(t, "2 pods", func() (bool, string) {
 		n := podCount(t, cs, "app=web")
 		return n == 2, fmt.Sprintf("%d pods", n)
 	})
@@ -271,7 +258,7 @@ func TestLeaderElection(t *testing.T) {
 	if _, err := cs.ReplicaSets("default").Update(context.Background(), rs); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "4 pods under the new leader", 10*time.Second, func() (bool, string) {
+	controllertest.Eventually(t, "4 pods under the new leader", func() (bool, string) {
 		n := podCount(t, cs, "app=web")
 		return n == 4, fmt.Sprintf("%d pods", n)
 	})

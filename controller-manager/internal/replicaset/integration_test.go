@@ -16,6 +16,7 @@ import (
 	"kubelab.io/client/transport"
 	"kubelab.io/controller-manager/internal/controller"
 	"kubelab.io/controller-manager/internal/controllerctx"
+	"kubelab.io/controller-manager/internal/controllertest"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -47,21 +48,6 @@ func startController(t *testing.T) *kube.Clientset {
 	go rec.Run(ctx)
 	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
 	return cs
-}
-
-// eventually polls cond until it holds; the deadline only guards against a hang.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, last = cond(); ok {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not reached within 30s; last: %s", what, last)
 }
 
 func listPods(t *testing.T, cs *kube.Clientset, selector string) []*corev1.Pod {
@@ -125,7 +111,7 @@ func TestIntegrationCreateAndScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "3 pods", func() (bool, string) {
+	controllertest.Eventually(t, "3 pods", func() (bool, string) {
 		pods := listPods(t, cs, "app=web")
 		return len(pods) == 3, fmt.Sprintf("%d pods", len(pods))
 	})
@@ -139,13 +125,13 @@ func TestIntegrationCreateAndScale(t *testing.T) {
 			t.Fatalf("pod %s metadata = %v", p.GetMetadata().GetName(), p.GetMetadata())
 		}
 	}
-	eventually(t, "status of 3", func() (bool, string) {
+	controllertest.Eventually(t, "status of 3", func() (bool, string) {
 		st := rsStatus(t, cs, "web")
 		return st.GetReplicas() == 3 && st.GetFullyLabeledReplicas() == 3 && st.GetObservedGeneration() == 1, st.String()
 	})
 
 	scale(t, cs, "web", 10)
-	eventually(t, "10 pods", func() (bool, string) {
+	controllertest.Eventually(t, "10 pods", func() (bool, string) {
 		pods := listPods(t, cs, "app=web")
 		return len(pods) == 10, fmt.Sprintf("%d pods", len(pods))
 	})
@@ -156,12 +142,12 @@ func TestIntegrationCreateAndScale(t *testing.T) {
 		markReady(t, cs, p)
 		keep[p.GetMetadata().GetName()] = true
 	}
-	eventually(t, "2 ready of 10", func() (bool, string) {
+	controllertest.Eventually(t, "2 ready of 10", func() (bool, string) {
 		st := rsStatus(t, cs, "web")
 		return st.GetReadyReplicas() == 2 && st.GetReplicas() == 10, st.String()
 	})
 	scale(t, cs, "web", 2)
-	eventually(t, "2 pods", func() (bool, string) {
+	controllertest.Eventually(t, "2 pods", func() (bool, string) {
 		pods := listPods(t, cs, "app=web")
 		return len(pods) == 2, fmt.Sprintf("%d pods", len(pods))
 	})
@@ -170,13 +156,13 @@ func TestIntegrationCreateAndScale(t *testing.T) {
 			t.Fatalf("a ready pod was deleted before a not-ready one: %s survived, want %v", p.GetMetadata().GetName(), keep)
 		}
 	}
-	eventually(t, "final status", func() (bool, string) {
+	controllertest.Eventually(t, "final status", func() (bool, string) {
 		st := rsStatus(t, cs, "web")
 		return st.GetReplicas() == 2 && st.GetReadyReplicas() == 2 && st.GetAvailableReplicas() == 2 &&
 			st.GetFullyLabeledReplicas() == 2 && st.GetObservedGeneration() == 3, st.String()
 	})
 	// Events name the pods, in Kubernetes' words.
-	eventually(t, "events", func() (bool, string) {
+	controllertest.Eventually(t, "events", func() (bool, string) {
 		evs, err := cs.Events("default").List(ctx, transport.ListOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -208,7 +194,7 @@ func TestIntegrationAdoptAndRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "orphan adopted", func() (bool, string) {
+	controllertest.Eventually(t, "orphan adopted", func() (bool, string) {
 		p, err := cs.Pods("default").Get(ctx, "orphan")
 		if err != nil {
 			return false, err.Error()
@@ -228,14 +214,14 @@ func TestIntegrationAdoptAndRelease(t *testing.T) {
 	if _, err := cs.Pods("default").Update(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "pod released", func() (bool, string) {
+	controllertest.Eventually(t, "pod released", func() (bool, string) {
 		p, err := cs.Pods("default").Get(ctx, "orphan")
 		if err != nil {
 			return false, err.Error()
 		}
 		return len(p.GetMetadata().GetOwnerReferences()) == 0, fmt.Sprint(p.GetMetadata().GetOwnerReferences())
 	})
-	eventually(t, "replacement", func() (bool, string) {
+	controllertest.Eventually(t, "replacement", func() (bool, string) {
 		pods := listPods(t, cs, "app=adopt")
 		return len(pods) == 1 && pods[0].GetMetadata().GetName() != "orphan", fmt.Sprintf("%d pods", len(pods))
 	})

@@ -20,6 +20,7 @@ import (
 	"kubelab.io/client/transport"
 	"kubelab.io/client/workqueue"
 	"kubelab.io/controller-manager/internal/controller"
+	"kubelab.io/controller-manager/internal/controllertest"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -467,16 +468,7 @@ func TestHandlers(t *testing.T) {
 	f := newFixture(t)
 	rs := f.add(newRS("web", 1)).(*appsv1.ReplicaSet)
 	f.add(newRS("other", 1))
-	keys := func() []string {
-		var out []string
-		for f.queue.Len() > 0 {
-			k, _ := f.queue.Get()
-			f.queue.Done(k)
-			out = append(out, k)
-		}
-		sort.Strings(out)
-		return out
-	}
+	keys := func() []string { return controllertest.DrainQueue(f.queue) }
 	owned := newPod("p", ownedBy(rs), labelled("app", "web"))
 	owned.Metadata.ResourceVersion = "10"
 	f.c.expectations.ExpectCreations("default/web", 1)
