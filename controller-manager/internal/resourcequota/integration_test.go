@@ -12,6 +12,7 @@ import (
 	"kubelab.io/client/informers"
 	"kubelab.io/client/kube"
 	"kubelab.io/client/workqueue"
+	"kubelab.io/controller-manager/internal/controllertest"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
@@ -60,7 +61,7 @@ func startController(t *testing.T, resyncPeriod time.Duration) *kube.Clientset {
 	if _, err := admin.ResourceQuotas("team").Create(context.Background(), q); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the controller's first sync of the quota", func() (bool, string) {
+	controllertest.Eventually(t, "the controller's first sync of the quota", func() (bool, string) {
 		n := queue.synced.Load()
 		return n > 0, fmt.Sprintf("%d syncs", n)
 	})
@@ -76,22 +77,6 @@ type countingQueue struct {
 func (q *countingQueue) Done(key string) {
 	q.Interface.Done(key)
 	q.synced.Add(1)
-}
-
-// eventually polls cond until it holds; the deadline only guards against a hang.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	const wait = 20 * time.Second
-	deadline := time.Now().Add(wait)
-	var last string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, last = cond(); ok {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not reached within %v; last: %s", what, wait, last)
 }
 
 func createPod(cs *kube.Clientset, name string) error {
@@ -122,7 +107,7 @@ func mustBeRefused(t *testing.T, cs *kube.Clientset, name string) {
 // usedPodsReaches waits until the quota's status.used.pods is want.
 func usedPodsReaches(t *testing.T, cs *kube.Clientset, want string) {
 	t.Helper()
-	eventually(t, "status.used.pods = "+want, func() (bool, string) {
+	controllertest.Eventually(t, "status.used.pods = "+want, func() (bool, string) {
 		q, err := cs.ResourceQuotas("team").Get(context.Background(), "compute")
 		if err != nil {
 			return false, err.Error()

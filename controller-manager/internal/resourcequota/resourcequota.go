@@ -193,15 +193,11 @@ func (c *Controller) updateQuota(oldObj, newObj runtime.Object) {
 // finished (Succeeded/Failed), or its requests or limits changed. A new pod needs nothing:
 // admission charged it before it was stored.
 func (c *Controller) updatePod(oldObj, newObj runtime.Object) {
-	if controller.IsResync(oldObj, newObj) {
-		return
-	}
 	oldPod, ok1 := oldObj.(*corev1.Pod)
 	newPod, ok2 := newObj.(*corev1.Pod)
-	if !ok1 || !ok2 || !usageChanged(oldPod, newPod) {
-		return
+	if ok1 && ok2 && !controller.IsResync(oldPod, newPod) && usageChanged(oldPod, newPod) {
+		c.enqueueNamespace(newPod.GetMetadata().GetNamespace())
 	}
-	c.enqueueNamespace(newPod.GetMetadata().GetNamespace())
 }
 
 // deletePod queues the quotas of a deleted pod's namespace: its room comes back.

@@ -14,6 +14,7 @@ import (
 	"kubelab.io/client/kube"
 	"kubelab.io/client/transport"
 	"kubelab.io/client/workqueue"
+	"kubelab.io/controller-manager/internal/controllertest"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
@@ -152,21 +153,9 @@ func fixture(t *testing.T, objs ...runtime.Object) (*Controller, *apiServer, con
 	if !cache.WaitForCacheSync(ctx, c.synced...) {
 		t.Fatal("cache did not sync")
 	}
-	drain(c)
+	controllertest.DrainQueue(c.queue)
 	api.Reset()
 	return c, api, ctx
-}
-
-// drain empties the queue and returns its keys, sorted.
-func drain(c *Controller) []string {
-	var keys []string
-	for c.queue.Len() > 0 {
-		k, _ := c.queue.Get()
-		c.queue.Done(k)
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func stored(t *testing.T, api *apiServer, ns, name string) *corev1.ResourceQuota {
@@ -180,6 +169,15 @@ func stored(t *testing.T, api *apiServer, ns, name string) *corev1.ResourceQuota
 	return nil
 }
 
+// syncThenRead syncs the quota namespace/name and returns it as stored afterwards.
+func syncThenRead(ctx context.Context, t *testing.T, c *Controller, api *apiServer, namespace, name string) *corev1.ResourceQuota {
+	t.Helper()
+	if err := c.sync(ctx, namespace+"/"+name); err != nil {
+		t.Fatal(err)
+	}
+	return stored(t, api, namespace, name)
+}
+
 func used(q *corev1.ResourceQuota, name string) string {
 	return q.GetStatus().GetUsed()[name].GetString_()
 }
@@ -189,10 +187,7 @@ func TestSyncReturnsTheRoomOfGonePods(t *testing.T) {
 	q := resourceQuota("team", "compute", quantities("pods", "5", "requests.cpu", "2"), quantities("pods", "3", "requests.cpu", "1500m"))
 	c, api, ctx := fixture(t, q, pod("team", "web", "Running", "500m"), pod("team", "done", "Failed", "1"),
 		pod("other", "elsewhere", "Running", "1"))
-	if err := c.sync(ctx, "team/compute"); err != nil {
-		t.Fatal(err)
-	}
-	got := stored(t, api, "team", "compute")
+	got := syncThenRead(ctx, t, c, api, "team", "compute")
 	if used(got, "pods") != "1" || used(got, "requests.cpu") != "500m" {
 		t.Errorf("status.used = %v, want pods=1 requests.cpu=500m", got.GetStatus().GetUsed())
 	}
@@ -210,10 +205,7 @@ func TestSyncReturnsTheRoomOfGonePods(t *testing.T) {
 func TestSyncFillsTheStatusOfANewQuota(t *testing.T) {
 	c, api, ctx := fixture(t, resourceQuota("team", "q", quantities("pods", "2", "limits.memory", "1Gi"), nil),
 		pod("team", "a", "Pending", ""))
-	if err := c.sync(ctx, "team/q"); err != nil {
-		t.Fatal(err)
-	}
-	got := stored(t, api, "team", "q")
+	got := syncThenRead(ctx, t, c, api, "team", "q")
 	if used(got, "pods") != "1" || used(got, "limits.memory") != "0" {
 		t.Errorf("status.used = %v, want pods=1 limits.memory=0", got.GetStatus().GetUsed())
 	}
@@ -270,68 +262,59 @@ func TestSyncOfADeletedQuotaDoesNothing(t *testing.T) {
 	}
 }
 
-func TestPodEventsEnqueueTheirNamespacesQuotas(t *testing.T) {
-	withRV := func(p *corev1.Pod, rv string) *corev1.Pod { p.Metadata.ResourceVersion = rv; return p }
+func TestEventHandlersEnqueueWhatNeedsARecompute(t *testing.T) {
 	c, _, _ := fixture(t,
 		resourceQuota("team", "compute", quantities("pods", "5"), nil),
 		resourceQuota("team", "objects", quantities("count/pods", "5"), nil),
 		resourceQuota("other", "q", quantities("pods", "5"), nil))
+	// podUpdate is the update event of pod team/a from (phase, cpu request) to another;
+	// rv is the new resourceVersion ("1" as the old one is a resync).
+	podUpdate := func(oldPhase, oldCPU, newPhase, newCPU, rv string) func() {
+		return func() {
+			oldPod, newPod := pod("team", "a", oldPhase, oldCPU), pod("team", "a", newPhase, newCPU)
+			oldPod.Metadata.ResourceVersion, newPod.Metadata.ResourceVersion = "1", rv
+			c.updatePod(oldPod, newPod)
+		}
+	}
+	quotaRV := func(hard, used map[string]*metav1.Quantity, rv string) *corev1.ResourceQuota {
+		q := resourceQuota("team", "compute", hard, used)
+		q.Metadata.ResourceVersion = rv
+		return q
+	}
 	both := []string{"team/compute", "team/objects"}
 	for _, tc := range []struct {
 		name  string
 		event func()
 		want  []string
 	}{
-		{"finished: Failed", func() {
-			c.updatePod(withRV(pod("team", "a", "Running", ""), "1"), withRV(pod("team", "a", "Failed", ""), "2"))
-		}, both},
-		{"finished: Succeeded", func() {
-			c.updatePod(withRV(pod("team", "a", "Running", ""), "1"), withRV(pod("team", "a", "Succeeded", ""), "2"))
-		}, both},
-		{"requests changed", func() {
-			c.updatePod(withRV(pod("team", "a", "Running", "100m"), "1"), withRV(pod("team", "a", "Running", "200m"), "2"))
-		}, both},
-		{"deleted", func() { c.deletePod(pod("team", "a", "Running", "")) }, both},
-		{"deleted, seen as a tombstone", func() {
+		{"pod failed", podUpdate("Running", "", "Failed", "", "2"), both},
+		{"pod succeeded", podUpdate("Running", "", "Succeeded", "", "2"), both},
+		{"pod requests changed", podUpdate("Running", "100m", "Running", "200m", "2"), both},
+		{"pod became Running: counts the same", podUpdate("Pending", "", "Running", "", "2"), nil},
+		{"pod resync", podUpdate("Running", "", "Failed", "", "1"), nil},
+		{"pod deleted", func() { c.deletePod(pod("team", "a", "Running", "")) }, both},
+		{"pod deleted, seen as a tombstone", func() {
 			c.deletePod(cache.DeletedFinalStateUnknown{Key: "team/a", Obj: pod("team", "a", "Running", "")})
 		}, both},
-		{"became Running: counts the same", func() {
-			c.updatePod(withRV(pod("team", "a", "Pending", ""), "1"), withRV(pod("team", "a", "Running", ""), "2"))
+		{"pod in a namespace without quotas", func() { c.deletePod(pod("free", "a", "Running", "")) }, nil},
+		{"quota spec.hard changed", func() {
+			c.updateQuota(quotaRV(quantities("pods", "2"), quantities("pods", "1"), "1"), quotaRV(quantities("pods", "3"), quantities("pods", "1"), "2"))
+		}, []string{"team/compute"}},
+		// Every admission charge is such an update; recomputing on each would list the
+		// namespace's pods once per pod created.
+		{"quota status.used changed only", func() {
+			c.updateQuota(quotaRV(quantities("pods", "2"), quantities("pods", "1"), "1"), quotaRV(quantities("pods", "2"), quantities("pods", "2"), "2"))
 		}, nil},
-		{"resync", func() {
-			c.updatePod(withRV(pod("team", "a", "Running", ""), "1"), withRV(pod("team", "a", "Failed", ""), "1"))
+		{"quota spec.hard written differently, same value", func() {
+			c.updateQuota(quotaRV(quantities("memory", "1Gi"), nil, "1"), quotaRV(quantities("memory", "1024Mi"), quantities("memory", "0"), "2"))
 		}, nil},
-		{"namespace without quotas", func() { c.deletePod(pod("free", "a", "Running", "")) }, nil},
+		{"quota status.hard does not mirror spec.hard", func() {
+			c.updateQuota(quotaRV(quantities("pods", "2"), nil, "1"), quotaRV(quantities("pods", "2"), nil, "2"))
+		}, []string{"team/compute"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.event()
-			if got := drain(c); !slices.Equal(got, tc.want) {
-				t.Errorf("queued %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestQuotaUpdatesEnqueueOnlySpecChanges(t *testing.T) {
-	c, _, _ := fixture(t)
-	synced := func(hard, used map[string]*metav1.Quantity) *corev1.ResourceQuota {
-		return resourceQuota("team", "q", hard, used)
-	}
-	for _, tc := range []struct {
-		name     string
-		old, cur *corev1.ResourceQuota
-		want     []string
-	}{
-		{"spec.hard changed", synced(quantities("pods", "2"), quantities("pods", "1")), synced(quantities("pods", "3"), quantities("pods", "1")), []string{"team/q"}},
-		// Every admission charge is such an update; recomputing on each would list the
-		// namespace's pods once per pod created.
-		{"only status.used changed", synced(quantities("pods", "2"), quantities("pods", "1")), synced(quantities("pods", "2"), quantities("pods", "2")), nil},
-		{"same value written differently", synced(quantities("memory", "1Gi"), nil), synced(quantities("memory", "1024Mi"), quantities("memory", "0")), nil},
-		{"status.hard does not mirror spec.hard", synced(quantities("pods", "2"), nil), resourceQuota("team", "q", quantities("pods", "2"), nil), []string{"team/q"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c.updateQuota(tc.old, tc.cur)
-			if got := drain(c); !slices.Equal(got, tc.want) {
+			if got := controllertest.DrainQueue(c.queue); !slices.Equal(got, tc.want) {
 				t.Errorf("queued %q, want %q", got, tc.want)
 			}
 		})
@@ -344,7 +327,7 @@ func TestFullResyncEnqueuesEveryQuota(t *testing.T) {
 		resourceQuota("a", "q2", quantities("pods", "1"), nil),
 		resourceQuota("b", "q1", quantities("pods", "1"), nil))
 	c.enqueueAll()
-	if got, want := drain(c), []string{"a/q1", "a/q2", "b/q1"}; !slices.Equal(got, want) {
+	if got, want := controllertest.DrainQueue(c.queue), []string{"a/q1", "a/q2", "b/q1"}; !slices.Equal(got, want) {
 		t.Errorf("queued %q, want %q", got, want)
 	}
 }
