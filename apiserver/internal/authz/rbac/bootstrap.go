@@ -122,6 +122,11 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			// Namespace controller.
 			rule(join(readVerbs, []string{"update", "delete"}), core, "namespaces"),
 			rule([]string{"update"}, core, "namespaces/finalize", "namespaces/status"),
+			// Resource quota controller: reads quotas (and, above, lists pods) and writes
+			// their usage. The catch-alls below cover these too; named here so narrowing
+			// them cannot silently stop quota from coming back.
+			rule(readVerbs, core, "resourcequotas"),
+			rule([]string{"update"}, core, "resourcequotas/status"),
 			// Garbage collector and namespace cleanup: read and delete anything, and update
 			// (ownerReferences, finalizers) the workload groups, not RBAC or webhooks.
 			rule(join(readVerbs, []string{"delete", "deletecollection"}), []string{"*"}, "*"),

@@ -47,3 +47,32 @@ func TestRuleAllows(t *testing.T) {
 		})
 	}
 }
+
+// The controller-manager's role must allow every call its controllers make; this lists
+// the resource quota controller's.
+func TestControllerManagerRoleAllowsTheQuotaController(t *testing.T) {
+	var role *rbacv1.ClusterRole
+	for _, r := range ClusterRoles() {
+		if r.GetMetadata().GetName() == UserKubeControllerManager {
+			role = r
+		}
+	}
+	if role == nil {
+		t.Fatalf("no bootstrap ClusterRole %s", UserKubeControllerManager)
+	}
+	res := func(verb, resource, sub, name string) *request.Info {
+		return &request.Info{IsResourceRequest: true, Verb: verb, Resource: resource, Subresource: sub, Namespace: "team", Name: name}
+	}
+	for _, info := range []*request.Info{
+		res("list", "pods", "", ""),
+		res("watch", "pods", "", ""),
+		res("get", "resourcequotas", "", "compute"),
+		res("list", "resourcequotas", "", ""),
+		res("watch", "resourcequotas", "", ""),
+		res("update", "resourcequotas", "status", "compute"),
+	} {
+		if !RulesAllow(info, role.GetRules()) {
+			t.Errorf("%s refuses %s %s/%s", UserKubeControllerManager, info.Verb, info.Resource, info.Subresource)
+		}
+	}
+}
