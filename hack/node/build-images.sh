@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build kubelab's offline images as docker-archive tarballs, from nothing:
 #   nginx:1.14.2  Debian's nginx binary + its shared libraries + deploy/images/nginx/*
+#                 + /usr/local/bin/kubelab-tool (hack/node/mkimage/cmd/kubelab-tool; no shell)
 #   pause:3.9     static Go binary hack/node/mkimage/cmd/pause (also tagged :3.6)
 # Cached by content: each image is rebuilt only when a hash of its inputs changed.
 #
@@ -14,7 +15,7 @@ mkdir -p "$out/bin"
 export GOWORK=off CGO_ENABLED=0
 
 # Tools (the Go build cache makes this fast when nothing changed).
-(cd "$mod" && go build -trimpath -ldflags '-s -w' -o "$out/bin/" . ./cmd/pause)
+(cd "$mod" && go build -trimpath -ldflags '-s -w' -o "$out/bin/" . ./cmd/pause ./cmd/kubelab-tool)
 
 # hash FILE... -> one sha256 over names and contents.
 hash() { for f in "$@"; do printf '%s\n' "$f"; sha256sum < "$f"; done | sha256sum | cut -c1-64; }
@@ -28,8 +29,8 @@ nginx_bin=/usr/sbin/nginx
 [ -x "$nginx_bin" ] || { echo "build-images: $nginx_bin missing; run hack/node/install.sh" >&2; exit 1; }
 mapfile -t libs < <(ldd "$nginx_bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u)
 real_libs=(); for l in "${libs[@]}"; do real_libs+=("$(readlink -f "$l")"); done
-nginx_inputs=("$nginx_bin" "${real_libs[@]}" /etc/nginx/mime.types "$img"/nginx/* "${mkimage_src[@]}")
-h=$(hash "${nginx_inputs[@]}")
+nginx_inputs=("$nginx_bin" "${real_libs[@]}" /etc/nginx/mime.types "$img"/nginx/* "${mkimage_src[@]}" "$mod/cmd/kubelab-tool/main.go")
+h=$(hash "${nginx_inputs[@]}"; go version)
 if up_to_date nginx-1.14.2 "$h"; then
   echo "build-images: nginx:1.14.2 up to date ($out/nginx-1.14.2.tar)"
 else
@@ -39,6 +40,7 @@ else
   install -D -m 0644 "$img/nginx/nginx.conf" "$rfs/etc/nginx/nginx.conf"
   install -D -m 0644 /etc/nginx/mime.types "$rfs/etc/nginx/mime.types"
   install -D -m 0644 "$img/nginx/index.html" "$rfs/usr/share/nginx/html/index.html"
+  install -D -m 0755 "$out/bin/kubelab-tool" "$rfs/usr/local/bin/kubelab-tool"
   install -D -m 0644 "$img/nginx/passwd" "$rfs/etc/passwd"
   install -D -m 0644 "$img/nginx/group" "$rfs/etc/group"
   mkdir -p "$rfs/var/lib/nginx" "$rfs/var/log/nginx" "$rfs/run" "$rfs/tmp" "$rfs/var/cache/nginx" "$rfs/proc" "$rfs/sys" "$rfs/dev"

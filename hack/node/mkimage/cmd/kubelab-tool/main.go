@@ -1,0 +1,63 @@
+// Command kubelab-tool is the nginx image's stand-in for a shell, which that image does not
+// have: init containers and tests run it to do one small thing and exit. Built static
+// (CGO_ENABLED=0) into /usr/local/bin of the nginx image by hack/node/build-images.sh.
+//
+//	kubelab-tool write FILE TEXT...   write the TEXT arguments, joined by spaces and ended
+//	                                  by a newline, to FILE (created or truncated, 0644)
+//	kubelab-tool sleep DURATION       sleep (Go duration: 500ms, 3s)
+//	kubelab-tool exit CODE            exit with CODE
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "kubelab-tool:", err)
+		os.Exit(2)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: kubelab-tool write FILE TEXT... | sleep DURATION | exit CODE")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "write":
+		if len(rest) < 1 {
+			return fmt.Errorf("usage: kubelab-tool write FILE TEXT...")
+		}
+		text := strings.Join(rest[1:], " ") + "\n"
+		if err := os.WriteFile(rest[0], []byte(text), 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %d bytes to %s\n", len(text), rest[0])
+		return nil
+	case "sleep":
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: kubelab-tool sleep DURATION")
+		}
+		d, err := time.ParseDuration(rest[0])
+		if err != nil {
+			return err
+		}
+		time.Sleep(d)
+		return nil
+	case "exit":
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: kubelab-tool exit CODE")
+		}
+		code, err := strconv.Atoi(rest[0])
+		if err != nil {
+			return err
+		}
+		fmt.Printf("exiting with %d\n", code)
+		os.Exit(code)
+	}
+	return fmt.Errorf("unknown command %q", args[0])
+}
