@@ -89,14 +89,24 @@ func terminatedState(st *containerInfo, runtimeName string) *corev1.ContainerSta
 	}}
 }
 
-// containerStatus is the API status of spec container c.
+// defaultWaitingReason is the waiting reason of a container the runtime has not created
+// (yet) and the kubelet has nothing more to say about: PodInitializing, for init and app
+// containers alike, in a pod with init containers (as upstream's kubelet reports it).
+func defaultWaitingReason(pod *corev1.Pod) string {
+	if len(pod.GetSpec().GetInitContainers()) > 0 {
+		return "PodInitializing"
+	}
+	return "ContainerCreating"
+}
+
+// containerStatus is the API status of spec container c (an app or an init container).
 func containerStatus(in *statusInput, c *corev1.Container) *corev1.ContainerStatus {
 	st := in.Runtime.latest(c.GetName())
 	cs := &corev1.ContainerStatus{Name: c.GetName(), Image: c.GetImage(), Started: proto.Bool(false)}
 	waiting := in.Waiting[c.GetName()]
 	if st == nil {
 		if waiting.Reason == "" {
-			waiting.Reason = "ContainerCreating"
+			waiting.Reason = defaultWaitingReason(in.Pod)
 		}
 		cs.State = &corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting.Reason, Message: waiting.Message}}
 		return cs
@@ -125,23 +135,51 @@ func containerStatus(in *statusInput, c *corev1.Container) *corev1.ContainerStat
 		}
 	default: // created, not (yet) started, or unknown
 		if waiting.Reason == "" {
-			waiting.Reason = "ContainerCreating"
+			waiting.Reason = defaultWaitingReason(in.Pod)
 		}
 		cs.State = &corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting.Reason, Message: waiting.Message}}
 	}
 	return cs
 }
 
-// podPhase is upstream's getPhase: from the containers' states and the restart policy.
-func podPhase(pod *corev1.Pod, statuses []*corev1.ContainerStatus) string {
+// statusByName is the status of the container named name (nil when none).
+func statusByName(statuses []*corev1.ContainerStatus, name string) *corev1.ContainerStatus {
+	for _, s := range statuses {
+		if s.GetName() == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// podPhase is upstream's getPhase: from the init and app containers' states and the
+// restart policy. An init container that failed fails a restartPolicy Never pod; one
+// that has not finished keeps the pod Pending.
+func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus) string {
+	var pendingInit, failedInit int
+	for _, c := range pod.GetSpec().GetInitContainers() {
+		cs := statusByName(initStatuses, c.GetName())
+		switch {
+		case cs == nil || cs.GetState().GetRunning() != nil:
+			pendingInit++
+		case cs.GetState().GetTerminated() != nil:
+			if cs.GetState().GetTerminated().GetExitCode() != 0 {
+				failedInit++
+			}
+		case cs.GetState().GetWaiting() != nil && cs.GetLastState().GetTerminated() != nil:
+			if cs.GetLastState().GetTerminated().GetExitCode() != 0 {
+				failedInit++
+			}
+		default:
+			pendingInit++
+		}
+	}
+	if failedInit > 0 && restartPolicy(pod) == RestartNever {
+		return PodFailed
+	}
 	var waiting, running, stopped, succeeded, failed, unknown int
 	for _, c := range pod.GetSpec().GetContainers() {
-		var cs *corev1.ContainerStatus
-		for _, s := range statuses {
-			if s.GetName() == c.GetName() {
-				cs = s
-			}
-		}
+		cs := statusByName(statuses, c.GetName())
 		switch {
 		case cs == nil:
 			unknown++
@@ -166,6 +204,9 @@ func podPhase(pod *corev1.Pod, statuses []*corev1.ContainerStatus) string {
 	}
 	_ = failed
 	switch {
+	case pendingInit > 0 && running == 0 && stopped == 0:
+		// Init containers still to run: nothing of the app has started.
+		return PodPending
 	case waiting > 0:
 		return PodPending
 	case running > 0 && unknown == 0:
@@ -243,10 +284,13 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 	if st.QosClass == "" {
 		st.QosClass = qosClass(pod)
 	}
+	for _, c := range pod.GetSpec().GetInitContainers() {
+		st.InitContainerStatuses = append(st.InitContainerStatuses, containerStatus(in, c))
+	}
 	for _, c := range pod.GetSpec().GetContainers() {
 		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(in, c))
 	}
-	st.Phase = podPhase(pod, st.ContainerStatuses)
+	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses)
 	if isTerminalPhase(old.GetPhase()) {
 		st.Phase = old.GetPhase()
 		st.Reason, st.Message = old.GetReason(), old.GetMessage()
@@ -293,7 +337,7 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 	oldConds := old.GetConditions()
 	sandboxReady := in.Runtime.readySandbox() != nil
 	conds := setCondition(nil, oldConds, &corev1.PodCondition{Type: CondPodReadyToStartContainers, Status: boolStatus(sandboxReady)}, in.Now)
-	conds = setCondition(conds, oldConds, &corev1.PodCondition{Type: CondInitialized, Status: "True"}, in.Now)
+	conds = setCondition(conds, oldConds, initializedCondition(pod, in.Runtime), in.Now)
 	ready := &corev1.PodCondition{Type: CondReady, Status: "True"}
 	cready := &corev1.PodCondition{Type: CondContainersReady, Status: "True"}
 	switch {
@@ -336,6 +380,23 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 	}
 	st.Conditions = conds
 	return st
+}
+
+// initializedCondition is True once the init containers are done in the pod's current
+// sandbox; until then False, naming those that have not exited 0.
+func initializedCondition(pod *corev1.Pod, rt *podRuntime) *corev1.PodCondition {
+	if nextInitContainer(pod, rt).Done {
+		return &corev1.PodCondition{Type: CondInitialized, Status: "True"}
+	}
+	var incomplete []string
+	sb := rt.currentSandboxID()
+	for _, c := range pod.GetSpec().GetInitContainers() {
+		if st := rt.latestIn(sb, c.GetName()); st == nil || st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 0 {
+			incomplete = append(incomplete, c.GetName())
+		}
+	}
+	return &corev1.PodCondition{Type: CondInitialized, Status: "False", Reason: "ContainersNotInitialized",
+		Message: fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " "))}
 }
 
 func boolStatus(b bool) string {

@@ -215,11 +215,12 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 		wg.Wait()
 	}
 
-	// Volumes come before the sandbox and any container, as Kubernetes mounts them.
+	// Volumes come before the sandbox and any container, as Kubernetes mounts them. Init
+	// containers (at most one per sync) come first in containersToStart.
 	var volumes map[string]string
 	if starting := containersToStart(pod, actions); len(starting) > 0 {
 		var err error
-		if volumes, err = k.setUpVolumes(pod, starting); err != nil {
+		if volumes, err = k.prepareToStart(pod, starting); err != nil {
 			return 5 * time.Second, nil // reported as waiting reasons and an event
 		}
 	}
@@ -262,9 +263,7 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 		return 0, errors.New("no sandbox to start containers in")
 	}
 	var requeue time.Duration
-	containers := pod.GetSpec().GetContainers()
-	for _, idx := range actions.ContainersToStart {
-		c := containers[idx]
+	for _, c := range containersToStart(pod, actions) {
 		if d := k.startContainer(ctx, pod, c, rt, sandboxID, sbCfg, podIPs, volumes); d > 0 && (requeue == 0 || d < requeue) {
 			requeue = d
 		}
@@ -275,23 +274,31 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 // containersToStart are the specs of the containers a sync carrying out actions starts.
 func containersToStart(pod *corev1.Pod, actions podActions) []*corev1.Container {
 	var out []*corev1.Container
+	for _, i := range actions.InitContainersToStart {
+		out = append(out, pod.GetSpec().GetInitContainers()[i])
+	}
 	for _, i := range actions.ContainersToStart {
 		out = append(out, pod.GetSpec().GetContainers()[i])
 	}
 	return out
 }
 
-// setUpVolumes prepares pod's volumes for the containers about to start. On failure it
-// says why through their waiting reasons and an event, and returns the error: a volume
-// the kubelet cannot mount at all is a CreateContainerConfigError; a failed mount (a
-// hostPath type check) leaves them ContainerCreating and is retried.
-func (k *Kubelet) setUpVolumes(pod *corev1.Pod, starting []*corev1.Container) (map[string]string, error) {
+// prepareToStart checks that the kubelet can run pod's spec and prepares its volumes
+// for the containers about to start. On failure it says why through their waiting
+// reasons and an event, and returns the error: what the kubelet cannot do at all is a
+// CreateContainerConfigError; a failed mount (a hostPath type check) leaves them
+// ContainerCreating and is retried.
+func (k *Kubelet) prepareToStart(pod *corev1.Pod, starting []*corev1.Container) (map[string]string, error) {
 	uid := pod.GetMetadata().GetUid()
-	paths, err := setUpVolumes(k.cfg.RootDir, pod)
+	err := unsupportedContainers(pod)
+	var paths map[string]string
+	if err == nil {
+		paths, err = setUpVolumes(k.cfg.RootDir, pod)
+	}
 	if err == nil {
 		return paths, nil
 	}
-	var cfgErr *volumeConfigError
+	var cfgErr *podConfigError
 	if errors.As(err, &cfgErr) {
 		for _, c := range starting {
 			k.setWaiting(uid, c.GetName(), "CreateContainerConfigError", err.Error())

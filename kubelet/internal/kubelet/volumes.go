@@ -36,11 +36,12 @@ func emptyDirPath(root, uid, name string) string {
 	return filepath.Join(podDir(root, uid), "volumes", emptyDirPlugin, name)
 }
 
-// volumeConfigError is a volume the kubelet can never mount: the pod's containers wait
-// with CreateContainerConfigError until the pod is changed or deleted.
-type volumeConfigError struct{ msg string }
+// podConfigError is what the kubelet can never do for a pod's spec (a volume it cannot
+// mount, a kind of container it cannot run): the containers wait with
+// CreateContainerConfigError until the pod is changed or deleted.
+type podConfigError struct{ msg string }
 
-func (e *volumeConfigError) Error() string { return e.msg }
+func (e *podConfigError) Error() string { return e.msg }
 
 // volumeSourceName names the source a volume sets, for messages ("" when none is set).
 func volumeSourceName(v *corev1.Volume) string {
@@ -57,7 +58,7 @@ func volumeSourceName(v *corev1.Volume) string {
 	return ""
 }
 
-// unsupportedVolume returns a *volumeConfigError for the first volume of pod this kubelet
+// unsupportedVolume returns a *podConfigError for the first volume of pod this kubelet
 // cannot mount, nil when it can mount them all. It is pure.
 func unsupportedVolume(pod *corev1.Pod) error {
 	for _, v := range pod.GetSpec().GetVolumes() {
@@ -67,13 +68,13 @@ func unsupportedVolume(pod *corev1.Pod) error {
 			continue
 		case "emptyDir":
 			if m := v.GetEmptyDir().GetMedium(); m != "" && m != "Memory" {
-				return &volumeConfigError{fmt.Sprintf("volume %q: emptyDir medium %q is not supported by this kubelet", v.GetName(), m)}
+				return &podConfigError{fmt.Sprintf("volume %q: emptyDir medium %q is not supported by this kubelet", v.GetName(), m)}
 			}
 			continue
 		case "":
-			return &volumeConfigError{fmt.Sprintf("volume %q: no volume source this kubelet supports", v.GetName())}
+			return &podConfigError{fmt.Sprintf("volume %q: no volume source this kubelet supports", v.GetName())}
 		}
-		return &volumeConfigError{fmt.Sprintf("volume %q: %s volumes are not supported by this kubelet (kubelab serves no ConfigMap or Secret objects)", v.GetName(), src)}
+		return &podConfigError{fmt.Sprintf("volume %q: %s volumes are not supported by this kubelet (kubelab serves no ConfigMap or Secret objects)", v.GetName(), src)}
 	}
 	return nil
 }
@@ -140,7 +141,7 @@ func checkHostPath(path, typ string) error {
 
 // setUpVolumes makes every volume of pod ready on the node and returns its host path by
 // volume name. It is idempotent: each sync that starts containers calls it. An error is
-// a *volumeConfigError (never retried with success) or a mount failure (retried).
+// a *podConfigError (never retried with success) or a mount failure (retried).
 func setUpVolumes(root string, pod *corev1.Pod) (map[string]string, error) {
 	if err := unsupportedVolume(pod); err != nil {
 		return nil, err
@@ -188,7 +189,7 @@ func containerMounts(c *corev1.Container, volumes map[string]string) ([]*runtime
 	for _, m := range c.GetVolumeMounts() {
 		host, ok := volumes[m.GetName()]
 		if !ok {
-			return nil, &volumeConfigError{fmt.Sprintf("volumeMount %q of container %q: no volume of that name", m.GetName(), c.GetName())}
+			return nil, &podConfigError{fmt.Sprintf("volumeMount %q of container %q: no volume of that name", m.GetName(), c.GetName())}
 		}
 		if sp := m.GetSubPath(); sp != "" {
 			p, err := subPathOf(host, sp)
@@ -207,7 +208,7 @@ func containerMounts(c *corev1.Container, volumes map[string]string) ([]*runtime
 // symlink a container may have planted).
 func subPathOf(base, sub string) (string, error) {
 	if !filepath.IsLocal(sub) {
-		return "", &volumeConfigError{"must be a relative path inside the volume"}
+		return "", &podConfigError{"must be a relative path inside the volume"}
 	}
 	p := filepath.Join(base, sub)
 	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
@@ -225,7 +226,7 @@ func subPathOf(base, sub string) (string, error) {
 		return "", err
 	}
 	if rel, err := filepath.Rel(realBase, real); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", &volumeConfigError{fmt.Sprintf("resolves to %s, outside the volume", real)}
+		return "", &podConfigError{fmt.Sprintf("resolves to %s, outside the volume", real)}
 	}
 	return real, nil
 }

@@ -109,9 +109,9 @@ func TestUnsupportedVolume(t *testing.T) {
 				}
 				return
 			}
-			var ce *volumeConfigError
+			var ce *podConfigError
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, want a volumeConfigError with %q", err, tc.want)
+				t.Fatalf("got %v, want a podConfigError with %q", err, tc.want)
 			}
 		})
 	}
@@ -180,7 +180,7 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 	// A failed hostPath check is a mount error, not a config error.
 	bad := volumePod(&corev1.Volume{Name: "host", HostPath: &corev1.HostPathVolumeSource{Path: filepath.Join(host, "nope"), Type: ptrTo("Directory")}})
 	_, err = setUpVolumes(root, bad)
-	var ce *volumeConfigError
+	var ce *podConfigError
 	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), `MountVolume.SetUp failed for volume "host" : hostPath type check failed:`) {
 		t.Fatalf("bad hostPath: %v", err)
 	}
