@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A cluster's PKI with openssl: one CA, a certificate and a kubeconfig for every component.
 #
-#   hack/pki.sh OUT_DIR SERVER_URL NODE_NAME...
+#   hack/pki.sh OUT_DIR SERVER_URL NODE_NAME[=ADDR[,ADDR...]]...
+#
+# make up calls it with this host as the one node; the docker-compose lab (hack/lab/certs.sh)
+# with its nodes' container addresses and etcd members (PKI_ETCD_MEMBERS).
 #
 # OUT_DIR/ca.{crt,key}                         the cluster CA (CN kubelab-ca, EC P-256, 10 years)
 # OUT_DIR/apiserver/                           the apiserver's --cert-dir: ca.{crt,key}, apiserver.{crt,key}
@@ -12,10 +15,19 @@
 #                                              controller-manager (system:kube-controller-manager),
 #                                              scheduler (system:kube-scheduler),
 #                                              kubelet-NODE (system:node:NODE, O system:nodes);
-#                                              kubelet-NODE-serving: the kubelet's HTTPS certificate
+#                                              kubelet-NODE-serving: the kubelet's HTTPS certificate (SANs
+#                                              NODE, localhost, 127.0.0.1, and the ADDRs given with it,
+#                                              else this host's name and IPs)
 # OUT_DIR/kubeconfigs/{admin,controller-manager,scheduler,kubelet-NODE}.kubeconfig
 #                                              certificates embedded, server SERVER_URL
-# OUT_DIR/admin.kubeconfig                     = kubeconfigs/admin.kubeconfig
+# OUT_DIR/admin.kubeconfig                     admin's, server $PKI_ADMIN_SERVER (default SERVER_URL)
+# OUT_DIR/etcd/                                only with PKI_ETCD_MEMBERS="NAME=ADDR ...": ca.crt; per member
+#                                              NAME.{crt,key} serving (SANs NAME, localhost, 127.0.0.1, ADDR)
+#                                              and NAME-peer.{crt,key} (SANs NAME, ADDR), both server+client
+#                                              auth; etcd-client.{crt,key} (etcdctl), apiserver-etcd-client.{crt,key}
+#
+# Env: PKI_EXTRA_SANS (more apiserver SANs), PKI_HOST_IP (this host's address, default the
+# default route's source), PKI_ADMIN_SERVER, PKI_ETCD_MEMBERS.
 #
 # Idempotent: a valid file is reused. A certificate is (re)issued when it is missing, does not
 # verify against the CA, expires within 30 days, or was issued for other SANs; a new CA (only
@@ -24,7 +36,7 @@
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
-  echo "usage: $0 OUT_DIR SERVER_URL [NODE_NAME...]" >&2
+  echo "usage: $0 OUT_DIR SERVER_URL [NODE_NAME[=ADDR[,ADDR...]]...]" >&2
   exit 2
 fi
 out=$1 server=$2; shift 2
@@ -114,17 +126,36 @@ for f in admin.crt admin.key; do
 done
 issue "$out/certs/controller-manager" "/CN=system:kube-controller-manager" clientAuth
 issue "$out/certs/scheduler" "/CN=system:kube-scheduler" clientAuth
-for n in "${nodes[@]}"; do
+node_names=()
+for spec in "${nodes[@]}"; do
+  n=${spec%%=*}
+  node_names+=("$n")
+  # A node without addresses is this host.
+  addrs="$host_name $host_ips"
+  [ "$spec" = "$n" ] || addrs=${spec#*=}
   issue "$out/certs/kubelet-$n" "/O=system:nodes/CN=system:node:$n" clientAuth
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086 # word splitting of the address list is wanted
   issue "$out/certs/kubelet-$n-serving" "/O=system:nodes/CN=system:node:$n" serverAuth \
-    "$(san_list "$n" localhost 127.0.0.1 "$host_name" $host_ips)"
+    "$(san_list "$n" localhost 127.0.0.1 ${addrs//,/ })"
 done
 
+# etcd's members and clients, when the cluster's etcd is not the apiserver's embedded one.
+if [ -n "${PKI_ETCD_MEMBERS:-}" ]; then
+  mkdir -p "$out/etcd"; chmod 0700 "$out/etcd"
+  cmp -s "$out/ca.crt" "$out/etcd/ca.crt" || install -m 0644 "$out/ca.crt" "$out/etcd/ca.crt"
+  for m in $PKI_ETCD_MEMBERS; do
+    name=${m%%=*} addr=${m#*=}
+    issue "$out/etcd/$name" "/CN=$name" serverAuth,clientAuth "$(san_list "$name" localhost 127.0.0.1 "$addr")"
+    issue "$out/etcd/$name-peer" "/CN=$name" serverAuth,clientAuth "$(san_list "$name" "$addr")"
+  done
+  issue "$out/etcd/etcd-client" "/CN=etcd-client" clientAuth
+  issue "$out/etcd/apiserver-etcd-client" "/O=system:masters/CN=kube-apiserver-etcd-client" clientAuth
+fi
+
 b64() { base64 -w0 < "$1"; }
-# kubeconfig FILE USER CERT_PREFIX: written only when the content changes.
+# kubeconfig FILE USER CERT_PREFIX [SERVER]: written only when the content changes.
 kubeconfig() {
-  local f=$1 user=$2 cert=$3
+  local f=$1 user=$2 cert=$3 server=${4:-$server}
   cat > "$tmp/kc" <<KC
 apiVersion: v1
 kind: Config
@@ -153,11 +184,10 @@ KC
 kubeconfig "$out/kubeconfigs/admin.kubeconfig" kubernetes-admin "$out/certs/admin"
 kubeconfig "$out/kubeconfigs/controller-manager.kubeconfig" system:kube-controller-manager "$out/certs/controller-manager"
 kubeconfig "$out/kubeconfigs/scheduler.kubeconfig" system:kube-scheduler "$out/certs/scheduler"
-for n in "${nodes[@]}"; do
+for n in "${node_names[@]}"; do
   kubeconfig "$out/kubeconfigs/kubelet-$n.kubeconfig" "system:node:$n" "$out/certs/kubelet-$n"
 done
-cmp -s "$out/kubeconfigs/admin.kubeconfig" "$out/admin.kubeconfig" ||
-  install -m 0600 "$out/kubeconfigs/admin.kubeconfig" "$out/admin.kubeconfig"
+kubeconfig "$out/admin.kubeconfig" kubernetes-admin "$out/certs/admin" "${PKI_ADMIN_SERVER:-$server}"
 
 if [ ${#changed[@]} -eq 0 ]; then
   echo "pki: $out up to date"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The lab's apiserver: all three etcd members over client TLS, its own PKI in
-# /etc/kubelab/pki/apiserver (ca.crt/ca.key/apiserver.crt/apiserver.key made by
-# hack/lab/certs.sh; the apiserver's bootstrap reuses them and only adds the admin files),
+# /etc/kubelab/pki/apiserver (ca, apiserver and admin certificates made by hack/pki.sh through
+# hack/lab/certs.sh; the apiserver's bootstrap reuses them and only adds admin.kubeconfig),
 # Node,RBAC authorization (the default) and an audit log.
 set -euo pipefail
 pki=/etc/kubelab/pki
