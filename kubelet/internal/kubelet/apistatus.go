@@ -227,11 +227,12 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus)
 	return PodPending
 }
 
-// qosClass is the pod's quality of service class, from its containers' resources.
+// qosClass is the pod's quality of service class, from its init and app containers'
+// resources.
 func qosClass(pod *corev1.Pod) string {
 	requests, limits := resource.List{}, resource.List{}
 	guaranteed := true
-	for _, c := range pod.GetSpec().GetContainers() {
+	for _, c := range append(slices.Clone(pod.GetSpec().GetContainers()), pod.GetSpec().GetInitContainers()...) {
 		req, _ := resource.ParseList(c.GetResources().GetRequests())
 		lim, _ := resource.ParseList(c.GetResources().GetLimits())
 		for _, name := range []string{"cpu", "memory"} {

@@ -159,3 +159,14 @@ func TestInitContainerStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestQOSClassCountsInitContainers(t *testing.T) {
+	pod := initPod(RestartAlways)
+	if got := qosClass(pod); got != "BestEffort" {
+		t.Fatalf("no resources: %s", got)
+	}
+	pod.Spec.InitContainers[1].Resources = &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"memory": {String_: "64Mi"}}}
+	if got := qosClass(pod); got != "Burstable" {
+		t.Fatalf("an init container's request: %s, want Burstable", got)
+	}
+}
