@@ -41,7 +41,7 @@ func NewCmdApply(f *Factory, streams Streams) *cobra.Command {
 		},
 	}
 	addManifestFlags(c, &o.filenameFlags, &o.validate, "that contains the configuration to apply")
-	c.Flags().StringVar(&o.dryRun, "dry-run", "none", `Must be "none", "server", or "client". If client strategy, only print the object that would be sent, without sending it.`)
+	addDryRunFlag(c, &o.dryRun)
 	c.Flags().StringVarP(&o.output, "output", "o", "", "Output format. One of: (json, yaml, name).")
 	return c
 }
@@ -55,25 +55,11 @@ func addManifestFlags(c *cobra.Command, o *filenameFlags, validate *string, what
 
 func validates(v string) bool { return v != "false" && v != "ignore" }
 
-func checkDryRun(v string) (bool, error) {
-	switch v {
-	case "none", "":
-		return false, nil
-	case "client":
-		return true, nil
-	}
-	return false, fmt.Errorf(`Invalid dry-run value (%v). Must be "none" or "client".`, v)
-}
-
-// printResult prints "kind.group/name verb", or the object with -o.
-func printResult(streams Streams, ref objectRef, verb string, obj Object, output string, dryRun bool) error {
-	suffix := ""
-	if dryRun {
-		suffix = " (dry run)"
-	}
+// printResult prints "kind.group/name verb", with the dry run's suffix, or obj with -o.
+func printResult(streams Streams, ref objectRef, verb string, obj Object, output string, dryRun dryRunStrategy) error {
 	switch output {
 	case "":
-		fmt.Fprintf(streams.Out, "%s %s%s\n", ref, verb, suffix)
+		fmt.Fprintf(streams.Out, "%s %s%s\n", ref, verb, dryRun.suffix())
 		return nil
 	case "name":
 		fmt.Fprintf(streams.Out, "%s\n", ref)
@@ -83,7 +69,7 @@ func printResult(streams Streams, ref objectRef, verb string, obj Object, output
 }
 
 func (o *applyFlags) run(ctx context.Context, f *Factory, streams Streams) error {
-	dryRun, err := checkDryRun(o.dryRun)
+	dryRun, err := parseDryRun(o.dryRun, streams.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -110,7 +96,7 @@ func (o *applyFlags) run(ctx context.Context, f *Factory, streams Streams) error
 	return failed
 }
 
-func (o *applyFlags) applyOne(ctx context.Context, c *Client, d *Discovery, streams Streams, m *Manifest, ns string, nsSet bool, dryRun bool) error {
+func (o *applyFlags) applyOne(ctx context.Context, c *Client, d *Discovery, streams Streams, m *Manifest, ns string, nsSet bool, dryRun dryRunStrategy) error {
 	res, err := d.ResourceForKind(ctx, m.APIVersion(), m.Kind())
 	if err != nil {
 		return err
@@ -137,14 +123,14 @@ func (o *applyFlags) applyOne(ctx context.Context, c *Client, d *Discovery, stre
 
 	current, err := c.GetObject(ctx, ref.path(), nil)
 	if apierrors.IsNotFound(err) {
-		if dryRun {
-			return printResult(streams, ref, "created", modified, o.output, true)
+		if dryRun == dryRunClient {
+			return printResult(streams, ref, "created", modified, o.output, dryRun)
 		}
-		created, err := c.SendObject(ctx, "POST", res.Path(ref.namespace, ""), mustJSON(modified), "", nil)
+		created, err := c.SendObject(ctx, "POST", res.Path(ref.namespace, ""), mustJSON(modified), "", dryRun.query())
 		if err != nil {
 			return prefixStatus(err, fmt.Sprintf("error when creating %q: ", m.Source))
 		}
-		return printResult(streams, ref, "created", created, o.output, false)
+		return printResult(streams, ref, "created", created, o.output, dryRun)
 	}
 	if err != nil {
 		return prefixStatus(err, fmt.Sprintf("error when retrieving current configuration of:\nResource: %q, GroupVersionKind: %q\nName: %q, Namespace: %q\nfrom server for: %q: ",
@@ -158,14 +144,13 @@ func (o *applyFlags) applyOne(ctx context.Context, c *Client, d *Discovery, stre
 	if len(patch) == 0 {
 		return printResult(streams, ref, "unchanged", current, o.output, dryRun)
 	}
-	if dryRun {
-		return printResult(streams, ref, "configured", current, o.output, true)
+	if dryRun == dryRunClient {
+		return printResult(streams, ref, "configured", current, o.output, dryRun)
 	}
-	pt := strategicPatch
-	patched, err := c.SendObject(ctx, "PATCH", ref.path(), mustJSON(patch), pt, nil)
+	patched, err := c.SendObject(ctx, "PATCH", ref.path(), mustJSON(patch), strategicPatch, dryRun.query())
 	if err != nil {
 		return prefixStatus(err, fmt.Sprintf("error when applying patch:\n%s\n\nto:\nResource: %q, GroupVersionKind: %q\nName: %q, Namespace: %q\nfor: %q: ",
 			mustJSON(patch), res.GroupResource(), res.GroupVersion()+", Kind="+res.Kind, ref.name, ref.namespace, m.Source))
 	}
-	return printResult(streams, ref, "configured", patched, o.output, false)
+	return printResult(streams, ref, "configured", patched, o.output, dryRun)
 }

@@ -108,3 +108,36 @@ func TestJSONPath(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDryRun(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    dryRunStrategy
+		warning string // what the klog warning ends with; "" for none
+		err     string
+	}{
+		{in: "none", want: dryRunNone},
+		{in: "client", want: dryRunClient},
+		{in: "server", want: dryRunServer},
+		{in: dryRunNoOpt, want: dryRunClient, warning: "] --dry-run is deprecated and can be replaced with --dry-run=client.\n"},
+		{in: "true", want: dryRunClient, warning: "] --dry-run=true is deprecated (boolean value) and can be replaced with --dry-run=client.\n"},
+		{in: "false", want: dryRunNone, warning: "] --dry-run=false is deprecated (boolean value) and can be replaced with --dry-run=none.\n"},
+		{in: "bogus", err: `Invalid dry-run value (bogus). Must be "none", "server", or "client".`},
+		{in: "", err: `Invalid dry-run value (). Must be "none", "server", or "client".`},
+	} {
+		var errOut strings.Builder
+		got, err := parseDryRun(tc.in, &errOut)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("parseDryRun(%q) error = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("parseDryRun(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+		if w := errOut.String(); (tc.warning == "") != (w == "") || !strings.HasSuffix(w, tc.warning) || (w != "" && !strings.HasPrefix(w, "W")) {
+			t.Errorf("parseDryRun(%q) warned %q, want one ending %q", tc.in, w, tc.warning)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 		},
 	}
 	addManifestFlags(c, &o.filenameFlags, &o.validate, "that contain the configuration to create")
-	c.Flags().StringVar(&o.dryRun, "dry-run", "none", `Must be "none", "server", or "client".`)
+	addDryRunFlag(c, &o.dryRun)
 	c.Flags().StringVarP(&o.output, "output", "o", "", "Output format. One of: (json, yaml, name).")
 	c.Flags().BoolVar(&o.saveConfig, "save-config", false, "If true, the configuration of current object will be saved in its annotation.")
 	c.AddCommand(newCmdCreateDeployment(f, streams), newCmdCreateNamespace(f, streams))
@@ -48,7 +48,7 @@ func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 }
 
 func (o *createFlags) run(ctx context.Context, f *Factory, streams Streams) error {
-	dryRun, err := checkDryRun(o.dryRun)
+	dryRun, err := parseDryRun(o.dryRun, streams.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -80,8 +80,9 @@ func (o *createFlags) run(ctx context.Context, f *Factory, streams Streams) erro
 	return failed
 }
 
-// createObject POSTs obj and prints "kind.group/name created".
-func createObject(ctx context.Context, c *Client, d *Discovery, streams Streams, obj Object, ns, source, output string, dryRun bool) error {
+// createObject POSTs obj (with dryRun=All for a server dry run; not at all for a client one)
+// and prints "kind.group/name created".
+func createObject(ctx context.Context, c *Client, d *Discovery, streams Streams, obj Object, ns, source, output string, dryRun dryRunStrategy) error {
 	res, err := d.ResourceForKind(ctx, nestedString(obj, "apiVersion"), nestedString(obj, "kind"))
 	if err != nil {
 		return err
@@ -91,10 +92,10 @@ func createObject(ctx context.Context, c *Client, d *Discovery, streams Streams,
 		objNs = ns
 	}
 	ref := objectRef{res: res, namespace: namespaceFor(res, objNs), name: nestedString(obj, "metadata", "name")}
-	if dryRun {
-		return printResult(streams, ref, "created", obj, output, true)
+	if dryRun == dryRunClient {
+		return printResult(streams, ref, "created", obj, output, dryRun)
 	}
-	created, err := c.SendObject(ctx, "POST", res.Path(ref.namespace, ""), mustJSON(obj), "", nil)
+	created, err := c.SendObject(ctx, "POST", res.Path(ref.namespace, ""), mustJSON(obj), "", dryRun.query())
 	if err != nil {
 		if source != "" {
 			return prefixStatus(err, fmt.Sprintf("error when creating %q: ", source))
@@ -102,7 +103,7 @@ func createObject(ctx context.Context, c *Client, d *Discovery, streams Streams,
 		return err
 	}
 	ref.name = nestedString(created, "metadata", "name")
-	return printResult(streams, ref, "created", created, output, false)
+	return printResult(streams, ref, "created", created, output, dryRun)
 }
 
 type createDeploymentFlags struct {
@@ -140,7 +141,7 @@ func newCmdCreateDeployment(f *Factory, streams Streams) *cobra.Command {
 	c.Flags().StringSliceVar(&o.images, "image", nil, "Image names to run. A deployment can have multiple images set for multi-container pod.")
 	c.Flags().Int32Var(&o.replicas, "replicas", 1, "Number of replicas to create. Default is 1.")
 	c.Flags().Int32Var(&o.port, "port", -1, "The containerPort that this deployment exposes.")
-	c.Flags().StringVar(&o.dryRun, "dry-run", "none", `Must be "none", "server", or "client".`)
+	addDryRunFlag(c, &o.dryRun)
 	c.Flags().StringVarP(&o.output, "output", "o", "", "Output format. One of: (json, yaml, name).")
 	return c
 }
@@ -161,7 +162,7 @@ func containerName(image string) string {
 }
 
 func (o *createDeploymentFlags) run(ctx context.Context, f *Factory, streams Streams, name string, command []string) error {
-	dryRun, err := checkDryRun(o.dryRun)
+	dryRun, err := parseDryRun(o.dryRun, streams.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -221,7 +222,7 @@ func newCmdCreateNamespace(f *Factory, streams Streams) *cobra.Command {
 			if len(args) != 1 {
 				return usageError("kubectl create namespace", "exactly one NAME is required, got %d", len(args))
 			}
-			dryRun, err := checkDryRun(dryRunFlag)
+			dryRun, err := parseDryRun(dryRunFlag, streams.ErrOut)
 			if err != nil {
 				return err
 			}
@@ -238,7 +239,7 @@ func newCmdCreateNamespace(f *Factory, streams Streams) *cobra.Command {
 			return createObject(c.Context(), cl, d, streams, obj, "", "", output, dryRun)
 		},
 	}
-	c.Flags().StringVar(&dryRunFlag, "dry-run", "none", `Must be "none", "server", or "client".`)
+	addDryRunFlag(c, &dryRunFlag)
 	c.Flags().StringVarP(&output, "output", "o", "", "Output format. One of: (json, yaml, name).")
 	return c
 }

@@ -21,6 +21,7 @@ type deleteFlags struct {
 	timeout        time.Duration
 	ignoreNotFound bool
 	output         string
+	dryRun         string
 }
 
 // NewCmdDelete is `kubectl delete`.
@@ -68,6 +69,7 @@ func NewCmdDelete(f *Factory, streams Streams) *cobra.Command {
 	fl.DurationVar(&o.timeout, "timeout", 0, "The length of time to wait before giving up on a delete, zero means determine a timeout from the size of the object")
 	fl.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "Treat \"resource not found\" as a successful delete. Defaults to \"true\" when --all is specified.")
 	fl.StringVarP(&o.output, "output", "o", "", "Output mode. Use \"-o name\" for shorter output (resource/name).")
+	addDryRunFlag(c, &o.dryRun)
 	return c
 }
 
@@ -86,6 +88,10 @@ func propagationPolicy(cascade string) (string, error) {
 
 func (o *deleteFlags) run(ctx context.Context, f *Factory, streams Streams, args []string) error {
 	policy, err := propagationPolicy(o.cascade)
+	if err != nil {
+		return err
+	}
+	dryRun, err := parseDryRun(o.dryRun, streams.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -128,7 +134,13 @@ func (o *deleteFlags) run(ctx context.Context, f *Factory, streams Streams, args
 		if grace >= 0 {
 			opts["gracePeriodSeconds"] = grace
 		}
-		_, err := c.Do(ctx, Request{Method: "DELETE", Path: ref.path(), Body: mustJSON(opts)})
+		if dryRun == dryRunServer {
+			opts["dryRun"] = []string{"All"}
+		}
+		var err error
+		if dryRun != dryRunClient { // as kubectl, a client dry run does not look the objects up
+			_, err = c.Do(ctx, Request{Method: "DELETE", Path: ref.path(), Body: mustJSON(opts)})
+		}
 		if err != nil {
 			if apierrors.IsNotFound(err) && o.ignoreNotFound {
 				continue
@@ -140,11 +152,11 @@ func (o *deleteFlags) run(ctx context.Context, f *Factory, streams Streams, args
 		if o.output == "name" {
 			fmt.Fprintln(streams.Out, ref)
 		} else {
-			fmt.Fprintf(streams.Out, "%s %q deleted\n", ref.res.KindRef(), ref.name)
+			fmt.Fprintf(streams.Out, "%s %q deleted%s\n", ref.res.KindRef(), ref.name, dryRun.suffix())
 		}
 		deleted = append(deleted, ref)
 	}
-	if o.wait {
+	if o.wait && dryRun == dryRunNone {
 		timeout := o.timeout
 		if timeout == 0 {
 			timeout = 24 * time.Hour

@@ -24,7 +24,7 @@ func NewCmdUncordon(f *Factory, streams Streams) *cobra.Command {
 }
 
 func newCmdSchedulable(f *Factory, streams Streams, verb string, unschedulable bool, short, example string) *cobra.Command {
-	var selector string
+	var selector, dryRunFlag string
 	c := &cobra.Command{
 		Use:     verb + " NODE",
 		Short:   short,
@@ -33,13 +33,17 @@ func newCmdSchedulable(f *Factory, streams Streams, verb string, unschedulable b
 			if len(args) == 0 && selector == "" {
 				return usageError("kubectl "+verb, "USAGE: %s NODE [flags]", verb)
 			}
+			dryRun, err := parseDryRun(dryRunFlag, streams.ErrOut)
+			if err != nil {
+				return err
+			}
 			nodes, err := nodeRefs(c.Context(), f, args, selector)
 			if err != nil {
 				return err
 			}
 			cl, _ := f.Client()
 			for _, n := range nodes {
-				if err := setUnschedulable(c.Context(), cl, streams, n, unschedulable, verb); err != nil {
+				if err := setUnschedulable(c.Context(), cl, streams, n, unschedulable, verb, dryRun); err != nil {
 					return err
 				}
 			}
@@ -47,6 +51,7 @@ func newCmdSchedulable(f *Factory, streams Streams, verb string, unschedulable b
 		},
 	}
 	c.Flags().StringVarP(&selector, "selector", "l", "", "Selector (label query) to filter on")
+	addDryRunFlag(c, &dryRunFlag)
 	return c
 }
 
@@ -76,14 +81,15 @@ func nodeRefs(ctx context.Context, f *Factory, args []string, selector string) (
 	return out, nil
 }
 
-func setUnschedulable(ctx context.Context, c *Client, streams Streams, n objectRef, unschedulable bool, verb string) error {
+// setUnschedulable cordons or uncordons node n; a dry run says what it would have done.
+func setUnschedulable(ctx context.Context, c *Client, streams Streams, n objectRef, unschedulable bool, verb string, dryRun dryRunStrategy) error {
 	node, err := c.GetObject(ctx, n.path(), nil)
 	if err != nil {
 		return err
 	}
 	cur, _ := nested(node, "spec", "unschedulable").(bool)
 	if cur == unschedulable {
-		fmt.Fprintf(streams.Out, "%s already %sed\n", n, verb)
+		fmt.Fprintf(streams.Out, "%s already %sed%s\n", n, verb, dryRun.suffix())
 		return nil
 	}
 	var v any = true
@@ -91,10 +97,12 @@ func setUnschedulable(ctx context.Context, c *Client, streams Streams, n objectR
 		v = nil
 	}
 	patch := map[string]any{"spec": map[string]any{"unschedulable": v}}
-	if _, err := c.Do(ctx, Request{Method: "PATCH", Path: n.path(), Body: mustJSON(patch), ContentType: strategicPatch}); err != nil {
-		return err
+	if dryRun != dryRunClient {
+		if _, err := c.SendObject(ctx, "PATCH", n.path(), mustJSON(patch), strategicPatch, dryRun.query()); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(streams.Out, "%s %sed\n", n, verb)
+	fmt.Fprintf(streams.Out, "%s %sed%s\n", n, verb, dryRun.suffix())
 	return nil
 }
 
@@ -158,7 +166,7 @@ func (o *drainFlags) run(ctx context.Context, f *Factory, streams Streams, args 
 	}
 	var failed []string
 	for _, n := range nodes {
-		if err := setUnschedulable(ctx, c, streams, n, true, "cordon"); err != nil {
+		if err := setUnschedulable(ctx, c, streams, n, true, "cordon", dryRunNone); err != nil {
 			return err
 		}
 		if err := o.drainNode(ctx, f, c, streams, pods, n); err != nil {

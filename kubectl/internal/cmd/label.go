@@ -16,6 +16,8 @@ type labelFlags struct {
 	list      bool
 	field     string // "labels" or "annotations"
 	verb      string // "labeled" or "annotated"
+	dryRun    string
+	output    string
 }
 
 // NewCmdLabel is `kubectl label`.
@@ -64,6 +66,8 @@ func newCmdMetaMap(f *Factory, streams Streams, field, verb, past, example strin
 	c.Flags().StringVarP(&o.selector, "selector", "l", "", "Selector (label query) to filter on.")
 	c.Flags().BoolVar(&o.all, "all", false, "Select all resources, in the namespace of the specified resource types")
 	c.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "If true, check the specified action in all namespaces.")
+	c.Flags().StringVarP(&o.output, "output", "o", "", "Output format. One of: (json, yaml, name).")
+	addDryRunFlag(c, &o.dryRun)
 	return c
 }
 
@@ -94,6 +98,10 @@ func parseMetaArgs(args []string, hasFiles bool) (res []string, set map[string]s
 
 func (o *labelFlags) run(ctx context.Context, f *Factory, streams Streams, args []string) error {
 	resArgs, set, remove, err := parseMetaArgs(args, len(o.filenames) > 0)
+	if err != nil {
+		return err
+	}
+	dryRun, err := parseDryRun(o.dryRun, streams.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -152,14 +160,16 @@ func (o *labelFlags) run(ctx context.Context, f *Factory, streams Streams, args 
 			verb = "not " + verb
 		} else {
 			patch := map[string]any{"metadata": map[string]any{o.field: changes}}
-			if _, err := c.Do(ctx, Request{Method: "PATCH", Path: ref.path(), Body: mustJSON(patch), ContentType: mergePatch}); err != nil {
+			if obj, err = sendPatch(ctx, c, ref, obj, mustJSON(patch), mergePatch, dryRun); err != nil {
 				return err
 			}
 			if len(set) == 0 {
 				verb = "un" + verb
 			}
 		}
-		fmt.Fprintf(streams.Out, "%s %s\n", ref, verb)
+		if err := printResult(streams, ref, verb, obj, o.output, dryRun); err != nil {
+			return err
+		}
 	}
 	return nil
 }

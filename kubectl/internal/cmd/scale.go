@@ -12,6 +12,8 @@ type scaleFlags struct {
 	selection
 	replicas        int
 	currentReplicas int
+	dryRun          string
+	output          string
 }
 
 // NewCmdScale is `kubectl scale`: set spec.replicas of deployments and replica sets.
@@ -38,10 +40,16 @@ func NewCmdScale(f *Factory, streams Streams) *cobra.Command {
 	c.Flags().StringSliceVarP(&o.filenames, "filename", "f", nil, "Filename, directory, or URL to files identifying the resource to set a new size")
 	c.Flags().StringVarP(&o.selector, "selector", "l", "", "Selector (label query) to filter on.")
 	c.Flags().BoolVar(&o.all, "all", false, "Select all resources in the namespace of the specified resource types")
+	c.Flags().StringVarP(&o.output, "output", "o", "", "Output format. One of: (json, yaml, name).")
+	addDryRunFlag(c, &o.dryRun)
 	return c
 }
 
 func (o *scaleFlags) run(ctx context.Context, f *Factory, streams Streams, args []string) error {
+	dryRun, err := parseDryRun(o.dryRun, streams.ErrOut)
+	if err != nil {
+		return err
+	}
 	refs, err := o.resolve(ctx, f, streams.In, args)
 	if err != nil {
 		return err
@@ -51,20 +59,27 @@ func (o *scaleFlags) run(ctx context.Context, f *Factory, streams Streams, args 
 		if ref.res.Kind != "Deployment" && ref.res.Kind != "ReplicaSet" {
 			return fmt.Errorf("cannot scale %s", ref.res.GroupResource())
 		}
-		if o.currentReplicas >= 0 {
-			obj, err := c.GetObject(ctx, ref.path(), nil)
-			if err != nil {
+		var obj Object
+		if o.currentReplicas >= 0 || dryRun == dryRunClient {
+			if obj, err = c.GetObject(ctx, ref.path(), nil); err != nil {
 				return err
 			}
+		}
+		if o.currentReplicas >= 0 {
 			if n, _ := nestedInt(obj, "spec", "replicas"); int(n) != o.currentReplicas {
 				return fmt.Errorf("Expected replicas to be %d, was %d", o.currentReplicas, n)
 			}
 		}
-		patch := map[string]any{"spec": map[string]any{"replicas": o.replicas}}
-		if _, err := c.Do(ctx, Request{Method: "PATCH", Path: ref.path(), Body: mustJSON(patch), ContentType: mergePatch}); err != nil {
+		// A client dry run prints the object as it is, as kubectl's does.
+		if dryRun != dryRunClient {
+			patch := map[string]any{"spec": map[string]any{"replicas": o.replicas}}
+			if obj, err = c.SendObject(ctx, "PATCH", ref.path(), mustJSON(patch), mergePatch, dryRun.query()); err != nil {
+				return err
+			}
+		}
+		if err := printResult(streams, ref, "scaled", obj, o.output, dryRun); err != nil {
 			return err
 		}
-		fmt.Fprintf(streams.Out, "%s scaled\n", ref)
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ func NewCmdSet(f *Factory, streams Streams) *cobra.Command {
 
 type setImageFlags struct {
 	selection
+	dryRun string
+	output string
 }
 
 func newCmdSetImage(f *Factory, streams Streams) *cobra.Command {
@@ -47,6 +49,8 @@ func newCmdSetImage(f *Factory, streams Streams) *cobra.Command {
 	c.Flags().StringSliceVarP(&o.filenames, "filename", "f", nil, "Filename, directory, or URL to files identifying the resource to get from a server.")
 	c.Flags().StringVarP(&o.selector, "selector", "l", "", "Selector (label query) to filter on.")
 	c.Flags().BoolVar(&o.all, "all", false, "Select all resources, in the namespace of the specified resource types")
+	c.Flags().StringVarP(&o.output, "output", "o", "", "Output format. One of: (json, yaml, name).")
+	addDryRunFlag(c, &o.dryRun)
 	return c
 }
 
@@ -67,6 +71,10 @@ func (o *setImageFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 	}
 	if len(images) == 0 {
 		return usageError("kubectl set image", "at least one image update is required")
+	}
+	dryRun, err := parseDryRun(o.dryRun, streams.ErrOut)
+	if err != nil {
+		return err
 	}
 	refs, err := o.resolve(ctx, f, streams.In, resArgs)
 	if err != nil {
@@ -99,10 +107,12 @@ func (o *setImageFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 		}
 		patch := map[string]any{}
 		setNested(patch, patchItems, append(specPath, "containers")...)
-		if _, err := c.Do(ctx, Request{Method: "PATCH", Path: ref.path(), Body: mustJSON(patch), ContentType: strategicPatch}); err != nil {
+		if obj, err = sendPatch(ctx, c, ref, obj, mustJSON(patch), strategicPatch, dryRun); err != nil {
 			return err
 		}
-		fmt.Fprintf(streams.Out, "%s image updated\n", ref)
+		if err := printResult(streams, ref, "image updated", obj, o.output, dryRun); err != nil {
+			return err
+		}
 	}
 	return nil
 }
