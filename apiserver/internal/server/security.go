@@ -70,8 +70,12 @@ func (s *Server) buildAuthenticator() (*authn.Chain, error) {
 // buildAuthorizer assembles the authorization chain: system:masters first (always allowed),
 // then each mode in the order given. RBAC starts its cache and the bootstrap policy is
 // written before the server serves, so the first request is decided on a full picture.
+// With RBAC, the admission chain gets RBAC's escalation check in front of its validators:
+// it asks the finished chain about "bind" and "escalate". The bootstrap policy is written
+// before the check is in place, and as the server itself (no user), which it lets through.
 func (s *Server) buildAuthorizer(ctx context.Context) (authz.Authorizer, error) {
 	chain := authz.Chain{authz.PrivilegedGroups{request.GroupMasters}}
+	var escalation *rbac.EscalationCheck
 	seen := map[string]bool{}
 	for _, mode := range s.cfg.AuthorizationModes {
 		if seen[mode] {
@@ -111,9 +115,14 @@ func (s *Server) buildAuthorizer(ctx context.Context) (authz.Authorizer, error) 
 				return nil, fmt.Errorf("RBAC cache: %w", err)
 			}
 			chain = append(chain, &rbac.Authorizer{Cache: cache})
+			escalation = &rbac.EscalationCheck{Cache: cache, Stores: st}
 		default:
 			return nil, fmt.Errorf("--authorization-mode: unknown mode %q (want AlwaysAllow, AlwaysDeny, Node or RBAC)", mode)
 		}
+	}
+	if escalation != nil {
+		escalation.Authorizer = chain
+		*s.admission = append(admission.Chain{escalation}, *s.admission...)
 	}
 	return chain, nil
 }

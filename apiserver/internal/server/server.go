@@ -111,6 +111,9 @@ type Server struct {
 	Metrics        *metrics.Metrics
 	Registry       *registry.Registry
 	Stores         map[*registry.Resource]*registry.Store
+	// admission is the chain every Store runs; buildAuthorizer puts RBAC's escalation check
+	// in front of its validators.
+	admission *admission.Chain
 }
 
 // DefaultAuthorizationModes are used unless --authorization-mode says otherwise.
@@ -339,6 +342,7 @@ func (s *Server) buildStores(ctx context.Context) error {
 	s.Registry = registry.NewRegistry()
 	s.Stores = map[*registry.Resource]*registry.Store{}
 	chain := &admission.Chain{}
+	s.admission = chain
 	for _, res := range registry.Resources() {
 		if err := s.Registry.Add(res); err != nil {
 			return err

@@ -82,12 +82,16 @@ func groupSubject(name string) *rbacv1.Subject {
 	return &rbacv1.Subject{Kind: "Group", ApiGroup: group, Name: name}
 }
 
+// fullAuthority is every permission there is: cluster-admin's rules, and what a user must
+// hold to write a ClusterRole with an aggregationRule (which may gather anything).
+func fullAuthority() []*rbacv1.PolicyRule {
+	return []*rbacv1.PolicyRule{rule([]string{"*"}, []string{"*"}, "*"), urls([]string{"*"}, "*")}
+}
+
 // ClusterRoles is the bootstrap ClusterRoles.
 func ClusterRoles() []*rbacv1.ClusterRole {
 	return []*rbacv1.ClusterRole{
-		clusterRole("cluster-admin",
-			rule([]string{"*"}, []string{"*"}, "*"),
-			urls([]string{"*"}, "*")),
+		clusterRole("cluster-admin", fullAuthority()...),
 		// Discovery and health, for every authenticated client (kubectl needs discovery).
 		clusterRole("system:discovery",
 			urls([]string{"get"}, "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/version", "/version/", "/openapi", "/openapi/*")),

@@ -38,6 +38,21 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authz.Attributes) (authz
 	return authz.NoOpinion, "", nil
 }
 
+// RulesFor returns every rule granted to u in namespace ("" for cluster-wide rules only) by
+// the bindings that name one of u's identities: what u holds there, as Authorize sees it.
+// The escalation check compares these with the rules a write would grant. The rules are the
+// cache's: read-only.
+func (c *Cache) RulesFor(u *request.User, namespace string) []*rbacv1.PolicyRule {
+	var rules []*rbacv1.PolicyRule
+	c.visit(namespace, func(_ string, subjects []*rbacv1.Subject, bindingNS string, rs []*rbacv1.PolicyRule) bool {
+		if _, ok := appliesTo(u, subjects, bindingNS); ok {
+			rules = append(rules, rs...)
+		}
+		return true
+	})
+	return rules
+}
+
 // appliesTo reports whether one of subjects is u, and which (for the reason).
 func appliesTo(u *request.User, subjects []*rbacv1.Subject, bindingNS string) (string, bool) {
 	for _, s := range subjects {
