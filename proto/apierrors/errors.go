@@ -179,10 +179,13 @@ type FieldError struct {
 	Detail string
 }
 
-func (e *FieldError) Error() string {
+func (e *FieldError) Error() string { return e.Field + ": " + e.ErrorBody() }
+
+// ErrorBody is the error without its field path: what a Status cause's message holds (the
+// field is beside it), as in Kubernetes, so clients that print "field: message" print the
+// path once.
+func (e *FieldError) ErrorBody() string {
 	var b strings.Builder
-	b.WriteString(e.Field)
-	b.WriteString(": ")
 	switch e.Type {
 	case CauseFieldValueRequired:
 		b.WriteString("Required value")
@@ -249,7 +252,7 @@ func NewInvalid(kind, group, name string, errs FieldErrors) *StatusError {
 	causes := make([]*metav1.StatusCause, 0, len(errs))
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
-		causes = append(causes, &metav1.StatusCause{Reason: e.Type, Message: e.Error(), Field: e.Field})
+		causes = append(causes, &metav1.StatusCause{Reason: e.Type, Message: e.ErrorBody(), Field: e.Field})
 		msgs = append(msgs, e.Error())
 	}
 	msg := fmt.Sprintf("%s %q is invalid: ", qualified, name)
