@@ -51,8 +51,11 @@ test-deps:
 unit:
 	KUBELAB_BIN=$(CURDIR)/bin $(GO) test $(TEST_FLAGS) $(PKGS)
 
+# fuzz runs each request decoder's fuzzer: the JSON/YAML codec and the reader of
+# Kubernetes' protobuf bodies (what the stock kubectl's typed commands send).
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZ_TIME) ./proto/runtime/
+	$(GO) test -run '^$$' -fuzz FuzzToJSON -fuzztime $(FUZZ_TIME) ./apiserver/internal/kubeproto/
 
 # test-lab brings the docker-compose lab up, runs the fault drills and tears it down.
 test-lab:

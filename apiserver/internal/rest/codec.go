@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 
+	"kubelab.io/apiserver/internal/kubeproto"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
@@ -53,6 +54,17 @@ func bodyJSON(r *http.Request, body []byte) ([]byte, error) {
 		return body, nil
 	case mediaYAML, "application/x-yaml", "text/yaml":
 		return runtime.YAMLToJSON(body)
+	case kubeproto.MediaType:
+		// The stock kubectl's typed commands send only this; read it as JSON.
+		j, err := kubeproto.ToJSON(body)
+		var kerr *kubeproto.Error
+		switch {
+		case errors.As(err, &kerr) && kerr.Unsupported:
+			return nil, apierrors.NewUnsupportedMediaType(kubeproto.MediaType + ": " + kerr.Msg)
+		case err != nil:
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		return j, nil
 	case "":
 		return runtime.YAMLToJSON(body) // JSON passes through unchanged
 	default:
@@ -92,9 +104,6 @@ func decodeObject(w http.ResponseWriter, r *http.Request) (runtime.Object, error
 	mode, err := fieldValidationOf(r)
 	if err != nil {
 		return nil, err
-	}
-	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == mediaKubeProtobuf {
-		return decodeKubeProtobuf(body)
 	}
 	j, err := bodyJSON(r, body)
 	if err != nil {

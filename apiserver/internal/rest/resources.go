@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"kubelab.io/apiserver/internal/kubeproto"
 	"kubelab.io/apiserver/internal/pipeline"
 	"kubelab.io/apiserver/internal/registry"
 	"kubelab.io/apiserver/internal/request"
@@ -164,6 +165,11 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, call *pipeline.C
 		}
 		obj = scale
 	} else {
+		if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == kubeproto.MediaType && info.Subresource == "status" {
+			// kubeproto reads no status; a status write must come as JSON.
+			writeError(w, apierrors.NewUnsupportedMediaType(kubeproto.MediaType+": status is not read from protobuf bodies by kubelab; send JSON"))
+			return
+		}
 		var err error
 		if obj, err = decodeObject(w, r); err != nil {
 			writeError(w, err)

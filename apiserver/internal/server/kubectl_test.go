@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,72 @@ func TestStockKubectlDrain(t *testing.T) {
 	}
 	if n := c.get("/api/v1/nodes/node-1").json(t); dig(n, "spec", "unschedulable") != true {
 		t.Errorf("node not cordoned: %v", n["spec"])
+	}
+}
+
+// TestStockKubectlTypedCreates runs the stock kubectl's typed create commands, which send
+// their bodies only in Kubernetes' protobuf (kubeproto translates them), and checks that
+// what was stored is what each command means.
+func TestStockKubectlTypedCreates(t *testing.T) {
+	if _, err := os.Stat(stockKubectl); err != nil {
+		t.Skipf("stock kubectl not installed at %s", stockKubectl)
+	}
+	s := testServer(t)
+	c := adminClient(t, s)
+	for _, tc := range []struct {
+		args []string
+		out  string
+		path string
+		want map[string]any // dig path (dot-separated) → value
+	}{
+		{[]string{"create", "namespace", "team-a"}, "namespace/team-a created", "/api/v1/namespaces/team-a",
+			map[string]any{"status.phase": "Active"}},
+		{[]string{"create", "deployment", "web", "--image=nginx:1.14.2", "--replicas=0", "--port=80"}, "deployment.apps/web created",
+			"/apis/apps/v1/namespaces/default/deployments/web",
+			map[string]any{"spec.replicas": float64(0), "spec.selector.matchLabels.app": "web",
+				"spec.template.spec.containers.0.image": "nginx:1.14.2", "spec.template.spec.containers.0.ports.0.containerPort": float64(80)}},
+		{[]string{"create", "role", "reader", "--verb=get,list", "--resource=pods"}, "role.rbac.authorization.k8s.io/reader created",
+			"/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/reader",
+			map[string]any{"rules.0.apiGroups.0": "", "rules.0.resources.0": "pods", "rules.0.verbs.1": "list"}},
+		{[]string{"create", "clusterrole", "deployer", "--verb=*", "--resource=deployments.apps"}, "clusterrole.rbac.authorization.k8s.io/deployer created",
+			"/apis/rbac.authorization.k8s.io/v1/clusterroles/deployer",
+			map[string]any{"rules.0.apiGroups.0": "apps", "rules.0.verbs.0": "*"}},
+		{[]string{"create", "rolebinding", "bob-reads", "--role=reader", "--user=bob"}, "rolebinding.rbac.authorization.k8s.io/bob-reads created",
+			"/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/bob-reads",
+			map[string]any{"roleRef.kind": "Role", "roleRef.name": "reader", "subjects.0.name": "bob"}},
+		{[]string{"create", "clusterrolebinding", "devs-deploy", "--clusterrole=deployer", "--group=devs"}, "clusterrolebinding.rbac.authorization.k8s.io/devs-deploy created",
+			"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/devs-deploy",
+			map[string]any{"roleRef.kind": "ClusterRole", "subjects.0.kind": "Group", "subjects.0.name": "devs"}},
+		{[]string{"create", "quota", "small", "--hard=pods=10,cpu=2"}, "resourcequota/small created",
+			"/api/v1/namespaces/default/resourcequotas/small",
+			map[string]any{"spec.hard.pods": "10", "spec.hard.cpu": "2"}},
+	} {
+		out := kubectl(t, s, tc.args...)
+		if !strings.Contains(out, tc.out) {
+			t.Errorf("kubectl %s: %s", strings.Join(tc.args, " "), out)
+			continue
+		}
+		obj := c.get(tc.path).must(t, 200).json(t)
+		for path, want := range tc.want {
+			var keys []any
+			for _, k := range strings.Split(path, ".") {
+				if i, err := strconv.Atoi(k); err == nil {
+					keys = append(keys, i)
+				} else {
+					keys = append(keys, k)
+				}
+			}
+			if got := dig(obj, keys...); got != want {
+				t.Errorf("%s: %s = %#v, want %#v", tc.path, path, got, want)
+			}
+		}
+	}
+	// A refusal comes back as Kubernetes words it, the field named once.
+	out, err := kubectlErr(t, s, "create", "deployment", "bad", "--image=nginx:1.14.2", "--replicas=-1")
+	if err == nil || !strings.Contains(out, `Deployment.apps "bad" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0`) {
+		t.Errorf("invalid create: %v\n%s", err, out)
+	}
+	if out := kubectl(t, s, "auth", "can-i", "create", "deployments"); strings.TrimSpace(out) != "yes" {
+		t.Errorf("auth can-i: %s", out)
 	}
 }

@@ -1,0 +1,212 @@
+package kubeproto
+
+import "google.golang.org/protobuf/encoding/protowire"
+
+// The Kubernetes messages kubelab reads in protobuf, by their generated.proto field numbers
+// (k8s.io/api and k8s.io/apimachinery, stable across releases by protobuf's rules). They
+// cover what the stock kubectl's typed commands send for the kinds kubelab serves; a field
+// outside them is refused by name.
+
+type fieldKind int
+
+const (
+	kString fieldKind = iota + 1
+	kInt
+	kBool
+	kMessage
+	kStringMap   // map<string, string>
+	kQuantityMap // map<string, resource.Quantity>
+	kQuantity    // resource.Quantity, a string in JSON
+	kIntOrString // intstr.IntOrString
+	kTime        // metav1.Time, RFC 3339 in JSON
+	kIgnored     // read past: status, which no write of the main resource takes from its body
+)
+
+type field struct {
+	json     string
+	kind     fieldKind
+	bits     int // 32 for int32 (sign-extended), else 64
+	repeated bool
+	keepZero bool // a pointer in Kubernetes' Go type: a zero on the wire was chosen
+	inline   bool // its fields belong to the parent object in JSON (Volume.volumeSource)
+	msg      *message
+}
+
+type message struct {
+	name   string
+	fields map[protowire.Number]field
+}
+
+func str(json string) field             { return field{json: json, kind: kString} }
+func strs(json string) field            { return field{json: json, kind: kString, repeated: true} }
+func i32(json string) field             { return field{json: json, kind: kInt, bits: 32} }
+func i64(json string) field             { return field{json: json, kind: kInt, bits: 64} }
+func boolean(json string) field         { return field{json: json, kind: kBool} }
+func msg(json string, m *message) field { return field{json: json, kind: kMessage, msg: m} }
+func msgs(json string, m *message) field {
+	return field{json: json, kind: kMessage, msg: m, repeated: true}
+}
+func ptr(f field) field { f.keepZero = true; return f }
+
+var (
+	timeField = field{json: "", kind: kTime}
+
+	ownerReference = &message{name: "OwnerReference", fields: map[protowire.Number]field{
+		5: str("apiVersion"), 1: str("kind"), 3: str("name"), 4: str("uid"),
+		6: ptr(boolean("controller")), 7: ptr(boolean("blockOwnerDeletion")),
+	}}
+	objectMeta = &message{name: "ObjectMeta", fields: map[protowire.Number]field{
+		1: str("name"), 2: str("generateName"), 3: str("namespace"), 4: str("selfLink"),
+		5: str("uid"), 6: str("resourceVersion"), 7: i64("generation"),
+		8:  named(timeField, "creationTimestamp"),
+		9:  named(timeField, "deletionTimestamp"),
+		10: ptr(i64("deletionGracePeriodSeconds")),
+		11: {json: "labels", kind: kStringMap}, 12: {json: "annotations", kind: kStringMap},
+		13: msgs("ownerReferences", ownerReference), 14: strs("finalizers"),
+	}}
+	labelSelectorRequirement = &message{name: "LabelSelectorRequirement", fields: map[protowire.Number]field{
+		1: str("key"), 2: str("operator"), 3: strs("values"),
+	}}
+	labelSelector = &message{name: "LabelSelector", fields: map[protowire.Number]field{
+		1: {json: "matchLabels", kind: kStringMap}, 2: msgs("matchExpressions", labelSelectorRequirement),
+	}}
+	preconditions = &message{name: "Preconditions", fields: map[protowire.Number]field{
+		1: ptr(str("uid")), 2: ptr(str("resourceVersion")),
+	}}
+	deleteOptions = &message{name: "DeleteOptions", fields: map[protowire.Number]field{
+		1: ptr(i64("gracePeriodSeconds")), 2: msg("preconditions", preconditions),
+		3: ptr(boolean("orphanDependents")), 4: ptr(str("propagationPolicy")), 5: strs("dryRun"),
+	}}
+	// A status in a body is never used: creates and updates of the main resource keep the
+	// server's status, and the rest front door refuses protobuf on the status subresource.
+	ignoredStatus = field{json: "status", kind: kIgnored}
+
+	// core/v1
+
+	namespace = &message{name: "Namespace", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "NamespaceSpec", fields: map[protowire.Number]field{1: strs("finalizers")}}),
+		3: ignoredStatus,
+	}}
+	resourceRequirements = &message{name: "ResourceRequirements", fields: map[protowire.Number]field{
+		1: {json: "limits", kind: kQuantityMap}, 2: {json: "requests", kind: kQuantityMap},
+	}}
+	containerPort = &message{name: "ContainerPort", fields: map[protowire.Number]field{
+		1: str("name"), 2: i32("hostPort"), 3: i32("containerPort"), 4: str("protocol"), 5: str("hostIP"),
+	}}
+	envVar      = &message{name: "EnvVar", fields: map[protowire.Number]field{1: str("name"), 2: str("value")}}
+	volumeMount = &message{name: "VolumeMount", fields: map[protowire.Number]field{
+		1: str("name"), 2: boolean("readOnly"), 3: str("mountPath"), 4: str("subPath"),
+	}}
+	container = &message{name: "Container", fields: map[protowire.Number]field{
+		1: str("name"), 2: str("image"), 3: strs("command"), 4: strs("args"), 5: str("workingDir"),
+		6: msgs("ports", containerPort), 7: msgs("env", envVar), 8: msg("resources", resourceRequirements),
+		9: msgs("volumeMounts", volumeMount), 13: str("terminationMessagePath"),
+		20: str("terminationMessagePolicy"), 14: str("imagePullPolicy"),
+		16: boolean("stdin"), 17: boolean("stdinOnce"), 18: boolean("tty"),
+	}}
+	volumeSource = &message{name: "VolumeSource", fields: map[protowire.Number]field{
+		1: msg("hostPath", &message{name: "HostPathVolumeSource", fields: map[protowire.Number]field{1: str("path"), 2: ptr(str("type"))}}),
+		2: msg("emptyDir", &message{name: "EmptyDirVolumeSource", fields: map[protowire.Number]field{1: str("medium"), 2: {json: "sizeLimit", kind: kQuantity}}}),
+	}}
+	volume = &message{name: "Volume", fields: map[protowire.Number]field{
+		1: str("name"), 2: {json: "volumeSource", kind: kMessage, msg: volumeSource, inline: true},
+	}}
+	toleration = &message{name: "Toleration", fields: map[protowire.Number]field{
+		1: str("key"), 2: str("operator"), 3: str("value"), 4: str("effect"), 5: ptr(i64("tolerationSeconds")),
+	}}
+	podSpec = &message{name: "PodSpec", fields: map[protowire.Number]field{
+		1: msgs("volumes", volume), 20: msgs("initContainers", container), 2: msgs("containers", container),
+		3: str("restartPolicy"), 4: ptr(i64("terminationGracePeriodSeconds")), 5: ptr(i64("activeDeadlineSeconds")),
+		6: str("dnsPolicy"), 7: {json: "nodeSelector", kind: kStringMap}, 8: str("serviceAccountName"),
+		9: str("serviceAccount"), 10: str("nodeName"), 11: boolean("hostNetwork"), 16: str("hostname"),
+		19: str("schedulerName"), 22: msgs("tolerations", toleration), 24: str("priorityClassName"),
+		25: ptr(i32("priority")),
+	}}
+	podTemplateSpec = &message{name: "PodTemplateSpec", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: msg("spec", podSpec),
+	}}
+	resourceQuota = &message{name: "ResourceQuota", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "ResourceQuotaSpec", fields: map[protowire.Number]field{
+			1: {json: "hard", kind: kQuantityMap}, 2: strs("scopes"),
+		}}),
+		3: ignoredStatus,
+	}}
+
+	// apps/v1
+
+	deployment = &message{name: "Deployment", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "DeploymentSpec", fields: map[protowire.Number]field{
+			1: ptr(i32("replicas")), 2: msg("selector", labelSelector), 3: msg("template", podTemplateSpec),
+			4: msg("strategy", &message{name: "DeploymentStrategy", fields: map[protowire.Number]field{
+				1: str("type"),
+				2: msg("rollingUpdate", &message{name: "RollingUpdateDeployment", fields: map[protowire.Number]field{
+					1: {json: "maxUnavailable", kind: kIntOrString}, 2: {json: "maxSurge", kind: kIntOrString},
+				}}),
+			}}),
+			5: i32("minReadySeconds"), 6: ptr(i32("revisionHistoryLimit")), 7: boolean("paused"),
+			9: ptr(i32("progressDeadlineSeconds")),
+		}}),
+		3: ignoredStatus,
+	}}
+
+	// rbac.authorization.k8s.io/v1
+
+	policyRule = &message{name: "PolicyRule", fields: map[protowire.Number]field{
+		1: strs("verbs"), 2: strs("apiGroups"), 3: strs("resources"), 4: strs("resourceNames"), 5: strs("nonResourceURLs"),
+	}}
+	subject = &message{name: "Subject", fields: map[protowire.Number]field{
+		1: str("kind"), 2: str("apiGroup"), 3: str("name"), 4: str("namespace"),
+	}}
+	roleRef = &message{name: "RoleRef", fields: map[protowire.Number]field{
+		1: str("apiGroup"), 2: str("kind"), 3: str("name"),
+	}}
+	role = &message{name: "Role", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: msgs("rules", policyRule),
+	}}
+	clusterRole = &message{name: "ClusterRole", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: msgs("rules", policyRule),
+		3: msg("aggregationRule", &message{name: "AggregationRule", fields: map[protowire.Number]field{
+			1: msgs("clusterRoleSelectors", labelSelector),
+		}}),
+	}}
+	roleBinding = &message{name: "RoleBinding", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: msgs("subjects", subject), 3: msg("roleRef", roleRef),
+	}}
+
+	// authorization.k8s.io/v1 and policy/v1
+
+	selfSubjectAccessReview = &message{name: "SelfSubjectAccessReview", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "SelfSubjectAccessReviewSpec", fields: map[protowire.Number]field{
+			1: msg("resourceAttributes", &message{name: "ResourceAttributes", fields: map[protowire.Number]field{
+				1: str("namespace"), 2: str("verb"), 3: str("group"), 4: str("version"),
+				5: str("resource"), 6: str("subresource"), 7: str("name"),
+			}}),
+			2: msg("nonResourceAttributes", &message{name: "NonResourceAttributes", fields: map[protowire.Number]field{
+				1: str("path"), 2: str("verb"),
+			}}),
+		}}),
+		3: ignoredStatus,
+	}}
+	eviction = &message{name: "Eviction", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: msg("deleteOptions", deleteOptions),
+	}}
+)
+
+func named(f field, json string) field { f.json = json; return f }
+
+// kinds maps "apiVersion kind" to the message a body of that kind holds.
+var kinds = map[string]*message{
+	"v1 Namespace":                                    namespace,
+	"v1 ResourceQuota":                                resourceQuota,
+	"apps/v1 Deployment":                              deployment,
+	"rbac.authorization.k8s.io/v1 Role":               role,
+	"rbac.authorization.k8s.io/v1 ClusterRole":        clusterRole,
+	"rbac.authorization.k8s.io/v1 RoleBinding":        roleBinding,
+	"rbac.authorization.k8s.io/v1 ClusterRoleBinding": roleBinding,
+	"authorization.k8s.io/v1 SelfSubjectAccessReview": selfSubjectAccessReview,
+	"policy/v1 Eviction":                              eviction,
+}
