@@ -189,13 +189,13 @@ func (c *Call) Create(ctx context.Context, body runtime.Object, opts registry.Cr
 		if !ok {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected a Binding, got %s", body.GetKind()))
 		}
-		return nil, store.Bind(ctx, info.Namespace, info.Name, b)
+		return nil, store.Bind(ctx, info.Namespace, info.Name, b, opts)
 	case "eviction":
 		ev, ok := body.(*policyv1.Eviction)
 		if !ok {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected an Eviction, got %s", body.GetKind()))
 		}
-		return nil, store.Evict(ctx, info.Namespace, info.Name, ev)
+		return nil, store.Evict(ctx, info.Namespace, info.Name, ev, opts)
 	}
 	if err := checkKind(store, body); err != nil {
 		return nil, err
@@ -214,7 +214,7 @@ func (c *Call) Update(ctx context.Context, body runtime.Object, opts registry.Up
 		if !ok {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected a Scale, got %s", body.GetKind()))
 		}
-		return store.UpdateScale(ctx, info.Namespace, info.Name, scale)
+		return store.UpdateScale(ctx, info.Namespace, info.Name, scale, opts)
 	}
 	if err := checkKind(store, body); err != nil {
 		return nil, err
@@ -264,7 +264,7 @@ func (c *Call) Patch(ctx context.Context, patchType patch.Type, data []byte, che
 		}
 		var out runtime.Object
 		if scale, ok := next.(*appsv1.Scale); ok {
-			out, err = store.UpdateScale(ctx, info.Namespace, info.Name, scale)
+			out, err = store.UpdateScale(ctx, info.Namespace, info.Name, scale, opts)
 		} else {
 			out, err = store.Update(ctx, info.Namespace, info.Name, next, opts)
 		}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -19,7 +20,7 @@ import (
 
 // Bind assigns a pod to a node (POST pods/{name}/binding): it sets spec.nodeName and the
 // PodScheduled condition in one write. A pod already bound, or being deleted, is a 409.
-func (s *Store) Bind(ctx context.Context, namespace, name string, b *corev1.Binding) error {
+func (s *Store) Bind(ctx context.Context, namespace, name string, b *corev1.Binding, opts CreateOptions) error {
 	target := b.GetTarget()
 	var errs apierrors.FieldErrors
 	if target.GetName() == "" {
@@ -55,14 +56,21 @@ func (s *Store) Bind(ctx context.Context, namespace, name string, b *corev1.Bind
 			Type: "PodScheduled", Status: "True", LastTransitionTime: &metav1.Time{Seconds: now.Unix()},
 		})
 		attrs := s.attributes(ctx, admission.Create, "binding", pod, cur)
+		attrs.DryRun = opts.DryRun
 		if err := s.Admission.Admit(ctx, attrs); err != nil {
 			return nil, err
 		}
 		if err := s.Admission.Validate(ctx, attrs); err != nil {
 			return nil, err
 		}
+		if opts.DryRun {
+			return nil, errDryRun
+		}
 		return pod, nil
 	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
 	if err != nil {
 		return s.storageError(err, name)
 	}
@@ -73,14 +81,21 @@ func (s *Store) Bind(ctx context.Context, namespace, name string, b *corev1.Bind
 // `kubectl drain` sends): a graceful delete with the Eviction's deleteOptions. Kubernetes
 // first checks the PodDisruptionBudgets that cover the pod and answers 429 when one would be
 // broken; kubelab serves no PodDisruptionBudgets, so no eviction is ever refused for one.
-func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.Eviction) error {
+func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.Eviction, opts CreateOptions) error {
 	if n := ev.GetMetadata().GetName(); n != name {
 		return apierrors.NewBadRequest(fmt.Sprintf("name in URL does not match name in Eviction object: %q != %q", name, n))
 	}
 	if ns := ev.GetMetadata().GetNamespace(); ns != "" && ns != namespace {
 		return apierrors.NewBadRequest(fmt.Sprintf("namespace in URL does not match namespace in Eviction object: %q != %q", namespace, ns))
 	}
-	_, err := s.Delete(ctx, namespace, name, ev.GetDeleteOptions())
+	del := proto.Clone(ev.GetDeleteOptions()).(*metav1.DeleteOptions)
+	if del == nil {
+		del = &metav1.DeleteOptions{}
+	}
+	if opts.DryRun && !dryRun(del) {
+		del.DryRun = append(del.DryRun, "All")
+	}
+	_, err := s.Delete(ctx, namespace, name, del)
 	return err
 }
 
@@ -151,7 +166,7 @@ func (s *Store) GetScale(ctx context.Context, namespace, name string) (*appsv1.S
 
 // UpdateScale serves PUT {resource}/{name}/scale: it changes spec.replicas only, honouring
 // the Scale's resourceVersion when it carries one.
-func (s *Store) UpdateScale(ctx context.Context, namespace, name string, scale *appsv1.Scale) (*appsv1.Scale, error) {
+func (s *Store) UpdateScale(ctx context.Context, namespace, name string, scale *appsv1.Scale, opts UpdateOptions) (*appsv1.Scale, error) {
 	if r := scale.GetSpec().GetReplicas(); r < 0 {
 		return nil, apierrors.NewInvalid("Scale", "autoscaling", name, apierrors.FieldErrors{
 			apierrors.Invalid("spec.replicas", r, "must be greater than or equal to 0"),
@@ -161,11 +176,13 @@ func (s *Store) UpdateScale(ctx context.Context, namespace, name string, scale *
 	if rv := scale.GetMetadata().GetResourceVersion(); rv != "" {
 		pre = &storage.Preconditions{ResourceVersion: rv}
 	}
+	var dryRunResult runtime.Object
 	out, err := s.Storage.GuaranteedUpdate(ctx, s.Resource.Key(namespace, name), pre, func(cur runtime.Object) (runtime.Object, error) {
 		next := proto.Clone(cur).(runtime.Object)
 		setReplicas(next, scale.GetSpec().GetReplicas())
 		s.keepServerFields(next, cur)
 		attrs := s.attributes(ctx, admission.Update, "scale", next, cur)
+		attrs.DryRun = opts.DryRun
 		if err := s.Admission.Admit(ctx, attrs); err != nil {
 			return nil, err
 		}
@@ -175,8 +192,15 @@ func (s *Store) UpdateScale(ctx context.Context, namespace, name string, scale *
 		if err := s.Admission.Validate(ctx, attrs); err != nil {
 			return nil, err
 		}
+		if opts.DryRun {
+			dryRunResult = next
+			return nil, errDryRun
+		}
 		return next, nil
 	})
+	if errors.Is(err, errDryRun) {
+		out, err = dryRunResult, nil
+	}
 	if err != nil {
 		return nil, s.storageError(err, name)
 	}

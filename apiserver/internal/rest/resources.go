@@ -113,7 +113,12 @@ func respond(w http.ResponseWriter, r *http.Request, code int, obj proto.Message
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, call *pipeline.Call, info *request.Info) {
 	ctx := r.Context()
-	opts := registry.CreateOptions{DryRun: r.URL.Query().Get("dryRun") == "All"}
+	dry, err := dryRunOf(r.URL.Query()["dryRun"], "CreateOptions")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts := registry.CreateOptions{DryRun: dry}
 	if info.Subresource == "binding" || info.Subresource == "eviction" {
 		body, err := readBody(r)
 		if err != nil {
@@ -150,7 +155,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, call *pipeline.C
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, call *pipeline.Call, info *request.Info) {
 	ctx := r.Context()
-	opts := registry.UpdateOptions{DryRun: r.URL.Query().Get("dryRun") == "All"}
+	dry, err := dryRunOf(r.URL.Query()["dryRun"], "UpdateOptions")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts := registry.UpdateOptions{DryRun: dry}
 	var obj runtime.Object
 	if info.Subresource == "scale" {
 		body, err := readBody(r)
@@ -204,7 +214,12 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, call *pipeline.Ca
 		writeError(w, err)
 		return
 	}
-	opts := registry.UpdateOptions{DryRun: r.URL.Query().Get("dryRun") == "All"}
+	dry, err := dryRunOf(r.URL.Query()["dryRun"], "PatchOptions")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts := registry.UpdateOptions{DryRun: dry}
 	checkUnknown := func(unknown []string) error {
 		return handleUnknown(w, call.Resource().Kind, unknown, mode)
 	}
@@ -267,10 +282,27 @@ func deleteOptions(w http.ResponseWriter, r *http.Request) (*metav1.DeleteOption
 		}
 		opts.OrphanDependents = proto.Bool(b)
 	}
-	if q.Get("dryRun") == "All" {
-		opts.DryRun = []string{"All"}
+	if vals := q["dryRun"]; len(vals) > 0 {
+		opts.DryRun = vals
+	}
+	if _, err := dryRunOf(opts.DryRun, "DeleteOptions"); err != nil {
+		return nil, err
 	}
 	return opts, nil
+}
+
+// dryRunOf reads dryRun values (query parameters or DeleteOptions.dryRun): none, or "All",
+// the only value Kubernetes defines. Any other is refused as Kubernetes refuses it: a client
+// that meant a rehearsal must never get a real write.
+func dryRunOf(vals []string, optionsKind string) (bool, error) {
+	for _, v := range vals {
+		if v != "All" {
+			return false, apierrors.NewInvalid(optionsKind, "meta.k8s.io", "", apierrors.FieldErrors{
+				apierrors.NotSupported("dryRun", vals, []string{"All"}),
+			})
+		}
+	}
+	return len(vals) > 0, nil
 }
 
 // successStatus is the body of a delete that removed the object at once.

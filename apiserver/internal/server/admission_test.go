@@ -161,9 +161,10 @@ func TestAdmissionWebhooks(t *testing.T) {
 	const mutating = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 	const validating = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
 
-	var seenUser atomic.Value
+	var seenUser, seenDryRun atomic.Value
 	labeler := newWebhookServer(t, func(req map[string]any) map[string]any {
 		seenUser.Store(dig(req, "userInfo", "username"))
+		seenDryRun.Store(dig(req, "dryRun"))
 		patch := `[{"op":"add","path":"/metadata/labels/mutated","value":"yes"}]`
 		return map[string]any{"allowed": true, "patchType": "JSONPatch", "patch": base64.StdEncoding.EncodeToString([]byte(patch))}
 	})
@@ -196,6 +197,14 @@ func TestAdmissionWebhooks(t *testing.T) {
 	}
 	if seenUser.Load() != "kubernetes-admin" && seenUser.Load() == "" {
 		t.Errorf("webhook saw user %v", seenUser.Load())
+	}
+	if seenDryRun.Load() != false {
+		t.Errorf("a real create told the webhook dryRun=%v", seenDryRun.Load())
+	}
+	// A dry run is one for the webhooks too (their sideEffects is None, so they are called).
+	c.post(pods+"?dryRun=All", podJSON("rehearsal", "")).must(t, 201)
+	if seenDryRun.Load() != true {
+		t.Errorf("a dry-run create told the webhook dryRun=%v", seenDryRun.Load())
 	}
 	r := c.post(pods, podJSON("bad-1", "")).must(t, 403)
 	if msg := str(r.json(t)["message"]); msg != `admission webhook "denier.kubelab.io" denied the request: pods named bad-* are not welcome` {

@@ -460,3 +460,49 @@ func TestEviction(t *testing.T) {
 	c.post(pods+"/web-0/eviction", `{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"web-0"},"deleteOptions":{"gracePeriodSeconds":0}}`).must(t, http.StatusCreated)
 	c.get(pods+"/web-0").must(t, http.StatusNotFound)
 }
+
+// TestDryRunWritesNothing: every write path honours dryRun=All (it runs admission and
+// validation, answers as if written, and stores nothing), and any other dryRun value is
+// refused rather than taken as a real write.
+func TestDryRunWritesNothing(t *testing.T) {
+	s := testServer(t)
+	c := adminClient(t, s)
+	c.post(deployments, seedDeployment).must(t, http.StatusCreated)
+	c.post(pods, podJSON("web-0", "")).must(t, http.StatusCreated)
+	rvOf := func(path string) any {
+		return dig(c.get(path).must(t, http.StatusOK).json(t), "metadata", "resourceVersion")
+	}
+	deployRV, podRV := rvOf(deployments+"/example-deployment"), rvOf(pods+"/web-0")
+
+	// Create, main-resource update and patch, scale (PUT and PATCH), binding, eviction, delete.
+	c.post(pods+"?dryRun=All", podJSON("ghost", "")).must(t, http.StatusCreated)
+	c.get(pods+"/ghost").must(t, http.StatusNotFound)
+	c.do("PATCH", deployments+"/example-deployment?dryRun=All", "application/merge-patch+json", `{"metadata":{"labels":{"x":"y"}}}`).must(t, http.StatusOK)
+	sc := c.put(deployments+"/example-deployment/scale?dryRun=All", `{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"example-deployment"},"spec":{"replicas":7}}`).must(t, http.StatusOK).json(t)
+	if dig(sc, "spec", "replicas") != float64(7) {
+		t.Errorf("dry-run scale answered %v, want the scale as it would be", sc["spec"])
+	}
+	c.do("PATCH", deployments+"/example-deployment/scale?dryRun=All", "application/merge-patch+json", `{"spec":{"replicas":9}}`).must(t, http.StatusOK)
+	c.post(pods+"/web-0/binding?dryRun=All", `{"apiVersion":"v1","kind":"Binding","metadata":{"name":"web-0"},"target":{"kind":"Node","name":"node-1"}}`).must(t, http.StatusCreated)
+	c.post(pods+"/web-0/eviction?dryRun=All", `{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"web-0"},"deleteOptions":{"gracePeriodSeconds":0}}`).must(t, http.StatusCreated)
+	c.do("DELETE", pods+"/web-0?dryRun=All", "", "").must(t, http.StatusOK)
+
+	d := c.get(deployments+"/example-deployment").must(t, http.StatusOK).json(t)
+	if dig(d, "spec", "replicas") != float64(3) || dig(d, "metadata", "labels", "x") != nil || dig(d, "metadata", "resourceVersion") != deployRV {
+		t.Errorf("a dry run changed the deployment: %v %v", d["metadata"], d["spec"])
+	}
+	p := c.get(pods+"/web-0").must(t, http.StatusOK).json(t)
+	if dig(p, "spec", "nodeName") != nil || dig(p, "metadata", "deletionTimestamp") != nil || dig(p, "metadata", "resourceVersion") != podRV {
+		t.Errorf("a dry run changed the pod: %v %v", p["metadata"], p["spec"])
+	}
+
+	// Only "All" exists; anything else is a 422 naming dryRun, and nothing is written.
+	st := c.post(pods+"?dryRun=true", podJSON("real", "")).must(t, http.StatusUnprocessableEntity).json(t)
+	if !strings.Contains(str(st["message"]), `dryRun: Unsupported value`) || !strings.Contains(str(st["message"]), `supported values: "All"`) {
+		t.Errorf("bogus dryRun: %v", st["message"])
+	}
+	c.get(pods+"/real").must(t, http.StatusNotFound)
+	c.do("DELETE", pods+"/web-0?dryRun=yes", "", "").must(t, http.StatusUnprocessableEntity)
+	c.do("DELETE", pods+"/web-0", "application/json", `{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["Some"]}`).must(t, http.StatusUnprocessableEntity)
+	c.get(pods+"/web-0").must(t, http.StatusOK)
+}

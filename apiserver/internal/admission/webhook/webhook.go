@@ -66,6 +66,7 @@ type hook struct {
 	namespaceSel   *metav1.LabelSelector
 	objectSel      *metav1.LabelSelector
 	reviewVersions []string
+	sideEffects    string
 }
 
 // Mutating is the MutatingAdmissionWebhook plugin.
@@ -96,7 +97,7 @@ func (m *Mutating) Admit(ctx context.Context, a *admission.Attributes) error {
 	for _, cfg := range sortByName(configs) {
 		for _, w := range cfg.GetWebhooks() {
 			hooks = append(hooks, hook{cfg.GetMetadata().GetName(), w.GetName(), w.GetClientConfig(), w.GetRules(), w.GetFailurePolicy(),
-				timeout(w.TimeoutSeconds), w.GetNamespaceSelector(), w.GetObjectSelector(), w.GetAdmissionReviewVersions()})
+				timeout(w.TimeoutSeconds), w.GetNamespaceSelector(), w.GetObjectSelector(), w.GetAdmissionReviewVersions(), w.GetSideEffects()})
 		}
 	}
 	for _, h := range hooks {
@@ -119,7 +120,7 @@ func (v *Validating) Validate(ctx context.Context, a *admission.Attributes) erro
 	for _, cfg := range sortByName(configs) {
 		for _, w := range cfg.GetWebhooks() {
 			hooks = append(hooks, hook{cfg.GetMetadata().GetName(), w.GetName(), w.GetClientConfig(), w.GetRules(), w.GetFailurePolicy(),
-				timeout(w.TimeoutSeconds), w.GetNamespaceSelector(), w.GetObjectSelector(), w.GetAdmissionReviewVersions()})
+				timeout(w.TimeoutSeconds), w.GetNamespaceSelector(), w.GetObjectSelector(), w.GetAdmissionReviewVersions(), w.GetSideEffects()})
 		}
 	}
 	// Kubernetes calls validating webhooks in parallel; the first refusal (in order) wins.
@@ -196,6 +197,10 @@ func (c *caller) call(ctx context.Context, h hook, a *admission.Attributes, muta
 	ok, err := c.matches(ctx, h, a)
 	if err != nil || !ok {
 		return err
+	}
+	if a.DryRun && h.sideEffects != "None" && h.sideEffects != "NoneOnDryRun" {
+		// A webhook that may act on what it is shown must not see a rehearsal as real.
+		return apierrors.NewBadRequest(fmt.Sprintf("admission webhook %q does not support dry run", h.name))
 	}
 	resp, err := c.send(ctx, h, a)
 	if err != nil {
@@ -410,7 +415,7 @@ func (c *caller) send(ctx context.Context, h hook, a *admission.Attributes) (*re
 	req := &request{
 		UID: newUID(), Kind: gvk{a.Kind.Group, a.Kind.Version, a.Kind.Kind},
 		Resource: gvr{a.Kind.Group, a.Kind.Version, a.Resource}, SubResource: a.Subresource,
-		Name: a.Name, Namespace: a.Namespace, Operation: string(a.Operation), DryRun: proto.Bool(false),
+		Name: a.Name, Namespace: a.Namespace, Operation: string(a.Operation), DryRun: proto.Bool(a.DryRun),
 	}
 	req.RequestKind, req.RequestResource, req.RequestSubResource = &req.Kind, &req.Resource, req.SubResource
 	if u := a.User; u != nil {
