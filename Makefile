@@ -66,6 +66,11 @@ test: tools lint proto-check build test-deps unit fuzz test-lab
 bench:
 	hack/bench.sh
 
+# oracle-bench: upstream kube-apiserver v1.34.2 beside kubelab on Debian's etcd (hack/oracle/, not in make test).
+.PHONY: oracle-bench
+oracle-bench:
+	hack/oracle/bench.sh
+
 up:
 	KUBELAB_DIR=$(DATA_DIR) hack/local-up.sh
 
