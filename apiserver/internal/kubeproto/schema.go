@@ -209,4 +209,7 @@ var kinds = map[string]*message{
 	"rbac.authorization.k8s.io/v1 ClusterRoleBinding": roleBinding,
 	"authorization.k8s.io/v1 SelfSubjectAccessReview": selfSubjectAccessReview,
 	"policy/v1 Eviction":                              eviction,
+	// The body of a DELETE (kubectl drain --disable-eviction sends one).
+	"v1 DeleteOptions":             deleteOptions,
+	"meta.k8s.io/v1 DeleteOptions": deleteOptions,
 }

@@ -152,6 +152,15 @@ func TestStockKubectlDrain(t *testing.T) {
 	if n := c.get("/api/v1/nodes/node-1").json(t); dig(n, "spec", "unschedulable") != true {
 		t.Errorf("node not cordoned: %v", n["spec"])
 	}
+
+	// --disable-eviction deletes, sending its DeleteOptions in Kubernetes' protobuf.
+	c.post(pods, podJSON("web-2", "")).must(t, 201)
+	c.post(pods+"/web-2/binding", `{"apiVersion":"v1","kind":"Binding","metadata":{"name":"web-2"},"target":{"kind":"Node","name":"node-1"}}`).must(t, 201)
+	out = kubectl(t, s, "drain", "node-1", "--force", "--disable-eviction", "--grace-period=0", "--timeout=30s")
+	if !strings.Contains(out, "pod/web-2 deleted") || !strings.Contains(out, "node/node-1 drained") {
+		t.Errorf("drain --disable-eviction output:\n%s", out)
+	}
+	c.get(pods+"/web-2").must(t, 404)
 }
 
 // TestStockKubectlTypedCreates runs the stock kubectl's typed create commands, which send
