@@ -115,6 +115,8 @@ type drainFlags struct {
 	selector         string
 	podSelector      string
 	disableEviction  bool
+	dryRunFlag       string
+	dryRun           dryRunStrategy
 }
 
 // NewCmdDrain is `kubectl drain NODE`: cordon, then evict the node's pods (delete them where
@@ -138,9 +140,14 @@ func NewCmdDrain(f *Factory, streams Streams) *cobra.Command {
 			if len(args) == 0 && o.selector == "" {
 				return usageError("kubectl drain", "USAGE: drain NODE [flags]")
 			}
+			var err error
+			if o.dryRun, err = parseDryRun(o.dryRunFlag, streams.ErrOut); err != nil {
+				return err
+			}
 			return o.run(c.Context(), f, streams, args)
 		},
 	}
+	addDryRunFlag(c, &o.dryRunFlag)
 	fl := c.Flags()
 	fl.BoolVar(&o.force, "force", false, "Continue even if there are pods that do not declare a controller.")
 	fl.BoolVar(&o.ignoreDaemonSets, "ignore-daemonsets", false, "Ignore DaemonSet-managed pods.")
@@ -166,7 +173,7 @@ func (o *drainFlags) run(ctx context.Context, f *Factory, streams Streams, args 
 	}
 	var failed []string
 	for _, n := range nodes {
-		if err := setUnschedulable(ctx, c, streams, n, true, "cordon", dryRunNone); err != nil {
+		if err := setUnschedulable(ctx, c, streams, n, true, "cordon", o.dryRun); err != nil {
 			return err
 		}
 		if err := o.drainNode(ctx, f, c, streams, pods, n); err != nil {
@@ -174,7 +181,7 @@ func (o *drainFlags) run(ctx context.Context, f *Factory, streams Streams, args 
 			failed = append(failed, n.name)
 			continue
 		}
-		fmt.Fprintf(streams.Out, "%s drained\n", n)
+		fmt.Fprintf(streams.Out, "%s drained%s\n", n, o.dryRun.suffix())
 	}
 	if len(failed) > 0 {
 		fmt.Fprintf(streams.ErrOut, "There are pending nodes to be drained:\n %s\n", strings.Join(failed, "\n "))
@@ -275,6 +282,13 @@ func (o *drainFlags) drainNode(ctx context.Context, f *Factory, c *Client, strea
 			return err
 		}
 	}
+	if o.dryRun == dryRunClient {
+		// Nothing is sent; say what would be, as kubectl does.
+		for _, v := range victims {
+			fmt.Fprintf(streams.Out, "evicting pod %s/%s%s\n", v.namespace, v.name, o.dryRun.suffix())
+		}
+		return nil
+	}
 	for _, v := range victims {
 		if err := o.evictOrDelete(ctxT, c, streams, v, evictionGV); err != nil && !apierrors.IsNotFound(err) {
 			return err
@@ -283,6 +297,15 @@ func (o *drainFlags) drainNode(ctx context.Context, f *Factory, c *Client, strea
 	verb := "deleted"
 	if evictionGV != "" {
 		verb = "evicted"
+	}
+	if o.dryRun == dryRunServer {
+		// The server rehearsed each removal; there is nothing to wait for.
+		if evictionGV == "" {
+			for _, v := range victims {
+				fmt.Fprintf(streams.Out, "pod/%s %s%s\n", v.name, verb, o.dryRun.suffix())
+			}
+		}
+		return nil
 	}
 	for _, v := range victims {
 		timeout := o.timeout
@@ -324,11 +347,14 @@ func (o *drainFlags) evictOrDelete(ctx context.Context, c *Client, streams Strea
 	if o.gracePeriod >= 0 {
 		opts["gracePeriodSeconds"] = o.gracePeriod
 	}
+	if o.dryRun == dryRunServer {
+		opts["dryRun"] = []string{"All"}
+	}
 	if evictionGV == "" {
 		_, err := c.Do(ctx, Request{Method: "DELETE", Path: v.path(), Body: mustJSON(opts)})
 		return err
 	}
-	fmt.Fprintf(streams.Out, "evicting pod %s/%s\n", v.namespace, v.name)
+	fmt.Fprintf(streams.Out, "evicting pod %s/%s%s\n", v.namespace, v.name, o.dryRun.suffix())
 	eviction := map[string]any{
 		"apiVersion": evictionGV, "kind": "Eviction",
 		"metadata":      map[string]any{"name": v.name, "namespace": v.namespace},
