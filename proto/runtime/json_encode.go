@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -36,21 +37,37 @@ const (
 // as numbers (int64 included), Time as RFC 3339, IntOrString as a number or a string, and
 // empty fields left out unless the schema says Kubernetes writes them.
 func MarshalJSON(m proto.Message) ([]byte, error) {
-	// Encode into a pooled buffer and copy out once, instead of growing a new one step by
-	// step.
+	var out []byte
+	err := withJSON(m, func(b []byte) error {
+		out = make([]byte, len(b))
+		copy(out, b)
+		return nil
+	})
+	return out, err
+}
+
+// WriteJSON writes m as MarshalJSON would encode it to w, with no copy of its own: what a
+// server answering one object needs.
+func WriteJSON(w io.Writer, m proto.Message) error {
+	return withJSON(m, func(b []byte) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// withJSON encodes m into a pooled buffer (instead of growing a new one step by step) and
+// hands it to use, which must not keep it.
+func withJSON(m proto.Message, use func([]byte) error) error {
 	bp := marshalBufs.Get().(*[]byte)
 	buf, err := AppendJSON((*bp)[:0], m)
-	if err != nil {
-		marshalBufs.Put(bp)
-		return nil, err
+	if err == nil {
+		err = use(buf)
 	}
-	out := make([]byte, len(buf))
-	copy(out, buf)
 	if cap(buf) <= maxPooledBuf {
 		*bp = buf[:0]
 		marshalBufs.Put(bp)
 	}
-	return out, nil
+	return err
 }
 
 // maxPooledBuf bounds the buffers MarshalJSON keeps, so one huge list does not stay pinned.

@@ -28,6 +28,14 @@ const (
 
 // readBody reads a request body, refusing oversized ones with 413.
 func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= MaxBodyBytes {
+		// The usual case: read into a buffer of the announced size, not one grown by doubling.
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("reading the request body: %v", err))
+		}
+		return body, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("reading the request body: %v", err))
@@ -199,21 +207,49 @@ func writeObject(w http.ResponseWriter, r *http.Request, code int, obj proto.Mes
 		writeError(w, err)
 		return
 	}
+	if media == mediaJSON {
+		// Encoded into a pooled buffer and written from it, with no copy in between.
+		if err := runtime.WriteJSON(headerOnWrite{w, media, code}, obj); err != nil && !headerSent(err) {
+			writeError(w, apierrors.NewInternalError(err))
+		}
+		return
+	}
 	b, err := runtime.MarshalJSON(obj)
+	if err == nil {
+		b, err = yaml.JSONToYAML(b)
+	}
 	if err != nil {
 		writeError(w, apierrors.NewInternalError(err))
 		return
-	}
-	if media == mediaYAML {
-		if b, err = yaml.JSONToYAML(b); err != nil {
-			writeError(w, apierrors.NewInternalError(err))
-			return
-		}
 	}
 	w.Header().Set("Content-Type", media)
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }
+
+// headerOnWrite sends the response's header on the first Write, which WriteJSON makes only
+// once the whole object encoded: an object that cannot be encoded is still answered with a
+// Status.
+type headerOnWrite struct {
+	w     http.ResponseWriter
+	media string
+	code  int
+}
+
+func (h headerOnWrite) Write(b []byte) (int, error) {
+	h.w.Header().Set("Content-Type", h.media)
+	h.w.WriteHeader(h.code)
+	n, err := h.w.Write(b)
+	if err != nil {
+		err = errHeaderSent{err}
+	}
+	return n, err
+}
+
+// errHeaderSent is a failure after the header went out: nothing more can be said.
+type errHeaderSent struct{ error }
+
+func headerSent(err error) bool { return errors.As(err, new(errHeaderSent)) }
 
 // writeError writes err as a Status with its code; errors that carry no Status are 500s.
 func writeError(w http.ResponseWriter, err error) {
