@@ -5,12 +5,13 @@
 // what a pod counts for (Kubernetes' pkg/quota/v1/evaluator/core pod evaluator).
 //
 // Tracked: pods, count/pods, cpu and requests.cpu, memory and requests.memory, limits.cpu,
-// limits.memory, of pods that are not finished (Succeeded/Failed). Quota scopes are not
-// supported.
+// limits.memory, of pods that still Count (not finished, not past their deletion grace
+// period). Quota scopes are not supported.
 package quota
 
 import (
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -22,30 +23,33 @@ import (
 // PodResources are the quota resource names a pod can count for.
 var PodResources = []string{"pods", "count/pods", "cpu", "requests.cpu", "memory", "requests.memory", "limits.cpu", "limits.memory"}
 
-// IsFinished reports whether pod has stopped for good; a finished pod holds no quota.
-func IsFinished(pod *corev1.Pod) bool {
+// Counts reports whether pod holds quota at now, as Kubernetes decides it: a finished pod
+// (Succeeded or Failed) does not, and neither does one whose deletion grace period has run
+// out: a pod stuck terminating on a lost node must not keep its owner from replacing it.
+func Counts(pod *corev1.Pod, now time.Time) bool {
 	switch pod.GetStatus().GetPhase() {
 	case "Succeeded", "Failed":
-		return true
+		return false
 	}
-	return false
+	m := pod.GetMetadata()
+	if m.GetDeletionTimestamp() != nil && m.DeletionGracePeriodSeconds != nil {
+		end := time.Unix(m.GetDeletionTimestamp().GetSeconds(), 0).Add(time.Duration(m.GetDeletionGracePeriodSeconds()) * time.Second)
+		if now.After(end) {
+			return false
+		}
+	}
+	return true
 }
 
-// PodUsage is what pod takes of each resource hard tracks (resources it does not track are
-// left out): one pod, and the sums of its containers' requests and limits. A finished pod
-// takes nothing.
-func PodUsage(pod *corev1.Pod, hard resource.List) resource.List {
-	if IsFinished(pod) {
+// PodUsage is what pod takes at now of each resource hard tracks (resources it does not
+// track are left out): one pod, and the pod's requests and limits as a whole
+// (resource.PodRequests: init containers and overhead counted as Kubernetes counts them).
+// A pod that no longer Counts takes nothing.
+func PodUsage(pod *corev1.Pod, hard resource.List, now time.Time) resource.List {
+	if !Counts(pod, now) {
 		return resource.List{}
 	}
-	req, lim := resource.List{}, resource.List{}
-	for _, c := range pod.GetSpec().GetContainers() {
-		// A quantity that does not parse cannot be stored (validation refuses it), so a
-		// stored pod's resources always parse.
-		r, _ := resource.ParseList(c.GetResources().GetRequests())
-		l, _ := resource.ParseList(c.GetResources().GetLimits())
-		req, lim = req.Add(r), lim.Add(l)
-	}
+	req, lim := resource.PodRequests(pod), resource.PodLimits(pod)
 	out := resource.List{}
 	for name := range hard {
 		switch name {
@@ -64,11 +68,12 @@ func PodUsage(pod *corev1.Pod, hard resource.List) resource.List {
 	return out
 }
 
-// Usage is what pods take together of each resource hard tracks, zero where none uses it.
-func Usage(pods []*corev1.Pod, hard resource.List) resource.List {
+// Usage is what pods take together at now of each resource hard tracks, zero where none
+// uses it.
+func Usage(pods []*corev1.Pod, hard resource.List, now time.Time) resource.List {
 	used := resource.List{}
 	for _, pod := range pods {
-		used = used.Add(PodUsage(pod, hard))
+		used = used.Add(PodUsage(pod, hard, now))
 	}
 	return Tracked(used, hard)
 }
@@ -102,12 +107,12 @@ func Status(spec *corev1.ResourceQuotaSpec, used resource.List) (*corev1.Resourc
 	return &corev1.ResourceQuotaStatus{Hard: mirror, Used: Tracked(used, hard).Proto()}, nil
 }
 
-// Recompute is the status of a quota with spec over the pods of its namespace, computed
-// from scratch.
-func Recompute(spec *corev1.ResourceQuotaSpec, pods []*corev1.Pod) (*corev1.ResourceQuotaStatus, error) {
+// Recompute is the status at now of a quota with spec over the pods of its namespace,
+// computed from scratch.
+func Recompute(spec *corev1.ResourceQuotaSpec, pods []*corev1.Pod, now time.Time) (*corev1.ResourceQuotaStatus, error) {
 	hard, err := resource.ParseList(spec.GetHard())
 	if err != nil {
 		return nil, fmt.Errorf("spec.hard: %w", err)
 	}
-	return Status(spec, Usage(pods, hard))
+	return Status(spec, Usage(pods, hard, now))
 }

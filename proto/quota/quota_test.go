@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -45,6 +46,23 @@ func render(l resource.List) string {
 	return strings.Join(parts, ",")
 }
 
+// now is the instant every test computes usage at.
+var now = time.Unix(1_800_000_000, 0)
+
+func deleting(p *corev1.Pod, at time.Time, grace int64) *corev1.Pod {
+	if p.Metadata == nil {
+		p.Metadata = &metav1.ObjectMeta{}
+	}
+	p.Metadata.DeletionTimestamp = &metav1.Time{Seconds: at.Unix()}
+	p.Metadata.DeletionGracePeriodSeconds = &grace
+	return p
+}
+
+func withInit(p *corev1.Pod, c *corev1.Container) *corev1.Pod {
+	p.Spec.InitContainers = append(p.Spec.InitContainers, c)
+	return p
+}
+
 func TestPodUsage(t *testing.T) {
 	web := container(quantities("cpu", "250m", "memory", "64Mi"), quantities("cpu", "500m", "memory", "128Mi"))
 	sidecar := container(quantities("cpu", "100m"), quantities("memory", "32Mi"))
@@ -64,9 +82,13 @@ func TestPodUsage(t *testing.T) {
 		{"untracked names count nothing", pod("Running", web), []string{"services", "3"}, ""},
 		{"succeeded takes nothing", pod("Succeeded", web), everything, ""},
 		{"failed takes nothing", pod("Failed", web), everything, ""},
+		{"terminating within its grace period counts", deleting(pod("Running", web), now.Add(-10*time.Second), 30), []string{"pods", "10"}, "pods=1"},
+		{"terminating past its grace period takes nothing", deleting(pod("Running", web), now.Add(-31*time.Second), 30), everything, ""},
+		{"init containers and overhead count as Kubernetes counts them", withInit(pod("Pending", web), container(quantities("cpu", "1"), nil)),
+			[]string{"requests.cpu", "4"}, "requests.cpu=1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := render(PodUsage(tc.pod, list(t, tc.hard...))); got != tc.want {
+			if got := render(PodUsage(tc.pod, list(t, tc.hard...), now)); got != tc.want {
 				t.Errorf("PodUsage = %q, want %q", got, tc.want)
 			}
 		})
@@ -80,10 +102,10 @@ func TestUsageSumsAndListsEveryTrackedResource(t *testing.T) {
 		pod("Pending", container(quantities("cpu", "300m"), nil)),
 		pod("Failed", container(quantities("cpu", "1"), nil)),
 	}
-	if got, want := render(Usage(pods, hard)), "limits.memory=0,pods=2,requests.cpu=500m"; got != want {
+	if got, want := render(Usage(pods, hard, now)), "limits.memory=0,pods=2,requests.cpu=500m"; got != want {
 		t.Errorf("Usage = %q, want %q", got, want)
 	}
-	if got, want := render(Usage(nil, hard)), "limits.memory=0,pods=0,requests.cpu=0"; got != want {
+	if got, want := render(Usage(nil, hard, now)), "limits.memory=0,pods=0,requests.cpu=0"; got != want {
 		t.Errorf("Usage of no pods = %q, want %q", got, want)
 	}
 }
@@ -102,7 +124,7 @@ func TestRecompute(t *testing.T) {
 		pod("Running", container(quantities("memory", "512Mi"), nil)),
 		pod("Succeeded", container(quantities("memory", "512Mi"), nil)),
 	}
-	st, err := Recompute(spec, pods)
+	st, err := Recompute(spec, pods, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +155,7 @@ func TestStatusRefusesUnparsableHard(t *testing.T) {
 	if _, err := Status(spec, nil); err == nil {
 		t.Error("Status accepted spec.hard pods=two")
 	}
-	if _, err := Recompute(spec, nil); err == nil {
+	if _, err := Recompute(spec, nil, now); err == nil {
 		t.Error("Recompute accepted spec.hard pods=two")
 	}
 }

@@ -66,6 +66,19 @@ func (l List) Add(o List) List {
 	return r
 }
 
+// Max returns a new List holding, resource by resource, the larger of l and o; a resource
+// missing from one side takes the other's. Neither input is modified.
+func (l List) Max(o List) List {
+	r := make(List, max(len(l), len(o)))
+	maps.Copy(r, l)
+	for name, q := range o {
+		if cur, ok := r[name]; !ok || q.Cmp(cur) > 0 {
+			r[name] = q
+		}
+	}
+	return r
+}
+
 // Sub returns a new List holding l - o, resource by resource; a resource
 // missing from one side counts as zero. Neither input is modified.
 func (l List) Sub(o List) List {

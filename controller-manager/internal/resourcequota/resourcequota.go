@@ -235,7 +235,8 @@ var allPodResources = func() resource.List {
 // usageChanged reports whether the two versions of a pod count differently against any
 // quota.
 func usageChanged(oldPod, newPod *corev1.Pod) bool {
-	before, after := quota.PodUsage(oldPod, allPodResources), quota.PodUsage(newPod, allPodResources)
+	now := time.Now()
+	before, after := quota.PodUsage(oldPod, allPodResources, now), quota.PodUsage(newPod, allPodResources, now)
 	for _, name := range quota.PodResources {
 		if before[name].Cmp(after[name]) != 0 {
 			return true
@@ -323,7 +324,7 @@ func (c *Controller) recompute(ctx context.Context, q *corev1.ResourceQuota) err
 	if err != nil {
 		return err
 	}
-	status, err := quota.Recompute(q.GetSpec(), pods)
+	status, err := quota.Recompute(q.GetSpec(), pods, time.Now())
 	if err != nil {
 		// Validation refuses such a spec, so it cannot be stored; retrying would not help.
 		c.log.Error("quota spec does not parse; not recomputed", "namespace", namespace, "name", name, "err", err)

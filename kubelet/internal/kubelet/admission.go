@@ -7,36 +7,12 @@ import (
 	"kubelab.io/proto/resource"
 )
 
-// podRequests is what the pod asks of the node: the sum of its containers' requests, or
-// the largest init container's when bigger, plus overhead. cpu is in millicores, memory
-// in bytes.
+// podRequests is what the pod asks of the node (resource.PodRequests: app containers
+// summed, the largest init container when bigger, overhead on top), cpu in millicores and
+// memory in bytes.
 func podRequests(pod *corev1.Pod) (cpuMilli, memBytes int64) {
-	for _, c := range pod.GetSpec().GetContainers() {
-		req, _ := resource.ParseList(c.GetResources().GetRequests())
-		if q, ok := req["cpu"]; ok {
-			cpuMilli += q.MilliValue()
-		}
-		if q, ok := req["memory"]; ok {
-			memBytes += q.Value()
-		}
-	}
-	for _, c := range pod.GetSpec().GetInitContainers() {
-		req, _ := resource.ParseList(c.GetResources().GetRequests())
-		if q, ok := req["cpu"]; ok {
-			cpuMilli = max(cpuMilli, q.MilliValue())
-		}
-		if q, ok := req["memory"]; ok {
-			memBytes = max(memBytes, q.Value())
-		}
-	}
-	over, _ := resource.ParseList(pod.GetSpec().GetOverhead())
-	if q, ok := over["cpu"]; ok {
-		cpuMilli += q.MilliValue()
-	}
-	if q, ok := over["memory"]; ok {
-		memBytes += q.Value()
-	}
-	return cpuMilli, memBytes
+	req := resource.PodRequests(pod)
+	return req["cpu"].MilliValue(), req["memory"].Value()
 }
 
 // admitPod is the kubelet's node-level admission (upstream's predicate admit handler, with

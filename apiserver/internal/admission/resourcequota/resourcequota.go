@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -73,7 +74,7 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	if err != nil {
 		return err
 	}
-	status, err := quota.Recompute(q.GetSpec(), pods)
+	status, err := quota.Recompute(q.GetSpec(), pods, time.Now())
 	if err != nil {
 		return nil // validation reports it
 	}
@@ -137,7 +138,7 @@ func charge(q *corev1.ResourceQuota, pod *corev1.Pod) error {
 		}
 	}
 	used, _ := resource.ParseList(q.GetStatus().GetUsed())
-	delta := quota.PodUsage(pod, hard)
+	delta := quota.PodUsage(pod, hard, time.Now())
 	next := used.Add(delta)
 	var exceeded []string
 	for name, limit := range hard {
