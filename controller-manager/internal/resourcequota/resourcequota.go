@@ -7,7 +7,8 @@
 // The admission plugin only ever adds to status.used; this controller is how room comes
 // back: when a pod is deleted, when it finishes (Succeeded/Failed) or its resources change,
 // and every --resource-quota-sync-period for every quota, which also returns the charge of
-// a create that failed after it was charged.
+// a create that failed after it was charged and the room of pods stuck terminating past
+// their grace period (quota.Counts).
 //
 // Event handlers only enqueue quota keys ("namespace/name"); sync is level-based and
 // recomputes from scratch, so a restart (or a missed event) costs nothing but a recompute.
