@@ -122,9 +122,7 @@ kc get nodes -o wide
 if [ "$apply" = 1 ]; then
   step "seed Deployment"
   manifest="$root/deploy/examples/nginx-deployment.yaml"
-  # Stock kubectl validates against OpenAPI, which kubelab does not serve: the server validates.
-  validate=(); [ "$kubectl" = kubectl ] && validate=(--validate=false)
-  kc apply "${validate[@]}" -f "$manifest"
+  kc apply -f "$manifest"
   kc rollout status deployment/example-deployment --timeout "${timeout}s"
   # The Deployment's and pods' statuses may be left from the last run (make down keeps etcd,
   # and removes the containers): wait until every replica is Ready with a container that

@@ -110,8 +110,7 @@ drill4() {
   api() { k get --raw /healthz | grep -q ok; }
   if t=$(until_ok 60 api); then pass "apiserver answering ${t} s after restart"; else fail "apiserver down"; return; fi
   k delete pod drill-watch --ignore-not-found --wait=false >/dev/null 2>&1
-  local validate=(); [ "$STOCK" = 1 ] && validate=(--validate=false)
-  k apply "${validate[@]}" -f - >/dev/null <<'POD'
+  k apply -f - >/dev/null <<'POD'
 apiVersion: v1
 kind: Pod
 metadata: {name: drill-watch, labels: {app: drill-watch}}

@@ -52,8 +52,7 @@ say "3 nodes Ready $(since "$t0") s after docker-compose up"
 k get nodes -o wide
 
 [ "${LAB_NO_SEED:-}" = 1 ] && exit 0
-validate=(); [ "$STOCK" = 1 ] && validate=(--validate=false)
-k apply "${validate[@]}" -f "$root/deploy/examples/nginx-deployment.yaml"
+k apply -f "$root/deploy/examples/nginx-deployment.yaml"
 pods_running() {
   local out n; out=$(k get pods -l app=example --no-headers -o wide 2>/dev/null || true)
   n=$(awk '$3=="Running" && $2=="1/1"' <<<"$out" | wc -l)

@@ -70,6 +70,7 @@ func New(cfg Config) *Server {
 	r.Get("/metrics", s.authorized(cfg.Metrics.Handler().ServeHTTP))
 	r.Get("/api", s.authorized(s.serveAPIVersions))
 	r.Get("/apis", s.authorized(s.serveAPIGroupList))
+	r.Mount("/openapi/v3", s.openAPIHandler())
 	r.HandleFunc("/api/*", s.serveAPI)
 	r.HandleFunc("/apis/*", s.serveAPI)
 	r.NotFound(s.authorized(func(w http.ResponseWriter, _ *http.Request) { writeError(w, pipeline.NotFound()) }))

@@ -34,16 +34,24 @@ func kubectlErr(t *testing.T, s *Server, args ...string) (string, error) {
 	return string(out), err
 }
 
-func TestStockKubectl(t *testing.T) {
+// seedServer starts a server for the stock kubectl (skipping the test where there is none)
+// and returns the path of the seed manifest, the Deployment kubelab's journey starts from.
+func seedServer(t *testing.T) (*Server, string) {
+	t.Helper()
 	if _, err := os.Stat(stockKubectl); err != nil {
 		t.Skipf("stock kubectl not installed at %s", stockKubectl)
 	}
-	s := testServer(t)
-	seed, _ := filepath.Abs("../../../deploy/examples/nginx-deployment.yaml")
+	seed, err := filepath.Abs("../../../deploy/examples/nginx-deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testServer(t), seed
+}
 
-	// OpenAPI (which kubectl's client-side validation downloads) is not served yet, so
-	// validation is left to the server.
-	out := kubectl(t, s, "create", "--validate=false", "-f", seed)
+func TestStockKubectl(t *testing.T) {
+	s, seed := seedServer(t)
+
+	out := kubectl(t, s, "create", "-f", seed)
 	if !strings.Contains(out, "deployment.apps/example-deployment created") {
 		t.Errorf("create: %s", out)
 	}
@@ -227,5 +235,66 @@ func TestStockKubectlTypedCreates(t *testing.T) {
 	}
 	if out := kubectl(t, s, "auth", "can-i", "create", "deployments"); strings.TrimSpace(out) != "yes" {
 		t.Errorf("auth can-i: %s", out)
+	}
+}
+
+// TestStockKubectlOpenAPI runs the stock kubectl with its default --validate=strict. It
+// downloads /openapi/v3, finds that every PATCH operation takes fieldValidation, and so
+// sends fieldValidation=Strict and leaves validation to kubelab, whose refusal of an
+// unknown field reads as Kubernetes'.
+func TestStockKubectlOpenAPI(t *testing.T) {
+	s, seed := seedServer(t)
+
+	out := kubectl(t, s, "apply", "-f", seed)
+	if !strings.Contains(out, "deployment.apps/example-deployment created") {
+		t.Errorf("apply: %s", out)
+	}
+	if out := kubectl(t, s, "apply", "-f", seed); !strings.Contains(out, "deployment.apps/example-deployment unchanged") {
+		t.Errorf("apply again: %s", out)
+	}
+	raw, err := os.ReadFile(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A changed manifest is applied as a strategic merge patch, which kubectl computes from
+	// its compiled-in merge keys (the PATCH operations do not list that patch type).
+	newer := filepath.Join(t.TempDir(), "newer.yaml")
+	if err := os.WriteFile(newer, []byte(strings.Replace(string(raw), "nginx:1.14.2", "nginx:1.16.1", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := kubectl(t, s, "apply", "-f", newer); !strings.Contains(out, "deployment.apps/example-deployment configured") {
+		t.Errorf("apply a change: %s", out)
+	}
+	dep := adminClient(t, s).get("/apis/apps/v1/namespaces/default/deployments/example-deployment").must(t, 200).json(t)
+	if got := dig(dep, "spec", "template", "spec", "containers", 0, "image"); got != "nginx:1.16.1" || dig(dep, "spec", "template", "spec", "containers", 1) != nil {
+		t.Errorf("after apply, containers = %v", dig(dep, "spec", "template", "spec", "containers"))
+	}
+	if out := kubectl(t, s, "replace", "-f", seed); !strings.Contains(out, "deployment.apps/example-deployment replaced") {
+		t.Errorf("replace: %s", out)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	body := strings.Replace(strings.Replace(string(raw), "example-deployment", "typo", 1), "replicas: 3", "replicaz: 3", 1)
+	if err := os.WriteFile(bad, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"apply", "create"} {
+		out, err := kubectlErr(t, s, verb, "-f", bad)
+		want := `Error from server (BadRequest): error when creating "` + bad + `": Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replicaz"`
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("%s -f with an unknown field: %v\n%s\nwant %s", verb, err, out, want)
+		}
+	}
+	adminClient(t, s).get("/apis/apps/v1/namespaces/default/deployments/typo").must(t, 404)
+
+	out = kubectl(t, s, "explain", "deployment.spec.replicas")
+	for _, want := range []string{"GROUP:      apps", "KIND:       Deployment", "VERSION:    v1", "FIELD: replicas <integer>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+	out = kubectl(t, s, "explain", "deployment.spec.strategy.rollingUpdate")
+	if !strings.Contains(out, "maxSurge\t<IntOrString>") {
+		t.Errorf("explain rollingUpdate:\n%s", out)
 	}
 }
