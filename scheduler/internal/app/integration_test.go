@@ -21,6 +21,7 @@ import (
 	"kubelab.io/client/kube"
 	"kubelab.io/client/transport"
 	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
 	tu "kubelab.io/scheduler/internal/testutil"
 )
 
@@ -226,11 +227,11 @@ func TestSpreadEventsAndUnschedulable(t *testing.T) {
 	// A pod too big for any node stays pending with the summed-up reason.
 	c.createPod(tu.Pod("big").Req("cpu", "6").Obj())
 	ev := c.waitEvent("big", "FailedScheduling", 10*time.Second)
-	if want := "0/3 nodes are available: 3 Insufficient cpu."; ev.GetMessage() != want || ev.GetType() != "Warning" {
+	if want := "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."; ev.GetMessage() != want || ev.GetType() != "Warning" {
 		t.Errorf("FailedScheduling %q (%s), want %q", ev.GetMessage(), ev.GetType(), want)
 	}
 	cond := c.waitCondition("big", 5*time.Second)
-	if cond.GetStatus() != "False" || cond.GetReason() != "Unschedulable" || cond.GetMessage() != "0/3 nodes are available: 3 Insufficient cpu." {
+	if cond.GetStatus() != "False" || cond.GetReason() != "Unschedulable" || cond.GetMessage() != "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod." {
 		t.Errorf("PodScheduled %v", cond)
 	}
 	if c.pod("big").GetSpec().GetNodeName() != "" {
@@ -287,7 +288,7 @@ func TestPlacementRules(t *testing.T) {
 	// Untolerated taint plus mismatched selector: the reasons of each node.
 	c.createPod(tu.Pod("nowhere").NodeSelector(map[string]string{"disk": "nvme"}).Obj())
 	ev := c.waitEvent("nowhere", "FailedScheduling", 10*time.Second)
-	if want := "0/5 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, 4 node(s) didn't match Pod's node affinity/selector."; ev.GetMessage() != want {
+	if want := "0/5 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, 4 node(s) didn't match Pod's node affinity/selector. preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling."; ev.GetMessage() != want {
 		t.Errorf("FailedScheduling %q, want %q", ev.GetMessage(), want)
 	}
 }
@@ -479,5 +480,108 @@ func TestRestartMidway(t *testing.T) {
 		if count > 1 {
 			t.Errorf("%s scheduled %d times", name, count)
 		}
+	}
+}
+
+// TestPreemption fills a node with pods of low priority and checks, against a real
+// apiserver, that a pod of higher priority evicts exactly the least important one,
+// is nominated to the node, keeps the freed room from pods of lower priority, and is
+// bound once its victim is gone; and that pods with preemptionPolicy Never, or without a
+// higher priority than any pod on the node, evict nothing.
+func TestPreemption(t *testing.T) {
+	c := newCluster(t)
+	c.createNode(tu.Node("n1").Alloc("cpu", "2").Obj())
+	c.startScheduler()
+	ctx := context.Background()
+
+	c.createPod(tu.Pod("low-a").Req("cpu", "1").Priority(3).Obj())
+	c.createPod(tu.Pod("low-b").Req("cpu", "1").Priority(5).Obj())
+	c.waitBound(10*time.Second, "low-a", "low-b")
+	untouched := func(names ...string) {
+		t.Helper()
+		for _, n := range names {
+			p := c.pod(n)
+			if p.GetMetadata().GetDeletionTimestamp() != nil {
+				t.Errorf("%s is being deleted", n)
+			}
+			if evs := c.events(n, "Preempted"); len(evs) > 0 {
+				t.Errorf("%s preempted: %s", n, evs[0].GetMessage())
+			}
+		}
+	}
+
+	// No higher priority than the least important pod there: nothing to evict.
+	c.createPod(tu.Pod("equal").Req("cpu", "1").Priority(3).Obj())
+	ev := c.waitEvent("equal", "FailedScheduling", 10*time.Second)
+	if want := "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."; ev.GetMessage() != want {
+		t.Errorf("equal: FailedScheduling %q, want %q", ev.GetMessage(), want)
+	}
+	// Higher priority, but it may not preempt.
+	c.createPod(tu.Pod("never").Req("cpu", "1").Priority(4).PreemptionPolicy("Never").Obj())
+	ev = c.waitEvent("never", "FailedScheduling", 10*time.Second)
+	if want := "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."; ev.GetMessage() != want {
+		t.Errorf("never: FailedScheduling %q, want %q", ev.GetMessage(), want)
+	}
+	untouched("low-a", "low-b")
+
+	// One cpu is needed: low-a (priority 3) goes, low-b (5) stays.
+	c.createPod(tu.Pod("high").Req("cpu", "1").Priority(50).Obj())
+	high := c.pod("high")
+	pre := c.waitEvent("low-a", "Preempted", 10*time.Second)
+	if want := fmt.Sprintf("Preempted by pod %s on node n1", high.GetMetadata().GetUid()); pre.GetMessage() != want || pre.GetType() != "Normal" {
+		t.Errorf("Preempted event %q (%s), want %q", pre.GetMessage(), pre.GetType(), want)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.pod("high").GetStatus().GetNominatedNodeName() != "n1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("high not nominated to n1: %v", c.pod("high").GetStatus())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Deleted gracefully: with no kubelet to confirm, it waits out its grace period.
+	if c.pod("low-a").GetMetadata().GetDeletionTimestamp() == nil {
+		t.Error("low-a has no deletionTimestamp")
+	}
+	untouched("low-b")
+	if n := c.pod("high").GetSpec().GetNodeName(); n != "" {
+		t.Fatalf("high bound to %s while its victim is still there", n)
+	}
+
+	// Confirm the deletion as a kubelet would. high is backing off after its failed
+	// attempt, so a new pod of lower priority is tried first: it must not take the room
+	// held for high, nor may the pending ones.
+	if _, err := c.cs.Pods("default").Delete(ctx, "low-a", &metav1.DeleteOptions{GracePeriodSeconds: proto.Int64(0)}); err != nil {
+		t.Fatalf("delete low-a: %v", err)
+	}
+	c.createPod(tu.Pod("thief").Req("cpu", "1").Priority(5).Obj())
+	deadline = time.Now().Add(10 * time.Second)
+	for len(c.events("thief", "FailedScheduling")) == 0 {
+		if node := c.pod("thief").GetSpec().GetNodeName(); node != "" {
+			t.Fatalf("thief took the room held for high: bound to %s", node)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("thief neither bound nor failed after 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ev = c.events("thief", "FailedScheduling")[0]
+	if want := "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."; ev.GetMessage() != want {
+		t.Errorf("thief: FailedScheduling %q, want %q", ev.GetMessage(), want)
+	}
+	if got := c.waitBound(10*time.Second, "high"); got["high"] != "n1" {
+		t.Errorf("high on %s, want n1", got["high"])
+	}
+	for _, n := range []string{"equal", "never", "thief"} {
+		if node := c.pod(n).GetSpec().GetNodeName(); node != "" {
+			t.Errorf("%s took the room: bound to %s", n, node)
+		}
+	}
+	untouched("low-b", "equal", "never", "thief")
+	list, err := c.cs.Pods("default").List(ctx, transport.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetItems()) != 5 {
+		t.Errorf("%d pods left, want low-b, high, equal, never, thief", len(list.GetItems()))
 	}
 }

@@ -155,7 +155,8 @@ var (
 		{Name: plugins.NodeResourcesBalancedAllocationName, Weight: 1},
 		{Name: plugins.ImageLocalityName, Weight: 1},
 	}
-	DefaultBind = []string{plugins.DefaultBinderName}
+	DefaultPostFilter = []string{plugins.DefaultPreemptionName}
+	DefaultBind       = []string{plugins.DefaultBinderName}
 )
 
 // Load reads and resolves the file at path ("" gives the defaults).
@@ -261,7 +262,7 @@ func (p Profile) Resolve() (framework.Profile, error) {
 	score := merge(DefaultScore, pl.Score, pl.MultiPoint, true)
 	out.Filter = fromWeighted(filter)
 	out.Score = score
-	out.PostFilter = fromWeighted(merge(nil, pl.PostFilter, PluginSet{}, false))
+	out.PostFilter = fromWeighted(merge(toWeighted(DefaultPostFilter), pl.PostFilter, PluginSet{}, false))
 	out.Reserve = fromWeighted(merge(nil, pl.Reserve, PluginSet{}, false))
 	out.Permit = fromWeighted(merge(nil, pl.Permit, PluginSet{}, false))
 	out.Bind = fromWeighted(merge(toWeighted(DefaultBind), pl.Bind, PluginSet{}, false))

@@ -20,8 +20,14 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.SchedulerName != "default-scheduler" || !slices.Equal(p.Filter, DefaultFilter) || !slices.Equal(p.Score, DefaultScore) || !slices.Equal(p.Bind, DefaultBind) {
+	if p.SchedulerName != "default-scheduler" || !slices.Equal(p.Filter, DefaultFilter) || !slices.Equal(p.Score, DefaultScore) || !slices.Equal(p.Bind, DefaultBind) ||
+		!slices.Equal(p.PostFilter, []string{"DefaultPreemption"}) {
 		t.Errorf("profile %+v", p)
+	}
+	// Preemption can be turned off, as in kube-scheduler.
+	off := Profile{SchedulerName: "no-preemption", Plugins: &Plugins{PostFilter: PluginSet{Disabled: []Plugin{{Name: "DefaultPreemption"}}}}}
+	if p, err := off.Resolve(); err != nil || len(p.PostFilter) != 0 {
+		t.Errorf("disabled DefaultPreemption: %v %v", p.PostFilter, err)
 	}
 }
 

@@ -108,14 +108,21 @@ func Schedule(ctx context.Context, in Input) (res Result, nextStart int, err err
 		return res, nextStart, &framework.FitError{Pod: pod, NumAllNodes: len(all), Diagnosis: diagnosis}
 	}
 
-	feasible, processed, err := findNodesThatPassFilters(ctx, in, &diagnosis, nextStart)
-	nextStart = (nextStart + processed) % len(all)
+	feasible, err := evaluateNominatedNode(ctx, in, &diagnosis)
 	if err != nil {
 		return res, nextStart, err
 	}
-	feasible, err = findNodesThatPassExtenders(ctx, in, feasible, diagnosis.NodeToStatus)
-	if err != nil {
-		return res, nextStart, err
+	if len(feasible) == 0 {
+		var processed int
+		feasible, processed, err = findNodesThatPassFilters(ctx, in, &diagnosis, nextStart)
+		nextStart = (nextStart + processed) % len(all)
+		if err != nil {
+			return res, nextStart, err
+		}
+		feasible, err = findNodesThatPassExtenders(ctx, in, feasible, diagnosis.NodeToStatus)
+		if err != nil {
+			return res, nextStart, err
+		}
 	}
 	if len(feasible) == 0 {
 		return res, nextStart, &framework.FitError{Pod: pod, NumAllNodes: len(all), Diagnosis: diagnosis}
@@ -133,6 +140,26 @@ func Schedule(ctx context.Context, in Input) (res Result, nextStart int, err err
 	res.Scores = scores
 	res.SuggestedHost = selectHost(scores, in.Rand)
 	return res, nextStart, nil
+}
+
+// evaluateNominatedNode tries first the node the pod is nominated to (status.nominatedNodeName,
+// where it preempted pods): when it passes the filters and extenders it is the only
+// feasible node, so the pod goes where room was made for it, as kube-scheduler does.
+func evaluateNominatedNode(ctx context.Context, in Input, d *framework.Diagnosis) ([]*framework.NodeInfo, error) {
+	ni := in.Snapshot.Get(in.Pod.GetStatus().GetNominatedNodeName())
+	if ni == nil {
+		return nil, nil
+	}
+	s := in.Framework.RunFilterPluginsWithNominatedPods(ctx, in.State, in.Pod, ni)
+	switch {
+	case s.Code() == framework.Error:
+		return nil, s.AsError()
+	case !s.IsSuccess():
+		d.NodeToStatus[ni.Name()] = s
+		d.AddPluginStatus(s)
+		return nil, nil
+	}
+	return findNodesThatPassExtenders(ctx, in, []*framework.NodeInfo{ni}, d.NodeToStatus)
 }
 
 func hasScoring(in Input) bool {
@@ -184,7 +211,7 @@ func findNodesThatPassFilters(ctx context.Context, in Input, d *framework.Diagno
 		}
 		ni := all[(start+i)%n]
 		processed++
-		s := in.Framework.RunFilterPlugins(ctx, in.State, in.Pod, ni)
+		s := in.Framework.RunFilterPluginsWithNominatedPods(ctx, in.State, in.Pod, ni)
 		switch {
 		case s.IsSuccess():
 			feasible = append(feasible, ni)

@@ -18,6 +18,12 @@ type nopBinder struct{}
 
 func (nopBinder) Bind(context.Context, string, *corev1.Binding) error { return nil }
 
+type nopPreempter struct{}
+
+func (nopPreempter) PreemptVictims(context.Context, *corev1.Pod, string, []*corev1.Pod) error {
+	return nil
+}
+
 func defaultFramework(t testing.TB) *framework.Framework {
 	t.Helper()
 	c, err := config.Load("")
@@ -28,7 +34,7 @@ func defaultFramework(t testing.TB) *framework.Framework {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := framework.New(p, plugins.Registry(), framework.Handle{Binder: nopBinder{}})
+	f, err := framework.New(p, plugins.Registry(), framework.Handle{Binder: nopBinder{}, Preempter: nopPreempter{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,34 @@ import (
 type Handle struct {
 	// Binder performs pods/binding (the DefaultBinder plugin uses it).
 	Binder Binder
-	// Framework is the framework the plugin belongs to (to Allow/Reject waiting pods).
+	// Nominator knows which pods preemption nominated to which nodes; Filter counts them
+	// (RunFilterPluginsWithNominatedPods). Nil means no pod is ever nominated.
+	Nominator PodNominator
+	// Preempter deletes the victims DefaultPreemption chose.
+	Preempter Preempter
+	// Framework is the framework the plugin belongs to (to Allow/Reject waiting pods, and
+	// to run the filters on a simulated node).
 	Framework *Framework
+}
+
+// PodNominator is the scheduler's record of nominated pods: pods that preempted others on
+// a node and wait there for the victims to go. Their room on that node is held for them.
+// The scheduling queue implements it.
+type PodNominator interface {
+	// NominatedPodsForNode returns the pods nominated to node (a copy, safe to keep).
+	NominatedPodsForNode(node string) []*PodInfo
+	// NominatedNodeName is the node pod is nominated to ("" when none), as the scheduler
+	// knows it, which may be ahead of the pod's status.nominatedNodeName.
+	NominatedNodeName(pod *corev1.Pod) string
+}
+
+// Preempter carries out a preemption: the DefaultPreemption plugin decides which pods go,
+// the scheduler shell implements this seam and talks to the API.
+type Preempter interface {
+	// PreemptVictims evicts victims from node so that preemptor fits there: each is
+	// deleted gracefully (or rejected, when it waits at Permit) and gets a Preempted
+	// event. Victims already terminating are left alone.
+	PreemptVictims(ctx context.Context, preemptor *corev1.Pod, node string, victims []*corev1.Pod) error
 }
 
 // Binder binds a pod to a node through the API.
@@ -70,13 +96,15 @@ type Framework struct {
 	permit     []PermitPlugin
 	bind       []BindPlugin
 
+	nominator PodNominator
+
 	mu      sync.Mutex
 	waiting map[string]*waitingPod
 }
 
 // New instantiates the profile's plugins from the registry.
 func New(profile Profile, registry Registry, h Handle) (*Framework, error) {
-	f := &Framework{profile: profile, waiting: map[string]*waitingPod{}}
+	f := &Framework{profile: profile, waiting: map[string]*waitingPod{}, nominator: h.Nominator}
 	h.Framework = f
 	instances := map[string]Plugin{}
 	get := func(name string) (Plugin, error) {
@@ -215,12 +243,42 @@ func (f *Framework) RunFilterPlugins(ctx context.Context, state *CycleState, pod
 	return nil
 }
 
-// RunPostFilterPlugins runs PostFilter plugins until one succeeds.
+// RunFilterPluginsWithNominatedPods runs the filters on node as if the pods nominated to
+// it with a priority at least pod's were already there, so the room preemption freed for
+// them is not taken by a pod of lower priority (kube-scheduler's
+// RunFilterPluginsWithNominatedPods). kube-scheduler runs the filters a second time
+// without the nominated pods, for inter-pod affinity, which kubelab does not implement:
+// every kubelab filter only gets stricter as pods are added, so one run decides.
+func (f *Framework) RunFilterPluginsWithNominatedPods(ctx context.Context, state *CycleState, pod *corev1.Pod, node *NodeInfo) *Status {
+	if f.nominator == nil || node.Node() == nil {
+		return f.RunFilterPlugins(ctx, state, pod, node)
+	}
+	key, prio := PodKey(pod), PodPriority(pod)
+	withNominated := node
+	for _, pi := range f.nominator.NominatedPodsForNode(node.Name()) {
+		if pi.Key == key || PodPriority(pi.Pod) < prio {
+			continue
+		}
+		if withNominated == node {
+			withNominated = node.Clone()
+		}
+		withNominated.AddPodInfo(pi)
+	}
+	return f.RunFilterPlugins(ctx, state, pod, withNominated)
+}
+
+// HasPostFilterPlugins reports whether any PostFilter plugin is enabled.
+func (f *Framework) HasPostFilterPlugins() bool { return len(f.postFilter) > 0 }
+
+// RunPostFilterPlugins runs PostFilter plugins until one succeeds. When every plugin
+// answers UnschedulableAndUnresolvable (nothing they do can help), so does the result;
+// the shell then drops a nomination the pod may still hold.
 func (f *Framework) RunPostFilterPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, statuses map[string]*Status) (string, *Status) {
 	if len(f.postFilter) == 0 {
 		return "", NewStatus(Unschedulable)
 	}
 	var reasons []string
+	code := UnschedulableAndUnresolvable
 	for _, p := range f.postFilter {
 		node, s := p.PostFilter(ctx, state, pod, statuses)
 		if s.IsSuccess() {
@@ -229,9 +287,12 @@ func (f *Framework) RunPostFilterPlugins(ctx context.Context, state *CycleState,
 		if !s.IsRejected() {
 			return "", s.WithPlugin(p.Name())
 		}
+		if s.Code() == Unschedulable {
+			code = Unschedulable
+		}
 		reasons = append(reasons, s.Reasons()...)
 	}
-	return "", NewStatus(Unschedulable, reasons...)
+	return "", NewStatus(code, reasons...)
 }
 
 // RunPreScorePlugins runs every PreScore.

@@ -92,8 +92,11 @@ type FilterPlugin interface {
 	Filter(ctx context.Context, state *CycleState, pod *corev1.Pod, node *NodeInfo) *Status
 }
 
-// PostFilterPlugin runs when no node passed the filters (preemption lives here upstream).
-// A success with a nominated node name makes the pod retry soon.
+// PostFilterPlugin runs when no node passed the filters (DefaultPreemption lives here).
+// A success with a nominated node name nominates the pod to that node (its room there is
+// held for it) and the pod is retried once the cluster changes. Unschedulable means "not
+// now" (a nomination the pod holds stays); UnschedulableAndUnresolvable means the plugin
+// cannot help the pod at all (its nomination, if any, is dropped).
 type PostFilterPlugin interface {
 	Plugin
 	PostFilter(ctx context.Context, state *CycleState, pod *corev1.Pod, statuses map[string]*Status) (nominatedNode string, s *Status)

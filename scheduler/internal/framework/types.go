@@ -161,6 +161,10 @@ func PodKey(pod *corev1.Pod) string {
 	return m.GetNamespace() + "/" + m.GetName()
 }
 
+// PodPriority is the pod's spec.priority (0 when unset). kubelab serves no PriorityClass
+// kind, so nothing resolves spec.priorityClassName into it: clients set it directly.
+func PodPriority(pod *corev1.Pod) int32 { return pod.GetSpec().GetPriority() }
+
 // NamespacedName is "namespace/name", for logs and messages.
 func NamespacedName(pod *corev1.Pod) string {
 	return pod.GetMetadata().GetNamespace() + "/" + pod.GetMetadata().GetName()

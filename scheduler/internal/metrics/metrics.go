@@ -1,7 +1,7 @@
 // Package metrics holds the scheduler's Prometheus metrics, named as kube-scheduler names
 // them (scheduler_schedule_attempts_total, scheduler_e2e_scheduling_duration_seconds,
 // scheduler_scheduling_attempt_duration_seconds, scheduler_pod_scheduling_duration_seconds,
-// scheduler_pending_pods).
+// scheduler_pending_pods, scheduler_preemption_attempts_total, scheduler_preemption_victims).
 package metrics
 
 import (
@@ -22,11 +22,13 @@ const (
 
 // Metrics is one scheduler's set, in its own registry.
 type Metrics struct {
-	registry *prometheus.Registry
-	attempts *prometheus.CounterVec
-	e2e      *prometheus.HistogramVec
-	attempt  *prometheus.HistogramVec
-	podDur   *prometheus.HistogramVec
+	registry           *prometheus.Registry
+	attempts           *prometheus.CounterVec
+	e2e                *prometheus.HistogramVec
+	attempt            *prometheus.HistogramVec
+	podDur             *prometheus.HistogramVec
+	preemptionAttempts prometheus.Counter
+	preemptionVictims  prometheus.Histogram
 }
 
 // New registers the metrics; pending reports the queue depths by queue name.
@@ -50,8 +52,16 @@ func New(pending func() map[string]int) *Metrics {
 			Name: "scheduler_pod_scheduling_duration_seconds", Buckets: prometheus.ExponentialBuckets(0.01, 2, 20),
 			Help: "E2e latency for a pod being scheduled, from entering the queue to bound; may include multiple attempts.",
 		}, []string{"attempts"}),
+		preemptionAttempts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scheduler_preemption_attempts_total",
+			Help: "Total preemption attempts in the cluster till now",
+		}),
+		preemptionVictims: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "scheduler_preemption_victims", Buckets: prometheus.ExponentialBuckets(1, 2, 7),
+			Help: "Number of selected preemption victims",
+		}),
 	}
-	m.registry.MustRegister(m.attempts, m.e2e, m.attempt, m.podDur, &pendingCollector{pending: pending},
+	m.registry.MustRegister(m.attempts, m.e2e, m.attempt, m.podDur, m.preemptionAttempts, m.preemptionVictims, &pendingCollector{pending: pending},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -87,6 +97,12 @@ func (m *Metrics) PodScheduled(attempts int, d time.Duration) {
 	}
 	m.podDur.WithLabelValues(a).Observe(d.Seconds())
 }
+
+// PreemptionAttempt counts one run of preemption (PostFilter) for a pod no node fit.
+func (m *Metrics) PreemptionAttempt() { m.preemptionAttempts.Inc() }
+
+// PreemptionVictims records how many pods one preemption evicted.
+func (m *Metrics) PreemptionVictims(n int) { m.preemptionVictims.Observe(float64(n)) }
 
 // Registry is the metrics' registry (tests gather from it).
 func (m *Metrics) Registry() *prometheus.Registry { return m.registry }

@@ -19,6 +19,7 @@ const (
 	NodeResourcesLeastAllocatedName     = "NodeResourcesLeastAllocated"
 	NodeResourcesBalancedAllocationName = "NodeResourcesBalancedAllocation"
 	DefaultBinderName                   = "DefaultBinder"
+	DefaultPreemptionName               = "DefaultPreemption"
 )
 
 // Registry of every in-tree plugin.
@@ -34,6 +35,7 @@ func Registry() framework.Registry {
 		NodeResourcesLeastAllocatedName:     func(framework.Handle) (framework.Plugin, error) { return LeastAllocated{}, nil },
 		NodeResourcesBalancedAllocationName: func(framework.Handle) (framework.Plugin, error) { return BalancedAllocation{}, nil },
 		DefaultBinderName:                   NewDefaultBinder,
+		DefaultPreemptionName:               NewDefaultPreemption,
 	}
 }
 

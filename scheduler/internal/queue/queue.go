@@ -28,7 +28,7 @@ type QueuedPodInfo struct {
 	Attempts int
 }
 
-func priority(p *corev1.Pod) int32 { return p.GetSpec().GetPriority() }
+func priority(p *corev1.Pod) int32 { return framework.PodPriority(p) }
 
 // Config configures a Queue; zero fields take kube-scheduler's defaults.
 type Config struct {
@@ -49,6 +49,7 @@ type Queue struct {
 	active        *podHeap
 	backoff       *podHeap
 	unschedulable map[string]*QueuedPodInfo
+	nominated     nominator
 	// schedulingCycle counts Pops; moveRequestCycle is the cycle of the last move event.
 	// A pod that fails in a cycle during which a move event arrived goes to backoff rather
 	// than unschedulable, so the event that might have helped it is not lost.
@@ -122,6 +123,7 @@ func (q *Queue) Add(pod *corev1.Pod) {
 	q.backoff.Delete(key)
 	delete(q.unschedulable, key)
 	q.active.AddOrUpdate(p)
+	q.nominated.addLocked(pod, pod.GetStatus().GetNominatedNodeName())
 	q.cond.Broadcast()
 }
 
@@ -143,6 +145,11 @@ func (q *Queue) Update(oldPod, newPod *corev1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	key := framework.PodKey(newPod)
+	if oldPod != nil {
+		q.nominated.updateLocked(oldPod, newPod)
+	} else {
+		q.nominated.addLocked(newPod, newPod.GetStatus().GetNominatedNodeName())
+	}
 	if p, ok := q.active.Get(key); ok {
 		p2 := *p
 		p2.Pod = newPod
@@ -217,11 +224,12 @@ func tolerationsEqual(a, b []*corev1.Toleration) bool {
 	return true
 }
 
-// Delete forgets a pod (deleted, or bound by someone).
+// Delete forgets a pod (deleted, or bound by someone), and its nomination.
 func (q *Queue) Delete(pod *corev1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	key := framework.PodKey(pod)
+	q.nominated.deleteLocked(key)
 	q.active.Delete(key)
 	q.backoff.Delete(key)
 	delete(q.unschedulable, key)

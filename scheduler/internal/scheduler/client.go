@@ -6,9 +6,11 @@ import (
 	"kubelab.io/client/kube"
 	"kubelab.io/client/transport"
 	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
 )
 
-// NewClient adapts a clientset to Client: pods/binding and a merge patch of pods/status.
+// NewClient adapts a clientset to Client: pods/binding, a merge patch of pods/status, and
+// deleting pods (preemption's victims).
 func NewClient(cs *kube.Clientset) Client { return apiClient{cs} }
 
 type apiClient struct{ cs *kube.Clientset }
@@ -19,5 +21,12 @@ func (c apiClient) Bind(ctx context.Context, ns string, b *corev1.Binding) error
 
 func (c apiClient) PatchPodStatus(ctx context.Context, ns, name string, patch []byte) error {
 	_, err := c.cs.Pods(ns).Patch(ctx, name, transport.MergePatch, patch, "status")
+	return err
+}
+
+// DeletePod deletes with the pod's own grace period, and only the pod with uid: a pod
+// recreated under the same name meanwhile is not the victim that was chosen.
+func (c apiClient) DeletePod(ctx context.Context, ns, name, uid string) error {
+	_, err := c.cs.Pods(ns).Delete(ctx, name, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{Uid: &uid}})
 	return err
 }

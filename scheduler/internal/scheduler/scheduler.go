@@ -38,6 +38,8 @@ type Client interface {
 	framework.Binder
 	// PatchPodStatus applies a JSON merge patch to a pod's status subresource.
 	PatchPodStatus(ctx context.Context, namespace, name string, patch []byte) error
+	// DeletePod deletes the pod with uid gracefully (preemption's victims).
+	DeletePod(ctx context.Context, namespace, name, uid string) error
 }
 
 // Recorder records Events (kubelab.io/client/record.Recorder).
@@ -110,17 +112,6 @@ func New(cfg Config) (*Scheduler, error) {
 	if p := cfg.Configuration.PercentageOfNodesToScore; p != nil {
 		s.percentage = *p
 	}
-	for _, p := range cfg.Configuration.Profiles {
-		fp, err := p.Resolve()
-		if err != nil {
-			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
-		}
-		fwk, err := framework.New(fp, cfg.Registry, framework.Handle{Binder: cfg.Client})
-		if err != nil {
-			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
-		}
-		s.profiles[p.SchedulerName] = fwk
-	}
 	s.extenders = cfg.Extenders
 	if s.extenders == nil {
 		for _, ec := range cfg.Configuration.Extenders {
@@ -139,6 +130,17 @@ func New(cfg Config) (*Scheduler, error) {
 		qc.MaxBackoff = time.Duration(*v) * time.Second
 	}
 	s.queue = queue.New(qc)
+	for _, p := range cfg.Configuration.Profiles {
+		fp, err := p.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
+		}
+		fwk, err := framework.New(fp, cfg.Registry, framework.Handle{Binder: cfg.Client, Nominator: s.queue, Preempter: s})
+		if err != nil {
+			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
+		}
+		s.profiles[p.SchedulerName] = fwk
+	}
 	s.cache = cache.New(cfg.Clock, cfg.AssumedPodTTL, cfg.Log)
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(s.queue.Pending)
@@ -239,9 +241,7 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) bool {
 		var fitErr *framework.FitError
 		switch {
 		case errors.As(err, &fitErr):
-			if _, ps := fwk.RunPostFilterPlugins(ctx, state, pod, fitErr.Diagnosis.NodeToStatus); ps.IsRejected() && ps.Message() != "" {
-				fitErr.Diagnosis.PostFilterMsg = ps.Message()
-			}
+			s.postFilter(ctx, fwk, state, pod, fitErr)
 			s.failure(ctx, qp, cycle, start, err, true)
 		case errors.Is(err, core.ErrNoNodesAvailable):
 			s.failure(ctx, qp, cycle, start, err, true)
@@ -260,6 +260,8 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) bool {
 		s.failure(ctx, qp, cycle, start, err, false)
 		return true
 	}
+	// Accounted on its node now: a nomination would count it twice.
+	s.queue.DeleteNominatedPodIfExists(pod)
 	undo := func() {
 		fwk.RunReservePluginsUnreserve(ctx, state, assumed, host)
 		if err := s.cache.ForgetPod(assumed); err != nil {

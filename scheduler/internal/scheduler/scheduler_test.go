@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"kubelab.io/client/cache/cachetest"
 	"kubelab.io/client/informers"
 	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
 	tu "kubelab.io/scheduler/internal/testutil"
 )
@@ -51,6 +54,8 @@ type fakeClient struct {
 	mu      sync.Mutex
 	failFor map[string]error
 	patches map[string][]byte
+	// log lists every status patch and delete, in order: "patch ns/name {...}", "delete ns/name".
+	log []string
 }
 
 func (c *fakeClient) Bind(_ context.Context, ns string, b *corev1.Binding) error {
@@ -76,7 +81,29 @@ func (c *fakeClient) PatchPodStatus(_ context.Context, ns, name string, patch []
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.patches[ns+"/"+name] = patch
+	c.log = append(c.log, "patch "+ns+"/"+name+" "+string(patch))
 	return nil
+}
+
+// DeletePod deletes at once, as if the kubelet had confirmed the graceful deletion.
+func (c *fakeClient) DeletePod(_ context.Context, ns, name, uid string) error {
+	c.mu.Lock()
+	c.log = append(c.log, "delete "+ns+"/"+name)
+	c.mu.Unlock()
+	for _, obj := range c.tx.Objects(runtime.GroupVersionKind{Version: "v1", Kind: "Pod"}) {
+		m := obj.GetMetadata()
+		if m.GetName() == name && m.GetNamespace() == ns && m.GetUid() == uid {
+			c.tx.DeleteObject(obj)
+			return nil
+		}
+	}
+	return apierrors.NewNotFound(apierrors.GroupResource{Resource: "pods"}, name)
+}
+
+func (c *fakeClient) actions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.log)
 }
 
 func (c *fakeClient) patch(key string) []byte {
@@ -133,7 +160,7 @@ func TestUnschedulableConditionAndEvent(t *testing.T) {
 	_, client, rec, tx := setup(t, tu.Node("n1").Alloc("cpu", "1").Obj(), tu.Pod("big").Req("cpu", "2").Obj())
 	var ev event
 	waitFor(t, "FailedScheduling", func() (ok bool) { ev, ok = rec.find("default/big", "FailedScheduling"); return ok })
-	if ev.msg != "0/1 nodes are available: 1 Insufficient cpu." || ev.typ != "Warning" {
+	if ev.msg != "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod." || ev.typ != "Warning" {
 		t.Errorf("event %+v", ev)
 	}
 	waitFor(t, "status patch", func() bool { return client.patch("default/big") != nil })
@@ -147,7 +174,7 @@ func TestUnschedulableConditionAndEvent(t *testing.T) {
 	}
 	c := patch.Status.Conditions
 	if len(c) != 1 || c[0]["type"] != "PodScheduled" || c[0]["status"] != "False" || c[0]["reason"] != "Unschedulable" ||
-		c[0]["message"] != "0/1 nodes are available: 1 Insufficient cpu." || c[0]["lastTransitionTime"] == nil {
+		c[0]["message"] != "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod." || c[0]["lastTransitionTime"] == nil {
 		t.Errorf("patch %s", client.patch("default/big"))
 	}
 	// A node that fits re-activates the pod.
@@ -176,4 +203,60 @@ func TestBindFailureForgetsAndRetries(t *testing.T) {
 	client.mu.Unlock()
 	// Retried after its backoff (an error goes to the backoff queue, not unschedulable).
 	waitFor(t, "Scheduled", func() (ok bool) { _, ok = rec.find("default/p", "Scheduled"); return ok })
+}
+
+func TestPreemption(t *testing.T) {
+	s, client, rec, _ := setup(t,
+		tu.Node("n1").Alloc("cpu", "2").Obj(),
+		tu.Pod("old").Req("cpu", "1").NodeName("n1").StartTime(100).Obj(),
+		tu.Pod("new").Req("cpu", "1").NodeName("n1").StartTime(200).Obj(),
+		tu.Pod("high").Req("cpu", "1").Priority(100).Obj())
+	var ev event
+	waitFor(t, "Scheduled", func() (ok bool) { ev, ok = rec.find("default/high", "Scheduled"); return ok })
+	if ev.msg != "Successfully assigned default/high to n1" {
+		t.Errorf("event %+v", ev)
+	}
+	pre, ok := rec.find("default/new", "Preempted")
+	if !ok || pre.typ != "Normal" || pre.msg != "Preempted by pod uid-high on node n1" {
+		t.Errorf("Preempted event %+v (found %v)", pre, ok)
+	}
+	if _, ok := rec.find("default/old", "Preempted"); ok {
+		t.Error("old was preempted too")
+	}
+	// Exactly the newer pod is deleted, and the preemptor is nominated to its node.
+	var deletes []string
+	nominated := false
+	for _, a := range client.actions() {
+		switch {
+		case strings.HasPrefix(a, "delete "):
+			deletes = append(deletes, a)
+		case a == `patch default/high {"status":{"nominatedNodeName":"n1"}}`:
+			nominated = true
+		}
+	}
+	if !slices.Equal(deletes, []string{"delete default/new"}) || !nominated {
+		t.Errorf("actions %q", client.actions())
+	}
+	// Bound, it holds no nomination any more.
+	if n := s.Queue().NominatedNodeName(tu.Pod("high").Obj()); n != "" {
+		t.Errorf("high still nominated to %q", n)
+	}
+	families, err := s.Metrics().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "scheduler_preemption_attempts_total":
+				got[f.GetName()] = m.GetCounter().GetValue()
+			case "scheduler_preemption_victims":
+				got[f.GetName()] = m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	if got["scheduler_preemption_attempts_total"] < 1 || got["scheduler_preemption_victims"] != 1 {
+		t.Errorf("metrics %v", got)
+	}
 }

@@ -77,6 +77,34 @@ func (p *PodWrapper) NodeName(n string) *PodWrapper { p.Spec.NodeName = n; retur
 // Priority sets spec.priority.
 func (p *PodWrapper) Priority(v int32) *PodWrapper { p.Spec.Priority = &v; return p }
 
+// PreemptionPolicy sets spec.preemptionPolicy (PreemptLowerPriority or Never).
+func (p *PodWrapper) PreemptionPolicy(v string) *PodWrapper { p.Spec.PreemptionPolicy = &v; return p }
+
+// StartTime sets status.startTime (seconds since the epoch).
+func (p *PodWrapper) StartTime(sec int64) *PodWrapper {
+	p.status().StartTime = &metav1.Time{Seconds: sec}
+	return p
+}
+
+// NominatedNodeName sets status.nominatedNodeName.
+func (p *PodWrapper) NominatedNodeName(n string) *PodWrapper {
+	p.status().NominatedNodeName = n
+	return p
+}
+
+// Terminating sets a deletionTimestamp, as a graceful deletion does.
+func (p *PodWrapper) Terminating() *PodWrapper {
+	p.Metadata.DeletionTimestamp = &metav1.Time{Seconds: 1}
+	return p
+}
+
+func (p *PodWrapper) status() *corev1.PodStatus {
+	if p.Status == nil {
+		p.Status = &corev1.PodStatus{}
+	}
+	return p.Status
+}
+
 // NodeSelector sets spec.nodeSelector.
 func (p *PodWrapper) NodeSelector(m map[string]string) *PodWrapper { p.Spec.NodeSelector = m; return p }
 

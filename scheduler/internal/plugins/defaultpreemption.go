@@ -1,0 +1,287 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/scheduler/internal/framework"
+)
+
+// Preemption messages, as kube-scheduler words them.
+const (
+	ErrReasonNoVictims             = "No preemption victims found for incoming pod"
+	ErrReasonPreemptionNotHelpful  = "Preemption is not helpful for scheduling"
+	msgNotEligiblePreemptNever     = "not eligible due to preemptionPolicy=Never."
+	msgNotEligibleTerminatingVictm = "not eligible due to a terminating pod on the nominated node."
+	// PreemptNever is the preemptionPolicy of pods that never preempt.
+	PreemptNever = "Never"
+)
+
+// Bounds on how many candidate nodes a preemption dry-runs, as DefaultPreemptionArgs'
+// defaults: 10% of the nodes that might help, at least 100 (all of them below that).
+const (
+	minCandidateNodesPercentage = 10
+	minCandidateNodesAbsolute   = 100
+)
+
+// DefaultPreemption is kube-scheduler's DefaultPreemption PostFilter plugin: when no node
+// fits a pod, it looks for a node where evicting pods of lower priority would make room,
+// picks the one whose eviction hurts least, has the Preempter evict the victims there and
+// nominates the pod to it.
+//
+// What kubelab leaves out: PodDisruptionBudgets (kubelab serves none, so no candidate
+// violates one), extenders' preempt verb, and asynchronous preemption (the victims are
+// deleted inside the scheduling cycle, as kube-scheduler did before 1.32).
+type DefaultPreemption struct {
+	fwk       *framework.Framework
+	nominator framework.PodNominator
+	preempter framework.Preempter
+}
+
+// NewDefaultPreemption is DefaultPreemption's factory.
+func NewDefaultPreemption(h framework.Handle) (framework.Plugin, error) {
+	if h.Preempter == nil || h.Framework == nil {
+		return nil, fmt.Errorf("%s needs a Preempter and its Framework", DefaultPreemptionName)
+	}
+	return &DefaultPreemption{fwk: h.Framework, nominator: h.Nominator, preempter: h.Preempter}, nil
+}
+
+func (*DefaultPreemption) Name() string { return DefaultPreemptionName }
+
+// Candidate is a node preemption could use and the pods it would evict there, most
+// important first.
+type Candidate struct {
+	Node    string
+	Victims []*corev1.Pod
+}
+
+// PostFilter preempts for pod, given why each node rejected it. It answers the nominated
+// node on success; Unschedulable when the pod may not preempt now; UnschedulableAndUnresolvable
+// when no eviction would make it fit anywhere.
+func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, statuses map[string]*framework.Status) (string, *framework.Status) {
+	snap := state.Snapshot()
+	if snap == nil {
+		return "", framework.AsStatus(fmt.Errorf("%s: the cycle has no snapshot", DefaultPreemptionName))
+	}
+	nominated := pod.GetStatus().GetNominatedNodeName()
+	if pl.nominator != nil {
+		if n := pl.nominator.NominatedNodeName(pod); n != "" {
+			nominated = n
+		}
+	}
+	if ok, msg := PodEligibleToPreemptOthers(pod, nominated, snap, statuses); !ok {
+		return "", framework.NewStatus(framework.Unschedulable, preemptionMsg(msg))
+	}
+	candidates, nodeStatuses, err := pl.findCandidates(ctx, state, pod, snap, statuses)
+	if err != nil {
+		return "", framework.AsStatus(err)
+	}
+	if len(candidates) == 0 {
+		fitErr := &framework.FitError{Pod: pod, NumAllNodes: snap.NumNodes(), Diagnosis: framework.Diagnosis{NodeToStatus: nodeStatuses}}
+		return "", framework.NewStatus(framework.UnschedulableAndUnresolvable, preemptionMsg(fitErr.Error()))
+	}
+	best := PickOneNodeForPreemption(candidates)
+	if err := pl.preempter.PreemptVictims(ctx, pod, best.Node, best.Victims); err != nil {
+		return "", framework.AsStatus(fmt.Errorf("preempt on node %s: %w", best.Node, err))
+	}
+	return best.Node, nil
+}
+
+// preemptionMsg prefixes msg as kube-scheduler does; the trailing period goes, since the
+// FitError that quotes it adds its own.
+func preemptionMsg(msg string) string { return "preemption: " + strings.TrimSuffix(msg, ".") }
+
+// PodEligibleToPreemptOthers says whether pod may preempt, and why not: not with
+// preemptionPolicy Never, and not while a pod of lower priority on the node it is already
+// nominated to is still terminating (its earlier preemption is under way), unless that
+// node can no longer take it at all.
+func PodEligibleToPreemptOthers(pod *corev1.Pod, nominatedNode string, snap *framework.Snapshot, statuses map[string]*framework.Status) (bool, string) {
+	if p := pod.GetSpec().PreemptionPolicy; p != nil && *p == PreemptNever {
+		return false, msgNotEligiblePreemptNever
+	}
+	if nominatedNode == "" || statuses[nominatedNode].Code() == framework.UnschedulableAndUnresolvable {
+		return true, ""
+	}
+	if ni := snap.Get(nominatedNode); ni != nil {
+		prio := framework.PodPriority(pod)
+		for _, pi := range ni.Pods {
+			if framework.PodPriority(pi.Pod) < prio && pi.Pod.GetMetadata().GetDeletionTimestamp() != nil {
+				return false, msgNotEligibleTerminatingVictm
+			}
+		}
+	}
+	return true, ""
+}
+
+// findCandidates dry-runs preemption on the nodes that rejected pod for a reason eviction
+// can fix (Unschedulable: resources, pod count, host ports; not UnschedulableAndUnresolvable:
+// node name, affinity, taints, cordon), in snapshot order, until it has enough candidates.
+// It also returns every node's status for the failure message.
+func (pl *DefaultPreemption) findCandidates(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, snap *framework.Snapshot, statuses map[string]*framework.Status) ([]Candidate, map[string]*framework.Status, error) {
+	out := map[string]*framework.Status{}
+	var potential []*framework.NodeInfo
+	for _, ni := range snap.List {
+		if statuses[ni.Name()].Code() == framework.Unschedulable {
+			potential = append(potential, ni)
+			continue
+		}
+		out[ni.Name()] = framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonPreemptionNotHelpful)
+	}
+	want := numCandidates(len(potential))
+	var candidates []Candidate
+	for _, ni := range potential {
+		if len(candidates) >= want {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		victims, s := pl.SelectVictimsOnNode(ctx, state, pod, ni.Clone())
+		switch {
+		case s.IsSuccess() && len(victims) > 0:
+			candidates = append(candidates, Candidate{Node: ni.Name(), Victims: victims})
+		case s.IsSuccess():
+			// It fits with nothing evicted (the cluster changed since Filter): no
+			// preemption needed there; the retry will find it.
+			out[ni.Name()] = framework.NewStatus(framework.Unschedulable, ErrReasonPreemptionNotHelpful)
+		case s.Code() == framework.Error:
+			return nil, nil, s.AsError()
+		default:
+			out[ni.Name()] = s
+		}
+	}
+	return candidates, out, nil
+}
+
+func numCandidates(nodes int) int {
+	return min(max(nodes*minCandidateNodesPercentage/100, minCandidateNodesAbsolute), nodes)
+}
+
+// SelectVictimsOnNode finds the fewest, least important pods to evict from ni (a copy,
+// which it changes) for pod to fit: it removes every pod of lower priority, checks that pod
+// then passes the filters, and puts the victims back one at a time, most important first,
+// keeping each one the pod still fits beside. The victims come back most important first.
+func (pl *DefaultPreemption) SelectVictimsOnNode(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo) ([]*corev1.Pod, *framework.Status) {
+	prio := framework.PodPriority(pod)
+	var potential []*framework.PodInfo
+	for _, pi := range ni.Pods {
+		if framework.PodPriority(pi.Pod) < prio {
+			potential = append(potential, pi)
+		}
+	}
+	if len(potential) == 0 {
+		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonNoVictims)
+	}
+	for _, pi := range potential {
+		ni.RemovePod(pi.Key)
+	}
+	if s := pl.fwk.RunFilterPluginsWithNominatedPods(ctx, state, pod, ni); !s.IsSuccess() {
+		return nil, s
+	}
+	slices.SortStableFunc(potential, func(a, b *framework.PodInfo) int {
+		if MoreImportantPod(a.Pod, b.Pod) {
+			return -1
+		}
+		if MoreImportantPod(b.Pod, a.Pod) {
+			return 1
+		}
+		return 0
+	})
+	var victims []*corev1.Pod
+	for _, pi := range potential {
+		ni.AddPodInfo(pi)
+		s := pl.fwk.RunFilterPluginsWithNominatedPods(ctx, state, pod, ni)
+		if s.Code() == framework.Error {
+			return nil, s
+		}
+		if !s.IsSuccess() {
+			ni.RemovePod(pi.Key)
+			victims = append(victims, pi.Pod)
+		}
+	}
+	return victims, nil
+}
+
+// MoreImportantPod orders pods for eviction: higher priority first, then the one running
+// longer (earlier start time).
+func MoreImportantPod(a, b *corev1.Pod) bool {
+	pa, pb := framework.PodPriority(a), framework.PodPriority(b)
+	if pa != pb {
+		return pa > pb
+	}
+	return podStartTime(a) < podStartTime(b)
+}
+
+// podStartTime is status.startTime in nanoseconds. A pod that has not started (no kubelet
+// reported it yet) counts as starting now, later than any that has, as kube-scheduler
+// counts it; MaxInt64 stands for "now" so the order does not depend on the clock.
+func podStartTime(p *corev1.Pod) int64 {
+	t := p.GetStatus().GetStartTime()
+	if t == nil {
+		return math.MaxInt64
+	}
+	return t.GetSeconds()*1e9 + int64(t.GetNanos())
+}
+
+// PickOneNodeForPreemption chooses among candidates (each with its victims most important
+// first) by kube-scheduler's criteria, each breaking the previous one's ties:
+//  1. fewest PodDisruptionBudget violations: kubelab has no PDBs, so always a tie;
+//  2. the lowest priority of the most important victim;
+//  3. the smallest sum of victim priorities;
+//  4. the fewest victims;
+//  5. the latest start time among the most important victims (evict what started last);
+//  6. the first candidate.
+func PickOneNodeForPreemption(candidates []Candidate) Candidate {
+	if len(candidates) == 0 {
+		return Candidate{}
+	}
+	scores := []func(c Candidate) int64{
+		func(c Candidate) int64 { return -int64(framework.PodPriority(c.Victims[0])) },
+		func(c Candidate) int64 {
+			var sum int64
+			for _, v := range c.Victims {
+				// Shifted to be non-negative, so more pods of negative priority never
+				// sum to less than fewer.
+				sum += int64(framework.PodPriority(v)) + math.MaxInt32 + 1
+			}
+			return -sum
+		},
+		func(c Candidate) int64 { return -int64(len(c.Victims)) },
+		earliestStartOfMostImportant,
+	}
+	best := candidates
+	for _, score := range scores {
+		if len(best) == 1 {
+			break
+		}
+		var next []Candidate
+		top := int64(math.MinInt64)
+		for _, c := range best {
+			switch s := score(c); {
+			case s > top:
+				top, next = s, append(next[:0], c)
+			case s == top:
+				next = append(next, c)
+			}
+		}
+		best = next
+	}
+	return best[0]
+}
+
+// earliestStartOfMostImportant is the earliest start time among c's victims of the
+// highest priority: the later it is, the less work the preemption throws away.
+func earliestStartOfMostImportant(c Candidate) int64 {
+	top := framework.PodPriority(c.Victims[0])
+	earliest := int64(math.MaxInt64)
+	for _, v := range c.Victims {
+		if framework.PodPriority(v) == top {
+			earliest = min(earliest, podStartTime(v))
+		}
+	}
+	return earliest
+}
