@@ -120,6 +120,7 @@ func TestAuthorizationTable(t *testing.T) {
 		{"scheduler binds a pod", sched, "POST", pods + "/web-0/binding", `{"apiVersion":"v1","kind":"Binding","metadata":{"name":"web-0"},"target":{"kind":"Node","name":"node-2"}}`, 201},
 		{"scheduler may not delete deployments", sched, "DELETE", "/apis/apps/v1/namespaces/team/deployments/d1", "", 403},
 		{"scheduler may not create pods", sched, "POST", pods, podJSON("x", ""), 403},
+		{"scheduler deletes a preemption victim", sched, "DELETE", pods + "/on-2", "", 200},
 		{"scheduler may not read roles", sched, "GET", rbacAPI + "/clusterroles", "", 403},
 		{"controller-manager creates replicasets", kcm, "POST", "/apis/apps/v1/namespaces/team/replicasets", strings.Replace(strings.Replace(teamDeploy, `"Deployment"`, `"ReplicaSet"`, 1), `"d1"`, `"rs1"`, 1), 201},
 		{"controller-manager lists everything (GC)", kcm, "GET", rbacAPI + "/clusterroles", "", 200},

@@ -103,7 +103,8 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 		clusterRole("system:kube-scheduler",
 			rule(eventVerbs, events, "events"),
 			rule(readVerbs, core, "nodes", "namespaces"),
-			rule(readVerbs, core, "pods"),
+			// delete: preemption removes lower-priority victims, as upstream's role allows.
+			rule(join(readVerbs, []string{"delete"}), core, "pods"),
 			rule([]string{"create"}, core, "pods/binding", "bindings"),
 			rule([]string{"update", "patch"}, core, "pods/status"),
 			rule(readVerbs, apps, "replicasets"),
