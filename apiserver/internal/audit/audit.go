@@ -14,20 +14,31 @@ import (
 
 // Event is one audit line.
 type Event struct {
-	Time        time.Time `json:"time"`
-	FrontDoor   string    `json:"frontDoor"` // "rest" or "grpc"
-	User        string    `json:"user"`
-	Groups      []string  `json:"groups,omitempty"`
-	SourceIP    string    `json:"sourceIP,omitempty"`
-	Verb        string    `json:"verb"`
-	APIGroup    string    `json:"apiGroup,omitempty"`
-	Resource    string    `json:"resource,omitempty"`
-	Subresource string    `json:"subresource,omitempty"`
-	Namespace   string    `json:"namespace,omitempty"`
-	Name        string    `json:"name,omitempty"`
-	URI         string    `json:"requestURI,omitempty"`
-	Code        int       `json:"code"`
-	LatencyMs   float64   `json:"latencyMs"`
+	Time      time.Time `json:"time"`
+	FrontDoor string    `json:"frontDoor"` // "rest" or "grpc"
+	User      string    `json:"user"`
+	Groups    []string  `json:"groups,omitempty"`
+	// ImpersonatedUser is who the request ran as when User impersonated someone
+	// (Kubernetes' impersonatedUser); User and Groups stay the requester's.
+	ImpersonatedUser *UserInfo `json:"impersonatedUser,omitempty"`
+	SourceIP         string    `json:"sourceIP,omitempty"`
+	Verb             string    `json:"verb"`
+	APIGroup         string    `json:"apiGroup,omitempty"`
+	Resource         string    `json:"resource,omitempty"`
+	Subresource      string    `json:"subresource,omitempty"`
+	Namespace        string    `json:"namespace,omitempty"`
+	Name             string    `json:"name,omitempty"`
+	URI              string    `json:"requestURI,omitempty"`
+	Code             int       `json:"code"`
+	LatencyMs        float64   `json:"latencyMs"`
+}
+
+// UserInfo is an identity as Kubernetes' audit events write it.
+type UserInfo struct {
+	Username string              `json:"username"`
+	UID      string              `json:"uid,omitempty"`
+	Groups   []string            `json:"groups,omitempty"`
+	Extra    map[string][]string `json:"extra,omitempty"`
 }
 
 // Logger appends events to a file. A nil *Logger logs nothing, so callers need no checks.

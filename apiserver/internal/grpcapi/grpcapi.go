@@ -96,7 +96,8 @@ func (s *service) authenticate(ctx context.Context) (context.Context, error) {
 	}
 	u, err := s.authn.Authenticate(ctx, creds)
 	if err != nil {
-		return nil, apierrors.ToGRPC(apierrors.NewUnauthorized(""))
+		// ctx, not nil: the interceptors' deferred audit event reads it.
+		return ctx, apierrors.ToGRPC(apierrors.NewUnauthorized(""))
 	}
 	if creds.Authorization != "" {
 		// Nothing past authentication may see or log the credentials, as REST drops the
@@ -105,7 +106,38 @@ func (s *service) authenticate(ctx context.Context) (context.Context, error) {
 		md.Delete("authorization")
 		ctx = metadata.NewIncomingContext(ctx, md)
 	}
-	return request.WithUser(ctx, u), nil
+	ctx = request.WithUser(ctx, u)
+	if hasMD {
+		return s.impersonate(ctx, md)
+	}
+	return ctx, nil
+}
+
+// requesterKey keeps the authenticated caller on the context of a call that impersonates
+// someone, for its audit event.
+type requesterKey struct{}
+
+// impersonate switches ctx's user to the one the impersonate-* metadata names (the same
+// keys as REST's headers, lower case), once the caller is allowed `impersonate` on each
+// part, and drops those keys. Kubelab's components never impersonate; the gRPC door takes
+// the same requests as REST so that the two doors answer alike.
+func (s *service) impersonate(ctx context.Context, md metadata.MD) (context.Context, error) {
+	im, err := authn.ParseImpersonation(md)
+	if err != nil || im == nil {
+		return ctx, apierrors.ToGRPC(err)
+	}
+	u, err := authn.Impersonate(ctx, im, s.pipeline.Authorize)
+	if err != nil {
+		return ctx, apierrors.ToGRPC(err) // audited as the requester's refused call
+	}
+	md = md.Copy()
+	for k := range md {
+		if authn.IsImpersonationHeader(k) {
+			delete(md, k)
+		}
+	}
+	ctx = context.WithValue(ctx, requesterKey{}, request.UserFrom(ctx))
+	return request.WithUser(metadata.NewIncomingContext(ctx, md), u), nil
 }
 
 func (s *service) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
@@ -146,6 +178,10 @@ func (s *service) auditCall(ctx context.Context, start time.Time, method string,
 	}
 	if u := request.UserFrom(ctx); u != nil {
 		ev.User, ev.Groups = u.Name, u.Groups
+		if r, ok := ctx.Value(requesterKey{}).(*request.User); ok {
+			ev.User, ev.Groups = r.Name, r.Groups
+			ev.ImpersonatedUser = &audit.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups, Extra: u.Extra}
+		}
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		ev.SourceIP = p.Addr.String()

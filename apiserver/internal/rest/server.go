@@ -61,7 +61,7 @@ func New(cfg Config) *Server {
 		s.version = DefaultVersion
 	}
 	r := chi.NewRouter()
-	r.Use(s.recoverPanics, s.observe, s.authenticate)
+	r.Use(s.recoverPanics, s.observe, s.authenticate, s.impersonate)
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		r.Get(p, s.serveHealth)
 		r.Get(p+"/*", s.serveHealth)
@@ -179,6 +179,8 @@ type statusRecorder struct {
 	http.ResponseWriter
 	code int
 	user *request.User
+	// impersonated is who the user acted as, if anyone (set by impersonate).
+	impersonated *request.User
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -227,6 +229,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if u := rec.user; u != nil {
 			attrs = append(attrs, "user", u.Name)
 			ev.User, ev.Groups = u.Name, u.Groups
+		}
+		if u := rec.impersonated; u != nil {
+			attrs = append(attrs, "as", u.Name)
+			ev.ImpersonatedUser = &audit.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups, Extra: u.Extra}
 		}
 		s.audit.Log(ev)
 		if info.Namespace != "" || info.Name != "" {
