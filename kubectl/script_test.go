@@ -64,6 +64,7 @@ func TestScripts(t *testing.T) {
 					"metrics-mark":       m.mark,
 					"discovery-requests": m.assert("discovery", isDiscovery),
 					"write-requests":     m.assert("write", isWrite),
+					"retry":              retry,
 					"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 						d, err := time.ParseDuration(args[0])
 						ts.Check(err)
@@ -75,6 +76,26 @@ func TestScripts(t *testing.T) {
 				},
 			})
 		})
+	}
+}
+
+// retry runs a program until it succeeds, for up to 10s: for what the server applies
+// asynchronously, such as RBAC bindings reaching the authorizer's cache. Its output is the
+// last run's.
+func retry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: retry program [args...]")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := ts.Exec(args[0], args[1:]...)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: %v", strings.Join(args, " "), err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

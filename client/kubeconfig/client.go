@@ -51,6 +51,12 @@ type Overrides struct {
 	Password          string
 	ClientCertificate string
 	ClientKey         string
+
+	// Impersonate (--as), ImpersonateUID (--as-uid) and ImpersonateGroups (--as-group)
+	// replace the user's as, as-uid and as-groups.
+	Impersonate       string
+	ImpersonateUID    string
+	ImpersonateGroups []string
 }
 
 // RESTConfig is a resolved client configuration: everything needed to talk to
@@ -64,6 +70,9 @@ type RESTConfig struct {
 	BearerToken string
 	Username    string
 	Password    string
+
+	// Impersonate is who every request acts as; empty UserName means no one.
+	Impersonate Impersonation
 
 	TLS TLSConfig
 }
@@ -213,6 +222,7 @@ func resolveUser(rc *RESTConfig, user AuthInfo, name string, o Overrides) error 
 	if rc.BearerToken != "" && (rc.Username != "" || rc.Password != "") {
 		return fmt.Errorf("invalid configuration: user %q: bearer token and username/password are both set; only one is allowed", name)
 	}
+	rc.Impersonate = resolveImpersonation(user, o)
 	return nil
 }
 

@@ -77,6 +77,13 @@ type AuthInfo struct {
 	Username              string `json:"username,omitempty"`
 	Password              string `json:"password,omitempty"`
 
+	// Impersonate is the user to act as (Impersonate-User); the other Impersonate fields
+	// are sent only with it, as client-go does.
+	Impersonate          string              `json:"as,omitempty"`
+	ImpersonateUID       string              `json:"as-uid,omitempty"`
+	ImpersonateGroups    []string            `json:"as-groups,omitempty"`
+	ImpersonateUserExtra map[string][]string `json:"as-user-extra,omitempty"`
+
 	// LocationOfOrigin is the file this entry was loaded from. It is set by
 	// Load, never serialized, and used to resolve relative paths.
 	LocationOfOrigin string `json:"-"`

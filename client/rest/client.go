@@ -129,6 +129,10 @@ func newClient(base *url.URL, hc *http.Client, cfg *kubeconfig.RESTConfig, opts 
 		user, pass := cfg.Username, cfg.Password
 		c.auth = func(r *http.Request) { r.SetBasicAuth(user, pass) }
 	}
+	if im := cfg.Impersonate; im.UserName != "" {
+		auth := c.auth
+		c.auth = func(r *http.Request) { auth(r); im.SetHeaders(r.Header) }
+	}
 	return c
 }
 

@@ -158,6 +158,25 @@ func TestBasicAuth(t *testing.T) {
 	}
 }
 
+// TestImpersonationHeaders: a config that impersonates sends the headers with its
+// credentials on every request.
+func TestImpersonationHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" || r.Header.Get("Impersonate-User") != "bob" ||
+			strings.Join(r.Header.Values("Impersonate-Group"), ",") != "devs,ops" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		fmt.Fprint(w, podJSON)
+	}))
+	defer srv.Close()
+	c, _, _ := newTestClient(t, srv.URL, kubeconfig.RESTConfig{BearerToken: "tok",
+		Impersonate: kubeconfig.Impersonation{UserName: "bob", Groups: []string{"devs", "ops"}}})
+	if _, err := c.Get(context.Background(), podRef(t, "p")); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestErrorDecoding(t *testing.T) {
 	cases := []struct {
 		name       string

@@ -54,6 +54,10 @@ func NewClient(rc *kubeconfig.RESTConfig, timeout time.Duration) (*Client, error
 	case rc.Username != "" || rc.Password != "":
 		c.auth = func(r *http.Request) { r.SetBasicAuth(rc.Username, rc.Password) }
 	}
+	if im := rc.Impersonate; im.UserName != "" { // --as, --as-group, --as-uid, or the user's as
+		auth := c.auth
+		c.auth = func(r *http.Request) { auth(r); im.SetHeaders(r.Header) }
+	}
 	return c, nil
 }
 

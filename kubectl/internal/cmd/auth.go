@@ -1,0 +1,156 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// NewCmdAuth is `kubectl auth`, with its can-i subcommand.
+func NewCmdAuth(f *Factory, streams Streams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "auth",
+		Short: "Inspect authorization",
+		Long:  "Inspect authorization.",
+		Args:  cobra.NoArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	c.AddCommand(NewCmdCanI(f, streams))
+	return c
+}
+
+type canIFlags struct {
+	allNamespaces bool
+	subresource   string
+	quiet         bool
+}
+
+// NewCmdCanI is `kubectl auth can-i VERB TYPE[/NAME] | NONRESOURCEURL`: a
+// SelfSubjectAccessReview, so the server answers for whoever the request runs as — with
+// --as, the impersonated user.
+func NewCmdCanI(f *Factory, streams Streams) *cobra.Command {
+	o := &canIFlags{}
+	c := &cobra.Command{
+		Use:   "can-i VERB [TYPE | TYPE/NAME | NONRESOURCEURL]",
+		Short: "Check whether an action is allowed",
+		Long: `Check whether an action is allowed.
+
+ VERB is a logical Kubernetes API verb like 'get', 'list', 'watch', 'delete', etc. TYPE is a Kubernetes resource. Shortcuts and groups will be resolved. NONRESOURCEURL is a partial URL that starts with "/". NAME is the name of a particular Kubernetes resource.`,
+		Example: `  # Check to see if I can create pods in any namespace
+  kubectl auth can-i create pods --all-namespaces
+
+  # Check to see if I can list deployments in my current namespace
+  kubectl auth can-i list deployments.apps
+
+  # Check to see if the user bob can list pods (needs the right to impersonate bob)
+  kubectl auth can-i list pods --as=bob
+
+  # Check to see if I can access the URL /logs/
+  kubectl auth can-i get /logs/`,
+		RunE: func(c *cobra.Command, args []string) error {
+			return o.run(c.Context(), f, streams, args)
+		},
+	}
+	fl := c.Flags()
+	fl.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "If true, check the specified action in all namespaces.")
+	fl.StringVar(&o.subresource, "subresource", "", "SubResource such as pod/log or deployment/scale")
+	fl.BoolVarP(&o.quiet, "quiet", "q", false, "If true, suppress output and just return the exit code.")
+	return c
+}
+
+// nonStandardResources are impersonation's virtual resources, which discovery never lists:
+// kubectl checks them without warning.
+var nonStandardResources = map[string]bool{"users": true, "groups": true}
+
+func (o *canIFlags) run(ctx context.Context, f *Factory, streams Streams, args []string) error {
+	if len(args) != 2 {
+		return errors.New("you must specify two arguments: verb resource or verb resource/resourceName.\nSee 'kubectl auth can-i -h' for help and examples.")
+	}
+	verb := args[0]
+	spec := map[string]any{}
+	if strings.HasPrefix(args[1], "/") {
+		if o.subresource != "" {
+			return errors.New("--subresource can not be used with NonResourceURL")
+		}
+		spec["nonResourceAttributes"] = map[string]string{"verb": verb, "path": args[1]}
+	} else {
+		typ, name, _ := strings.Cut(args[1], "/")
+		group, resource := o.resourceFor(ctx, f, streams, typ)
+		ns := ""
+		if !o.allNamespaces {
+			var err error
+			if ns, _, err = f.Namespace(); err != nil {
+				return err
+			}
+		}
+		spec["resourceAttributes"] = map[string]string{
+			"namespace": ns, "verb": verb, "group": group, "resource": resource, "subresource": o.subresource, "name": name,
+		}
+	}
+	body, err := json.Marshal(map[string]any{
+		"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec,
+	})
+	if err != nil {
+		return err
+	}
+	client, err := f.Client()
+	if err != nil {
+		return err
+	}
+	data, err := client.Do(ctx, Request{Method: "POST", Path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", Body: body})
+	if err != nil {
+		return err
+	}
+	var review struct {
+		Status struct {
+			Allowed         bool   `json:"allowed"`
+			Reason          string `json:"reason"`
+			EvaluationError string `json:"evaluationError"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(data, &review); err != nil {
+		return fmt.Errorf("decode SelfSubjectAccessReview: %w", err)
+	}
+	st := review.Status
+	if !o.quiet {
+		if st.Allowed {
+			fmt.Fprintln(streams.Out, "yes")
+		} else {
+			line := "no"
+			for _, s := range []string{st.Reason, st.EvaluationError} {
+				if s != "" {
+					line += " - " + s
+				}
+			}
+			fmt.Fprintln(streams.Out, line)
+		}
+	}
+	if !st.Allowed {
+		return &exitError{}
+	}
+	return nil
+}
+
+// resourceFor resolves TYPE (pods, po, deployments.apps, *) through discovery to its group
+// and plural. A type discovery does not know is checked as typed (a "name.group" split at
+// the first dot), with a warning unless it is users or groups.
+func (o *canIFlags) resourceFor(ctx context.Context, f *Factory, streams Streams, typ string) (group, resource string) {
+	typ = strings.ToLower(typ)
+	if typ == "*" {
+		return "", "*"
+	}
+	if d, err := f.Discovery(); err == nil {
+		if r, err := d.Resolve(ctx, typ); err == nil {
+			return r.Group, r.Name
+		}
+	}
+	resource, group, _ = strings.Cut(typ, ".")
+	if !o.quiet && !nonStandardResources[typ] {
+		fmt.Fprintf(streams.ErrOut, "Warning: the server doesn't have a resource type '%s'\n\n", resource) // a blank line after, as kubectl
+	}
+	return group, resource
+}
