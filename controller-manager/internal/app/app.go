@@ -107,6 +107,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&co.NodeMonitorPeriod, "node-monitor-period", co.NodeMonitorPeriod, "how often node health is checked")
 	fs.Int64Var(&co.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", co.DefaultNotReadyTolerationSeconds, "tolerationSeconds of the default not-ready:NoExecute toleration")
 	fs.Int64Var(&co.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", co.DefaultUnreachableTolerationSeconds, "tolerationSeconds of the default unreachable:NoExecute toleration")
+	fs.Float64Var(&co.NodeEvictionRate, "node-eviction-rate", co.NodeEvictionRate, "nodes per second given a NoExecute taint in a healthy zone, or in a fully disrupted one while another zone is healthy")
+	fs.Float64Var(&co.SecondaryNodeEvictionRate, "secondary-node-eviction-rate", co.SecondaryNodeEvictionRate, "nodes per second given a NoExecute taint in a partially disrupted zone larger than --large-cluster-size-threshold")
+	fs.IntVar(&co.LargeClusterSizeThreshold, "large-cluster-size-threshold", co.LargeClusterSizeThreshold, "zones of more nodes than this use --secondary-node-eviction-rate when partially disrupted; smaller ones stop tainting")
+	fs.Float64Var(&co.UnhealthyZoneThreshold, "unhealthy-zone-threshold", co.UnhealthyZoneThreshold, "fraction of not-ready nodes (more than 2) at which a zone counts as partially disrupted")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -127,6 +131,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if co.ResourceQuotaSyncPeriod < 0 {
 		return nil, fmt.Errorf("--resource-quota-sync-period must not be negative, got %v", co.ResourceQuotaSyncPeriod)
+	}
+	if co.NodeEvictionRate < 0 || co.SecondaryNodeEvictionRate < 0 || co.LargeClusterSizeThreshold < 0 {
+		return nil, fmt.Errorf("--node-eviction-rate, --secondary-node-eviction-rate and --large-cluster-size-threshold must not be negative")
+	}
+	if co.UnhealthyZoneThreshold <= 0 || co.UnhealthyZoneThreshold > 1 {
+		return nil, fmt.Errorf("--unhealthy-zone-threshold must be in (0, 1], got %v", co.UnhealthyZoneThreshold)
 	}
 	if _, _, err := net.ParseCIDR(co.ClusterCIDR); err != nil {
 		return nil, fmt.Errorf("--cluster-cidr: %w", err)

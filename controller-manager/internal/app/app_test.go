@@ -59,19 +59,23 @@ func TestFlags(t *testing.T) {
 	if !le.LeaderElect || !o.grpc || o.controllers != "*" || o.securePort != 10257 || le.LeaseDuration != 15*time.Second ||
 		le.RenewDeadline != 10*time.Second || le.RetryPeriod != 2*time.Second || le.ResourceNamespace != "kube-system" || le.ResourceName != "kube-controller-manager" ||
 		o.controllerOp.ConcurrentReplicaSetSyncs != 5 || o.controllerOp.ClusterCIDR != "10.244.0.0/16" || o.controllerOp.NodeMonitorGracePeriod != 40*time.Second ||
-		o.controllerOp.ConcurrentResourceQuotaSyncs != 5 || o.controllerOp.ResourceQuotaSyncPeriod != 5*time.Minute {
+		o.controllerOp.ConcurrentResourceQuotaSyncs != 5 || o.controllerOp.ResourceQuotaSyncPeriod != 5*time.Minute ||
+		o.controllerOp.NodeEvictionRate != 0.1 || o.controllerOp.SecondaryNodeEvictionRate != 0.01 ||
+		o.controllerOp.LargeClusterSizeThreshold != 50 || o.controllerOp.UnhealthyZoneThreshold != 0.55 {
 		t.Fatalf("defaults = %+v", o)
 	}
 	o, err = parseFlags([]string{"--concurrent-replicaset-syncs=2", "--cluster-cidr=10.8.0.0/16", "--node-cidr-mask-size=26",
 		"--node-monitor-grace-period=10s", "--default-unreachable-toleration-seconds=30", "--leader-elect=false", "--grpc=false",
-		"--concurrent-resource-quota-syncs=3", "--resource-quota-sync-period=30s"}, io.Discard)
+		"--concurrent-resource-quota-syncs=3", "--resource-quota-sync-period=30s",
+		"--node-eviction-rate=0.5", "--secondary-node-eviction-rate=0.05", "--large-cluster-size-threshold=10", "--unhealthy-zone-threshold=0.4"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	co := o.controllerOp
 	if co.ConcurrentReplicaSetSyncs != 2 || co.ClusterCIDR != "10.8.0.0/16" || co.NodeCIDRMaskSize != 26 || co.NodeMonitorGracePeriod != 10*time.Second ||
 		co.DefaultUnreachableTolerationSeconds != 30 || o.leaderElection.LeaderElect || o.grpc ||
-		co.ConcurrentResourceQuotaSyncs != 3 || co.ResourceQuotaSyncPeriod != 30*time.Second {
+		co.ConcurrentResourceQuotaSyncs != 3 || co.ResourceQuotaSyncPeriod != 30*time.Second ||
+		co.NodeEvictionRate != 0.5 || co.SecondaryNodeEvictionRate != 0.05 || co.LargeClusterSizeThreshold != 10 || co.UnhealthyZoneThreshold != 0.4 {
 		t.Fatalf("parsed = %+v", o)
 	}
 	for _, bad := range [][]string{
@@ -80,6 +84,9 @@ func TestFlags(t *testing.T) {
 		{"--concurrent-resource-quota-syncs=0"},
 		{"--resource-quota-sync-period=-1s"},
 		{"--cluster-cidr=nonsense"},
+		{"--node-eviction-rate=-1"},
+		{"--unhealthy-zone-threshold=0"},
+		{"--unhealthy-zone-threshold=1.5"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {

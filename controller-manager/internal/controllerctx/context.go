@@ -66,6 +66,17 @@ type Options struct {
 	// (--default-unreachable-toleration-seconds, --default-not-ready-toleration-seconds, 300).
 	DefaultUnreachableTolerationSeconds int64
 	DefaultNotReadyTolerationSeconds    int64
+	// NodeEvictionRate is how many nodes per second of a healthy zone (or of one of several
+	// zones that is fully down) get a NoExecute taint (--node-eviction-rate, 0.1);
+	// SecondaryNodeEvictionRate is the rate in a partially disrupted zone of more than
+	// LargeClusterSizeThreshold nodes (--secondary-node-eviction-rate, 0.01;
+	// --large-cluster-size-threshold, 50), smaller zones then get none. A zone is partially
+	// disrupted when more than 2 and at least UnhealthyZoneThreshold of its nodes are not
+	// ready (--unhealthy-zone-threshold, 0.55).
+	NodeEvictionRate          float64
+	SecondaryNodeEvictionRate float64
+	LargeClusterSizeThreshold int
+	UnhealthyZoneThreshold    float64
 }
 
 // DefaultOptions are kube-controller-manager's defaults.
@@ -76,5 +87,6 @@ func DefaultOptions() Options {
 		ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24,
 		NodeMonitorGracePeriod: 40 * time.Second, NodeMonitorPeriod: 5 * time.Second,
 		DefaultUnreachableTolerationSeconds: 300, DefaultNotReadyTolerationSeconds: 300,
+		NodeEvictionRate: 0.1, SecondaryNodeEvictionRate: 0.01, LargeClusterSizeThreshold: 50, UnhealthyZoneThreshold: 0.55,
 	}
 }

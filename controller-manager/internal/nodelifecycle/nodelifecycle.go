@@ -11,10 +11,10 @@
 //
 //   - No heartbeat within the grace period: Ready, MemoryPressure, DiskPressure and
 //     PIDPressure become Unknown (reason NodeStatusUnknown) through the status
-//     subresource, and the node gets node.kubernetes.io/unreachable NoExecute and
-//     NoSchedule.
-//   - Fresh heartbeats with Ready=False: node.kubernetes.io/not-ready NoExecute and
-//     NoSchedule.
+//     subresource, and the node gets node.kubernetes.io/unreachable NoSchedule at once and
+//     NoExecute as its zone allows (below).
+//   - Fresh heartbeats with Ready=False: node.kubernetes.io/not-ready NoSchedule, and
+//     NoExecute as the zone allows.
 //   - Fresh heartbeats otherwise: the controller's taints are removed. Conditions are the
 //     kubelet's to set again; a Ready=Unknown left by this controller does not keep a node
 //     that heartbeats tainted.
@@ -26,8 +26,28 @@
 //     Options.DefaultNotReadyTolerationSeconds / DefaultUnreachableTolerationSeconds
 //     (what that plugin would have added); the pods are not modified.
 //
-// Not done (upstream has it): zone disruption modes that stop evictions when a whole zone
-// is down, rate-limited eviction, and the DisruptionTarget pod condition.
+// NoExecute taints are what evict, so they are rate limited per zone (upstream's zone
+// disruption handling). A node's zone is its topology.kubernetes.io/region and /zone labels
+// ("" for all unlabelled nodes). A monitor pass, each NodeMonitorPeriod, judges every node
+// from the cache and computes each zone's state: FullDisruption when none of its nodes is
+// healthy, PartialDisruption when more than 2 and at least --unhealthy-zone-threshold of
+// them are not, else Normal. Each zone has a token bucket of burst 1 (so the first node of
+// a Normal zone is tainted at once) at --node-eviction-rate in Normal and FullDisruption,
+// and in PartialDisruption at --secondary-node-eviction-rate if the zone has more than
+// --large-cluster-size-threshold nodes, else not at all. An unhealthy node gets its
+// NoExecute taint only once the pass admitted it; a taint already there is kept.
+//
+// When every zone is in FullDisruption the controller is probably the one cut off (a
+// partition between it and the kubelets, a clock jump), so it enters master disruption
+// mode: no NoExecute taint is added and the ones it added are removed, so no pod is
+// evicted; NoSchedule and the Unknown conditions stay. When a node is healthy again it
+// leaves the mode and counts every node as just heard from, giving kubelets that reconnect
+// after the partition a grace period. The zones' health is exported as
+// node_collector_zone_health, node_collector_zone_size and
+// node_collector_unhealthy_nodes_in_zone.
+//
+// Not done (upstream has it): the DisruptionTarget pod condition, and excluding nodes
+// labelled node.kubernetes.io/exclude-disruption from the zone counts.
 package nodelifecycle
 
 import (
@@ -38,6 +58,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/client/cache"
@@ -90,6 +111,9 @@ type Controller struct {
 	healthByNode map[string]*healthRecord
 	// taintSeen is when a NoExecute taint without timeAdded was first seen, per node/key.
 	taintSeen map[string]time.Time
+	// zones decides which unhealthy nodes may get a NoExecute taint; monitor passes update it.
+	zones   *disruption
+	metrics *zoneMetrics
 }
 
 // healthRecord is what was last observed of a node's heartbeats.
@@ -97,6 +121,8 @@ type healthRecord struct {
 	probe          time.Time // controller clock when a heartbeat was last observed
 	readyHeartbeat *metav1.Time
 	leaseRenew     *metav1.MicroTime
+	// judged is the controller clock of the node's last completed sync.
+	judged time.Time
 }
 
 // New registers handlers on Nodes, node Leases and Pods.
@@ -104,6 +130,16 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 	if cc.Options.NodeMonitorGracePeriod <= 0 || cc.Options.NodeMonitorPeriod <= 0 {
 		return nil, fmt.Errorf("node lifecycle: node monitor period (%v) and grace period (%v) must be positive",
 			cc.Options.NodeMonitorPeriod, cc.Options.NodeMonitorGracePeriod)
+	}
+	o := cc.Options
+	if o.NodeEvictionRate < 0 || o.SecondaryNodeEvictionRate < 0 || o.LargeClusterSizeThreshold < 0 ||
+		o.UnhealthyZoneThreshold <= 0 || o.UnhealthyZoneThreshold > 1 {
+		return nil, fmt.Errorf("node lifecycle: eviction rates (%v, %v) and large cluster size (%d) must not be negative, unhealthy zone threshold (%v) must be in (0, 1]",
+			o.NodeEvictionRate, o.SecondaryNodeEvictionRate, o.LargeClusterSizeThreshold, o.UnhealthyZoneThreshold)
+	}
+	metrics, err := newZoneMetrics(prometheus.DefaultRegisterer)
+	if err != nil {
+		return nil, fmt.Errorf("node lifecycle: %w", err)
 	}
 	log := cc.Log
 	if log == nil {
@@ -122,6 +158,9 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 		opts:         cc.Options,
 		healthByNode: map[string]*healthRecord{},
 		taintSeen:    map[string]time.Time{},
+		zones: newDisruption(evictionRates{primary: o.NodeEvictionRate, secondary: o.SecondaryNodeEvictionRate,
+			largeCluster: o.LargeClusterSizeThreshold, unhealthyThreshold: o.UnhealthyZoneThreshold}),
+		metrics: metrics,
 	}
 	if cc.Recorder != nil {
 		c.recorder = cc.Recorder(Component)
@@ -178,13 +217,14 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 	return c, nil
 }
 
-// Run syncs every node each NodeMonitorPeriod, and on every Node or Lease change, until
-// ctx ends.
+// Run runs a monitor pass (which queues every node) before the workers start and each
+// NodeMonitorPeriod, and syncs a node on every Node or Lease change, until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx, c.synced...) {
 		return
 	}
+	c.monitor()
 	var wg sync.WaitGroup
 	for range max(workers, 1) {
 		wg.Go(func() {
@@ -201,14 +241,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 			wg.Wait()
 			return
 		case <-ticker.C:
-			nodes, err := c.nodes.List(nil)
-			if err != nil {
-				c.log.Error("list nodes", "err", err)
-				continue
-			}
-			for _, n := range nodes {
-				c.queue.Add(n.GetMetadata().GetName())
-			}
+			c.monitor()
 		}
 	}
 }
@@ -276,18 +309,16 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return err
 	}
 	now := c.now()
-	probe := c.observe(node, lease, now)
-	h := healthy
-	switch {
-	case now.After(probe.Add(c.opts.NodeMonitorGracePeriod)):
-		h = unreachable
+	h := c.judge(node, lease, now)
+	if h == unreachable {
 		if node, err = c.markUnknown(ctx, node, now); err != nil {
 			return err
 		}
-	case readyCondition(node).GetStatus() == "False":
-		h = notReady
 	}
-	if taints, changed := reconcileTaints(node.GetSpec().GetTaints(), h, now); changed {
+	c.mu.Lock()
+	noExecute := h != healthy && c.zones.mayTaint(name, hasOwnNoExecute(node))
+	c.mu.Unlock()
+	if taints, changed := reconcileTaints(node.GetSpec().GetTaints(), h, noExecute, now); changed {
 		next := proto.Clone(node).(*corev1.Node)
 		if next.Spec == nil {
 			next.Spec = &corev1.NodeSpec{}
@@ -296,9 +327,91 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		if node, err = c.client.Nodes().Update(ctx, next); err != nil {
 			return fmt.Errorf("update taints of node %s: %w", name, err)
 		}
-		c.log.Info("node taints updated", "node", name, "health", h, "taints", len(taints))
+		c.log.Info("node taints updated", "node", name, "health", h, "noExecute", noExecute, "taints", len(taints))
 	}
-	return c.evictPods(ctx, node, now)
+	if err := c.evictPods(ctx, node, now); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if rec := c.healthByNode[name]; rec != nil {
+		rec.judged = now
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// judge observes the node's heartbeats and says what the controller makes of it.
+func (c *Controller) judge(node *corev1.Node, lease *coordinationv1.Lease, now time.Time) health {
+	probe := c.observe(node, lease, now)
+	switch {
+	case now.After(probe.Add(c.opts.NodeMonitorGracePeriod)):
+		return unreachable
+	case readyCondition(node).GetStatus() == "False":
+		return notReady
+	}
+	return healthy
+}
+
+// monitor is a monitor pass: it judges every node from the cache, recomputes the zones'
+// states and lets unhealthy nodes through to NoExecute tainting as the zones allow (see
+// disruption.pass), then queues every node so its sync applies the result. Nothing here
+// writes to the apiserver; a pass is cheap and its state is rebuilt from the cache each
+// time.
+func (c *Controller) monitor() {
+	nodes, err := c.nodes.List(nil)
+	if err != nil {
+		c.log.Error("list nodes", "err", err)
+		return
+	}
+	now := c.now()
+	views := make([]nodeView, 0, len(nodes))
+	for _, n := range nodes {
+		name := n.GetMetadata().GetName()
+		lease, err := c.leases.Namespace(LeaseNamespace).Get(name)
+		if err != nil && !apierrors.IsNotFound(err) {
+			c.log.Error("get node lease", "node", name, "err", err)
+			return
+		}
+		views = append(views, nodeView{name: name, zone: zoneKey(n), health: c.judge(n, lease, now), tainted: hasOwnNoExecute(n)})
+	}
+	c.mu.Lock()
+	res := c.zones.pass(views, now)
+	if res.exitedMaster {
+		// As upstream: every node counts as just heard from, so nodes whose kubelets are
+		// reconnecting after the partition get a full grace period before any eviction.
+		for _, rec := range c.healthByNode {
+			rec.probe = now
+		}
+	}
+	zones := map[string]zoneInfo{}
+	for z, info := range c.zones.zones {
+		zones[z] = *info
+	}
+	c.mu.Unlock()
+	c.metrics.set(zones)
+	for _, z := range res.changed {
+		info := zones[z]
+		c.log.Info("Controller detected that zone is now in new state", "zone", zoneName(z), "state", info.state, "nodes", info.size, "notReady", info.notReady)
+	}
+	if res.enteredMaster {
+		c.log.Warn("Controller detected that all Nodes are not-Ready. Entering master disruption mode.", "nodes", len(nodes))
+	}
+	if res.exitedMaster {
+		c.log.Info("Controller detected that some Nodes are Ready. Exiting master disruption mode.")
+	}
+	for _, n := range nodes {
+		c.queue.Add(n.GetMetadata().GetName())
+	}
+}
+
+// hasOwnNoExecute says whether the node carries one of this controller's NoExecute taints.
+func hasOwnNoExecute(node *corev1.Node) bool {
+	for _, t := range node.GetSpec().GetTaints() {
+		if managed(t) && t.GetEffect() == EffectNoExecute {
+			return true
+		}
+	}
+	return false
 }
 
 // markUnknown sets the node's conditions to Unknown, unless they already are.

@@ -132,7 +132,8 @@ func podNames(tr *cachetest.Transport) []string {
 
 func TestSyncStaleNodeTaintEvictRecover(t *testing.T) {
 	clk := &fakeClock{now: t0}
-	c, tr, ctx := fixture(t, clk, readyNode("n1", t0), lease("n1", t0),
+	// n2 keeps heartbeating: a lone node going silent would be master disruption mode.
+	c, tr, ctx := fixture(t, clk, readyNode("n1", t0), lease("n1", t0), readyNode("n2", t0), lease("n2", t0),
 		podOn("n1", "quick", tol(TaintUnreachable, "Exists", EffectNoExecute, proto.Int64(0))),
 		podOn("n1", "default"),
 		podOn("n1", "forever", tol(TaintUnreachable, "Exists", EffectNoExecute, nil)),
@@ -152,6 +153,7 @@ func TestSyncStaleNodeTaintEvictRecover(t *testing.T) {
 
 	// Past it: Unknown, tainted, and the pod that tolerates for 0 s is evicted.
 	clk.Step(2 * time.Second)
+	monitorAfterBeats(t, c, tr, clk, "n2")
 	syncWhenCached(t, c, tr, ctx, "n1")
 	n, _ := stored[*corev1.Node](t, tr, nodeGVK, "n1")
 	ready := readyCondition(n)
@@ -170,11 +172,13 @@ func TestSyncStaleNodeTaintEvictRecover(t *testing.T) {
 
 	// The default toleration (300 s) runs out.
 	clk.Step(299 * time.Second)
+	monitorAfterBeats(t, c, tr, clk, "n2")
 	syncWhenCached(t, c, tr, ctx, "n1")
 	if got := podNames(tr); len(got) != 3 {
 		t.Fatalf("pods = %v: evicted before the default toleration ran out", got)
 	}
 	clk.Step(2 * time.Second)
+	monitorAfterBeats(t, c, tr, clk, "n2")
 	syncWhenCached(t, c, tr, ctx, "n1")
 	if got := podNames(tr); !slices.Equal(got, []string{"elsewhere", "forever"}) {
 		t.Fatalf("pods = %v, want default evicted", got)
@@ -200,7 +204,8 @@ func TestSyncNotReadyNode(t *testing.T) {
 	clk := &fakeClock{now: t0}
 	n := readyNode("n1", t0)
 	n.Status.Conditions[0].Status = "False"
-	c, tr, ctx := fixture(t, clk, n, podOn("n1", "p"))
+	c, tr, ctx := fixture(t, clk, n, readyNode("n2", t0), podOn("n1", "p"))
+	monitorAfterBeats(t, c, tr, clk)
 	syncWhenCached(t, c, tr, ctx, "n1")
 	got, _ := stored[*corev1.Node](t, tr, nodeGVK, "n1")
 	if k := keys(got.GetSpec().GetTaints()); !slices.Equal(k, []string{TaintNotReady + ":NoSchedule", TaintNotReady + ":NoExecute"}) {
@@ -220,4 +225,143 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// monitorAfterBeats renews the leases of the nodes alive at the clock's time, then runs a
+// monitor pass once the cache holds them and every stored node.
+func monitorAfterBeats(t *testing.T, c *Controller, tr *cachetest.Transport, clk *fakeClock, alive ...string) {
+	t.Helper()
+	for _, name := range alive {
+		tr.UpdateObject(lease(name, clk.Now()))
+		waitFor(t, "the lease of "+name+" in the cache", func() bool {
+			l, err := c.leases.Namespace(LeaseNamespace).Get(name)
+			return err == nil && l.GetSpec().GetRenewTime().GetSeconds() == clk.Now().Unix()
+		})
+	}
+	for _, o := range tr.Objects(nodeGVK) {
+		waitFor(t, "the cache to catch up", func() bool {
+			n, err := c.nodes.Get(o.GetMetadata().GetName())
+			return err == nil && n.GetMetadata().GetResourceVersion() == o.GetMetadata().GetResourceVersion()
+		})
+	}
+	c.monitor()
+}
+
+// syncAll syncs every stored node, as the workers would after a pass.
+func syncAll(t *testing.T, c *Controller, tr *cachetest.Transport, ctx context.Context) {
+	t.Helper()
+	for _, o := range tr.Objects(nodeGVK) {
+		syncWhenCached(t, c, tr, ctx, o.GetMetadata().GetName())
+	}
+}
+
+// noExecuteOn lists the nodes that carry this controller's NoExecute taints.
+func noExecuteOn(tr *cachetest.Transport) []string {
+	var out []string
+	for _, o := range tr.Objects(nodeGVK) {
+		if hasOwnNoExecute(o.(*corev1.Node)) {
+			out = append(out, o.GetMetadata().GetName())
+		}
+	}
+	return out
+}
+
+func TestRateLimitedNoExecuteTainting(t *testing.T) {
+	f := startNodes(t, []string{"n1", "n2", "n3", "n4"}, podOn("n2", "p", tol(TaintUnreachable, "Exists", EffectNoExecute, proto.Int64(0))))
+	tr := f.tr
+
+	// n1 and n2 go silent: the zone is Normal (2 of 4), its limiter (0.1/s, burst 1) lets
+	// n1 through at once and n2 ten seconds later; both get NoSchedule at once.
+	f.step(41*time.Second, "n3", "n4")
+	if got := noExecuteOn(tr); !slices.Equal(got, []string{"n1"}) {
+		t.Fatalf("NoExecute on %v, want [n1]", got)
+	}
+	if n, _ := stored[*corev1.Node](t, tr, nodeGVK, "n2"); !slices.Equal(keys(n.GetSpec().GetTaints()), []string{TaintUnreachable + ":NoSchedule"}) {
+		t.Fatalf("n2 taints = %v, want NoSchedule only", keys(n.GetSpec().GetTaints()))
+	}
+	f.step(9*time.Second, "n3", "n4")
+	if got := noExecuteOn(tr); !slices.Equal(got, []string{"n1"}) || len(podNames(tr)) != 1 {
+		t.Fatalf("after 9s: NoExecute on %v, pods %v; want [n1] and p kept", got, podNames(tr))
+	}
+	f.step(time.Second, "n3", "n4")
+	if got := noExecuteOn(tr); !slices.Equal(got, []string{"n1", "n2"}) || len(podNames(tr)) != 0 {
+		t.Fatalf("after 10s: NoExecute on %v, pods %v; want [n1 n2] and p evicted", got, podNames(tr))
+	}
+}
+
+func TestMasterDisruptionMode(t *testing.T) {
+	zero := tol(TaintUnreachable, "Exists", EffectNoExecute, proto.Int64(0))
+	f := startNodes(t, []string{"n1", "n2", "n3"}, podOn("n1", "p-n1", zero), podOn("n2", "p-n2", zero), podOn("n3", "p-n3", zero))
+	tr := f.tr
+
+	// n1 goes silent first: tainted, its pod evicted.
+	f.step(41*time.Second, "n2", "n3")
+	if got := noExecuteOn(tr); !slices.Equal(got, []string{"n1"}) {
+		t.Fatalf("NoExecute on %v, want [n1]", got)
+	}
+	tr.AddObject(podOn("n1", "late", zero)) // would be evicted at once while n1 has the taint
+
+	// Then all: master disruption mode. n1's taint goes, nobody else gets one, no pod is
+	// evicted, however long it lasts; Unknown and NoSchedule stay.
+	for _, step := range []time.Duration{41 * time.Second, time.Hour} {
+		f.step(step)
+		if got := noExecuteOn(tr); len(got) != 0 {
+			t.Fatalf("NoExecute on %v in master disruption mode", got)
+		}
+		if got := podNames(tr); !slices.Equal(got, []string{"late", "p-n2", "p-n3"}) {
+			t.Fatalf("pods = %v, want none evicted", got)
+		}
+		for _, name := range []string{"n1", "n2", "n3"} {
+			n, _ := stored[*corev1.Node](t, tr, nodeGVK, name)
+			if readyCondition(n).GetStatus() != "Unknown" || !slices.Equal(keys(n.GetSpec().GetTaints()), []string{TaintUnreachable + ":NoSchedule"}) {
+				t.Fatalf("%s: Ready %v, taints %v", name, readyCondition(n).GetStatus(), keys(n.GetSpec().GetTaints()))
+			}
+		}
+	}
+
+	// n2 comes back: the mode ends and every node gets a fresh grace period.
+	f.step(0, "n2")
+	if got := noExecuteOn(tr); len(got) != 0 || len(podNames(tr)) != 3 {
+		t.Fatalf("on leaving master mode: NoExecute on %v, pods %v", got, podNames(tr))
+	}
+	// n1 and n3 stay silent past it: tainting resumes, one at once, the other 10 s later.
+	f.step(41*time.Second, "n2")
+	if got := noExecuteOn(tr); !slices.Equal(got, []string{"n1"}) {
+		t.Fatalf("NoExecute on %v, want [n1]", got)
+	}
+	f.step(10*time.Second, "n2")
+	if got := noExecuteOn(tr); !slices.Equal(got, []string{"n1", "n3"}) {
+		t.Fatalf("NoExecute on %v, want [n1 n3]", got)
+	}
+	if got := podNames(tr); !slices.Equal(got, []string{"p-n2"}) {
+		t.Fatalf("pods = %v, want those of n1 and n3 evicted", got)
+	}
+}
+
+// nodesFixture is a fixture of Ready nodes with leases, all heard from at t0.
+type nodesFixture struct {
+	t   *testing.T
+	c   *Controller
+	tr  *cachetest.Transport
+	ctx context.Context
+	clk *fakeClock
+}
+
+func startNodes(t *testing.T, names []string, objs ...runtime.Object) *nodesFixture {
+	f := &nodesFixture{t: t, clk: &fakeClock{now: t0}}
+	for _, n := range names {
+		objs = append(objs, readyNode(n, t0), lease(n, t0))
+	}
+	f.c, f.tr, f.ctx = fixture(t, f.clk, objs...)
+	f.step(0)
+	return f
+}
+
+// step moves the clock on by d, lets the alive nodes heartbeat, runs a monitor pass and
+// syncs every node.
+func (f *nodesFixture) step(d time.Duration, alive ...string) {
+	f.t.Helper()
+	f.clk.Step(d)
+	monitorAfterBeats(f.t, f.c, f.tr, f.clk, alive...)
+	syncAll(f.t, f.c, f.tr, f.ctx)
 }

@@ -45,13 +45,15 @@ func managed(t *corev1.Taint) bool {
 		(t.GetEffect() == EffectNoExecute || t.GetEffect() == EffectNoSchedule)
 }
 
-// reconcileTaints returns the node's taints with the controller's set to what h wants:
-// taints of other owners are kept, kept taints keep their timeAdded (eviction timing counts
-// from it), and new NoExecute taints get timeAdded now.
-func reconcileTaints(current []*corev1.Taint, h health, now time.Time) (next []*corev1.Taint, changed bool) {
+// reconcileTaints returns the node's taints with the controller's set to what h wants,
+// the NoExecute one only if noExecute (the zone limiter and master disruption mode decide
+// that; NoSchedule is never held back, as upstream's doNoScheduleTaintingPass): taints of
+// other owners are kept, kept taints keep their timeAdded (eviction timing counts from it),
+// and new NoExecute taints get timeAdded now.
+func reconcileTaints(current []*corev1.Taint, h health, noExecute bool, now time.Time) (next []*corev1.Taint, changed bool) {
 	want := map[[2]string]bool{}
 	for _, k := range wantedTaints(h) {
-		want[[2]string{k, EffectNoExecute}] = true
+		want[[2]string{k, EffectNoExecute}] = noExecute
 		want[[2]string{k, EffectNoSchedule}] = true
 	}
 	have := map[[2]string]bool{}
@@ -65,7 +67,7 @@ func reconcileTaints(current []*corev1.Taint, h health, now time.Time) (next []*
 	}
 	for _, k := range wantedTaints(h) {
 		for _, e := range []string{EffectNoSchedule, EffectNoExecute} {
-			if have[[2]string{k, e}] {
+			if have[[2]string{k, e}] || !want[[2]string{k, e}] {
 				continue
 			}
 			t := &corev1.Taint{Key: k, Effect: e}

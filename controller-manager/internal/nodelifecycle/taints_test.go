@@ -1,6 +1,7 @@
 package nodelifecycle
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -46,9 +47,14 @@ func TestReconcileTaints(t *testing.T) {
 			[]string{TaintNotReady + ":NoSchedule", TaintNotReady + ":NoExecute"}, true},
 		{"healthy removes ours only", []*corev1.Taint{custom, taint(TaintNotReady, EffectNoExecute, t0), taint(TaintNotReady, EffectNoSchedule, time.Time{})}, healthy,
 			[]string{"example.com/gpu:NoSchedule"}, true},
+		{"held back: NoSchedule only", []*corev1.Taint{custom}, unreachable,
+			[]string{"example.com/gpu:NoSchedule", TaintUnreachable + ":NoSchedule"}, true},
+		{"held back removes NoExecute", []*corev1.Taint{taint(TaintUnreachable, EffectNoSchedule, time.Time{}), taint(TaintUnreachable, EffectNoExecute, t0)}, unreachable,
+			[]string{TaintUnreachable + ":NoSchedule"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, changed := reconcileTaints(tc.current, tc.h, t0.Add(time.Minute))
+			noExecute := !strings.HasPrefix(tc.name, "held back")
+			got, changed := reconcileTaints(tc.current, tc.h, noExecute, t0.Add(time.Minute))
 			if changed != tc.changed || len(keys(got)) != len(tc.want) {
 				t.Fatalf("reconcileTaints = %v, %v; want %v, %v", keys(got), changed, tc.want, tc.changed)
 			}
@@ -60,7 +66,7 @@ func TestReconcileTaints(t *testing.T) {
 		})
 	}
 	// A kept NoExecute taint keeps its timeAdded; a new one gets now.
-	got, _ := reconcileTaints([]*corev1.Taint{taint(TaintUnreachable, EffectNoExecute, t0)}, unreachable, t0.Add(time.Hour))
+	got, _ := reconcileTaints([]*corev1.Taint{taint(TaintUnreachable, EffectNoExecute, t0)}, unreachable, true, t0.Add(time.Hour))
 	for _, tt := range got {
 		if tt.GetEffect() == EffectNoExecute && tt.GetTimeAdded().GetSeconds() != t0.Unix() {
 			t.Fatalf("timeAdded changed: %v", tt.GetTimeAdded())
