@@ -202,6 +202,17 @@ func TestSchemasMatchTheJSONCodec(t *testing.T) {
 	if ref := prop(t, apps, deployment, "metadata")["$ref"]; ref != "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" {
 		t.Errorf("metadata $ref %v", ref)
 	}
+	// Proto comments are the descriptions: a message's on its schema, a field's on its
+	// property (beside a $ref too).
+	if d := resolve(t, apps, prop(t, apps, deployment, "spec"))["description"]; d != "DeploymentSpec is the desired state of a Deployment." {
+		t.Errorf("DeploymentSpec description %q", d)
+	}
+	if d := walk(t, apps, deployment, "spec", "strategy", "type")["description"]; d != "type is Recreate or RollingUpdate." {
+		t.Errorf("DeploymentStrategy.type description %q", d)
+	}
+	if d := schema(t, apps, "io.k8s.api.apps.v1.Deployment")["description"]; d != "Deployment rolls out a pod template through ReplicaSets." {
+		t.Errorf("Deployment description %q", d)
+	}
 	replicas := walk(t, apps, deployment, "spec", "replicas")
 	if replicas["type"] != "integer" || replicas["format"] != "int32" {
 		t.Errorf("spec.replicas: %v", replicas)

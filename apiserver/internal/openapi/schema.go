@@ -5,6 +5,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/apidocs"
 	"kubelab.io/proto/runtime"
 )
 
@@ -51,7 +52,9 @@ var scalarSchemas = map[protoreflect.FullName]func() *Schema{
 
 // schemaGen builds components.schemas: one named schema per message reached, each field
 // named as the JSON codec names it (the proto field name is the Kubernetes JSON name) and
-// nested messages referenced by name.
+// nested messages referenced by name. Messages and fields are described by their proto
+// comments (kubelab.io/proto/apidocs); the scalar meta types keep the descriptions above,
+// which say what the JSON carries.
 type schemaGen struct {
 	schemas map[string]*Schema
 }
@@ -89,11 +92,16 @@ func (g *schemaGen) message(md protoreflect.MessageDescriptor) *Schema {
 	if s, ok := scalarSchemas[md.FullName()]; ok {
 		return s()
 	}
-	s := &Schema{Type: "object", Properties: map[string]*Schema{}}
+	s := &Schema{Type: "object", Properties: map[string]*Schema{}, Description: apidocs.Description(string(md.FullName()))}
 	fields := md.Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		s.Properties[string(fd.Name())] = g.field(fd)
+		p := g.field(fd)
+		// Set beside a $ref too, which is where kubectl explain reads a field's description
+		// (a field without one shows its message's). field returns a fresh schema, so this
+		// changes no shared one.
+		p.Description = apidocs.Description(string(fd.FullName()))
+		s.Properties[string(fd.Name())] = p
 	}
 	return s
 }

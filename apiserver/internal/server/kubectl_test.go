@@ -297,4 +297,14 @@ func TestStockKubectlOpenAPI(t *testing.T) {
 	if !strings.Contains(out, "maxSurge\t<IntOrString>") {
 		t.Errorf("explain rollingUpdate:\n%s", out)
 	}
+	// Descriptions are the proto comments (kubelab.io/proto/apidocs): a message's under
+	// DESCRIPTION, a field's beside it under FIELDS.
+	out = kubectl(t, s, "explain", "deployment.spec")
+	if !strings.Contains(out, "DESCRIPTION:\n    DeploymentSpec is the desired state of a Deployment.") {
+		t.Errorf("explain spec lacks the DeploymentSpec comment:\n%s", out)
+	}
+	out = kubectl(t, s, "explain", "deployment.spec.strategy")
+	if !strings.Contains(out, "type\t<string>\n    type is Recreate or RollingUpdate.") {
+		t.Errorf("explain strategy lacks the type field's comment:\n%s", out)
+	}
 }
