@@ -176,15 +176,26 @@ func (x *DeploymentList) GetItems() []*Deployment {
 
 // DeploymentSpec is the desired state of a Deployment.
 type DeploymentSpec struct {
-	state                   protoimpl.MessageState `protogen:"open.v1"`
-	Replicas                *int32                 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
-	Selector                *v1.LabelSelector      `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
-	Template                *v11.PodTemplateSpec   `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
-	Strategy                *DeploymentStrategy    `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
-	MinReadySeconds         int32                  `protobuf:"varint,5,opt,name=minReadySeconds,proto3" json:"minReadySeconds,omitempty"`
-	RevisionHistoryLimit    *int32                 `protobuf:"varint,6,opt,name=revisionHistoryLimit,proto3,oneof" json:"revisionHistoryLimit,omitempty"`
-	Paused                  bool                   `protobuf:"varint,7,opt,name=paused,proto3" json:"paused,omitempty"`
-	ProgressDeadlineSeconds *int32                 `protobuf:"varint,9,opt,name=progressDeadlineSeconds,proto3,oneof" json:"progressDeadlineSeconds,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// replicas is how many pods of the template should run; 1 when unset.
+	Replicas *int32 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
+	// selector picks the pods this Deployment owns; it must match the template's labels and
+	// cannot change once set.
+	Selector *v1.LabelSelector `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	// template is the pod every replica is made from; a change to it starts a rollout.
+	Template *v11.PodTemplateSpec `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
+	// strategy says how old pods are replaced by new ones during a rollout.
+	Strategy *DeploymentStrategy `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// minReadySeconds is how long a new pod must be Ready, with no container crashing, before
+	// it counts as available; 0 means as soon as it is Ready.
+	MinReadySeconds int32 `protobuf:"varint,5,opt,name=minReadySeconds,proto3" json:"minReadySeconds,omitempty"`
+	// revisionHistoryLimit is how many old ReplicaSets are kept for rollback; 10 when unset.
+	RevisionHistoryLimit *int32 `protobuf:"varint,6,opt,name=revisionHistoryLimit,proto3,oneof" json:"revisionHistoryLimit,omitempty"`
+	// paused stops rollouts: template changes are recorded but not rolled out until resumed.
+	Paused bool `protobuf:"varint,7,opt,name=paused,proto3" json:"paused,omitempty"`
+	// progressDeadlineSeconds is how long a rollout may make no progress before the
+	// Progressing condition turns False with reason ProgressDeadlineExceeded; 600 when unset.
+	ProgressDeadlineSeconds *int32 `protobuf:"varint,9,opt,name=progressDeadlineSeconds,proto3,oneof" json:"progressDeadlineSeconds,omitempty"`
 	unknownFields           protoimpl.UnknownFields
 	sizeCache               protoimpl.SizeCache
 }
@@ -331,11 +342,15 @@ func (x *DeploymentStrategy) GetRollingUpdate() *RollingUpdateDeployment {
 
 // RollingUpdateDeployment bounds a rolling update.
 type RollingUpdateDeployment struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	MaxUnavailable *v1.IntOrString        `protobuf:"bytes,1,opt,name=maxUnavailable,proto3" json:"maxUnavailable,omitempty"`
-	MaxSurge       *v1.IntOrString        `protobuf:"bytes,2,opt,name=maxSurge,proto3" json:"maxSurge,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// maxUnavailable is how many of the desired pods may be unavailable during the update: a
+	// number or a percentage of replicas (rounded down); 25% when unset.
+	MaxUnavailable *v1.IntOrString `protobuf:"bytes,1,opt,name=maxUnavailable,proto3" json:"maxUnavailable,omitempty"`
+	// maxSurge is how many pods may exist above the desired count during the update: a
+	// number or a percentage of replicas (rounded up); 25% when unset.
+	MaxSurge      *v1.IntOrString `protobuf:"bytes,2,opt,name=maxSurge,proto3" json:"maxSurge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RollingUpdateDeployment) Reset() {
