@@ -51,6 +51,8 @@ func Default(obj runtime.Object) {
 		Node(o)
 	case *corev1.LimitRange:
 		LimitRange(o)
+	case *corev1.Secret:
+		Secret(o)
 	case *appsv1.Deployment:
 		Deployment(o)
 	case *appsv1.ReplicaSet:
@@ -383,4 +385,23 @@ func fill(dst, src map[string]*metav1.Quantity) {
 			dst[k] = proto.Clone(q).(*metav1.Quantity)
 		}
 	}
+}
+
+// SecretTypeOpaque is the type of a Secret that does not say: arbitrary user data.
+const SecretTypeOpaque = "Opaque"
+
+// Secret defaults type to Opaque and merges stringData into data, its values winning, then
+// drops stringData: Kubernetes does this when it decodes a Secret, so stringData is
+// write-only — never stored, never returned — and validation sees only data.
+func Secret(s *corev1.Secret) {
+	if s.Type == "" {
+		s.Type = SecretTypeOpaque
+	}
+	if len(s.StringData) > 0 && s.Data == nil {
+		s.Data = make(map[string][]byte, len(s.StringData))
+	}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
 }

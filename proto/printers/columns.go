@@ -94,6 +94,19 @@ var (
 		{Name: "Limit", Type: "string", Description: "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."},
 	}
 
+	configMapColumns = []Column{
+		nameColumn,
+		{Name: "Data", Type: "string", Description: "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process."},
+		ageColumn,
+	}
+
+	secretColumns = []Column{
+		nameColumn,
+		{Name: "Type", Type: "string", Description: "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"},
+		{Name: "Data", Type: "string", Description: "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4"},
+		ageColumn,
+	}
+
 	scaleColumns = []Column{
 		{Name: "Name", Type: "string", Description: descName},
 		{Name: "Desired", Type: "integer", Description: "desired number of instances for the scaled object."},

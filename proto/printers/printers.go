@@ -41,6 +41,8 @@ var printersByKind = map[string]printer{
 	"Lease":         {leaseColumns, leaseRow},
 	"ResourceQuota": {resourceQuotaColumns, resourceQuotaRow},
 	"Scale":         {scaleColumns, scaleRow},
+	"ConfigMap":     {configMapColumns, configMapRow},
+	"Secret":        {secretColumns, secretRow},
 }
 
 // printerFor returns kind's printer, or the default one (NAME, CREATED AT).
@@ -508,6 +510,23 @@ func leaseRow(obj runtime.Object, o *Options) []any {
 		return nil
 	}
 	return []any{l.GetMetadata().GetName(), l.GetSpec().GetHolderIdentity(), age(l, o)}
+}
+
+// configMapRow counts data and binaryData keys together, as kubectl does.
+func configMapRow(obj runtime.Object, o *Options) []any {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		return nil
+	}
+	return []any{cm.GetMetadata().GetName(), int64(len(cm.GetData()) + len(cm.GetBinaryData())), age(cm, o)}
+}
+
+func secretRow(obj runtime.Object, o *Options) []any {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return nil
+	}
+	return []any{s.GetMetadata().GetName(), s.GetType(), int64(len(s.GetData())), age(s, o)}
 }
 
 func resourceQuotaRow(obj runtime.Object, o *Options) []any {

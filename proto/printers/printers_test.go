@@ -273,6 +273,15 @@ func TestOtherRows(t *testing.T) {
 		t.Errorf("quota = %#v, want %#v", got, want)
 	}
 
+	cm := &corev1.ConfigMap{Kind: "ConfigMap", Metadata: meta("cfg", 5*time.Minute), Data: map[string]string{"a": "1", "b": "2"}, BinaryData: map[string][]byte{"c": {0}}}
+	if got, want := cells(t, cm, false), []any{"cfg", int64(3), "5m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("configmap = %#v", got)
+	}
+	sec := &corev1.Secret{Kind: "Secret", Metadata: meta("s", 5*time.Minute), Type: "Opaque", Data: map[string][]byte{"p": []byte("q")}}
+	if got, want := cells(t, sec, false), []any{"s", "Opaque", int64(1), "5m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("secret = %#v", got)
+	}
+
 	lr := &corev1.LimitRange{Kind: "LimitRange", Metadata: meta("lr", time.Hour)}
 	tbl := TableFor(lr, "", Options{Now: now})
 	if got := tbl.Rows[0].Cells; !reflect.DeepEqual(got, []any{"lr", "2025-06-01T11:00:00Z"}) {

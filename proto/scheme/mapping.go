@@ -23,6 +23,8 @@ var Mappings = []Mapping{
 	{Kind: core("Event"), Plural: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true},
 	{Kind: core("LimitRange"), Plural: "limitranges", Singular: "limitrange", ShortNames: []string{"limits"}, Namespaced: true},
 	{Kind: core("ResourceQuota"), Plural: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"}, Namespaced: true},
+	{Kind: core("ConfigMap"), Plural: "configmaps", Singular: "configmap", ShortNames: []string{"cm"}, Namespaced: true},
+	{Kind: core("Secret"), Plural: "secrets", Singular: "secret", Namespaced: true},
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: coordination("Lease"), Plural: "leases", Singular: "lease", Namespaced: true},

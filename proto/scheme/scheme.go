@@ -33,6 +33,8 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(core("Event"), &corev1.Event{}, &corev1.EventList{})
 	s.AddKind(core("LimitRange"), &corev1.LimitRange{}, &corev1.LimitRangeList{})
 	s.AddKind(core("ResourceQuota"), &corev1.ResourceQuota{}, &corev1.ResourceQuotaList{})
+	s.AddKind(core("ConfigMap"), &corev1.ConfigMap{}, &corev1.ConfigMapList{})
+	s.AddKind(core("Secret"), &corev1.Secret{}, &corev1.SecretList{})
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
 	s.AddKind(coordination("Lease"), &coordinationv1.Lease{}, &coordinationv1.LeaseList{})

@@ -35,6 +35,10 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateLimitRange(o)
 	case *corev1.ResourceQuota:
 		return ValidateResourceQuota(o)
+	case *corev1.ConfigMap:
+		return ValidateConfigMap(o)
+	case *corev1.Secret:
+		return ValidateSecret(o)
 	case *corev1.Binding:
 		return ValidateBinding(o)
 	case *appsv1.Deployment:
@@ -77,6 +81,14 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *corev1.ResourceQuota:
 		if op, ok := old.(*corev1.ResourceQuota); ok {
 			return ValidateResourceQuotaUpdate(o, op)
+		}
+	case *corev1.ConfigMap:
+		if op, ok := old.(*corev1.ConfigMap); ok {
+			return ValidateConfigMapUpdate(o, op)
+		}
+	case *corev1.Secret:
+		if op, ok := old.(*corev1.Secret); ok {
+			return ValidateSecretUpdate(o, op)
 		}
 	case *appsv1.Deployment:
 		if op, ok := old.(*appsv1.Deployment); ok {

@@ -3,7 +3,8 @@
 //
 // kubelab's API is JSON on REST, and its own protobuf messages number their fields
 // differently from Kubernetes' generated.proto. But the stock kubectl's typed commands
-// (`create namespace`, `create deployment`, `create role`, `create quota`, `auth can-i`, …)
+// (`create namespace`, `create deployment`, `create role`, `create quota`, `create configmap`,
+// `create secret`, `auth can-i`, …)
 // send their bodies only in Kubernetes' protobuf, and client-go never falls back to JSON on
 // 415. So the kinds those commands create are described here by Kubernetes' field numbers
 // (schema.go) and translated field by field. A field outside the table is refused with a
@@ -12,6 +13,7 @@ package kubeproto
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -108,7 +110,7 @@ func decode(m *message, b []byte, out map[string]any, path string) error {
 			out[f.json] = append(list, val)
 			return nil
 		}
-		if f.kind == kStringMap || f.kind == kQuantityMap {
+		if f.kind == kStringMap || f.kind == kQuantityMap || f.kind == kBytesMap {
 			entry := val.([2]any)
 			mp, _ := out[f.json].(map[string]any)
 			if mp == nil {
@@ -168,8 +170,8 @@ func (f field) value(typ protowire.Type, v []byte, n uint64, path string) (any, 
 		return intOrString(v, path)
 	case kTime:
 		return timeOf(v, path)
-	case kStringMap, kQuantityMap:
-		return mapEntry(v, f.kind == kQuantityMap, path)
+	case kStringMap, kQuantityMap, kBytesMap:
+		return mapEntry(v, f.kind, path)
 	}
 	return nil, fmt.Errorf("kubeproto: field %s has no kind", path)
 }
@@ -263,8 +265,9 @@ func timeOf(b []byte, path string) (any, error) {
 // zeroTime is time.Time{}'s Unix seconds, what Kubernetes writes for an unset Time.
 var zeroTime = time.Time{}.Unix()
 
-// mapEntry reads a map entry {key = 1, value = 2} as [key, value].
-func mapEntry(b []byte, quantityValue bool, path string) (any, error) {
+// mapEntry reads a map entry {key = 1, value = 2} as [key, value], the value as JSON has it
+// for the map's kind: a string, a quantity's string, or bytes in standard base64.
+func mapEntry(b []byte, kind fieldKind, path string) (any, error) {
 	var key string
 	var val any = ""
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
@@ -275,8 +278,12 @@ func mapEntry(b []byte, quantityValue bool, path string) (any, error) {
 		case 1:
 			key = string(v)
 		case 2:
-			if !quantityValue {
+			switch kind {
+			case kStringMap:
 				val = string(v)
+				return nil
+			case kBytesMap:
+				val = base64.StdEncoding.EncodeToString(v)
 				return nil
 			}
 			q, err := quantity(v, path+"["+key+"]")

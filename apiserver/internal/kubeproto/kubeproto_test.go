@@ -129,7 +129,7 @@ func TestRefusals(t *testing.T) {
 		msg  string
 	}{
 		{"no magic", []byte("{}"), malformed, "magic"},
-		{"unknown kind", body("v1", "Secret", msgb{}), unsupported, "v1 Secret"},
+		{"unknown kind", body("v1", "PersistentVolumeClaim", msgb{}), unsupported, "v1 PersistentVolumeClaim"},
 		{"a set field outside the table", body("v1", "Namespace", msgb{}.sub(1, meta("ns", nil).str(15, "x"))),
 			unsupported, "field 15 of Kubernetes' ObjectMeta"},
 		{"a set message outside the table", body("apps/v1", "Deployment", msgb{}.sub(2, msgb{}.sub(3, msgb{}.sub(2,
@@ -172,4 +172,30 @@ func FuzzToJSON(f *testing.F) {
 			t.Fatalf("output is not an object with a kind: %v: %s", err, out)
 		}
 	})
+}
+
+// kubectl create configmap/secret --from-literal: map values arrive as raw bytes; binary ones
+// must reach JSON as standard base64, as Kubernetes' JSON carries []byte.
+func TestConfigMapAndSecret(t *testing.T) {
+	cm := msgb{}.sub(1, meta("cfg", nil)).entry(2, "a", msgb("b")).entry(3, "bin", msgb{0xfb, 0xff, 0x00}).varint(4, 0)
+	got, err := ToJSON(body("v1", "ConfigMap", cm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "cfg"},
+		"data": map[string]any{"a": "b"}, "binaryData": map[string]any{"bin": "+/8A"}, "immutable": false}
+	if m := decodeJSON(t, got); !reflect.DeepEqual(m, want) {
+		t.Errorf("configmap:\n got %v\nwant %v", m, want)
+	}
+
+	sec := msgb{}.sub(1, meta("s", nil)).entry(2, "p", msgb("q")).str(3, "Opaque").entry(4, "plain", msgb("text"))
+	got, err = ToJSON(body("v1", "Secret", sec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "s"},
+		"data": map[string]any{"p": "cQ=="}, "type": "Opaque", "stringData": map[string]any{"plain": "text"}}
+	if m := decodeJSON(t, got); !reflect.DeepEqual(m, want) {
+		t.Errorf("secret:\n got %v\nwant %v", m, want)
+	}
 }

@@ -15,6 +15,7 @@ const (
 	kBool
 	kMessage
 	kStringMap   // map<string, string>
+	kBytesMap    // map<string, bytes>, values base64 in JSON
 	kQuantityMap // map<string, resource.Quantity>
 	kQuantity    // resource.Quantity, a string in JSON
 	kIntOrString // intstr.IntOrString
@@ -126,6 +127,14 @@ var (
 	podTemplateSpec = &message{name: "PodTemplateSpec", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta), 2: msg("spec", podSpec),
 	}}
+	configMap = &message{name: "ConfigMap", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: {json: "data", kind: kStringMap},
+		3: {json: "binaryData", kind: kBytesMap}, 4: ptr(boolean("immutable")),
+	}}
+	secret = &message{name: "Secret", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: {json: "data", kind: kBytesMap}, 3: str("type"),
+		4: {json: "stringData", kind: kStringMap}, 5: ptr(boolean("immutable")),
+	}}
 	resourceQuota = &message{name: "ResourceQuota", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta),
 		2: msg("spec", &message{name: "ResourceQuotaSpec", fields: map[protowire.Number]field{
@@ -202,6 +211,8 @@ func named(f field, json string) field { f.json = json; return f }
 var kinds = map[string]*message{
 	"v1 Namespace":                                    namespace,
 	"v1 ResourceQuota":                                resourceQuota,
+	"v1 ConfigMap":                                    configMap,
+	"v1 Secret":                                       secret,
 	"apps/v1 Deployment":                              deployment,
 	"rbac.authorization.k8s.io/v1 Role":               role,
 	"rbac.authorization.k8s.io/v1 ClusterRole":        clusterRole,

@@ -96,6 +96,19 @@ func (s *Server) buildAuthorizer(ctx context.Context) (authz.Authorizer, error) 
 					return nil, err
 				}
 				return obj.(*corev1.Pod), nil
+			}, ListNodePods: func(ctx context.Context, ns, nodeName string) ([]*corev1.Pod, error) {
+				if ns == "" {
+					return nil, nil // a cluster-wide get names no object
+				}
+				list, err := pods.List(ctx, ns, registry.ListOptions{ResourceVersion: "0", FieldSelector: "spec.nodeName=" + nodeName})
+				if err != nil {
+					return nil, err
+				}
+				var out []*corev1.Pod
+				for _, it := range runtime.Items(list) {
+					out = append(out, it.(*corev1.Pod))
+				}
+				return out, nil
 			}})
 		case authz.ModeRBAC:
 			st := rbac.Stores{

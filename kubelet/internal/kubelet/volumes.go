@@ -74,7 +74,7 @@ func unsupportedVolume(pod *corev1.Pod) error {
 		case "":
 			return &podConfigError{fmt.Sprintf("volume %q: no volume source this kubelet supports", v.GetName())}
 		}
-		return &podConfigError{fmt.Sprintf("volume %q: %s volumes are not supported by this kubelet (kubelab serves no ConfigMap or Secret objects)", v.GetName(), src)}
+		return &podConfigError{fmt.Sprintf("volume %q: %s volumes are not supported by this kubelet yet (it does not mount ConfigMaps or Secrets)", v.GetName(), src)}
 	}
 	return nil
 }

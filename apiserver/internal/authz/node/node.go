@@ -1,13 +1,16 @@
 // Package node is the Node authorizer (--authorization-mode=Node): it lets a kubelet,
 // authenticated as system:node:<name> in group system:nodes, touch what belongs to its own
 // node and nothing else — the pods bound to it (read them, write their status, confirm
-// their deletion), its own Node object and its status, its own Lease in kube-node-lease,
-// and events. For anything else it has no opinion (RBAC may still allow it); for requests
-// from other users it has no opinion at all.
+// their deletion), the ConfigMaps and Secrets those pods reference (get only), its own Node
+// object and its status, its own Lease in kube-node-lease, and events. For anything else it
+// has no opinion (RBAC may still allow it); for requests from other users it has no opinion
+// at all.
 //
-// Kubernetes' Node authorizer keeps a graph of pods, nodes and what they reference; kubelab
-// has no secrets or config maps to reach through pods, so reading the one pod a request
-// names (from the watch cache) is enough.
+// Kubernetes' Node authorizer keeps a graph of pods, nodes and what they reference, updated
+// by informers. kubelab instead answers each question from the watch cache: the one pod a
+// request names, or, for a ConfigMap or Secret, the node's pods in its namespace and their
+// references (volumes, env valueFrom, envFrom, and imagePullSecrets for secrets). That costs
+// a walk over the node's pods in one namespace per request, which is cheap at lab scale.
 package node
 
 import (
@@ -29,9 +32,15 @@ const (
 // PodGetter reads a pod (from the watch cache where possible).
 type PodGetter func(ctx context.Context, namespace, name string) (*corev1.Pod, error)
 
+// NodePodLister lists the pods of a namespace bound to a node (from the watch cache).
+type NodePodLister func(ctx context.Context, namespace, node string) ([]*corev1.Pod, error)
+
 // Authorizer is the Node authorizer.
 type Authorizer struct {
 	GetPod PodGetter
+	// ListNodePods finds the pods that may reference a ConfigMap or Secret; without it a
+	// kubelet may read none.
+	ListNodePods NodePodLister
 }
 
 // NodeName returns the node a user is the kubelet of, if any.
@@ -56,6 +65,8 @@ func (a *Authorizer) Authorize(ctx context.Context, attrs authz.Attributes) (aut
 			return a.pods(ctx, node, info)
 		case "nodes":
 			return nodes(node, info)
+		case "configmaps", "secrets":
+			return a.referenced(ctx, node, info)
 		case "events":
 			if is(info.Verb, "create", "update", "patch") {
 				return authz.Allow, "", nil
@@ -100,6 +111,74 @@ func (a *Authorizer) pods(ctx context.Context, node string, info *request.Info) 
 		return authz.NoOpinion, "no relationship found between node '" + node + "' and this object", nil
 	}
 	return authz.NoOpinion, "", nil
+}
+
+// referenced allows a kubelet to get a ConfigMap or Secret that a pod bound to its node
+// references; nothing else (no list or watch, no writes).
+func (a *Authorizer) referenced(ctx context.Context, node string, info *request.Info) (authz.Decision, string, error) {
+	noRelation := "no relationship found between node '" + node + "' and this object"
+	if info.Subresource != "" || info.Verb != "get" || info.Name == "" || a.ListNodePods == nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	pods, err := a.ListNodePods(ctx, info.Namespace, node)
+	if err != nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	for _, pod := range pods {
+		if pod.GetSpec().GetNodeName() != node {
+			continue
+		}
+		refs, secrets := PodReferences(pod)
+		if info.Resource == "secrets" {
+			refs = secrets
+		}
+		for _, name := range refs {
+			if name == info.Name {
+				return authz.Allow, "", nil
+			}
+		}
+	}
+	return authz.NoOpinion, noRelation, nil
+}
+
+// PodReferences returns the names of the ConfigMaps and Secrets a pod references:
+// configMap and secret volumes, imagePullSecrets, and its containers' env valueFrom and
+// envFrom (init containers included).
+func PodReferences(pod *corev1.Pod) (configMaps, secrets []string) {
+	for _, v := range pod.GetSpec().GetVolumes() {
+		if cm := v.GetConfigMap(); cm != nil {
+			configMaps = append(configMaps, cm.GetName())
+		}
+		if s := v.GetSecret(); s != nil {
+			secrets = append(secrets, s.GetSecretName())
+		}
+	}
+	for _, r := range pod.GetSpec().GetImagePullSecrets() {
+		secrets = append(secrets, r.GetName())
+	}
+	for _, c := range podContainers(pod) {
+		for _, e := range c.GetEnvFrom() {
+			if r := e.GetConfigMapRef(); r != nil {
+				configMaps = append(configMaps, r.GetName())
+			}
+			if r := e.GetSecretRef(); r != nil {
+				secrets = append(secrets, r.GetName())
+			}
+		}
+		for _, e := range c.GetEnv() {
+			if r := e.GetValueFrom().GetConfigMapKeyRef(); r != nil {
+				configMaps = append(configMaps, r.GetName())
+			}
+			if r := e.GetValueFrom().GetSecretKeyRef(); r != nil {
+				secrets = append(secrets, r.GetName())
+			}
+		}
+	}
+	return configMaps, secrets
+}
+
+func podContainers(pod *corev1.Pod) []*corev1.Container {
+	return append(append([]*corev1.Container(nil), pod.GetSpec().GetInitContainers()...), pod.GetSpec().GetContainers()...)
 }
 
 func nodes(node string, info *request.Info) (authz.Decision, string, error) {

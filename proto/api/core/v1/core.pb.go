@@ -1,5 +1,5 @@
 // Package core/v1 holds the kinds of Kubernetes' core API group ("v1"): Pod, Node, Namespace,
-// Event, Binding, LimitRange and ResourceQuota, and the types they are built from.
+// Event, Binding, LimitRange, ResourceQuota, ConfigMap and Secret, and the types they are built from.
 //
 // Conventions are those of api/meta/v1/meta.proto: JSON field names, Kubernetes' struct
 // order, `optional` for pointer fields, emit_empty for fields without `omitempty`.
@@ -6346,6 +6346,328 @@ func (x *ResourceQuotaStatus) GetUsed() map[string]*v1.Quantity {
 	return nil
 }
 
+// ConfigMap holds configuration data for pods to consume: keys of UTF-8 strings (data) and of
+// raw bytes (binaryData, base64 in JSON). A key may be in only one of the two.
+type ConfigMap struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata   *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// immutable, once true, forbids any change to data and binaryData (and unsetting it).
+	Immutable     *bool             `protobuf:"varint,4,opt,name=immutable,proto3,oneof" json:"immutable,omitempty"`
+	Data          map[string]string `protobuf:"bytes,5,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	BinaryData    map[string][]byte `protobuf:"bytes,6,rep,name=binaryData,proto3" json:"binaryData,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMap) Reset() {
+	*x = ConfigMap{}
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMap) ProtoMessage() {}
+
+func (x *ConfigMap) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
+func (*ConfigMap) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *ConfigMap) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConfigMap) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ConfigMap) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetImmutable() bool {
+	if x != nil && x.Immutable != nil {
+		return *x.Immutable
+	}
+	return false
+}
+
+func (x *ConfigMap) GetData() map[string]string {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetBinaryData() map[string][]byte {
+	if x != nil {
+		return x.BinaryData
+	}
+	return nil
+}
+
+// ConfigMapList is a list of ConfigMaps.
+type ConfigMapList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*ConfigMap           `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMapList) Reset() {
+	*x = ConfigMapList{}
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMapList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMapList) ProtoMessage() {}
+
+func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMapList.ProtoReflect.Descriptor instead.
+func (*ConfigMapList) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *ConfigMapList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConfigMapList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ConfigMapList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ConfigMapList) GetItems() []*ConfigMap {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// Secret holds sensitive data (passwords, tokens, keys) for pods to consume. data values are
+// bytes, base64 in JSON; stringData is a write-only convenience: its values are merged into
+// data on every write (winning over data) and it is never stored or returned.
+type Secret struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata   *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// immutable, once true, forbids any change to data and type (and unsetting it).
+	Immutable  *bool             `protobuf:"varint,4,opt,name=immutable,proto3,oneof" json:"immutable,omitempty"`
+	Data       map[string][]byte `protobuf:"bytes,5,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	StringData map[string]string `protobuf:"bytes,6,rep,name=stringData,proto3" json:"stringData,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// type names the secret's use ("Opaque" by default); it cannot change after create.
+	Type          string `protobuf:"bytes,7,opt,name=type,proto3" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Secret) Reset() {
+	*x = Secret{}
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Secret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Secret) ProtoMessage() {}
+
+func (x *Secret) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Secret.ProtoReflect.Descriptor instead.
+func (*Secret) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *Secret) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Secret) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *Secret) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Secret) GetImmutable() bool {
+	if x != nil && x.Immutable != nil {
+		return *x.Immutable
+	}
+	return false
+}
+
+func (x *Secret) GetData() map[string][]byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Secret) GetStringData() map[string]string {
+	if x != nil {
+		return x.StringData
+	}
+	return nil
+}
+
+func (x *Secret) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+// SecretList is a list of Secrets.
+type SecretList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*Secret              `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretList) Reset() {
+	*x = SecretList{}
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretList) ProtoMessage() {}
+
+func (x *SecretList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretList.ProtoReflect.Descriptor instead.
+func (*SecretList) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *SecretList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SecretList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *SecretList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *SecretList) GetItems() []*Secret {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 var File_api_core_v1_core_proto protoreflect.FileDescriptor
 
 const file_api_core_v1_core_proto_rawDesc = "" +
@@ -6963,7 +7285,61 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x1d.kubelab.api.meta.v1.QuantityR\x05value:\x028\x01\x1aV\n" +
 	"\tUsedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
-	"\x05value\x18\x02 \x01(\v2\x1d.kubelab.api.meta.v1.QuantityR\x05value:\x028\x01B%Z#kubelab.io/proto/api/core/v1;corev1b\x06proto3"
+	"\x05value\x18\x02 \x01(\v2\x1d.kubelab.api.meta.v1.QuantityR\x05value:\x028\x01\"\xb3\x03\n" +
+	"\tConfigMap\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12!\n" +
+	"\timmutable\x18\x04 \x01(\bH\x00R\timmutable\x88\x01\x01\x12<\n" +
+	"\x04data\x18\x05 \x03(\v2(.kubelab.api.core.v1.ConfigMap.DataEntryR\x04data\x12N\n" +
+	"\n" +
+	"binaryData\x18\x06 \x03(\v2..kubelab.api.core.v1.ConfigMap.BinaryDataEntryR\n" +
+	"binaryData\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
+	"\x0fBinaryDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_immutable\"\xba\x01\n" +
+	"\rConfigMapList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12:\n" +
+	"\x05items\x18\x04 \x03(\v2\x1e.kubelab.api.core.v1.ConfigMapB\x04\xc8\xf3\x18\x01R\x05items\"\xbe\x03\n" +
+	"\x06Secret\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12!\n" +
+	"\timmutable\x18\x04 \x01(\bH\x00R\timmutable\x88\x01\x01\x129\n" +
+	"\x04data\x18\x05 \x03(\v2%.kubelab.api.core.v1.Secret.DataEntryR\x04data\x12K\n" +
+	"\n" +
+	"stringData\x18\x06 \x03(\v2+.kubelab.api.core.v1.Secret.StringDataEntryR\n" +
+	"stringData\x12\x12\n" +
+	"\x04type\x18\a \x01(\tR\x04type\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a=\n" +
+	"\x0fStringDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_immutable\"\xb4\x01\n" +
+	"\n" +
+	"SecretList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x127\n" +
+	"\x05items\x18\x04 \x03(\v2\x1b.kubelab.api.core.v1.SecretB\x04\xc8\xf3\x18\x01R\x05itemsB%Z#kubelab.io/proto/api/core/v1;corev1b\x06proto3"
 
 var (
 	file_api_core_v1_core_proto_rawDescOnce sync.Once
@@ -6977,7 +7353,7 @@ func file_api_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_api_core_v1_core_proto_rawDescData
 }
 
-var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 104)
+var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 112)
 var file_api_core_v1_core_proto_goTypes = []any{
 	(*ObjectReference)(nil),          // 0: kubelab.api.core.v1.ObjectReference
 	(*LocalObjectReference)(nil),     // 1: kubelab.api.core.v1.LocalObjectReference
@@ -7069,47 +7445,55 @@ var file_api_core_v1_core_proto_goTypes = []any{
 	(*ResourceQuotaList)(nil),        // 87: kubelab.api.core.v1.ResourceQuotaList
 	(*ResourceQuotaSpec)(nil),        // 88: kubelab.api.core.v1.ResourceQuotaSpec
 	(*ResourceQuotaStatus)(nil),      // 89: kubelab.api.core.v1.ResourceQuotaStatus
-	nil,                              // 90: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 91: kubelab.api.core.v1.PodSpec.OverheadEntry
-	nil,                              // 92: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 93: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 94: kubelab.api.core.v1.NodeStatus.CapacityEntry
-	nil,                              // 95: kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	nil,                              // 96: kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	nil,                              // 97: kubelab.api.core.v1.LimitRangeItem.MinEntry
-	nil,                              // 98: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	nil,                              // 99: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                              // 100: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                              // 101: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                              // 102: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                              // 103: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	(*v1.ObjectMeta)(nil),            // 104: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),              // 105: kubelab.api.meta.v1.ListMeta
-	(*v1.Time)(nil),                  // 106: kubelab.api.meta.v1.Time
-	(*v1.LabelSelector)(nil),         // 107: kubelab.api.meta.v1.LabelSelector
-	(*v1.Quantity)(nil),              // 108: kubelab.api.meta.v1.Quantity
-	(*v1.IntOrString)(nil),           // 109: kubelab.api.meta.v1.IntOrString
-	(*v1.MicroTime)(nil),             // 110: kubelab.api.meta.v1.MicroTime
+	(*ConfigMap)(nil),                // 90: kubelab.api.core.v1.ConfigMap
+	(*ConfigMapList)(nil),            // 91: kubelab.api.core.v1.ConfigMapList
+	(*Secret)(nil),                   // 92: kubelab.api.core.v1.Secret
+	(*SecretList)(nil),               // 93: kubelab.api.core.v1.SecretList
+	nil,                              // 94: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 95: kubelab.api.core.v1.PodSpec.OverheadEntry
+	nil,                              // 96: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 97: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 98: kubelab.api.core.v1.NodeStatus.CapacityEntry
+	nil,                              // 99: kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	nil,                              // 100: kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	nil,                              // 101: kubelab.api.core.v1.LimitRangeItem.MinEntry
+	nil,                              // 102: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	nil,                              // 103: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                              // 104: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                              // 105: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                              // 106: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                              // 107: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                              // 108: kubelab.api.core.v1.ConfigMap.DataEntry
+	nil,                              // 109: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	nil,                              // 110: kubelab.api.core.v1.Secret.DataEntry
+	nil,                              // 111: kubelab.api.core.v1.Secret.StringDataEntry
+	(*v1.ObjectMeta)(nil),            // 112: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),              // 113: kubelab.api.meta.v1.ListMeta
+	(*v1.Time)(nil),                  // 114: kubelab.api.meta.v1.Time
+	(*v1.LabelSelector)(nil),         // 115: kubelab.api.meta.v1.LabelSelector
+	(*v1.Quantity)(nil),              // 116: kubelab.api.meta.v1.Quantity
+	(*v1.IntOrString)(nil),           // 117: kubelab.api.meta.v1.IntOrString
+	(*v1.MicroTime)(nil),             // 118: kubelab.api.meta.v1.MicroTime
 }
 var file_api_core_v1_core_proto_depIdxs = []int32{
-	104, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	112, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	4,   // 1: kubelab.api.core.v1.Namespace.spec:type_name -> kubelab.api.core.v1.NamespaceSpec
 	5,   // 2: kubelab.api.core.v1.Namespace.status:type_name -> kubelab.api.core.v1.NamespaceStatus
-	105, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	113, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	2,   // 4: kubelab.api.core.v1.NamespaceList.items:type_name -> kubelab.api.core.v1.Namespace
 	6,   // 5: kubelab.api.core.v1.NamespaceStatus.conditions:type_name -> kubelab.api.core.v1.NamespaceCondition
-	106, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	104, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	114, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	112, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 8: kubelab.api.core.v1.Pod.spec:type_name -> kubelab.api.core.v1.PodSpec
 	57,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
-	105, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	113, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	7,   // 11: kubelab.api.core.v1.PodList.items:type_name -> kubelab.api.core.v1.Pod
-	104, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	112, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 13: kubelab.api.core.v1.PodTemplateSpec.spec:type_name -> kubelab.api.core.v1.PodSpec
 	27,  // 14: kubelab.api.core.v1.PodSpec.volumes:type_name -> kubelab.api.core.v1.Volume
 	33,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
 	33,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
-	90,  // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	94,  // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
 	11,  // 18: kubelab.api.core.v1.PodSpec.securityContext:type_name -> kubelab.api.core.v1.PodSecurityContext
 	1,   // 19: kubelab.api.core.v1.PodSpec.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
 	17,  // 20: kubelab.api.core.v1.PodSpec.affinity:type_name -> kubelab.api.core.v1.Affinity
@@ -7117,7 +7501,7 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	12,  // 22: kubelab.api.core.v1.PodSpec.hostAliases:type_name -> kubelab.api.core.v1.HostAlias
 	13,  // 23: kubelab.api.core.v1.PodSpec.dnsConfig:type_name -> kubelab.api.core.v1.PodDNSConfig
 	15,  // 24: kubelab.api.core.v1.PodSpec.readinessGates:type_name -> kubelab.api.core.v1.PodReadinessGate
-	91,  // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
+	95,  // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
 	14,  // 26: kubelab.api.core.v1.PodDNSConfig.options:type_name -> kubelab.api.core.v1.PodDNSConfigOption
 	18,  // 27: kubelab.api.core.v1.Affinity.nodeAffinity:type_name -> kubelab.api.core.v1.NodeAffinity
 	23,  // 28: kubelab.api.core.v1.Affinity.podAffinity:type_name -> kubelab.api.core.v1.PodAffinity
@@ -7132,13 +7516,13 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	26,  // 37: kubelab.api.core.v1.PodAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
 	25,  // 38: kubelab.api.core.v1.PodAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
 	26,  // 39: kubelab.api.core.v1.PodAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
-	107, // 40: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	115, // 40: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
 	25,  // 41: kubelab.api.core.v1.WeightedPodAffinityTerm.podAffinityTerm:type_name -> kubelab.api.core.v1.PodAffinityTerm
 	28,  // 42: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
 	29,  // 43: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
 	31,  // 44: kubelab.api.core.v1.Volume.secret:type_name -> kubelab.api.core.v1.SecretVolumeSource
 	30,  // 45: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
-	108, // 46: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 46: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
 	32,  // 47: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
 	32,  // 48: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
 	34,  // 49: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
@@ -7158,16 +7542,16 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	41,  // 63: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
 	42,  // 64: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
 	43,  // 65: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
-	108, // 66: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
-	92,  // 67: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	93,  // 68: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	116, // 66: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
+	96,  // 67: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	97,  // 68: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
 	47,  // 69: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
 	48,  // 70: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
 	50,  // 71: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
 	51,  // 72: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
-	109, // 73: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	117, // 73: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
 	49,  // 74: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
-	109, // 75: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	117, // 75: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
 	53,  // 76: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
 	53,  // 77: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
 	47,  // 78: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
@@ -7178,85 +7562,95 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	58,  // 83: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
 	59,  // 84: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
 	60,  // 85: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
-	106, // 86: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	114, // 86: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
 	61,  // 87: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
 	61,  // 88: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	106, // 89: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	106, // 90: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	114, // 89: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	114, // 90: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
 	62,  // 91: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
 	62,  // 92: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
 	63,  // 93: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
 	64,  // 94: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
 	65,  // 95: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
-	106, // 96: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
-	106, // 97: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
-	106, // 98: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
-	104, // 99: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	114, // 96: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
+	114, // 97: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
+	114, // 98: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
+	112, // 99: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	0,   // 100: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
-	104, // 101: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	112, // 101: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	69,  // 102: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
 	71,  // 103: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
-	105, // 104: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	113, // 104: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	67,  // 105: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
 	70,  // 106: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
-	106, // 107: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
-	94,  // 108: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
-	95,  // 109: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	114, // 107: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
+	98,  // 108: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
+	99,  // 109: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
 	72,  // 110: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
 	73,  // 111: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
 	74,  // 112: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
 	76,  // 113: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
 	77,  // 114: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
-	106, // 115: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
-	106, // 116: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	114, // 115: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
+	114, // 116: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
 	75,  // 117: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
-	104, // 118: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	112, // 118: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	0,   // 119: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
 	80,  // 120: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
-	106, // 121: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
-	106, // 122: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
-	110, // 123: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
+	114, // 121: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
+	114, // 122: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
+	118, // 123: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
 	81,  // 124: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
 	0,   // 125: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
-	105, // 126: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	113, // 126: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	78,  // 127: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
-	110, // 128: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
-	104, // 129: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	118, // 128: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
+	112, // 129: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	84,  // 130: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
-	105, // 131: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	113, // 131: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	82,  // 132: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
 	85,  // 133: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
-	96,  // 134: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	97,  // 135: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
-	98,  // 136: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	99,  // 137: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	100, // 138: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	104, // 139: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	100, // 134: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	101, // 135: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
+	102, // 136: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	103, // 137: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	104, // 138: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	112, // 139: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	88,  // 140: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
 	89,  // 141: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
-	105, // 142: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	113, // 142: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	86,  // 143: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
-	101, // 144: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	102, // 145: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	103, // 146: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	108, // 147: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 148: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 149: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 150: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 151: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 152: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 153: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 154: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 155: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 156: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 157: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 158: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	108, // 159: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	160, // [160:160] is the sub-list for method output_type
-	160, // [160:160] is the sub-list for method input_type
-	160, // [160:160] is the sub-list for extension type_name
-	160, // [160:160] is the sub-list for extension extendee
-	0,   // [0:160] is the sub-list for field type_name
+	105, // 144: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	106, // 145: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	107, // 146: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	112, // 147: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	108, // 148: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
+	109, // 149: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	113, // 150: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	90,  // 151: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
+	112, // 152: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	110, // 153: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
+	111, // 154: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
+	113, // 155: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	92,  // 156: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
+	116, // 157: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 158: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 159: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 160: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 161: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 162: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 163: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 164: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 165: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 166: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 167: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 168: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	116, // 169: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	170, // [170:170] is the sub-list for method output_type
+	170, // [170:170] is the sub-list for method input_type
+	170, // [170:170] is the sub-list for extension type_name
+	170, // [170:170] is the sub-list for extension extendee
+	0,   // [0:170] is the sub-list for field type_name
 }
 
 func init() { file_api_core_v1_core_proto_init() }
@@ -7281,13 +7675,15 @@ func file_api_core_v1_core_proto_init() {
 	file_api_core_v1_core_proto_msgTypes[51].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[55].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[61].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[90].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[92].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_core_v1_core_proto_rawDesc), len(file_api_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   104,
+			NumMessages:   112,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
