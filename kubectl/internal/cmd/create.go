@@ -19,7 +19,8 @@ type createFlags struct {
 	saveConfig bool
 }
 
-// NewCmdCreate is `kubectl create -f` and its generators (deployment, namespace).
+// NewCmdCreate is `kubectl create -f` and its generators (deployment, namespace, configmap,
+// secret generic).
 func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 	o := &createFlags{}
 	c := &cobra.Command{
@@ -43,7 +44,9 @@ func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 	addDryRunFlag(c, &o.dryRun)
 	c.Flags().StringVarP(&o.output, "output", "o", "", "Output format. One of: (json, yaml, name).")
 	c.Flags().BoolVar(&o.saveConfig, "save-config", false, "If true, the configuration of current object will be saved in its annotation.")
-	c.AddCommand(newCmdCreateDeployment(f, streams), newCmdCreateNamespace(f, streams))
+	secret := newCmdCreateSecret()
+	secret.AddCommand(newCmdCreateSecretGeneric(f, streams))
+	c.AddCommand(newCmdCreateDeployment(f, streams), newCmdCreateNamespace(f, streams), newCmdCreateConfigMap(f, streams), secret)
 	return c
 }
 
@@ -200,6 +203,12 @@ func (o *createDeploymentFlags) run(ctx context.Context, f *Factory, streams Str
 		},
 		"status": map[string]any{},
 	}
+	return createGenerated(ctx, f, streams, obj, ns, o.output, dryRun)
+}
+
+// createGenerated checks an object a generator built, as client-side validation would a
+// manifest, and creates it.
+func createGenerated(ctx context.Context, f *Factory, streams Streams, obj Object, ns, output string, dryRun dryRunStrategy) error {
 	if err := validateObject(mustJSON(obj), obj, ns); err != nil {
 		return err
 	}
@@ -208,7 +217,7 @@ func (o *createDeploymentFlags) run(ctx context.Context, f *Factory, streams Str
 		return err
 	}
 	c, _ := f.Client()
-	return createObject(ctx, c, d, streams, obj, ns, "", o.output, dryRun)
+	return createObject(ctx, c, d, streams, obj, ns, "", output, dryRun)
 }
 
 func newCmdCreateNamespace(f *Factory, streams Streams) *cobra.Command {
@@ -228,15 +237,7 @@ func newCmdCreateNamespace(f *Factory, streams Streams) *cobra.Command {
 			}
 			obj := Object{"apiVersion": "v1", "kind": "Namespace",
 				"metadata": map[string]any{"name": args[0]}, "spec": map[string]any{}, "status": map[string]any{}}
-			if err := validateObject(mustJSON(obj), obj, ""); err != nil {
-				return err
-			}
-			d, err := f.Discovery()
-			if err != nil {
-				return err
-			}
-			cl, _ := f.Client()
-			return createObject(c.Context(), cl, d, streams, obj, "", "", output, dryRun)
+			return createGenerated(c.Context(), f, streams, obj, "", output, dryRun)
 		},
 	}
 	addDryRunFlag(c, &dryRunFlag)
