@@ -79,6 +79,14 @@ func TestConfigMapsAndSecrets(t *testing.T) {
 		t.Errorf("immutable secret: %v", st["message"])
 	}
 
+	// The controller-manager (namespace controller, garbage collector) may list and delete
+	// them: it walks every kind of scheme.Mappings when a namespace goes.
+	kcm := userClient(t, s, "system:kube-controller-manager")
+	kcm.get("/api/v1/secrets").must(t, http.StatusOK)
+	kcm.do("DELETE", secrets, "", "").must(t, http.StatusOK)
+	c.get(secrets+"/s").must(t, http.StatusNotFound)
+	c.post(secrets, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"stringData":{"a":"1","b":"2","c":"3"}}`).must(t, http.StatusCreated)
+
 	// Tables with kubectl's columns.
 	c.post(configmaps, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"t"},"data":{"a":"1"},"binaryData":{"b":"AA=="}}`).must(t, http.StatusCreated)
 	for _, tc := range []struct {
