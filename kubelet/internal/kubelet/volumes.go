@@ -14,9 +14,10 @@ import (
 )
 
 // Volumes. The kubelet mounts what lives on the node and nothing else: emptyDir (a pod
-// directory on disk, or a tmpfs for medium Memory) and hostPath. Sources that need API
-// objects kubelab does not serve (configMap, secret) are refused before any container
-// starts: a container must never run without a mount its spec asks for.
+// directory on disk, or a tmpfs for medium Memory) and hostPath. Sources built from API
+// objects (configMap, secret: the apiserver serves them, this kubelet does not project them
+// yet) are refused before any container starts: a container must never run without a mount
+// its spec asks for.
 //
 // Layout, as Kubernetes has it:
 //
