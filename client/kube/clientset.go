@@ -179,6 +179,8 @@ type (
 	EventClient         = Resource[*corev1.Event, *corev1.EventList]
 	LimitRangeClient    = Resource[*corev1.LimitRange, *corev1.LimitRangeList]
 	ResourceQuotaClient = Resource[*corev1.ResourceQuota, *corev1.ResourceQuotaList]
+	ConfigMapClient     = Resource[*corev1.ConfigMap, *corev1.ConfigMapList]
+	SecretClient        = Resource[*corev1.Secret, *corev1.SecretList]
 	DeploymentClient    = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
 	ReplicaSetClient    = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
 	LeaseClient         = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
@@ -210,6 +212,17 @@ func (c *Clientset) LimitRanges(ns string) *LimitRangeClient {
 // ResourceQuotas in namespace ns.
 func (c *Clientset) ResourceQuotas(ns string) *ResourceQuotaClient {
 	return NewResource[*corev1.ResourceQuota, *corev1.ResourceQuotaList](c.t, ns)
+}
+
+// ConfigMaps in namespace ns.
+func (c *Clientset) ConfigMaps(ns string) *ConfigMapClient {
+	return NewResource[*corev1.ConfigMap, *corev1.ConfigMapList](c.t, ns)
+}
+
+// Secrets in namespace ns. A kubelet may only get the ones its pods refer to, by name
+// (the Node authorizer), never list or watch them.
+func (c *Clientset) Secrets(ns string) *SecretClient {
+	return NewResource[*corev1.Secret, *corev1.SecretList](c.t, ns)
 }
 
 // Deployments in namespace ns.

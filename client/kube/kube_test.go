@@ -88,7 +88,13 @@ func TestTypedClients(t *testing.T) {
 	if err := cs.Bind(ctx, "ns", &corev1.Binding{Metadata: &metav1.ObjectMeta{Name: "p"}, Target: &corev1.ObjectReference{Name: "n1"}}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"pods ns p", "pods ns missing", "nodes  ", "pods ns u", "pods ns p", "pods ns gone", "pods ns slow", "pods ns p"}
+	if _, err := cs.ConfigMaps("ns").Get(ctx, "cm"); !apierrors.IsNotFound(err) {
+		t.Fatalf("configmap: got %v, want NotFound", err)
+	}
+	if _, err := cs.Secrets("ns").Get(ctx, "s"); !apierrors.IsNotFound(err) {
+		t.Fatalf("secret: got %v, want NotFound", err)
+	}
+	want := []string{"pods ns p", "pods ns missing", "nodes  ", "pods ns u", "pods ns p", "pods ns gone", "pods ns slow", "pods ns p", "configmaps ns cm", "secrets ns s"}
 	if len(ft.refs) != len(want) {
 		t.Fatalf("refs %v", ft.refs)
 	}

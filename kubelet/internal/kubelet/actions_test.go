@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -215,7 +216,7 @@ func TestContainerConfig(t *testing.T) {
 		{Name: "GREETING", Value: "hello $(NODE)"},
 	}
 	c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"nginx", "-s", "quit"}}}}
-	cfg, err := containerConfig(pod, c, 3, "nginx:1.14.2", envContext{PodIPs: []string{"10.244.1.5"}, HostIPs: []string{"192.168.1.10"}})
+	cfg, err := containerConfig(context.Background(), pod, c, 3, "nginx:1.14.2", envContext{PodIPs: []string{"10.244.1.5"}, HostIPs: []string{"192.168.1.10"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package kubelet
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -245,6 +247,9 @@ type envContext struct {
 	NodeName        string
 	// Allocatable is the node's, for resourceFieldRef limits a container does not set.
 	Allocatable resource.List
+	// Objects reads the ConfigMaps and Secrets of configMapKeyRef, secretKeyRef and
+	// envFrom (nil: none can be read).
+	Objects objectGetter
 }
 
 // fieldRefValue resolves a downward-API fieldRef.
@@ -361,11 +366,38 @@ func expand(s string, env map[string]string) string {
 	return b.String()
 }
 
-// containerEnv resolves the container's environment, in order (later entries may refer
-// to earlier ones with $(NAME)).
-func containerEnv(pod *corev1.Pod, c *corev1.Container, ec envContext) ([]*runtimeapi.KeyValue, map[string]string, error) {
+// containerEnv resolves the container's environment as Kubernetes' kubelet does: first
+// every envFrom source in order (a ConfigMap's or Secret's keys, with their prefix), then
+// env in order, each replacing an earlier variable of its name in place. env values may
+// refer to any variable set before them with $(NAME). ConfigMaps and Secrets are read
+// through ec.Objects; a missing one (or key) that is not optional is an error, which the
+// caller reports as CreateContainerConfigError and retries.
+func containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, ec envContext) ([]*runtimeapi.KeyValue, map[string]string, error) {
+	ns := pod.GetMetadata().GetNamespace()
 	vals := map[string]string{}
+	index := map[string]int{}
 	var out []*runtimeapi.KeyValue
+	set := func(k, v string) {
+		vals[k] = v
+		if i, ok := index[k]; ok {
+			out[i].Value = v
+			return
+		}
+		index[k] = len(out)
+		out = append(out, &runtimeapi.KeyValue{Key: k, Value: v})
+	}
+	for _, src := range c.GetEnvFrom() {
+		if ec.Objects == nil {
+			return nil, nil, errors.New("envFrom: this kubelet reads no ConfigMaps or Secrets")
+		}
+		kvs, err := envFromValues(ctx, ec.Objects, ns, src)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, kv := range kvs {
+			set(kv[0], kv[1])
+		}
+	}
 	for _, e := range c.GetEnv() {
 		var v string
 		switch src := e.GetValueFrom(); {
@@ -381,18 +413,29 @@ func containerEnv(pod *corev1.Pod, c *corev1.Container, ec envContext) ([]*runti
 			if v, err = resourceFieldValue(c, src.GetResourceFieldRef(), ec); err != nil {
 				return nil, nil, fmt.Errorf("env %s: %w", e.GetName(), err)
 			}
+		case src.GetConfigMapKeyRef() != nil || src.GetSecretKeyRef() != nil:
+			if ec.Objects == nil {
+				return nil, nil, fmt.Errorf("env %s: this kubelet reads no ConfigMaps or Secrets", e.GetName())
+			}
+			val, ok, err := keyRefValue(ctx, ec.Objects, ns, src)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				continue
+			}
+			v = val
 		default:
-			return nil, nil, fmt.Errorf("env %s: configMapKeyRef and secretKeyRef are not supported by this kubelet", e.GetName())
+			return nil, nil, fmt.Errorf("env %s: no value source this kubelet supports", e.GetName())
 		}
-		vals[e.GetName()] = v
-		out = append(out, &runtimeapi.KeyValue{Key: e.GetName(), Value: v})
+		set(e.GetName(), v)
 	}
 	return out, vals, nil
 }
 
 // containerConfig is the CRI configuration of the restartCount-th instance of c.
-func containerConfig(pod *corev1.Pod, c *corev1.Container, restartCount int, image string, ec envContext) (*runtimeapi.ContainerConfig, error) {
-	envs, vals, err := containerEnv(pod, c, ec)
+func containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, restartCount int, image string, ec envContext) (*runtimeapi.ContainerConfig, error) {
+	envs, vals, err := containerEnv(ctx, pod, c, ec)
 	if err != nil {
 		return nil, err
 	}

@@ -153,6 +153,8 @@ type Kubelet struct {
 	probes   *probeManager
 	status   *statusManager
 	workers  *podWorkers
+	// objects reads the ConfigMaps and Secrets pods refer to.
+	objects objectGetter
 
 	crashBackoff, imageBackoff *backoff.Backoff
 	sandboxOpts                sandboxOptions
@@ -184,7 +186,7 @@ func New(cfg Config) (*Kubelet, error) {
 		return nil, err
 	}
 	k := &Kubelet{
-		cfg: cfg, client: cfg.Client, rt: cfg.Runtime, clock: cfg.Clock, log: cfg.Log.With("node", cfg.NodeName),
+		cfg: cfg, client: cfg.Client, objects: clientObjects{cfg.Client}, rt: cfg.Runtime, clock: cfg.Clock, log: cfg.Log.With("node", cfg.NodeName),
 		results: newProbeResults(),
 		pods:    map[string]*corev1.Pod{}, admitted: map[string]bool{}, waiting: map[string]map[string]waitingReason{},
 		runtimeCache: map[string]*podRuntime{}, relistSeen: map[string]string{},

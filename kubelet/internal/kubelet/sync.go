@@ -343,11 +343,11 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	if latest != nil {
 		restartCount = latest.RestartCount + 1
 	}
-	ec := envContext{PodIPs: podIPs, HostIPs: k.hostIPs, NodeName: k.cfg.NodeName}
+	ec := envContext{PodIPs: podIPs, HostIPs: k.hostIPs, NodeName: k.cfg.NodeName, Objects: k.objects}
 	k.mu.Lock()
 	ec.Allocatable = k.allocatable
 	k.mu.Unlock()
-	cfg, err := containerConfig(pod, c, restartCount, image, ec)
+	cfg, err := containerConfig(ctx, pod, c, restartCount, image, ec)
 	if err == nil {
 		cfg.Mounts, err = containerMounts(c, volumes)
 	}
