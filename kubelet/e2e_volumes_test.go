@@ -1,9 +1,9 @@
 package kubelet_test
 
 // Volumes on the real containerd: a hostPath nginx serves from, an emptyDir the kubelet
-// makes and removes, a hostPath whose type check fails until the path appears, a
-// configMap volume that keeps every container from being created, and a pod directory
-// left by a dead kubelet that housekeeping removes.
+// makes and removes, a hostPath whose type check fails until the path appears, and a pod
+// directory left by a dead kubelet that housekeeping removes. ConfigMap and Secret volumes
+// are in e2e_objects_test.go.
 
 import (
 	"fmt"
@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -117,25 +116,6 @@ func TestE2EVolumesOnContainerd(t *testing.T) {
 		}
 		le.waitRunningReady("hostpath-wait", 60*time.Second)
 		le.deleteAndWait(30*time.Second, "hostpath-wait")
-	})
-
-	t.Run("a configMap volume is CreateContainerConfigError and nothing is created", func(t *testing.T) {
-		le := e.sub(t)
-		p := le.nginx("configmap", func(p *corev1.Pod) {
-			p.Spec.Volumes = []*corev1.Volume{{Name: "cfg", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "web-config"}}}
-			p.Spec.Containers[0].VolumeMounts = []*corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/nginx/conf.d"}}
-		})
-		wait(t, 30*time.Second, "CreateContainerConfigError and a warning event", func() (bool, string) {
-			got := le.pod("configmap")
-			reason, msg := waitingReason(got, "nginx")
-			return reason == "CreateContainerConfigError" && strings.Contains(msg, `volume "cfg": configMap volumes are not supported`) &&
-					got.GetStatus().GetPhase() == "Pending" && hasEvent(le.events("configmap"), `Failed: Error: volume "cfg": configMap`),
-				fmt.Sprint(reason, msg, le.events("configmap"))
-		})
-		if n := len(le.containersOf(p.GetMetadata().GetUid())); n != 0 {
-			t.Fatalf("%d containers created for a pod whose volume cannot be mounted", n)
-		}
-		le.deleteAndWait(30*time.Second, "configmap")
 	})
 
 	t.Run("housekeeping removes the directory of a pod that is gone", func(t *testing.T) {

@@ -172,6 +172,7 @@ type Kubelet struct {
 	waiting        map[string]map[string]waitingReason // uid → container → why it waits
 	runtimeCache   map[string]*podRuntime              // uid → last seen actual state
 	relistSeen     map[string]string                   // uid → fingerprint of the last relist
+	volumesSynced  map[string]time.Time                // uid → when its configMap and secret volumes were written
 	allocatable    resource.List
 	podCIDR        string
 	nodeReady      bool
@@ -189,7 +190,7 @@ func New(cfg Config) (*Kubelet, error) {
 		cfg: cfg, client: cfg.Client, objects: clientObjects{cfg.Client}, rt: cfg.Runtime, clock: cfg.Clock, log: cfg.Log.With("node", cfg.NodeName),
 		results: newProbeResults(),
 		pods:    map[string]*corev1.Pod{}, admitted: map[string]bool{}, waiting: map[string]map[string]waitingReason{},
-		runtimeCache: map[string]*podRuntime{}, relistSeen: map[string]string{},
+		runtimeCache: map[string]*podRuntime{}, relistSeen: map[string]string{}, volumesSynced: map[string]time.Time{},
 	}
 	if cfg.Host != nil {
 		k.host = *cfg.Host
@@ -531,6 +532,11 @@ func (k *Kubelet) housekeeping(context.Context) error {
 	for u := range k.waiting {
 		if !live[u] {
 			delete(k.waiting, u)
+		}
+	}
+	for u := range k.volumesSynced {
+		if !live[u] {
+			delete(k.volumesSynced, u)
 		}
 	}
 	ids := map[string]bool{}

@@ -217,12 +217,14 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 
 	// Volumes come before the sandbox and any container, as Kubernetes mounts them. Init
 	// containers (at most one per sync) come first in containersToStart.
-	var volumes map[string]string
+	var volumes map[string]hostVolume
 	if starting := containersToStart(pod, actions); len(starting) > 0 {
 		var err error
-		if volumes, err = k.prepareToStart(pod, starting); err != nil {
+		if volumes, err = k.prepareToStart(ctx, pod, starting); err != nil {
 			return 5 * time.Second, nil // reported as waiting reasons and an event
 		}
+	} else {
+		k.refreshObjectVolumes(ctx, pod)
 	}
 
 	sandboxID := actions.SandboxID
@@ -286,16 +288,19 @@ func containersToStart(pod *corev1.Pod, actions podActions) []*corev1.Container 
 // prepareToStart checks that the kubelet can run pod's spec and prepares its volumes
 // for the containers about to start. On failure it says why through their waiting
 // reasons and an event, and returns the error: what the kubelet cannot do at all is a
-// CreateContainerConfigError; a failed mount (a hostPath type check) leaves them
-// ContainerCreating and is retried.
-func (k *Kubelet) prepareToStart(pod *corev1.Pod, starting []*corev1.Container) (map[string]string, error) {
+// CreateContainerConfigError; a failed mount (a hostPath type check, a missing ConfigMap
+// or Secret) leaves them ContainerCreating and is retried.
+func (k *Kubelet) prepareToStart(ctx context.Context, pod *corev1.Pod, starting []*corev1.Container) (map[string]hostVolume, error) {
 	uid := pod.GetMetadata().GetUid()
 	err := unsupportedContainers(pod)
-	var paths map[string]string
+	var paths map[string]hostVolume
 	if err == nil {
-		paths, err = setUpVolumes(k.cfg.RootDir, pod)
+		paths, err = setUpVolumes(ctx, k.cfg.RootDir, pod, k.objects)
 	}
 	if err == nil {
+		k.mu.Lock()
+		k.volumesSynced[uid] = k.clock.Now()
+		k.mu.Unlock()
 		return paths, nil
 	}
 	var cfgErr *podConfigError
@@ -313,6 +318,41 @@ func (k *Kubelet) prepareToStart(pod *corev1.Pod, starting []*corev1.Container) 
 	return nil, err
 }
 
+// refreshObjectVolumes brings the configMap and secret volumes of a pod whose containers
+// run up to date with their objects, at most once per ResyncInterval (Kubernetes' kubelet
+// does it on its periodic sync): the containers see the new files at once, through the
+// ..data swap. A failure keeps the files they have and is a FailedMount event.
+func (k *Kubelet) refreshObjectVolumes(ctx context.Context, pod *corev1.Pod) {
+	uid := pod.GetMetadata().GetUid()
+	now := k.clock.Now()
+	k.mu.Lock()
+	last, ok := k.volumesSynced[uid]
+	due := !ok || now.Sub(last) >= k.cfg.ResyncInterval
+	if due {
+		k.volumesSynced[uid] = now
+	}
+	k.mu.Unlock()
+	if !due {
+		return
+	}
+	for _, v := range pod.GetSpec().GetVolumes() {
+		plugin := configMapPlugin
+		switch {
+		case v.GetSecret() != nil:
+			plugin = secretPlugin
+		case v.GetConfigMap() == nil:
+			continue
+		}
+		dir := volumePath(k.cfg.RootDir, uid, plugin, v.GetName())
+		if _, err := os.Stat(dir); err != nil {
+			continue // never set up: the next container start does it
+		}
+		if err := setUpObjectVolume(ctx, k.objects, pod.GetMetadata().GetNamespace(), dir, objectSourceOf(v)); err != nil {
+			k.recorder.Eventf(pod, record.Warning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", v.GetName(), err)
+		}
+	}
+}
+
 func backoffKey(pod *corev1.Pod, c *corev1.Container) string {
 	return podDesc(pod) + "_" + c.GetName() + "_" + containerHash(c)
 }
@@ -320,7 +360,7 @@ func backoffKey(pod *corev1.Pod, c *corev1.Container) string {
 // startContainer pulls the image, creates and starts one container and runs its
 // postStart hook. It returns after how long a retry makes sense when it could not start
 // it (back-off), 0 otherwise.
-func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rt *podRuntime, sandboxID string, sbCfg *runtimeapi.PodSandboxConfig, podIPs []string, volumes map[string]string) time.Duration {
+func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rt *podRuntime, sandboxID string, sbCfg *runtimeapi.PodSandboxConfig, podIPs []string, volumes map[string]hostVolume) time.Duration {
 	uid := pod.GetMetadata().GetUid()
 	latest := rt.latest(c.GetName())
 	if latest != nil && latest.State == runtimeapi.ContainerState_CONTAINER_EXITED {

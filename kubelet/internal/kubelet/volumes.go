@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,28 +14,47 @@ import (
 	"kubelab.io/proto/resource"
 )
 
-// Volumes. The kubelet mounts what lives on the node and nothing else: emptyDir (a pod
-// directory on disk, or a tmpfs for medium Memory) and hostPath. Sources built from API
-// objects (configMap, secret: the apiserver serves them, this kubelet does not project them
-// yet) are refused before any container starts: a container must never run without a mount
-// its spec asks for.
+// Volumes. The kubelet mounts what lives on the node (emptyDir: a pod directory on disk,
+// or a tmpfs for medium Memory; hostPath) and projects API objects as files (configMap,
+// secret: see projection.go). Anything else is refused before any
+// container starts: a container must never run without a mount its spec asks for.
 //
 // Layout, as Kubernetes has it:
 //
 //	<root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<volume>
+//	<root>/pods/<uid>/volumes/kubernetes.io~configmap/<volume>
+//	<root>/pods/<uid>/volumes/kubernetes.io~secret/<volume>   (a tmpfs: secrets never touch disk)
 //
 // A pod's directory lives until the pod is terminated and deleted (syncTerminating) or
 // found orphaned (syncOrphan, woken by housekeeping for directories of pods that are
 // neither desired nor in the runtime, which covers a kubelet killed before it cleaned up).
 
-const emptyDirPlugin = "kubernetes.io~empty-dir"
+const (
+	emptyDirPlugin  = "kubernetes.io~empty-dir"
+	configMapPlugin = "kubernetes.io~configmap"
+	secretPlugin    = "kubernetes.io~secret"
+)
+
+// tmpfsPlugins are the plugins whose volumes may be tmpfs mounts the kubelet made.
+var tmpfsPlugins = []string{emptyDirPlugin, secretPlugin}
 
 // podDir is the pod's directory under the kubelet's root.
 func podDir(root, uid string) string { return filepath.Join(root, "pods", uid) }
 
 // emptyDirPath is where emptyDir volume name of pod uid lives on the node.
-func emptyDirPath(root, uid, name string) string {
-	return filepath.Join(podDir(root, uid), "volumes", emptyDirPlugin, name)
+func emptyDirPath(root, uid, name string) string { return volumePath(root, uid, emptyDirPlugin, name) }
+
+// volumePath is where volume name of pod uid, of plugin, lives on the node.
+func volumePath(root, uid, plugin, name string) string {
+	return filepath.Join(podDir(root, uid), "volumes", plugin, name)
+}
+
+// hostVolume is a volume ready on the node: its host path, and whether every mount of it
+// is read-only whatever the container asks (configMap and secret volumes, as Kubernetes
+// mounts them).
+type hostVolume struct {
+	Path     string
+	ReadOnly bool
 }
 
 // podConfigError is what the kubelet can never do for a pod's spec (a volume it cannot
@@ -65,7 +85,7 @@ func unsupportedVolume(pod *corev1.Pod) error {
 	for _, v := range pod.GetSpec().GetVolumes() {
 		src := volumeSourceName(v)
 		switch src {
-		case "hostPath":
+		case "hostPath", "configMap", "secret":
 			continue
 		case "emptyDir":
 			if m := v.GetEmptyDir().GetMedium(); m != "" && m != "Memory" {
@@ -75,7 +95,6 @@ func unsupportedVolume(pod *corev1.Pod) error {
 		case "":
 			return &podConfigError{fmt.Sprintf("volume %q: no volume source this kubelet supports", v.GetName())}
 		}
-		return &podConfigError{fmt.Sprintf("volume %q: %s volumes are not supported by this kubelet yet (it does not mount ConfigMaps or Secrets)", v.GetName(), src)}
 	}
 	return nil
 }
@@ -140,55 +159,71 @@ func checkHostPath(path, typ string) error {
 	return fmt.Errorf("hostPath type %q is not supported", typ)
 }
 
-// setUpVolumes makes every volume of pod ready on the node and returns its host path by
-// volume name. It is idempotent: each sync that starts containers calls it. An error is
-// a *podConfigError (never retried with success) or a mount failure (retried).
-func setUpVolumes(root string, pod *corev1.Pod) (map[string]string, error) {
+// setUpVolumes makes every volume of pod ready on the node and returns them by volume
+// name. It is idempotent: each sync that starts containers calls it, and a configMap or
+// secret volume gets the object's current content. An error is a *podConfigError (never
+// retried with success) or a mount failure (retried: a failed hostPath check, a missing
+// ConfigMap or Secret).
+func setUpVolumes(ctx context.Context, root string, pod *corev1.Pod, objs objectGetter) (map[string]hostVolume, error) {
 	if err := unsupportedVolume(pod); err != nil {
 		return nil, err
 	}
 	uid := pod.GetMetadata().GetUid()
-	paths := map[string]string{}
+	vols := map[string]hostVolume{}
 	for _, v := range pod.GetSpec().GetVolumes() {
 		name := v.GetName()
-		if hp := v.GetHostPath(); hp != nil {
-			if err := checkHostPath(hp.GetPath(), hp.GetType()); err != nil {
-				return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
-			}
-			paths[name] = hp.GetPath()
-			continue
+		var hv hostVolume
+		var err error
+		switch {
+		case v.GetHostPath() != nil:
+			hv.Path = v.GetHostPath().GetPath()
+			err = checkHostPath(hv.Path, v.GetHostPath().GetType())
+		case v.GetConfigMap() != nil:
+			hv = hostVolume{Path: volumePath(root, uid, configMapPlugin, name), ReadOnly: true}
+			err = setUpObjectVolume(ctx, objs, pod.GetMetadata().GetNamespace(), hv.Path, objectSourceOf(v))
+		case v.GetSecret() != nil:
+			hv = hostVolume{Path: volumePath(root, uid, secretPlugin, name), ReadOnly: true}
+			err = setUpObjectVolume(ctx, objs, pod.GetMetadata().GetNamespace(), hv.Path, objectSourceOf(v))
+		default:
+			hv.Path = emptyDirPath(root, uid, name)
+			err = setUpEmptyDir(hv.Path, v.GetEmptyDir())
 		}
-		dir := emptyDirPath(root, uid, name)
-		// 0777 as Kubernetes: any user a container runs as may write to it.
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
 		}
-		if v.GetEmptyDir().GetMedium() == "Memory" {
-			var size int64
-			if q := v.GetEmptyDir().GetSizeLimit(); q != nil {
-				if sq, err := resource.FromProto(q); err == nil {
-					size = sq.Value()
-				}
-			}
-			if err := mountTmpfs(dir, size); err != nil {
-				return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
-			}
-		}
-		if err := os.Chmod(dir, 0o777); err != nil {
-			return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
-		}
-		paths[name] = dir
+		vols[name] = hv
 	}
-	return paths, nil
+	return vols, nil
+}
+
+// setUpEmptyDir makes the emptyDir at dir (a tmpfs for medium Memory).
+func setUpEmptyDir(dir string, src *corev1.EmptyDirVolumeSource) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	if src.GetMedium() == "Memory" {
+		var size int64
+		if q := src.GetSizeLimit(); q != nil {
+			if sq, err := resource.FromProto(q); err == nil {
+				size = sq.Value()
+			}
+		}
+		if err := mountTmpfs(dir, size); err != nil {
+			return err
+		}
+	}
+	// 0777 as Kubernetes: any user a container runs as may write to it.
+	return os.Chmod(dir, 0o777)
 }
 
 // containerMounts is the CRI mounts of c, given each volume's host path. A subPath is a
 // directory inside the volume, created when missing (as Kubernetes does); it must stay
 // inside the volume once symlinks are resolved.
-func containerMounts(c *corev1.Container, volumes map[string]string) ([]*runtimeapi.Mount, error) {
+func containerMounts(c *corev1.Container, volumes map[string]hostVolume) ([]*runtimeapi.Mount, error) {
 	var out []*runtimeapi.Mount
 	for _, m := range c.GetVolumeMounts() {
-		host, ok := volumes[m.GetName()]
+		hv, ok := volumes[m.GetName()]
+		host := hv.Path
 		if !ok {
 			return nil, &podConfigError{fmt.Sprintf("volumeMount %q of container %q: no volume of that name", m.GetName(), c.GetName())}
 		}
@@ -199,7 +234,7 @@ func containerMounts(c *corev1.Container, volumes map[string]string) ([]*runtime
 			}
 			host = p
 		}
-		out = append(out, &runtimeapi.Mount{ContainerPath: m.GetMountPath(), HostPath: host, Readonly: m.GetReadOnly()})
+		out = append(out, &runtimeapi.Mount{ContainerPath: m.GetMountPath(), HostPath: host, Readonly: m.GetReadOnly() || hv.ReadOnly})
 	}
 	return out, nil
 }
@@ -232,17 +267,19 @@ func subPathOf(base, sub string) (string, error) {
 	return real, nil
 }
 
-// removePodDir unmounts the pod's memory-backed emptyDirs and removes its directory.
-// The pod's containers must be gone.
+// removePodDir unmounts the pod's tmpfs volumes (memory-backed emptyDirs, secrets) and
+// removes its directory. The pod's containers must be gone.
 func removePodDir(root, uid string) error {
 	dir := podDir(root, uid)
-	entries, err := os.ReadDir(filepath.Join(dir, "volumes", emptyDirPlugin))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	for _, e := range entries {
-		if err := unmountIfMounted(filepath.Join(dir, "volumes", emptyDirPlugin, e.Name())); err != nil {
-			return fmt.Errorf("unmount volume %s of pod %s: %w", e.Name(), uid, err)
+	for _, plugin := range tmpfsPlugins {
+		entries, err := os.ReadDir(filepath.Join(dir, "volumes", plugin))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		for _, e := range entries {
+			if err := unmountIfMounted(filepath.Join(dir, "volumes", plugin, e.Name())); err != nil {
+				return fmt.Errorf("unmount volume %s of pod %s: %w", e.Name(), uid, err)
+			}
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {

@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -97,8 +98,8 @@ func TestUnsupportedVolume(t *testing.T) {
 		{"emptyDir Memory", &corev1.Volume{Name: "a", EmptyDir: &corev1.EmptyDirVolumeSource{Medium: "Memory"}}, ""},
 		{"emptyDir HugePages", &corev1.Volume{Name: "a", EmptyDir: &corev1.EmptyDirVolumeSource{Medium: "HugePages"}}, `volume "a": emptyDir medium "HugePages" is not supported`},
 		{"hostPath", &corev1.Volume{Name: "a", HostPath: &corev1.HostPathVolumeSource{Path: "/x"}}, ""},
-		{"configMap", &corev1.Volume{Name: "cfg", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "c"}}, `volume "cfg": configMap volumes are not supported`},
-		{"secret", &corev1.Volume{Name: "s", Secret: &corev1.SecretVolumeSource{SecretName: "c"}}, `volume "s": secret volumes are not supported`},
+		{"configMap", &corev1.Volume{Name: "cfg", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "c"}}, ""},
+		{"secret", &corev1.Volume{Name: "s", Secret: &corev1.SecretVolumeSource{SecretName: "c"}}, ""},
 		{"no source", &corev1.Volume{Name: "n"}, `volume "n": no volume source this kubelet supports`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,12 +125,12 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 		&corev1.Volume{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}},
 		&corev1.Volume{Name: "host", HostPath: &corev1.HostPathVolumeSource{Path: host, Type: ptrTo("Directory")}},
 	)
-	paths, err := setUpVolumes(root, pod)
+	paths, err := setUpVolumes(context.Background(), root, pod, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantDir := filepath.Join(root, "pods", "uid-1", "volumes", "kubernetes.io~empty-dir", "data")
-	if paths["data"] != wantDir || paths["host"] != host {
+	if paths["data"] != (hostVolume{Path: wantDir}) || paths["host"] != (hostVolume{Path: host}) {
 		t.Fatalf("paths %v", paths)
 	}
 	if fi, err := os.Stat(wantDir); err != nil || fi.Mode().Perm() != 0o777 {
@@ -139,7 +140,7 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(wantDir, "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := setUpVolumes(root, pod); err != nil {
+	if _, err := setUpVolumes(context.Background(), root, pod, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(wantDir, "f")); err != nil {
@@ -179,7 +180,7 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 
 	// A failed hostPath check is a mount error, not a config error.
 	bad := volumePod(&corev1.Volume{Name: "host", HostPath: &corev1.HostPathVolumeSource{Path: filepath.Join(host, "nope"), Type: ptrTo("Directory")}})
-	_, err = setUpVolumes(root, bad)
+	_, err = setUpVolumes(context.Background(), root, bad, nil)
 	var ce *podConfigError
 	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), `MountVolume.SetUp failed for volume "host" : hostPath type check failed:`) {
 		t.Fatalf("bad hostPath: %v", err)
@@ -208,25 +209,25 @@ func TestMemoryEmptyDirIsTmpfs(t *testing.T) {
 	}
 	root := t.TempDir()
 	pod := volumePod(&corev1.Volume{Name: "mem", EmptyDir: &corev1.EmptyDirVolumeSource{Medium: "Memory", SizeLimit: &metav1.Quantity{String_: "1Mi"}}})
-	paths, err := setUpVolumes(root, pod)
+	paths, err := setUpVolumes(context.Background(), root, pod, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unmountIfMounted(paths["mem"])
-	if _, err := setUpVolumes(root, pod); err != nil { // mounted once only
+	defer unmountIfMounted(paths["mem"].Path)
+	if _, err := setUpVolumes(context.Background(), root, pod, nil); err != nil { // mounted once only
 		t.Fatal(err)
 	}
 	mounts, _ := os.ReadFile("/proc/self/mounts")
-	if n := strings.Count(string(mounts), " "+paths["mem"]+" tmpfs "); n != 1 {
-		t.Fatalf("%d tmpfs mounts on %s, want 1", n, paths["mem"])
+	if n := strings.Count(string(mounts), " "+paths["mem"].Path+" tmpfs "); n != 1 {
+		t.Fatalf("%d tmpfs mounts on %s, want 1", n, paths["mem"].Path)
 	}
-	if i := strings.Index(string(mounts), " "+paths["mem"]+" tmpfs "); !strings.Contains(strings.SplitN(string(mounts[i:]), "\n", 2)[0], "size=1024k") {
+	if i := strings.Index(string(mounts), " "+paths["mem"].Path+" tmpfs "); !strings.Contains(strings.SplitN(string(mounts[i:]), "\n", 2)[0], "size=1024k") {
 		t.Errorf("mount options: %s", mounts)
 	}
 	if err := removePodDir(root, "uid-1"); err != nil {
 		t.Fatal(err)
 	}
-	if mounts, _ := os.ReadFile("/proc/self/mounts"); strings.Contains(string(mounts), paths["mem"]) {
+	if mounts, _ := os.ReadFile("/proc/self/mounts"); strings.Contains(string(mounts), paths["mem"].Path) {
 		t.Fatalf("still mounted after removePodDir")
 	}
 }
