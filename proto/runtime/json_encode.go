@@ -3,7 +3,6 @@ package runtime
 import (
 	"encoding/base64"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -38,30 +37,21 @@ const (
 // empty fields left out unless the schema says Kubernetes writes them.
 func MarshalJSON(m proto.Message) ([]byte, error) {
 	var out []byte
-	err := withJSON(m, func(b []byte) error {
+	err := WithJSON(m, func(b []byte) {
 		out = make([]byte, len(b))
 		copy(out, b)
-		return nil
 	})
 	return out, err
 }
 
-// WriteJSON writes m as MarshalJSON would encode it to w, with no copy of its own: what a
-// server answering one object needs.
-func WriteJSON(w io.Writer, m proto.Message) error {
-	return withJSON(m, func(b []byte) error {
-		_, err := w.Write(b)
-		return err
-	})
-}
-
-// withJSON encodes m into a pooled buffer (instead of growing a new one step by step) and
-// hands it to use, which must not keep it.
-func withJSON(m proto.Message, use func([]byte) error) error {
+// WithJSON encodes m as MarshalJSON does into a pooled buffer (instead of growing a new one
+// step by step) and, when that succeeded, hands the bytes to use, which must not keep them:
+// a server answering one object writes them out with no copy of its own.
+func WithJSON(m proto.Message, use func([]byte)) error {
 	bp := marshalBufs.Get().(*[]byte)
 	buf, err := AppendJSON((*bp)[:0], m)
 	if err == nil {
-		err = use(buf)
+		use(buf)
 	}
 	if cap(buf) <= maxPooledBuf {
 		*bp = buf[:0]

@@ -208,8 +208,14 @@ func writeObject(w http.ResponseWriter, r *http.Request, code int, obj proto.Mes
 		return
 	}
 	if media == mediaJSON {
-		// Encoded into a pooled buffer and written from it, with no copy in between.
-		if err := runtime.WriteJSON(headerOnWrite{w, media, code}, obj); err != nil && !headerSent(err) {
+		// Encoded into a pooled buffer and written from it, with no copy in between; the
+		// header goes out only once the object encoded, so a failure is still a Status.
+		err := runtime.WithJSON(obj, func(b []byte) {
+			w.Header().Set("Content-Type", media)
+			w.WriteHeader(code)
+			_, _ = w.Write(b)
+		})
+		if err != nil {
 			writeError(w, apierrors.NewInternalError(err))
 		}
 		return
@@ -226,30 +232,6 @@ func writeObject(w http.ResponseWriter, r *http.Request, code int, obj proto.Mes
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }
-
-// headerOnWrite sends the response's header on the first Write, which WriteJSON makes only
-// once the whole object encoded: an object that cannot be encoded is still answered with a
-// Status.
-type headerOnWrite struct {
-	w     http.ResponseWriter
-	media string
-	code  int
-}
-
-func (h headerOnWrite) Write(b []byte) (int, error) {
-	h.w.Header().Set("Content-Type", h.media)
-	h.w.WriteHeader(h.code)
-	n, err := h.w.Write(b)
-	if err != nil {
-		err = errHeaderSent{err}
-	}
-	return n, err
-}
-
-// errHeaderSent is a failure after the header went out: nothing more can be said.
-type errHeaderSent struct{ error }
-
-func headerSent(err error) bool { return errors.As(err, new(errHeaderSent)) }
 
 // writeError writes err as a Status with its code; errors that carry no Status are 500s.
 func writeError(w http.ResponseWriter, err error) {
