@@ -50,4 +50,51 @@ func TestPodRequests(t *testing.T) {
 		})
 	}
 }
+
+func TestPodRequestsWith(t *testing.T) {
+	opts := PodResourcesOptions{NonMissingContainerRequests: List{"cpu": MustParse("100m"), "memory": MustParse("200Mi")}}
+	c := func(kv ...string) *corev1.Container { return &corev1.Container{Resources: requests(kv...)} }
+	sidecar := func(kv ...string) *corev1.Container {
+		return &corev1.Container{Resources: requests(kv...), RestartPolicy: ptr("Always")}
+	}
+	for _, tc := range []struct {
+		name       string
+		containers []*corev1.Container
+		init       []*corev1.Container
+		overhead   map[string]*metav1.Quantity
+		cpu, mem   string
+	}{
+		{"missing cpu only", []*corev1.Container{c("memory", "64Mi")}, nil, nil, "100m", "64Mi"},
+		{"missing memory only", []*corev1.Container{c("cpu", "250m")}, nil, nil, "250m", "200Mi"},
+		{"defaults are per container", []*corev1.Container{c(), {}}, nil, nil, "200m", "400Mi"},
+		{"a zero request counts as missing", []*corev1.Container{c("cpu", "0", "memory", "0")}, nil, nil, "100m", "200Mi"},
+		{"an init container is defaulted before the largest is taken",
+			[]*corev1.Container{c("cpu", "250m")}, []*corev1.Container{c("memory", "1Gi")}, nil, "250m", "1Gi"},
+		{"a sidecar is defaulted and adds to the app and to the init containers after it",
+			[]*corev1.Container{c("cpu", "250m", "memory", "64Mi")}, []*corev1.Container{sidecar(), c("cpu", "1")}, nil,
+			"1100m", "400Mi"},
+		{"overhead is not defaulted", []*corev1.Container{c("cpu", "250m", "memory", "64Mi")}, nil,
+			map[string]*metav1.Quantity{"cpu": {String_: "10m"}}, "260m", "64Mi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{Spec: &corev1.PodSpec{Containers: tc.containers, InitContainers: tc.init, Overhead: tc.overhead}}
+			got := PodRequestsWith(pod, opts)
+			if q := got["cpu"]; q.Cmp(MustParse(tc.cpu)) != 0 {
+				t.Errorf("cpu = %v, want %s", q.String(), tc.cpu)
+			}
+			if q := got["memory"]; q.Cmp(MustParse(tc.mem)) != 0 {
+				t.Errorf("memory = %v, want %s", q.String(), tc.mem)
+			}
+			if len(got) != 2 {
+				t.Errorf("resources = %v, want cpu and memory only", got)
+			}
+		})
+	}
+	// Without defaults, a container that requests nothing adds nothing.
+	pod := &corev1.Pod{Spec: &corev1.PodSpec{Containers: []*corev1.Container{c("cpu", "250m"), {}}}}
+	if got := PodRequestsWith(pod, PodResourcesOptions{}); len(got) != 1 || got["cpu"].Cmp(MustParse("250m")) != 0 {
+		t.Errorf("no options: %v", got)
+	}
+}
+
 func ptr(s string) *string { return &s }
