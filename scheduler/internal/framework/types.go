@@ -40,31 +40,38 @@ type Resource struct {
 // apiserver validated them).
 func ResourceFromList(m map[string]*metav1.Quantity) Resource {
 	var r Resource
-	for name, q := range m {
-		r.addQuantity(name, q, 1)
+	for name, p := range m {
+		if q, err := resource.FromProto(p); err == nil {
+			r.addQuantity(name, q)
+		}
 	}
 	return r
 }
 
-func (r *Resource) addQuantity(name string, p *metav1.Quantity, sign int64) {
-	q, err := resource.FromProto(p)
-	if err != nil {
-		return
+// resourceOf converts a parsed resource list.
+func resourceOf(l resource.List) Resource {
+	var r Resource
+	for name, q := range l {
+		r.addQuantity(name, q)
 	}
+	return r
+}
+
+func (r *Resource) addQuantity(name string, q resource.Quantity) {
 	switch name {
 	case ResourceCPU:
-		r.MilliCPU += sign * q.MilliValue()
+		r.MilliCPU += q.MilliValue()
 	case ResourceMemory:
-		r.Memory += sign * q.Value()
+		r.Memory += q.Value()
 	case ResourceEphemeralStorage:
-		r.EphemeralStorage += sign * q.Value()
+		r.EphemeralStorage += q.Value()
 	case ResourcePods:
-		r.AllowedPodNumber += sign * q.Value()
+		r.AllowedPodNumber += q.Value()
 	default:
 		if r.Scalar == nil {
 			r.Scalar = map[string]int64{}
 		}
-		r.Scalar[name] += sign * q.Value()
+		r.Scalar[name] += q.Value()
 	}
 }
 
@@ -93,19 +100,6 @@ func (r *Resource) Sub(o Resource) {
 			r.Scalar = map[string]int64{}
 		}
 		r.Scalar[k] -= v
-	}
-}
-
-// SetMax raises each resource of r to at least o's.
-func (r *Resource) SetMax(o Resource) {
-	r.MilliCPU = max(r.MilliCPU, o.MilliCPU)
-	r.Memory = max(r.Memory, o.Memory)
-	r.EphemeralStorage = max(r.EphemeralStorage, o.EphemeralStorage)
-	for k, v := range o.Scalar {
-		if r.Scalar == nil {
-			r.Scalar = map[string]int64{}
-		}
-		r.Scalar[k] = max(r.Scalar[k], v)
 	}
 }
 
@@ -170,60 +164,28 @@ func NamespacedName(pod *corev1.Pod) string {
 	return pod.GetMetadata().GetNamespace() + "/" + pod.GetMetadata().GetName()
 }
 
+// nonZeroRequests counts a container's unset cpu or memory request at the defaults.
+var nonZeroRequests = resource.PodResourcesOptions{NonMissingContainerRequests: resource.List{
+	ResourceCPU:    resource.NewMilliQuantity(DefaultMilliCPURequest, resource.DecimalSI),
+	ResourceMemory: resource.NewQuantity(DefaultMemoryRequest, resource.BinarySI),
+}}
+
 // NewPodInfo computes pod's PodInfo.
 func NewPodInfo(pod *corev1.Pod) *PodInfo {
-	pi := &PodInfo{Pod: pod, Key: PodKey(pod)}
-	spec := pod.GetSpec()
-	var sum, sumNZ, sidecars, sidecarsNZ Resource
-	for _, c := range spec.GetContainers() {
-		r := ResourceFromList(c.GetResources().GetRequests())
-		sum.Add(r)
-		sumNZ.Add(nonZero(r))
+	pi := &PodInfo{
+		Pod:      pod,
+		Key:      PodKey(pod),
+		Requests: resourceOf(resource.PodRequests(pod)),
+		NonZero:  resourceOf(resource.PodRequestsWith(pod, nonZeroRequests)),
+	}
+	for _, c := range pod.GetSpec().GetContainers() {
 		for _, p := range c.GetPorts() {
 			if p.GetHostPort() > 0 {
 				pi.HostPorts = append(pi.HostPorts, HostPort{IP: p.GetHostIP(), Protocol: p.GetProtocol(), Port: p.GetHostPort()})
 			}
 		}
 	}
-	// Init containers run one at a time before the app containers, so only the largest
-	// counts; a restartable init container (sidecar) keeps running and adds up instead.
-	var initMax, initMaxNZ Resource
-	for _, c := range spec.GetInitContainers() {
-		r := ResourceFromList(c.GetResources().GetRequests())
-		if c.GetRestartPolicy() == "Always" {
-			sidecars.Add(r)
-			sidecarsNZ.Add(nonZero(r))
-			continue
-		}
-		withSidecars := sidecars.Clone()
-		withSidecars.Add(r)
-		initMax.SetMax(withSidecars)
-		nz := sidecarsNZ.Clone()
-		nz.Add(nonZero(r))
-		initMaxNZ.SetMax(nz)
-	}
-	sum.Add(sidecars)
-	sumNZ.Add(sidecarsNZ)
-	sum.SetMax(initMax)
-	sumNZ.SetMax(initMaxNZ)
-	if len(spec.GetOverhead()) > 0 {
-		o := ResourceFromList(spec.GetOverhead())
-		sum.Add(o)
-		sumNZ.Add(o)
-	}
-	pi.Requests, pi.NonZero = sum, sumNZ
 	return pi
-}
-
-func nonZero(r Resource) Resource {
-	r = r.Clone()
-	if r.MilliCPU == 0 {
-		r.MilliCPU = DefaultMilliCPURequest
-	}
-	if r.Memory == 0 {
-		r.Memory = DefaultMemoryRequest
-	}
-	return r
 }
 
 // HostPortInfo is the set of host ports in use on a node: IP → "protocol/port".
