@@ -21,8 +21,8 @@ type PodResourcesOptions struct {
 	// NonMissingContainerRequests, when set, is what each container (init and sidecar
 	// containers included) counts for a resource it does not request, before the rule
 	// combines them; the overhead is not defaulted. kube-scheduler scores with cpu and
-	// memory defaulted so that best-effort pods still spread. Unlike Kubernetes, a zero
-	// request counts as missing too: kubelab's scheduler always counted it so.
+	// memory defaulted so that best-effort pods still spread. An explicit zero request is
+	// honoured, as in Kubernetes.
 	NonMissingContainerRequests List
 }
 
@@ -44,11 +44,11 @@ func parsed(m map[string]*metav1.Quantity) List {
 	return l
 }
 
-// withDefaults sets in l each resource of defaults that l lacks or holds at zero; l is
+// withDefaults sets in l each resource of defaults that l lacks; l is
 // freshly parsed, so it is modified in place.
 func withDefaults(l, defaults List) List {
 	for name, d := range defaults {
-		if q, ok := l[name]; !ok || q.IsZero() {
+		if _, ok := l[name]; !ok {
 			if l == nil {
 				l = List{}
 			}

@@ -67,7 +67,7 @@ func TestPodRequestsWith(t *testing.T) {
 		{"missing cpu only", []*corev1.Container{c("memory", "64Mi")}, nil, nil, "100m", "64Mi"},
 		{"missing memory only", []*corev1.Container{c("cpu", "250m")}, nil, nil, "250m", "200Mi"},
 		{"defaults are per container", []*corev1.Container{c(), {}}, nil, nil, "200m", "400Mi"},
-		{"a zero request counts as missing", []*corev1.Container{c("cpu", "0", "memory", "0")}, nil, nil, "100m", "200Mi"},
+		{"an explicit zero request is honoured", []*corev1.Container{c("cpu", "0", "memory", "0")}, nil, nil, "0", "0"},
 		{"an init container is defaulted before the largest is taken",
 			[]*corev1.Container{c("cpu", "250m")}, []*corev1.Container{c("memory", "1Gi")}, nil, "250m", "1Gi"},
 		{"a sidecar is defaulted and adds to the app and to the init containers after it",

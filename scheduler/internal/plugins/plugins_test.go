@@ -288,9 +288,10 @@ func TestLeastAllocated(t *testing.T) {
 			pod:  tu.Pod("p").Req("cpu", "1", "memory", "2Gi").Obj(),
 			nodes: []*framework.NodeInfo{
 				framework.NewNodeInfo(tu.Node("a").Obj()),
-				framework.NewNodeInfo(tu.Node("b").Obj(), tu.Pod("e").Req("cpu", "2", "memory", "0").Obj()),
+				framework.NewNodeInfo(tu.Node("b").Obj(), tu.Pod("e").Req("cpu", "2").Obj()),
 			},
-			// b: the existing pod's memory counts at the 200Mi default → (8192-2048-200)/8192.
+			// b: the existing pod's missing memory request counts at the 200Mi default →
+			// (8192-2048-200)/8192.
 			want: []int64{75, (25 + (8192-2048-200)*100/8192) / 2},
 		},
 		{
