@@ -79,6 +79,7 @@ func (r *resource) Create(ctx context.Context, key string, obj runtime.Object) (
 	out, err := r.etcdStore.Create(ctx, key, obj)
 	if err == nil {
 		r.noteWrite(out)
+		r.cache.adoptCreated(key, out)
 	}
 	return out, err
 }

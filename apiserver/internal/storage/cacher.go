@@ -50,6 +50,10 @@ type cacher struct {
 	revChanged chan struct{} // closed (and replaced) whenever rev advances
 	watchers   map[*cacheWatcher]struct{}
 	stopped    bool
+	// created holds objects created through this storage whose watch event has not come
+	// yet, by key: the event then reuses the object instead of decoding the value again
+	// (decoding was a tenth of a create's allocations). See adoptCreated.
+	created map[string]runtime.Object
 
 	runCtx     context.Context // ends when stop is called
 	cancel     context.CancelFunc
@@ -100,6 +104,7 @@ func makeCacher(store *etcdStore, cfg ResourceConfig) *cacher {
 		events:     newEventRing(size),
 		revChanged: make(chan struct{}),
 		watchers:   map[*cacheWatcher]struct{}{},
+		created:    map[string]runtime.Object{},
 		runCtx:     runCtx,
 		cancel:     cancel,
 		watching:   make(chan struct{}),
@@ -132,6 +137,7 @@ func (c *cacher) relist(ctx context.Context) error {
 	defer c.mu.Unlock()
 	c.terminateAllLocked()
 	c.resetLocked(objects)
+	clear(c.created)
 	c.events.reset()
 	c.oldest = rev
 	c.setRevLocked(rev)
@@ -288,16 +294,55 @@ func (c *cacher) toCacheEvent(ev *clientv3.Event) *cacheEvent {
 		ce.typ, ce.obj = watch.Deleted, withRV(ce.prev, ce.rev)
 		return ce
 	}
-	obj, err := c.store.codec.decode(ev.Kv.Value, ev.Kv.ModRevision)
-	if err != nil {
-		c.log.Error("watch cache: undecodable object skipped", "key", key, "rev", ce.rev, "err", err)
-		return nil
+	obj := c.takeCreatedLocked(key, ce.rev)
+	if obj == nil {
+		var err error
+		if obj, err = c.store.codec.decode(ev.Kv.Value, ev.Kv.ModRevision); err != nil {
+			c.log.Error("watch cache: undecodable object skipped", "key", key, "rev", ce.rev, "err", err)
+			return nil
+		}
 	}
 	ce.typ, ce.obj = watch.Modified, obj
 	if ce.prev == nil {
 		ce.typ = watch.Added
 	}
 	return ce
+}
+
+// adoptCreated hands the cache obj, just created at key through this storage with its
+// resourceVersion set: the watch event of that write then keeps obj itself as the cached
+// state. obj is what the event's value decodes to (Create stored exactly obj), and from
+// here on it is shared, so nobody may modify it. A write whose event already arrived
+// (etcd's watch and its answer to the write race; in a benchmark at 50 clients the answer
+// came first three times in four) is not kept.
+func (c *cacher) adoptCreated(key string, obj runtime.Object) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.adoptCreatedLocked(key, obj)
+}
+
+func (c *cacher) adoptCreatedLocked(key string, obj runtime.Object) {
+	if objectRV(obj) > c.rev && !c.stopped {
+		c.created[key] = obj
+	}
+}
+
+// takeCreatedLocked returns the object adopted for key's event at rev, if any, and forgets
+// whatever was adopted for key up to rev: an entry lives only until its own event.
+func (c *cacher) takeCreatedLocked(key string, rev int64) runtime.Object {
+	obj, ok := c.created[key]
+	if !ok {
+		return nil
+	}
+	switch adopted := objectRV(obj); {
+	case adopted > rev:
+		return nil // an event before the adopted write (the key was deleted and re-created)
+	case adopted < rev:
+		delete(c.created, key) // its event was missed (cannot happen while watching)
+		return nil
+	}
+	delete(c.created, key)
+	return obj
 }
 
 // dispatchLocked queues e for every watcher of its key. A watcher whose buffer is full is

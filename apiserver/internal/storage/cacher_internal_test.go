@@ -7,27 +7,36 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/runtime"
 )
 
-// TestCacherRelistsWhenCompacted: when the revision the cache watches from has been
-// compacted, the cache lists again, closes its watchers, and resumes at the new revision.
-func TestCacherRelistsWhenCompacted(t *testing.T) {
-	ctx := context.Background()
+// podsOnEtcd starts an embedded etcd (compactionRetention as EmbeddedConfig's) for the
+// test and returns a client of it and the storage config of pods.
+func podsOnEtcd(t *testing.T, compactionRetention time.Duration) (*clientv3.Client, ResourceConfig) {
 	log := slog.New(slog.DiscardHandler)
-	e, err := StartEmbedded(ctx, EmbeddedConfig{DataDir: t.TempDir(), UnsafeNoFsync: true, CompactionRetention: -1, Logger: log})
+	e, err := StartEmbedded(context.Background(), EmbeddedConfig{DataDir: t.TempDir(), UnsafeNoFsync: true, CompactionRetention: compactionRetention, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(e.Close)
 	client, err := e.NewClient()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
-	cfg := ResourceConfig{Prefix: "/registry/pods/", NewFunc: func() runtime.Object { return &corev1.Pod{} }, Logger: log}
+	t.Cleanup(func() { _ = client.Close() })
+	return client, ResourceConfig{Prefix: "/registry/pods/", NewFunc: func() runtime.Object { return &corev1.Pod{} }, Logger: log}
+}
+
+// TestCacherRelistsWhenCompacted: when the revision the cache watches from has been
+// compacted, the cache lists again, closes its watchers, and resumes at the new revision.
+func TestCacherRelistsWhenCompacted(t *testing.T) {
+	ctx := context.Background()
+	client, cfg := podsOnEtcd(t, -1)
 	store := newEtcdStore(client, cfg)
 	put := func(name string) runtime.Object {
 		obj, err := store.Create(ctx, "/registry/pods/default/"+name, &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"}})
@@ -107,5 +116,89 @@ func TestEventRing(t *testing.T) {
 		if got := revs(r.since(since)); len(got) != want || (want > 0 && got[len(got)-1] != 5) {
 			t.Fatalf("since(%d) = %v", since, got)
 		}
+	}
+}
+
+// TestCacherAdoptsCreatedObjects: an object created through the storage becomes the cached
+// state itself when its watch event comes after the write's answer (no second decode), equal
+// to what etcd holds; nothing is kept for an event that came first, and an adopted object
+// never stands in for an earlier event of its key.
+func TestCacherAdoptsCreatedObjects(t *testing.T) {
+	ctx := context.Background()
+	client, cfg := podsOnEtcd(t, 0)
+	st, stop, err := NewResource(ctx, client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	r, c := st.(*resource), st.(*resource).cache
+	newPod := func(name, app string) *corev1.Pod {
+		return &corev1.Pod{Kind: "Pod", ApiVersion: "v1", Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": app}}}
+	}
+	// cached waits for the cache to reach rev and returns what it holds at key.
+	cached := func(key string, rev int64) runtime.Object {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := c.waitForRev(wctx, rev); err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.objects[key]
+	}
+	kept := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.created)
+	}
+
+	// The answer first: holding the cache's lock keeps the event waiting.
+	c.mu.Lock()
+	out, err := r.etcdStore.Create(ctx, "/registry/pods/default/a", newPod("a", "x"))
+	if err != nil {
+		c.mu.Unlock()
+		t.Fatal(err)
+	}
+	c.adoptCreatedLocked("/registry/pods/default/a", out)
+	c.mu.Unlock()
+	got := cached("/registry/pods/default/a", objectRV(out))
+	if got != out {
+		t.Errorf("cached object is a second copy of the created one; want the created object itself")
+	}
+	stored, err := r.Get(ctx, "/registry/pods/default/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, stored) {
+		t.Errorf("adopted object differs from etcd's:\n got %v\nwant %v", got, stored)
+	}
+	if n := kept(); n != 0 {
+		t.Errorf("%d adopted objects kept after their events", n)
+	}
+
+	// The event first: nothing is kept.
+	late, err := r.etcdStore.Create(ctx, "/registry/pods/default/late", newPod("late", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached("/registry/pods/default/late", objectRV(late))
+	c.adoptCreated("/registry/pods/default/late", late)
+	if n := kept(); n != 0 {
+		t.Errorf("%d adopted objects kept for an event that came first", n)
+	}
+
+	// An object adopted at a later revision does not stand in for an earlier event.
+	future := setRV(newPod("b", "future"), 1<<40)
+	c.adoptCreated("/registry/pods/default/b", future)
+	b, err := r.etcdStore.Create(ctx, "/registry/pods/default/b", newPod("b", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cached("/registry/pods/default/b", objectRV(b)); got.GetMetadata().GetLabels()["app"] != "x" {
+		t.Errorf("event of b gave %v; want the stored value", got.GetMetadata().GetLabels())
+	}
+	if n := kept(); n != 1 {
+		t.Errorf("%d adopted objects kept, want only the one ahead of every event", n)
 	}
 }

@@ -67,15 +67,17 @@ type UpdateFunc func(current runtime.Object) (runtime.Object, error)
 // Interface is the storage of one resource (one key prefix, one kind).
 //
 // Keys are full etcd keys ("/registry/pods/default/nginx"). Objects passed in are never
-// retained; objects returned are fresh copies the caller owns (Create's is the object it
-// was given). Every returned object has metadata.resourceVersion set to the etcd mod
-// revision it was read or written at; stored values never contain a resourceVersion.
+// retained, but by Create; objects returned are fresh copies the caller owns, but for
+// Create's, which is the object it was given and now read-only. Every returned object has
+// metadata.resourceVersion set to the etcd mod revision it was read or written at; stored
+// values never contain a resourceVersion.
 type Interface interface {
 	// Create stores obj at key if nothing is there, else ErrExists. Create takes obj over
 	// rather than copying it (a create's object is the request's own, and copying it was a
 	// measurable share of a create's CPU): on success it sets obj's resourceVersion and
-	// returns obj itself; the caller must not use obj concurrently while Create runs. On
-	// failure obj is as it was.
+	// returns obj itself, which the watch cache may keep as the stored state, so from then
+	// on obj is read-only for everyone; the caller must not use obj concurrently while
+	// Create runs. On failure obj is as it was.
 	Create(ctx context.Context, key string, obj runtime.Object) (runtime.Object, error)
 	// Get reads key, else ErrNotFound.
 	Get(ctx context.Context, key string) (runtime.Object, error)
