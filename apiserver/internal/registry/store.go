@@ -254,15 +254,9 @@ type ListOptions struct {
 
 // List returns the objects of a namespace ("" for every namespace) that match the options.
 func (s *Store) List(ctx context.Context, namespace string, opts ListOptions) (runtime.ListObject, error) {
-	pred, err := s.predicate(namespace, opts)
+	res, err := s.ListItems(ctx, namespace, opts)
 	if err != nil {
 		return nil, err
-	}
-	res, err := s.Storage.List(ctx, s.Resource.NamespacePrefix(namespace), storage.ListOptions{
-		ResourceVersion: opts.ResourceVersion, Limit: opts.Limit, Continue: opts.Continue, Predicate: pred,
-	})
-	if err != nil {
-		return nil, s.storageError(err, "")
 	}
 	list, err := scheme.Scheme.NewList(s.Resource.Kind)
 	if err != nil {
@@ -274,6 +268,22 @@ func (s *Store) List(ctx context.Context, namespace string, opts ListOptions) (r
 	lm.Continue = res.Continue
 	lm.RemainingItemCount = res.RemainingItemCount
 	return list, nil
+}
+
+// ListItems is List without the list object around the items, for callers inside the
+// server that only read them (admission plugins list on every create).
+func (s *Store) ListItems(ctx context.Context, namespace string, opts ListOptions) (*storage.ListResult, error) {
+	pred, err := s.predicate(namespace, opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Storage.List(ctx, s.Resource.NamespacePrefix(namespace), storage.ListOptions{
+		ResourceVersion: opts.ResourceVersion, Limit: opts.Limit, Continue: opts.Continue, Predicate: pred,
+	})
+	if err != nil {
+		return nil, s.storageError(err, "")
+	}
+	return res, nil
 }
 
 // Watch streams the changes to the objects that match the options, after

@@ -100,15 +100,7 @@ func (s *Server) buildAuthorizer(ctx context.Context) (authz.Authorizer, error) 
 				if ns == "" {
 					return nil, nil // a cluster-wide get names no object
 				}
-				list, err := pods.List(ctx, ns, registry.ListOptions{ResourceVersion: "0", FieldSelector: "spec.nodeName=" + nodeName})
-				if err != nil {
-					return nil, err
-				}
-				var out []*corev1.Pod
-				for _, it := range runtime.Items(list) {
-					out = append(out, it.(*corev1.Pod))
-				}
-				return out, nil
+				return listAs[*corev1.Pod](ctx, pods, ns, registry.ListOptions{ResourceVersion: "0", FieldSelector: "spec.nodeName=" + nodeName})
 			}})
 		case authz.ModeRBAC:
 			st := rbac.Stores{
@@ -168,7 +160,7 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 		case limitranger.PluginName:
 			ranges := s.store("", "limitranges")
 			chain = append(chain, limitranger.New(func(ctx context.Context, ns string) ([]*corev1.LimitRange, error) {
-				return listAs[*corev1.LimitRange](ctx, ranges, ns, "0")
+				return listAs[*corev1.LimitRange](ctx, ranges, ns, cacheRead)
 			}))
 		case noderestriction.PluginName:
 			chain = append(chain, noderestriction.New())
@@ -178,10 +170,10 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 			namespaces := s.store("", "namespaces")
 			src := webhook.Source{
 				Mutating: func(ctx context.Context) ([]*admissionregistrationv1.MutatingWebhookConfiguration, error) {
-					return listAs[*admissionregistrationv1.MutatingWebhookConfiguration](ctx, mutating, "", "0")
+					return listAs[*admissionregistrationv1.MutatingWebhookConfiguration](ctx, mutating, "", cacheRead)
 				},
 				Validating: func(ctx context.Context) ([]*admissionregistrationv1.ValidatingWebhookConfiguration, error) {
-					return listAs[*admissionregistrationv1.ValidatingWebhookConfiguration](ctx, validating, "", "0")
+					return listAs[*admissionregistrationv1.ValidatingWebhookConfiguration](ctx, validating, "", cacheRead)
 				},
 				GetNamespace: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 					obj, err := cachedGet(ctx, namespaces, "", name)
@@ -204,20 +196,21 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 	return chain, nil
 }
 
-// listAs lists a namespace's objects of one resource as their Go type; resourceVersion "0"
-// reads the watch cache, "" etcd.
-func listAs[T runtime.Object](ctx context.Context, st *registry.Store, namespace, resourceVersion string) ([]T, error) {
-	list, err := st.List(ctx, namespace, registry.ListOptions{ResourceVersion: resourceVersion})
+// listAs lists the objects of one resource in a namespace that match opts, as their Go type.
+func listAs[T runtime.Object](ctx context.Context, st *registry.Store, namespace string, opts registry.ListOptions) ([]T, error) {
+	res, err := st.ListItems(ctx, namespace, opts)
 	if err != nil {
 		return nil, err
 	}
-	items := runtime.Items(list)
-	out := make([]T, 0, len(items))
-	for _, it := range items {
-		out = append(out, it.(T))
+	out := make([]T, len(res.Items))
+	for i, it := range res.Items {
+		out[i] = it.(T)
 	}
 	return out, nil
 }
+
+// cacheRead lists from the watch cache (resourceVersion "0"); etcdRead from etcd.
+var cacheRead, etcdRead = registry.ListOptions{ResourceVersion: "0"}, registry.ListOptions{}
 
 // quotaStorage is the ResourceQuota plugin's view of storage.
 type quotaStorage struct {
@@ -227,11 +220,11 @@ type quotaStorage struct {
 // List reads from the watch cache: the charge itself is a compare-and-swap on the quota as
 // stored, so a stale list can only miss a quota created a moment ago.
 func (q *quotaStorage) List(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error) {
-	return listAs[*corev1.ResourceQuota](ctx, q.quotas, namespace, "0")
+	return listAs[*corev1.ResourceQuota](ctx, q.quotas, namespace, cacheRead)
 }
 
 func (q *quotaStorage) Pods(ctx context.Context, namespace string) ([]*corev1.Pod, error) {
-	return listAs[*corev1.Pod](ctx, q.pods, namespace, "")
+	return listAs[*corev1.Pod](ctx, q.pods, namespace, etcdRead)
 }
 
 func (q *quotaStorage) Update(ctx context.Context, namespace, name string, fn func(*corev1.ResourceQuota) error) error {
