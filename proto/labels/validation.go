@@ -2,7 +2,6 @@ package labels
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -33,12 +32,56 @@ const (
 	dns1123SubdomainErrMsg = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
 )
 
-var (
-	qualifiedNameRegexp    = regexp.MustCompile("^" + qualifiedNameFmt + "$")
-	labelValueRegexp       = regexp.MustCompile("^" + labelValueFmt + "$")
-	dns1123LabelRegexp     = regexp.MustCompile("^" + dns1123LabelFmt + "$")
-	dns1123SubdomainRegexp = regexp.MustCompile("^" + dns1123SubdomainFmt + "$")
-)
+// The formats above are matched by hand below (every create validates dozens of names, and
+// the regexp engine was most of that cost); validation_test.go checks each matcher against
+// its format compiled as a regexp, on every short string over the characters that matter.
+
+// matchesQualifiedName: qualifiedNameFmt.
+func matchesQualifiedName(s string) bool {
+	if s == "" || !isAlnum(s[0]) || !isAlnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; !isAlnum(c) && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesLabelValue: labelValueFmt.
+func matchesLabelValue(s string) bool { return s == "" || matchesQualifiedName(s) }
+
+// matchesDNS1123Label: dns1123LabelFmt.
+func matchesDNS1123Label(s string) bool {
+	if s == "" || !isLowerAlnum(s[0]) || !isLowerAlnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; !isLowerAlnum(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesDNS1123Subdomain: dns1123SubdomainFmt, labels joined by dots.
+func matchesDNS1123Subdomain(s string) bool {
+	for {
+		label, rest, more := strings.Cut(s, ".")
+		if !matchesDNS1123Label(label) {
+			return false
+		}
+		if !more {
+			return true
+		}
+		s = rest
+	}
+}
+
+func isLowerAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+
+func isAlnum(c byte) bool { return isLowerAlnum(c) || 'A' <= c && c <= 'Z' }
 
 // IsQualifiedName reports whether value is a Kubernetes "qualified name"
 // (the format of label keys): an optional DNS-1123 subdomain prefix and '/',
@@ -73,7 +116,7 @@ func IsQualifiedName(value string) []string {
 	} else if len(name) > QualifiedNameMaxLength {
 		errs = append(errs, "name part "+maxLenError(QualifiedNameMaxLength))
 	}
-	if !qualifiedNameRegexp.MatchString(name) {
+	if !matchesQualifiedName(name) {
 		errs = append(errs, "name part "+regexError(qualifiedNameErrMsg, qualifiedNameFmt, "MyName", "my.name", "123-abc"))
 	}
 	return errs
@@ -87,7 +130,7 @@ func IsValidLabelValue(value string) []string {
 	if len(value) > LabelValueMaxLength {
 		errs = append(errs, maxLenError(LabelValueMaxLength))
 	}
-	if !labelValueRegexp.MatchString(value) {
+	if !matchesLabelValue(value) {
 		errs = append(errs, regexError(labelValueErrMsg, labelValueFmt, "MyValue", "my_value", "12345"))
 	}
 	return errs
@@ -102,8 +145,8 @@ func IsDNS1123Label(value string) []string {
 	if len(value) > DNS1123LabelMaxLength {
 		errs = append(errs, maxLenError(DNS1123LabelMaxLength))
 	}
-	if !dns1123LabelRegexp.MatchString(value) {
-		if dns1123SubdomainRegexp.MatchString(value) {
+	if !matchesDNS1123Label(value) {
+		if matchesDNS1123Subdomain(value) {
 			// A valid subdomain but not a valid label: it must contain dots.
 			errs = append(errs, "must not contain dots")
 		} else {
@@ -121,7 +164,7 @@ func IsDNS1123Subdomain(value string) []string {
 	if len(value) > DNS1123SubdomainMaxLength {
 		errs = append(errs, maxLenError(DNS1123SubdomainMaxLength))
 	}
-	if !dns1123SubdomainRegexp.MatchString(value) {
+	if !matchesDNS1123Subdomain(value) {
 		errs = append(errs, regexError(dns1123SubdomainErrMsg, dns1123SubdomainFmt, "example.com"))
 	}
 	return errs

@@ -1,6 +1,7 @@
 package labels
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -63,5 +64,43 @@ func TestValidation(t *testing.T) {
 				t.Fatalf("got  %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMatchersAgreeWithFormats checks each hand-written matcher against the format it
+// implements, compiled as a regexp, on every string of up to 6 characters over the
+// characters the formats treat differently (and one they all refuse).
+func TestMatchersAgreeWithFormats(t *testing.T) {
+	matchers := []struct {
+		format string
+		match  func(string) bool
+	}{
+		{qualifiedNameFmt, matchesQualifiedName},
+		{labelValueFmt, matchesLabelValue},
+		{dns1123LabelFmt, matchesDNS1123Label},
+		{dns1123SubdomainFmt, matchesDNS1123Subdomain},
+	}
+	const alphabet = "aZ0-_./"
+	var all []string
+	var grow func(prefix string)
+	grow = func(prefix string) {
+		all = append(all, prefix)
+		if len(prefix) == 6 {
+			return
+		}
+		for _, c := range alphabet {
+			grow(prefix + string(c))
+		}
+	}
+	grow("")
+	for _, m := range matchers {
+		re := regexp.MustCompile("^" + m.format + "$")
+		bad := 0
+		for _, s := range all {
+			if got, want := m.match(s), re.MatchString(s); got != want && bad < 5 {
+				bad++
+				t.Errorf("%s: %q matched %v, want %v", m.format, s, got, want)
+			}
+		}
 	}
 }

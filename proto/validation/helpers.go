@@ -165,8 +165,22 @@ const (
 	httpHeaderErrMsg = "a valid HTTP header must consist of alphanumeric characters or '-'"
 )
 
+// matchesEnvVarName is envVarNameFmt matched by hand (every container's env is checked on
+// every pod write); helpers_internal_test.go checks it against the format.
+func matchesEnvVarName(s string) bool {
+	if s == "" || '0' <= s[0] && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 var (
-	envVarNameRegexp   = regexp.MustCompile("^" + envVarNameFmt + "$")
 	configMapKeyRegexp = regexp.MustCompile("^" + configMapKeyFmt + "$")
 	httpHeaderRegexp   = regexp.MustCompile("^" + httpHeaderFmt + "$")
 )
@@ -176,7 +190,7 @@ var (
 // Kubernetes' messages, nil when valid.
 func IsEnvVarName(value string) []string {
 	var errs []string
-	if !envVarNameRegexp.MatchString(value) {
+	if !matchesEnvVarName(value) {
 		errs = append(errs, regexError(envVarNameErrMsg, envVarNameFmt, "my.env-name", "MY_ENV.NAME", "MyEnvName1"))
 	}
 	return append(errs, hasChDirPrefix(value)...)
