@@ -36,6 +36,20 @@ func (e *DecodeError) Error() string {
 // not know are skipped and returned as paths ("spec.template.spec.containers[0].imagee"), so
 // the caller can refuse them (strict field validation), warn, or ignore them.
 func UnmarshalJSON(data []byte, m proto.Message) (unknown []string, err error) {
+	d, err := newDirectDecoder(data)
+	if err != nil {
+		return nil, err
+	}
+	proto.Reset(m)
+	if err := d.decode(m.ProtoReflect()); err != nil {
+		return nil, err
+	}
+	return d.unknown, nil
+}
+
+// unmarshalJSONTree is UnmarshalJSON through the whole document's tree, what the direct
+// decoder must match.
+func unmarshalJSONTree(data []byte, m proto.Message) (unknown []string, err error) {
 	v, err := parseJSON(data)
 	if err != nil {
 		return nil, err

@@ -4,9 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"reflect"
+	"slices"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
+	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
 )
 
 // BenchmarkDecodeJSON decodes the Pod the apiserver's create benchmark sends
@@ -39,5 +45,65 @@ func BenchmarkDecodeJSON(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// FuzzDirectDecodeMatchesTree: the direct decoder reads exactly what the tree decoder reads
+// (the same message, unknown fields and error, even where it stops part way), through the
+// scheme and straight into a message.
+func FuzzDirectDecodeMatchesTree(f *testing.F) {
+	fastSeeds(f)
+	scannerSeeds(f)
+	for _, s := range []string{
+		`{"kind":"Pod","apiVersion":"v1","spec":{"containers":[{"name":"a"},{"image":1}]},"x":[}`,
+		`{"kind":"Pod","apiVersion":"v1","spec":{"replicas":"x"},"metadata":{"a":1,"a":2}}`,
+		`{"kind":"Deployment","apiVersion":"apps/v1","spec":{"template":{"spec":{"containers":[{"args":["a",1]}]}}}}`,
+		`{"kind":"Status","apiVersion":"v1","details":{"causes":[{"field":"x"}],"retryAfterSeconds":"1"}}`,
+		`{"kind":1,"apiVersion":"v1"}`, `{"kind":"Pod"}`, `{"kind":"Pod","apiVersion":"v1/x/y"}`, `[1]`,
+	} {
+		f.Add([]byte(s))
+	}
+	s := NewScheme()
+	s.AddKind(GroupVersionKind{Version: "v1", Kind: "Pod"}, &corev1.Pod{}, &corev1.PodList{})
+	s.AddKind(GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, &appsv1.Deployment{}, &appsv1.DeploymentList{})
+	kinds := []func() proto.Message{
+		func() proto.Message { return &corev1.Pod{} },
+		func() proto.Message { return &appsv1.Deployment{} },
+		func() proto.Message { return &metav1.Status{} },
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, k := range kinds {
+			direct, tree := k(), k()
+			unknownD, errD := UnmarshalJSON(data, direct)
+			unknownT, errT := unmarshalJSONTree(data, tree)
+			sameDecode(t, data, direct, tree, unknownD, unknownT, errD, errT)
+		}
+		d, errD := s.DecodeJSON(data)
+		tr, errT := s.decodeJSONTree(data)
+		var objD, objT proto.Message
+		var unknownD, unknownT []string
+		if d != nil {
+			objD, unknownD = d.Object, d.Unknown
+		}
+		if tr != nil {
+			objT, unknownT = tr.Object, tr.Unknown
+		}
+		sameDecode(t, data, objD, objT, unknownD, unknownT, errD, errT)
+		if d != nil && d.GVK != tr.GVK {
+			t.Fatalf("%q: GVK %v, tree decoder %v", data, d.GVK, tr.GVK)
+		}
+	})
+}
+
+func sameDecode(t *testing.T, data []byte, direct, tree proto.Message, unknownD, unknownT []string, errD, errT error) {
+	t.Helper()
+	if (errD == nil) != (errT == nil) || errD != nil && (errD.Error() != errT.Error() || reflect.TypeOf(errD) != reflect.TypeOf(errT)) {
+		t.Fatalf("%q: direct decoder error %v, tree decoder %v", data, errD, errT)
+	}
+	if (direct == nil) != (tree == nil) || direct != nil && !proto.Equal(direct, tree) {
+		t.Fatalf("%q: direct decoder read\n%v\ntree decoder\n%v", data, direct, tree)
+	}
+	if !slices.Equal(unknownD, unknownT) {
+		t.Fatalf("%q: unknown fields %q, tree decoder %q", data, unknownD, unknownT)
 	}
 }

@@ -17,6 +17,10 @@ import (
 // shared scratch stack and are copied, exactly sized, out of slabs shared by the whole tree.
 // Strings are read as encoding/json reads them: invalid UTF-8 and lone surrogate escapes
 // become U+FFFD.
+//
+// In check mode it builds no values: it only validates, and records each array and object
+// as a jsonSpan, which is what the direct decoder (json_direct.go) needs to walk the
+// same bytes again without checking them.
 type jsonScanner struct {
 	data []byte
 	str  string // data as a string; escape-free strings and numbers are slices of it
@@ -28,6 +32,16 @@ type jsonScanner struct {
 	valSlab []any
 	keySlab []string
 	objSlab []jsonObject
+
+	check bool
+	spans []jsonSpan // check mode: the arrays and objects read, in the order they open
+}
+
+// jsonSpan is one array or object of a checked document.
+type jsonSpan struct {
+	n    int // elements or keys
+	end  int // the offset just past its closing bracket
+	next int // the index of the first span after its own and its children's
 }
 
 const (
@@ -57,6 +71,20 @@ var (
 
 func scanJSON(data []byte) (any, error) {
 	s := jsonScanner{data: data, str: string(data)}
+	return s.document()
+}
+
+// checkJSON validates data as scanJSON would read it, building no values. It returns the
+// scanner, still in check mode, with the document's spans, ready to read it again.
+func checkJSON(data []byte) (jsonScanner, error) {
+	s := jsonScanner{data: data, str: string(data), check: true}
+	_, err := s.document()
+	s.pos = 0
+	return s, err
+}
+
+// document reads the one value data holds, and nothing after it but white space.
+func (s *jsonScanner) document() (any, error) {
 	v, err := s.value(0)
 	if err != nil {
 		return nil, err
@@ -111,8 +139,8 @@ func (s *jsonScanner) value(depth int) (any, error) {
 		return s.array(depth)
 	case '"':
 		str, err := s.string()
-		if err != nil {
-			return nil, err
+		if err != nil || s.check {
+			return nil, err // no string boxed into an any for nothing
 		}
 		return str, nil
 	case 't':
@@ -123,7 +151,11 @@ func (s *jsonScanner) value(depth int) (any, error) {
 		return nil, s.literal("null")
 	default:
 		if c == '-' || c >= '0' && c <= '9' {
-			return s.number()
+			n, err := s.number()
+			if err != nil || s.check {
+				return nil, err
+			}
+			return n, nil
 		}
 		return nil, s.syntaxErr("looking for beginning of value")
 	}
@@ -146,13 +178,13 @@ func (s *jsonScanner) literal(lit string) error {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
-func (s *jsonScanner) number() (any, error) {
+func (s *jsonScanner) number() (json.Number, error) {
 	start := s.pos
 	d := s.data
 	if d[s.pos] == '-' {
 		s.pos++
 		if s.pos >= len(d) {
-			return nil, errJSONEOF()
+			return "", errJSONEOF()
 		}
 	}
 	switch c := d[s.pos]; {
@@ -164,15 +196,15 @@ func (s *jsonScanner) number() (any, error) {
 			s.pos++
 		}
 	default:
-		return nil, s.syntaxErr("in numeric literal")
+		return "", s.syntaxErr("in numeric literal")
 	}
 	if s.pos < len(d) && d[s.pos] == '.' {
 		s.pos++
 		if s.pos >= len(d) {
-			return nil, errJSONEOF()
+			return "", errJSONEOF()
 		}
 		if !isDigit(d[s.pos]) {
-			return nil, s.syntaxErr("after decimal point in numeric literal")
+			return "", s.syntaxErr("after decimal point in numeric literal")
 		}
 		for s.pos < len(d) && isDigit(d[s.pos]) {
 			s.pos++
@@ -184,10 +216,10 @@ func (s *jsonScanner) number() (any, error) {
 			s.pos++
 		}
 		if s.pos >= len(d) {
-			return nil, errJSONEOF()
+			return "", errJSONEOF()
 		}
 		if !isDigit(d[s.pos]) {
-			return nil, s.syntaxErr("in exponent of numeric literal")
+			return "", s.syntaxErr("in exponent of numeric literal")
 		}
 		for s.pos < len(d) && isDigit(d[s.pos]) {
 			s.pos++
@@ -323,17 +355,21 @@ func (s *jsonScanner) hex4() (rune, error) {
 func (s *jsonScanner) array(depth int) (any, error) {
 	s.pos++
 	base := len(s.vals)
+	span := s.openSpan()
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
 		s.pos++
+		s.closeSpan(span, 0)
 		return emptyArray, nil
 	}
-	for {
+	for n := 1; ; n++ {
 		v, err := s.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
-		s.vals = append(s.vals, v)
+		if !s.check {
+			s.vals = append(s.vals, v)
+		}
 		s.skipSpace()
 		if s.pos >= len(s.data) {
 			return nil, errJSONEOF()
@@ -343,8 +379,11 @@ func (s *jsonScanner) array(depth int) (any, error) {
 			s.pos++
 		case ']':
 			s.pos++
-			arr := s.takeVals(base)
-			return arr, nil
+			if s.check {
+				s.closeSpan(span, n)
+				return nil, nil
+			}
+			return s.takeVals(base), nil
 		default:
 			return nil, s.syntaxErr("after array element")
 		}
@@ -354,11 +393,15 @@ func (s *jsonScanner) array(depth int) (any, error) {
 func (s *jsonScanner) object(depth int) (any, error) {
 	s.pos++
 	base, kbase := len(s.vals), len(s.keys)
-	obj := s.newObject()
+	span := s.openSpan()
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
-		return obj, nil
+		s.closeSpan(span, 0)
+		if s.check {
+			return nil, nil
+		}
+		return s.newObject(), nil
 	}
 	var seen map[string]struct{}
 	for {
@@ -406,7 +449,9 @@ func (s *jsonScanner) object(depth int) (any, error) {
 			return nil, err
 		}
 		s.keys = append(s.keys, key)
-		s.vals = append(s.vals, v)
+		if !s.check {
+			s.vals = append(s.vals, v)
+		}
 		s.skipSpace()
 		if s.pos >= len(s.data) {
 			return nil, errJSONEOF()
@@ -416,6 +461,12 @@ func (s *jsonScanner) object(depth int) (any, error) {
 			s.pos++
 		case '}':
 			s.pos++
+			if s.check {
+				s.closeSpan(span, len(s.keys)-kbase)
+				s.keys = s.keys[:kbase]
+				return nil, nil
+			}
+			obj := s.newObject()
 			obj.keys = s.takeKeys(kbase)
 			obj.vals = s.takeVals(base)
 			return obj, nil
@@ -423,6 +474,22 @@ func (s *jsonScanner) object(depth int) (any, error) {
 			return nil, s.syntaxErr("after object key:value pair")
 		}
 	}
+}
+
+// openSpan starts the span of the array or object just opened, in check mode.
+func (s *jsonScanner) openSpan() int {
+	if !s.check {
+		return 0
+	}
+	s.spans = append(s.spans, jsonSpan{})
+	return len(s.spans) - 1
+}
+
+func (s *jsonScanner) closeSpan(i, n int) {
+	if !s.check {
+		return
+	}
+	s.spans[i] = jsonSpan{n: n, end: s.pos, next: len(s.spans)}
 }
 
 func duplicateField(key string) error {

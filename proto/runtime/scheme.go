@@ -124,35 +124,67 @@ type Decoded struct {
 // DecodeJSON decodes a JSON document into a new object of the kind its apiVersion and kind
 // fields name.
 func (s *Scheme) DecodeJSON(data []byte) (*Decoded, error) {
+	d, err := newDirectDecoder(data)
+	if err != nil {
+		return nil, err
+	}
+	if d.peek() != '{' {
+		return nil, notAnObject(d.tree())
+	}
+	out, gvk, err := s.newDecoded(d.typeFields())
+	if err != nil {
+		return nil, err
+	}
+	if err := d.decode(out.ProtoReflect()); err != nil {
+		return nil, err
+	}
+	return &Decoded{Object: out, GVK: gvk, Unknown: d.unknown}, nil
+}
+
+// decodeJSONTree is DecodeJSON through the whole document's tree, what the direct decoder
+// must match.
+func (s *Scheme) decodeJSONTree(data []byte) (*Decoded, error) {
 	v, err := parseJSON(data)
 	if err != nil {
 		return nil, err
 	}
 	obj, ok := v.(*jsonObject)
 	if !ok {
-		return nil, &DecodeError{Msg: fmt.Sprintf("expected a JSON object, got %s", jsonType(v))}
+		return nil, notAnObject(v)
 	}
-	apiVersion, kind := typeFields(obj)
-	if kind == "" {
-		return nil, &DecodeError{Path: "kind", Msg: "Object 'Kind' is missing"}
-	}
-	if apiVersion == "" {
-		return nil, &DecodeError{Path: "apiVersion", Msg: "Object 'apiVersion' is missing"}
-	}
-	group, version, err := ParseAPIVersion(apiVersion)
+	out, gvk, err := s.newDecoded(typeFields(obj))
 	if err != nil {
-		return nil, &DecodeError{Path: "apiVersion", Msg: err.Error()}
-	}
-	gvk := GroupVersionKind{Group: group, Version: version, Kind: kind}
-	out, err := s.New(gvk)
-	if err != nil {
-		return nil, &DecodeError{Msg: err.Error()}
+		return nil, err
 	}
 	d := decoder{}
 	if err := d.message(out.ProtoReflect(), obj, ""); err != nil {
 		return nil, err
 	}
 	return &Decoded{Object: out, GVK: gvk, Unknown: d.unknown}, nil
+}
+
+func notAnObject(v any) error {
+	return &DecodeError{Msg: fmt.Sprintf("expected a JSON object, got %s", jsonType(v))}
+}
+
+// newDecoded returns a new object of the kind a document's apiVersion and kind name.
+func (s *Scheme) newDecoded(apiVersion, kind string) (Object, GroupVersionKind, error) {
+	if kind == "" {
+		return nil, GroupVersionKind{}, &DecodeError{Path: "kind", Msg: "Object 'Kind' is missing"}
+	}
+	if apiVersion == "" {
+		return nil, GroupVersionKind{}, &DecodeError{Path: "apiVersion", Msg: "Object 'apiVersion' is missing"}
+	}
+	group, version, err := ParseAPIVersion(apiVersion)
+	if err != nil {
+		return nil, GroupVersionKind{}, &DecodeError{Path: "apiVersion", Msg: err.Error()}
+	}
+	gvk := GroupVersionKind{Group: group, Version: version, Kind: kind}
+	out, err := s.New(gvk)
+	if err != nil {
+		return nil, GroupVersionKind{}, &DecodeError{Msg: err.Error()}
+	}
+	return out, gvk, nil
 }
 
 func typeFields(obj *jsonObject) (apiVersion, kind string) {
