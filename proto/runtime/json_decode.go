@@ -40,6 +40,7 @@ func UnmarshalJSON(data []byte, m proto.Message) (unknown []string, err error) {
 	if err != nil {
 		return nil, err
 	}
+	defer d.release()
 	proto.Reset(m)
 	if err := d.decode(m.ProtoReflect()); err != nil {
 		return nil, err

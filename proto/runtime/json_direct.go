@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"reflect"
+	"sync"
 	"unsafe"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -26,19 +27,55 @@ type directDecoder struct {
 	span int         // the span of the next array or object to open
 }
 
-// newDirectDecoder checks data and returns a decoder at its start.
+// directDecoders keeps the decoders' scratch space (spans, the scanner's key stack, the
+// path) from one request body to the next.
+var directDecoders = sync.Pool{New: func() any { return new(directDecoder) }}
+
+// maxPooledSpans bounds what an unusually large document leaves in the pool.
+const maxPooledSpans = 1 << 12
+
+// newDirectDecoder checks data and returns a decoder at its start; release it when done.
 func newDirectDecoder(data []byte) (*directDecoder, error) {
-	s, err := checkJSON(data)
-	if err != nil {
+	d := directDecoders.Get().(*directDecoder)
+	if err := d.s.checkDocument(data); err != nil {
+		d.release()
 		return nil, err
 	}
-	return &directDecoder{s: s}, nil
+	return d, nil
+}
+
+// release returns d to the pool, keeping nothing of the document: its unknown fields are
+// the caller's, and strings left in the scratch space would keep the whole body alive.
+func (d *directDecoder) release() {
+	if cap(d.s.spans) > maxPooledSpans {
+		return
+	}
+	clear(d.s.keys[:cap(d.s.keys)])
+	clear(d.path[:cap(d.path)])
+	*d = directDecoder{
+		decoder: decoder{path: d.path[:0]},
+		s:       jsonScanner{keys: d.s.keys[:0], unq: d.s.unq[:0], spans: d.s.spans[:0]},
+	}
+	directDecoders.Put(d)
 }
 
 // peek returns the first byte of the next value.
 func (d *directDecoder) peek() byte {
 	d.s.skipSpace()
 	return d.s.data[d.s.pos]
+}
+
+// value reads the next value as the tree decoder sees it.
+func (d *directDecoder) value() any {
+	switch c := d.peek(); {
+	case c == '"':
+		s, _ := d.s.string()
+		return s
+	case c == '-' || isDigit(c):
+		n, _ := d.s.number()
+		return n
+	}
+	return d.tree()
 }
 
 // tree reads the next value as the tree scanJSON would have built for it.
@@ -101,7 +138,7 @@ func (d *directDecoder) decode(m protoreflect.Message) error {
 	if p, mi := fastTarget(m); mi != nil {
 		return d.message(p, mi, root)
 	}
-	return d.messageAt(m, d.tree(), root)
+	return d.messageAt(m, d.value(), root)
 }
 
 // typeFields returns the document's apiVersion and kind, as typeFields does from a tree,
@@ -126,7 +163,17 @@ func (d *directDecoder) typeFields() (apiVersion, kind string) {
 
 // message decodes the next value into the message of type mi at p, as fastMessage does.
 func (d *directDecoder) message(p unsafe.Pointer, mi *fastMsg, path fieldPath) error {
-	if mi.fallback || mi.special != "" || d.peek() != '{' {
+	// A string or number is boxed here, not in value, so on the stack: fastMessage keeps
+	// no box, and the meta types that are strings on the wire are common.
+	switch c := d.peek(); {
+	case c == '{' && !mi.fallback && mi.special == "":
+	case c == '"':
+		str, _ := d.s.string()
+		return d.fastMessage(p, mi, str, path)
+	case c == '-' || isDigit(c):
+		num, _ := d.s.number()
+		return d.fastMessage(p, mi, num, path)
+	default:
 		return d.fastMessage(p, mi, d.tree(), path)
 	}
 	for i, n := 0, d.open(); i < n; i++ {
@@ -174,7 +221,7 @@ func (d *directDecoder) field(p unsafe.Pointer, mi *fastMsg, f *fastField, path 
 		for i := range out {
 			d.item(i)
 			if d.peek() != '"' {
-				return typeError(path.child(pathSeg{index: i, kind: pathIndex}), d.tree(), "string")
+				return typeError(path.child(pathSeg{index: i, kind: pathIndex}), d.value(), "string")
 			}
 			out[i], _ = d.s.string()
 		}
@@ -221,7 +268,7 @@ func (d *directDecoder) field(p unsafe.Pointer, mi *fastMsg, f *fastField, path 
 				d.skip()
 				mp[key] = ""
 			default:
-				return typeError(path.child(pathSeg{name: key, kind: pathMapKey}), d.tree(), "string")
+				return typeError(path.child(pathSeg{name: key, kind: pathMapKey}), d.value(), "string")
 			}
 		}
 		d.close()
@@ -245,7 +292,7 @@ func (d *directDecoder) field(p unsafe.Pointer, mi *fastMsg, f *fastField, path 
 			case c == 'n':
 				d.skip()
 			default:
-				return typeError(path.child(pathSeg{name: key, kind: pathMapKey}), d.tree(), "quantity")
+				return typeError(path.child(pathSeg{name: key, kind: pathMapKey}), d.value(), "quantity")
 			}
 			mp[key] = q
 		}
@@ -268,8 +315,15 @@ func (d *directDecoder) field(p unsafe.Pointer, mi *fastMsg, f *fastField, path 
 			mv.SetMapIndex(reflect.ValueOf(key), reflect.NewAt(emi.typ, elem))
 		}
 		d.close()
+	// The other scalars, the protoreflect path and values of the wrong type. A string or
+	// number is boxed here, not in value, so on the stack: fastField keeps no box.
+	case c == '"':
+		str, _ := d.s.string()
+		return d.fastField(p, mi, f, str, path)
+	case c == '-' || isDigit(c):
+		num, _ := d.s.number()
+		return d.fastField(p, mi, f, num, path)
 	default:
-		// The other scalars, the protoreflect path and values of the wrong type.
 		return d.fastField(p, mi, f, d.tree(), path)
 	}
 	return nil

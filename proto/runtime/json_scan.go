@@ -74,13 +74,15 @@ func scanJSON(data []byte) (any, error) {
 	return s.document()
 }
 
-// checkJSON validates data as scanJSON would read it, building no values. It returns the
-// scanner, still in check mode, with the document's spans, ready to read it again.
-func checkJSON(data []byte) (jsonScanner, error) {
-	s := jsonScanner{data: data, str: string(data), check: true}
+// checkDocument validates data as scanJSON would read it, building no values. It leaves s
+// at data's start, in check mode, with data's spans; s keeps the scratch space of the last
+// document it read.
+func (s *jsonScanner) checkDocument(data []byte) error {
+	*s = jsonScanner{data: data, str: string(data), check: true,
+		keys: s.keys[:0], unq: s.unq[:0], spans: s.spans[:0]}
 	_, err := s.document()
 	s.pos = 0
-	return s, err
+	return err
 }
 
 // document reads the one value data holds, and nothing after it but white space.

@@ -128,6 +128,7 @@ func (s *Scheme) DecodeJSON(data []byte) (*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer d.release()
 	if d.peek() != '{' {
 		return nil, notAnObject(d.tree())
 	}
