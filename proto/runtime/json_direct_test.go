@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
@@ -59,6 +60,8 @@ func FuzzDirectDecodeMatchesTree(f *testing.F) {
 		`{"kind":"Pod","apiVersion":"v1","spec":{"replicas":"x"},"metadata":{"a":1,"a":2}}`,
 		`{"kind":"Deployment","apiVersion":"apps/v1","spec":{"template":{"spec":{"containers":[{"args":["a",1]}]}}}}`,
 		`{"kind":"Status","apiVersion":"v1","details":{"causes":[{"field":"x"}],"retryAfterSeconds":"1"}}`,
+		`{"fields":{"a":{"string_value":"x"},"b":null,"c":{"list_value":{"values":[{"number_value":1.5},null]}}}}`,
+		`{"fields":{"a":{"bool_value":true,"string_value":"x"}}}`, `{"fields":{"a":1}}`, `{"fields":[]}`,
 		`{"kind":1,"apiVersion":"v1"}`, `{"kind":"Pod"}`, `{"kind":"Pod","apiVersion":"v1/x/y"}`, `[1]`,
 	} {
 		f.Add([]byte(s))
@@ -70,6 +73,9 @@ func FuzzDirectDecodeMatchesTree(f *testing.F) {
 		func() proto.Message { return &corev1.Pod{} },
 		func() proto.Message { return &appsv1.Deployment{} },
 		func() proto.Message { return &metav1.Status{} },
+		// No API type has a map of messages or a oneof: Struct takes the direct decoder
+		// into the paths for them.
+		func() proto.Message { return &structpb.Struct{} },
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, k := range kinds {
