@@ -65,20 +65,8 @@ func (d *directDecoder) peek() byte {
 	return d.s.data[d.s.pos]
 }
 
-// value reads the next value as the tree decoder sees it.
-func (d *directDecoder) value() any {
-	switch c := d.peek(); {
-	case c == '"':
-		s, _ := d.s.string()
-		return s
-	case c == '-' || isDigit(c):
-		n, _ := d.s.number()
-		return n
-	}
-	return d.tree()
-}
-
-// tree reads the next value as the tree scanJSON would have built for it.
+// tree reads the next value as the tree scanJSON would have built for it, for the tree
+// decoder.
 func (d *directDecoder) tree() any {
 	if c := d.peek(); c == '{' || c == '[' {
 		d.span = d.s.spans[d.span].next
@@ -138,7 +126,7 @@ func (d *directDecoder) decode(m protoreflect.Message) error {
 	if p, mi := fastTarget(m); mi != nil {
 		return d.message(p, mi, root)
 	}
-	return d.messageAt(m, d.value(), root)
+	return d.messageAt(m, d.tree(), root)
 }
 
 // typeFields returns the document's apiVersion and kind, as typeFields does from a tree,
@@ -163,7 +151,7 @@ func (d *directDecoder) typeFields() (apiVersion, kind string) {
 
 // message decodes the next value into the message of type mi at p, as fastMessage does.
 func (d *directDecoder) message(p unsafe.Pointer, mi *fastMsg, path fieldPath) error {
-	// A string or number is boxed here, not in value, so on the stack: fastMessage keeps
+	// A string or number is boxed here, not in tree, so on the stack: fastMessage keeps
 	// no box, and the meta types that are strings on the wire are common.
 	switch c := d.peek(); {
 	case c == '{' && !mi.fallback && mi.special == "":
@@ -221,7 +209,7 @@ func (d *directDecoder) field(p unsafe.Pointer, mi *fastMsg, f *fastField, path 
 		for i := range out {
 			d.item(i)
 			if d.peek() != '"' {
-				return typeError(path.child(pathSeg{index: i, kind: pathIndex}), d.value(), "string")
+				return typeError(path.child(pathSeg{index: i, kind: pathIndex}), d.tree(), "string")
 			}
 			out[i], _ = d.s.string()
 		}
@@ -268,7 +256,7 @@ func (d *directDecoder) field(p unsafe.Pointer, mi *fastMsg, f *fastField, path 
 				d.skip()
 				mp[key] = ""
 			default:
-				return typeError(path.child(pathSeg{name: key, kind: pathMapKey}), d.value(), "string")
+				return typeError(path.child(pathSeg{name: key, kind: pathMapKey}), d.tree(), "string")
 			}
 		}
 		d.close()
@@ -292,7 +280,7 @@ func (d *directDecoder) field(p unsafe.Pointer, mi *fastMsg, f *fastField, path 
 			case c == 'n':
 				d.skip()
 			default:
-				return typeError(path.child(pathSeg{name: key, kind: pathMapKey}), d.value(), "quantity")
+				return typeError(path.child(pathSeg{name: key, kind: pathMapKey}), d.tree(), "quantity")
 			}
 			mp[key] = q
 		}
@@ -316,7 +304,7 @@ func (d *directDecoder) field(p unsafe.Pointer, mi *fastMsg, f *fastField, path 
 		}
 		d.close()
 	// The other scalars, the protoreflect path and values of the wrong type. A string or
-	// number is boxed here, not in value, so on the stack: fastField keeps no box.
+	// number is boxed here, not in tree, so on the stack: fastField keeps no box.
 	case c == '"':
 		str, _ := d.s.string()
 		return d.fastField(p, mi, f, str, path)
