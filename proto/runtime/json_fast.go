@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/runtime/protoimpl"
 
 	metav1 "kubelab.io/proto/api/meta/v1"
 )
@@ -88,10 +89,18 @@ func (f *fastField) elemInfo() *fastMsg {
 	return mi
 }
 
+// isGenerated reports whether struct type t is a message protoc-gen-go generated: only
+// those lay out their fields as the fast decoder writes them, and only their zero value has
+// a descriptor (a zero dynamicpb.Message has none).
+func isGenerated(t reflect.Type) bool {
+	f, ok := t.FieldByName("state")
+	return ok && f.Type == reflect.TypeFor[protoimpl.MessageState]()
+}
+
 func buildFastMsg(t reflect.Type) *fastMsg {
 	mi := &fastMsg{typ: t, slice: reflect.SliceOf(t), size: t.Size(), fields: map[string]*fastField{}}
 	pm, ok := reflect.New(t).Interface().(proto.Message)
-	if !ok {
+	if !ok || !isGenerated(t) {
 		mi.fallback = true
 		return mi
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
@@ -111,4 +112,29 @@ func FuzzFastDecodeMatchesReflect(f *testing.F) {
 func TestFastDecodeQuantityMessage(t *testing.T) {
 	// A special meta type at the top level and as a message field.
 	decodeBoth(t, []byte(`"1Gi"`), func() proto.Message { return &metav1.Quantity{} })
+}
+
+// TestDecodeDynamicMessage: a dynamicpb message (no generated struct to write into) is
+// decoded through protoreflect, to the same result as its generated type.
+func TestDecodeDynamicMessage(t *testing.T) {
+	data := []byte(`{"metadata":{"name":"x","labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}`)
+	want := &corev1.Pod{}
+	if _, err := UnmarshalJSON(data, want); err != nil {
+		t.Fatal(err)
+	}
+	got := dynamicpb.NewMessage(want.ProtoReflect().Descriptor())
+	if _, err := UnmarshalJSON(data, got); err != nil {
+		t.Fatal(err)
+	}
+	b, err := proto.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := &corev1.Pod{}
+	if err := proto.Unmarshal(b, back); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(back, want) {
+		t.Errorf("dynamic decode gave %v, want %v", back, want)
+	}
 }
