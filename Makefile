@@ -56,6 +56,7 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZ_TIME) ./proto/runtime/
 	$(GO) test -run '^$$' -fuzz FuzzDirectDecodeMatchesTree -fuzztime $(FUZZ_TIME) ./proto/runtime/
+	$(GO) test -run '^$$' -fuzz FuzzFastEncodeMatchesReflect -fuzztime $(FUZZ_TIME) ./proto/runtime/
 	$(GO) test -run '^$$' -fuzz FuzzToJSON -fuzztime $(FUZZ_TIME) ./apiserver/internal/kubeproto/
 
 # test-lab brings the docker-compose lab up, runs the fault drills and tears it down.

@@ -67,15 +67,29 @@ var marshalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return
 
 // AppendJSON is MarshalJSON appending to buf.
 func AppendJSON(buf []byte, m proto.Message) ([]byte, error) {
+	return appendJSON(buf, m, true)
+}
+
+// appendJSON encodes m through the fast encoder (json_encode_fast.go) when fast is set and
+// m is a generated message, else through protoreflect alone; the tests compare the two.
+func appendJSON(buf []byte, m proto.Message, fast bool) ([]byte, error) {
 	e := encoder{buf: buf}
-	if err := e.message(m.ProtoReflect()); err != nil {
+	pm := m.ProtoReflect()
+	var err error
+	if p, mi := fastTarget(pm); fast && mi != nil {
+		err = e.fastMessage(p, mi)
+	} else {
+		err = e.message(pm)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return e.buf, nil
 }
 
 type encoder struct {
-	buf []byte
+	buf  []byte
+	keys []string // scratch space for sorting a map's keys
 }
 
 func (e *encoder) message(m protoreflect.Message) error {
@@ -109,37 +123,37 @@ func (e *encoder) message(m protoreflect.Message) error {
 // scalarMessage writes the meta types that are scalars on the wire; done is false for any
 // other message.
 func (e *encoder) scalarMessage(m protoreflect.Message) (done bool, err error) {
-	switch m.Descriptor().FullName() {
-	case timeName:
-		// Getters, not fields: an unset field marked emit_empty arrives as a nil message.
-		t := m.Interface().(*metav1.Time)
-		if t.GetSeconds() == 0 && t.GetNanos() == 0 {
-			e.buf = append(e.buf, "null"...)
-		} else {
-			e.buf = appendString(e.buf, time.Unix(t.GetSeconds(), 0).UTC().Format(timeLayout))
+	e.buf, done = appendScalarMessage(e.buf, m.Interface())
+	return done, nil
+}
+
+// appendScalarMessage writes m when it is one of the meta types that are scalars on the
+// wire, and says whether it was. It takes the Go message, which both encoders have at hand
+// (the fast one without protoreflect), and reads it through getters, not fields: an unset
+// field marked emit_empty arrives as a nil message.
+func appendScalarMessage(buf []byte, m any) ([]byte, bool) {
+	switch v := m.(type) {
+	case *metav1.Time:
+		if v.GetSeconds() == 0 && v.GetNanos() == 0 {
+			return append(buf, "null"...), true
 		}
-	case microTimeName:
-		t := m.Interface().(*metav1.MicroTime)
-		if t.GetSeconds() == 0 && t.GetNanos() == 0 {
-			e.buf = append(e.buf, "null"...)
-		} else {
-			e.buf = appendString(e.buf, time.Unix(t.GetSeconds(), int64(t.GetNanos())).UTC().Format(microTimeLayout))
+		return appendString(buf, time.Unix(v.GetSeconds(), 0).UTC().Format(timeLayout)), true
+	case *metav1.MicroTime:
+		if v.GetSeconds() == 0 && v.GetNanos() == 0 {
+			return append(buf, "null"...), true
 		}
-	case durationName:
-		e.buf = appendString(e.buf, time.Duration(m.Interface().(*metav1.Duration).GetDuration()).String())
-	case intOrStringName:
-		v := m.Interface().(*metav1.IntOrString)
+		return appendString(buf, time.Unix(v.GetSeconds(), int64(v.GetNanos())).UTC().Format(microTimeLayout)), true
+	case *metav1.Duration:
+		return appendString(buf, time.Duration(v.GetDuration()).String()), true
+	case *metav1.IntOrString:
 		if v.GetType() == 1 {
-			e.buf = appendString(e.buf, v.GetStrVal())
-		} else {
-			e.buf = strconv.AppendInt(e.buf, int64(v.GetIntVal()), 10)
+			return appendString(buf, v.GetStrVal()), true
 		}
-	case quantityName:
-		e.buf = appendString(e.buf, m.Interface().(*metav1.Quantity).GetString_())
-	default:
-		return false, nil
+		return strconv.AppendInt(buf, int64(v.GetIntVal()), 10), true
+	case *metav1.Quantity:
+		return appendString(buf, v.GetString_()), true
 	}
-	return true, nil
+	return buf, false
 }
 
 func (e *encoder) field(fd protoreflect.FieldDescriptor, v protoreflect.Value) error {

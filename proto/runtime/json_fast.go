@@ -21,7 +21,8 @@ import (
 // Mutable and NewElement box every value through reflect). It decodes exactly what the
 // protoreflect path in json_decode.go decodes, in the same order and with the same errors:
 // field shapes it does not know (floats, repeated numbers, real oneofs) go through that path,
-// one field (or one message type) at a time.
+// one field (or one message type) at a time. The fast encoder (json_encode_fast.go) reads
+// the same fields through the same tables.
 
 // fastMsg is what the fast decoder knows of one generated message type.
 type fastMsg struct {
@@ -30,7 +31,8 @@ type fastMsg struct {
 	size     uintptr
 	special  protoreflect.FullName // a meta type that is a scalar on the wire, else ""
 	fields   map[string]*fastField
-	fallback bool // decode this type through protoreflect
+	order    []*fastField // fields in declaration order, as the encoder writes them
+	fallback bool         // decode (and encode) this type through protoreflect
 }
 
 type fastOp uint8
@@ -64,6 +66,8 @@ type fastField struct {
 	name   string       // the Go kind's name in type errors ("int32", "enum", …)
 	elemT  reflect.Type // struct type of a message, list element or map value
 	elem   atomic.Pointer[fastMsg]
+	key    string // `"name":`, as the encoder writes it
+	emit   bool   // the (emit_empty) option: encoded even when unset
 }
 
 var fastInfos sync.Map // reflect.Type (struct) → *fastMsg
@@ -135,7 +139,8 @@ func buildFastMsg(t reflect.Type) *fastMsg {
 			mi.fallback = true
 			return mi
 		}
-		f := &fastField{fd: fd, off: sf.Offset, goType: sf.Type, op: fastOpFor(fd, sf.Type)}
+		f := &fastField{fd: fd, off: sf.Offset, goType: sf.Type, op: fastOpFor(fd, sf.Type),
+			key: string(appendString(nil, name)) + ":", emit: emitEmpty(fd)}
 		switch f.op {
 		case opInt32, opOptInt32:
 			f.name = "int32"
@@ -157,6 +162,11 @@ func buildFastMsg(t reflect.Type) *fastMsg {
 	}
 	if len(mi.fields) != md.Fields().Len() {
 		mi.fallback = true
+		return mi
+	}
+	mi.order = make([]*fastField, len(mi.fields))
+	for _, f := range mi.fields {
+		mi.order[f.fd.Index()] = f
 	}
 	return mi
 }
@@ -224,7 +234,8 @@ func fastOpFor(fd protoreflect.FieldDescriptor, t reflect.Type) fastOp {
 		return opUint32
 	case (kind == protoreflect.Uint64Kind || kind == protoreflect.Fixed64Kind) && t.Kind() == reflect.Uint64:
 		return opUint64
-	case kind == protoreflect.BytesKind && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+	case kind == protoreflect.BytesKind && !fd.HasPresence() && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		// Not an optional bytes field: that one is set when non-nil, not when non-empty.
 		return opBytes
 	}
 	return opGeneric

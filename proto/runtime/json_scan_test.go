@@ -327,14 +327,7 @@ func BenchmarkParseJSON(b *testing.B) {
 }
 
 func BenchmarkMarshalJSON(b *testing.B) {
-	data, err := os.ReadFile("testdata/pod-full.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pod := &corev1.Pod{}
-	if _, err := UnmarshalJSON(data, pod); err != nil {
-		b.Fatal(err)
-	}
+	pod := readPod(b, "testdata/pod-full.json")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := MarshalJSON(pod); err != nil {
