@@ -88,8 +88,7 @@ func appendJSON(buf []byte, m proto.Message, fast bool) ([]byte, error) {
 }
 
 type encoder struct {
-	buf  []byte
-	keys []string // scratch space for sorting a map's keys
+	buf []byte
 }
 
 func (e *encoder) message(m protoreflect.Message) error {
@@ -137,12 +136,12 @@ func appendScalarMessage(buf []byte, m any) ([]byte, bool) {
 		if v.GetSeconds() == 0 && v.GetNanos() == 0 {
 			return append(buf, "null"...), true
 		}
-		return appendString(buf, time.Unix(v.GetSeconds(), 0).UTC().Format(timeLayout)), true
+		return appendTime(buf, time.Unix(v.GetSeconds(), 0), timeLayout), true
 	case *metav1.MicroTime:
 		if v.GetSeconds() == 0 && v.GetNanos() == 0 {
 			return append(buf, "null"...), true
 		}
-		return appendString(buf, time.Unix(v.GetSeconds(), int64(v.GetNanos())).UTC().Format(microTimeLayout)), true
+		return appendTime(buf, time.Unix(v.GetSeconds(), int64(v.GetNanos())), microTimeLayout), true
 	case *metav1.Duration:
 		return appendString(buf, time.Duration(v.GetDuration()).String()), true
 	case *metav1.IntOrString:
@@ -239,6 +238,15 @@ func (e *encoder) single(fd protoreflect.FieldDescriptor, v protoreflect.Value) 
 		return fmt.Errorf("json: unsupported field kind %v in %s", fd.Kind(), fd.FullName())
 	}
 	return nil
+}
+
+// appendTime writes t in UTC as a JSON string laid out as layout says. It formats in place,
+// with no string to allocate and escape: a layout of digits, signs, colons, 'T', '.' and 'Z'
+// writes nothing JSON or HTML escapes.
+func appendTime(buf []byte, t time.Time, layout string) []byte {
+	buf = append(buf, '"')
+	buf = t.UTC().AppendFormat(buf, layout)
+	return append(buf, '"')
 }
 
 var emitEmptyCache sync.Map // protoreflect.MessageDescriptor → []bool, by field index

@@ -154,10 +154,11 @@ func (e *encoder) fastField(p unsafe.Pointer, mi *fastMsg, f *fastField, op fast
 }
 
 // appendMap writes m with its keys sorted, as encoding/json (and so Kubernetes) does, and
-// each value as appendValue writes it. The maps the fast encoder writes hold no maps, so
-// one scratch slice of keys serves them all.
+// each value as appendValue writes it.
 func appendMap[V any](e *encoder, m map[string]V, appendValue func([]byte, V) []byte) {
-	keys := e.keys[:0]
+	// On the stack for the usual few labels or resources; a larger map's keys go to the heap.
+	var space [16]string
+	keys := space[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
@@ -172,5 +173,4 @@ func appendMap[V any](e *encoder, m map[string]V, appendValue func([]byte, V) []
 		e.buf = appendValue(e.buf, m[k])
 	}
 	e.buf = append(e.buf, '}')
-	e.keys = keys
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -130,4 +131,18 @@ func readPod(tb testing.TB, file string) *corev1.Pod {
 		tb.Fatal(err)
 	}
 	return pod
+}
+
+// TestAppendTime: formatting a time in place writes what formatting it as a string and
+// escaping that writes, at the ends of the years Time can hold too.
+func TestAppendTime(t *testing.T) {
+	for _, sec := range []int64{1, 1767225600, -62135596800, -62135596801, 253402300799, 253402300800, 1 << 40, -1 << 40} {
+		for _, layout := range []string{timeLayout, microTimeLayout} {
+			tm := time.Unix(sec, 123456789)
+			want := string(appendString(nil, tm.UTC().Format(layout)))
+			if got := string(appendTime(nil, tm, layout)); got != want {
+				t.Errorf("appendTime(%d, %q) = %s, want %s", sec, layout, got, want)
+			}
+		}
+	}
 }
