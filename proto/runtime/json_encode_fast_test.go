@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -142,6 +145,22 @@ func TestAppendTime(t *testing.T) {
 			want := string(appendString(nil, tm.UTC().Format(layout)))
 			if got := string(appendTime(nil, tm, layout)); got != want {
 				t.Errorf("appendTime(%d, %q) = %s, want %s", sec, layout, got, want)
+			}
+		}
+	}
+}
+
+// TestAppendStringASCII: every ASCII byte, alone and between plain ones, is written as
+// encoding/json writes it, but for \b and \f: encoding/json writes those short since Go
+// 1.22, appendString (and so what clients have seen from us) as \u0008 and \u000c.
+func TestAppendStringASCII(t *testing.T) {
+	for b := range utf8.RuneSelf {
+		for _, s := range []string{string(rune(b)), "a" + string(rune(b)) + "z"} {
+			want, _ := json.Marshal(s)
+			want = bytes.ReplaceAll(want, []byte(`\b`), []byte(`\u0008`))
+			want = bytes.ReplaceAll(want, []byte(`\f`), []byte(`\u000c`))
+			if got := appendString(nil, s); string(got) != string(want) {
+				t.Errorf("appendString(%q) = %s, want %s", s, got, want)
 			}
 		}
 	}
