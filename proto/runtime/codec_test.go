@@ -133,6 +133,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"duplicate", `{"apiVersion":"v1","kind":"Pod","kind":"Pod"}`, `duplicate field "kind"`},
 		{"bad time", `{"apiVersion":"v1","kind":"Pod","metadata":{"creationTimestamp":"yesterday"}}`, "metadata.creationTimestamp: invalid time"},
 		{"array for object", `{"apiVersion":"v1","kind":"Pod","spec":[]}`, "spec: cannot unmarshal array into a field of type object"},
+		{"object for extra", `{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview","status":{"userInfo":{"extra":{"a":{}}}}}`, "status.userInfo.extra.a: cannot unmarshal object into a field of type array"},
+		{"number in extra", `{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview","status":{"userInfo":{"extra":{"a":["x",1]}}}}`, "status.userInfo.extra.a[1]: cannot unmarshal number into a field of type string"},
 		{"trailing", `{"apiVersion":"v1","kind":"Pod"} {}`, "unexpected data after the top-level value"},
 		{"deep", `{"apiVersion":"v1","kind":"Pod","metadata":` + strings.Repeat(`[`, 200) + strings.Repeat(`]`, 200) + `}`, "nested deeper than"},
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 )
 
@@ -405,6 +406,19 @@ func (d *decoder) scalarMessage(m protoreflect.Message, v any, path fieldPath) (
 			m.Interface().(*metav1.Quantity).String_ = string(x)
 		default:
 			return true, typeError(path, v, "quantity")
+		}
+	case extraValueName:
+		arr, ok := v.([]any)
+		if !ok {
+			return true, typeError(path, v, "array")
+		}
+		ev := m.Interface().(*authenticationv1.ExtraValue)
+		for i, x := range arr {
+			s, ok := x.(string)
+			if !ok {
+				return true, typeError(path.child(pathSeg{index: i, kind: pathIndex}), x, "string")
+			}
+			ev.Items = append(ev.Items, s)
 		}
 	default:
 		return false, nil

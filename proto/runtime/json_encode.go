@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 )
 
@@ -24,6 +25,9 @@ const (
 	durationName    protoreflect.FullName = "kubelab.api.meta.v1.Duration"
 	intOrStringName protoreflect.FullName = "kubelab.api.meta.v1.IntOrString"
 	quantityName    protoreflect.FullName = "kubelab.api.meta.v1.Quantity"
+	// extraValueName is a list on the wire: Kubernetes' UserInfo.extra maps to []string,
+	// which a proto map can only hold wrapped.
+	extraValueName protoreflect.FullName = "kubelab.api.authentication.v1.ExtraValue"
 )
 
 // RFC 3339 layouts Kubernetes uses: Time has second precision, MicroTime microseconds.
@@ -151,6 +155,15 @@ func appendScalarMessage(buf []byte, m any) ([]byte, bool) {
 		return strconv.AppendInt(buf, int64(v.GetIntVal()), 10), true
 	case *metav1.Quantity:
 		return appendString(buf, v.GetString_()), true
+	case *authenticationv1.ExtraValue:
+		buf = append(buf, '[')
+		for i, s := range v.GetItems() {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, s)
+		}
+		return append(buf, ']'), true
 	}
 	return buf, false
 }

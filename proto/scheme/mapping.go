@@ -62,6 +62,10 @@ func rbac(kind string) runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: GroupRBAC, Version: "v1", Kind: kind}
 }
 
+func authentication(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupAuthentication, Version: "v1", Kind: kind}
+}
+
 func authorization(kind string) runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: GroupAuthorization, Version: "v1", Kind: kind}
 }

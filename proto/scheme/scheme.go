@@ -5,6 +5,7 @@ package scheme
 import (
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
@@ -18,6 +19,7 @@ const (
 	GroupApps                  = "apps"
 	GroupCoordination          = "coordination.k8s.io"
 	GroupRBAC                  = "rbac.authorization.k8s.io"
+	GroupAuthentication        = "authentication.k8s.io"
 	GroupAuthorization         = "authorization.k8s.io"
 	GroupAdmissionRegistration = "admissionregistration.k8s.io"
 )
@@ -42,6 +44,7 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(rbac("ClusterRole"), &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleList{})
 	s.AddKind(rbac("RoleBinding"), &rbacv1.RoleBinding{}, &rbacv1.RoleBindingList{})
 	s.AddKind(rbac("ClusterRoleBinding"), &rbacv1.ClusterRoleBinding{}, &rbacv1.ClusterRoleBindingList{})
+	s.AddKind(authentication("SelfSubjectReview"), &authenticationv1.SelfSubjectReview{}, &authenticationv1.SelfSubjectReviewList{})
 	s.AddKind(authorization("SelfSubjectAccessReview"), &authorizationv1.SelfSubjectAccessReview{}, &authorizationv1.SelfSubjectAccessReviewList{})
 	s.AddKind(admissionRegistration("MutatingWebhookConfiguration"), &admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.MutatingWebhookConfigurationList{})
 	s.AddKind(admissionRegistration("ValidatingWebhookConfiguration"), &admissionregistrationv1.ValidatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfigurationList{})

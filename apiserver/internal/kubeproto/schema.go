@@ -185,8 +185,12 @@ var (
 		1: msg("metadata", objectMeta), 2: msgs("subjects", subject), 3: msg("roleRef", roleRef),
 	}}
 
-	// authorization.k8s.io/v1 and policy/v1
+	// authentication.k8s.io/v1, authorization.k8s.io/v1 and policy/v1
 
+	// A SelfSubjectReview's body is its metadata: the answer is all status.
+	selfSubjectReview = &message{name: "SelfSubjectReview", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: ignoredStatus,
+	}}
 	selfSubjectAccessReview = &message{name: "SelfSubjectAccessReview", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta),
 		2: msg("spec", &message{name: "SelfSubjectAccessReviewSpec", fields: map[protowire.Number]field{
@@ -218,6 +222,7 @@ var kinds = map[string]*message{
 	"rbac.authorization.k8s.io/v1 ClusterRole":        clusterRole,
 	"rbac.authorization.k8s.io/v1 RoleBinding":        roleBinding,
 	"rbac.authorization.k8s.io/v1 ClusterRoleBinding": roleBinding,
+	"authentication.k8s.io/v1 SelfSubjectReview":      selfSubjectReview,
 	"authorization.k8s.io/v1 SelfSubjectAccessReview": selfSubjectAccessReview,
 	"policy/v1 Eviction":                              eviction,
 	// The body of a DELETE (kubectl drain --disable-eviction sends one).

@@ -162,6 +162,8 @@ func TestPathsFollowKubernetesLayout(t *testing.T) {
 		{"api/v1", "/api/v1/namespaces/{namespace}/pods/{name}/status", map[string]string{"patch": "patch"}},
 		{"apis/authorization.k8s.io/v1", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
 			map[string]string{"post": "post", "get": ""}},
+		{"apis/authentication.k8s.io/v1", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+			map[string]string{"post": "post", "get": ""}},
 	} {
 		item, ok := docs[tc.doc]["paths"].(map[string]any)[tc.path].(map[string]any)
 		if !ok {
@@ -241,6 +243,11 @@ func TestSchemasMatchTheJSONCodec(t *testing.T) {
 	quantity := resolve(t, apps, limits["additionalProperties"].(map[string]any))
 	if !strings.Contains(jsonOf(t, quantity["oneOf"]), `{"type":"string"}`) {
 		t.Errorf("a Quantity is not a string: %v", quantity)
+	}
+	authn := docs["apis/authentication.k8s.io/v1"]
+	extra := walk(t, authn, schema(t, authn, "io.k8s.api.authentication.v1.SelfSubjectReview"), "status", "userInfo", "extra")
+	if values := resolve(t, authn, extra["additionalProperties"].(map[string]any)); jsonOf(t, values["items"]) != `{"type":"string"}` || values["type"] != "array" {
+		t.Errorf("UserInfo.extra values are not lists of strings: %v", values)
 	}
 
 	// Every reference resolves inside its own document.

@@ -4,19 +4,22 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apidocs"
 	"kubelab.io/proto/runtime"
 )
 
 // The meta types the JSON codec (kubelab.io/proto/runtime) reads and writes as scalars, not
-// objects; their schemas say what the wire carries.
+// objects, and UserInfo's extra values, which it writes as lists; their schemas say what the
+// wire carries.
 var (
 	timeName        = fullName(&metav1.Time{})
 	microTimeName   = fullName(&metav1.MicroTime{})
 	durationName    = fullName(&metav1.Duration{})
 	intOrStringName = fullName(&metav1.IntOrString{})
 	quantityName    = fullName(&metav1.Quantity{})
+	extraValueName  = fullName(&authenticationv1.ExtraValue{})
 )
 
 func fullName(m proto.Message) protoreflect.FullName { return m.ProtoReflect().Descriptor().FullName() }
@@ -40,6 +43,9 @@ var scalarSchemas = map[protoreflect.FullName]func() *Schema{
 			OneOf:       []*Schema{{Type: "integer"}, {Type: "string"}},
 			Description: `An integer or a string, like 1 or "25%".`,
 		}
+	},
+	extraValueName: func() *Schema {
+		return &Schema{Type: "array", Items: &Schema{Type: "string"}}
 	},
 	quantityName: func() *Schema {
 		// Written as a string; a bare number is read too, as Kubernetes does.

@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"kubelab.io/apiserver/internal/authz"
 	"kubelab.io/apiserver/internal/registry"
 	"kubelab.io/apiserver/internal/request"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -329,19 +331,47 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// review answers a virtual resource's create. The only one is SelfSubjectAccessReview: the
-// chain's own decision for the caller, on the request the review describes. Nothing is
-// stored.
+// review answers a virtual resource's create: a question about the caller, answered from
+// who the request runs as (under impersonation, the impersonated user). Nothing is stored.
 func (p *Pipeline) review(ctx context.Context, res *registry.Resource, body runtime.Object) (runtime.Object, error) {
-	r, ok := body.(*authorizationv1.SelfSubjectAccessReview)
-	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("unexpected %s", body.GetKind()))
-	}
 	if res.Validate != nil {
-		if errs := res.Validate(r); len(errs) > 0 {
-			return nil, apierrors.NewInvalid(res.Kind.Kind, res.Kind.Group, r.GetMetadata().GetName(), errs)
+		if errs := res.Validate(body); len(errs) > 0 {
+			return nil, apierrors.NewInvalid(res.Kind.Kind, res.Kind.Group, body.GetMetadata().GetName(), errs)
 		}
 	}
+	u := request.UserFrom(ctx)
+	if u == nil {
+		return nil, apierrors.NewBadRequest("no user present on request") // as Kubernetes words it
+	}
+	switch r := body.(type) {
+	case *authorizationv1.SelfSubjectAccessReview:
+		return p.accessReview(ctx, res, r)
+	case *authenticationv1.SelfSubjectReview:
+		return selfReview(res, u), nil
+	}
+	return nil, apierrors.NewBadRequest(fmt.Sprintf("unexpected %s", body.GetKind()))
+}
+
+// selfReview is `kubectl auth whoami`: the user as authenticated, stamped with the time of
+// the answer as Kubernetes does.
+func selfReview(res *registry.Resource, u *request.User) *authenticationv1.SelfSubjectReview {
+	info := &authenticationv1.UserInfo{Username: u.Name, Uid: u.UID, Groups: u.Groups}
+	if len(u.Extra) > 0 {
+		info.Extra = make(map[string]*authenticationv1.ExtraValue, len(u.Extra))
+		for k, v := range u.Extra {
+			info.Extra[k] = &authenticationv1.ExtraValue{Items: v}
+		}
+	}
+	return &authenticationv1.SelfSubjectReview{
+		Kind: res.Kind.Kind, ApiVersion: res.Kind.APIVersion(),
+		Metadata: &metav1.ObjectMeta{CreationTimestamp: &metav1.Time{Seconds: time.Now().Unix()}},
+		Status:   &authenticationv1.SelfSubjectReviewStatus{UserInfo: info},
+	}
+}
+
+// accessReview is `kubectl auth can-i`: the chain's own decision for the caller, on the
+// request the review describes.
+func (p *Pipeline) accessReview(ctx context.Context, res *registry.Resource, r *authorizationv1.SelfSubjectAccessReview) (runtime.Object, error) {
 	var info *request.Info
 	if ra := r.GetSpec().GetResourceAttributes(); ra != nil {
 		info = &request.Info{

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"strconv"
+	"strings"
 
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/defaults"
@@ -96,13 +97,15 @@ func Resources() []*Resource {
 		std(&Resource{Kind: gvk(scheme.GroupAdmissionRegistration, "MutatingWebhookConfiguration")}),
 		std(&Resource{Kind: gvk(scheme.GroupAdmissionRegistration, "ValidatingWebhookConfiguration")}),
 		// Create-only and never stored, so not in the scheme's mapping table (which lists
-		// what clients can list and watch): the pipeline answers it.
-		{
-			Kind: gvk(scheme.GroupAuthorization, "SelfSubjectAccessReview"), Plural: "selfsubjectaccessreviews",
-			Singular: "selfsubjectaccessreview", Virtual: true,
-			Validate: validation.Validate,
-		},
+		// what clients can list and watch): the pipeline answers them.
+		virtual(gvk(scheme.GroupAuthentication, "SelfSubjectReview"), "selfsubjectreviews"),
+		virtual(gvk(scheme.GroupAuthorization, "SelfSubjectAccessReview"), "selfsubjectaccessreviews"),
 	}
+}
+
+// virtual registers a review: a kind whose create the pipeline answers, validated first.
+func virtual(kind runtime.GroupVersionKind, plural string) *Resource {
+	return &Resource{Kind: kind, Plural: plural, Singular: strings.ToLower(kind.Kind), Virtual: true, Validate: validation.Validate}
 }
 
 func podFields(obj runtime.Object) map[string]string {

@@ -179,14 +179,7 @@ func TestSelfSubjectAccessReview(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
-	schedKC := filepath.Join(t.TempDir(), "sched.kubeconfig")
-	certPEM, keyPEM, err := s.Bundle().IssueClientCert("system:kube-scheduler", nil, 3600e9)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Bundle().WriteKubeconfig(schedKC, "system:kube-scheduler", certPEM, keyPEM); err != nil {
-		t.Fatal(err)
-	}
+	schedKC := userKubeconfig(t, s, "system:kube-scheduler")
 	for _, tc := range []struct {
 		kubeconfig string
 		args       []string

@@ -245,14 +245,7 @@ func TestImpersonationStockKubectl(t *testing.T) {
 	}
 	s, _ := impersonationServer(t)
 	grantAliceBob(t, s)
-	kc := filepath.Join(t.TempDir(), "alice.kubeconfig")
-	certPEM, keyPEM, err := s.Bundle().IssueClientCert("alice", nil, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Bundle().WriteKubeconfig(kc, "alice", certPEM, keyPEM); err != nil {
-		t.Fatal(err)
-	}
+	kc := userKubeconfig(t, s, "alice")
 	// One discovery cache for every run, filled by alice's own first command: a refused
 	// impersonation fails discovery too, and client-go reads that 403's body raw, so with an
 	// empty cache kubectl prints "Error from server (Forbidden): unknown" instead of the

@@ -26,9 +26,15 @@ func kubectl(t *testing.T, s *Server, args ...string) string {
 
 func kubectlErr(t *testing.T, s *Server, args ...string) (string, error) {
 	t.Helper()
+	return kubectlAs(t, s.AdminKubeconfig(), args...)
+}
+
+// kubectlAs runs the stock kubectl as the user of kubeconfig.
+func kubectlAs(t *testing.T, kubeconfig string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, stockKubectl, append([]string{"--kubeconfig", s.AdminKubeconfig(), "--cache-dir", filepath.Join(t.TempDir(), "cache")}, args...)...)
+	cmd := exec.CommandContext(ctx, stockKubectl, append([]string{"--kubeconfig", kubeconfig, "--cache-dir", filepath.Join(t.TempDir(), "cache")}, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -34,6 +34,21 @@ func configuredServer(t testing.TB, edit func(*Config)) *Server {
 	return s
 }
 
+// userKubeconfig writes a kubeconfig for a user with a client certificate (CN user, O
+// groups), for the stock kubectl.
+func userKubeconfig(t testing.TB, s *Server, user string, groups ...string) string {
+	t.Helper()
+	certPEM, keyPEM, err := s.Bundle().IssueClientCert(user, groups, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(t.TempDir(), user+".kubeconfig")
+	if err := s.Bundle().WriteKubeconfig(kc, user, certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
 // userClient speaks as a user with a client certificate (CN user, O groups).
 func userClient(t testing.TB, s *Server, user string, groups ...string) *apiClient {
 	t.Helper()

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 )
 
-// NewCmdAuth is `kubectl auth`, with its can-i subcommand.
+// NewCmdAuth is `kubectl auth`, with its can-i and whoami subcommands.
 func NewCmdAuth(f *Factory, streams Streams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "auth",
@@ -19,7 +21,87 @@ func NewCmdAuth(f *Factory, streams Streams) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
-	c.AddCommand(NewCmdCanI(f, streams))
+	c.AddCommand(NewCmdCanI(f, streams), NewCmdWhoAmI(f, streams))
+	return c
+}
+
+// review creates a review of the caller (a virtual kind the server answers and never
+// stores) at path and returns the server's answer.
+func review(ctx context.Context, f *Factory, path string, obj map[string]any) ([]byte, error) {
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	client, err := f.Client()
+	if err != nil {
+		return nil, err
+	}
+	return client.Do(ctx, Request{Method: "POST", Path: path, Body: body})
+}
+
+// NewCmdWhoAmI is `kubectl auth whoami`: a SelfSubjectReview, so the server says who it
+// takes the caller for — with --as, the impersonated user.
+func NewCmdWhoAmI(f *Factory, streams Streams) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "whoami",
+		Short: "Experimental: Check self subject attributes",
+		Long: `Experimental: Check who you are and your attributes (groups, extra).
+
+ This command is helpful to get yourself aware of the current user attributes, especially when dynamic authentication, e.g., token webhook, auth proxy, or OIDC provider, is enabled in the Kubernetes cluster.`,
+		Example: `  # Get your subject attributes
+  kubectl auth whoami
+
+  # Get your subject attributes in JSON format
+  kubectl auth whoami -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			data, err := review(c.Context(), f, "/apis/authentication.k8s.io/v1/selfsubjectreviews", map[string]any{
+				"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+			})
+			if err != nil {
+				return err
+			}
+			obj, err := decodeObject(data)
+			if err != nil {
+				return err
+			}
+			if output != "" {
+				return printObject(streams.Out, obj, output)
+			}
+			var r struct {
+				Status struct {
+					UserInfo struct {
+						Username string              `json:"username"`
+						UID      string              `json:"uid"`
+						Groups   []string            `json:"groups"`
+						Extra    map[string][]string `json:"extra"`
+					} `json:"userInfo"`
+				} `json:"status"`
+			}
+			if err := json.Unmarshal(data, &r); err != nil {
+				return fmt.Errorf("decode SelfSubjectReview: %w", err)
+			}
+			// Upstream's table: only the attributes there are, extras by key.
+			ui := r.Status.UserInfo
+			w := newTabWriter(streams.Out)
+			fmt.Fprintf(w, "ATTRIBUTE\tVALUE\n")
+			if ui.Username != "" {
+				fmt.Fprintf(w, "Username\t%s\n", ui.Username)
+			}
+			if ui.UID != "" {
+				fmt.Fprintf(w, "UID\t%s\n", ui.UID)
+			}
+			if len(ui.Groups) > 0 {
+				fmt.Fprintf(w, "Groups\t%v\n", ui.Groups)
+			}
+			for _, k := range slices.Sorted(maps.Keys(ui.Extra)) {
+				fmt.Fprintf(w, "Extra: %s\t%v\n", k, ui.Extra[k])
+			}
+			return w.Flush()
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "", "Output format. One of: (json, yaml, jsonpath, jsonpath-as-json).")
 	return c
 }
 
@@ -91,17 +173,9 @@ func (o *canIFlags) run(ctx context.Context, f *Factory, streams Streams, args [
 			"namespace": ns, "verb": verb, "group": group, "resource": resource, "subresource": o.subresource, "name": name,
 		}
 	}
-	body, err := json.Marshal(map[string]any{
+	data, err := review(ctx, f, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", map[string]any{
 		"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec,
 	})
-	if err != nil {
-		return err
-	}
-	client, err := f.Client()
-	if err != nil {
-		return err
-	}
-	data, err := client.Do(ctx, Request{Method: "POST", Path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", Body: body})
 	if err != nil {
 		return err
 	}

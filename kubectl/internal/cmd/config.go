@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -171,7 +170,7 @@ func newCmdConfigGetContexts(f *Factory, streams Streams) *cobra.Command {
 			if output != "" {
 				return fmt.Errorf("output must be one of '' or 'name': %s", output)
 			}
-			w := tabwriter.NewWriter(streams.Out, 10, 4, 3, ' ', 0)
+			w := newTabWriter(streams.Out)
 			if !noHeaders {
 				fmt.Fprintln(w, "CURRENT\tNAME\tCLUSTER\tAUTHINFO\tNAMESPACE")
 			}

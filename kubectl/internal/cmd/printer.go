@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -83,6 +84,11 @@ func printObject(w io.Writer, v any, format string) error {
 		return jp.Execute(w, v)
 	}
 	return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,jsonpath,jsonpath-as-json,name,wide,yaml", format)
+}
+
+// newTabWriter aligns columns as kubectl's table printers do (its printers.GetNewTabWriter).
+func newTabWriter(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
 }
 
 // validOutput reports whether get knows output format o.

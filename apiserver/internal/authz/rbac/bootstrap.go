@@ -97,9 +97,10 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			urls([]string{"get"}, "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/version", "/version/", "/openapi", "/openapi/*")),
 		clusterRole("system:public-info-viewer",
 			urls([]string{"get"}, "/healthz", "/livez", "/readyz", "/version", "/version/")),
-		// What anyone may ask about themselves (kubectl auth can-i).
+		// What anyone may ask about themselves (kubectl auth can-i, kubectl auth whoami).
 		clusterRole("system:basic-user",
-			rule([]string{"create"}, []string{"authorization.k8s.io"}, "selfsubjectaccessreviews", "selfsubjectrulesreviews")),
+			rule([]string{"create"}, []string{"authorization.k8s.io"}, "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
+			rule([]string{"create"}, []string{"authentication.k8s.io"}, "selfsubjectreviews")),
 		clusterRole("system:kube-scheduler",
 			rule(eventVerbs, events, "events"),
 			rule(readVerbs, core, "nodes", "namespaces"),
