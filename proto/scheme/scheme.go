@@ -46,6 +46,7 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(rbac("ClusterRoleBinding"), &rbacv1.ClusterRoleBinding{}, &rbacv1.ClusterRoleBindingList{})
 	s.AddKind(authentication("SelfSubjectReview"), &authenticationv1.SelfSubjectReview{}, &authenticationv1.SelfSubjectReviewList{})
 	s.AddKind(authorization("SelfSubjectAccessReview"), &authorizationv1.SelfSubjectAccessReview{}, &authorizationv1.SelfSubjectAccessReviewList{})
+	s.AddKind(authorization("SelfSubjectRulesReview"), &authorizationv1.SelfSubjectRulesReview{}, &authorizationv1.SelfSubjectRulesReviewList{})
 	s.AddKind(admissionRegistration("MutatingWebhookConfiguration"), &admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.MutatingWebhookConfigurationList{})
 	s.AddKind(admissionRegistration("ValidatingWebhookConfiguration"), &admissionregistrationv1.ValidatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfigurationList{})
 	return s

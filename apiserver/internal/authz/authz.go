@@ -5,8 +5,10 @@ package authz
 
 import (
 	"context"
+	"errors"
 
 	"kubelab.io/apiserver/internal/request"
+	rbacv1 "kubelab.io/proto/api/rbac/v1"
 )
 
 // Decision is an authorizer's answer.
@@ -49,6 +51,46 @@ func (c Chain) Authorize(ctx context.Context, a Attributes) (Decision, string, e
 	return NoOpinion, reasons, nil
 }
 
+// RuleResolver lists the rules an authorizer grants a user in a namespace ("" for the
+// cluster-wide ones only): what a SelfSubjectRulesReview (`kubectl auth can-i --list`)
+// answers. incomplete says some of the user's rights cannot be written as rules; err says
+// why.
+type RuleResolver interface {
+	RulesFor(ctx context.Context, u *request.User, namespace string) (rules []*rbacv1.PolicyRule, incomplete bool, err error)
+}
+
+// RulesFor gathers the rules of every member that can list them, as Kubernetes' union of
+// rule resolvers does. Members that cannot (PrivilegedGroups) are left out: what they grant
+// shows through the bindings that go with them (cluster-admin for system:masters).
+func (c Chain) RulesFor(ctx context.Context, u *request.User, namespace string) ([]*rbacv1.PolicyRule, bool, error) {
+	var (
+		rules      []*rbacv1.PolicyRule
+		incomplete bool
+		errs       []error
+	)
+	for _, az := range c {
+		rr, ok := az.(RuleResolver)
+		if !ok {
+			continue
+		}
+		rs, inc, err := rr.RulesFor(ctx, u, namespace)
+		rules = append(rules, rs...)
+		incomplete = incomplete || inc
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return rules, incomplete, errors.Join(errs...)
+}
+
+// AllRules are the rules that allow everything: cluster-admin's.
+func AllRules() []*rbacv1.PolicyRule {
+	return []*rbacv1.PolicyRule{
+		{Verbs: []string{"*"}, ApiGroups: []string{"*"}, Resources: []string{"*"}},
+		{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}},
+	}
+}
+
 // Authorization modes, as --authorization-mode names them.
 const (
 	ModeAlwaysAllow = "AlwaysAllow"
@@ -63,6 +105,10 @@ type AlwaysAllow struct{}
 
 func (AlwaysAllow) Authorize(context.Context, Attributes) (Decision, string, error) {
 	return Allow, "", nil
+}
+
+func (AlwaysAllow) RulesFor(context.Context, *request.User, string) ([]*rbacv1.PolicyRule, bool, error) {
+	return AllRules(), false, nil
 }
 
 // AlwaysDeny refuses every request that reaches it.

@@ -4,7 +4,7 @@
 // kubelab's API is JSON on REST, and its own protobuf messages number their fields
 // differently from Kubernetes' generated.proto. But the stock kubectl's typed commands
 // (`create namespace`, `create deployment`, `create role`, `create quota`, `create configmap`,
-// `create secret`, `auth can-i`, `auth whoami`, …)
+// `create secret`, `auth can-i` (and `--list`), `auth whoami`, …)
 // send their bodies only in Kubernetes' protobuf, and client-go never falls back to JSON on
 // 415. So the kinds those commands create are described here by Kubernetes' field numbers
 // (schema.go) and translated field by field. A field outside the table is refused with a

@@ -199,3 +199,26 @@ func TestConfigMapAndSecret(t *testing.T) {
 		t.Errorf("secret:\n got %v\nwant %v", m, want)
 	}
 }
+
+// TestReviews reads the reviews `kubectl auth whoami` and `auth can-i --list` send: an empty
+// object whose status (a UserInfo, a rules status) is on the wire and read past.
+func TestReviews(t *testing.T) {
+	for _, tc := range []struct {
+		apiVersion, kind string
+		raw              msgb
+		want             string
+	}{
+		{"authentication.k8s.io/v1", "SelfSubjectReview", msgb{}.sub(1, meta("", nil)).sub(2, msgb{}.sub(1, msgb{}.str(1, "").str(2, ""))),
+			`{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview","metadata":{}}`},
+		{"authorization.k8s.io/v1", "SelfSubjectRulesReview", msgb{}.sub(1, meta("", nil)).sub(2, msgb{}.str(1, "team")).sub(3, msgb{}.varint(3, 0).str(4, "")),
+			`{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectRulesReview","metadata":{},"spec":{"namespace":"team"}}`},
+	} {
+		got, err := ToJSON(body(tc.apiVersion, tc.kind, tc.raw))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.kind, err)
+		}
+		if !reflect.DeepEqual(decodeJSON(t, got), decodeJSON(t, []byte(tc.want))) {
+			t.Errorf("%s: %s, want %s", tc.kind, got, tc.want)
+		}
+	}
+}

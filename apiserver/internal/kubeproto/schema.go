@@ -204,6 +204,11 @@ var (
 		}}),
 		3: ignoredStatus,
 	}}
+	selfSubjectRulesReview = &message{name: "SelfSubjectRulesReview", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "SelfSubjectRulesReviewSpec", fields: map[protowire.Number]field{1: str("namespace")}}),
+		3: ignoredStatus,
+	}}
 	eviction = &message{name: "Eviction", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta), 2: msg("deleteOptions", deleteOptions),
 	}}
@@ -224,6 +229,7 @@ var kinds = map[string]*message{
 	"rbac.authorization.k8s.io/v1 ClusterRoleBinding": roleBinding,
 	"authentication.k8s.io/v1 SelfSubjectReview":      selfSubjectReview,
 	"authorization.k8s.io/v1 SelfSubjectAccessReview": selfSubjectAccessReview,
+	"authorization.k8s.io/v1 SelfSubjectRulesReview":  selfSubjectRulesReview,
 	"policy/v1 Eviction":                              eviction,
 	// The body of a DELETE (kubectl drain --disable-eviction sends one).
 	"v1 DeleteOptions":             deleteOptions,

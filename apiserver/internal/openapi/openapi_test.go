@@ -164,6 +164,8 @@ func TestPathsFollowKubernetesLayout(t *testing.T) {
 			map[string]string{"post": "post", "get": ""}},
 		{"apis/authentication.k8s.io/v1", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
 			map[string]string{"post": "post", "get": ""}},
+		{"apis/authorization.k8s.io/v1", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+			map[string]string{"post": "post", "get": ""}},
 	} {
 		item, ok := docs[tc.doc]["paths"].(map[string]any)[tc.path].(map[string]any)
 		if !ok {

@@ -348,6 +348,8 @@ func (p *Pipeline) review(ctx context.Context, res *registry.Resource, body runt
 		return p.accessReview(ctx, res, r)
 	case *authenticationv1.SelfSubjectReview:
 		return selfReview(res, u), nil
+	case *authorizationv1.SelfSubjectRulesReview:
+		return p.rulesReview(ctx, res, u, r)
 	}
 	return nil, apierrors.NewBadRequest(fmt.Sprintf("unexpected %s", body.GetKind()))
 }
@@ -367,6 +369,43 @@ func selfReview(res *registry.Resource, u *request.User) *authenticationv1.SelfS
 		Metadata: &metav1.ObjectMeta{CreationTimestamp: &metav1.Time{Seconds: time.Now().Unix()}},
 		Status:   &authenticationv1.SelfSubjectReviewStatus{UserInfo: info},
 	}
+}
+
+// rulesReview is `kubectl auth can-i --list`: the rules the authorizers grant the caller in
+// the namespace (cluster-wide ones included), split into resource and non-resource rules as
+// Kubernetes does. Like Kubernetes it wants a namespace, and answers with the status alone.
+func (p *Pipeline) rulesReview(ctx context.Context, res *registry.Resource, u *request.User, r *authorizationv1.SelfSubjectRulesReview) (runtime.Object, error) {
+	namespace := r.GetSpec().GetNamespace()
+	if namespace == "" {
+		return nil, apierrors.NewBadRequest("no namespace on request")
+	}
+	status := &authorizationv1.SubjectRulesReviewStatus{}
+	rr, ok := p.Authorizer.(authz.RuleResolver)
+	if !ok {
+		status.Incomplete = true
+	} else {
+		rules, incomplete, err := rr.RulesFor(ctx, u, namespace)
+		status.Incomplete = incomplete
+		if err != nil {
+			status.EvaluationError = err.Error()
+		}
+		for _, rule := range rules {
+			if len(rule.GetResources()) > 0 {
+				status.ResourceRules = append(status.ResourceRules, &authorizationv1.ResourceRule{
+					Verbs: rule.GetVerbs(), ApiGroups: rule.GetApiGroups(), Resources: rule.GetResources(), ResourceNames: rule.GetResourceNames(),
+				})
+			}
+			if len(rule.GetNonResourceURLs()) > 0 {
+				status.NonResourceRules = append(status.NonResourceRules, &authorizationv1.NonResourceRule{
+					Verbs: rule.GetVerbs(), NonResourceURLs: rule.GetNonResourceURLs(),
+				})
+			}
+		}
+	}
+	return &authorizationv1.SelfSubjectRulesReview{
+		Kind: res.Kind.Kind, ApiVersion: res.Kind.APIVersion(), Metadata: &metav1.ObjectMeta{},
+		Spec: &authorizationv1.SelfSubjectRulesReviewSpec{}, Status: status,
+	}, nil
 }
 
 // accessReview is `kubectl auth can-i`: the chain's own decision for the caller, on the

@@ -100,6 +100,7 @@ func Resources() []*Resource {
 		// what clients can list and watch): the pipeline answers them.
 		virtual(gvk(scheme.GroupAuthentication, "SelfSubjectReview"), "selfsubjectreviews"),
 		virtual(gvk(scheme.GroupAuthorization, "SelfSubjectAccessReview"), "selfsubjectaccessreviews"),
+		virtual(gvk(scheme.GroupAuthorization, "SelfSubjectRulesReview"), "selfsubjectrulesreviews"),
 	}
 }
 

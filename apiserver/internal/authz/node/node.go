@@ -15,11 +15,13 @@ package node
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"kubelab.io/apiserver/internal/authz"
 	"kubelab.io/apiserver/internal/request"
 	corev1 "kubelab.io/proto/api/core/v1"
+	rbacv1 "kubelab.io/proto/api/rbac/v1"
 )
 
 const (
@@ -50,6 +52,15 @@ func NodeName(u *request.User) (string, bool) {
 	}
 	name := strings.TrimPrefix(u.Name, UserPrefix)
 	return name, name != ""
+}
+
+// RulesFor cannot list a kubelet's rights: they depend on which pods are bound to its node,
+// not on rules. So a kubelet's list is incomplete, as Kubernetes' Node authorizer says.
+func (a *Authorizer) RulesFor(_ context.Context, u *request.User, _ string) ([]*rbacv1.PolicyRule, bool, error) {
+	if _, ok := NodeName(u); ok {
+		return nil, true, errors.New("node authorizer does not support user rule resolution")
+	}
+	return nil, false, nil
 }
 
 func (a *Authorizer) Authorize(ctx context.Context, attrs authz.Attributes) (authz.Decision, string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"kubelab.io/apiserver/internal/authz"
 	"kubelab.io/apiserver/internal/registry"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
@@ -84,9 +85,7 @@ func groupSubject(name string) *rbacv1.Subject {
 
 // fullAuthority is every permission there is: cluster-admin's rules, and what a user must
 // hold to write a ClusterRole with an aggregationRule (which may gather anything).
-func fullAuthority() []*rbacv1.PolicyRule {
-	return []*rbacv1.PolicyRule{rule([]string{"*"}, []string{"*"}, "*"), urls([]string{"*"}, "*")}
-}
+func fullAuthority() []*rbacv1.PolicyRule { return authz.AllRules() }
 
 // ClusterRoles is the bootstrap ClusterRoles.
 func ClusterRoles() []*rbacv1.ClusterRole {

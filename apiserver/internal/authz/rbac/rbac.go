@@ -38,10 +38,16 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authz.Attributes) (authz
 	return authz.NoOpinion, "", nil
 }
 
+// RulesFor lists what u holds in namespace, for a SelfSubjectRulesReview: RBAC can always
+// write its grants as rules.
+func (a *Authorizer) RulesFor(_ context.Context, u *request.User, namespace string) ([]*rbacv1.PolicyRule, bool, error) {
+	return a.Cache.RulesFor(u, namespace), false, nil
+}
+
 // RulesFor returns every rule granted to u in namespace ("" for cluster-wide rules only) by
 // the bindings that name one of u's identities: what u holds there, as Authorize sees it.
-// The escalation check compares these with the rules a write would grant. The rules are the
-// cache's: read-only.
+// The escalation check compares these with the rules a write would grant, and a
+// SelfSubjectRulesReview lists them. The rules are the cache's: read-only.
 func (c *Cache) RulesFor(u *request.User, namespace string) []*rbacv1.PolicyRule {
 	var rules []*rbacv1.PolicyRule
 	c.visit(namespace, func(_ string, subjects []*rbacv1.Subject, bindingNS string, rs []*rbacv1.PolicyRule) bool {

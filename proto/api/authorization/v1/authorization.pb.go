@@ -1,5 +1,6 @@
 // Package authorization/v1 holds the kinds of Kubernetes' authorization.k8s.io/v1 API group
-// that kubelab serves: SelfSubjectAccessReview, which asks "may I?" (`kubectl auth can-i`).
+// that kubelab serves: SelfSubjectAccessReview, which asks "may I?" (`kubectl auth can-i`),
+// and SelfSubjectRulesReview, which asks "what may I do here?" (`kubectl auth can-i --list`).
 // Reviews are created and answered, never stored.
 //
 // Conventions are those of api/meta/v1/meta.proto.
@@ -442,6 +443,390 @@ func (x *SelfSubjectAccessReviewList) GetItems() []*SelfSubjectAccessReview {
 	return nil
 }
 
+// SelfSubjectRulesReviewSpec names the namespace whose rules are asked for.
+type SelfSubjectRulesReviewSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SelfSubjectRulesReviewSpec) Reset() {
+	*x = SelfSubjectRulesReviewSpec{}
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SelfSubjectRulesReviewSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SelfSubjectRulesReviewSpec) ProtoMessage() {}
+
+func (x *SelfSubjectRulesReviewSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SelfSubjectRulesReviewSpec.ProtoReflect.Descriptor instead.
+func (*SelfSubjectRulesReviewSpec) Descriptor() ([]byte, []int) {
+	return file_api_authorization_v1_authorization_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SelfSubjectRulesReviewSpec) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// ResourceRule is what a rule allows on resources; "*" means all.
+type ResourceRule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Verbs         []string               `protobuf:"bytes,1,rep,name=verbs,proto3" json:"verbs,omitempty"`
+	ApiGroups     []string               `protobuf:"bytes,2,rep,name=apiGroups,proto3" json:"apiGroups,omitempty"`
+	Resources     []string               `protobuf:"bytes,3,rep,name=resources,proto3" json:"resources,omitempty"`
+	ResourceNames []string               `protobuf:"bytes,4,rep,name=resourceNames,proto3" json:"resourceNames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceRule) Reset() {
+	*x = ResourceRule{}
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceRule) ProtoMessage() {}
+
+func (x *ResourceRule) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceRule.ProtoReflect.Descriptor instead.
+func (*ResourceRule) Descriptor() ([]byte, []int) {
+	return file_api_authorization_v1_authorization_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ResourceRule) GetVerbs() []string {
+	if x != nil {
+		return x.Verbs
+	}
+	return nil
+}
+
+func (x *ResourceRule) GetApiGroups() []string {
+	if x != nil {
+		return x.ApiGroups
+	}
+	return nil
+}
+
+func (x *ResourceRule) GetResources() []string {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *ResourceRule) GetResourceNames() []string {
+	if x != nil {
+		return x.ResourceNames
+	}
+	return nil
+}
+
+// NonResourceRule is what a rule allows on paths outside the API.
+type NonResourceRule struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Verbs           []string               `protobuf:"bytes,1,rep,name=verbs,proto3" json:"verbs,omitempty"`
+	NonResourceURLs []string               `protobuf:"bytes,2,rep,name=nonResourceURLs,proto3" json:"nonResourceURLs,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *NonResourceRule) Reset() {
+	*x = NonResourceRule{}
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NonResourceRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NonResourceRule) ProtoMessage() {}
+
+func (x *NonResourceRule) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NonResourceRule.ProtoReflect.Descriptor instead.
+func (*NonResourceRule) Descriptor() ([]byte, []int) {
+	return file_api_authorization_v1_authorization_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *NonResourceRule) GetVerbs() []string {
+	if x != nil {
+		return x.Verbs
+	}
+	return nil
+}
+
+func (x *NonResourceRule) GetNonResourceURLs() []string {
+	if x != nil {
+		return x.NonResourceURLs
+	}
+	return nil
+}
+
+// SubjectRulesReviewStatus lists the rules. incomplete says an authorizer could not list
+// its rules (the Node authorizer decides by object, not by rule); evaluationError says why.
+type SubjectRulesReviewStatus struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	ResourceRules    []*ResourceRule        `protobuf:"bytes,1,rep,name=resourceRules,proto3" json:"resourceRules,omitempty"`
+	NonResourceRules []*NonResourceRule     `protobuf:"bytes,2,rep,name=nonResourceRules,proto3" json:"nonResourceRules,omitempty"`
+	Incomplete       bool                   `protobuf:"varint,3,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	EvaluationError  string                 `protobuf:"bytes,4,opt,name=evaluationError,proto3" json:"evaluationError,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SubjectRulesReviewStatus) Reset() {
+	*x = SubjectRulesReviewStatus{}
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectRulesReviewStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectRulesReviewStatus) ProtoMessage() {}
+
+func (x *SubjectRulesReviewStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectRulesReviewStatus.ProtoReflect.Descriptor instead.
+func (*SubjectRulesReviewStatus) Descriptor() ([]byte, []int) {
+	return file_api_authorization_v1_authorization_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SubjectRulesReviewStatus) GetResourceRules() []*ResourceRule {
+	if x != nil {
+		return x.ResourceRules
+	}
+	return nil
+}
+
+func (x *SubjectRulesReviewStatus) GetNonResourceRules() []*NonResourceRule {
+	if x != nil {
+		return x.NonResourceRules
+	}
+	return nil
+}
+
+func (x *SubjectRulesReviewStatus) GetIncomplete() bool {
+	if x != nil {
+		return x.Incomplete
+	}
+	return false
+}
+
+func (x *SubjectRulesReviewStatus) GetEvaluationError() string {
+	if x != nil {
+		return x.EvaluationError
+	}
+	return ""
+}
+
+// SelfSubjectRulesReview asks for every rule that applies to the requesting user in a
+// namespace: the cluster-wide ones and that namespace's.
+type SelfSubjectRulesReview struct {
+	state         protoimpl.MessageState      `protogen:"open.v1"`
+	Kind          string                      `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                      `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ObjectMeta              `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *SelfSubjectRulesReviewSpec `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *SubjectRulesReviewStatus   `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SelfSubjectRulesReview) Reset() {
+	*x = SelfSubjectRulesReview{}
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SelfSubjectRulesReview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SelfSubjectRulesReview) ProtoMessage() {}
+
+func (x *SelfSubjectRulesReview) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SelfSubjectRulesReview.ProtoReflect.Descriptor instead.
+func (*SelfSubjectRulesReview) Descriptor() ([]byte, []int) {
+	return file_api_authorization_v1_authorization_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SelfSubjectRulesReview) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SelfSubjectRulesReview) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *SelfSubjectRulesReview) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *SelfSubjectRulesReview) GetSpec() *SelfSubjectRulesReviewSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *SelfSubjectRulesReview) GetStatus() *SubjectRulesReviewStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// SelfSubjectRulesReviewList exists for the scheme's sake; reviews are never listed.
+type SelfSubjectRulesReviewList struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Kind          string                    `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                    `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta              `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*SelfSubjectRulesReview `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SelfSubjectRulesReviewList) Reset() {
+	*x = SelfSubjectRulesReviewList{}
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SelfSubjectRulesReviewList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SelfSubjectRulesReviewList) ProtoMessage() {}
+
+func (x *SelfSubjectRulesReviewList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authorization_v1_authorization_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SelfSubjectRulesReviewList.ProtoReflect.Descriptor instead.
+func (*SelfSubjectRulesReviewList) Descriptor() ([]byte, []int) {
+	return file_api_authorization_v1_authorization_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SelfSubjectRulesReviewList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SelfSubjectRulesReviewList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *SelfSubjectRulesReviewList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *SelfSubjectRulesReviewList) GetItems() []*SelfSubjectRulesReview {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 var File_api_authorization_v1_authorization_proto protoreflect.FileDescriptor
 
 const file_api_authorization_v1_authorization_proto_rawDesc = "" +
@@ -480,7 +865,39 @@ const file_api_authorization_v1_authorization_proto_rawDesc = "" +
 	"apiVersion\x18\x02 \x01(\tR\n" +
 	"apiVersion\x129\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12Q\n" +
-	"\x05items\x18\x04 \x03(\v25.kubelab.api.authorization.v1.SelfSubjectAccessReviewB\x04\xc8\xf3\x18\x01R\x05itemsB7Z5kubelab.io/proto/api/authorization/v1;authorizationv1b\x06proto3"
+	"\x05items\x18\x04 \x03(\v25.kubelab.api.authorization.v1.SelfSubjectAccessReviewB\x04\xc8\xf3\x18\x01R\x05items\":\n" +
+	"\x1aSelfSubjectRulesReviewSpec\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\x8c\x01\n" +
+	"\fResourceRule\x12\x1a\n" +
+	"\x05verbs\x18\x01 \x03(\tB\x04\xc8\xf3\x18\x01R\x05verbs\x12\x1c\n" +
+	"\tapiGroups\x18\x02 \x03(\tR\tapiGroups\x12\x1c\n" +
+	"\tresources\x18\x03 \x03(\tR\tresources\x12$\n" +
+	"\rresourceNames\x18\x04 \x03(\tR\rresourceNames\"W\n" +
+	"\x0fNonResourceRule\x12\x1a\n" +
+	"\x05verbs\x18\x01 \x03(\tB\x04\xc8\xf3\x18\x01R\x05verbs\x12(\n" +
+	"\x0fnonResourceURLs\x18\x02 \x03(\tR\x0fnonResourceURLs\"\xa3\x02\n" +
+	"\x18SubjectRulesReviewStatus\x12V\n" +
+	"\rresourceRules\x18\x01 \x03(\v2*.kubelab.api.authorization.v1.ResourceRuleB\x04\xc8\xf3\x18\x01R\rresourceRules\x12_\n" +
+	"\x10nonResourceRules\x18\x02 \x03(\v2-.kubelab.api.authorization.v1.NonResourceRuleB\x04\xc8\xf3\x18\x01R\x10nonResourceRules\x12$\n" +
+	"\n" +
+	"incomplete\x18\x03 \x01(\bB\x04\xc8\xf3\x18\x01R\n" +
+	"incomplete\x12(\n" +
+	"\x0fevaluationError\x18\x04 \x01(\tR\x0fevaluationError\"\xad\x02\n" +
+	"\x16SelfSubjectRulesReview\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12R\n" +
+	"\x04spec\x18\x04 \x01(\v28.kubelab.api.authorization.v1.SelfSubjectRulesReviewSpecB\x04\xc8\xf3\x18\x01R\x04spec\x12N\n" +
+	"\x06status\x18\x05 \x01(\v26.kubelab.api.authorization.v1.SubjectRulesReviewStatusR\x06status\"\xdd\x01\n" +
+	"\x1aSelfSubjectRulesReviewList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12P\n" +
+	"\x05items\x18\x04 \x03(\v24.kubelab.api.authorization.v1.SelfSubjectRulesReviewB\x04\xc8\xf3\x18\x01R\x05itemsB7Z5kubelab.io/proto/api/authorization/v1;authorizationv1b\x06proto3"
 
 var (
 	file_api_authorization_v1_authorization_proto_rawDescOnce sync.Once
@@ -494,7 +911,7 @@ func file_api_authorization_v1_authorization_proto_rawDescGZIP() []byte {
 	return file_api_authorization_v1_authorization_proto_rawDescData
 }
 
-var file_api_authorization_v1_authorization_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_api_authorization_v1_authorization_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_api_authorization_v1_authorization_proto_goTypes = []any{
 	(*ResourceAttributes)(nil),          // 0: kubelab.api.authorization.v1.ResourceAttributes
 	(*NonResourceAttributes)(nil),       // 1: kubelab.api.authorization.v1.NonResourceAttributes
@@ -502,22 +919,35 @@ var file_api_authorization_v1_authorization_proto_goTypes = []any{
 	(*SubjectAccessReviewStatus)(nil),   // 3: kubelab.api.authorization.v1.SubjectAccessReviewStatus
 	(*SelfSubjectAccessReview)(nil),     // 4: kubelab.api.authorization.v1.SelfSubjectAccessReview
 	(*SelfSubjectAccessReviewList)(nil), // 5: kubelab.api.authorization.v1.SelfSubjectAccessReviewList
-	(*v1.ObjectMeta)(nil),               // 6: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),                 // 7: kubelab.api.meta.v1.ListMeta
+	(*SelfSubjectRulesReviewSpec)(nil),  // 6: kubelab.api.authorization.v1.SelfSubjectRulesReviewSpec
+	(*ResourceRule)(nil),                // 7: kubelab.api.authorization.v1.ResourceRule
+	(*NonResourceRule)(nil),             // 8: kubelab.api.authorization.v1.NonResourceRule
+	(*SubjectRulesReviewStatus)(nil),    // 9: kubelab.api.authorization.v1.SubjectRulesReviewStatus
+	(*SelfSubjectRulesReview)(nil),      // 10: kubelab.api.authorization.v1.SelfSubjectRulesReview
+	(*SelfSubjectRulesReviewList)(nil),  // 11: kubelab.api.authorization.v1.SelfSubjectRulesReviewList
+	(*v1.ObjectMeta)(nil),               // 12: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),                 // 13: kubelab.api.meta.v1.ListMeta
 }
 var file_api_authorization_v1_authorization_proto_depIdxs = []int32{
-	0, // 0: kubelab.api.authorization.v1.SelfSubjectAccessReviewSpec.resourceAttributes:type_name -> kubelab.api.authorization.v1.ResourceAttributes
-	1, // 1: kubelab.api.authorization.v1.SelfSubjectAccessReviewSpec.nonResourceAttributes:type_name -> kubelab.api.authorization.v1.NonResourceAttributes
-	6, // 2: kubelab.api.authorization.v1.SelfSubjectAccessReview.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	2, // 3: kubelab.api.authorization.v1.SelfSubjectAccessReview.spec:type_name -> kubelab.api.authorization.v1.SelfSubjectAccessReviewSpec
-	3, // 4: kubelab.api.authorization.v1.SelfSubjectAccessReview.status:type_name -> kubelab.api.authorization.v1.SubjectAccessReviewStatus
-	7, // 5: kubelab.api.authorization.v1.SelfSubjectAccessReviewList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	4, // 6: kubelab.api.authorization.v1.SelfSubjectAccessReviewList.items:type_name -> kubelab.api.authorization.v1.SelfSubjectAccessReview
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	0,  // 0: kubelab.api.authorization.v1.SelfSubjectAccessReviewSpec.resourceAttributes:type_name -> kubelab.api.authorization.v1.ResourceAttributes
+	1,  // 1: kubelab.api.authorization.v1.SelfSubjectAccessReviewSpec.nonResourceAttributes:type_name -> kubelab.api.authorization.v1.NonResourceAttributes
+	12, // 2: kubelab.api.authorization.v1.SelfSubjectAccessReview.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	2,  // 3: kubelab.api.authorization.v1.SelfSubjectAccessReview.spec:type_name -> kubelab.api.authorization.v1.SelfSubjectAccessReviewSpec
+	3,  // 4: kubelab.api.authorization.v1.SelfSubjectAccessReview.status:type_name -> kubelab.api.authorization.v1.SubjectAccessReviewStatus
+	13, // 5: kubelab.api.authorization.v1.SelfSubjectAccessReviewList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	4,  // 6: kubelab.api.authorization.v1.SelfSubjectAccessReviewList.items:type_name -> kubelab.api.authorization.v1.SelfSubjectAccessReview
+	7,  // 7: kubelab.api.authorization.v1.SubjectRulesReviewStatus.resourceRules:type_name -> kubelab.api.authorization.v1.ResourceRule
+	8,  // 8: kubelab.api.authorization.v1.SubjectRulesReviewStatus.nonResourceRules:type_name -> kubelab.api.authorization.v1.NonResourceRule
+	12, // 9: kubelab.api.authorization.v1.SelfSubjectRulesReview.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	6,  // 10: kubelab.api.authorization.v1.SelfSubjectRulesReview.spec:type_name -> kubelab.api.authorization.v1.SelfSubjectRulesReviewSpec
+	9,  // 11: kubelab.api.authorization.v1.SelfSubjectRulesReview.status:type_name -> kubelab.api.authorization.v1.SubjectRulesReviewStatus
+	13, // 12: kubelab.api.authorization.v1.SelfSubjectRulesReviewList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	10, // 13: kubelab.api.authorization.v1.SelfSubjectRulesReviewList.items:type_name -> kubelab.api.authorization.v1.SelfSubjectRulesReview
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_api_authorization_v1_authorization_proto_init() }
@@ -531,7 +961,7 @@ func file_api_authorization_v1_authorization_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_authorization_v1_authorization_proto_rawDesc), len(file_api_authorization_v1_authorization_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
