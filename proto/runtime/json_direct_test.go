@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 )
@@ -63,6 +64,7 @@ func FuzzDirectDecodeMatchesTree(f *testing.F) {
 		`{"fields":{"a":{"string_value":"x"},"b":null,"c":{"list_value":{"values":[{"number_value":1.5},null]}}}}`,
 		`{"fields":{"a":{"bool_value":true,"string_value":"x"}}}`, `{"fields":{"a":1}}`, `{"fields":[]}`,
 		`{"kind":1,"apiVersion":"v1"}`, `{"kind":"Pod"}`, `{"kind":"Pod","apiVersion":"v1/x/y"}`, `[1]`,
+		`{"status":{"userInfo":{"extra":{"a":["x","y"],"b":[],"c":null,"d":"x","e":[1],"f":{}}}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -73,8 +75,9 @@ func FuzzDirectDecodeMatchesTree(f *testing.F) {
 		func() proto.Message { return &corev1.Pod{} },
 		func() proto.Message { return &appsv1.Deployment{} },
 		func() proto.Message { return &metav1.Status{} },
-		// No API type has a map of messages or a oneof: Struct takes the direct decoder
-		// into the paths for them.
+		// UserInfo.extra is a map of messages that are lists on the wire.
+		func() proto.Message { return &authenticationv1.SelfSubjectReview{} },
+		// No API type has a oneof: Struct takes the direct decoder into the paths for it.
 		func() proto.Message { return &structpb.Struct{} },
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
@@ -81,6 +82,7 @@ func FuzzFastEncodeMatchesReflect(f *testing.F) {
 		`{"kind":"Status","apiVersion":"v1","status":"Failure","code":409,"details":{"name":"x","causes":[{"field":"a","message":"<b>"}],"retryAfterSeconds":1}}`,
 		`{"metadata":{"deletionGracePeriodSeconds":0,"ownerReferences":[{"controller":false}],"finalizers":["a"]}}`,
 		`{"status":{"capacity":{"cpu":"2","memory":1e9},"conditions":[{"lastHeartbeatTime":"2024-01-02T03:04:05Z"}]}}`,
+		`{"status":{"userInfo":{"username":"a","extra":{"a":["x","y"],"b":[]}}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -89,6 +91,7 @@ func FuzzFastEncodeMatchesReflect(f *testing.F) {
 		func() proto.Message { return &appsv1.Deployment{} },
 		func() proto.Message { return &metav1.Status{} },
 		func() proto.Message { return &corev1.Node{} },
+		func() proto.Message { return &authenticationv1.SelfSubjectReview{} },
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, k := range kinds {
