@@ -130,13 +130,7 @@ func TestGone(t *testing.T) {
 	}
 	// A watch from before what the server's watch cache holds (here: from before a restart)
 	// gets a 200, then one ERROR event with a 410, as Kubernetes answers.
-	dir := s.cfg.DataDir
-	s.Close()
-	s, err := Start(context.Background(), Config{DataDir: dir, BindAddress: "127.0.0.1", UnsafeNoFsync: true, Log: s.log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = restart(t, s)
 	c = adminClient(t, s)
 	req, _ := http.NewRequest("GET", c.base+pods+"?watch=1&resourceVersion="+strconv.FormatInt(rv, 10), nil)
 	resp, err := c.http.Do(req)

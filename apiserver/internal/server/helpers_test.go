@@ -33,6 +33,20 @@ func testServer(t testing.TB) *Server {
 	return s
 }
 
+// restart closes s and starts a server on its data directory again, as a restart of the
+// binary would; the new server is closed when the test ends.
+func restart(t testing.TB, s *Server) *Server {
+	t.Helper()
+	dir := s.cfg.DataDir
+	s.Close()
+	s2, err := Start(context.Background(), Config{DataDir: dir, BindAddress: "127.0.0.1", UnsafeNoFsync: true, Log: s.log})
+	if err != nil {
+		t.Fatalf("restart apiserver: %v", err)
+	}
+	t.Cleanup(s2.Close)
+	return s2
+}
+
 // apiClient speaks HTTPS to a test server as the admin (or as nobody).
 type apiClient struct {
 	t    testing.TB

@@ -3,6 +3,9 @@ package rbac
 import (
 	"context"
 	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/apiserver/internal/authz"
 	"kubelab.io/apiserver/internal/registry"
@@ -15,9 +18,8 @@ import (
 // The bootstrap policy: kube-apiserver's plugin/pkg/auth/authorizer/rbac/bootstrappolicy,
 // trimmed to what kubelab's components do. Each component identity gets what its
 // controllers, scheduler or kubelet need and no more; the admin group gets cluster-admin.
-// Objects are created at start-up when missing and never overwritten, so an operator's
-// edits survive restarts (Kubernetes reconciles unless autoupdate is "false"; kubelab
-// simply leaves existing objects alone).
+// Objects are created at start-up when missing and reconciled as Kubernetes reconciles them
+// (see Ensure).
 
 const group = "rbac.authorization.k8s.io"
 
@@ -157,35 +159,107 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 	}
 }
 
-// Ensure creates every bootstrap object that is missing. Concurrent starts are safe: a
-// create that loses the race finds the object there.
+// AutoUpdateAnnotation set to "false" on a bootstrap object keeps Ensure from changing it.
+const AutoUpdateAnnotation = "rbac.authorization.kubernetes.io/autoupdate"
+
+// Ensure creates every bootstrap object that is missing and reconciles the others as
+// kube-apiserver does at start-up: a ClusterRole gets the bootstrap rules it does not
+// cover, a ClusterRoleBinding the subjects it lacks, and a binding whose roleRef differs
+// (roleRef is immutable) is deleted and created again. Nothing is removed, so an operator's
+// additions survive restarts, and an object annotated autoupdate "false" is left as it is.
+// A cluster whose data predates a policy change (a new permission for every user) gets it
+// on its next start. Concurrent starts are safe: a write that loses a race reads again.
 func Ensure(ctx context.Context, st Stores) error {
-	var objs []struct {
-		store *registry.Store
-		obj   runtime.Object
-	}
-	for _, r := range ClusterRoles() {
-		objs = append(objs, struct {
-			store *registry.Store
-			obj   runtime.Object
-		}{st.ClusterRoles, r})
-	}
-	for _, b := range ClusterRoleBindings() {
-		objs = append(objs, struct {
-			store *registry.Store
-			obj   runtime.Object
-		}{st.ClusterRoleBindings, b})
-	}
-	for _, o := range objs {
-		name := o.obj.GetMetadata().GetName()
-		if _, err := o.store.Get(ctx, "", name); err == nil {
-			continue
-		} else if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("read %s %s: %w", o.store.Resource.Plural, name, err)
+	for _, want := range ClusterRoles() {
+		if err := ensure(ctx, st.ClusterRoles, want, reconcileRole); err != nil {
+			return err
 		}
-		if _, err := o.store.Create(ctx, "", o.obj, registry.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create %s %s: %w", o.store.Resource.Plural, name, err)
+	}
+	for _, want := range ClusterRoleBindings() {
+		if err := ensure(ctx, st.ClusterRoleBindings, want, reconcileBinding); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// reconcileFunc returns what to write in place of cur to hold what want holds: nil when cur
+// already does, or recreate when cur must be deleted and want created.
+type reconcileFunc func(cur, want runtime.Object) (next runtime.Object, recreate bool)
+
+// ensureAttempts bounds the reads and writes of one object when others write it too.
+const ensureAttempts = 5
+
+func ensure(ctx context.Context, store *registry.Store, want runtime.Object, reconcile reconcileFunc) error {
+	name := want.GetMetadata().GetName()
+	for range ensureAttempts {
+		cur, err := store.Get(ctx, "", name)
+		if apierrors.IsNotFound(err) {
+			_, err = store.Create(ctx, "", want, registry.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				continue // created a moment ago by another apiserver: reconcile that
+			}
+			if err != nil {
+				return fmt.Errorf("create %s %s: %w", store.Resource.Plural, name, err)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s %s: %w", store.Resource.Plural, name, err)
+		}
+		if cur.GetMetadata().GetAnnotations()[AutoUpdateAnnotation] == "false" {
+			return nil
+		}
+		next, recreate := reconcile(cur, want)
+		switch {
+		case recreate:
+			m := cur.GetMetadata()
+			_, err = store.Delete(ctx, "", name, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{Uid: proto.String(m.GetUid()), ResourceVersion: proto.String(m.GetResourceVersion())}})
+		case next != nil:
+			_, err = store.Update(ctx, "", name, next, registry.UpdateOptions{}) // at cur's resourceVersion
+		default:
+			return nil
+		}
+		switch {
+		case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+			continue // changed meanwhile: read again
+		case err != nil:
+			return fmt.Errorf("reconcile %s %s: %w", store.Resource.Plural, name, err)
+		case !recreate:
+			return nil
+		}
+	}
+	return fmt.Errorf("reconcile %s %s: it kept changing under %d attempts", store.Resource.Plural, name, ensureAttempts)
+}
+
+// reconcileRole adds to a ClusterRole the bootstrap permissions its rules do not cover,
+// one rule per missing permission, as Kubernetes' reconciler does.
+func reconcileRole(cur, want runtime.Object) (runtime.Object, bool) {
+	role := cur.(*rbacv1.ClusterRole)
+	covered, missing := Covers(role.GetRules(), want.(*rbacv1.ClusterRole).GetRules())
+	if covered {
+		return nil, false
+	}
+	role.Rules = append(role.Rules, missing...)
+	return role, false
+}
+
+// reconcileBinding adds to a ClusterRoleBinding the bootstrap subjects it does not name, or
+// asks for it to be recreated when it binds another role.
+func reconcileBinding(cur, want runtime.Object) (runtime.Object, bool) {
+	b, w := cur.(*rbacv1.ClusterRoleBinding), want.(*rbacv1.ClusterRoleBinding)
+	if !proto.Equal(b.GetRoleRef(), w.GetRoleRef()) {
+		return nil, true
+	}
+	added := false
+	for _, sub := range w.GetSubjects() {
+		if !slices.ContainsFunc(b.GetSubjects(), func(have *rbacv1.Subject) bool { return proto.Equal(have, sub) }) {
+			b.Subjects = append(b.Subjects, sub)
+			added = true
+		}
+	}
+	if !added {
+		return nil, false
+	}
+	return b, false
 }
