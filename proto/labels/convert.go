@@ -67,3 +67,37 @@ func FromLabelSelector(ps *metav1.LabelSelector) (Selector, error) {
 	sortByKey(reqs)
 	return reqs, nil
 }
+
+// ParseToLabelSelector parses a selector string into a structured one, as Kubernetes'
+// metav1.ParseToLabelSelector does for kubectl's generators: = and == become matchLabels,
+// in, notin, exists and !exists matchExpressions; != and gt/lt have no structured form.
+func ParseToLabelSelector(selector string) (*metav1.LabelSelector, error) {
+	sel, err := Parse(selector)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't parse the selector string %q: %v", selector, err)
+	}
+	reqs, _ := sel.Requirements()
+	out := &metav1.LabelSelector{MatchLabels: map[string]string{}}
+	for _, r := range reqs {
+		var op string
+		switch r.Operator() {
+		case Equals, DoubleEquals:
+			out.MatchLabels[r.Key()] = r.Values()[0]
+			continue
+		case In:
+			op = LabelSelectorOpIn
+		case NotIn:
+			op = LabelSelectorOpNotIn
+		case Exists:
+			op = LabelSelectorOpExists
+		case DoesNotExist:
+			op = LabelSelectorOpDoesNotExist
+		case GreaterThan, LessThan:
+			return nil, fmt.Errorf("%q isn't supported in label selectors", r.Operator())
+		default:
+			return nil, fmt.Errorf("%q is not a valid label selector operator", r.Operator())
+		}
+		out.MatchExpressions = append(out.MatchExpressions, &metav1.LabelSelectorRequirement{Key: r.Key(), Operator: op, Values: r.Values()})
+	}
+	return out, nil
+}

@@ -107,6 +107,14 @@ var (
 		ageColumn,
 	}
 
+	podDisruptionBudgetColumns = []Column{
+		nameColumn,
+		{Name: "Min Available", Type: "string", Description: "The minimum number of pods that must be available."},
+		{Name: "Max Unavailable", Type: "string", Description: "The maximum number of pods that may be unavailable."},
+		{Name: "Allowed Disruptions", Type: "integer", Description: "Calculated number of pods that may be disrupted at this time."},
+		ageColumn,
+	}
+
 	scaleColumns = []Column{
 		{Name: "Name", Type: "string", Description: descName},
 		{Name: "Desired", Type: "integer", Description: "desired number of instances for the scaled object."},

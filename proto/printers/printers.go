@@ -12,6 +12,7 @@ import (
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/labels"
 	"kubelab.io/proto/resource"
 	"kubelab.io/proto/runtime"
@@ -43,6 +44,8 @@ var printersByKind = map[string]printer{
 	"Scale":         {scaleColumns, scaleRow},
 	"ConfigMap":     {configMapColumns, configMapRow},
 	"Secret":        {secretColumns, secretRow},
+
+	"PodDisruptionBudget": {podDisruptionBudgetColumns, podDisruptionBudgetRow},
 }
 
 // printerFor returns kind's printer, or the default one (NAME, CREATED AT).
@@ -527,6 +530,27 @@ func secretRow(obj runtime.Object, o *Options) []any {
 		return nil
 	}
 	return []any{s.GetMetadata().GetName(), s.GetType(), int64(len(s.GetData())), age(s, o)}
+}
+
+// podDisruptionBudgetRow shows N/A for whichever of minAvailable and maxUnavailable is unset,
+// as kubectl does.
+func podDisruptionBudgetRow(obj runtime.Object, o *Options) []any {
+	pdb, ok := obj.(*policyv1.PodDisruptionBudget)
+	if !ok {
+		return nil
+	}
+	intOrString := func(v *metav1.IntOrString) string {
+		switch {
+		case v == nil:
+			return "N/A"
+		case v.GetType() == 1:
+			return v.GetStrVal()
+		}
+		return strconv.Itoa(int(v.GetIntVal()))
+	}
+	spec := pdb.GetSpec()
+	return []any{pdb.GetMetadata().GetName(), intOrString(spec.GetMinAvailable()), intOrString(spec.GetMaxUnavailable()),
+		int64(pdb.GetStatus().GetDisruptionsAllowed()), age(pdb, o)}
 }
 
 func resourceQuotaRow(obj runtime.Object, o *Options) []any {

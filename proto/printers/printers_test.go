@@ -13,6 +13,7 @@ import (
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/runtime"
 )
 
@@ -280,6 +281,13 @@ func TestOtherRows(t *testing.T) {
 	sec := &corev1.Secret{Kind: "Secret", Metadata: meta("s", 5*time.Minute), Type: "Opaque", Data: map[string][]byte{"p": []byte("q")}}
 	if got, want := cells(t, sec, false), []any{"s", "Opaque", int64(1), "5m"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("secret = %#v", got)
+	}
+
+	pdb := &policyv1.PodDisruptionBudget{Kind: "PodDisruptionBudget", Metadata: meta("pdb", 5*time.Minute),
+		Spec:   &policyv1.PodDisruptionBudgetSpec{MinAvailable: &metav1.IntOrString{Type: 1, StrVal: "50%"}},
+		Status: &policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: 2}}
+	if got, want := cells(t, pdb, false), []any{"pdb", "50%", "N/A", int64(2), "5m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("pdb = %#v", got)
 	}
 
 	lr := &corev1.LimitRange{Kind: "LimitRange", Metadata: meta("lr", time.Hour)}

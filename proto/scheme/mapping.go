@@ -27,6 +27,7 @@ var Mappings = []Mapping{
 	{Kind: core("Secret"), Plural: "secrets", Singular: "secret", Namespaced: true},
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: policy("PodDisruptionBudget"), Plural: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Namespaced: true},
 	{Kind: coordination("Lease"), Plural: "leases", Singular: "lease", Namespaced: true},
 	{Kind: rbac("Role"), Plural: "roles", Singular: "role", Namespaced: true},
 	{Kind: rbac("ClusterRole"), Plural: "clusterroles", Singular: "clusterrole"},
@@ -72,4 +73,8 @@ func authorization(kind string) runtime.GroupVersionKind {
 
 func admissionRegistration(kind string) runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: GroupAdmissionRegistration, Version: "v1", Kind: kind}
+}
+
+func policy(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupPolicy, Version: "v1", Kind: kind}
 }

@@ -9,6 +9,7 @@ import (
 	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
 )
@@ -22,6 +23,7 @@ const (
 	GroupAuthentication        = "authentication.k8s.io"
 	GroupAuthorization         = "authorization.k8s.io"
 	GroupAdmissionRegistration = "admissionregistration.k8s.io"
+	GroupPolicy                = "policy"
 )
 
 // Scheme holds every kind; it is built at init and read-only afterwards.
@@ -39,6 +41,7 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(core("Secret"), &corev1.Secret{}, &corev1.SecretList{})
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
+	s.AddKind(policy("PodDisruptionBudget"), &policyv1.PodDisruptionBudget{}, &policyv1.PodDisruptionBudgetList{})
 	s.AddKind(coordination("Lease"), &coordinationv1.Lease{}, &coordinationv1.LeaseList{})
 	s.AddKind(rbac("Role"), &rbacv1.Role{}, &rbacv1.RoleList{})
 	s.AddKind(rbac("ClusterRole"), &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleList{})

@@ -134,10 +134,16 @@ func validateRollingUpdateDeployment(ru *appsv1.RollingUpdateDeployment, p strin
 	if intOrPercentValue(ru.MaxUnavailable) == 0 && intOrPercentValue(ru.MaxSurge) == 0 {
 		errs = append(errs, apierrors.Invalid(up, intOrStringValue(ru.MaxUnavailable), "may not be 0 when `maxSurge` is 0"))
 	}
-	if v, isPercent := percentValue(ru.MaxUnavailable); isPercent && v > 100 {
-		errs = append(errs, apierrors.Invalid(up, intOrStringValue(ru.MaxUnavailable), "must not be greater than 100%"))
+	return append(errs, notMoreThan100Percent(ru.MaxUnavailable, up)...)
+}
+
+// notMoreThan100Percent is Kubernetes' IsNotMoreThan100Percent: a percentage above 100%
+// makes no sense for a share of pods.
+func notMoreThan100Percent(v *metav1.IntOrString, p string) apierrors.FieldErrors {
+	if n, isPercent := percentValue(v); isPercent && n > 100 {
+		return apierrors.FieldErrors{apierrors.Invalid(p, intOrStringValue(v), "must not be greater than 100%")}
 	}
-	return errs
+	return nil
 }
 
 var percentRegexp = regexp.MustCompile(`^[0-9]+%$`)

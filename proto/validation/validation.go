@@ -14,6 +14,7 @@ import (
 	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
@@ -45,6 +46,8 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateDeployment(o)
 	case *appsv1.ReplicaSet:
 		return ValidateReplicaSet(o)
+	case *policyv1.PodDisruptionBudget:
+		return ValidatePodDisruptionBudget(o)
 	case *coordinationv1.Lease:
 		return ValidateLease(o)
 	case *rbacv1.Role:

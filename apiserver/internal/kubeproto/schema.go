@@ -212,6 +212,15 @@ var (
 	eviction = &message{name: "Eviction", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta), 2: msg("deleteOptions", deleteOptions),
 	}}
+	// What `kubectl create poddisruptionbudget` sends; its status is the controller's.
+	podDisruptionBudget = &message{name: "PodDisruptionBudget", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "PodDisruptionBudgetSpec", fields: map[protowire.Number]field{
+			1: {json: "minAvailable", kind: kIntOrString}, 2: msg("selector", labelSelector),
+			3: {json: "maxUnavailable", kind: kIntOrString}, 4: ptr(str("unhealthyPodEvictionPolicy")),
+		}}),
+		3: ignoredStatus,
+	}}
 )
 
 func named(f field, json string) field { f.json = json; return f }
@@ -231,6 +240,7 @@ var kinds = map[string]*message{
 	"authorization.k8s.io/v1 SelfSubjectAccessReview": selfSubjectAccessReview,
 	"authorization.k8s.io/v1 SelfSubjectRulesReview":  selfSubjectRulesReview,
 	"policy/v1 Eviction":                              eviction,
+	"policy/v1 PodDisruptionBudget":                   podDisruptionBudget,
 	// The body of a DELETE (kubectl drain --disable-eviction sends one).
 	"v1 DeleteOptions":             deleteOptions,
 	"meta.k8s.io/v1 DeleteOptions": deleteOptions,

@@ -88,6 +88,9 @@ func Resources() []*Resource {
 			Kind: gvk(scheme.GroupApps, "ReplicaSet"), StatusSubresource: true,
 		}),
 		std(&Resource{
+			Kind: gvk(scheme.GroupPolicy, "PodDisruptionBudget"), StatusSubresource: true,
+		}),
+		std(&Resource{
 			Kind: gvk(scheme.GroupCoordination, "Lease"),
 		}),
 		std(&Resource{Kind: gvk(scheme.GroupRBAC, "Role")}),

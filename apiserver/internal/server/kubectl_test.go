@@ -213,6 +213,12 @@ func TestStockKubectlTypedCreates(t *testing.T) {
 		{[]string{"create", "quota", "small", "--hard=pods=10,cpu=2"}, "resourcequota/small created",
 			"/api/v1/namespaces/default/resourcequotas/small",
 			map[string]any{"spec.hard.pods": "10", "spec.hard.cpu": "2"}},
+		{[]string{"create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=1"}, "poddisruptionbudget.policy/web created",
+			"/apis/policy/v1/namespaces/default/poddisruptionbudgets/web",
+			map[string]any{"spec.minAvailable": float64(1), "spec.selector.matchLabels.app": "web", "spec.maxUnavailable": nil}},
+		{[]string{"create", "pdb", "half", "--selector=app=web", "--max-unavailable=50%"}, "poddisruptionbudget.policy/half created",
+			"/apis/policy/v1/namespaces/default/poddisruptionbudgets/half",
+			map[string]any{"spec.maxUnavailable": "50%", "status.disruptionsAllowed": float64(0)}},
 	} {
 		out := kubectl(t, s, tc.args...)
 		if !strings.Contains(out, tc.out) {

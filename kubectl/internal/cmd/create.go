@@ -20,7 +20,7 @@ type createFlags struct {
 }
 
 // NewCmdCreate is `kubectl create -f` and its generators (deployment, namespace, configmap,
-// secret generic).
+// secret generic, poddisruptionbudget).
 func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 	o := &createFlags{}
 	c := &cobra.Command{
@@ -46,7 +46,8 @@ func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 	c.Flags().BoolVar(&o.saveConfig, "save-config", false, "If true, the configuration of current object will be saved in its annotation.")
 	secret := newCmdCreateSecret()
 	secret.AddCommand(newCmdCreateSecretGeneric(f, streams))
-	c.AddCommand(newCmdCreateDeployment(f, streams), newCmdCreateNamespace(f, streams), newCmdCreateConfigMap(f, streams), secret)
+	c.AddCommand(newCmdCreateDeployment(f, streams), newCmdCreateNamespace(f, streams), newCmdCreateConfigMap(f, streams), secret,
+		newCmdCreatePodDisruptionBudget(f, streams))
 	return c
 }
 

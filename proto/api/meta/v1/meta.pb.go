@@ -759,6 +759,98 @@ func (x *LabelSelector) GetMatchExpressions() []*LabelSelectorRequirement {
 	return nil
 }
 
+// Condition is the standard condition of newer kinds (metav1.Condition): one aspect of an
+// object's state, written by its controller.
+type Condition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type names the aspect, in CamelCase (e.g. DisruptionAllowed).
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// status is True, False or Unknown.
+	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	// observedGeneration is the metadata.generation the condition was set from.
+	ObservedGeneration int64 `protobuf:"varint,3,opt,name=observedGeneration,proto3" json:"observedGeneration,omitempty"`
+	// lastTransitionTime is when status last changed.
+	LastTransitionTime *Time `protobuf:"bytes,4,opt,name=lastTransitionTime,proto3" json:"lastTransitionTime,omitempty"`
+	// reason is a CamelCase word for why status is what it is.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// message says the same for a human; it may be empty.
+	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Condition) Reset() {
+	*x = Condition{}
+	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Condition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Condition) ProtoMessage() {}
+
+func (x *Condition) ProtoReflect() protoreflect.Message {
+	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Condition.ProtoReflect.Descriptor instead.
+func (*Condition) Descriptor() ([]byte, []int) {
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Condition) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Condition) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Condition) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *Condition) GetLastTransitionTime() *Time {
+	if x != nil {
+		return x.LastTransitionTime
+	}
+	return nil
+}
+
+func (x *Condition) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Condition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type StatusCause struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -770,7 +862,7 @@ type StatusCause struct {
 
 func (x *StatusCause) Reset() {
 	*x = StatusCause{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +874,7 @@ func (x *StatusCause) String() string {
 func (*StatusCause) ProtoMessage() {}
 
 func (x *StatusCause) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +887,7 @@ func (x *StatusCause) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusCause.ProtoReflect.Descriptor instead.
 func (*StatusCause) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatusCause) GetReason() string {
@@ -833,7 +925,7 @@ type StatusDetails struct {
 
 func (x *StatusDetails) Reset() {
 	*x = StatusDetails{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +937,7 @@ func (x *StatusDetails) String() string {
 func (*StatusDetails) ProtoMessage() {}
 
 func (x *StatusDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +950,7 @@ func (x *StatusDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusDetails.ProtoReflect.Descriptor instead.
 func (*StatusDetails) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{12}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StatusDetails) GetName() string {
@@ -921,7 +1013,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1025,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1038,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{13}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Status) GetKind() string {
@@ -1015,7 +1107,7 @@ type Preconditions struct {
 
 func (x *Preconditions) Reset() {
 	*x = Preconditions{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1119,7 @@ func (x *Preconditions) String() string {
 func (*Preconditions) ProtoMessage() {}
 
 func (x *Preconditions) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1132,7 @@ func (x *Preconditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Preconditions.ProtoReflect.Descriptor instead.
 func (*Preconditions) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{14}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Preconditions) GetUid() string {
@@ -1073,7 +1165,7 @@ type DeleteOptions struct {
 
 func (x *DeleteOptions) Reset() {
 	*x = DeleteOptions{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[15]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1177,7 @@ func (x *DeleteOptions) String() string {
 func (*DeleteOptions) ProtoMessage() {}
 
 func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[15]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1190,7 @@ func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOptions.ProtoReflect.Descriptor instead.
 func (*DeleteOptions) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{15}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteOptions) GetKind() string {
@@ -1250,7 +1342,14 @@ const file_api_meta_v1_meta_proto_rawDesc = "" +
 	"\x10matchExpressions\x18\x02 \x03(\v2-.kubelab.api.meta.v1.LabelSelectorRequirementR\x10matchExpressions\x1a>\n" +
 	"\x10MatchLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"U\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfc\x01\n" +
+	"\tCondition\x12\x18\n" +
+	"\x04type\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04type\x12\x1c\n" +
+	"\x06status\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x06status\x12.\n" +
+	"\x12observedGeneration\x18\x03 \x01(\x03R\x12observedGeneration\x12I\n" +
+	"\x12lastTransitionTime\x18\x04 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x12lastTransitionTime\x12\x1c\n" +
+	"\x06reason\x18\x05 \x01(\tB\x04\xc8\xf3\x18\x01R\x06reason\x12\x1e\n" +
+	"\amessage\x18\x06 \x01(\tB\x04\xc8\xf3\x18\x01R\amessage\"U\n" +
 	"\vStatusCause\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
@@ -1306,7 +1405,7 @@ func file_api_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_api_meta_v1_meta_proto_rawDescData
 }
 
-var file_api_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_api_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_api_meta_v1_meta_proto_goTypes = []any{
 	(*Time)(nil),                      // 0: kubelab.api.meta.v1.Time
 	(*MicroTime)(nil),                 // 1: kubelab.api.meta.v1.MicroTime
@@ -1319,34 +1418,36 @@ var file_api_meta_v1_meta_proto_goTypes = []any{
 	(*ListMeta)(nil),                  // 8: kubelab.api.meta.v1.ListMeta
 	(*LabelSelectorRequirement)(nil),  // 9: kubelab.api.meta.v1.LabelSelectorRequirement
 	(*LabelSelector)(nil),             // 10: kubelab.api.meta.v1.LabelSelector
-	(*StatusCause)(nil),               // 11: kubelab.api.meta.v1.StatusCause
-	(*StatusDetails)(nil),             // 12: kubelab.api.meta.v1.StatusDetails
-	(*Status)(nil),                    // 13: kubelab.api.meta.v1.Status
-	(*Preconditions)(nil),             // 14: kubelab.api.meta.v1.Preconditions
-	(*DeleteOptions)(nil),             // 15: kubelab.api.meta.v1.DeleteOptions
-	nil,                               // 16: kubelab.api.meta.v1.ObjectMeta.LabelsEntry
-	nil,                               // 17: kubelab.api.meta.v1.ObjectMeta.AnnotationsEntry
-	nil,                               // 18: kubelab.api.meta.v1.LabelSelector.MatchLabelsEntry
-	(*descriptorpb.FieldOptions)(nil), // 19: google.protobuf.FieldOptions
+	(*Condition)(nil),                 // 11: kubelab.api.meta.v1.Condition
+	(*StatusCause)(nil),               // 12: kubelab.api.meta.v1.StatusCause
+	(*StatusDetails)(nil),             // 13: kubelab.api.meta.v1.StatusDetails
+	(*Status)(nil),                    // 14: kubelab.api.meta.v1.Status
+	(*Preconditions)(nil),             // 15: kubelab.api.meta.v1.Preconditions
+	(*DeleteOptions)(nil),             // 16: kubelab.api.meta.v1.DeleteOptions
+	nil,                               // 17: kubelab.api.meta.v1.ObjectMeta.LabelsEntry
+	nil,                               // 18: kubelab.api.meta.v1.ObjectMeta.AnnotationsEntry
+	nil,                               // 19: kubelab.api.meta.v1.LabelSelector.MatchLabelsEntry
+	(*descriptorpb.FieldOptions)(nil), // 20: google.protobuf.FieldOptions
 }
 var file_api_meta_v1_meta_proto_depIdxs = []int32{
 	0,  // 0: kubelab.api.meta.v1.ObjectMeta.creationTimestamp:type_name -> kubelab.api.meta.v1.Time
 	0,  // 1: kubelab.api.meta.v1.ObjectMeta.deletionTimestamp:type_name -> kubelab.api.meta.v1.Time
-	16, // 2: kubelab.api.meta.v1.ObjectMeta.labels:type_name -> kubelab.api.meta.v1.ObjectMeta.LabelsEntry
-	17, // 3: kubelab.api.meta.v1.ObjectMeta.annotations:type_name -> kubelab.api.meta.v1.ObjectMeta.AnnotationsEntry
+	17, // 2: kubelab.api.meta.v1.ObjectMeta.labels:type_name -> kubelab.api.meta.v1.ObjectMeta.LabelsEntry
+	18, // 3: kubelab.api.meta.v1.ObjectMeta.annotations:type_name -> kubelab.api.meta.v1.ObjectMeta.AnnotationsEntry
 	6,  // 4: kubelab.api.meta.v1.ObjectMeta.ownerReferences:type_name -> kubelab.api.meta.v1.OwnerReference
-	18, // 5: kubelab.api.meta.v1.LabelSelector.matchLabels:type_name -> kubelab.api.meta.v1.LabelSelector.MatchLabelsEntry
+	19, // 5: kubelab.api.meta.v1.LabelSelector.matchLabels:type_name -> kubelab.api.meta.v1.LabelSelector.MatchLabelsEntry
 	9,  // 6: kubelab.api.meta.v1.LabelSelector.matchExpressions:type_name -> kubelab.api.meta.v1.LabelSelectorRequirement
-	11, // 7: kubelab.api.meta.v1.StatusDetails.causes:type_name -> kubelab.api.meta.v1.StatusCause
-	8,  // 8: kubelab.api.meta.v1.Status.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	12, // 9: kubelab.api.meta.v1.Status.details:type_name -> kubelab.api.meta.v1.StatusDetails
-	14, // 10: kubelab.api.meta.v1.DeleteOptions.preconditions:type_name -> kubelab.api.meta.v1.Preconditions
-	19, // 11: kubelab.api.meta.v1.emit_empty:extendee -> google.protobuf.FieldOptions
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	11, // [11:12] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	0,  // 7: kubelab.api.meta.v1.Condition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	12, // 8: kubelab.api.meta.v1.StatusDetails.causes:type_name -> kubelab.api.meta.v1.StatusCause
+	8,  // 9: kubelab.api.meta.v1.Status.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	13, // 10: kubelab.api.meta.v1.Status.details:type_name -> kubelab.api.meta.v1.StatusDetails
+	15, // 11: kubelab.api.meta.v1.DeleteOptions.preconditions:type_name -> kubelab.api.meta.v1.Preconditions
+	20, // 12: kubelab.api.meta.v1.emit_empty:extendee -> google.protobuf.FieldOptions
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	12, // [12:13] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_api_meta_v1_meta_proto_init() }
@@ -1357,15 +1458,15 @@ func file_api_meta_v1_meta_proto_init() {
 	file_api_meta_v1_meta_proto_msgTypes[6].OneofWrappers = []any{}
 	file_api_meta_v1_meta_proto_msgTypes[7].OneofWrappers = []any{}
 	file_api_meta_v1_meta_proto_msgTypes[8].OneofWrappers = []any{}
-	file_api_meta_v1_meta_proto_msgTypes[14].OneofWrappers = []any{}
 	file_api_meta_v1_meta_proto_msgTypes[15].OneofWrappers = []any{}
+	file_api_meta_v1_meta_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_meta_v1_meta_proto_rawDesc), len(file_api_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 1,
 			NumServices:   0,
 		},

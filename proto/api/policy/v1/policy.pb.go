@@ -1,5 +1,6 @@
 // Package policy/v1 holds the kinds of Kubernetes' policy/v1 API group that kubelab serves:
-// Eviction, the body of a pod's eviction subresource (what `kubectl drain` posts).
+// Eviction, the body of a pod's eviction subresource (what `kubectl drain` posts), and
+// PodDisruptionBudget, which evictions must respect.
 //
 // Conventions are those of api/meta/v1/meta.proto.
 
@@ -98,6 +99,342 @@ func (x *Eviction) GetDeleteOptions() *v1.DeleteOptions {
 	return nil
 }
 
+// PodDisruptionBudget bounds how many of a set of pods voluntary disruptions (evictions,
+// such as those of `kubectl drain`) may take down at once.
+type PodDisruptionBudget struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata   *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// spec is the desired behaviour of the budget.
+	Spec *PodDisruptionBudgetSpec `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	// status is the most recently observed state of the budget, kept by the disruption
+	// controller and by the eviction subresource.
+	Status        *PodDisruptionBudgetStatus `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodDisruptionBudget) Reset() {
+	*x = PodDisruptionBudget{}
+	mi := &file_api_policy_v1_policy_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodDisruptionBudget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodDisruptionBudget) ProtoMessage() {}
+
+func (x *PodDisruptionBudget) ProtoReflect() protoreflect.Message {
+	mi := &file_api_policy_v1_policy_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodDisruptionBudget.ProtoReflect.Descriptor instead.
+func (*PodDisruptionBudget) Descriptor() ([]byte, []int) {
+	return file_api_policy_v1_policy_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PodDisruptionBudget) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PodDisruptionBudget) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *PodDisruptionBudget) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PodDisruptionBudget) GetSpec() *PodDisruptionBudgetSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PodDisruptionBudget) GetStatus() *PodDisruptionBudgetStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// PodDisruptionBudgetList is a list of PodDisruptionBudgets.
+type PodDisruptionBudgetList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*PodDisruptionBudget `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodDisruptionBudgetList) Reset() {
+	*x = PodDisruptionBudgetList{}
+	mi := &file_api_policy_v1_policy_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodDisruptionBudgetList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodDisruptionBudgetList) ProtoMessage() {}
+
+func (x *PodDisruptionBudgetList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_policy_v1_policy_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodDisruptionBudgetList.ProtoReflect.Descriptor instead.
+func (*PodDisruptionBudgetList) Descriptor() ([]byte, []int) {
+	return file_api_policy_v1_policy_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PodDisruptionBudgetList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PodDisruptionBudgetList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *PodDisruptionBudgetList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PodDisruptionBudgetList) GetItems() []*PodDisruptionBudget {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// PodDisruptionBudgetSpec describes a budget: which pods, and how many must stay up.
+type PodDisruptionBudgetSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// minAvailable: an eviction is allowed only if at least this many of the selected pods
+	// stay available afterwards: a number, or a percentage ("50%") of the pods their
+	// controllers want. Mutually exclusive with maxUnavailable.
+	MinAvailable *v1.IntOrString `protobuf:"bytes,1,opt,name=minAvailable,proto3" json:"minAvailable,omitempty"`
+	// selector picks the pods the budget covers, in its namespace. A null selector selects
+	// no pod; an empty one selects every pod of the namespace.
+	Selector *v1.LabelSelector `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	// maxUnavailable: an eviction is allowed only if at most this many of the selected pods
+	// are unavailable afterwards: a number, or a percentage ("25%") of the pods their
+	// controllers want. Mutually exclusive with minAvailable.
+	MaxUnavailable *v1.IntOrString `protobuf:"bytes,3,opt,name=maxUnavailable,proto3" json:"maxUnavailable,omitempty"`
+	// unhealthyPodEvictionPolicy says when running pods that are not Ready may be evicted:
+	// IfHealthyBudget (the default: only while the budget's healthy pods are at least
+	// desiredHealthy) or AlwaysAllow (always, regardless of the budget).
+	UnhealthyPodEvictionPolicy *string `protobuf:"bytes,4,opt,name=unhealthyPodEvictionPolicy,proto3,oneof" json:"unhealthyPodEvictionPolicy,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *PodDisruptionBudgetSpec) Reset() {
+	*x = PodDisruptionBudgetSpec{}
+	mi := &file_api_policy_v1_policy_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodDisruptionBudgetSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodDisruptionBudgetSpec) ProtoMessage() {}
+
+func (x *PodDisruptionBudgetSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_policy_v1_policy_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodDisruptionBudgetSpec.ProtoReflect.Descriptor instead.
+func (*PodDisruptionBudgetSpec) Descriptor() ([]byte, []int) {
+	return file_api_policy_v1_policy_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PodDisruptionBudgetSpec) GetMinAvailable() *v1.IntOrString {
+	if x != nil {
+		return x.MinAvailable
+	}
+	return nil
+}
+
+func (x *PodDisruptionBudgetSpec) GetSelector() *v1.LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *PodDisruptionBudgetSpec) GetMaxUnavailable() *v1.IntOrString {
+	if x != nil {
+		return x.MaxUnavailable
+	}
+	return nil
+}
+
+func (x *PodDisruptionBudgetSpec) GetUnhealthyPodEvictionPolicy() string {
+	if x != nil && x.UnhealthyPodEvictionPolicy != nil {
+		return *x.UnhealthyPodEvictionPolicy
+	}
+	return ""
+}
+
+// PodDisruptionBudgetStatus is what the disruption controller observed, and what the
+// eviction subresource spends.
+type PodDisruptionBudgetStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// observedGeneration is the metadata.generation this status was computed from; an
+	// eviction waits until it is current.
+	ObservedGeneration int64 `protobuf:"varint,1,opt,name=observedGeneration,proto3" json:"observedGeneration,omitempty"`
+	// disruptedPods maps the name of each pod an eviction was granted for, but which the
+	// controller has not yet seen go, to the time of the eviction. An entry older than two
+	// minutes is dropped: the pod is then assumed not to be going after all.
+	DisruptedPods map[string]*v1.Time `protobuf:"bytes,2,rep,name=disruptedPods,proto3" json:"disruptedPods,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// disruptionsAllowed is how many evictions are allowed right now.
+	DisruptionsAllowed int32 `protobuf:"varint,3,opt,name=disruptionsAllowed,proto3" json:"disruptionsAllowed,omitempty"`
+	// currentHealthy is how many selected pods are Ready and not being deleted.
+	CurrentHealthy int32 `protobuf:"varint,4,opt,name=currentHealthy,proto3" json:"currentHealthy,omitempty"`
+	// desiredHealthy is the least number of healthy pods the budget wants.
+	DesiredHealthy int32 `protobuf:"varint,5,opt,name=desiredHealthy,proto3" json:"desiredHealthy,omitempty"`
+	// expectedPods is how many pods the budget counts on: the selected pods' controllers'
+	// desired replicas, or the number of selected pods for an integer minAvailable.
+	ExpectedPods int32 `protobuf:"varint,6,opt,name=expectedPods,proto3" json:"expectedPods,omitempty"`
+	// conditions hold DisruptionAllowed: True (reason SufficientPods) when an eviction may
+	// go ahead, False with reason InsufficientPods or SyncFailed otherwise.
+	Conditions    []*v1.Condition `protobuf:"bytes,7,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodDisruptionBudgetStatus) Reset() {
+	*x = PodDisruptionBudgetStatus{}
+	mi := &file_api_policy_v1_policy_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodDisruptionBudgetStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodDisruptionBudgetStatus) ProtoMessage() {}
+
+func (x *PodDisruptionBudgetStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_policy_v1_policy_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodDisruptionBudgetStatus.ProtoReflect.Descriptor instead.
+func (*PodDisruptionBudgetStatus) Descriptor() ([]byte, []int) {
+	return file_api_policy_v1_policy_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PodDisruptionBudgetStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *PodDisruptionBudgetStatus) GetDisruptedPods() map[string]*v1.Time {
+	if x != nil {
+		return x.DisruptedPods
+	}
+	return nil
+}
+
+func (x *PodDisruptionBudgetStatus) GetDisruptionsAllowed() int32 {
+	if x != nil {
+		return x.DisruptionsAllowed
+	}
+	return 0
+}
+
+func (x *PodDisruptionBudgetStatus) GetCurrentHealthy() int32 {
+	if x != nil {
+		return x.CurrentHealthy
+	}
+	return 0
+}
+
+func (x *PodDisruptionBudgetStatus) GetDesiredHealthy() int32 {
+	if x != nil {
+		return x.DesiredHealthy
+	}
+	return 0
+}
+
+func (x *PodDisruptionBudgetStatus) GetExpectedPods() int32 {
+	if x != nil {
+		return x.ExpectedPods
+	}
+	return 0
+}
+
+func (x *PodDisruptionBudgetStatus) GetConditions() []*v1.Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
 var File_api_policy_v1_policy_proto protoreflect.FileDescriptor
 
 const file_api_policy_v1_policy_proto_rawDesc = "" +
@@ -109,7 +446,41 @@ const file_api_policy_v1_policy_proto_rawDesc = "" +
 	"apiVersion\x18\x02 \x01(\tR\n" +
 	"apiVersion\x12;\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12H\n" +
-	"\rdeleteOptions\x18\x04 \x01(\v2\".kubelab.api.meta.v1.DeleteOptionsR\rdeleteOptionsB)Z'kubelab.io/proto/api/policy/v1;policyv1b\x06proto3"
+	"\rdeleteOptions\x18\x04 \x01(\v2\".kubelab.api.meta.v1.DeleteOptionsR\rdeleteOptions\"\x9a\x02\n" +
+	"\x13PodDisruptionBudget\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12B\n" +
+	"\x04spec\x18\x04 \x01(\v2..kubelab.api.policy.v1.PodDisruptionBudgetSpecR\x04spec\x12N\n" +
+	"\x06status\x18\x05 \x01(\v20.kubelab.api.policy.v1.PodDisruptionBudgetStatusB\x04\xc8\xf3\x18\x01R\x06status\"\xd0\x01\n" +
+	"\x17PodDisruptionBudgetList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12F\n" +
+	"\x05items\x18\x04 \x03(\v2*.kubelab.api.policy.v1.PodDisruptionBudgetB\x04\xc8\xf3\x18\x01R\x05items\"\xcd\x02\n" +
+	"\x17PodDisruptionBudgetSpec\x12D\n" +
+	"\fminAvailable\x18\x01 \x01(\v2 .kubelab.api.meta.v1.IntOrStringR\fminAvailable\x12>\n" +
+	"\bselector\x18\x02 \x01(\v2\".kubelab.api.meta.v1.LabelSelectorR\bselector\x12H\n" +
+	"\x0emaxUnavailable\x18\x03 \x01(\v2 .kubelab.api.meta.v1.IntOrStringR\x0emaxUnavailable\x12C\n" +
+	"\x1aunhealthyPodEvictionPolicy\x18\x04 \x01(\tH\x00R\x1aunhealthyPodEvictionPolicy\x88\x01\x01B\x1d\n" +
+	"\x1b_unhealthyPodEvictionPolicy\"\x8f\x04\n" +
+	"\x19PodDisruptionBudgetStatus\x12.\n" +
+	"\x12observedGeneration\x18\x01 \x01(\x03R\x12observedGeneration\x12i\n" +
+	"\rdisruptedPods\x18\x02 \x03(\v2C.kubelab.api.policy.v1.PodDisruptionBudgetStatus.DisruptedPodsEntryR\rdisruptedPods\x124\n" +
+	"\x12disruptionsAllowed\x18\x03 \x01(\x05B\x04\xc8\xf3\x18\x01R\x12disruptionsAllowed\x12,\n" +
+	"\x0ecurrentHealthy\x18\x04 \x01(\x05B\x04\xc8\xf3\x18\x01R\x0ecurrentHealthy\x12,\n" +
+	"\x0edesiredHealthy\x18\x05 \x01(\x05B\x04\xc8\xf3\x18\x01R\x0edesiredHealthy\x12(\n" +
+	"\fexpectedPods\x18\x06 \x01(\x05B\x04\xc8\xf3\x18\x01R\fexpectedPods\x12>\n" +
+	"\n" +
+	"conditions\x18\a \x03(\v2\x1e.kubelab.api.meta.v1.ConditionR\n" +
+	"conditions\x1a[\n" +
+	"\x12DisruptedPodsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x05value:\x028\x01B)Z'kubelab.io/proto/api/policy/v1;policyv1b\x06proto3"
 
 var (
 	file_api_policy_v1_policy_proto_rawDescOnce sync.Once
@@ -123,20 +494,41 @@ func file_api_policy_v1_policy_proto_rawDescGZIP() []byte {
 	return file_api_policy_v1_policy_proto_rawDescData
 }
 
-var file_api_policy_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_api_policy_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_api_policy_v1_policy_proto_goTypes = []any{
-	(*Eviction)(nil),         // 0: kubelab.api.policy.v1.Eviction
-	(*v1.ObjectMeta)(nil),    // 1: kubelab.api.meta.v1.ObjectMeta
-	(*v1.DeleteOptions)(nil), // 2: kubelab.api.meta.v1.DeleteOptions
+	(*Eviction)(nil),                  // 0: kubelab.api.policy.v1.Eviction
+	(*PodDisruptionBudget)(nil),       // 1: kubelab.api.policy.v1.PodDisruptionBudget
+	(*PodDisruptionBudgetList)(nil),   // 2: kubelab.api.policy.v1.PodDisruptionBudgetList
+	(*PodDisruptionBudgetSpec)(nil),   // 3: kubelab.api.policy.v1.PodDisruptionBudgetSpec
+	(*PodDisruptionBudgetStatus)(nil), // 4: kubelab.api.policy.v1.PodDisruptionBudgetStatus
+	nil,                               // 5: kubelab.api.policy.v1.PodDisruptionBudgetStatus.DisruptedPodsEntry
+	(*v1.ObjectMeta)(nil),             // 6: kubelab.api.meta.v1.ObjectMeta
+	(*v1.DeleteOptions)(nil),          // 7: kubelab.api.meta.v1.DeleteOptions
+	(*v1.ListMeta)(nil),               // 8: kubelab.api.meta.v1.ListMeta
+	(*v1.IntOrString)(nil),            // 9: kubelab.api.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),          // 10: kubelab.api.meta.v1.LabelSelector
+	(*v1.Condition)(nil),              // 11: kubelab.api.meta.v1.Condition
+	(*v1.Time)(nil),                   // 12: kubelab.api.meta.v1.Time
 }
 var file_api_policy_v1_policy_proto_depIdxs = []int32{
-	1, // 0: kubelab.api.policy.v1.Eviction.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	2, // 1: kubelab.api.policy.v1.Eviction.deleteOptions:type_name -> kubelab.api.meta.v1.DeleteOptions
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6,  // 0: kubelab.api.policy.v1.Eviction.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	7,  // 1: kubelab.api.policy.v1.Eviction.deleteOptions:type_name -> kubelab.api.meta.v1.DeleteOptions
+	6,  // 2: kubelab.api.policy.v1.PodDisruptionBudget.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	3,  // 3: kubelab.api.policy.v1.PodDisruptionBudget.spec:type_name -> kubelab.api.policy.v1.PodDisruptionBudgetSpec
+	4,  // 4: kubelab.api.policy.v1.PodDisruptionBudget.status:type_name -> kubelab.api.policy.v1.PodDisruptionBudgetStatus
+	8,  // 5: kubelab.api.policy.v1.PodDisruptionBudgetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	1,  // 6: kubelab.api.policy.v1.PodDisruptionBudgetList.items:type_name -> kubelab.api.policy.v1.PodDisruptionBudget
+	9,  // 7: kubelab.api.policy.v1.PodDisruptionBudgetSpec.minAvailable:type_name -> kubelab.api.meta.v1.IntOrString
+	10, // 8: kubelab.api.policy.v1.PodDisruptionBudgetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	9,  // 9: kubelab.api.policy.v1.PodDisruptionBudgetSpec.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
+	5,  // 10: kubelab.api.policy.v1.PodDisruptionBudgetStatus.disruptedPods:type_name -> kubelab.api.policy.v1.PodDisruptionBudgetStatus.DisruptedPodsEntry
+	11, // 11: kubelab.api.policy.v1.PodDisruptionBudgetStatus.conditions:type_name -> kubelab.api.meta.v1.Condition
+	12, // 12: kubelab.api.policy.v1.PodDisruptionBudgetStatus.DisruptedPodsEntry.value:type_name -> kubelab.api.meta.v1.Time
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_api_policy_v1_policy_proto_init() }
@@ -144,13 +536,14 @@ func file_api_policy_v1_policy_proto_init() {
 	if File_api_policy_v1_policy_proto != nil {
 		return
 	}
+	file_api_policy_v1_policy_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_policy_v1_policy_proto_rawDesc), len(file_api_policy_v1_policy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
