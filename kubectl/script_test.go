@@ -65,6 +65,16 @@ func TestScripts(t *testing.T) {
 					"discovery-requests": m.assert("discovery", isDiscovery),
 					"write-requests":     m.assert("write", isWrite),
 					"retry":              retry,
+					// put PATH FILE writes what no kubectl verb writes, such as a pod's status.
+					"put": func(ts *testscript.TestScript, neg bool, args []string) {
+						if len(args) != 2 {
+							ts.Fatalf("usage: put PATH FILE")
+						}
+						c := m.client(ts)
+						defer c.Close()
+						_, err := c.Do(context.Background(), "PUT", args[0], []byte(ts.ReadFile(args[1])), "application/json")
+						ts.Check(err)
+					},
 					"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 						d, err := time.ParseDuration(args[0])
 						ts.Check(err)
@@ -108,13 +118,19 @@ type metricsReader struct {
 
 var metricLine = regexp.MustCompile(`^apiserver_request_total\{(.*)\} (\S+)$`)
 
-func (m *metricsReader) scrape(ts *testscript.TestScript) map[string]float64 {
+// client is an admin REST client of the script's server.
+func (m *metricsReader) client(ts *testscript.TestScript) *rest.Client {
 	cfg, err := kubeconfig.Load(m.kubeconfig)
 	ts.Check(err)
 	rc, err := cfg.ClientConfig(kubeconfig.Overrides{})
 	ts.Check(err)
 	c, err := rest.New(rc, rest.Options{QPS: -1})
 	ts.Check(err)
+	return c
+}
+
+func (m *metricsReader) scrape(ts *testscript.TestScript) map[string]float64 {
+	c := m.client(ts)
 	defer c.Close()
 	resp, err := c.Do(context.Background(), "GET", "/metrics", nil, "")
 	ts.Check(err)

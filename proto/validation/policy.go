@@ -6,12 +6,7 @@ import (
 	metav1 "kubelab.io/proto/api/meta/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/apierrors"
-)
-
-// Unhealthy pod eviction policies of a PodDisruptionBudget (spec.unhealthyPodEvictionPolicy).
-const (
-	UnhealthyPodEvictionIfHealthyBudget = "IfHealthyBudget"
-	UnhealthyPodEvictionAlwaysAllow     = "AlwaysAllow"
+	"kubelab.io/proto/disruption"
 )
 
 // ValidatePodDisruptionBudget checks a PodDisruptionBudget as Kubernetes'
@@ -37,10 +32,10 @@ func ValidatePodDisruptionBudget(pdb *policyv1.PodDisruptionBudget) apierrors.Fi
 	errs = append(errs, ValidateLabelSelector(spec.GetSelector(), "spec.selector")...)
 	if spec != nil && spec.UnhealthyPodEvictionPolicy != nil {
 		switch p := spec.GetUnhealthyPodEvictionPolicy(); p {
-		case UnhealthyPodEvictionIfHealthyBudget, UnhealthyPodEvictionAlwaysAllow:
+		case disruption.UnhealthyPodEvictionIfHealthyBudget, disruption.UnhealthyPodEvictionAlwaysAllow:
 		default:
 			errs = append(errs, apierrors.NotSupported("spec.unhealthyPodEvictionPolicy", p,
-				[]string{UnhealthyPodEvictionAlwaysAllow, UnhealthyPodEvictionIfHealthyBudget}))
+				[]string{disruption.UnhealthyPodEvictionAlwaysAllow, disruption.UnhealthyPodEvictionIfHealthyBudget}))
 		}
 	}
 	st := pdb.GetStatus()

@@ -89,6 +89,15 @@ func (p *Pipeline) Resolve(info *request.Info) (*registry.Store, error) {
 	return p.Stores[res], nil
 }
 
+// storeFor returns the store of a v1 resource, nil when none is registered.
+func (p *Pipeline) storeFor(group, resource string) *registry.Store {
+	res, ok := p.Registry.Lookup(group, "v1", resource)
+	if !ok {
+		return nil
+	}
+	return p.Stores[res]
+}
+
 // Authorize asks the authorizer whether the request's user may do what info asks.
 func (p *Pipeline) Authorize(ctx context.Context, info *request.Info) error {
 	u := request.UserFrom(ctx)
@@ -197,7 +206,7 @@ func (c *Call) Create(ctx context.Context, body runtime.Object, opts registry.Cr
 		if !ok {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected an Eviction, got %s", body.GetKind()))
 		}
-		return nil, store.Evict(ctx, info.Namespace, info.Name, ev, opts)
+		return nil, store.Evict(ctx, info.Namespace, info.Name, ev, opts, c.p.storeFor(scheme.GroupPolicy, "poddisruptionbudgets"))
 	}
 	if err := checkKind(store, body); err != nil {
 		return nil, err

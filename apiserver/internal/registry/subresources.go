@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"google.golang.org/protobuf/proto"
 
@@ -14,6 +15,7 @@ import (
 	metav1 "kubelab.io/proto/api/meta/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/disruption"
 	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
 )
@@ -78,10 +80,15 @@ func (s *Store) Bind(ctx context.Context, namespace, name string, b *corev1.Bind
 }
 
 // Evict deletes a pod the way its eviction subresource does (POST pods/{name}/eviction, what
-// `kubectl drain` sends): a graceful delete with the Eviction's deleteOptions. Kubernetes
-// first checks the PodDisruptionBudgets that cover the pod and answers 429 when one would be
-// broken; kubelab serves no PodDisruptionBudgets, so no eviction is ever refused for one.
-func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.Eviction, opts CreateOptions) error {
+// `kubectl drain` sends), as upstream's EvictionREST: a pod that is not running (pending,
+// finished, or already being deleted) has no budget to protect and is deleted at once.
+// Otherwise the PodDisruptionBudget covering it (pdbs is their store) must allow one more
+// disruption: status.disruptionsAllowed is decremented and the pod noted in
+// status.disruptedPods, by a compare-and-swap on the budget's status, before the pod is
+// deleted gracefully with the Eviction's deleteOptions. A budget that allows none is a 429
+// the client retries. Upstream also sets a DisruptionTarget condition on the pod first;
+// kubelab does not.
+func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.Eviction, opts CreateOptions, pdbs *Store) error {
 	if n := ev.GetMetadata().GetName(); n != name {
 		return apierrors.NewBadRequest(fmt.Sprintf("name in URL does not match name in Eviction object: %q != %q", name, n))
 	}
@@ -95,7 +102,142 @@ func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.
 	if opts.DryRun && !dryRun(del) {
 		del.DryRun = append(del.DryRun, "All")
 	}
-	_, err := s.Delete(ctx, namespace, name, del)
+	obj, err := s.Get(ctx, namespace, name)
+	if err != nil {
+		return err
+	}
+	pod := obj.(*corev1.Pod)
+	// pinned is the delete that holds only if the pod has not changed since it was judged
+	// (say, became Ready), unless the client pinned a version of its own.
+	clientPinned := del.GetPreconditions() != nil && del.Preconditions.ResourceVersion != nil
+	pinned := func() *metav1.DeleteOptions {
+		if clientPinned {
+			return del
+		}
+		d := proto.Clone(del).(*metav1.DeleteOptions)
+		if d.Preconditions == nil {
+			d.Preconditions = &metav1.Preconditions{}
+		}
+		d.Preconditions.ResourceVersion = proto.String(pod.GetMetadata().GetResourceVersion())
+		return d
+	}
+	switch phase := pod.GetStatus().GetPhase(); {
+	case phase == "Succeeded" || phase == "Failed" || pod.GetMetadata().GetDeletionTimestamp() != nil:
+		_, err := s.Delete(ctx, namespace, name, del)
+		return err
+	case phase == "Pending":
+		_, err := s.Delete(ctx, namespace, name, pinned())
+		return err
+	}
+	if pdbs == nil {
+		_, err := s.Delete(ctx, namespace, name, del)
+		return err
+	}
+	pdb, err := coveringBudget(ctx, pdbs, pod)
+	if err != nil || pdb == nil {
+		if err == nil {
+			_, err = s.Delete(ctx, namespace, name, del)
+		}
+		return err
+	}
+	if !disruption.IsPodReady(pod) {
+		// An unready pod adds nothing to currentHealthy, so deleting it spends no budget,
+		// when the policy says always, or (IfHealthyBudget) when the budget is met anyway.
+		st := pdb.GetStatus()
+		if pdb.GetSpec().GetUnhealthyPodEvictionPolicy() == disruption.UnhealthyPodEvictionAlwaysAllow ||
+			(st.GetCurrentHealthy() >= st.GetDesiredHealthy() && st.GetDesiredHealthy() > 0) {
+			_, err := s.Delete(ctx, namespace, name, pinned())
+			if apierrors.IsConflict(err) && !clientPinned {
+				return tooManyRequests(fmt.Sprintf("The disruption budget %s is still being processed by the server.", pdb.GetMetadata().GetName()))
+			}
+			return err
+		}
+		// Otherwise it spends the budget like a healthy one.
+	}
+	if err := s.spendBudget(ctx, pdbs, pdb, name, dryRun(del)); err != nil {
+		return err
+	}
+	_, err = s.Delete(ctx, namespace, name, del)
+	return err
+}
+
+// evictionConflictRetries is how often an eviction rereads a budget another writer changed
+// under it (another eviction, the disruption controller) before it gives up.
+const evictionConflictRetries = 5
+
+// spendBudget takes one disruption from pdb for pod podName, as upstream's checkAndDecrement:
+// the status must be current for the spec, and allow a disruption; the write is a
+// compare-and-swap on the budget, retried on conflict with the budget read again. A dry run
+// checks and writes nothing.
+func (s *Store) spendBudget(ctx context.Context, pdbs *Store, pdb *policyv1.PodDisruptionBudget, podName string, dry bool) error {
+	name := pdb.GetMetadata().GetName()
+	for attempt := 0; ; attempt++ {
+		st := pdb.GetStatus()
+		switch {
+		case st.GetObservedGeneration() < pdb.GetMetadata().GetGeneration():
+			return tooManyRequests(fmt.Sprintf("The disruption budget %s is still being processed by the server.", name))
+		case st.GetDisruptionsAllowed() < 0:
+			return apierrors.NewForbidden(pdbs.gr(), name, errors.New("pdb disruptions allowed is negative"))
+		case len(st.GetDisruptedPods()) > disruption.MaxDisruptedPods:
+			return apierrors.NewForbidden(pdbs.gr(), name, errors.New("DisruptedPods map too big - too many evictions not confirmed by PDB controller"))
+		case st.GetDisruptionsAllowed() == 0:
+			return tooManyRequests(fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently", name, st.GetDesiredHealthy(), st.GetCurrentHealthy()))
+		}
+		if dry {
+			return nil
+		}
+		next := proto.Clone(pdb).(*policyv1.PodDisruptionBudget)
+		next.Status.DisruptionsAllowed--
+		now := s.now()
+		if next.Status.DisruptionsAllowed == 0 {
+			disruption.UpdateDisruptionAllowedCondition(next, now)
+		}
+		if next.Status.DisruptedPods == nil {
+			next.Status.DisruptedPods = map[string]*metav1.Time{}
+		}
+		next.Status.DisruptedPods[podName] = &metav1.Time{Seconds: now.Unix()}
+		// next carries pdb's resourceVersion, so a concurrent write makes this a 409.
+		_, err := pdbs.Update(ctx, pdb.GetMetadata().GetNamespace(), name, next, UpdateOptions{Subresource: "status"})
+		if !apierrors.IsConflict(err) || attempt == evictionConflictRetries {
+			if apierrors.IsConflict(err) {
+				return apierrors.NewTimeout(fmt.Sprintf("couldn't update PodDisruptionBudget %q due to conflicts", name))
+			}
+			return err
+		}
+		obj, err := pdbs.Get(ctx, pdb.GetMetadata().GetNamespace(), name)
+		if err != nil {
+			return err
+		}
+		pdb = obj.(*policyv1.PodDisruptionBudget)
+	}
+}
+
+// coveringBudget returns the one budget covering pod, nil when none does, and upstream's 500
+// when more than one does: it cannot tell which one to spend.
+func coveringBudget(ctx context.Context, pdbs *Store, pod *corev1.Pod) (*policyv1.PodDisruptionBudget, error) {
+	list, err := pdbs.List(ctx, pod.GetMetadata().GetNamespace(), ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var found *policyv1.PodDisruptionBudget
+	for _, it := range runtime.Items(list) {
+		pdb := it.(*policyv1.PodDisruptionBudget)
+		if !disruption.Covers(pdb, pod) {
+			continue
+		}
+		if found != nil {
+			return nil, apierrors.FromStatus(&metav1.Status{Status: "Failure", Code: http.StatusInternalServerError,
+				Message: "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."})
+		}
+		found = pdb
+	}
+	return found, nil
+}
+
+// tooManyRequests is the 429 a budget's refusal is: kubectl drain retries on it.
+func tooManyRequests(cause string) error {
+	err := apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 0)
+	err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, &metav1.StatusCause{Reason: disruption.CauseDisruptionBudget, Message: cause})
 	return err
 }
 

@@ -354,13 +354,14 @@ func (o *drainFlags) evictOrDelete(ctx context.Context, c *Client, streams Strea
 		_, err := c.Do(ctx, Request{Method: "DELETE", Path: v.path(), Body: mustJSON(opts)})
 		return err
 	}
-	fmt.Fprintf(streams.Out, "evicting pod %s/%s%s\n", v.namespace, v.name, o.dryRun.suffix())
 	eviction := map[string]any{
 		"apiVersion": evictionGV, "kind": "Eviction",
 		"metadata":      map[string]any{"name": v.name, "namespace": v.namespace},
 		"deleteOptions": opts,
 	}
 	for {
+		// Said before every attempt, as kubectl does, so a retried pod shows each one.
+		fmt.Fprintf(streams.Out, "evicting pod %s/%s%s\n", v.namespace, v.name, o.dryRun.suffix())
 		_, err := c.Do(ctx, Request{Method: "POST", Path: v.path() + "/eviction", Body: mustJSON(eviction)})
 		if !apierrors.IsTooManyRequests(err) {
 			return err
@@ -368,7 +369,7 @@ func (o *drainFlags) evictOrDelete(ctx context.Context, c *Client, streams Strea
 		fmt.Fprintf(streams.ErrOut, "error when evicting pods/%q -n %q (will retry after 5s): %v\n", v.name, v.namespace, err)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("error when evicting pods/%q -n %q: global timeout reached: %v", v.name, v.namespace, o.timeout)
 		case <-time.After(5 * time.Second):
 		}
 	}

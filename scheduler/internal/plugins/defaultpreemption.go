@@ -33,8 +33,8 @@ const (
 // picks the one whose eviction hurts least, has the Preempter evict the victims there and
 // nominates the pod to it.
 //
-// What kubelab leaves out: PodDisruptionBudgets (kubelab serves none, so no candidate
-// violates one), extenders' preempt verb, and asynchronous preemption (the victims are
+// What kubelab leaves out: PodDisruptionBudgets (served now, but victims are not yet
+// chosen to spare them, as upstream prefers), extenders' preempt verb, and asynchronous preemption (the victims are
 // deleted inside the scheduling cycle, as kube-scheduler did before 1.32).
 type DefaultPreemption struct {
 	fwk       *framework.Framework
