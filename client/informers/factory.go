@@ -16,6 +16,7 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -213,6 +214,9 @@ func (f *SharedInformerFactory) Deployments() Informer[*appsv1.Deployment] {
 }
 func (f *SharedInformerFactory) ReplicaSets() Informer[*appsv1.ReplicaSet] {
 	return mustFor[*appsv1.ReplicaSet](f, scheme.GroupApps, "ReplicaSet")
+}
+func (f *SharedInformerFactory) PodDisruptionBudgets() Informer[*policyv1.PodDisruptionBudget] {
+	return mustFor[*policyv1.PodDisruptionBudget](f, scheme.GroupPolicy, "PodDisruptionBudget")
 }
 func (f *SharedInformerFactory) Leases() Informer[*coordinationv1.Lease] {
 	return mustFor[*coordinationv1.Lease](f, scheme.GroupCoordination, "Lease")

@@ -27,6 +27,7 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -181,6 +182,7 @@ type (
 	ResourceQuotaClient = Resource[*corev1.ResourceQuota, *corev1.ResourceQuotaList]
 	ConfigMapClient     = Resource[*corev1.ConfigMap, *corev1.ConfigMapList]
 	SecretClient        = Resource[*corev1.Secret, *corev1.SecretList]
+	PDBClient           = Resource[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList]
 	DeploymentClient    = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
 	ReplicaSetClient    = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
 	LeaseClient         = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
@@ -233,6 +235,11 @@ func (c *Clientset) Deployments(ns string) *DeploymentClient {
 // ReplicaSets in namespace ns.
 func (c *Clientset) ReplicaSets(ns string) *ReplicaSetClient {
 	return NewResource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList](c.t, ns)
+}
+
+// PodDisruptionBudgets in namespace ns.
+func (c *Clientset) PodDisruptionBudgets(ns string) *PDBClient {
+	return NewResource[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList](c.t, ns)
 }
 
 // Leases in namespace ns.

@@ -57,7 +57,7 @@ func Init[C Runnable](newFn func(context.Context, *controllerctx.Context) (C, er
 func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
-var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota"}
+var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption"}
 
 // options are the parsed flags.
 type options struct {

@@ -32,8 +32,8 @@ func TestEnabledControllers(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"*", []string{"deployment", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset", "resourcequota"}, false},
-		{"*,-nodeipam,-garbagecollector", []string{"deployment", "namespace", "nodelifecycle", "replicaset", "resourcequota"}, false},
+		{"*", []string{"deployment", "disruption", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset", "resourcequota"}, false},
+		{"*,-nodeipam,-garbagecollector", []string{"deployment", "disruption", "namespace", "nodelifecycle", "replicaset", "resourcequota"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},
 		{"replicaset,-replicaset", nil, false},

@@ -3,6 +3,7 @@ package app
 import (
 	"kubelab.io/controller-manager/internal/controllerctx"
 	"kubelab.io/controller-manager/internal/deployment"
+	"kubelab.io/controller-manager/internal/disruption"
 	"kubelab.io/controller-manager/internal/garbagecollector"
 	"kubelab.io/controller-manager/internal/namespace"
 	"kubelab.io/controller-manager/internal/nodeipam"
@@ -23,5 +24,7 @@ func NewControllerInitializers() map[string]InitFunc {
 		"nodelifecycle":    Init(nodelifecycle.New, OneWorker),
 		"nodeipam":         Init(nodeipam.New, OneWorker),
 		"resourcequota":    Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
+		// One worker, as kube-controller-manager runs it.
+		"disruption": Init(disruption.New, OneWorker),
 	}
 }

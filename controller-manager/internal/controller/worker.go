@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"kubelab.io/client/cache"
 	"kubelab.io/client/workqueue"
 )
 
@@ -40,4 +41,17 @@ func processNextWorkItem(ctx context.Context, queue workqueue.Interface[string],
 	}
 	queue.Forget(key)
 	return true
+}
+
+// RunWhenSynced is a controller's Run: it waits for synced (the informers and the
+// controller's handler registrations), then drains queue with RunWorkers until ctx ends.
+// If ctx ends first the queue is shut down unused.
+func RunWhenSynced(ctx context.Context, synced []func() bool, queue workqueue.Interface[string], workers int, log *slog.Logger, syncFn func(ctx context.Context, key string) error) {
+	log.Info("starting", "workers", workers)
+	defer log.Info("stopped")
+	if !cache.WaitForCacheSync(ctx, synced...) {
+		queue.ShutDown()
+		return
+	}
+	RunWorkers(ctx, queue, workers, log, syncFn)
 }

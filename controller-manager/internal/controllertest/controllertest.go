@@ -1,5 +1,6 @@
 // Package controllertest holds what the controllers' tests share: waiting for a condition
-// without sleeping as an assertion, and reading what event handlers queued.
+// without sleeping as an assertion, reading what event handlers queued, and a client with the
+// controller-manager's identity.
 package controllertest
 
 import (
@@ -7,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"kubelab.io/apiserver/apiservertest"
+	"kubelab.io/client/kube"
 	"kubelab.io/client/workqueue"
 )
 
@@ -41,4 +44,18 @@ func DrainQueue(queue workqueue.Interface[string]) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ControllerManagerClient is a gRPC clientset of srv as the controller-manager's identity,
+// so a controller under test works with exactly what the bootstrap RBAC role grants it.
+// It is closed when the test ends.
+func ControllerManagerClient(tb testing.TB, srv *apiservertest.Server, userAgent string) *kube.Clientset {
+	tb.Helper()
+	cs, err := kube.NewForConfigFile(srv.UserKubeconfig("system:kube-controller-manager"),
+		kube.Options{GRPC: true, GRPCAddress: srv.GRPCAddr(), QPS: -1, UserAgent: userAgent})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cs.Close() })
+	return cs
 }

@@ -69,40 +69,14 @@ func replicas(rs *appsv1.ReplicaSet) int32 { return rs.GetSpec().GetReplicas() }
 
 func desired(d *appsv1.Deployment) int32 { return d.GetSpec().GetReplicas() }
 
-// ScaledValue resolves an int-or-percent against total, as Kubernetes'
-// intstr.GetScaledValueFromIntOrPercent: a percentage is rounded up when roundUp is set,
-// down otherwise. A nil value is 0.
-func ScaledValue(v *metav1.IntOrString, total int32, roundUp bool) (int32, error) {
-	if v == nil {
-		return 0, nil
-	}
-	if v.GetType() == 0 {
-		return v.GetIntVal(), nil
-	}
-	s := v.GetStrVal()
-	pct, ok := strings.CutSuffix(s, "%")
-	if !ok {
-		return 0, fmt.Errorf("invalid value for IntOrString: invalid value %q: must be an integer or a percentage", s)
-	}
-	n, err := strconv.Atoi(pct)
-	if err != nil {
-		return 0, fmt.Errorf("invalid value %q: %w", s, err)
-	}
-	scaled := float64(n) * float64(total) / 100
-	if roundUp {
-		return int32(math.Ceil(scaled)), nil
-	}
-	return int32(math.Floor(scaled)), nil
-}
-
 // ResolveFenceposts resolves maxSurge (rounded up) and maxUnavailable (rounded down)
 // against desired replicas. Both 0 is impossible (validation refuses it, but 25% of 1
 // rounds down to 0), so maxUnavailable then becomes 1 to let the rollout progress.
 func ResolveFenceposts(maxSurge, maxUnavailable *metav1.IntOrString, desired int32) (surge, unavailable int32, err error) {
-	if surge, err = ScaledValue(maxSurge, desired, true); err != nil {
+	if surge, err = controller.ScaledValue(maxSurge, desired, true); err != nil {
 		return 0, 0, err
 	}
-	if unavailable, err = ScaledValue(maxUnavailable, desired, false); err != nil {
+	if unavailable, err = controller.ScaledValue(maxUnavailable, desired, false); err != nil {
 		return 0, 0, err
 	}
 	if surge == 0 && unavailable == 0 {
@@ -182,7 +156,7 @@ func NewRSNewReplicas(d *appsv1.Deployment, allRSs []*appsv1.ReplicaSet, newRS *
 	switch t := d.GetSpec().GetStrategy().GetType(); t {
 	case RollingUpdateStrategy:
 		ru := d.GetSpec().GetStrategy().GetRollingUpdate()
-		surge, err := ScaledValue(ru.GetMaxSurge(), desired(d), true)
+		surge, err := controller.ScaledValue(ru.GetMaxSurge(), desired(d), true)
 		if err != nil {
 			return 0, err
 		}

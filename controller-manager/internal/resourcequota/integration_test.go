@@ -31,12 +31,7 @@ func startController(t *testing.T, resyncPeriod time.Duration) *kube.Clientset {
 	}
 	srv := apiservertest.Start(t)
 	admin := srv.Clientset(true)
-	cs, err := kube.NewForConfigFile(srv.UserKubeconfig("system:kube-controller-manager"),
-		kube.Options{GRPC: true, GRPCAddress: srv.GRPCAddr(), QPS: -1, UserAgent: "kube-controller-manager/resourcequota"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
+	cs := controllertest.ControllerManagerClient(t, srv, "kube-controller-manager/resourcequota")
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	factory := informers.NewSharedInformerFactory(cs.Transport(), 0, informers.WithLogger(log))

@@ -55,6 +55,7 @@ var (
 	core         = []string{""}
 	apps         = []string{"apps"}
 	coordination = []string{"coordination.k8s.io"}
+	policy       = []string{"policy"}
 	events       = []string{"", "events.k8s.io"}
 )
 
@@ -134,10 +135,14 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			// them cannot silently stop quota from coming back.
 			rule(readVerbs, core, "resourcequotas"),
 			rule([]string{"update"}, core, "resourcequotas/status"),
+			// Disruption controller: reads budgets (and, above, pods, replica sets and
+			// deployments for their scale) and writes their status.
+			rule(readVerbs, policy, "poddisruptionbudgets"),
+			rule([]string{"update"}, policy, "poddisruptionbudgets/status"),
 			// Garbage collector and namespace cleanup: read and delete anything, and update
 			// (ownerReferences, finalizers) the workload groups, not RBAC or webhooks.
 			rule(join(readVerbs, []string{"delete", "deletecollection"}), []string{"*"}, "*"),
-			rule([]string{"update", "patch"}, []string{"", "apps", "coordination.k8s.io"}, "*")),
+			rule([]string{"update", "patch"}, []string{"", "apps", "coordination.k8s.io", "policy"}, "*")),
 		// Kubelets: what every node may do; what concerns one node only (its pods, its Node,
 		// its Lease) is the Node authorizer's, which looks at the object.
 		clusterRole("system:node",
