@@ -24,6 +24,9 @@ const (
 	// that is not Ready be evicted only while the budget is met; AlwaysAllow always.
 	UnhealthyPodEvictionIfHealthyBudget = "IfHealthyBudget"
 	UnhealthyPodEvictionAlwaysAllow     = "AlwaysAllow"
+	// PodConditionDisruptionTarget (k8s.io/api/core/v1) is the condition an evicted pod gets
+	// before it is deleted.
+	PodConditionDisruptionTarget = "DisruptionTarget"
 )
 
 // DeletionTimeout is how long a pod granted an eviction stays in status.disruptedPods: if

@@ -123,20 +123,20 @@ func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.
 	}
 	switch phase := pod.GetStatus().GetPhase(); {
 	case phase == "Succeeded" || phase == "Failed" || pod.GetMetadata().GetDeletionTimestamp() != nil:
-		_, err := s.Delete(ctx, namespace, name, del)
+		err := s.deleteEvicted(ctx, namespace, name, del)
 		return err
 	case phase == "Pending":
-		_, err := s.Delete(ctx, namespace, name, pinned())
+		err := s.deleteEvicted(ctx, namespace, name, pinned())
 		return err
 	}
 	if pdbs == nil {
-		_, err := s.Delete(ctx, namespace, name, del)
+		err := s.deleteEvicted(ctx, namespace, name, del)
 		return err
 	}
 	pdb, err := coveringBudget(ctx, pdbs, pod)
 	if err != nil || pdb == nil {
 		if err == nil {
-			_, err = s.Delete(ctx, namespace, name, del)
+			err = s.deleteEvicted(ctx, namespace, name, del)
 		}
 		return err
 	}
@@ -146,7 +146,7 @@ func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.
 		st := pdb.GetStatus()
 		if pdb.GetSpec().GetUnhealthyPodEvictionPolicy() == disruption.UnhealthyPodEvictionAlwaysAllow ||
 			(st.GetCurrentHealthy() >= st.GetDesiredHealthy() && st.GetDesiredHealthy() > 0) {
-			_, err := s.Delete(ctx, namespace, name, pinned())
+			err := s.deleteEvicted(ctx, namespace, name, pinned())
 			if apierrors.IsConflict(err) && !clientPinned {
 				return tooManyRequests(fmt.Sprintf("The disruption budget %s is still being processed by the server.", pdb.GetMetadata().GetName()))
 			}
@@ -157,8 +157,60 @@ func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.
 	if err := s.spendBudget(ctx, pdbs, pdb, name, dryRun(del)); err != nil {
 		return err
 	}
-	_, err = s.Delete(ctx, namespace, name, del)
+	err = s.deleteEvicted(ctx, namespace, name, del)
 	return err
+}
+
+// deleteEvicted deletes an evicted pod as upstream's addConditionAndDeletePod does: first
+// the DisruptionTarget condition (reason EvictionByEvictionAPI) goes into its status, so its
+// controllers can tell an eviction from other deletions, then the delete, pinned to the
+// version the condition wrote when del was pinned at all. A dry run writes no condition.
+func (s *Store) deleteEvicted(ctx context.Context, namespace, name string, del *metav1.DeleteOptions) error {
+	if !dryRun(del) {
+		rv, err := s.markDisruptionTarget(ctx, namespace, name, del.GetPreconditions())
+		if err != nil {
+			return err
+		}
+		if del.GetPreconditions().GetResourceVersion() != "" {
+			del = proto.Clone(del).(*metav1.DeleteOptions)
+			del.Preconditions.ResourceVersion = proto.String(rv)
+		}
+	}
+	_, err := s.Delete(ctx, namespace, name, del)
+	return err
+}
+
+// markDisruptionTarget writes the DisruptionTarget condition into the pod's status, on the
+// latest pod (read again when another writer got there first, unless pre pins a version),
+// and returns the resourceVersion it wrote.
+func (s *Store) markDisruptionTarget(ctx context.Context, namespace, name string, pre *metav1.Preconditions) (string, error) {
+	for attempt := 0; ; attempt++ {
+		obj, err := s.Get(ctx, namespace, name)
+		if err != nil {
+			return "", err
+		}
+		pod := obj.(*corev1.Pod)
+		m := pod.GetMetadata()
+		if uid := pre.GetUid(); uid != "" && uid != m.GetUid() {
+			return "", apierrors.NewConflict(s.gr(), name, fmt.Errorf("the UID in the precondition (%s) does not match the UID in record (%s). The object might have been deleted and then recreated", uid, m.GetUid()))
+		}
+		if rv := pre.GetResourceVersion(); rv != "" && rv != m.GetResourceVersion() {
+			return "", apierrors.NewConflict(s.gr(), name, fmt.Errorf("the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record (%s). The object might have been modified", rv, m.GetResourceVersion()))
+		}
+		if pod.Status == nil {
+			pod.Status = &corev1.PodStatus{}
+		}
+		SetPodCondition(pod.Status, &corev1.PodCondition{Type: disruption.PodConditionDisruptionTarget, Status: "True",
+			Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting", LastTransitionTime: &metav1.Time{Seconds: s.now().Unix()}})
+		out, err := s.Update(ctx, namespace, name, pod, UpdateOptions{Subresource: "status"}) // at the version read
+		if apierrors.IsConflict(err) && pre.GetResourceVersion() == "" && attempt < evictionConflictRetries {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return out.GetMetadata().GetResourceVersion(), nil
+	}
 }
 
 // evictionConflictRetries is how often an eviction rereads a budget another writer changed

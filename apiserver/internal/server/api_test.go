@@ -456,6 +456,17 @@ func TestEviction(t *testing.T) {
 	if dig(pod, "metadata", "deletionTimestamp") == nil || dig(pod, "metadata", "deletionGracePeriodSeconds") != float64(30) {
 		t.Errorf("evicted pod metadata = %v", pod["metadata"])
 	}
+	// Before the delete, the pod was marked as upstream marks it, for its controllers.
+	var marked bool
+	for _, cond := range dig(pod, "status", "conditions").([]any) {
+		cond := cond.(map[string]any)
+		if cond["type"] == "DisruptionTarget" {
+			marked = cond["status"] == "True" && cond["reason"] == "EvictionByEvictionAPI" && cond["message"] == "Eviction API: evicting" && cond["lastTransitionTime"] != nil
+		}
+	}
+	if !marked {
+		t.Errorf("evicted pod's conditions = %v, want DisruptionTarget True (EvictionByEvictionAPI)", dig(pod, "status", "conditions"))
+	}
 	// deleteOptions are honoured: grace period 0 removes it at once.
 	c.post(pods+"/web-0/eviction", `{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"web-0"},"deleteOptions":{"gracePeriodSeconds":0}}`).must(t, http.StatusCreated)
 	c.get(pods+"/web-0").must(t, http.StatusNotFound)
