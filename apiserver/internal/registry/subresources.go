@@ -267,12 +267,12 @@ func (s *Store) spendBudget(ctx context.Context, pdbs *Store, pdb *policyv1.PodD
 // coveringBudget returns the one budget covering pod, nil when none does, and upstream's 500
 // when more than one does: it cannot tell which one to spend.
 func coveringBudget(ctx context.Context, pdbs *Store, pod *corev1.Pod) (*policyv1.PodDisruptionBudget, error) {
-	list, err := pdbs.List(ctx, pod.GetMetadata().GetNamespace(), ListOptions{})
+	list, err := pdbs.ListItems(ctx, pod.GetMetadata().GetNamespace(), ListOptions{})
 	if err != nil {
 		return nil, err
 	}
 	var found *policyv1.PodDisruptionBudget
-	for _, it := range runtime.Items(list) {
+	for _, it := range list.Items {
 		pdb := it.(*policyv1.PodDisruptionBudget)
 		if !disruption.Covers(pdb, pod) {
 			continue

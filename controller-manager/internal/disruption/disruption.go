@@ -234,7 +234,8 @@ func (c *Controller) trySync(ctx context.Context, pdb *policyv1.PodDisruptionBud
 		c.log.Warn("pods selected by this budget have no controller, so percentages and maxUnavailable cannot count them; use an integer minAvailable",
 			"namespace", namespace, "name", name, "pods", unmanaged)
 	}
-	if !statusEqual(pdb.GetStatus(), status) {
+	// computeStatus carries the condition's transition time over, so equal means unchanged.
+	if !proto.Equal(pdb.GetStatus(), status) {
 		next := proto.Clone(pdb).(*policyv1.PodDisruptionBudget)
 		next.Status = status
 		if _, err := c.client.PodDisruptionBudgets(namespace).UpdateStatus(ctx, next); err != nil {
@@ -250,10 +251,6 @@ func (c *Controller) trySync(ctx context.Context, pdb *policyv1.PodDisruptionBud
 	}
 	return nil
 }
-
-// statusEqual compares what the controller computes; the condition's transition time is
-// carried over by computeStatus, so proto equality is the test.
-func statusEqual(a, b *policyv1.PodDisruptionBudgetStatus) bool { return proto.Equal(a, b) }
 
 // scaleFunc returns the controller owning a pod (its uid, to count each once) and its
 // desired replicas; ok is false when the pod has no controller.
