@@ -25,6 +25,7 @@ var Mappings = []Mapping{
 	{Kind: core("ResourceQuota"), Plural: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"}, Namespaced: true},
 	{Kind: core("ConfigMap"), Plural: "configmaps", Singular: "configmap", ShortNames: []string{"cm"}, Namespaced: true},
 	{Kind: core("Secret"), Plural: "secrets", Singular: "secret", Namespaced: true},
+	{Kind: core("ServiceAccount"), Plural: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true},
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: policy("PodDisruptionBudget"), Plural: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Namespaced: true},

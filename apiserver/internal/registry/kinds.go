@@ -81,6 +81,7 @@ func Resources() []*Resource {
 		std(&Resource{Kind: gvk(scheme.GroupCore, "ConfigMap")}),
 		// A Secret's stringData is merged into data by defaulting, on every write.
 		std(&Resource{Kind: gvk(scheme.GroupCore, "Secret")}),
+		std(&Resource{Kind: gvk(scheme.GroupCore, "ServiceAccount")}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupApps, "Deployment"), StatusSubresource: true,
 		}),

@@ -1,6 +1,8 @@
 // Package authentication/v1 holds the kinds of Kubernetes' authentication.k8s.io/v1 API group
-// that kubelab serves: SelfSubjectReview, which asks "who am I?" (`kubectl auth whoami`).
-// Reviews are created and answered, never stored.
+// that kubelab serves: SelfSubjectReview, which asks "who am I?" (`kubectl auth whoami`), and
+// TokenRequest, the serviceaccounts/token subresource that issues a service account's token
+// (`kubectl create token`, the kubelet's projected token volumes). Both are created and
+// answered, never stored.
 //
 // Conventions are those of api/meta/v1/meta.proto.
 
@@ -329,6 +331,339 @@ func (x *SelfSubjectReviewList) GetItems() []*SelfSubjectReview {
 	return nil
 }
 
+// BoundObjectReference is the object a token is bound to: the token stops authenticating when
+// that object (a Pod or a Secret) is deleted.
+type BoundObjectReference struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Uid           string                 `protobuf:"bytes,4,opt,name=uid,proto3" json:"uid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BoundObjectReference) Reset() {
+	*x = BoundObjectReference{}
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BoundObjectReference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BoundObjectReference) ProtoMessage() {}
+
+func (x *BoundObjectReference) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BoundObjectReference.ProtoReflect.Descriptor instead.
+func (*BoundObjectReference) Descriptor() ([]byte, []int) {
+	return file_api_authentication_v1_authentication_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BoundObjectReference) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *BoundObjectReference) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *BoundObjectReference) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BoundObjectReference) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+// TokenRequestSpec is what a token is requested for.
+type TokenRequestSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// audiences the token is for; empty means the apiserver's own (its issuer).
+	Audiences []string `protobuf:"bytes,1,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	// expirationSeconds is the requested lifetime; the apiserver may shorten it.
+	ExpirationSeconds *int64                `protobuf:"varint,4,opt,name=expirationSeconds,proto3,oneof" json:"expirationSeconds,omitempty"`
+	BoundObjectRef    *BoundObjectReference `protobuf:"bytes,3,opt,name=boundObjectRef,proto3" json:"boundObjectRef,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *TokenRequestSpec) Reset() {
+	*x = TokenRequestSpec{}
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenRequestSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenRequestSpec) ProtoMessage() {}
+
+func (x *TokenRequestSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenRequestSpec.ProtoReflect.Descriptor instead.
+func (*TokenRequestSpec) Descriptor() ([]byte, []int) {
+	return file_api_authentication_v1_authentication_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TokenRequestSpec) GetAudiences() []string {
+	if x != nil {
+		return x.Audiences
+	}
+	return nil
+}
+
+func (x *TokenRequestSpec) GetExpirationSeconds() int64 {
+	if x != nil && x.ExpirationSeconds != nil {
+		return *x.ExpirationSeconds
+	}
+	return 0
+}
+
+func (x *TokenRequestSpec) GetBoundObjectRef() *BoundObjectReference {
+	if x != nil {
+		return x.BoundObjectRef
+	}
+	return nil
+}
+
+// TokenRequestStatus is the issued token.
+type TokenRequestStatus struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Token               string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	ExpirationTimestamp *v1.Time               `protobuf:"bytes,2,opt,name=expirationTimestamp,proto3" json:"expirationTimestamp,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *TokenRequestStatus) Reset() {
+	*x = TokenRequestStatus{}
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenRequestStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenRequestStatus) ProtoMessage() {}
+
+func (x *TokenRequestStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenRequestStatus.ProtoReflect.Descriptor instead.
+func (*TokenRequestStatus) Descriptor() ([]byte, []int) {
+	return file_api_authentication_v1_authentication_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TokenRequestStatus) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *TokenRequestStatus) GetExpirationTimestamp() *v1.Time {
+	if x != nil {
+		return x.ExpirationTimestamp
+	}
+	return nil
+}
+
+// TokenRequest asks for a token of a service account (POST
+// /api/v1/namespaces/NS/serviceaccounts/NAME/token).
+type TokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *TokenRequestSpec      `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *TokenRequestStatus    `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenRequest) Reset() {
+	*x = TokenRequest{}
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenRequest) ProtoMessage() {}
+
+func (x *TokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenRequest.ProtoReflect.Descriptor instead.
+func (*TokenRequest) Descriptor() ([]byte, []int) {
+	return file_api_authentication_v1_authentication_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TokenRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TokenRequest) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *TokenRequest) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *TokenRequest) GetSpec() *TokenRequestSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *TokenRequest) GetStatus() *TokenRequestStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// TokenRequestList exists for the scheme's sake; token requests are never listed.
+type TokenRequestList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*TokenRequest        `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenRequestList) Reset() {
+	*x = TokenRequestList{}
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenRequestList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenRequestList) ProtoMessage() {}
+
+func (x *TokenRequestList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_authentication_v1_authentication_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenRequestList.ProtoReflect.Descriptor instead.
+func (*TokenRequestList) Descriptor() ([]byte, []int) {
+	return file_api_authentication_v1_authentication_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TokenRequestList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TokenRequestList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *TokenRequestList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *TokenRequestList) GetItems() []*TokenRequest {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 var File_api_authentication_v1_authentication_proto protoreflect.FileDescriptor
 
 const file_api_authentication_v1_authentication_proto_rawDesc = "" +
@@ -361,7 +696,37 @@ const file_api_authentication_v1_authentication_proto_rawDesc = "" +
 	"apiVersion\x18\x02 \x01(\tR\n" +
 	"apiVersion\x129\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12L\n" +
-	"\x05items\x18\x04 \x03(\v20.kubelab.api.authentication.v1.SelfSubjectReviewB\x04\xc8\xf3\x18\x01R\x05itemsB9Z7kubelab.io/proto/api/authentication/v1;authenticationv1b\x06proto3"
+	"\x05items\x18\x04 \x03(\v20.kubelab.api.authentication.v1.SelfSubjectReviewB\x04\xc8\xf3\x18\x01R\x05items\"p\n" +
+	"\x14BoundObjectReference\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n" +
+	"\x03uid\x18\x04 \x01(\tR\x03uid\"\xdc\x01\n" +
+	"\x10TokenRequestSpec\x12\"\n" +
+	"\taudiences\x18\x01 \x03(\tB\x04\xc8\xf3\x18\x01R\taudiences\x121\n" +
+	"\x11expirationSeconds\x18\x04 \x01(\x03H\x00R\x11expirationSeconds\x88\x01\x01\x12[\n" +
+	"\x0eboundObjectRef\x18\x03 \x01(\v23.kubelab.api.authentication.v1.BoundObjectReferenceR\x0eboundObjectRefB\x14\n" +
+	"\x12_expirationSeconds\"\x83\x01\n" +
+	"\x12TokenRequestStatus\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x05token\x12Q\n" +
+	"\x13expirationTimestamp\x18\x02 \x01(\v2\x19.kubelab.api.meta.v1.TimeB\x04\xc8\xf3\x18\x01R\x13expirationTimestamp\"\x9b\x02\n" +
+	"\fTokenRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12I\n" +
+	"\x04spec\x18\x04 \x01(\v2/.kubelab.api.authentication.v1.TokenRequestSpecB\x04\xc8\xf3\x18\x01R\x04spec\x12O\n" +
+	"\x06status\x18\x05 \x01(\v21.kubelab.api.authentication.v1.TokenRequestStatusB\x04\xc8\xf3\x18\x01R\x06status\"\xca\x01\n" +
+	"\x10TokenRequestList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12G\n" +
+	"\x05items\x18\x04 \x03(\v2+.kubelab.api.authentication.v1.TokenRequestB\x04\xc8\xf3\x18\x01R\x05itemsB9Z7kubelab.io/proto/api/authentication/v1;authenticationv1b\x06proto3"
 
 var (
 	file_api_authentication_v1_authentication_proto_rawDescOnce sync.Once
@@ -375,30 +740,43 @@ func file_api_authentication_v1_authentication_proto_rawDescGZIP() []byte {
 	return file_api_authentication_v1_authentication_proto_rawDescData
 }
 
-var file_api_authentication_v1_authentication_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_api_authentication_v1_authentication_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_api_authentication_v1_authentication_proto_goTypes = []any{
 	(*ExtraValue)(nil),              // 0: kubelab.api.authentication.v1.ExtraValue
 	(*UserInfo)(nil),                // 1: kubelab.api.authentication.v1.UserInfo
 	(*SelfSubjectReviewStatus)(nil), // 2: kubelab.api.authentication.v1.SelfSubjectReviewStatus
 	(*SelfSubjectReview)(nil),       // 3: kubelab.api.authentication.v1.SelfSubjectReview
 	(*SelfSubjectReviewList)(nil),   // 4: kubelab.api.authentication.v1.SelfSubjectReviewList
-	nil,                             // 5: kubelab.api.authentication.v1.UserInfo.ExtraEntry
-	(*v1.ObjectMeta)(nil),           // 6: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),             // 7: kubelab.api.meta.v1.ListMeta
+	(*BoundObjectReference)(nil),    // 5: kubelab.api.authentication.v1.BoundObjectReference
+	(*TokenRequestSpec)(nil),        // 6: kubelab.api.authentication.v1.TokenRequestSpec
+	(*TokenRequestStatus)(nil),      // 7: kubelab.api.authentication.v1.TokenRequestStatus
+	(*TokenRequest)(nil),            // 8: kubelab.api.authentication.v1.TokenRequest
+	(*TokenRequestList)(nil),        // 9: kubelab.api.authentication.v1.TokenRequestList
+	nil,                             // 10: kubelab.api.authentication.v1.UserInfo.ExtraEntry
+	(*v1.ObjectMeta)(nil),           // 11: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),             // 12: kubelab.api.meta.v1.ListMeta
+	(*v1.Time)(nil),                 // 13: kubelab.api.meta.v1.Time
 }
 var file_api_authentication_v1_authentication_proto_depIdxs = []int32{
-	5, // 0: kubelab.api.authentication.v1.UserInfo.extra:type_name -> kubelab.api.authentication.v1.UserInfo.ExtraEntry
-	1, // 1: kubelab.api.authentication.v1.SelfSubjectReviewStatus.userInfo:type_name -> kubelab.api.authentication.v1.UserInfo
-	6, // 2: kubelab.api.authentication.v1.SelfSubjectReview.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	2, // 3: kubelab.api.authentication.v1.SelfSubjectReview.status:type_name -> kubelab.api.authentication.v1.SelfSubjectReviewStatus
-	7, // 4: kubelab.api.authentication.v1.SelfSubjectReviewList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	3, // 5: kubelab.api.authentication.v1.SelfSubjectReviewList.items:type_name -> kubelab.api.authentication.v1.SelfSubjectReview
-	0, // 6: kubelab.api.authentication.v1.UserInfo.ExtraEntry.value:type_name -> kubelab.api.authentication.v1.ExtraValue
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	10, // 0: kubelab.api.authentication.v1.UserInfo.extra:type_name -> kubelab.api.authentication.v1.UserInfo.ExtraEntry
+	1,  // 1: kubelab.api.authentication.v1.SelfSubjectReviewStatus.userInfo:type_name -> kubelab.api.authentication.v1.UserInfo
+	11, // 2: kubelab.api.authentication.v1.SelfSubjectReview.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	2,  // 3: kubelab.api.authentication.v1.SelfSubjectReview.status:type_name -> kubelab.api.authentication.v1.SelfSubjectReviewStatus
+	12, // 4: kubelab.api.authentication.v1.SelfSubjectReviewList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	3,  // 5: kubelab.api.authentication.v1.SelfSubjectReviewList.items:type_name -> kubelab.api.authentication.v1.SelfSubjectReview
+	5,  // 6: kubelab.api.authentication.v1.TokenRequestSpec.boundObjectRef:type_name -> kubelab.api.authentication.v1.BoundObjectReference
+	13, // 7: kubelab.api.authentication.v1.TokenRequestStatus.expirationTimestamp:type_name -> kubelab.api.meta.v1.Time
+	11, // 8: kubelab.api.authentication.v1.TokenRequest.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	6,  // 9: kubelab.api.authentication.v1.TokenRequest.spec:type_name -> kubelab.api.authentication.v1.TokenRequestSpec
+	7,  // 10: kubelab.api.authentication.v1.TokenRequest.status:type_name -> kubelab.api.authentication.v1.TokenRequestStatus
+	12, // 11: kubelab.api.authentication.v1.TokenRequestList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	8,  // 12: kubelab.api.authentication.v1.TokenRequestList.items:type_name -> kubelab.api.authentication.v1.TokenRequest
+	0,  // 13: kubelab.api.authentication.v1.UserInfo.ExtraEntry.value:type_name -> kubelab.api.authentication.v1.ExtraValue
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_api_authentication_v1_authentication_proto_init() }
@@ -406,13 +784,14 @@ func file_api_authentication_v1_authentication_proto_init() {
 	if File_api_authentication_v1_authentication_proto != nil {
 		return
 	}
+	file_api_authentication_v1_authentication_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_authentication_v1_authentication_proto_rawDesc), len(file_api_authentication_v1_authentication_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

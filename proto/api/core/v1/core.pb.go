@@ -1885,12 +1885,14 @@ func (x *WeightedPodAffinityTerm) GetPodAffinityTerm() *PodAffinityTerm {
 
 // Volume is a named volume the pod's containers can mount; one source is set.
 type Volume struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	HostPath      *HostPathVolumeSource  `protobuf:"bytes,2,opt,name=hostPath,proto3" json:"hostPath,omitempty"`
-	EmptyDir      *EmptyDirVolumeSource  `protobuf:"bytes,3,opt,name=emptyDir,proto3" json:"emptyDir,omitempty"`
-	Secret        *SecretVolumeSource    `protobuf:"bytes,7,opt,name=secret,proto3" json:"secret,omitempty"`
-	ConfigMap     *ConfigMapVolumeSource `protobuf:"bytes,20,opt,name=configMap,proto3" json:"configMap,omitempty"`
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Name          string                   `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	HostPath      *HostPathVolumeSource    `protobuf:"bytes,2,opt,name=hostPath,proto3" json:"hostPath,omitempty"`
+	EmptyDir      *EmptyDirVolumeSource    `protobuf:"bytes,3,opt,name=emptyDir,proto3" json:"emptyDir,omitempty"`
+	Secret        *SecretVolumeSource      `protobuf:"bytes,7,opt,name=secret,proto3" json:"secret,omitempty"`
+	DownwardAPI   *DownwardAPIVolumeSource `protobuf:"bytes,16,opt,name=downwardAPI,proto3" json:"downwardAPI,omitempty"`
+	ConfigMap     *ConfigMapVolumeSource   `protobuf:"bytes,20,opt,name=configMap,proto3" json:"configMap,omitempty"`
+	Projected     *ProjectedVolumeSource   `protobuf:"bytes,26,opt,name=projected,proto3" json:"projected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1953,9 +1955,23 @@ func (x *Volume) GetSecret() *SecretVolumeSource {
 	return nil
 }
 
+func (x *Volume) GetDownwardAPI() *DownwardAPIVolumeSource {
+	if x != nil {
+		return x.DownwardAPI
+	}
+	return nil
+}
+
 func (x *Volume) GetConfigMap() *ConfigMapVolumeSource {
 	if x != nil {
 		return x.ConfigMap
+	}
+	return nil
+}
+
+func (x *Volume) GetProjected() *ProjectedVolumeSource {
+	if x != nil {
+		return x.Projected
 	}
 	return nil
 }
@@ -2206,6 +2222,483 @@ func (x *SecretVolumeSource) GetOptional() bool {
 	return false
 }
 
+// DownwardAPIVolumeSource writes fields of the pod, and its containers' resources, as files.
+type DownwardAPIVolumeSource struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Items         []*DownwardAPIVolumeFile `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	DefaultMode   *int32                   `protobuf:"varint,2,opt,name=defaultMode,proto3,oneof" json:"defaultMode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownwardAPIVolumeSource) Reset() {
+	*x = DownwardAPIVolumeSource{}
+	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIVolumeSource) ProtoMessage() {}
+
+func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
+func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *DownwardAPIVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+// DownwardAPIVolumeFile is one file of a downward API volume; one of fieldRef and
+// resourceFieldRef is set.
+type DownwardAPIVolumeFile struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Path             string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	FieldRef         *ObjectFieldSelector   `protobuf:"bytes,2,opt,name=fieldRef,proto3" json:"fieldRef,omitempty"`
+	Mode             *int32                 `protobuf:"varint,3,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `protobuf:"bytes,4,opt,name=resourceFieldRef,proto3" json:"resourceFieldRef,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DownwardAPIVolumeFile) Reset() {
+	*x = DownwardAPIVolumeFile{}
+	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIVolumeFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIVolumeFile) ProtoMessage() {}
+
+func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
+func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DownwardAPIVolumeFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DownwardAPIVolumeFile) GetFieldRef() *ObjectFieldSelector {
+	if x != nil {
+		return x.FieldRef
+	}
+	return nil
+}
+
+func (x *DownwardAPIVolumeFile) GetMode() int32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+func (x *DownwardAPIVolumeFile) GetResourceFieldRef() *ResourceFieldSelector {
+	if x != nil {
+		return x.ResourceFieldRef
+	}
+	return nil
+}
+
+// ProjectedVolumeSource gathers several sources into one directory: the service account
+// token volume every pod gets (kube-api-access-*) is one.
+type ProjectedVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sources       []*VolumeProjection    `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
+	DefaultMode   *int32                 `protobuf:"varint,2,opt,name=defaultMode,proto3,oneof" json:"defaultMode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProjectedVolumeSource) Reset() {
+	*x = ProjectedVolumeSource{}
+	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProjectedVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProjectedVolumeSource) ProtoMessage() {}
+
+func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
+func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *ProjectedVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+// VolumeProjection is one source of a projected volume; one field is set.
+type VolumeProjection struct {
+	state               protoimpl.MessageState         `protogen:"open.v1"`
+	Secret              *SecretProjection              `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	DownwardAPI         *DownwardAPIProjection         `protobuf:"bytes,2,opt,name=downwardAPI,proto3" json:"downwardAPI,omitempty"`
+	ConfigMap           *ConfigMapProjection           `protobuf:"bytes,3,opt,name=configMap,proto3" json:"configMap,omitempty"`
+	ServiceAccountToken *ServiceAccountTokenProjection `protobuf:"bytes,4,opt,name=serviceAccountToken,proto3" json:"serviceAccountToken,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *VolumeProjection) Reset() {
+	*x = VolumeProjection{}
+	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeProjection) ProtoMessage() {}
+
+func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
+func (*VolumeProjection) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *VolumeProjection) GetSecret() *SecretProjection {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *VolumeProjection) GetDownwardAPI() *DownwardAPIProjection {
+	if x != nil {
+		return x.DownwardAPI
+	}
+	return nil
+}
+
+func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
+	if x != nil {
+		return x.ConfigMap
+	}
+	return nil
+}
+
+func (x *VolumeProjection) GetServiceAccountToken() *ServiceAccountTokenProjection {
+	if x != nil {
+		return x.ServiceAccountToken
+	}
+	return nil
+}
+
+// SecretProjection projects a Secret's keys into a projected volume.
+type SecretProjection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	Optional      *bool                  `protobuf:"varint,4,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretProjection) Reset() {
+	*x = SecretProjection{}
+	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretProjection) ProtoMessage() {}
+
+func (x *SecretProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
+func (*SecretProjection) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SecretProjection) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SecretProjection) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *SecretProjection) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+// ConfigMapProjection projects a ConfigMap's keys into a projected volume.
+type ConfigMapProjection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	Optional      *bool                  `protobuf:"varint,4,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMapProjection) Reset() {
+	*x = ConfigMapProjection{}
+	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMapProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMapProjection) ProtoMessage() {}
+
+func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
+func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ConfigMapProjection) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigMapProjection) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ConfigMapProjection) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+// DownwardAPIProjection projects fields of the pod into a projected volume.
+type DownwardAPIProjection struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Items         []*DownwardAPIVolumeFile `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownwardAPIProjection) Reset() {
+	*x = DownwardAPIProjection{}
+	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIProjection) ProtoMessage() {}
+
+func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
+func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// ServiceAccountTokenProjection is a token for the pod's service account, bound to the pod,
+// that the kubelet requests (serviceaccounts/token) and renews before it expires.
+type ServiceAccountTokenProjection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// audience the token is for; empty means the apiserver's own.
+	Audience string `protobuf:"bytes,1,opt,name=audience,proto3" json:"audience,omitempty"`
+	// expirationSeconds is the token's requested lifetime (default 3600, at least 600).
+	ExpirationSeconds *int64 `protobuf:"varint,2,opt,name=expirationSeconds,proto3,oneof" json:"expirationSeconds,omitempty"`
+	Path              string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ServiceAccountTokenProjection) Reset() {
+	*x = ServiceAccountTokenProjection{}
+	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceAccountTokenProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceAccountTokenProjection) ProtoMessage() {}
+
+func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceAccountTokenProjection.ProtoReflect.Descriptor instead.
+func (*ServiceAccountTokenProjection) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ServiceAccountTokenProjection) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
+func (x *ServiceAccountTokenProjection) GetExpirationSeconds() int64 {
+	if x != nil && x.ExpirationSeconds != nil {
+		return *x.ExpirationSeconds
+	}
+	return 0
+}
+
+func (x *ServiceAccountTokenProjection) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 // KeyToPath maps one key to a file path inside a volume.
 type KeyToPath struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2218,7 +2711,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	mi := &file_api_core_v1_core_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2723,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	mi := &file_api_core_v1_core_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2736,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{32}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -2301,7 +2794,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	mi := &file_api_core_v1_core_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2806,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	mi := &file_api_core_v1_core_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2819,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{33}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Container) GetName() string {
@@ -2498,7 +2991,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	mi := &file_api_core_v1_core_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2510,7 +3003,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	mi := &file_api_core_v1_core_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2523,7 +3016,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{34}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -2573,7 +3066,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	mi := &file_api_core_v1_core_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +3078,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	mi := &file_api_core_v1_core_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +3091,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{35}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -2633,7 +3126,7 @@ type ConfigMapEnvSource struct {
 
 func (x *ConfigMapEnvSource) Reset() {
 	*x = ConfigMapEnvSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	mi := &file_api_core_v1_core_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +3138,7 @@ func (x *ConfigMapEnvSource) String() string {
 func (*ConfigMapEnvSource) ProtoMessage() {}
 
 func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	mi := &file_api_core_v1_core_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +3151,7 @@ func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapEnvSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapEnvSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{36}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ConfigMapEnvSource) GetName() string {
@@ -2686,7 +3179,7 @@ type SecretEnvSource struct {
 
 func (x *SecretEnvSource) Reset() {
 	*x = SecretEnvSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	mi := &file_api_core_v1_core_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2698,7 +3191,7 @@ func (x *SecretEnvSource) String() string {
 func (*SecretEnvSource) ProtoMessage() {}
 
 func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	mi := &file_api_core_v1_core_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2711,7 +3204,7 @@ func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretEnvSource.ProtoReflect.Descriptor instead.
 func (*SecretEnvSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{37}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SecretEnvSource) GetName() string {
@@ -2740,7 +3233,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	mi := &file_api_core_v1_core_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2752,7 +3245,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	mi := &file_api_core_v1_core_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2765,7 +3258,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{38}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *EnvVar) GetName() string {
@@ -2802,7 +3295,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	mi := &file_api_core_v1_core_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2814,7 +3307,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	mi := &file_api_core_v1_core_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2827,7 +3320,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{39}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *EnvVarSource) GetFieldRef() *ObjectFieldSelector {
@@ -2869,7 +3362,7 @@ type ObjectFieldSelector struct {
 
 func (x *ObjectFieldSelector) Reset() {
 	*x = ObjectFieldSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[40]
+	mi := &file_api_core_v1_core_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +3374,7 @@ func (x *ObjectFieldSelector) String() string {
 func (*ObjectFieldSelector) ProtoMessage() {}
 
 func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[40]
+	mi := &file_api_core_v1_core_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +3387,7 @@ func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
 func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{40}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ObjectFieldSelector) GetApiVersion() string {
@@ -2923,7 +3416,7 @@ type ResourceFieldSelector struct {
 
 func (x *ResourceFieldSelector) Reset() {
 	*x = ResourceFieldSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[41]
+	mi := &file_api_core_v1_core_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2935,7 +3428,7 @@ func (x *ResourceFieldSelector) String() string {
 func (*ResourceFieldSelector) ProtoMessage() {}
 
 func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[41]
+	mi := &file_api_core_v1_core_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2948,7 +3441,7 @@ func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
 func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{41}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ResourceFieldSelector) GetContainerName() string {
@@ -2984,7 +3477,7 @@ type ConfigMapKeySelector struct {
 
 func (x *ConfigMapKeySelector) Reset() {
 	*x = ConfigMapKeySelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[42]
+	mi := &file_api_core_v1_core_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2996,7 +3489,7 @@ func (x *ConfigMapKeySelector) String() string {
 func (*ConfigMapKeySelector) ProtoMessage() {}
 
 func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[42]
+	mi := &file_api_core_v1_core_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3009,7 +3502,7 @@ func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapKeySelector.ProtoReflect.Descriptor instead.
 func (*ConfigMapKeySelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{42}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ConfigMapKeySelector) GetName() string {
@@ -3045,7 +3538,7 @@ type SecretKeySelector struct {
 
 func (x *SecretKeySelector) Reset() {
 	*x = SecretKeySelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[43]
+	mi := &file_api_core_v1_core_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3057,7 +3550,7 @@ func (x *SecretKeySelector) String() string {
 func (*SecretKeySelector) ProtoMessage() {}
 
 func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[43]
+	mi := &file_api_core_v1_core_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3070,7 +3563,7 @@ func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretKeySelector.ProtoReflect.Descriptor instead.
 func (*SecretKeySelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{43}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SecretKeySelector) GetName() string {
@@ -3105,7 +3598,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_api_core_v1_core_proto_msgTypes[44]
+	mi := &file_api_core_v1_core_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3117,7 +3610,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[44]
+	mi := &file_api_core_v1_core_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3130,7 +3623,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{44}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ResourceRequirements) GetLimits() map[string]*v1.Quantity {
@@ -3160,7 +3653,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_api_core_v1_core_proto_msgTypes[45]
+	mi := &file_api_core_v1_core_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3172,7 +3665,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[45]
+	mi := &file_api_core_v1_core_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3185,7 +3678,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{45}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -3235,7 +3728,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_api_core_v1_core_proto_msgTypes[46]
+	mi := &file_api_core_v1_core_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3247,7 +3740,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[46]
+	mi := &file_api_core_v1_core_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3260,7 +3753,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{46}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -3343,7 +3836,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[47]
+	mi := &file_api_core_v1_core_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3355,7 +3848,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[47]
+	mi := &file_api_core_v1_core_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3368,7 +3861,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{47}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -3393,7 +3886,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[48]
+	mi := &file_api_core_v1_core_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3405,7 +3898,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[48]
+	mi := &file_api_core_v1_core_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3418,7 +3911,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{48}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -3467,7 +3960,7 @@ type HTTPHeader struct {
 
 func (x *HTTPHeader) Reset() {
 	*x = HTTPHeader{}
-	mi := &file_api_core_v1_core_proto_msgTypes[49]
+	mi := &file_api_core_v1_core_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3479,7 +3972,7 @@ func (x *HTTPHeader) String() string {
 func (*HTTPHeader) ProtoMessage() {}
 
 func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[49]
+	mi := &file_api_core_v1_core_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3492,7 +3985,7 @@ func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPHeader.ProtoReflect.Descriptor instead.
 func (*HTTPHeader) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{49}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *HTTPHeader) GetName() string {
@@ -3520,7 +4013,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[50]
+	mi := &file_api_core_v1_core_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3532,7 +4025,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[50]
+	mi := &file_api_core_v1_core_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3545,7 +4038,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{50}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *TCPSocketAction) GetPort() *v1.IntOrString {
@@ -3573,7 +4066,7 @@ type GRPCAction struct {
 
 func (x *GRPCAction) Reset() {
 	*x = GRPCAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[51]
+	mi := &file_api_core_v1_core_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3585,7 +4078,7 @@ func (x *GRPCAction) String() string {
 func (*GRPCAction) ProtoMessage() {}
 
 func (x *GRPCAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[51]
+	mi := &file_api_core_v1_core_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3598,7 +4091,7 @@ func (x *GRPCAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GRPCAction.ProtoReflect.Descriptor instead.
 func (*GRPCAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{51}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GRPCAction) GetPort() int32 {
@@ -3626,7 +4119,7 @@ type Lifecycle struct {
 
 func (x *Lifecycle) Reset() {
 	*x = Lifecycle{}
-	mi := &file_api_core_v1_core_proto_msgTypes[52]
+	mi := &file_api_core_v1_core_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3638,7 +4131,7 @@ func (x *Lifecycle) String() string {
 func (*Lifecycle) ProtoMessage() {}
 
 func (x *Lifecycle) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[52]
+	mi := &file_api_core_v1_core_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3651,7 +4144,7 @@ func (x *Lifecycle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
 func (*Lifecycle) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{52}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Lifecycle) GetPostStart() *LifecycleHandler {
@@ -3681,7 +4174,7 @@ type LifecycleHandler struct {
 
 func (x *LifecycleHandler) Reset() {
 	*x = LifecycleHandler{}
-	mi := &file_api_core_v1_core_proto_msgTypes[53]
+	mi := &file_api_core_v1_core_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3693,7 +4186,7 @@ func (x *LifecycleHandler) String() string {
 func (*LifecycleHandler) ProtoMessage() {}
 
 func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[53]
+	mi := &file_api_core_v1_core_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3706,7 +4199,7 @@ func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleHandler.ProtoReflect.Descriptor instead.
 func (*LifecycleHandler) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{53}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *LifecycleHandler) GetExec() *ExecAction {
@@ -3747,7 +4240,7 @@ type SleepAction struct {
 
 func (x *SleepAction) Reset() {
 	*x = SleepAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[54]
+	mi := &file_api_core_v1_core_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3759,7 +4252,7 @@ func (x *SleepAction) String() string {
 func (*SleepAction) ProtoMessage() {}
 
 func (x *SleepAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[54]
+	mi := &file_api_core_v1_core_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3772,7 +4265,7 @@ func (x *SleepAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepAction.ProtoReflect.Descriptor instead.
 func (*SleepAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{54}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SleepAction) GetSeconds() int64 {
@@ -3798,7 +4291,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_api_core_v1_core_proto_msgTypes[55]
+	mi := &file_api_core_v1_core_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3810,7 +4303,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[55]
+	mi := &file_api_core_v1_core_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3823,7 +4316,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{55}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SecurityContext) GetCapabilities() *Capabilities {
@@ -3886,7 +4379,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_api_core_v1_core_proto_msgTypes[56]
+	mi := &file_api_core_v1_core_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3898,7 +4391,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[56]
+	mi := &file_api_core_v1_core_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3911,7 +4404,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{56}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -3952,7 +4445,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[57]
+	mi := &file_api_core_v1_core_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3964,7 +4457,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[57]
+	mi := &file_api_core_v1_core_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3977,7 +4470,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{57}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -4086,7 +4579,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[58]
+	mi := &file_api_core_v1_core_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4098,7 +4591,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[58]
+	mi := &file_api_core_v1_core_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4111,7 +4604,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{58}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PodCondition) GetType() string {
@@ -4166,7 +4659,7 @@ type HostIP struct {
 
 func (x *HostIP) Reset() {
 	*x = HostIP{}
-	mi := &file_api_core_v1_core_proto_msgTypes[59]
+	mi := &file_api_core_v1_core_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4178,7 +4671,7 @@ func (x *HostIP) String() string {
 func (*HostIP) ProtoMessage() {}
 
 func (x *HostIP) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[59]
+	mi := &file_api_core_v1_core_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4191,7 +4684,7 @@ func (x *HostIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostIP.ProtoReflect.Descriptor instead.
 func (*HostIP) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{59}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *HostIP) GetIp() string {
@@ -4211,7 +4704,7 @@ type PodIP struct {
 
 func (x *PodIP) Reset() {
 	*x = PodIP{}
-	mi := &file_api_core_v1_core_proto_msgTypes[60]
+	mi := &file_api_core_v1_core_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4223,7 +4716,7 @@ func (x *PodIP) String() string {
 func (*PodIP) ProtoMessage() {}
 
 func (x *PodIP) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[60]
+	mi := &file_api_core_v1_core_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4236,7 +4729,7 @@ func (x *PodIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodIP.ProtoReflect.Descriptor instead.
 func (*PodIP) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{60}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *PodIP) GetIp() string {
@@ -4264,7 +4757,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[61]
+	mi := &file_api_core_v1_core_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4276,7 +4769,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[61]
+	mi := &file_api_core_v1_core_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4289,7 +4782,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{61}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -4367,7 +4860,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_api_core_v1_core_proto_msgTypes[62]
+	mi := &file_api_core_v1_core_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4379,7 +4872,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[62]
+	mi := &file_api_core_v1_core_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4392,7 +4885,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{62}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -4427,7 +4920,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_api_core_v1_core_proto_msgTypes[63]
+	mi := &file_api_core_v1_core_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4439,7 +4932,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[63]
+	mi := &file_api_core_v1_core_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4452,7 +4945,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{63}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -4479,7 +4972,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_api_core_v1_core_proto_msgTypes[64]
+	mi := &file_api_core_v1_core_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4491,7 +4984,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[64]
+	mi := &file_api_core_v1_core_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4504,7 +4997,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{64}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *v1.Time {
@@ -4530,7 +5023,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_api_core_v1_core_proto_msgTypes[65]
+	mi := &file_api_core_v1_core_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4542,7 +5035,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[65]
+	mi := &file_api_core_v1_core_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4555,7 +5048,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{65}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -4620,7 +5113,7 @@ type Binding struct {
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_api_core_v1_core_proto_msgTypes[66]
+	mi := &file_api_core_v1_core_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4632,7 +5125,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[66]
+	mi := &file_api_core_v1_core_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4645,7 +5138,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{66}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *Binding) GetKind() string {
@@ -4690,7 +5183,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_api_core_v1_core_proto_msgTypes[67]
+	mi := &file_api_core_v1_core_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4702,7 +5195,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[67]
+	mi := &file_api_core_v1_core_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4715,7 +5208,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{67}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Node) GetKind() string {
@@ -4766,7 +5259,7 @@ type NodeList struct {
 
 func (x *NodeList) Reset() {
 	*x = NodeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[68]
+	mi := &file_api_core_v1_core_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4778,7 +5271,7 @@ func (x *NodeList) String() string {
 func (*NodeList) ProtoMessage() {}
 
 func (x *NodeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[68]
+	mi := &file_api_core_v1_core_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4791,7 +5284,7 @@ func (x *NodeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeList.ProtoReflect.Descriptor instead.
 func (*NodeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{68}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *NodeList) GetKind() string {
@@ -4836,7 +5329,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[69]
+	mi := &file_api_core_v1_core_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4848,7 +5341,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[69]
+	mi := &file_api_core_v1_core_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4861,7 +5354,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{69}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *NodeSpec) GetPodCIDR() string {
@@ -4913,7 +5406,7 @@ type Taint struct {
 
 func (x *Taint) Reset() {
 	*x = Taint{}
-	mi := &file_api_core_v1_core_proto_msgTypes[70]
+	mi := &file_api_core_v1_core_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4925,7 +5418,7 @@ func (x *Taint) String() string {
 func (*Taint) ProtoMessage() {}
 
 func (x *Taint) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[70]
+	mi := &file_api_core_v1_core_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4938,7 +5431,7 @@ func (x *Taint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Taint.ProtoReflect.Descriptor instead.
 func (*Taint) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{70}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *Taint) GetKey() string {
@@ -4987,7 +5480,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[71]
+	mi := &file_api_core_v1_core_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4999,7 +5492,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[71]
+	mi := &file_api_core_v1_core_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5012,7 +5505,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{71}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]*v1.Quantity {
@@ -5093,7 +5586,7 @@ type NodeCondition struct {
 
 func (x *NodeCondition) Reset() {
 	*x = NodeCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[72]
+	mi := &file_api_core_v1_core_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5105,7 +5598,7 @@ func (x *NodeCondition) String() string {
 func (*NodeCondition) ProtoMessage() {}
 
 func (x *NodeCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[72]
+	mi := &file_api_core_v1_core_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5118,7 +5611,7 @@ func (x *NodeCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeCondition.ProtoReflect.Descriptor instead.
 func (*NodeCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{72}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *NodeCondition) GetType() string {
@@ -5175,7 +5668,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[73]
+	mi := &file_api_core_v1_core_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5187,7 +5680,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[73]
+	mi := &file_api_core_v1_core_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5200,7 +5693,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{73}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -5227,7 +5720,7 @@ type NodeDaemonEndpoints struct {
 
 func (x *NodeDaemonEndpoints) Reset() {
 	*x = NodeDaemonEndpoints{}
-	mi := &file_api_core_v1_core_proto_msgTypes[74]
+	mi := &file_api_core_v1_core_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5239,7 +5732,7 @@ func (x *NodeDaemonEndpoints) String() string {
 func (*NodeDaemonEndpoints) ProtoMessage() {}
 
 func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[74]
+	mi := &file_api_core_v1_core_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5252,7 +5745,7 @@ func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDaemonEndpoints.ProtoReflect.Descriptor instead.
 func (*NodeDaemonEndpoints) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{74}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *NodeDaemonEndpoints) GetKubeletEndpoint() *DaemonEndpoint {
@@ -5272,7 +5765,7 @@ type DaemonEndpoint struct {
 
 func (x *DaemonEndpoint) Reset() {
 	*x = DaemonEndpoint{}
-	mi := &file_api_core_v1_core_proto_msgTypes[75]
+	mi := &file_api_core_v1_core_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5284,7 +5777,7 @@ func (x *DaemonEndpoint) String() string {
 func (*DaemonEndpoint) ProtoMessage() {}
 
 func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[75]
+	mi := &file_api_core_v1_core_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5297,7 +5790,7 @@ func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonEndpoint.ProtoReflect.Descriptor instead.
 func (*DaemonEndpoint) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{75}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *DaemonEndpoint) GetPort() int32 {
@@ -5326,7 +5819,7 @@ type NodeSystemInfo struct {
 
 func (x *NodeSystemInfo) Reset() {
 	*x = NodeSystemInfo{}
-	mi := &file_api_core_v1_core_proto_msgTypes[76]
+	mi := &file_api_core_v1_core_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5338,7 +5831,7 @@ func (x *NodeSystemInfo) String() string {
 func (*NodeSystemInfo) ProtoMessage() {}
 
 func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[76]
+	mi := &file_api_core_v1_core_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5351,7 +5844,7 @@ func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSystemInfo.ProtoReflect.Descriptor instead.
 func (*NodeSystemInfo) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{76}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *NodeSystemInfo) GetMachineID() string {
@@ -5435,7 +5928,7 @@ type ContainerImage struct {
 
 func (x *ContainerImage) Reset() {
 	*x = ContainerImage{}
-	mi := &file_api_core_v1_core_proto_msgTypes[77]
+	mi := &file_api_core_v1_core_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5447,7 +5940,7 @@ func (x *ContainerImage) String() string {
 func (*ContainerImage) ProtoMessage() {}
 
 func (x *ContainerImage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[77]
+	mi := &file_api_core_v1_core_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5460,7 +5953,7 @@ func (x *ContainerImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerImage.ProtoReflect.Descriptor instead.
 func (*ContainerImage) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{77}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ContainerImage) GetNames() []string {
@@ -5504,7 +5997,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_api_core_v1_core_proto_msgTypes[78]
+	mi := &file_api_core_v1_core_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5516,7 +6009,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[78]
+	mi := &file_api_core_v1_core_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5529,7 +6022,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{78}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *Event) GetKind() string {
@@ -5664,7 +6157,7 @@ type EventList struct {
 
 func (x *EventList) Reset() {
 	*x = EventList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[79]
+	mi := &file_api_core_v1_core_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5676,7 +6169,7 @@ func (x *EventList) String() string {
 func (*EventList) ProtoMessage() {}
 
 func (x *EventList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[79]
+	mi := &file_api_core_v1_core_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5689,7 +6182,7 @@ func (x *EventList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventList.ProtoReflect.Descriptor instead.
 func (*EventList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{79}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *EventList) GetKind() string {
@@ -5731,7 +6224,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[80]
+	mi := &file_api_core_v1_core_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5743,7 +6236,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[80]
+	mi := &file_api_core_v1_core_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5756,7 +6249,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{80}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -5784,7 +6277,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_api_core_v1_core_proto_msgTypes[81]
+	mi := &file_api_core_v1_core_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5796,7 +6289,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[81]
+	mi := &file_api_core_v1_core_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5809,7 +6302,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{81}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -5839,7 +6332,7 @@ type LimitRange struct {
 
 func (x *LimitRange) Reset() {
 	*x = LimitRange{}
-	mi := &file_api_core_v1_core_proto_msgTypes[82]
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5851,7 +6344,7 @@ func (x *LimitRange) String() string {
 func (*LimitRange) ProtoMessage() {}
 
 func (x *LimitRange) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[82]
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5864,7 +6357,7 @@ func (x *LimitRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRange.ProtoReflect.Descriptor instead.
 func (*LimitRange) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{82}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *LimitRange) GetKind() string {
@@ -5908,7 +6401,7 @@ type LimitRangeList struct {
 
 func (x *LimitRangeList) Reset() {
 	*x = LimitRangeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[83]
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5920,7 +6413,7 @@ func (x *LimitRangeList) String() string {
 func (*LimitRangeList) ProtoMessage() {}
 
 func (x *LimitRangeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[83]
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5933,7 +6426,7 @@ func (x *LimitRangeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeList.ProtoReflect.Descriptor instead.
 func (*LimitRangeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{83}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *LimitRangeList) GetKind() string {
@@ -5974,7 +6467,7 @@ type LimitRangeSpec struct {
 
 func (x *LimitRangeSpec) Reset() {
 	*x = LimitRangeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[84]
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5986,7 +6479,7 @@ func (x *LimitRangeSpec) String() string {
 func (*LimitRangeSpec) ProtoMessage() {}
 
 func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[84]
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5999,7 +6492,7 @@ func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeSpec.ProtoReflect.Descriptor instead.
 func (*LimitRangeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{84}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *LimitRangeSpec) GetLimits() []*LimitRangeItem {
@@ -6024,7 +6517,7 @@ type LimitRangeItem struct {
 
 func (x *LimitRangeItem) Reset() {
 	*x = LimitRangeItem{}
-	mi := &file_api_core_v1_core_proto_msgTypes[85]
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6036,7 +6529,7 @@ func (x *LimitRangeItem) String() string {
 func (*LimitRangeItem) ProtoMessage() {}
 
 func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[85]
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6049,7 +6542,7 @@ func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeItem.ProtoReflect.Descriptor instead.
 func (*LimitRangeItem) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{85}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *LimitRangeItem) GetType() string {
@@ -6108,7 +6601,7 @@ type ResourceQuota struct {
 
 func (x *ResourceQuota) Reset() {
 	*x = ResourceQuota{}
-	mi := &file_api_core_v1_core_proto_msgTypes[86]
+	mi := &file_api_core_v1_core_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6120,7 +6613,7 @@ func (x *ResourceQuota) String() string {
 func (*ResourceQuota) ProtoMessage() {}
 
 func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[86]
+	mi := &file_api_core_v1_core_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6133,7 +6626,7 @@ func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuota.ProtoReflect.Descriptor instead.
 func (*ResourceQuota) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{86}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ResourceQuota) GetKind() string {
@@ -6184,7 +6677,7 @@ type ResourceQuotaList struct {
 
 func (x *ResourceQuotaList) Reset() {
 	*x = ResourceQuotaList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[87]
+	mi := &file_api_core_v1_core_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6196,7 +6689,7 @@ func (x *ResourceQuotaList) String() string {
 func (*ResourceQuotaList) ProtoMessage() {}
 
 func (x *ResourceQuotaList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[87]
+	mi := &file_api_core_v1_core_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6209,7 +6702,7 @@ func (x *ResourceQuotaList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaList.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{87}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ResourceQuotaList) GetKind() string {
@@ -6251,7 +6744,7 @@ type ResourceQuotaSpec struct {
 
 func (x *ResourceQuotaSpec) Reset() {
 	*x = ResourceQuotaSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[88]
+	mi := &file_api_core_v1_core_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6263,7 +6756,7 @@ func (x *ResourceQuotaSpec) String() string {
 func (*ResourceQuotaSpec) ProtoMessage() {}
 
 func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[88]
+	mi := &file_api_core_v1_core_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6276,7 +6769,7 @@ func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaSpec.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{88}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *ResourceQuotaSpec) GetHard() map[string]*v1.Quantity {
@@ -6304,7 +6797,7 @@ type ResourceQuotaStatus struct {
 
 func (x *ResourceQuotaStatus) Reset() {
 	*x = ResourceQuotaStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[89]
+	mi := &file_api_core_v1_core_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6316,7 +6809,7 @@ func (x *ResourceQuotaStatus) String() string {
 func (*ResourceQuotaStatus) ProtoMessage() {}
 
 func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[89]
+	mi := &file_api_core_v1_core_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6329,7 +6822,7 @@ func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaStatus.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{89}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ResourceQuotaStatus) GetHard() map[string]*v1.Quantity {
@@ -6363,7 +6856,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	mi := &file_api_core_v1_core_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6375,7 +6868,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	mi := &file_api_core_v1_core_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6388,7 +6881,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ConfigMap) GetKind() string {
@@ -6446,7 +6939,7 @@ type ConfigMapList struct {
 
 func (x *ConfigMapList) Reset() {
 	*x = ConfigMapList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	mi := &file_api_core_v1_core_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6458,7 +6951,7 @@ func (x *ConfigMapList) String() string {
 func (*ConfigMapList) ProtoMessage() {}
 
 func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	mi := &file_api_core_v1_core_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6471,7 +6964,7 @@ func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapList.ProtoReflect.Descriptor instead.
 func (*ConfigMapList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ConfigMapList) GetKind() string {
@@ -6522,7 +7015,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	mi := &file_api_core_v1_core_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6534,7 +7027,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	mi := &file_api_core_v1_core_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6547,7 +7040,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *Secret) GetKind() string {
@@ -6612,7 +7105,7 @@ type SecretList struct {
 
 func (x *SecretList) Reset() {
 	*x = SecretList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	mi := &file_api_core_v1_core_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6624,7 +7117,7 @@ func (x *SecretList) String() string {
 func (*SecretList) ProtoMessage() {}
 
 func (x *SecretList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	mi := &file_api_core_v1_core_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6637,7 +7130,7 @@ func (x *SecretList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretList.ProtoReflect.Descriptor instead.
 func (*SecretList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *SecretList) GetKind() string {
@@ -6662,6 +7155,165 @@ func (x *SecretList) GetMetadata() *v1.ListMeta {
 }
 
 func (x *SecretList) GetItems() []*Secret {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// ServiceAccount is an identity for processes that run in pods: a pod runs as one
+// (spec.serviceAccountName, "default" unless set), and the token the kubelet mounts
+// authenticates it as system:serviceaccount:NAMESPACE:NAME.
+type ServiceAccount struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata   *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// secrets is kept for compatibility; kubelab, like Kubernetes since 1.24, issues no
+	// long-lived token secrets.
+	Secrets          []*ObjectReference      `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	ImagePullSecrets []*LocalObjectReference `protobuf:"bytes,5,rep,name=imagePullSecrets,proto3" json:"imagePullSecrets,omitempty"`
+	// automountServiceAccountToken false keeps the token out of pods that do not ask for it.
+	AutomountServiceAccountToken *bool `protobuf:"varint,6,opt,name=automountServiceAccountToken,proto3,oneof" json:"automountServiceAccountToken,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
+}
+
+func (x *ServiceAccount) Reset() {
+	*x = ServiceAccount{}
+	mi := &file_api_core_v1_core_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceAccount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceAccount) ProtoMessage() {}
+
+func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceAccount.ProtoReflect.Descriptor instead.
+func (*ServiceAccount) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *ServiceAccount) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ServiceAccount) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ServiceAccount) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ServiceAccount) GetSecrets() []*ObjectReference {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *ServiceAccount) GetImagePullSecrets() []*LocalObjectReference {
+	if x != nil {
+		return x.ImagePullSecrets
+	}
+	return nil
+}
+
+func (x *ServiceAccount) GetAutomountServiceAccountToken() bool {
+	if x != nil && x.AutomountServiceAccountToken != nil {
+		return *x.AutomountServiceAccountToken
+	}
+	return false
+}
+
+// ServiceAccountList is a list of ServiceAccounts.
+type ServiceAccountList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*ServiceAccount      `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceAccountList) Reset() {
+	*x = ServiceAccountList{}
+	mi := &file_api_core_v1_core_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceAccountList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceAccountList) ProtoMessage() {}
+
+func (x *ServiceAccountList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceAccountList.ProtoReflect.Descriptor instead.
+func (*ServiceAccountList) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *ServiceAccountList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ServiceAccountList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ServiceAccountList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ServiceAccountList) GetItems() []*ServiceAccount {
 	if x != nil {
 		return x.Items
 	}
@@ -6849,13 +7501,15 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\vtopologyKey\x18\x03 \x01(\tB\x04\xc8\xf3\x18\x01R\vtopologyKey\"\x8d\x01\n" +
 	"\x17WeightedPodAffinityTerm\x12\x1c\n" +
 	"\x06weight\x18\x01 \x01(\x05B\x04\xc8\xf3\x18\x01R\x06weight\x12T\n" +
-	"\x0fpodAffinityTerm\x18\x02 \x01(\v2$.kubelab.api.core.v1.PodAffinityTermB\x04\xc8\xf3\x18\x01R\x0fpodAffinityTerm\"\xbb\x02\n" +
+	"\x0fpodAffinityTerm\x18\x02 \x01(\v2$.kubelab.api.core.v1.PodAffinityTermB\x04\xc8\xf3\x18\x01R\x0fpodAffinityTerm\"\xd5\x03\n" +
 	"\x06Volume\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04name\x12E\n" +
 	"\bhostPath\x18\x02 \x01(\v2).kubelab.api.core.v1.HostPathVolumeSourceR\bhostPath\x12E\n" +
 	"\bemptyDir\x18\x03 \x01(\v2).kubelab.api.core.v1.EmptyDirVolumeSourceR\bemptyDir\x12?\n" +
-	"\x06secret\x18\a \x01(\v2'.kubelab.api.core.v1.SecretVolumeSourceR\x06secret\x12H\n" +
-	"\tconfigMap\x18\x14 \x01(\v2*.kubelab.api.core.v1.ConfigMapVolumeSourceR\tconfigMap\"R\n" +
+	"\x06secret\x18\a \x01(\v2'.kubelab.api.core.v1.SecretVolumeSourceR\x06secret\x12N\n" +
+	"\vdownwardAPI\x18\x10 \x01(\v2,.kubelab.api.core.v1.DownwardAPIVolumeSourceR\vdownwardAPI\x12H\n" +
+	"\tconfigMap\x18\x14 \x01(\v2*.kubelab.api.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12H\n" +
+	"\tprojected\x18\x1a \x01(\v2*.kubelab.api.core.v1.ProjectedVolumeSourceR\tprojected\"R\n" +
 	"\x14HostPathVolumeSource\x12\x18\n" +
 	"\x04path\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04path\x12\x17\n" +
 	"\x04type\x18\x02 \x01(\tH\x00R\x04type\x88\x01\x01B\a\n" +
@@ -6878,7 +7532,43 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\vdefaultMode\x18\x03 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01\x12\x1f\n" +
 	"\boptional\x18\x04 \x01(\bH\x01R\boptional\x88\x01\x01B\x0e\n" +
 	"\f_defaultModeB\v\n" +
-	"\t_optional\"_\n" +
+	"\t_optional\"\x92\x01\n" +
+	"\x17DownwardAPIVolumeSource\x12@\n" +
+	"\x05items\x18\x01 \x03(\v2*.kubelab.api.core.v1.DownwardAPIVolumeFileR\x05items\x12%\n" +
+	"\vdefaultMode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0e\n" +
+	"\f_defaultMode\"\xf1\x01\n" +
+	"\x15DownwardAPIVolumeFile\x12\x18\n" +
+	"\x04path\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04path\x12D\n" +
+	"\bfieldRef\x18\x02 \x01(\v2(.kubelab.api.core.v1.ObjectFieldSelectorR\bfieldRef\x12\x17\n" +
+	"\x04mode\x18\x03 \x01(\x05H\x00R\x04mode\x88\x01\x01\x12V\n" +
+	"\x10resourceFieldRef\x18\x04 \x01(\v2*.kubelab.api.core.v1.ResourceFieldSelectorR\x10resourceFieldRefB\a\n" +
+	"\x05_mode\"\x95\x01\n" +
+	"\x15ProjectedVolumeSource\x12E\n" +
+	"\asources\x18\x01 \x03(\v2%.kubelab.api.core.v1.VolumeProjectionB\x04\xc8\xf3\x18\x01R\asources\x12%\n" +
+	"\vdefaultMode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0e\n" +
+	"\f_defaultMode\"\xcd\x02\n" +
+	"\x10VolumeProjection\x12=\n" +
+	"\x06secret\x18\x01 \x01(\v2%.kubelab.api.core.v1.SecretProjectionR\x06secret\x12L\n" +
+	"\vdownwardAPI\x18\x02 \x01(\v2*.kubelab.api.core.v1.DownwardAPIProjectionR\vdownwardAPI\x12F\n" +
+	"\tconfigMap\x18\x03 \x01(\v2(.kubelab.api.core.v1.ConfigMapProjectionR\tconfigMap\x12d\n" +
+	"\x13serviceAccountToken\x18\x04 \x01(\v22.kubelab.api.core.v1.ServiceAccountTokenProjectionR\x13serviceAccountToken\"\x8a\x01\n" +
+	"\x10SecretProjection\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
+	"\x05items\x18\x02 \x03(\v2\x1e.kubelab.api.core.v1.KeyToPathR\x05items\x12\x1f\n" +
+	"\boptional\x18\x04 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"\x8d\x01\n" +
+	"\x13ConfigMapProjection\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
+	"\x05items\x18\x02 \x03(\v2\x1e.kubelab.api.core.v1.KeyToPathR\x05items\x12\x1f\n" +
+	"\boptional\x18\x04 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"Y\n" +
+	"\x15DownwardAPIProjection\x12@\n" +
+	"\x05items\x18\x01 \x03(\v2*.kubelab.api.core.v1.DownwardAPIVolumeFileR\x05items\"\x9e\x01\n" +
+	"\x1dServiceAccountTokenProjection\x12\x1a\n" +
+	"\baudience\x18\x01 \x01(\tR\baudience\x121\n" +
+	"\x11expirationSeconds\x18\x02 \x01(\x03H\x00R\x11expirationSeconds\x88\x01\x01\x12\x18\n" +
+	"\x04path\x18\x03 \x01(\tB\x04\xc8\xf3\x18\x01R\x04pathB\x14\n" +
+	"\x12_expirationSeconds\"_\n" +
 	"\tKeyToPath\x12\x16\n" +
 	"\x03key\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x03key\x12\x18\n" +
 	"\x04path\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x04path\x12\x17\n" +
@@ -7339,7 +8029,24 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"apiVersion\x18\x02 \x01(\tR\n" +
 	"apiVersion\x129\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x127\n" +
-	"\x05items\x18\x04 \x03(\v2\x1b.kubelab.api.core.v1.SecretB\x04\xc8\xf3\x18\x01R\x05itemsB%Z#kubelab.io/proto/api/core/v1;corev1b\x06proto3"
+	"\x05items\x18\x04 \x03(\v2\x1b.kubelab.api.core.v1.SecretB\x04\xc8\xf3\x18\x01R\x05items\"\x82\x03\n" +
+	"\x0eServiceAccount\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12>\n" +
+	"\asecrets\x18\x04 \x03(\v2$.kubelab.api.core.v1.ObjectReferenceR\asecrets\x12U\n" +
+	"\x10imagePullSecrets\x18\x05 \x03(\v2).kubelab.api.core.v1.LocalObjectReferenceR\x10imagePullSecrets\x12G\n" +
+	"\x1cautomountServiceAccountToken\x18\x06 \x01(\bH\x00R\x1cautomountServiceAccountToken\x88\x01\x01B\x1f\n" +
+	"\x1d_automountServiceAccountToken\"\xc4\x01\n" +
+	"\x12ServiceAccountList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12?\n" +
+	"\x05items\x18\x04 \x03(\v2#.kubelab.api.core.v1.ServiceAccountB\x04\xc8\xf3\x18\x01R\x05itemsB%Z#kubelab.io/proto/api/core/v1;corev1b\x06proto3"
 
 var (
 	file_api_core_v1_core_proto_rawDescOnce sync.Once
@@ -7353,147 +8060,157 @@ func file_api_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_api_core_v1_core_proto_rawDescData
 }
 
-var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 112)
+var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 122)
 var file_api_core_v1_core_proto_goTypes = []any{
-	(*ObjectReference)(nil),          // 0: kubelab.api.core.v1.ObjectReference
-	(*LocalObjectReference)(nil),     // 1: kubelab.api.core.v1.LocalObjectReference
-	(*Namespace)(nil),                // 2: kubelab.api.core.v1.Namespace
-	(*NamespaceList)(nil),            // 3: kubelab.api.core.v1.NamespaceList
-	(*NamespaceSpec)(nil),            // 4: kubelab.api.core.v1.NamespaceSpec
-	(*NamespaceStatus)(nil),          // 5: kubelab.api.core.v1.NamespaceStatus
-	(*NamespaceCondition)(nil),       // 6: kubelab.api.core.v1.NamespaceCondition
-	(*Pod)(nil),                      // 7: kubelab.api.core.v1.Pod
-	(*PodList)(nil),                  // 8: kubelab.api.core.v1.PodList
-	(*PodTemplateSpec)(nil),          // 9: kubelab.api.core.v1.PodTemplateSpec
-	(*PodSpec)(nil),                  // 10: kubelab.api.core.v1.PodSpec
-	(*PodSecurityContext)(nil),       // 11: kubelab.api.core.v1.PodSecurityContext
-	(*HostAlias)(nil),                // 12: kubelab.api.core.v1.HostAlias
-	(*PodDNSConfig)(nil),             // 13: kubelab.api.core.v1.PodDNSConfig
-	(*PodDNSConfigOption)(nil),       // 14: kubelab.api.core.v1.PodDNSConfigOption
-	(*PodReadinessGate)(nil),         // 15: kubelab.api.core.v1.PodReadinessGate
-	(*Toleration)(nil),               // 16: kubelab.api.core.v1.Toleration
-	(*Affinity)(nil),                 // 17: kubelab.api.core.v1.Affinity
-	(*NodeAffinity)(nil),             // 18: kubelab.api.core.v1.NodeAffinity
-	(*NodeSelector)(nil),             // 19: kubelab.api.core.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),         // 20: kubelab.api.core.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),  // 21: kubelab.api.core.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil),  // 22: kubelab.api.core.v1.PreferredSchedulingTerm
-	(*PodAffinity)(nil),              // 23: kubelab.api.core.v1.PodAffinity
-	(*PodAntiAffinity)(nil),          // 24: kubelab.api.core.v1.PodAntiAffinity
-	(*PodAffinityTerm)(nil),          // 25: kubelab.api.core.v1.PodAffinityTerm
-	(*WeightedPodAffinityTerm)(nil),  // 26: kubelab.api.core.v1.WeightedPodAffinityTerm
-	(*Volume)(nil),                   // 27: kubelab.api.core.v1.Volume
-	(*HostPathVolumeSource)(nil),     // 28: kubelab.api.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),     // 29: kubelab.api.core.v1.EmptyDirVolumeSource
-	(*ConfigMapVolumeSource)(nil),    // 30: kubelab.api.core.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),       // 31: kubelab.api.core.v1.SecretVolumeSource
-	(*KeyToPath)(nil),                // 32: kubelab.api.core.v1.KeyToPath
-	(*Container)(nil),                // 33: kubelab.api.core.v1.Container
-	(*ContainerPort)(nil),            // 34: kubelab.api.core.v1.ContainerPort
-	(*EnvFromSource)(nil),            // 35: kubelab.api.core.v1.EnvFromSource
-	(*ConfigMapEnvSource)(nil),       // 36: kubelab.api.core.v1.ConfigMapEnvSource
-	(*SecretEnvSource)(nil),          // 37: kubelab.api.core.v1.SecretEnvSource
-	(*EnvVar)(nil),                   // 38: kubelab.api.core.v1.EnvVar
-	(*EnvVarSource)(nil),             // 39: kubelab.api.core.v1.EnvVarSource
-	(*ObjectFieldSelector)(nil),      // 40: kubelab.api.core.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),    // 41: kubelab.api.core.v1.ResourceFieldSelector
-	(*ConfigMapKeySelector)(nil),     // 42: kubelab.api.core.v1.ConfigMapKeySelector
-	(*SecretKeySelector)(nil),        // 43: kubelab.api.core.v1.SecretKeySelector
-	(*ResourceRequirements)(nil),     // 44: kubelab.api.core.v1.ResourceRequirements
-	(*VolumeMount)(nil),              // 45: kubelab.api.core.v1.VolumeMount
-	(*Probe)(nil),                    // 46: kubelab.api.core.v1.Probe
-	(*ExecAction)(nil),               // 47: kubelab.api.core.v1.ExecAction
-	(*HTTPGetAction)(nil),            // 48: kubelab.api.core.v1.HTTPGetAction
-	(*HTTPHeader)(nil),               // 49: kubelab.api.core.v1.HTTPHeader
-	(*TCPSocketAction)(nil),          // 50: kubelab.api.core.v1.TCPSocketAction
-	(*GRPCAction)(nil),               // 51: kubelab.api.core.v1.GRPCAction
-	(*Lifecycle)(nil),                // 52: kubelab.api.core.v1.Lifecycle
-	(*LifecycleHandler)(nil),         // 53: kubelab.api.core.v1.LifecycleHandler
-	(*SleepAction)(nil),              // 54: kubelab.api.core.v1.SleepAction
-	(*SecurityContext)(nil),          // 55: kubelab.api.core.v1.SecurityContext
-	(*Capabilities)(nil),             // 56: kubelab.api.core.v1.Capabilities
-	(*PodStatus)(nil),                // 57: kubelab.api.core.v1.PodStatus
-	(*PodCondition)(nil),             // 58: kubelab.api.core.v1.PodCondition
-	(*HostIP)(nil),                   // 59: kubelab.api.core.v1.HostIP
-	(*PodIP)(nil),                    // 60: kubelab.api.core.v1.PodIP
-	(*ContainerStatus)(nil),          // 61: kubelab.api.core.v1.ContainerStatus
-	(*ContainerState)(nil),           // 62: kubelab.api.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),    // 63: kubelab.api.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),    // 64: kubelab.api.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil), // 65: kubelab.api.core.v1.ContainerStateTerminated
-	(*Binding)(nil),                  // 66: kubelab.api.core.v1.Binding
-	(*Node)(nil),                     // 67: kubelab.api.core.v1.Node
-	(*NodeList)(nil),                 // 68: kubelab.api.core.v1.NodeList
-	(*NodeSpec)(nil),                 // 69: kubelab.api.core.v1.NodeSpec
-	(*Taint)(nil),                    // 70: kubelab.api.core.v1.Taint
-	(*NodeStatus)(nil),               // 71: kubelab.api.core.v1.NodeStatus
-	(*NodeCondition)(nil),            // 72: kubelab.api.core.v1.NodeCondition
-	(*NodeAddress)(nil),              // 73: kubelab.api.core.v1.NodeAddress
-	(*NodeDaemonEndpoints)(nil),      // 74: kubelab.api.core.v1.NodeDaemonEndpoints
-	(*DaemonEndpoint)(nil),           // 75: kubelab.api.core.v1.DaemonEndpoint
-	(*NodeSystemInfo)(nil),           // 76: kubelab.api.core.v1.NodeSystemInfo
-	(*ContainerImage)(nil),           // 77: kubelab.api.core.v1.ContainerImage
-	(*Event)(nil),                    // 78: kubelab.api.core.v1.Event
-	(*EventList)(nil),                // 79: kubelab.api.core.v1.EventList
-	(*EventSource)(nil),              // 80: kubelab.api.core.v1.EventSource
-	(*EventSeries)(nil),              // 81: kubelab.api.core.v1.EventSeries
-	(*LimitRange)(nil),               // 82: kubelab.api.core.v1.LimitRange
-	(*LimitRangeList)(nil),           // 83: kubelab.api.core.v1.LimitRangeList
-	(*LimitRangeSpec)(nil),           // 84: kubelab.api.core.v1.LimitRangeSpec
-	(*LimitRangeItem)(nil),           // 85: kubelab.api.core.v1.LimitRangeItem
-	(*ResourceQuota)(nil),            // 86: kubelab.api.core.v1.ResourceQuota
-	(*ResourceQuotaList)(nil),        // 87: kubelab.api.core.v1.ResourceQuotaList
-	(*ResourceQuotaSpec)(nil),        // 88: kubelab.api.core.v1.ResourceQuotaSpec
-	(*ResourceQuotaStatus)(nil),      // 89: kubelab.api.core.v1.ResourceQuotaStatus
-	(*ConfigMap)(nil),                // 90: kubelab.api.core.v1.ConfigMap
-	(*ConfigMapList)(nil),            // 91: kubelab.api.core.v1.ConfigMapList
-	(*Secret)(nil),                   // 92: kubelab.api.core.v1.Secret
-	(*SecretList)(nil),               // 93: kubelab.api.core.v1.SecretList
-	nil,                              // 94: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 95: kubelab.api.core.v1.PodSpec.OverheadEntry
-	nil,                              // 96: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 97: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 98: kubelab.api.core.v1.NodeStatus.CapacityEntry
-	nil,                              // 99: kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	nil,                              // 100: kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	nil,                              // 101: kubelab.api.core.v1.LimitRangeItem.MinEntry
-	nil,                              // 102: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	nil,                              // 103: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                              // 104: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                              // 105: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                              // 106: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                              // 107: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                              // 108: kubelab.api.core.v1.ConfigMap.DataEntry
-	nil,                              // 109: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	nil,                              // 110: kubelab.api.core.v1.Secret.DataEntry
-	nil,                              // 111: kubelab.api.core.v1.Secret.StringDataEntry
-	(*v1.ObjectMeta)(nil),            // 112: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),              // 113: kubelab.api.meta.v1.ListMeta
-	(*v1.Time)(nil),                  // 114: kubelab.api.meta.v1.Time
-	(*v1.LabelSelector)(nil),         // 115: kubelab.api.meta.v1.LabelSelector
-	(*v1.Quantity)(nil),              // 116: kubelab.api.meta.v1.Quantity
-	(*v1.IntOrString)(nil),           // 117: kubelab.api.meta.v1.IntOrString
-	(*v1.MicroTime)(nil),             // 118: kubelab.api.meta.v1.MicroTime
+	(*ObjectReference)(nil),               // 0: kubelab.api.core.v1.ObjectReference
+	(*LocalObjectReference)(nil),          // 1: kubelab.api.core.v1.LocalObjectReference
+	(*Namespace)(nil),                     // 2: kubelab.api.core.v1.Namespace
+	(*NamespaceList)(nil),                 // 3: kubelab.api.core.v1.NamespaceList
+	(*NamespaceSpec)(nil),                 // 4: kubelab.api.core.v1.NamespaceSpec
+	(*NamespaceStatus)(nil),               // 5: kubelab.api.core.v1.NamespaceStatus
+	(*NamespaceCondition)(nil),            // 6: kubelab.api.core.v1.NamespaceCondition
+	(*Pod)(nil),                           // 7: kubelab.api.core.v1.Pod
+	(*PodList)(nil),                       // 8: kubelab.api.core.v1.PodList
+	(*PodTemplateSpec)(nil),               // 9: kubelab.api.core.v1.PodTemplateSpec
+	(*PodSpec)(nil),                       // 10: kubelab.api.core.v1.PodSpec
+	(*PodSecurityContext)(nil),            // 11: kubelab.api.core.v1.PodSecurityContext
+	(*HostAlias)(nil),                     // 12: kubelab.api.core.v1.HostAlias
+	(*PodDNSConfig)(nil),                  // 13: kubelab.api.core.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),            // 14: kubelab.api.core.v1.PodDNSConfigOption
+	(*PodReadinessGate)(nil),              // 15: kubelab.api.core.v1.PodReadinessGate
+	(*Toleration)(nil),                    // 16: kubelab.api.core.v1.Toleration
+	(*Affinity)(nil),                      // 17: kubelab.api.core.v1.Affinity
+	(*NodeAffinity)(nil),                  // 18: kubelab.api.core.v1.NodeAffinity
+	(*NodeSelector)(nil),                  // 19: kubelab.api.core.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),              // 20: kubelab.api.core.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),       // 21: kubelab.api.core.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil),       // 22: kubelab.api.core.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                   // 23: kubelab.api.core.v1.PodAffinity
+	(*PodAntiAffinity)(nil),               // 24: kubelab.api.core.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),               // 25: kubelab.api.core.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),       // 26: kubelab.api.core.v1.WeightedPodAffinityTerm
+	(*Volume)(nil),                        // 27: kubelab.api.core.v1.Volume
+	(*HostPathVolumeSource)(nil),          // 28: kubelab.api.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),          // 29: kubelab.api.core.v1.EmptyDirVolumeSource
+	(*ConfigMapVolumeSource)(nil),         // 30: kubelab.api.core.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),            // 31: kubelab.api.core.v1.SecretVolumeSource
+	(*DownwardAPIVolumeSource)(nil),       // 32: kubelab.api.core.v1.DownwardAPIVolumeSource
+	(*DownwardAPIVolumeFile)(nil),         // 33: kubelab.api.core.v1.DownwardAPIVolumeFile
+	(*ProjectedVolumeSource)(nil),         // 34: kubelab.api.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),              // 35: kubelab.api.core.v1.VolumeProjection
+	(*SecretProjection)(nil),              // 36: kubelab.api.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),           // 37: kubelab.api.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),         // 38: kubelab.api.core.v1.DownwardAPIProjection
+	(*ServiceAccountTokenProjection)(nil), // 39: kubelab.api.core.v1.ServiceAccountTokenProjection
+	(*KeyToPath)(nil),                     // 40: kubelab.api.core.v1.KeyToPath
+	(*Container)(nil),                     // 41: kubelab.api.core.v1.Container
+	(*ContainerPort)(nil),                 // 42: kubelab.api.core.v1.ContainerPort
+	(*EnvFromSource)(nil),                 // 43: kubelab.api.core.v1.EnvFromSource
+	(*ConfigMapEnvSource)(nil),            // 44: kubelab.api.core.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),               // 45: kubelab.api.core.v1.SecretEnvSource
+	(*EnvVar)(nil),                        // 46: kubelab.api.core.v1.EnvVar
+	(*EnvVarSource)(nil),                  // 47: kubelab.api.core.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),           // 48: kubelab.api.core.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),         // 49: kubelab.api.core.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),          // 50: kubelab.api.core.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),             // 51: kubelab.api.core.v1.SecretKeySelector
+	(*ResourceRequirements)(nil),          // 52: kubelab.api.core.v1.ResourceRequirements
+	(*VolumeMount)(nil),                   // 53: kubelab.api.core.v1.VolumeMount
+	(*Probe)(nil),                         // 54: kubelab.api.core.v1.Probe
+	(*ExecAction)(nil),                    // 55: kubelab.api.core.v1.ExecAction
+	(*HTTPGetAction)(nil),                 // 56: kubelab.api.core.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                    // 57: kubelab.api.core.v1.HTTPHeader
+	(*TCPSocketAction)(nil),               // 58: kubelab.api.core.v1.TCPSocketAction
+	(*GRPCAction)(nil),                    // 59: kubelab.api.core.v1.GRPCAction
+	(*Lifecycle)(nil),                     // 60: kubelab.api.core.v1.Lifecycle
+	(*LifecycleHandler)(nil),              // 61: kubelab.api.core.v1.LifecycleHandler
+	(*SleepAction)(nil),                   // 62: kubelab.api.core.v1.SleepAction
+	(*SecurityContext)(nil),               // 63: kubelab.api.core.v1.SecurityContext
+	(*Capabilities)(nil),                  // 64: kubelab.api.core.v1.Capabilities
+	(*PodStatus)(nil),                     // 65: kubelab.api.core.v1.PodStatus
+	(*PodCondition)(nil),                  // 66: kubelab.api.core.v1.PodCondition
+	(*HostIP)(nil),                        // 67: kubelab.api.core.v1.HostIP
+	(*PodIP)(nil),                         // 68: kubelab.api.core.v1.PodIP
+	(*ContainerStatus)(nil),               // 69: kubelab.api.core.v1.ContainerStatus
+	(*ContainerState)(nil),                // 70: kubelab.api.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),         // 71: kubelab.api.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),         // 72: kubelab.api.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),      // 73: kubelab.api.core.v1.ContainerStateTerminated
+	(*Binding)(nil),                       // 74: kubelab.api.core.v1.Binding
+	(*Node)(nil),                          // 75: kubelab.api.core.v1.Node
+	(*NodeList)(nil),                      // 76: kubelab.api.core.v1.NodeList
+	(*NodeSpec)(nil),                      // 77: kubelab.api.core.v1.NodeSpec
+	(*Taint)(nil),                         // 78: kubelab.api.core.v1.Taint
+	(*NodeStatus)(nil),                    // 79: kubelab.api.core.v1.NodeStatus
+	(*NodeCondition)(nil),                 // 80: kubelab.api.core.v1.NodeCondition
+	(*NodeAddress)(nil),                   // 81: kubelab.api.core.v1.NodeAddress
+	(*NodeDaemonEndpoints)(nil),           // 82: kubelab.api.core.v1.NodeDaemonEndpoints
+	(*DaemonEndpoint)(nil),                // 83: kubelab.api.core.v1.DaemonEndpoint
+	(*NodeSystemInfo)(nil),                // 84: kubelab.api.core.v1.NodeSystemInfo
+	(*ContainerImage)(nil),                // 85: kubelab.api.core.v1.ContainerImage
+	(*Event)(nil),                         // 86: kubelab.api.core.v1.Event
+	(*EventList)(nil),                     // 87: kubelab.api.core.v1.EventList
+	(*EventSource)(nil),                   // 88: kubelab.api.core.v1.EventSource
+	(*EventSeries)(nil),                   // 89: kubelab.api.core.v1.EventSeries
+	(*LimitRange)(nil),                    // 90: kubelab.api.core.v1.LimitRange
+	(*LimitRangeList)(nil),                // 91: kubelab.api.core.v1.LimitRangeList
+	(*LimitRangeSpec)(nil),                // 92: kubelab.api.core.v1.LimitRangeSpec
+	(*LimitRangeItem)(nil),                // 93: kubelab.api.core.v1.LimitRangeItem
+	(*ResourceQuota)(nil),                 // 94: kubelab.api.core.v1.ResourceQuota
+	(*ResourceQuotaList)(nil),             // 95: kubelab.api.core.v1.ResourceQuotaList
+	(*ResourceQuotaSpec)(nil),             // 96: kubelab.api.core.v1.ResourceQuotaSpec
+	(*ResourceQuotaStatus)(nil),           // 97: kubelab.api.core.v1.ResourceQuotaStatus
+	(*ConfigMap)(nil),                     // 98: kubelab.api.core.v1.ConfigMap
+	(*ConfigMapList)(nil),                 // 99: kubelab.api.core.v1.ConfigMapList
+	(*Secret)(nil),                        // 100: kubelab.api.core.v1.Secret
+	(*SecretList)(nil),                    // 101: kubelab.api.core.v1.SecretList
+	(*ServiceAccount)(nil),                // 102: kubelab.api.core.v1.ServiceAccount
+	(*ServiceAccountList)(nil),            // 103: kubelab.api.core.v1.ServiceAccountList
+	nil,                                   // 104: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                   // 105: kubelab.api.core.v1.PodSpec.OverheadEntry
+	nil,                                   // 106: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                   // 107: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                   // 108: kubelab.api.core.v1.NodeStatus.CapacityEntry
+	nil,                                   // 109: kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	nil,                                   // 110: kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	nil,                                   // 111: kubelab.api.core.v1.LimitRangeItem.MinEntry
+	nil,                                   // 112: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                   // 113: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                   // 114: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                   // 115: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                   // 116: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                   // 117: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                   // 118: kubelab.api.core.v1.ConfigMap.DataEntry
+	nil,                                   // 119: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                   // 120: kubelab.api.core.v1.Secret.DataEntry
+	nil,                                   // 121: kubelab.api.core.v1.Secret.StringDataEntry
+	(*v1.ObjectMeta)(nil),                 // 122: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),                   // 123: kubelab.api.meta.v1.ListMeta
+	(*v1.Time)(nil),                       // 124: kubelab.api.meta.v1.Time
+	(*v1.LabelSelector)(nil),              // 125: kubelab.api.meta.v1.LabelSelector
+	(*v1.Quantity)(nil),                   // 126: kubelab.api.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                // 127: kubelab.api.meta.v1.IntOrString
+	(*v1.MicroTime)(nil),                  // 128: kubelab.api.meta.v1.MicroTime
 }
 var file_api_core_v1_core_proto_depIdxs = []int32{
-	112, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	122, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	4,   // 1: kubelab.api.core.v1.Namespace.spec:type_name -> kubelab.api.core.v1.NamespaceSpec
 	5,   // 2: kubelab.api.core.v1.Namespace.status:type_name -> kubelab.api.core.v1.NamespaceStatus
-	113, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	123, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	2,   // 4: kubelab.api.core.v1.NamespaceList.items:type_name -> kubelab.api.core.v1.Namespace
 	6,   // 5: kubelab.api.core.v1.NamespaceStatus.conditions:type_name -> kubelab.api.core.v1.NamespaceCondition
-	114, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	112, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	124, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	122, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 8: kubelab.api.core.v1.Pod.spec:type_name -> kubelab.api.core.v1.PodSpec
-	57,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
-	113, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	65,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
+	123, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	7,   // 11: kubelab.api.core.v1.PodList.items:type_name -> kubelab.api.core.v1.Pod
-	112, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	122, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 13: kubelab.api.core.v1.PodTemplateSpec.spec:type_name -> kubelab.api.core.v1.PodSpec
 	27,  // 14: kubelab.api.core.v1.PodSpec.volumes:type_name -> kubelab.api.core.v1.Volume
-	33,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
-	33,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
-	94,  // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	41,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
+	41,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
+	104, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
 	11,  // 18: kubelab.api.core.v1.PodSpec.securityContext:type_name -> kubelab.api.core.v1.PodSecurityContext
 	1,   // 19: kubelab.api.core.v1.PodSpec.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
 	17,  // 20: kubelab.api.core.v1.PodSpec.affinity:type_name -> kubelab.api.core.v1.Affinity
@@ -7501,7 +8218,7 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	12,  // 22: kubelab.api.core.v1.PodSpec.hostAliases:type_name -> kubelab.api.core.v1.HostAlias
 	13,  // 23: kubelab.api.core.v1.PodSpec.dnsConfig:type_name -> kubelab.api.core.v1.PodDNSConfig
 	15,  // 24: kubelab.api.core.v1.PodSpec.readinessGates:type_name -> kubelab.api.core.v1.PodReadinessGate
-	95,  // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
+	105, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
 	14,  // 26: kubelab.api.core.v1.PodDNSConfig.options:type_name -> kubelab.api.core.v1.PodDNSConfigOption
 	18,  // 27: kubelab.api.core.v1.Affinity.nodeAffinity:type_name -> kubelab.api.core.v1.NodeAffinity
 	23,  // 28: kubelab.api.core.v1.Affinity.podAffinity:type_name -> kubelab.api.core.v1.PodAffinity
@@ -7516,141 +8233,159 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	26,  // 37: kubelab.api.core.v1.PodAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
 	25,  // 38: kubelab.api.core.v1.PodAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
 	26,  // 39: kubelab.api.core.v1.PodAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
-	115, // 40: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	125, // 40: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
 	25,  // 41: kubelab.api.core.v1.WeightedPodAffinityTerm.podAffinityTerm:type_name -> kubelab.api.core.v1.PodAffinityTerm
 	28,  // 42: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
 	29,  // 43: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
 	31,  // 44: kubelab.api.core.v1.Volume.secret:type_name -> kubelab.api.core.v1.SecretVolumeSource
-	30,  // 45: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
-	116, // 46: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
-	32,  // 47: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
-	32,  // 48: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
-	34,  // 49: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
-	35,  // 50: kubelab.api.core.v1.Container.envFrom:type_name -> kubelab.api.core.v1.EnvFromSource
-	38,  // 51: kubelab.api.core.v1.Container.env:type_name -> kubelab.api.core.v1.EnvVar
-	44,  // 52: kubelab.api.core.v1.Container.resources:type_name -> kubelab.api.core.v1.ResourceRequirements
-	45,  // 53: kubelab.api.core.v1.Container.volumeMounts:type_name -> kubelab.api.core.v1.VolumeMount
-	46,  // 54: kubelab.api.core.v1.Container.livenessProbe:type_name -> kubelab.api.core.v1.Probe
-	46,  // 55: kubelab.api.core.v1.Container.readinessProbe:type_name -> kubelab.api.core.v1.Probe
-	46,  // 56: kubelab.api.core.v1.Container.startupProbe:type_name -> kubelab.api.core.v1.Probe
-	52,  // 57: kubelab.api.core.v1.Container.lifecycle:type_name -> kubelab.api.core.v1.Lifecycle
-	55,  // 58: kubelab.api.core.v1.Container.securityContext:type_name -> kubelab.api.core.v1.SecurityContext
-	36,  // 59: kubelab.api.core.v1.EnvFromSource.configMapRef:type_name -> kubelab.api.core.v1.ConfigMapEnvSource
-	37,  // 60: kubelab.api.core.v1.EnvFromSource.secretRef:type_name -> kubelab.api.core.v1.SecretEnvSource
-	39,  // 61: kubelab.api.core.v1.EnvVar.valueFrom:type_name -> kubelab.api.core.v1.EnvVarSource
-	40,  // 62: kubelab.api.core.v1.EnvVarSource.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
-	41,  // 63: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
-	42,  // 64: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
-	43,  // 65: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
-	116, // 66: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
-	96,  // 67: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	97,  // 68: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	47,  // 69: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
-	48,  // 70: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
-	50,  // 71: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
-	51,  // 72: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
-	117, // 73: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
-	49,  // 74: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
-	117, // 75: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
-	53,  // 76: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
-	53,  // 77: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
-	47,  // 78: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
-	48,  // 79: kubelab.api.core.v1.LifecycleHandler.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
-	50,  // 80: kubelab.api.core.v1.LifecycleHandler.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
-	54,  // 81: kubelab.api.core.v1.LifecycleHandler.sleep:type_name -> kubelab.api.core.v1.SleepAction
-	56,  // 82: kubelab.api.core.v1.SecurityContext.capabilities:type_name -> kubelab.api.core.v1.Capabilities
-	58,  // 83: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
-	59,  // 84: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
-	60,  // 85: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
-	114, // 86: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
-	61,  // 87: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	61,  // 88: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	114, // 89: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	114, // 90: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	62,  // 91: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
-	62,  // 92: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
-	63,  // 93: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
-	64,  // 94: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
-	65,  // 95: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
-	114, // 96: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
-	114, // 97: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
-	114, // 98: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
-	112, // 99: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 100: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
-	112, // 101: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	69,  // 102: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
-	71,  // 103: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
-	113, // 104: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	67,  // 105: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
-	70,  // 106: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
-	114, // 107: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
-	98,  // 108: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
-	99,  // 109: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	72,  // 110: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
-	73,  // 111: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
-	74,  // 112: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
-	76,  // 113: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
-	77,  // 114: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
-	114, // 115: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
-	114, // 116: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	75,  // 117: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
-	112, // 118: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 119: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
-	80,  // 120: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
-	114, // 121: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
-	114, // 122: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
-	118, // 123: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
-	81,  // 124: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
-	0,   // 125: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
-	113, // 126: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	78,  // 127: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
-	118, // 128: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
-	112, // 129: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	84,  // 130: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
-	113, // 131: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	82,  // 132: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
-	85,  // 133: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
-	100, // 134: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	101, // 135: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
-	102, // 136: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	103, // 137: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	104, // 138: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	112, // 139: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	88,  // 140: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
-	89,  // 141: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
-	113, // 142: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	86,  // 143: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
-	105, // 144: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	106, // 145: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	107, // 146: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	112, // 147: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	108, // 148: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
-	109, // 149: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	113, // 150: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	90,  // 151: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
-	112, // 152: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	110, // 153: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
-	111, // 154: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
-	113, // 155: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	92,  // 156: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
-	116, // 157: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 158: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 159: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 160: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 161: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 162: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 163: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 164: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 165: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 166: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 167: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 168: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	116, // 169: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	170, // [170:170] is the sub-list for method output_type
-	170, // [170:170] is the sub-list for method input_type
-	170, // [170:170] is the sub-list for extension type_name
-	170, // [170:170] is the sub-list for extension extendee
-	0,   // [0:170] is the sub-list for field type_name
+	32,  // 45: kubelab.api.core.v1.Volume.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIVolumeSource
+	30,  // 46: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
+	34,  // 47: kubelab.api.core.v1.Volume.projected:type_name -> kubelab.api.core.v1.ProjectedVolumeSource
+	126, // 48: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
+	40,  // 49: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
+	40,  // 50: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
+	33,  // 51: kubelab.api.core.v1.DownwardAPIVolumeSource.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
+	48,  // 52: kubelab.api.core.v1.DownwardAPIVolumeFile.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
+	49,  // 53: kubelab.api.core.v1.DownwardAPIVolumeFile.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
+	35,  // 54: kubelab.api.core.v1.ProjectedVolumeSource.sources:type_name -> kubelab.api.core.v1.VolumeProjection
+	36,  // 55: kubelab.api.core.v1.VolumeProjection.secret:type_name -> kubelab.api.core.v1.SecretProjection
+	38,  // 56: kubelab.api.core.v1.VolumeProjection.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIProjection
+	37,  // 57: kubelab.api.core.v1.VolumeProjection.configMap:type_name -> kubelab.api.core.v1.ConfigMapProjection
+	39,  // 58: kubelab.api.core.v1.VolumeProjection.serviceAccountToken:type_name -> kubelab.api.core.v1.ServiceAccountTokenProjection
+	40,  // 59: kubelab.api.core.v1.SecretProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
+	40,  // 60: kubelab.api.core.v1.ConfigMapProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
+	33,  // 61: kubelab.api.core.v1.DownwardAPIProjection.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
+	42,  // 62: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
+	43,  // 63: kubelab.api.core.v1.Container.envFrom:type_name -> kubelab.api.core.v1.EnvFromSource
+	46,  // 64: kubelab.api.core.v1.Container.env:type_name -> kubelab.api.core.v1.EnvVar
+	52,  // 65: kubelab.api.core.v1.Container.resources:type_name -> kubelab.api.core.v1.ResourceRequirements
+	53,  // 66: kubelab.api.core.v1.Container.volumeMounts:type_name -> kubelab.api.core.v1.VolumeMount
+	54,  // 67: kubelab.api.core.v1.Container.livenessProbe:type_name -> kubelab.api.core.v1.Probe
+	54,  // 68: kubelab.api.core.v1.Container.readinessProbe:type_name -> kubelab.api.core.v1.Probe
+	54,  // 69: kubelab.api.core.v1.Container.startupProbe:type_name -> kubelab.api.core.v1.Probe
+	60,  // 70: kubelab.api.core.v1.Container.lifecycle:type_name -> kubelab.api.core.v1.Lifecycle
+	63,  // 71: kubelab.api.core.v1.Container.securityContext:type_name -> kubelab.api.core.v1.SecurityContext
+	44,  // 72: kubelab.api.core.v1.EnvFromSource.configMapRef:type_name -> kubelab.api.core.v1.ConfigMapEnvSource
+	45,  // 73: kubelab.api.core.v1.EnvFromSource.secretRef:type_name -> kubelab.api.core.v1.SecretEnvSource
+	47,  // 74: kubelab.api.core.v1.EnvVar.valueFrom:type_name -> kubelab.api.core.v1.EnvVarSource
+	48,  // 75: kubelab.api.core.v1.EnvVarSource.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
+	49,  // 76: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
+	50,  // 77: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
+	51,  // 78: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
+	126, // 79: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
+	106, // 80: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	107, // 81: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	55,  // 82: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
+	56,  // 83: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
+	58,  // 84: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
+	59,  // 85: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
+	127, // 86: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	57,  // 87: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
+	127, // 88: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	61,  // 89: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
+	61,  // 90: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
+	55,  // 91: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
+	56,  // 92: kubelab.api.core.v1.LifecycleHandler.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
+	58,  // 93: kubelab.api.core.v1.LifecycleHandler.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
+	62,  // 94: kubelab.api.core.v1.LifecycleHandler.sleep:type_name -> kubelab.api.core.v1.SleepAction
+	64,  // 95: kubelab.api.core.v1.SecurityContext.capabilities:type_name -> kubelab.api.core.v1.Capabilities
+	66,  // 96: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
+	67,  // 97: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
+	68,  // 98: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
+	124, // 99: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	69,  // 100: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
+	69,  // 101: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
+	124, // 102: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	124, // 103: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	70,  // 104: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
+	70,  // 105: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
+	71,  // 106: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
+	72,  // 107: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
+	73,  // 108: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
+	124, // 109: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
+	124, // 110: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
+	124, // 111: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
+	122, // 112: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 113: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
+	122, // 114: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	77,  // 115: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
+	79,  // 116: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
+	123, // 117: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	75,  // 118: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
+	78,  // 119: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
+	124, // 120: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
+	108, // 121: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
+	109, // 122: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	80,  // 123: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
+	81,  // 124: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
+	82,  // 125: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
+	84,  // 126: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
+	85,  // 127: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
+	124, // 128: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
+	124, // 129: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	83,  // 130: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
+	122, // 131: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 132: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
+	88,  // 133: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
+	124, // 134: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
+	124, // 135: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
+	128, // 136: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
+	89,  // 137: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
+	0,   // 138: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
+	123, // 139: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	86,  // 140: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
+	128, // 141: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
+	122, // 142: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	92,  // 143: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
+	123, // 144: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	90,  // 145: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
+	93,  // 146: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
+	110, // 147: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	111, // 148: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
+	112, // 149: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	113, // 150: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	114, // 151: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	122, // 152: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	96,  // 153: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
+	97,  // 154: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
+	123, // 155: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	94,  // 156: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
+	115, // 157: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	116, // 158: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	117, // 159: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	122, // 160: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	118, // 161: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
+	119, // 162: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	123, // 163: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	98,  // 164: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
+	122, // 165: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	120, // 166: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
+	121, // 167: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
+	123, // 168: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	100, // 169: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
+	122, // 170: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 171: kubelab.api.core.v1.ServiceAccount.secrets:type_name -> kubelab.api.core.v1.ObjectReference
+	1,   // 172: kubelab.api.core.v1.ServiceAccount.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
+	123, // 173: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	102, // 174: kubelab.api.core.v1.ServiceAccountList.items:type_name -> kubelab.api.core.v1.ServiceAccount
+	126, // 175: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 176: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 177: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 178: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 179: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 180: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 181: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 182: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 183: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 184: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 185: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 186: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	126, // 187: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	188, // [188:188] is the sub-list for method output_type
+	188, // [188:188] is the sub-list for method input_type
+	188, // [188:188] is the sub-list for extension type_name
+	188, // [188:188] is the sub-list for extension extendee
+	0,   // [0:188] is the sub-list for field type_name
 }
 
 func init() { file_api_core_v1_core_proto_init() }
@@ -7667,23 +8402,30 @@ func file_api_core_v1_core_proto_init() {
 	file_api_core_v1_core_proto_msgTypes[31].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[32].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[33].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[34].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[36].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[37].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[42].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[43].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[46].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[39].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[40].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[41].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[44].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[45].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[50].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[51].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[55].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[61].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[90].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[92].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[54].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[59].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[63].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[69].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[98].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[102].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_core_v1_core_proto_rawDesc), len(file_api_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   112,
+			NumMessages:   122,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -50,8 +50,11 @@ type ResourceRef struct {
 	Resource string `protobuf:"bytes,3,opt,name=resource,proto3" json:"resource,omitempty"`
 	// namespace is empty for cluster-scoped resources, and for lists and watches across
 	// every namespace.
-	Namespace     string `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace string `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// subresource is set on a Create of a subresource that takes a body of its own kind
+	// ("token": a TokenRequest for the service account called name).
+	Subresource   string `protobuf:"bytes,6,opt,name=subresource,proto3" json:"subresource,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -117,6 +120,13 @@ func (x *ResourceRef) GetNamespace() string {
 func (x *ResourceRef) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *ResourceRef) GetSubresource() string {
+	if x != nil {
+		return x.Subresource
 	}
 	return ""
 }
@@ -1024,13 +1034,14 @@ var File_api_service_v1_service_proto protoreflect.FileDescriptor
 
 const file_api_service_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1capi/service/v1/service.proto\x12\x16kubelab.api.service.v1\x1a\x19google/protobuf/any.proto\x1a\x16api/core/v1/core.proto\x1a\x16api/meta/v1/meta.proto\"\x8b\x01\n" +
+	"\x1capi/service/v1/service.proto\x12\x16kubelab.api.service.v1\x1a\x19google/protobuf/any.proto\x1a\x16api/core/v1/core.proto\x1a\x16api/meta/v1/meta.proto\"\xad\x01\n" +
 	"\vResourceRef\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
 	"\bresource\x18\x03 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"C\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12 \n" +
+	"\vsubresource\x18\x06 \x01(\tR\vsubresource\"C\n" +
 	"\n" +
 	"GetRequest\x125\n" +
 	"\x03ref\x18\x01 \x01(\v2#.kubelab.api.service.v1.ResourceRefR\x03ref\";\n" +
