@@ -195,6 +195,31 @@ func (c *Client) Bind(ctx context.Context, ref transport.Ref, binding *corev1.Bi
 	})
 }
 
+// CreateSubresource creates the subresource of the object ref names with Resources.Create,
+// ref.subresource set and obj (of the subresource's own kind, a TokenRequest for "token")
+// packed as the body; the answer is decoded as obj's kind.
+func (c *Client) CreateSubresource(ctx context.Context, ref transport.Ref, subresource string, obj runtime.Object) (runtime.Object, error) {
+	sub, err := transport.SubresourceMapping(ref, subresource, obj)
+	if err != nil {
+		return nil, err
+	}
+	a, err := packObject(sub, obj)
+	if err != nil {
+		return nil, err
+	}
+	r := resourceRef(ref)
+	r.Subresource = subresource
+	var resp *servicev1.CreateResponse
+	err = c.unary(ctx, describe("create "+subresource+" of", ref), false, func(ctx context.Context) (err error) {
+		resp, err = c.rc.Create(ctx, &servicev1.CreateRequest{Ref: r, Object: a})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return unpackObject(sub, resp.GetObject())
+}
+
 func needName(ref transport.Ref, verb string) error {
 	if ref.Name == "" {
 		return fmt.Errorf("%s %s: resource name may not be empty", verb, ref.Mapping.Plural)

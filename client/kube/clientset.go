@@ -25,6 +25,7 @@ import (
 	"kubelab.io/client/retry"
 	"kubelab.io/client/transport"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
@@ -174,18 +175,19 @@ func (c *Clientset) Close() error {
 
 // Typed clients of the served kinds.
 type (
-	PodClient           = Resource[*corev1.Pod, *corev1.PodList]
-	NodeClient          = Resource[*corev1.Node, *corev1.NodeList]
-	NamespaceClient     = Resource[*corev1.Namespace, *corev1.NamespaceList]
-	EventClient         = Resource[*corev1.Event, *corev1.EventList]
-	LimitRangeClient    = Resource[*corev1.LimitRange, *corev1.LimitRangeList]
-	ResourceQuotaClient = Resource[*corev1.ResourceQuota, *corev1.ResourceQuotaList]
-	ConfigMapClient     = Resource[*corev1.ConfigMap, *corev1.ConfigMapList]
-	SecretClient        = Resource[*corev1.Secret, *corev1.SecretList]
-	PDBClient           = Resource[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList]
-	DeploymentClient    = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
-	ReplicaSetClient    = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
-	LeaseClient         = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
+	PodClient            = Resource[*corev1.Pod, *corev1.PodList]
+	NodeClient           = Resource[*corev1.Node, *corev1.NodeList]
+	NamespaceClient      = Resource[*corev1.Namespace, *corev1.NamespaceList]
+	EventClient          = Resource[*corev1.Event, *corev1.EventList]
+	LimitRangeClient     = Resource[*corev1.LimitRange, *corev1.LimitRangeList]
+	ResourceQuotaClient  = Resource[*corev1.ResourceQuota, *corev1.ResourceQuotaList]
+	ConfigMapClient      = Resource[*corev1.ConfigMap, *corev1.ConfigMapList]
+	SecretClient         = Resource[*corev1.Secret, *corev1.SecretList]
+	ServiceAccountClient = Resource[*corev1.ServiceAccount, *corev1.ServiceAccountList]
+	PDBClient            = Resource[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList]
+	DeploymentClient     = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
+	ReplicaSetClient     = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
+	LeaseClient          = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
 )
 
 // Pods in namespace ns ("" for every namespace, to list and watch).
@@ -227,6 +229,11 @@ func (c *Clientset) Secrets(ns string) *SecretClient {
 	return NewResource[*corev1.Secret, *corev1.SecretList](c.t, ns)
 }
 
+// ServiceAccounts in namespace ns.
+func (c *Clientset) ServiceAccounts(ns string) *ServiceAccountClient {
+	return NewResource[*corev1.ServiceAccount, *corev1.ServiceAccountList](c.t, ns)
+}
+
 // Deployments in namespace ns.
 func (c *Clientset) Deployments(ns string) *DeploymentClient {
 	return NewResource[*appsv1.Deployment, *appsv1.DeploymentList](c.t, ns)
@@ -258,4 +265,27 @@ func (c *Clientset) Bind(ctx context.Context, ns string, binding *corev1.Binding
 		return errors.New("kube: bind: pods are not served")
 	}
 	return c.t.Bind(ctx, transport.Ref{Mapping: m, Namespace: ns, Name: binding.GetMetadata().GetName()}, binding)
+}
+
+// CreateToken asks the apiserver for a token of the service account serviceAccount of
+// namespace ns (the serviceaccounts/token subresource): req's spec names the audiences, the
+// lifetime and the object the token is bound to; the answer's status carries the token and
+// its expiry. req is not modified.
+func (c *Clientset) CreateToken(ctx context.Context, ns, serviceAccount string, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+	if req == nil {
+		req = &authenticationv1.TokenRequest{}
+	}
+	m, ok := scheme.MappingFor(runtime.GroupVersionKind{Group: scheme.GroupCore, Version: "v1", Kind: "ServiceAccount"})
+	if !ok {
+		return nil, errors.New("kube: create token: serviceaccounts are not served")
+	}
+	out, err := c.t.CreateSubresource(ctx, transport.Ref{Mapping: m, Namespace: ns, Name: serviceAccount}, "token", req)
+	if err != nil {
+		return nil, err
+	}
+	tr, ok := out.(*authenticationv1.TokenRequest)
+	if !ok {
+		return nil, fmt.Errorf("create token for serviceaccount %s/%s: the transport returned a %T, not a TokenRequest", ns, serviceAccount, out)
+	}
+	return tr, nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"kubelab.io/client/kubeconfig"
 	"kubelab.io/client/transport"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
@@ -56,6 +59,31 @@ func (f *fakeTransport) Delete(_ context.Context, ref transport.Ref, _ *metav1.D
 func (f *fakeTransport) Bind(_ context.Context, ref transport.Ref, _ *corev1.Binding) error {
 	f.refs = append(f.refs, ref)
 	return nil
+}
+
+func (f *fakeTransport) CreateSubresource(_ context.Context, ref transport.Ref, sub string, obj runtime.Object) (runtime.Object, error) {
+	ref.Name += "/" + sub
+	f.refs = append(f.refs, ref)
+	tr := proto.Clone(obj).(*authenticationv1.TokenRequest)
+	tr.Status = &authenticationv1.TokenRequestStatus{Token: "t0k"}
+	return tr, nil
+}
+
+// TestCreateToken asks for the token subresource of the named service account and does
+// not modify the request.
+func TestCreateToken(t *testing.T) {
+	ft := &fakeTransport{}
+	req := &authenticationv1.TokenRequest{Spec: &authenticationv1.TokenRequestSpec{Audiences: []string{"api"}}}
+	out, err := New(ft).CreateToken(context.Background(), "ci", "build", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.GetStatus().GetToken() != "t0k" || req.GetStatus() != nil {
+		t.Fatalf("got %v; request now %v", out, req)
+	}
+	if len(ft.refs) != 1 || ft.refs[0].Mapping.Plural != "serviceaccounts" || ft.refs[0].Namespace != "ci" || ft.refs[0].Name != "build/token" {
+		t.Fatalf("refs %v", ft.refs)
+	}
 }
 
 func TestTypedClients(t *testing.T) {

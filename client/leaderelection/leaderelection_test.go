@@ -78,6 +78,9 @@ func (s *leaseStore) Delete(context.Context, transport.Ref, *metav1.DeleteOption
 	panic("unused")
 }
 func (s *leaseStore) Bind(context.Context, transport.Ref, *corev1.Binding) error { panic("unused") }
+func (s *leaseStore) CreateSubresource(context.Context, transport.Ref, string, runtime.Object) (runtime.Object, error) {
+	panic("unused")
+}
 
 type fakeClock struct{ t time.Time }
 

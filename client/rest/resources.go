@@ -203,6 +203,26 @@ func (c *Client) Bind(ctx context.Context, ref transport.Ref, binding *corev1.Bi
 	return err
 }
 
+// CreateSubresource POSTs obj to the subresource of the object ref names
+// (/api/v1/namespaces/{ns}/serviceaccounts/{name}/token) and decodes the answer as obj's
+// kind: such subresources take and return a kind of their own (a TokenRequest), not the
+// parent's.
+func (c *Client) CreateSubresource(ctx context.Context, ref transport.Ref, subresource string, obj runtime.Object) (runtime.Object, error) {
+	sub, err := transport.SubresourceMapping(ref, subresource, obj)
+	if err != nil {
+		return nil, err
+	}
+	body, err := encodeObject(sub, obj)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.call(ctx, http.MethodPost, ResourcePath(ref, subresource), nil, body, "application/json")
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(sub, resp.Body)
+}
+
 // listQuery is the query of a list or watch.
 func listQuery(opts transport.ListOptions) url.Values {
 	q := url.Values{}

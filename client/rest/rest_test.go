@@ -18,6 +18,7 @@ import (
 	"kubelab.io/client/kubeconfig"
 	"kubelab.io/client/retry"
 	"kubelab.io/client/transport"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
@@ -550,5 +551,40 @@ func TestUserAgent(t *testing.T) {
 	}
 	if got := UserAgent(""); !strings.HasPrefix(got, "kubelab/") {
 		t.Errorf("default user agent %q", got)
+	}
+}
+
+// TestCreateSubresource posts a TokenRequest to serviceaccounts/NAME/token and decodes the
+// answer as a TokenRequest, not as the ServiceAccount the ref names. The empty status is
+// on the wire as client-go sends it (its fields have no omitempty).
+func TestCreateSubresource(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = r.Method + " " + r.URL.Path + " " + string(body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","metadata":{"name":"build","namespace":"ci"},`+
+			`"spec":{"audiences":["api"],"expirationSeconds":600},"status":{"token":"eyJ.x.y","expirationTimestamp":"2030-01-01T00:00:00Z"}}`)
+	}))
+	defer srv.Close()
+	c, _, _ := newTestClient(t, srv.URL, kubeconfig.RESTConfig{})
+	ref := transport.Ref{Mapping: mapping(t, "", "ServiceAccount"), Namespace: "ci", Name: "build"}
+	exp := int64(600)
+	out, err := c.CreateSubresource(context.Background(), ref, "token",
+		&authenticationv1.TokenRequest{Spec: &authenticationv1.TokenRequestSpec{Audiences: []string{"api"}, ExpirationSeconds: &exp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := out.(*authenticationv1.TokenRequest)
+	if !ok || tr.GetStatus().GetToken() != "eyJ.x.y" {
+		t.Fatalf("decoded %T %v", out, out)
+	}
+	want := `POST /api/v1/namespaces/ci/serviceaccounts/build/token {"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","spec":{"audiences":["api"],"expirationSeconds":600},"status":{"token":"","expirationTimestamp":null}}`
+	if got != want {
+		t.Fatalf("request\n%s\nwant\n%s", got, want)
+	}
+	if _, err := c.CreateSubresource(context.Background(), transport.Ref{Mapping: ref.Mapping, Namespace: "ci"}, "token", tr); err == nil {
+		t.Fatal("a subresource of no object was created")
 	}
 }

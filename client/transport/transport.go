@@ -6,6 +6,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -57,4 +58,27 @@ type Interface interface {
 	Delete(ctx context.Context, ref Ref, opts *metav1.DeleteOptions) (runtime.Object, error)
 	// Bind assigns a pod (ref) to a node.
 	Bind(ctx context.Context, ref Ref, binding *corev1.Binding) error
+	// CreateSubresource creates a subresource of the object ref names that takes a body of
+	// its own kind, such as a service account's "token" (a TokenRequest): obj is sent and
+	// the server's answer is decoded as obj's kind, not as ref's.
+	CreateSubresource(ctx context.Context, ref Ref, subresource string, obj runtime.Object) (runtime.Object, error)
+}
+
+// SubresourceMapping checks the arguments of a CreateSubresource call and returns the
+// mapping its body and answer are encoded with: obj's kind, under "plural/subresource" so
+// that errors name the subresource.
+func SubresourceMapping(ref Ref, subresource string, obj runtime.Object) (scheme.Mapping, error) {
+	switch {
+	case ref.Name == "":
+		return scheme.Mapping{}, fmt.Errorf("create %s/%s: resource name may not be empty", ref.Mapping.Plural, subresource)
+	case subresource == "":
+		return scheme.Mapping{}, fmt.Errorf("create subresource of %s %q: no subresource named", ref.Mapping.Plural, ref.Name)
+	case obj == nil:
+		return scheme.Mapping{}, fmt.Errorf("create %s/%s: no object", ref.Mapping.Plural, subresource)
+	}
+	gvk, ok := scheme.Scheme.KindFor(obj)
+	if !ok {
+		return scheme.Mapping{}, fmt.Errorf("create %s/%s: %T is not a registered kind", ref.Mapping.Plural, subresource, obj)
+	}
+	return scheme.Mapping{Kind: gvk, Plural: ref.Mapping.Plural + "/" + subresource}, nil
 }

@@ -340,6 +340,10 @@ func (f *Transport) Bind(_ context.Context, ref transport.Ref, _ *corev1.Binding
 	return apierrors.NewMethodNotSupported(apierrors.GroupResource{Resource: "pods"}, "bind")
 }
 
+func (f *Transport) CreateSubresource(_ context.Context, ref transport.Ref, subresource string, _ runtime.Object) (runtime.Object, error) {
+	return nil, apierrors.NewMethodNotSupported(apierrors.GroupResource{Group: ref.Mapping.Kind.Group, Resource: ref.Mapping.Plural + "/" + subresource}, "create")
+}
+
 type watcher struct {
 	f      *Transport
 	gvk    runtime.GroupVersionKind
