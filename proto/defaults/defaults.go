@@ -12,6 +12,7 @@ package defaults
 
 import (
 	"google.golang.org/protobuf/proto"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
@@ -53,6 +54,8 @@ func Default(obj runtime.Object) {
 		LimitRange(o)
 	case *corev1.Secret:
 		Secret(o)
+	case *authenticationv1.TokenRequest:
+		TokenRequest(o)
 	case *appsv1.Deployment:
 		Deployment(o)
 	case *appsv1.ReplicaSet:
@@ -161,11 +164,29 @@ func PodSpec(spec *corev1.PodSpec) {
 	}
 }
 
-// Volume defaults a pod volume: no source means an emptyDir; secret and configMap volumes get
-// defaultMode 0644 and hostPath volumes type "".
+// Volume defaults a pod volume: no source means an emptyDir; secret, configMap, downwardAPI
+// and projected volumes get defaultMode 0644, a projected token expirationSeconds 3600, a
+// downward API fieldRef apiVersion v1, and hostPath volumes type "".
 func Volume(v *corev1.Volume) {
-	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil {
+	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.DownwardAPI == nil && v.Projected == nil {
 		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+	}
+	if d := v.DownwardAPI; d != nil {
+		if d.DefaultMode == nil {
+			d.DefaultMode = proto.Int32(DefaultVolumeMode)
+		}
+		downwardAPIFiles(d.Items)
+	}
+	if pr := v.Projected; pr != nil {
+		if pr.DefaultMode == nil {
+			pr.DefaultMode = proto.Int32(DefaultVolumeMode)
+		}
+		for _, src := range pr.Sources {
+			if t := src.GetServiceAccountToken(); t != nil && t.ExpirationSeconds == nil {
+				t.ExpirationSeconds = proto.Int64(DefaultTokenExpirationSeconds)
+			}
+			downwardAPIFiles(src.GetDownwardAPI().GetItems())
+		}
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
 		v.HostPath.Type = proto.String("")
@@ -175,6 +196,29 @@ func Volume(v *corev1.Volume) {
 	}
 	if v.ConfigMap != nil && v.ConfigMap.DefaultMode == nil {
 		v.ConfigMap.DefaultMode = proto.Int32(DefaultVolumeMode)
+	}
+}
+
+// DefaultTokenExpirationSeconds is a projected service account token's lifetime when the
+// pod does not say (an hour, as Kubernetes).
+const DefaultTokenExpirationSeconds = 3600
+
+// TokenRequest defaults a token's requested lifetime to an hour.
+func TokenRequest(tr *authenticationv1.TokenRequest) {
+	if tr.Spec == nil {
+		tr.Spec = &authenticationv1.TokenRequestSpec{}
+	}
+	if tr.Spec.ExpirationSeconds == nil {
+		tr.Spec.ExpirationSeconds = proto.Int64(DefaultTokenExpirationSeconds)
+	}
+}
+
+// downwardAPIFiles defaults each file's fieldRef apiVersion to v1, as env vars' are.
+func downwardAPIFiles(items []*corev1.DownwardAPIVolumeFile) {
+	for _, f := range items {
+		if ref := f.GetFieldRef(); ref != nil && ref.ApiVersion == "" {
+			ref.ApiVersion = "v1"
+		}
 	}
 }
 

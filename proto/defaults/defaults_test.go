@@ -262,3 +262,25 @@ func TestIdempotent(t *testing.T) {
 		})
 	}
 }
+
+func TestProjectedAndDownwardAPIVolumes(t *testing.T) {
+	proj := &corev1.Volume{Name: "p", Projected: &corev1.ProjectedVolumeSource{Sources: []*corev1.VolumeProjection{
+		{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
+		{DownwardAPI: &corev1.DownwardAPIProjection{Items: []*corev1.DownwardAPIVolumeFile{{Path: "ns", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
+	}}}
+	dapi := &corev1.Volume{Name: "d", DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []*corev1.DownwardAPIVolumeFile{{Path: "n", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}
+	defaults.Volume(proj)
+	defaults.Volume(dapi)
+	if proj.EmptyDir != nil || dapi.EmptyDir != nil {
+		t.Error("a projected or downwardAPI volume was defaulted to an emptyDir")
+	}
+	if proj.Projected.GetDefaultMode() != 0o644 || dapi.DownwardAPI.GetDefaultMode() != 0o644 {
+		t.Errorf("defaultMode = %o, %o; want 644", proj.Projected.GetDefaultMode(), dapi.DownwardAPI.GetDefaultMode())
+	}
+	if got := proj.Projected.Sources[0].ServiceAccountToken.GetExpirationSeconds(); got != 3600 {
+		t.Errorf("token expirationSeconds = %d, want 3600", got)
+	}
+	if proj.Projected.Sources[1].DownwardAPI.Items[0].FieldRef.ApiVersion != "v1" || dapi.DownwardAPI.Items[0].FieldRef.ApiVersion != "v1" {
+		t.Error("downward API fieldRef apiVersion not defaulted to v1")
+	}
+}

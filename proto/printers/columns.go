@@ -107,6 +107,12 @@ var (
 		ageColumn,
 	}
 
+	serviceAccountColumns = []Column{
+		nameColumn,
+		{Name: "Secrets", Type: "string", Description: "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."},
+		ageColumn,
+	}
+
 	podDisruptionBudgetColumns = []Column{
 		nameColumn,
 		{Name: "Min Available", Type: "string", Description: "The minimum number of pods that must be available."},

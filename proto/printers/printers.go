@@ -33,17 +33,18 @@ type printer struct {
 }
 
 var printersByKind = map[string]printer{
-	"Pod":           {podColumns, podRow},
-	"ReplicaSet":    {replicaSetColumns, replicaSetRow},
-	"Deployment":    {deploymentColumns, deploymentRow},
-	"Node":          {nodeColumns, nodeRow},
-	"Namespace":     {namespaceColumns, namespaceRow},
-	"Event":         {eventColumns, eventRow},
-	"Lease":         {leaseColumns, leaseRow},
-	"ResourceQuota": {resourceQuotaColumns, resourceQuotaRow},
-	"Scale":         {scaleColumns, scaleRow},
-	"ConfigMap":     {configMapColumns, configMapRow},
-	"Secret":        {secretColumns, secretRow},
+	"Pod":            {podColumns, podRow},
+	"ReplicaSet":     {replicaSetColumns, replicaSetRow},
+	"Deployment":     {deploymentColumns, deploymentRow},
+	"Node":           {nodeColumns, nodeRow},
+	"Namespace":      {namespaceColumns, namespaceRow},
+	"Event":          {eventColumns, eventRow},
+	"Lease":          {leaseColumns, leaseRow},
+	"ResourceQuota":  {resourceQuotaColumns, resourceQuotaRow},
+	"Scale":          {scaleColumns, scaleRow},
+	"ConfigMap":      {configMapColumns, configMapRow},
+	"Secret":         {secretColumns, secretRow},
+	"ServiceAccount": {serviceAccountColumns, serviceAccountRow},
 
 	"PodDisruptionBudget": {podDisruptionBudgetColumns, podDisruptionBudgetRow},
 }
@@ -530,6 +531,16 @@ func secretRow(obj runtime.Object, o *Options) []any {
 		return nil
 	}
 	return []any{s.GetMetadata().GetName(), s.GetType(), int64(len(s.GetData())), age(s, o)}
+}
+
+// serviceAccountRow counts the listed secrets, as kubectl does (0 since Kubernetes 1.24, which
+// stopped creating token secrets; kubelab never did).
+func serviceAccountRow(obj runtime.Object, o *Options) []any {
+	sa, ok := obj.(*corev1.ServiceAccount)
+	if !ok {
+		return nil
+	}
+	return []any{sa.GetMetadata().GetName(), int64(len(sa.GetSecrets())), age(sa, o)}
 }
 
 // podDisruptionBudgetRow shows N/A for whichever of minAvailable and maxUnavailable is unset,

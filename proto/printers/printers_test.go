@@ -282,6 +282,10 @@ func TestOtherRows(t *testing.T) {
 	if got, want := cells(t, sec, false), []any{"s", "Opaque", int64(1), "5m"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("secret = %#v", got)
 	}
+	sa := &corev1.ServiceAccount{Kind: "ServiceAccount", Metadata: meta("default", 5*time.Minute)}
+	if got, want := cells(t, sa, false), []any{"default", int64(0), "5m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("serviceaccount = %#v", got)
+	}
 
 	pdb := &policyv1.PodDisruptionBudget{Kind: "PodDisruptionBudget", Metadata: meta("pdb", 5*time.Minute),
 		Spec:   &policyv1.PodDisruptionBudgetSpec{MinAvailable: &metav1.IntOrString{Type: 1, StrVal: "50%"}},

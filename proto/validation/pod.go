@@ -296,8 +296,124 @@ func validateVolumeSource(v *corev1.Volume, p string) apierrors.FieldErrors {
 		errs = append(errs, validateVolumeMode(c.DefaultMode, child(sp, "defaultMode"))...)
 		errs = append(errs, validateKeyToPaths(c.Items, child(sp, "items"))...)
 	}
+	if d := v.GetDownwardAPI(); d != nil && !more("downwardAPI") {
+		sp := child(p, "downwardAPI")
+		errs = append(errs, validateVolumeMode(d.DefaultMode, child(sp, "defaultMode"))...)
+		for i, f := range d.Items {
+			errs = append(errs, validateDownwardAPIVolumeFile(f, index(child(sp, "items"), i))...)
+		}
+	}
+	if pr := v.GetProjected(); pr != nil && !more("projected") {
+		sp := child(p, "projected")
+		errs = append(errs, validateVolumeMode(pr.DefaultMode, child(sp, "defaultMode"))...)
+		errs = append(errs, validateProjectionSources(pr.Sources, child(sp, "sources"))...)
+	}
 	if n == 0 {
 		errs = append(errs, apierrors.Required(p, "must specify a volume type"))
+	}
+	return errs
+}
+
+// downwardAPIVolumeFieldPaths are the pod fields a downward API volume can hold: only those
+// fixed for the pod's life or updated in place (labels, annotations), unlike env vars.
+var downwardAPIVolumeFieldPaths = []string{"metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"}
+
+func validateDownwardAPIVolumeFile(f *corev1.DownwardAPIVolumeFile, p string) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	if f.GetPath() == "" {
+		errs = append(errs, apierrors.Required(child(p, "path"), ""))
+	} else {
+		errs = append(errs, validateLocalNonReservedPath(f.GetPath(), child(p, "path"))...)
+	}
+	switch {
+	case f.GetFieldRef() != nil && f.GetResourceFieldRef() != nil:
+		errs = append(errs, apierrors.Invalid(p, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"))
+	case f.GetFieldRef() != nil:
+		errs = append(errs, validateObjectFieldSelector(f.GetFieldRef(), downwardAPIVolumeFieldPaths, child(p, "fieldRef"))...)
+	case f.GetResourceFieldRef() != nil:
+		errs = append(errs, validateResourceFieldSelector(f.GetResourceFieldRef(), true, child(p, "resourceFieldRef"))...)
+	default:
+		errs = append(errs, apierrors.Required(p, "one of fieldRef and resourceFieldRef is required"))
+	}
+	return append(errs, validateVolumeMode(f.Mode, child(p, "mode"))...)
+}
+
+// maxTokenExpirationSeconds bounds a projected token's requested lifetime (2^32 s, as Kubernetes).
+const maxTokenExpirationSeconds = 1 << 32
+
+// validateProjectionSources checks each source of a projected volume (exactly one kind per
+// source) and that no two write the same path.
+func validateProjectionSources(sources []*corev1.VolumeProjection, p string) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	paths := map[string]bool{}
+	addPath := func(path, fp string) {
+		if paths[path] {
+			errs = append(errs, apierrors.Invalid(fp, path, "conflicting duplicate paths"))
+		}
+		paths[path] = true
+	}
+	for i, src := range sources {
+		sp := index(p, i)
+		n := 0
+		if s := src.GetSecret(); s != nil {
+			n++
+			fp := child(sp, "secret")
+			if s.GetName() == "" {
+				errs = append(errs, apierrors.Required(child(fp, "name"), ""))
+			}
+			errs = append(errs, validateKeyToPaths(s.Items, child(fp, "items"))...)
+			for j, it := range s.Items {
+				addPath(it.GetPath(), child(index(child(fp, "items"), j), "path"))
+			}
+		}
+		if c := src.GetConfigMap(); c != nil {
+			n++
+			fp := child(sp, "configMap")
+			if c.GetName() == "" {
+				errs = append(errs, apierrors.Required(child(fp, "name"), ""))
+			}
+			errs = append(errs, validateKeyToPaths(c.Items, child(fp, "items"))...)
+			for j, it := range c.Items {
+				addPath(it.GetPath(), child(index(child(fp, "items"), j), "path"))
+			}
+		}
+		if d := src.GetDownwardAPI(); d != nil {
+			n++
+			fp := child(sp, "downwardAPI")
+			for j, f := range d.Items {
+				ip := index(child(fp, "items"), j)
+				errs = append(errs, validateDownwardAPIVolumeFile(f, ip)...)
+				addPath(f.GetPath(), child(ip, "path"))
+			}
+		}
+		if t := src.GetServiceAccountToken(); t != nil {
+			n++
+			fp := child(sp, "serviceAccountToken")
+			if e := t.GetExpirationSeconds(); t.ExpirationSeconds != nil && e < 10*60 {
+				errs = append(errs, apierrors.Invalid(child(fp, "expirationSeconds"), e, "may not specify a duration less than 10 minutes"))
+			} else if e > maxTokenExpirationSeconds {
+				errs = append(errs, apierrors.Invalid(child(fp, "expirationSeconds"), e, "may not specify a duration larger than 2^32 seconds"))
+			}
+			if t.GetPath() == "" {
+				errs = append(errs, apierrors.Required(child(fp, "path"), ""))
+			} else {
+				errs = append(errs, validateLocalNonReservedPath(t.GetPath(), child(fp, "path"))...)
+				addPath(t.GetPath(), child(fp, "path"))
+			}
+		}
+		if n > 1 {
+			errs = append(errs, apierrors.Forbidden(sp, "may not specify more than 1 volume type per source"))
+		}
+	}
+	return errs
+}
+
+// validateLocalNonReservedPath is a relative path without '..' that does not start with
+// '..', which the kubelet's atomic writer reserves (..data).
+func validateLocalNonReservedPath(target, p string) apierrors.FieldErrors {
+	errs := validateLocalDescendingPath(target, p)
+	if strings.HasPrefix(target, "..") {
+		errs = append(errs, apierrors.Invalid(p, target, "must not start with '..'"))
 	}
 	return errs
 }
@@ -323,10 +439,7 @@ func validateKeyToPaths(items []*corev1.KeyToPath, p string) apierrors.FieldErro
 		if it.GetPath() == "" {
 			errs = append(errs, apierrors.Required(child(ip, "path"), ""))
 		} else {
-			errs = append(errs, validateLocalDescendingPath(it.GetPath(), child(ip, "path"))...)
-			if strings.HasPrefix(it.GetPath(), "..") {
-				errs = append(errs, apierrors.Invalid(child(ip, "path"), it.GetPath(), "must not start with '..'"))
-			}
+			errs = append(errs, validateLocalNonReservedPath(it.GetPath(), child(ip, "path"))...)
 		}
 		errs = append(errs, validateVolumeMode(it.Mode, child(ip, "mode"))...)
 	}
@@ -521,41 +634,11 @@ func validateEnvVarValueFrom(ev *corev1.EnvVar, p string) apierrors.FieldErrors 
 	n := 0
 	if ref := from.GetFieldRef(); ref != nil {
 		n++
-		fp := child(p, "fieldRef")
-		switch {
-		case ref.GetApiVersion() == "":
-			errs = append(errs, apierrors.Required(child(fp, "apiVersion"), ""))
-		case ref.GetFieldPath() == "":
-			errs = append(errs, apierrors.Required(child(fp, "fieldPath"), ""))
-		case ref.GetApiVersion() != "v1":
-			errs = append(errs, apierrors.Invalid(child(fp, "fieldPath"), ref.GetFieldPath(), "error converting fieldPath: unsupported pod version: "+ref.GetApiVersion()))
-		default:
-			if m := downwardAPISubscriptRegexp.FindStringSubmatch(ref.GetFieldPath()); m != nil {
-				k := m[2]
-				if m[1] == "annotations" {
-					k = strings.ToLower(k)
-				}
-				for _, msg := range isQualifiedName(k) {
-					errs = append(errs, apierrors.Invalid(child(fp, "fieldPath"), ref.GetFieldPath(), "invalid key: "+msg))
-				}
-			} else if !slices.Contains(downwardAPIEnvFieldPaths, ref.GetFieldPath()) {
-				errs = append(errs, apierrors.NotSupported(child(fp, "fieldPath"), ref.GetFieldPath(), downwardAPIEnvFieldPaths))
-			}
-		}
+		errs = append(errs, validateObjectFieldSelector(ref, downwardAPIEnvFieldPaths, child(p, "fieldRef"))...)
 	}
 	if ref := from.GetResourceFieldRef(); ref != nil {
 		n++
-		rp := child(p, "resourceFieldRef")
-		if ref.GetResource() == "" {
-			errs = append(errs, apierrors.Required(child(rp, "resource"), ""))
-		} else if !slices.Contains(downwardAPIEnvResources, ref.GetResource()) &&
-			!strings.HasPrefix(ref.GetResource(), "limits.hugepages-") && !strings.HasPrefix(ref.GetResource(), "requests.hugepages-") {
-			errs = append(errs, apierrors.NotSupported(child(rp, "resource"), ref.GetResource(), downwardAPIEnvResources))
-		}
-		if ref.GetDivisor() != nil {
-			_, qerrs := validateQuantity(ref.GetDivisor(), child(rp, "divisor"))
-			errs = append(errs, qerrs...)
-		}
+		errs = append(errs, validateResourceFieldSelector(ref, false, child(p, "resourceFieldRef"))...)
 	}
 	if ref := from.GetConfigMapKeyRef(); ref != nil {
 		n++
@@ -573,6 +656,53 @@ func validateEnvVarValueFrom(ev *corev1.EnvVar, p string) apierrors.FieldErrors 
 	}
 	if ev.GetValue() != "" && n > 0 {
 		errs = append(errs, apierrors.Invalid(p, "", "may not be specified when `value` is not empty"))
+	}
+	return errs
+}
+
+// validateObjectFieldSelector checks a downward API fieldRef: a path of valid, or a label or
+// annotation by key (metadata.labels['KEY']).
+func validateObjectFieldSelector(ref *corev1.ObjectFieldSelector, valid []string, fp string) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	switch {
+	case ref.GetApiVersion() == "":
+		errs = append(errs, apierrors.Required(child(fp, "apiVersion"), ""))
+	case ref.GetFieldPath() == "":
+		errs = append(errs, apierrors.Required(child(fp, "fieldPath"), ""))
+	case ref.GetApiVersion() != "v1":
+		errs = append(errs, apierrors.Invalid(child(fp, "fieldPath"), ref.GetFieldPath(), "error converting fieldPath: unsupported pod version: "+ref.GetApiVersion()))
+	default:
+		if m := downwardAPISubscriptRegexp.FindStringSubmatch(ref.GetFieldPath()); m != nil {
+			k := m[2]
+			if m[1] == "annotations" {
+				k = strings.ToLower(k)
+			}
+			for _, msg := range isQualifiedName(k) {
+				errs = append(errs, apierrors.Invalid(child(fp, "fieldPath"), ref.GetFieldPath(), "invalid key: "+msg))
+			}
+		} else if !slices.Contains(valid, ref.GetFieldPath()) {
+			errs = append(errs, apierrors.NotSupported(child(fp, "fieldPath"), ref.GetFieldPath(), valid))
+		}
+	}
+	return errs
+}
+
+// validateResourceFieldSelector checks a downward API resourceFieldRef; a volume's file must
+// name its container, since a volume belongs to no one container.
+func validateResourceFieldSelector(ref *corev1.ResourceFieldSelector, volume bool, rp string) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	if volume && ref.GetContainerName() == "" {
+		errs = append(errs, apierrors.Required(child(rp, "containerName"), ""))
+	}
+	if ref.GetResource() == "" {
+		errs = append(errs, apierrors.Required(child(rp, "resource"), ""))
+	} else if !slices.Contains(downwardAPIEnvResources, ref.GetResource()) &&
+		!strings.HasPrefix(ref.GetResource(), "limits.hugepages-") && !strings.HasPrefix(ref.GetResource(), "requests.hugepages-") {
+		errs = append(errs, apierrors.NotSupported(child(rp, "resource"), ref.GetResource(), downwardAPIEnvResources))
+	}
+	if ref.GetDivisor() != nil {
+		_, qerrs := validateQuantity(ref.GetDivisor(), child(rp, "divisor"))
+		errs = append(errs, qerrs...)
 	}
 	return errs
 }

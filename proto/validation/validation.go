@@ -11,6 +11,7 @@ package validation
 import (
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	authorizationv1 "kubelab.io/proto/api/authorization/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
@@ -58,6 +59,10 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateRoleBinding(o)
 	case *rbacv1.ClusterRoleBinding:
 		return ValidateClusterRoleBinding(o)
+	case *corev1.ServiceAccount:
+		return nil // metadata only, which ValidateObjectMeta checks
+	case *authenticationv1.TokenRequest:
+		return ValidateTokenRequest(o)
 	case *authorizationv1.SelfSubjectAccessReview:
 		return ValidateSelfSubjectAccessReview(o)
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
