@@ -252,15 +252,9 @@ type envContext struct {
 	Objects objectGetter
 }
 
-// fieldRefValue resolves a downward-API fieldRef.
+// fieldRefValue resolves a downward-API fieldRef of an env var: the fields only env vars
+// may name (node, service account, IPs), else the metadata fields volumes share.
 func fieldRefValue(pod *corev1.Pod, path string, ec envContext) (string, error) {
-	m := pod.GetMetadata()
-	if key, ok := strings.CutPrefix(path, "metadata.labels['"); ok {
-		return m.GetLabels()[strings.TrimSuffix(key, "']")], nil
-	}
-	if key, ok := strings.CutPrefix(path, "metadata.annotations['"); ok {
-		return m.GetAnnotations()[strings.TrimSuffix(key, "']")], nil
-	}
 	first := func(s []string) string {
 		if len(s) > 0 {
 			return s[0]
@@ -268,12 +262,6 @@ func fieldRefValue(pod *corev1.Pod, path string, ec envContext) (string, error) 
 		return ""
 	}
 	switch path {
-	case "metadata.name":
-		return m.GetName(), nil
-	case "metadata.namespace":
-		return m.GetNamespace(), nil
-	case "metadata.uid":
-		return m.GetUid(), nil
 	case "spec.nodeName":
 		if n := pod.GetSpec().GetNodeName(); n != "" {
 			return n, nil
@@ -290,12 +278,13 @@ func fieldRefValue(pod *corev1.Pod, path string, ec envContext) (string, error) 
 	case "status.podIPs":
 		return strings.Join(ec.PodIPs, ","), nil
 	}
-	return "", fmt.Errorf("unsupported fieldRef %q", path)
+	return metadataFieldValue(pod.GetMetadata(), path)
 }
 
-// resourceFieldValue resolves a resourceFieldRef (limits.cpu rounds up to whole cores by
-// default, as Kubernetes does).
-func resourceFieldValue(c *corev1.Container, sel *corev1.ResourceFieldSelector, ec envContext) (string, error) {
+// resourceFieldValue resolves a resourceFieldRef of container c, for an env var or a
+// downward API file (limits.cpu rounds up to whole cores by default, as Kubernetes does).
+// A limit c does not set is the node's allocatable.
+func resourceFieldValue(c *corev1.Container, sel *corev1.ResourceFieldSelector, allocatable resource.List) (string, error) {
 	which, name, ok := strings.Cut(sel.GetResource(), ".")
 	if !ok {
 		return "", fmt.Errorf("unsupported resourceFieldRef %q", sel.GetResource())
@@ -311,7 +300,7 @@ func resourceFieldValue(c *corev1.Container, sel *corev1.ResourceFieldSelector, 
 	}
 	q, ok := list[name]
 	if !ok && which == "limits" {
-		q, ok = ec.Allocatable[name]
+		q, ok = allocatable[name]
 	}
 	if !ok {
 		return "0", nil
@@ -410,7 +399,7 @@ func containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, ec 
 			}
 		case src.GetResourceFieldRef() != nil:
 			var err error
-			if v, err = resourceFieldValue(c, src.GetResourceFieldRef(), ec); err != nil {
+			if v, err = resourceFieldValue(c, src.GetResourceFieldRef(), ec.Allocatable); err != nil {
 				return nil, nil, fmt.Errorf("env %s: %w", e.GetName(), err)
 			}
 		case src.GetConfigMapKeyRef() != nil || src.GetSecretKeyRef() != nil:

@@ -155,6 +155,8 @@ type Kubelet struct {
 	workers  *podWorkers
 	// objects reads the ConfigMaps and Secrets pods refer to.
 	objects objectGetter
+	// tokens issues and renews the service account tokens of projected volumes.
+	tokens *tokenManager
 
 	crashBackoff, imageBackoff *backoff.Backoff
 	sandboxOpts                sandboxOptions
@@ -172,7 +174,7 @@ type Kubelet struct {
 	waiting        map[string]map[string]waitingReason // uid → container → why it waits
 	runtimeCache   map[string]*podRuntime              // uid → last seen actual state
 	relistSeen     map[string]string                   // uid → fingerprint of the last relist
-	volumesSynced  map[string]time.Time                // uid → when its configMap and secret volumes were written
+	volumesSynced  map[string]volumesSync              // uid → when its API-data volumes were written
 	allocatable    resource.List
 	podCIDR        string
 	nodeReady      bool
@@ -190,8 +192,9 @@ func New(cfg Config) (*Kubelet, error) {
 		cfg: cfg, client: cfg.Client, objects: clientObjects{cfg.Client}, rt: cfg.Runtime, clock: cfg.Clock, log: cfg.Log.With("node", cfg.NodeName),
 		results: newProbeResults(),
 		pods:    map[string]*corev1.Pod{}, admitted: map[string]bool{}, waiting: map[string]map[string]waitingReason{},
-		runtimeCache: map[string]*podRuntime{}, relistSeen: map[string]string{}, volumesSynced: map[string]time.Time{},
+		runtimeCache: map[string]*podRuntime{}, relistSeen: map[string]string{}, volumesSynced: map[string]volumesSync{},
 	}
+	k.tokens = newTokenManager(cfg.Client, cfg.Clock, k.log)
 	if cfg.Host != nil {
 		k.host = *cfg.Host
 	} else {
@@ -554,6 +557,7 @@ func (k *Kubelet) housekeeping(context.Context) error {
 	}
 	k.mu.Unlock()
 	k.results.forget(ids)
+	k.tokens.gc()
 	k.crashBackoff.GC()
 	k.imageBackoff.GC()
 	for _, u := range orphans {

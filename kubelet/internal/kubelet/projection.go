@@ -15,8 +15,9 @@ import (
 )
 
 // ConfigMap and Secret volumes: the object's keys projected as files, as Kubernetes'
-// configmap and secret volume plugins do. The files are written with Kubernetes' atomic
-// writer layout, so a container never sees half an update:
+// configmap and secret volume plugins do. These, downwardAPI and projected volumes (see
+// downwardapi.go, projected.go) are written with Kubernetes' atomic writer layout, so a
+// container never sees half an update:
 //
 //	<volume>/..2026_12_06_00_44_01.123456789/<path>   this version's files
 //	<volume>/..data -> ..2026_12_06_00_44_01.123456789 swapped by one rename
@@ -48,7 +49,8 @@ type projectedFile struct {
 	Mode fs.FileMode
 }
 
-// defaultProjectionMode is the API's default defaultMode of configMap and secret volumes.
+// defaultProjectionMode is the API's default defaultMode of configMap, secret, downwardAPI
+// and projected volumes.
 const defaultProjectionMode = 0o644
 
 // projectFiles is what the volume of src holds given the object's data (nil: a missing
@@ -56,10 +58,7 @@ const defaultProjectionMode = 0o644
 // each at its path with its mode (else defaultMode). An item naming a missing key is an
 // error unless the source is optional. It is pure.
 func projectFiles(src objectSource, data map[string][]byte) (map[string]projectedFile, error) {
-	mode := fs.FileMode(defaultProjectionMode)
-	if src.DefaultMode != nil {
-		mode = fs.FileMode(*src.DefaultMode) & fs.ModePerm
-	}
+	mode := modeOr(src.DefaultMode, defaultProjectionMode)
 	files := map[string]projectedFile{}
 	if len(src.Items) == 0 {
 		for k, v := range data {
@@ -78,38 +77,45 @@ func projectFiles(src objectSource, data map[string][]byte) (map[string]projecte
 			}
 			return nil, fmt.Errorf("configmap references non-existent config key: %s", it.GetKey())
 		}
-		p := it.GetPath()
-		if !filepath.IsLocal(p) || strings.HasPrefix(p, "..") {
-			return nil, fmt.Errorf("item %q: path %q must be relative and may not start with '..'", it.GetKey(), p)
+		p, err := projectedPath(it.GetPath())
+		if err != nil {
+			return nil, fmt.Errorf("item %q: %w", it.GetKey(), err)
 		}
-		m := mode
-		if it.Mode != nil {
-			m = fs.FileMode(it.GetMode()) & fs.ModePerm
-		}
-		files[filepath.Clean(p)] = projectedFile{Data: v, Mode: m}
+		files[p] = projectedFile{Data: v, Mode: modeOr(it.Mode, mode)}
 	}
 	return files, nil
 }
 
-// setUpObjectVolume projects the object of src (of namespace ns) into dir: a tmpfs for a
-// Secret, so its values never reach the node's disk. A missing object that is not
-// optional is an error (retried by the caller): nothing is created then.
-func setUpObjectVolume(ctx context.Context, objs objectGetter, ns, dir string, src objectSource) error {
+// projectedPath is p cleaned, when it may be a file of a projected volume: inside the
+// volume, and not starting with "..", which the atomic writer keeps for itself (..data).
+func projectedPath(p string) (string, error) {
+	if !filepath.IsLocal(p) || strings.HasPrefix(p, "..") {
+		return "", fmt.Errorf("path %q must be relative and may not start with '..'", p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// objectFiles is what the volume of src (of namespace ns) holds: the object's keys, read
+// now. A missing object that is not optional is an error (retried by the caller).
+func objectFiles(ctx context.Context, objs objectGetter, ns string, src objectSource) (map[string]projectedFile, error) {
 	if objs == nil {
-		return errors.New("this kubelet reads no ConfigMaps or Secrets")
+		return nil, errors.New("this kubelet reads no ConfigMaps or Secrets")
 	}
 	data, _, err := objectData(ctx, objs, ns, src.Name, src.Secret, src.Optional)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	files, err := projectFiles(src, data)
-	if err != nil {
-		return err
-	}
+	return projectFiles(src, data)
+}
+
+// writeVolume makes dir hold files: a tmpfs first when asked (secrets and tokens never
+// reach the node's disk), then the files written atomically. The caller computes files
+// before, so a volume whose data cannot be read is never created half-way.
+func writeVolume(dir string, tmpfs bool, files map[string]projectedFile) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	if src.Secret {
+	if tmpfs {
 		if err := mountTmpfs(dir, 0); err != nil {
 			return err
 		}

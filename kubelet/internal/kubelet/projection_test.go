@@ -39,12 +39,7 @@ func TestProjectFiles(t *testing.T) {
 			files, err := projectFiles(tc.src, tc.data)
 			got := fmt.Sprint(err)
 			if err == nil {
-				var s []string
-				for p, f := range files {
-					s = append(s, fmt.Sprintf("%s:%o=%s", p, f.Mode, f.Data))
-				}
-				slices.Sort(s)
-				got = strings.Join(s, " ")
+				got = fileList(files)
 			}
 			if got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
@@ -106,7 +101,7 @@ func TestConfigMapVolume(t *testing.T) {
 		&corev1.Volume{Name: "none", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "nope", Optional: proto.Bool(true)}},
 	)
 	ctx := context.Background()
-	vols, err := setUpVolumes(ctx, root, pod, objs)
+	vols, err := setUpVolumes(ctx, volumeContext{Root: root, Objects: objs}, pod)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +121,7 @@ func TestConfigMapVolume(t *testing.T) {
 
 	// Unchanged: nothing is rewritten. Changed: a new version swapped in, the old gone.
 	before, _ := os.Readlink(filepath.Join(all, "..data"))
-	if _, err := setUpVolumes(ctx, root, pod, objs); err != nil {
+	if _, err := setUpVolumes(ctx, volumeContext{Root: root, Objects: objs}, pod); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := os.Readlink(filepath.Join(all, "..data")); after != before {
@@ -135,7 +130,7 @@ func TestConfigMapVolume(t *testing.T) {
 	objs.configMaps["default/web"] = proto.Clone(objs.configMaps["default/web"]).(*corev1.ConfigMap)
 	objs.configMaps["default/web"].Data = map[string]string{"MODE": "dev", "index.html": "v2"}
 	objs.configMaps["default/web"].BinaryData = nil
-	if _, err := setUpVolumes(ctx, root, pod, objs); err != nil {
+	if _, err := setUpVolumes(ctx, volumeContext{Root: root, Objects: objs}, pod); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := volumeFiles(t, all), "MODE:440=dev index.html:440=v2"; got != want {
@@ -169,7 +164,7 @@ func TestConfigMapVolume(t *testing.T) {
 		{&corev1.Volume{Name: "cfg", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "web", Items: []*corev1.KeyToPath{{Key: "k", Path: "k"}}}},
 			`MountVolume.SetUp failed for volume "cfg" : configmap references non-existent config key: k`},
 	} {
-		_, err := setUpVolumes(ctx, root, volumePod(tc.vol), objs)
+		_, err := setUpVolumes(ctx, volumeContext{Root: root, Objects: objs}, volumePod(tc.vol))
 		var ce *podConfigError
 		if err == nil || errors.As(err, &ce) || err.Error() != tc.want {
 			t.Errorf("got %v, want the mount error %q", err, tc.want)
@@ -190,7 +185,7 @@ func TestSecretVolumeIsTmpfs(t *testing.T) {
 	root := t.TempDir()
 	pod := volumePod(&corev1.Volume{Name: "creds", Secret: &corev1.SecretVolumeSource{SecretName: "db",
 		Items: []*corev1.KeyToPath{{Key: "password", Path: "pw"}}, DefaultMode: proto.Int32(0o400)}})
-	vols, err := setUpVolumes(context.Background(), root, pod, testObjects())
+	vols, err := setUpVolumes(context.Background(), volumeContext{Root: root, Objects: testObjects()}, pod)
 	if err != nil {
 		t.Fatal(err)
 	}

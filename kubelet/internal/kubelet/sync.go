@@ -224,7 +224,7 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 			return 5 * time.Second, nil // reported as waiting reasons and an event
 		}
 	} else {
-		k.refreshObjectVolumes(ctx, pod)
+		k.refreshVolumes(ctx, pod)
 	}
 
 	sandboxID := actions.SandboxID
@@ -289,17 +289,17 @@ func containersToStart(pod *corev1.Pod, actions podActions) []*corev1.Container 
 // for the containers about to start. On failure it says why through their waiting
 // reasons and an event, and returns the error: what the kubelet cannot do at all is a
 // CreateContainerConfigError; a failed mount (a hostPath type check, a missing ConfigMap
-// or Secret) leaves them ContainerCreating and is retried.
+// or Secret, a token not issued) leaves them ContainerCreating and is retried.
 func (k *Kubelet) prepareToStart(ctx context.Context, pod *corev1.Pod, starting []*corev1.Container) (map[string]hostVolume, error) {
 	uid := pod.GetMetadata().GetUid()
 	err := unsupportedContainers(pod)
 	var paths map[string]hostVolume
 	if err == nil {
-		paths, err = setUpVolumes(ctx, k.cfg.RootDir, pod, k.objects)
+		paths, err = setUpVolumes(ctx, k.volumeContext(), pod)
 	}
 	if err == nil {
 		k.mu.Lock()
-		k.volumesSynced[uid] = k.clock.Now()
+		k.volumesSynced[uid] = volumesSync{at: k.clock.Now(), meta: podMetadataPrint(pod)}
 		k.mu.Unlock()
 		return paths, nil
 	}
@@ -318,36 +318,55 @@ func (k *Kubelet) prepareToStart(ctx context.Context, pod *corev1.Pod, starting 
 	return nil, err
 }
 
-// refreshObjectVolumes brings the configMap and secret volumes of a pod whose containers
-// run up to date with their objects, at most once per ResyncInterval (Kubernetes' kubelet
-// does it on its periodic sync): the containers see the new files at once, through the
+// volumesSync is when a pod's API-data volumes were last written, and the pod's labels
+// and annotations then.
+type volumesSync struct {
+	at   time.Time
+	meta string
+}
+
+// podMetadataPrint changes when pod's labels or annotations do.
+func podMetadataPrint(pod *corev1.Pod) string {
+	return formatMap(pod.GetMetadata().GetLabels()) + "\x00" + formatMap(pod.GetMetadata().GetAnnotations())
+}
+
+// volumeContext is what the pods' API-data volumes are computed from now.
+func (k *Kubelet) volumeContext() volumeContext {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return volumeContext{Root: k.cfg.RootDir, Objects: k.objects, Tokens: k.tokens, Allocatable: k.allocatable}
+}
+
+// refreshVolumes brings the API-data volumes of a pod whose containers run up to date with
+// their objects, renewed tokens and the pod's metadata: at most once per ResyncInterval
+// (Kubernetes' kubelet remounts them on its periodic sync), and at once when the pod's
+// labels or annotations changed (a pod update makes Kubernetes' kubelet remount, so
+// downward API files follow). The containers see the new files at once, through the
 // ..data swap. A failure keeps the files they have and is a FailedMount event.
-func (k *Kubelet) refreshObjectVolumes(ctx context.Context, pod *corev1.Pod) {
+func (k *Kubelet) refreshVolumes(ctx context.Context, pod *corev1.Pod) {
 	uid := pod.GetMetadata().GetUid()
 	now := k.clock.Now()
+	meta := podMetadataPrint(pod)
 	k.mu.Lock()
 	last, ok := k.volumesSynced[uid]
-	due := !ok || now.Sub(last) >= k.cfg.ResyncInterval
+	due := !ok || now.Sub(last.at) >= k.cfg.ResyncInterval || last.meta != meta
 	if due {
-		k.volumesSynced[uid] = now
+		k.volumesSynced[uid] = volumesSync{at: now, meta: meta}
 	}
 	k.mu.Unlock()
 	if !due {
 		return
 	}
+	vc := k.volumeContext()
 	for _, v := range pod.GetSpec().GetVolumes() {
-		plugin := configMapPlugin
-		switch {
-		case v.GetSecret() != nil:
-			plugin = secretPlugin
-		case v.GetConfigMap() == nil:
+		plugin, _, apiData := apiVolumePlugin(v)
+		if !apiData {
 			continue
 		}
-		dir := volumePath(k.cfg.RootDir, uid, plugin, v.GetName())
-		if _, err := os.Stat(dir); err != nil {
+		if _, err := os.Stat(volumePath(vc.Root, uid, plugin, v.GetName())); err != nil {
 			continue // never set up: the next container start does it
 		}
-		if err := setUpObjectVolume(ctx, k.objects, pod.GetMetadata().GetNamespace(), dir, objectSourceOf(v)); err != nil {
+		if _, err := setUpAPIVolume(ctx, vc, pod, v); err != nil {
 			k.recorder.Eventf(pod, record.Warning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", v.GetName(), err)
 		}
 	}
@@ -667,6 +686,7 @@ func (k *Kubelet) syncTerminating(ctx context.Context, pod *corev1.Pod, rt *podR
 		k.log.Warn("remove terminating pod's directory", "pod", podDesc(pod), "err", err)
 		return 2 * time.Second, false
 	}
+	k.tokens.forgetPod(uid) // its containers are gone: nothing reads its tokens again
 	m := pod.GetMetadata()
 	_, err := k.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), &metav1.DeleteOptions{
 		GracePeriodSeconds: proto.Int64(0),
@@ -698,6 +718,7 @@ func (k *Kubelet) syncOrphan(ctx context.Context, uid string, rt *podRuntime) (t
 			k.log.Warn("remove orphaned pod directory", "uid", uid, "err", err)
 			return 2 * time.Second, false
 		}
+		k.tokens.forgetPod(uid)
 		k.status.forget(uid)
 		return 0, true
 	}

@@ -15,8 +15,8 @@ import (
 )
 
 // Volumes. The kubelet mounts what lives on the node (emptyDir: a pod directory on disk,
-// or a tmpfs for medium Memory; hostPath) and projects API objects as files (configMap,
-// secret: see projection.go). Anything else is refused before any
+// or a tmpfs for medium Memory; hostPath) and writes API data as files (configMap, secret,
+// downwardAPI, projected: see projected.go). Anything else is refused before any
 // container starts: a container must never run without a mount its spec asks for.
 //
 // Layout, as Kubernetes has it:
@@ -24,19 +24,23 @@ import (
 //	<root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<volume>
 //	<root>/pods/<uid>/volumes/kubernetes.io~configmap/<volume>
 //	<root>/pods/<uid>/volumes/kubernetes.io~secret/<volume>   (a tmpfs: secrets never touch disk)
+//	<root>/pods/<uid>/volumes/kubernetes.io~downward-api/<volume>   (a tmpfs)
+//	<root>/pods/<uid>/volumes/kubernetes.io~projected/<volume>      (a tmpfs: it may hold tokens)
 //
 // A pod's directory lives until the pod is terminated and deleted (syncTerminating) or
 // found orphaned (syncOrphan, woken by housekeeping for directories of pods that are
 // neither desired nor in the runtime, which covers a kubelet killed before it cleaned up).
 
 const (
-	emptyDirPlugin  = "kubernetes.io~empty-dir"
-	configMapPlugin = "kubernetes.io~configmap"
-	secretPlugin    = "kubernetes.io~secret"
+	emptyDirPlugin    = "kubernetes.io~empty-dir"
+	configMapPlugin   = "kubernetes.io~configmap"
+	secretPlugin      = "kubernetes.io~secret"
+	downwardAPIPlugin = "kubernetes.io~downward-api"
+	projectedPlugin   = "kubernetes.io~projected"
 )
 
 // tmpfsPlugins are the plugins whose volumes may be tmpfs mounts the kubelet made.
-var tmpfsPlugins = []string{emptyDirPlugin, secretPlugin}
+var tmpfsPlugins = []string{emptyDirPlugin, secretPlugin, downwardAPIPlugin, projectedPlugin}
 
 // podDir is the pod's directory under the kubelet's root.
 func podDir(root, uid string) string { return filepath.Join(root, "pods", uid) }
@@ -50,8 +54,8 @@ func volumePath(root, uid, plugin, name string) string {
 }
 
 // hostVolume is a volume ready on the node: its host path, and whether every mount of it
-// is read-only whatever the container asks (configMap and secret volumes, as Kubernetes
-// mounts them).
+// is read-only whatever the container asks (volumes of API data, as Kubernetes mounts
+// them: a container must not change what the kubelet rewrites).
 type hostVolume struct {
 	Path     string
 	ReadOnly bool
@@ -75,6 +79,10 @@ func volumeSourceName(v *corev1.Volume) string {
 		return "configMap"
 	case v.GetSecret() != nil:
 		return "secret"
+	case v.GetDownwardAPI() != nil:
+		return "downwardAPI"
+	case v.GetProjected() != nil:
+		return "projected"
 	}
 	return ""
 }
@@ -85,7 +93,7 @@ func unsupportedVolume(pod *corev1.Pod) error {
 	for _, v := range pod.GetSpec().GetVolumes() {
 		src := volumeSourceName(v)
 		switch src {
-		case "hostPath", "configMap", "secret":
+		case "hostPath", "configMap", "secret", "downwardAPI", "projected":
 			continue
 		case "emptyDir":
 			if m := v.GetEmptyDir().GetMedium(); m != "" && m != "Memory" {
@@ -160,11 +168,11 @@ func checkHostPath(path, typ string) error {
 }
 
 // setUpVolumes makes every volume of pod ready on the node and returns them by volume
-// name. It is idempotent: each sync that starts containers calls it, and a configMap or
-// secret volume gets the object's current content. An error is a *podConfigError (never
-// retried with success) or a mount failure (retried: a failed hostPath check, a missing
-// ConfigMap or Secret).
-func setUpVolumes(ctx context.Context, root string, pod *corev1.Pod, objs objectGetter) (map[string]hostVolume, error) {
+// name. It is idempotent: each sync that starts containers calls it, and a volume of API
+// data gets its current content. An error is a *podConfigError (never retried with
+// success) or a mount failure (retried: a failed hostPath check, a missing ConfigMap or
+// Secret, a token the apiserver did not issue).
+func setUpVolumes(ctx context.Context, vc volumeContext, pod *corev1.Pod) (map[string]hostVolume, error) {
 	if err := unsupportedVolume(pod); err != nil {
 		return nil, err
 	}
@@ -174,18 +182,16 @@ func setUpVolumes(ctx context.Context, root string, pod *corev1.Pod, objs object
 		name := v.GetName()
 		var hv hostVolume
 		var err error
+		_, _, apiData := apiVolumePlugin(v)
 		switch {
 		case v.GetHostPath() != nil:
 			hv.Path = v.GetHostPath().GetPath()
 			err = checkHostPath(hv.Path, v.GetHostPath().GetType())
-		case v.GetConfigMap() != nil:
-			hv = hostVolume{Path: volumePath(root, uid, configMapPlugin, name), ReadOnly: true}
-			err = setUpObjectVolume(ctx, objs, pod.GetMetadata().GetNamespace(), hv.Path, objectSourceOf(v))
-		case v.GetSecret() != nil:
-			hv = hostVolume{Path: volumePath(root, uid, secretPlugin, name), ReadOnly: true}
-			err = setUpObjectVolume(ctx, objs, pod.GetMetadata().GetNamespace(), hv.Path, objectSourceOf(v))
+		case apiData:
+			hv.ReadOnly = true
+			hv.Path, err = setUpAPIVolume(ctx, vc, pod, v)
 		default:
-			hv.Path = emptyDirPath(root, uid, name)
+			hv.Path = emptyDirPath(vc.Root, uid, name)
 			err = setUpEmptyDir(hv.Path, v.GetEmptyDir())
 		}
 		if err != nil {
@@ -267,8 +273,9 @@ func subPathOf(base, sub string) (string, error) {
 	return real, nil
 }
 
-// removePodDir unmounts the pod's tmpfs volumes (memory-backed emptyDirs, secrets) and
-// removes its directory. The pod's containers must be gone.
+// removePodDir unmounts the pod's tmpfs volumes (memory-backed emptyDirs, secrets,
+// downward API and projected volumes) and removes its directory. The pod's containers
+// must be gone.
 func removePodDir(root, uid string) error {
 	dir := podDir(root, uid)
 	for _, plugin := range tmpfsPlugins {

@@ -100,6 +100,8 @@ func TestUnsupportedVolume(t *testing.T) {
 		{"hostPath", &corev1.Volume{Name: "a", HostPath: &corev1.HostPathVolumeSource{Path: "/x"}}, ""},
 		{"configMap", &corev1.Volume{Name: "cfg", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "c"}}, ""},
 		{"secret", &corev1.Volume{Name: "s", Secret: &corev1.SecretVolumeSource{SecretName: "c"}}, ""},
+		{"downwardAPI", &corev1.Volume{Name: "d", DownwardAPI: &corev1.DownwardAPIVolumeSource{}}, ""},
+		{"projected", &corev1.Volume{Name: "p", Projected: &corev1.ProjectedVolumeSource{}}, ""},
 		{"no source", &corev1.Volume{Name: "n"}, `volume "n": no volume source this kubelet supports`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +127,7 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 		&corev1.Volume{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}},
 		&corev1.Volume{Name: "host", HostPath: &corev1.HostPathVolumeSource{Path: host, Type: ptrTo("Directory")}},
 	)
-	paths, err := setUpVolumes(context.Background(), root, pod, nil)
+	paths, err := setUpVolumes(context.Background(), volumeContext{Root: root}, pod)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +142,7 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(wantDir, "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := setUpVolumes(context.Background(), root, pod, nil); err != nil {
+	if _, err := setUpVolumes(context.Background(), volumeContext{Root: root}, pod); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(wantDir, "f")); err != nil {
@@ -180,7 +182,7 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 
 	// A failed hostPath check is a mount error, not a config error.
 	bad := volumePod(&corev1.Volume{Name: "host", HostPath: &corev1.HostPathVolumeSource{Path: filepath.Join(host, "nope"), Type: ptrTo("Directory")}})
-	_, err = setUpVolumes(context.Background(), root, bad, nil)
+	_, err = setUpVolumes(context.Background(), volumeContext{Root: root}, bad)
 	var ce *podConfigError
 	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), `MountVolume.SetUp failed for volume "host" : hostPath type check failed:`) {
 		t.Fatalf("bad hostPath: %v", err)
@@ -209,12 +211,12 @@ func TestMemoryEmptyDirIsTmpfs(t *testing.T) {
 	}
 	root := t.TempDir()
 	pod := volumePod(&corev1.Volume{Name: "mem", EmptyDir: &corev1.EmptyDirVolumeSource{Medium: "Memory", SizeLimit: &metav1.Quantity{String_: "1Mi"}}})
-	paths, err := setUpVolumes(context.Background(), root, pod, nil)
+	paths, err := setUpVolumes(context.Background(), volumeContext{Root: root}, pod)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unmountIfMounted(paths["mem"].Path)
-	if _, err := setUpVolumes(context.Background(), root, pod, nil); err != nil { // mounted once only
+	if _, err := setUpVolumes(context.Background(), volumeContext{Root: root}, pod); err != nil { // mounted once only
 		t.Fatal(err)
 	}
 	mounts, _ := os.ReadFile("/proc/self/mounts")
