@@ -13,22 +13,38 @@ import (
 	"testing"
 	"time"
 
+	"kubelab.io/apiserver/internal/admission/serviceaccount"
 	"kubelab.io/apiserver/internal/server"
 	"kubelab.io/client/kube"
 )
 
 // Server is a running test apiserver.
 type Server struct {
-	tb  testing.TB
-	dir string
-	srv *server.Server
+	tb                testing.TB
+	dir               string
+	srv               *server.Server
+	disabledAdmission []string
 }
 
 // Start starts an apiserver on an embedded etcd in a temp dir, on free ports, with fsync
 // off. It is stopped when the test ends. Set KUBELAB_TEST_LOG=1 to see its logs.
+//
+// Its ServiceAccount admission is off, as in Kubernetes' integration tests: no
+// controller-manager runs to create each namespace's "default" account, without which no
+// pod could be created. StartWithServiceAccounts turns it on.
 func Start(tb testing.TB) *Server {
+	return start(tb, []string{serviceaccount.PluginName})
+}
+
+// StartWithServiceAccounts starts an apiserver with every default admission plugin, so pods
+// need their service account to exist and get its token volume, as in a real cluster.
+func StartWithServiceAccounts(tb testing.TB) *Server {
+	return start(tb, nil)
+}
+
+func start(tb testing.TB, disabledAdmission []string) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, dir: tb.TempDir()}
+	s := &Server{tb: tb, dir: tb.TempDir(), disabledAdmission: disabledAdmission}
 	s.start()
 	tb.Cleanup(s.Stop)
 	return s
@@ -42,7 +58,8 @@ func (s *Server) start() {
 	}
 	srv, err := server.Start(context.Background(), server.Config{
 		DataDir: s.dir, BindAddress: "127.0.0.1", SecurePort: 0, GRPCPort: 0, UnsafeNoFsync: true,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("component", "apiserver"),
+		DisableAdmissionPlugins: s.disabledAdmission,
+		Log:                     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("component", "apiserver"),
 	})
 	if err != nil {
 		s.tb.Fatalf("start apiserver: %v", err)

@@ -28,7 +28,14 @@ type apiserverProc struct {
 	grpcPort int
 	cmd      *exec.Cmd
 	log      *os.File
+	// args are more flags for bin/apiserver.
+	args []string
 }
+
+// withoutControllerManager is the flag for an apiserver no controller-manager runs beside:
+// nothing would create each namespace's "default" service account, so ServiceAccount
+// admission is off, as in Kubernetes' own integration tests.
+const withoutControllerManager = "--disable-admission-plugins=ServiceAccount"
 
 // freePort picks a port for a child process to bind, outside the ephemeral range that
 // this test's own outgoing connections draw from (see kubelab.io/client/freeport).
@@ -57,8 +64,9 @@ func (p *apiserverProc) start(within time.Duration) time.Duration {
 		p.t.Fatal(err)
 	}
 	began := time.Now()
-	p.cmd = exec.Command(filepath.Join(binDir, "apiserver"), "--data-dir", p.dir, "--cert-dir", filepath.Join(p.dir, "pki"),
-		"--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(p.port), "--grpc-port", fmt.Sprint(p.grpcPort))
+	args := append([]string{"--data-dir", p.dir, "--cert-dir", filepath.Join(p.dir, "pki"),
+		"--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(p.port), "--grpc-port", fmt.Sprint(p.grpcPort)}, p.args...)
+	p.cmd = exec.Command(filepath.Join(binDir, "apiserver"), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
@@ -128,6 +136,7 @@ func podBody(name string) string {
 // restart reuses its certificates and data.
 func TestApiserverBinary(t *testing.T) {
 	p := newAPIServer(t)
+	p.args = []string{withoutControllerManager}
 	took := p.start(2 * time.Second)
 	t.Logf("cold start to ready: %v", took)
 	for _, f := range []string{"ca.crt", "apiserver.crt", "admin.crt", "admin.kubeconfig"} {
@@ -162,6 +171,7 @@ func TestApiserverBinary(t *testing.T) {
 // attempted: no lost and no invented objects.
 func TestApiserverCrashOnly(t *testing.T) {
 	p := newAPIServer(t)
+	p.args = []string{withoutControllerManager}
 	p.start(5 * time.Second)
 	c, err := p.client()
 	if err != nil {

@@ -363,6 +363,7 @@ func simplePod(name string) *corev1.Pod {
 func TestSchedulerKill9WhileQueued(t *testing.T) {
 	const pods, nodes = 1000, 20
 	api := newAPIServer(t)
+	api.args = []string{withoutControllerManager}
 	api.start(5 * time.Second)
 	cs := api.clientset(t)
 	createNodes(t, cs, nodes)
@@ -530,6 +531,7 @@ func TestSchedulerBenchmark(t *testing.T) {
 
 func benchScheduler(t *testing.T, nodes, pods, clients int) {
 	api := newAPIServer(t)
+	api.args = []string{withoutControllerManager}
 	api.start(10 * time.Second)
 	cs := api.clientset(t)
 	took := createNodes(t, cs, nodes)

@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg server.Config
-	var etcdServers, admission, authorization, logLevel string
+	var etcdServers, admission, disabledAdmission, authorization, logLevel string
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the embedded etcd's data (used when --etcd-servers is empty)")
 	fs.StringVar(&cfg.CertDir, "cert-dir", "", "directory for the CA, serving and admin certificates and admin.kubeconfig (default DATA_DIR/pki)")
 	fs.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address to serve HTTPS on")
@@ -48,6 +48,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.KubeletClientKeyFile, "kubelet-client-key", "", "key of --kubelet-client-certificate")
 	fs.StringVar(&cfg.KubeletCAFile, "kubelet-certificate-authority", "", "CA bundle that verifies kubelets' serving certificates (default: the cluster CA in --cert-dir)")
 	fs.StringVar(&admission, "enable-admission-plugins", strings.Join(server.DefaultAdmissionPlugins, ","), "admission plugins to run, in order")
+	fs.StringVar(&disabledAdmission, "disable-admission-plugins", "", "admission plugins to turn off, even if enabled (e.g. ServiceAccount, when no controller-manager creates the default service accounts)")
 	fs.StringVar(&authorization, "authorization-mode", strings.Join(server.DefaultAuthorizationModes, ","), "authorizers to ask, in order: Node, RBAC, AlwaysAllow, AlwaysDeny (members of system:masters are always allowed)")
 	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens, CSV: token,user,uid,\"group1,group2\"")
 	fs.StringVar(&cfg.BasicAuthFile, "basic-auth-file", "", "INSECURE static passwords for HTTP basic auth, CSV: password,user,uid,\"group1,group2\" (off when empty)")
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		cfg.EtcdServers = strings.Split(etcdServers, ",")
 	}
 	cfg.AdmissionPlugins = splitList(admission)
+	cfg.DisableAdmissionPlugins = splitList(disabledAdmission)
 	cfg.AuthorizationModes = splitList(authorization)
 	if len(cfg.AuthorizationModes) == 0 {
 		return errors.New("--authorization-mode: at least one mode is required")

@@ -65,7 +65,7 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 		return nil, apierrors.NewBadRequest("resourceVersion should not be set on objects to be created")
 	}
 	if meta.Name == "" && meta.GenerateName != "" {
-		meta.Name = generateName(meta.GenerateName)
+		meta.Name = GenerateName(meta.GenerateName)
 	}
 	meta.Uid = newUID()
 	meta.CreationTimestamp = &metav1.Time{Seconds: s.now().Unix()}
@@ -429,9 +429,9 @@ func newUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// generateName appends five random characters to base, as Kubernetes does, from an alphabet
+// GenerateName appends five random characters to base, as Kubernetes does, from an alphabet
 // without vowels (no accidental words) and without look-alike characters.
-func generateName(base string) string {
+func GenerateName(base string) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
 	const maxBase = 63 - 5
 	if len(base) > maxBase {

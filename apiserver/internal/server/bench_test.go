@@ -109,6 +109,13 @@ func BenchmarkAPIServer(b *testing.B) {
 	if err := do("POST", "/api/v1/namespaces", []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+benchListNamespace+`"}}`), http.StatusCreated); err != nil {
 		b.Fatal(err)
 	}
+	// Every default admission plugin runs, ServiceAccount included: the bench Pod runs as
+	// the "web" account, which must exist.
+	for _, ns := range []string{"default", benchListNamespace} {
+		if err := do("POST", "/api/v1/namespaces/"+ns+"/serviceaccounts", []byte(`{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"web"}}`), http.StatusCreated); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if err := parallel(10, benchGetPods, func(i int) error {
 		if _, err := etcd.Put(ctx, rawKey(i), string(value)); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"kubelab.io/apiserver/internal/admission/serviceaccount"
 	"log/slog"
 	"net/http"
 	"os"
@@ -13,6 +14,11 @@ import (
 
 	"kubelab.io/client/kubeconfig"
 )
+
+// withoutControllerManager turns off the admission plugins that need objects only the
+// controller-manager creates (ServiceAccount needs each namespace's "default" account), as
+// Kubernetes' own integration tests do; the plugin's tests turn it on.
+var withoutControllerManager = []string{serviceaccount.PluginName}
 
 // testServer starts an apiserver on embedded etcd in a temp dir, on a free port.
 func testServer(t testing.TB) *Server {
@@ -24,7 +30,8 @@ func testServer(t testing.TB) *Server {
 	}
 	s, err := Start(context.Background(), Config{
 		DataDir: dir, SecurePort: 0, BindAddress: "127.0.0.1", UnsafeNoFsync: true,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		DisableAdmissionPlugins: withoutControllerManager,
+		Log:                     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
 		t.Fatalf("start apiserver: %v", err)
@@ -39,7 +46,8 @@ func restart(t testing.TB, s *Server) *Server {
 	t.Helper()
 	dir := s.cfg.DataDir
 	s.Close()
-	s2, err := Start(context.Background(), Config{DataDir: dir, BindAddress: "127.0.0.1", UnsafeNoFsync: true, Log: s.log})
+	s2, err := Start(context.Background(), Config{DataDir: dir, BindAddress: "127.0.0.1", UnsafeNoFsync: true,
+		DisableAdmissionPlugins: s.cfg.DisableAdmissionPlugins, Log: s.log})
 	if err != nil {
 		t.Fatalf("restart apiserver: %v", err)
 	}

@@ -52,7 +52,8 @@ func impersonationServer(t *testing.T) (s *Server, auditPath string) {
 	auditPath = filepath.Join(t.TempDir(), "audit.log")
 	s, err := Start(context.Background(), Config{
 		DataDir: t.TempDir(), BindAddress: "127.0.0.1", UnsafeNoFsync: true, AuditLogPath: auditPath,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DisableAdmissionPlugins: withoutControllerManager,
+		Log:                     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)

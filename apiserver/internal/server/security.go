@@ -13,6 +13,7 @@ import (
 	"kubelab.io/apiserver/internal/admission/namespacelifecycle"
 	"kubelab.io/apiserver/internal/admission/noderestriction"
 	"kubelab.io/apiserver/internal/admission/resourcequota"
+	"kubelab.io/apiserver/internal/admission/serviceaccount"
 	"kubelab.io/apiserver/internal/admission/webhook"
 	"kubelab.io/apiserver/internal/authn"
 	"kubelab.io/apiserver/internal/authz"
@@ -30,7 +31,7 @@ import (
 // that act on objects (LimitRanger, ResourceQuota, the webhooks) do nothing until a
 // LimitRange, ResourceQuota or webhook configuration exists.
 var DefaultAdmissionPlugins = []string{
-	namespacelifecycle.PluginName, limitranger.PluginName, noderestriction.PluginName,
+	namespacelifecycle.PluginName, limitranger.PluginName, serviceaccount.PluginName, noderestriction.PluginName,
 	webhook.MutatingPluginName, webhook.ValidatingPluginName, resourcequota.PluginName,
 }
 
@@ -38,7 +39,7 @@ var DefaultAdmissionPlugins = []string{
 // kube-apiserver's recommended order): mutating webhooks see objects other plugins have
 // defaulted, and ResourceQuota counts last, so nothing refused later has used quota.
 var admissionOrder = []string{
-	namespacelifecycle.PluginName, limitranger.PluginName, noderestriction.PluginName,
+	namespacelifecycle.PluginName, limitranger.PluginName, serviceaccount.PluginName, noderestriction.PluginName,
 	webhook.MutatingPluginName, webhook.ValidatingPluginName, resourcequota.PluginName,
 }
 
@@ -139,9 +140,14 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 			return nil, fmt.Errorf("--enable-admission-plugins: unknown plugin %q", name)
 		}
 	}
+	for _, name := range s.cfg.DisableAdmissionPlugins {
+		if !slices.Contains(admissionOrder, name) {
+			return nil, fmt.Errorf("--disable-admission-plugins: unknown plugin %q", name)
+		}
+	}
 	var chain admission.Chain
 	for _, name := range admissionOrder {
-		if !slices.Contains(s.cfg.AdmissionPlugins, name) {
+		if !slices.Contains(s.cfg.AdmissionPlugins, name) || slices.Contains(s.cfg.DisableAdmissionPlugins, name) {
 			continue
 		}
 		switch name {
@@ -162,6 +168,17 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 			chain = append(chain, limitranger.New(func(ctx context.Context, ns string) ([]*corev1.LimitRange, error) {
 				return listAs[*corev1.LimitRange](ctx, ranges, ns, cacheRead)
 			}))
+		case serviceaccount.PluginName:
+			accounts := s.store("", "serviceaccounts")
+			chain = append(chain, serviceaccount.New(func(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
+				// From the watch cache, falling back to etcd for an account created a moment
+				// ago through another apiserver, as Kubernetes' plugin does.
+				obj, err := cachedGet(ctx, accounts, ns, name)
+				if err != nil {
+					return nil, err
+				}
+				return obj.(*corev1.ServiceAccount), nil
+			}, registry.GenerateName))
 		case noderestriction.PluginName:
 			chain = append(chain, noderestriction.New())
 		case webhook.MutatingPluginName, webhook.ValidatingPluginName:

@@ -21,7 +21,8 @@ func configuredServer(t testing.TB, edit func(*Config)) *Server {
 	}
 	cfg := Config{
 		DataDir: t.TempDir(), SecurePort: 0, BindAddress: "127.0.0.1", UnsafeNoFsync: true,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		DisableAdmissionPlugins: withoutControllerManager,
+		Log:                     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -66,6 +66,10 @@ type Config struct {
 	// run in kubelab's fixed order (admissionOrder), whatever the order given, as in
 	// kube-apiserver; nil means DefaultAdmissionPlugins.
 	AdmissionPlugins []string
+	// DisableAdmissionPlugins are turned off even when enabled (--disable-admission-plugins):
+	// tests of an apiserver without a controller-manager, say, turn off ServiceAccount,
+	// whose "default" accounts that controller creates.
+	DisableAdmissionPlugins []string
 	// AuthorizationModes are the authorizers, in order (--authorization-mode); nil means
 	// DefaultAuthorizationModes. Members of system:masters are always allowed, as in
 	// kube-apiserver.
