@@ -404,6 +404,7 @@ func (f *Fake) ContainerStatus(_ context.Context, id string) (*runtimeapi.Contai
 		CreatedAt: c.createdAt.UnixNano(), StartedAt: unixNano(c.startedAt), FinishedAt: unixNano(c.finishedAt),
 		ExitCode: c.exitCode, Reason: c.reason, Image: c.config.GetImage(), ImageRef: c.imageRef,
 		Labels: c.config.GetLabels(), Annotations: c.config.GetAnnotations(), LogPath: c.config.GetLogPath(),
+		Mounts: c.config.GetMounts(),
 	}).(*runtimeapi.ContainerStatus), nil
 }
 

@@ -36,8 +36,15 @@ var testHost = HostInfo{CPUMilli: 4000, MemoryBytes: 8 << 30, KernelVersion: "6.
 // called (or the test ends).
 func startKubelet(t *testing.T, cs *kube.Clientset, fake *krt.Fake, node string) (stop func()) {
 	t.Helper()
+	return startKubeletAt(t, cs, fake, node, "")
+}
+
+// startKubeletAt is startKubelet with root as the kubelet's root directory (empty: the
+// default).
+func startKubeletAt(t *testing.T, cs *kube.Clientset, fake *krt.Fake, node, root string) (stop func()) {
+	t.Helper()
 	k, err := New(Config{
-		NodeName: node, Client: cs, Runtime: fake, Log: testLog(), Host: &testHost, NodeIP: "192.168.1.10",
+		NodeName: node, Client: cs, Runtime: fake, Log: testLog(), Host: &testHost, NodeIP: "192.168.1.10", RootDir: root,
 		RegisterNode: true, Reserved: resource.List{"cpu": resource.MustParse("100m")},
 		PodLogDir: t.TempDir(), ResolvConf: "/nonexistent",
 		ResyncInterval: time.Second, LeaseRenewInterval: 300 * time.Millisecond, NodeStatusUpdateFrequency: 500 * time.Millisecond,
