@@ -221,3 +221,9 @@ func (f *SharedInformerFactory) PodDisruptionBudgets() Informer[*policyv1.PodDis
 func (f *SharedInformerFactory) Leases() Informer[*coordinationv1.Lease] {
 	return mustFor[*coordinationv1.Lease](f, scheme.GroupCoordination, "Lease")
 }
+func (f *SharedInformerFactory) ServiceAccounts() Informer[*corev1.ServiceAccount] {
+	return mustFor[*corev1.ServiceAccount](f, scheme.GroupCore, "ServiceAccount")
+}
+func (f *SharedInformerFactory) ConfigMaps() Informer[*corev1.ConfigMap] {
+	return mustFor[*corev1.ConfigMap](f, scheme.GroupCore, "ConfigMap")
+}

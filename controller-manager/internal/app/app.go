@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -26,9 +27,11 @@ import (
 
 	"kubelab.io/client/informers"
 	"kubelab.io/client/kube"
+	"kubelab.io/client/kubeconfig"
 	"kubelab.io/client/leaderelection"
 	"kubelab.io/client/record"
 	"kubelab.io/controller-manager/internal/controllerctx"
+	"kubelab.io/controller-manager/internal/rootcacertpublisher"
 )
 
 // Runnable is a built controller: Run starts its workers after its informers synced and
@@ -57,7 +60,8 @@ func Init[C Runnable](newFn func(context.Context, *controllerctx.Context) (C, er
 func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
-var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption"}
+var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption",
+	"serviceaccount", "root-ca-cert-publisher"}
 
 // options are the parsed flags.
 type options struct {
@@ -110,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&co.NodeEvictionRate, "node-eviction-rate", co.NodeEvictionRate, "nodes per second given a NoExecute taint in a healthy zone, or in a fully disrupted one while another zone is healthy")
 	fs.Float64Var(&co.SecondaryNodeEvictionRate, "secondary-node-eviction-rate", co.SecondaryNodeEvictionRate, "nodes per second given a NoExecute taint in a partially disrupted zone larger than --large-cluster-size-threshold")
 	fs.IntVar(&co.LargeClusterSizeThreshold, "large-cluster-size-threshold", co.LargeClusterSizeThreshold, "zones of more nodes than this use --secondary-node-eviction-rate when partially disrupted; smaller ones stop tainting")
+	fs.StringVar(&co.RootCAFile, "root-ca-file", "", "PEM-encoded CA bundle the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt ConfigMap (ca.crt); when empty, the CA of --kubeconfig's cluster: its certificate-authority-data, else the certificate-authority file")
 	fs.Float64Var(&co.UnhealthyZoneThreshold, "unhealthy-zone-threshold", co.UnhealthyZoneThreshold, "fraction of not-ready nodes (more than 2) at which a zone counts as partially disrupted")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -198,6 +203,11 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if slices.Contains(enabled, "root-ca-cert-publisher") {
+		if o.controllerOp.RootCA, err = o.rootCA(); err != nil {
+			return err
+		}
+	}
 	cs, err := o.newClientset("kube-controller-manager")
 	if err != nil {
 		return err
@@ -224,6 +234,37 @@ func (o *options) newClientset(userAgent string) (*kube.Clientset, error) {
 	return kube.NewForConfigFile(o.kubeconfig, kube.Options{
 		GRPC: o.grpc, GRPCAddress: o.grpcAddress, QPS: float32(o.qps), Burst: o.burst, UserAgent: userAgent,
 	})
+}
+
+// rootCA is the bundle the root-ca-cert-publisher publishes: --root-ca-file, else the CA
+// the kubeconfig trusts the apiserver with (upstream takes its client configuration's CA
+// data the same way). It is read once: a new CA takes a restart, as upstream.
+func (o *options) rootCA() ([]byte, error) {
+	if f := o.controllerOp.RootCAFile; f != "" {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			err = rootcacertpublisher.CheckBundle(data)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("error parsing root-ca-file at %s: %w", f, err)
+		}
+		return data, nil
+	}
+	cfg, _, err := kubeconfig.LoadDefault(o.kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig for the root CA: %w", err)
+	}
+	rc, err := cfg.ClientConfig(kubeconfig.Overrides{})
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	if len(rc.TLS.CAData) == 0 {
+		return nil, errors.New("root-ca-cert-publisher: the kubeconfig names no certificate authority to publish; set --root-ca-file")
+	}
+	if err := rootcacertpublisher.CheckBundle(rc.TLS.CAData); err != nil {
+		return nil, fmt.Errorf("root-ca-cert-publisher: the kubeconfig's certificate authority: %w", err)
+	}
+	return rc.TLS.CAData, nil
 }
 
 // runControllers builds the informers, recorders and enabled controllers, starts them and

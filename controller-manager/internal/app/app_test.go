@@ -8,6 +8,8 @@ import (
 	"kubelab.io/client/retry"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"kubelab.io/apiserver/apiservertest"
 	"kubelab.io/client/kube"
+	"kubelab.io/client/kubeconfig"
 	"kubelab.io/client/transport"
 	"kubelab.io/controller-manager/internal/controllertest"
 	appsv1 "kubelab.io/proto/api/apps/v1"
@@ -32,8 +35,10 @@ func TestEnabledControllers(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"*", []string{"deployment", "disruption", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset", "resourcequota"}, false},
-		{"*,-nodeipam,-garbagecollector", []string{"deployment", "disruption", "namespace", "nodelifecycle", "replicaset", "resourcequota"}, false},
+		{"*", []string{"deployment", "disruption", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset", "resourcequota",
+			"root-ca-cert-publisher", "serviceaccount"}, false},
+		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher", []string{"deployment", "disruption", "namespace", "nodelifecycle", "replicaset",
+			"resourcequota", "serviceaccount"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},
 		{"replicaset,-replicaset", nil, false},
@@ -95,6 +100,63 @@ func TestFlags(t *testing.T) {
 	}
 	if err := Run(context.Background(), []string{"--controllers=bogus", "--kubeconfig=/nonexistent"}, io.Discard); err == nil || !strings.Contains(err.Error(), "bogus") {
 		t.Fatalf("Run with a bad --controllers: %v", err)
+	}
+}
+
+// TestRootCA: --root-ca-file wins and must hold certificates; without it the kubeconfig's
+// certificate-authority file is read; a kubeconfig without a CA is refused, not published
+// empty.
+func TestRootCA(t *testing.T) {
+	dir := t.TempDir()
+	fileCA, kubeconfigCA := controllertest.CACert(t, "file-ca"), controllertest.CACert(t, "kubeconfig-ca")
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caFile, kcCAFile, notPEM := write("ca.crt", fileCA), write("kc-ca.crt", kubeconfigCA), write("bad.crt", []byte("not a certificate"))
+	kubeconfigWith := func(name, ca string) string {
+		p := filepath.Join(dir, name)
+		cfg := &kubeconfig.Config{
+			Clusters:       []kubeconfig.NamedCluster{{Name: "c", Cluster: kubeconfig.Cluster{Server: "https://127.0.0.1:6443", CertificateAuthority: ca}}},
+			Users:          []kubeconfig.NamedUser{{Name: "u", User: kubeconfig.AuthInfo{Token: "t"}}},
+			Contexts:       []kubeconfig.NamedContext{{Name: "x", Context: kubeconfig.Context{Cluster: "c", User: "u"}}},
+			CurrentContext: "x",
+		}
+		if err := kubeconfig.Write(p, cfg); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	withCA, withoutCA := kubeconfigWith("with", kcCAFile), kubeconfigWith("without", "")
+	for _, tc := range []struct {
+		name, kubeconfig, rootCAFile string
+		want                         []byte
+		wantErr                      string
+	}{
+		{"flag", withCA, caFile, fileCA, ""},
+		{"kubeconfig", withCA, "", kubeconfigCA, ""},
+		{"bad flag", withCA, notPEM, nil, "error parsing root-ca-file at " + notPEM + ": the CA bundle holds no PEM certificate"},
+		{"no CA anywhere", withoutCA, "", nil, "set --root-ca-file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseFlags([]string{"--kubeconfig", tc.kubeconfig, "--root-ca-file", tc.rootCAFile}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := o.rootCA()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("rootCA() error = %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, tc.want) {
+				t.Fatalf("rootCA() = %q, %v; want %q", got, err, tc.want)
+			}
+		})
 	}
 }
 

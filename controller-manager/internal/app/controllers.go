@@ -10,6 +10,8 @@ import (
 	"kubelab.io/controller-manager/internal/nodelifecycle"
 	"kubelab.io/controller-manager/internal/replicaset"
 	"kubelab.io/controller-manager/internal/resourcequota"
+	"kubelab.io/controller-manager/internal/rootcacertpublisher"
+	"kubelab.io/controller-manager/internal/serviceaccount"
 )
 
 // NewControllerInitializers returns the controllers built into this binary, by their
@@ -26,5 +28,9 @@ func NewControllerInitializers() map[string]InitFunc {
 		"resourcequota":    Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
 		// One worker, as kube-controller-manager runs it.
 		"disruption": Init(disruption.New, OneWorker),
+		// One worker each, as kube-controller-manager runs them: their work is one create
+		// per namespace.
+		"serviceaccount":         Init(serviceaccount.New, OneWorker),
+		"root-ca-cert-publisher": Init(rootcacertpublisher.New, OneWorker),
 	}
 }

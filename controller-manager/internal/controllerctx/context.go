@@ -77,6 +77,12 @@ type Options struct {
 	SecondaryNodeEvictionRate float64
 	LargeClusterSizeThreshold int
 	UnhealthyZoneThreshold    float64
+
+	// RootCAFile is the PEM bundle the root-ca-cert-publisher puts in every namespace's
+	// kube-root-ca.crt (--root-ca-file); when empty, the CA of the controller-manager's
+	// kubeconfig. RootCA is that bundle, read once at start by the controller-manager.
+	RootCAFile string
+	RootCA     []byte
 }
 
 // DefaultOptions are kube-controller-manager's defaults.

@@ -4,13 +4,26 @@
 package controllertest
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
 	"slices"
 	"testing"
 	"time"
 
 	"kubelab.io/apiserver/apiservertest"
+	"kubelab.io/client/cache"
+	"kubelab.io/client/cache/cachetest"
+	"kubelab.io/client/informers"
 	"kubelab.io/client/kube"
 	"kubelab.io/client/workqueue"
+	"kubelab.io/proto/runtime"
 )
 
 // Wait is how long Eventually polls before it gives up. It only guards against a hang: a
@@ -58,4 +71,56 @@ func ControllerManagerClient(tb testing.TB, srv *apiservertest.Server, userAgent
 	}
 	tb.Cleanup(func() { _ = cs.Close() })
 	return cs
+}
+
+// Fake is an apiserver-less cluster for a controller's unit tests: an in-memory transport
+// holding the test's objects, a clientset and a shared informer factory over it.
+type Fake struct {
+	Transport *cachetest.Transport
+	Client    *kube.Clientset
+	Informers *informers.SharedInformerFactory
+	// Ctx ends when the test does.
+	Ctx context.Context
+}
+
+// NewFake stores objs in a new fake. Build the controller on f.Informers, then call Start.
+func NewFake(tb testing.TB, objs ...runtime.Object) *Fake {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	tb.Cleanup(cancel)
+	tr := cachetest.New()
+	for _, o := range objs {
+		tr.AddObject(o)
+	}
+	return &Fake{Transport: tr, Client: kube.New(tr), Ctx: ctx,
+		Informers: informers.NewSharedInformerFactory(tr, 0, informers.WithLogger(slog.New(slog.DiscardHandler)))}
+}
+
+// Start runs the informers until the test ends and waits for synced (the informers' and the
+// controller's handler registrations), so the controller's caches hold every stored object.
+func (f *Fake) Start(tb testing.TB, synced ...func() bool) {
+	tb.Helper()
+	f.Informers.Start(f.Ctx)
+	tb.Cleanup(f.Informers.Shutdown)
+	if !cache.WaitForCacheSync(f.Ctx, synced...) {
+		tb.Fatal("caches did not sync")
+	}
+}
+
+// CACert is a new self-signed CA certificate, PEM encoded, named cn: a bundle for the
+// root-ca-cert-publisher to publish.
+func CACert(tb testing.TB, cn string) []byte {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
