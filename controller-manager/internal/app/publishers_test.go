@@ -41,12 +41,14 @@ func grantPublishers(t *testing.T, admin *kube.Clientset) {
 // and root-ca-cert-publisher controllers, as its own identity, against a real apiserver: a
 // new namespace gets the "default" service account and kube-root-ca.crt holding the CA of
 // the controller-manager's kubeconfig; deleting either brings it back, and an edit of the
-// ConfigMap is undone.
+// ConfigMap is undone. The apiserver runs the ServiceAccount admission plugin, so a pod in
+// the new namespace is admitted only thanks to them, with the token volume that mounts the
+// published CA.
 func TestServiceAccountAndRootCAPublished(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	srv := apiservertest.Start(t)
+	srv := apiservertest.StartWithServiceAccounts(t)
 	admin := srv.Clientset(true)
 	grantPublishers(t, admin)
 	kc := srv.UserKubeconfig("system:kube-controller-manager")
@@ -112,6 +114,23 @@ func TestServiceAccountAndRootCAPublished(t *testing.T) {
 	}
 	if _, cmUID := published("the edit undone", "team-a"); cmUID != newCM {
 		t.Fatalf("the ConfigMap was replaced (uid %s, was %s), not updated", cmUID, newCM)
+	}
+	pod, err := admin.Pods("team-a").Create(bg, &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "web"},
+		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "nginx", Image: "nginx:1.14.2"}}}})
+	if err != nil {
+		t.Fatalf("a pod in a namespace with its default service account: %v", err)
+	}
+	if sa := pod.GetSpec().GetServiceAccountName(); sa != "default" {
+		t.Errorf("serviceAccountName %q, want default", sa)
+	}
+	mountsCA := false
+	for _, v := range pod.GetSpec().GetVolumes() {
+		for _, src := range v.GetProjected().GetSources() {
+			mountsCA = mountsCA || src.GetConfigMap().GetName() == "kube-root-ca.crt"
+		}
+	}
+	if !mountsCA {
+		t.Errorf("no volume projects kube-root-ca.crt: %v", pod.GetSpec().GetVolumes())
 	}
 	if !in.isStarted() {
 		t.Fatal("the controller-manager never said it started")
