@@ -53,6 +53,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens, CSV: token,user,uid,\"group1,group2\"")
 	fs.StringVar(&cfg.BasicAuthFile, "basic-auth-file", "", "INSECURE static passwords for HTTP basic auth, CSV: password,user,uid,\"group1,group2\" (off when empty)")
 	fs.BoolVar(&cfg.AnonymousAuth, "anonymous-auth", false, "let requests without credentials through as system:anonymous (group system:unauthenticated); off, they get 401")
+	fs.StringVar(&cfg.ServiceAccountSigningKeyFile, "service-account-signing-key-file", "", "PEM RSA private key that signs service account tokens (default: sa.key in --cert-dir, generated on first start)")
+	fs.Var((*listFlag)(&cfg.ServiceAccountKeyFiles), "service-account-key-file", "PEM file of public keys (or certificates, or private keys) that verify service account tokens; repeatable or comma-separated (default: the signing key)")
+	fs.Var((*listFlag)(&cfg.ServiceAccountIssuers), "service-account-issuer", "issuer (iss) of service account tokens; repeatable, the first is written into new tokens and all are accepted (default https://kubernetes.default.svc.cluster.local)")
+	fs.Var((*listFlag)(&cfg.APIAudiences), "api-audiences", "audiences the API accepts tokens for, comma-separated; tokens requested without audiences get these (default: the issuers)")
+	fs.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", 0, "longest lifetime a requested service account token gets; longer requests are shortened (0: no cap)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,6 +81,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	s.Wait(ctx)
+	return nil
+}
+
+// listFlag is a flag that may be repeated, each value a comma-separated list, as
+// kube-apiserver's string-slice flags.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, splitList(v)...)
 	return nil
 }
 

@@ -202,13 +202,14 @@ func watchEvent(ev watch.Event) *servicev1.WatchEvent {
 	return &servicev1.WatchEvent{Type: string(ev.Type), Object: a}
 }
 
-// Create stores a new object.
+// Create stores a new object, or creates the subresource ref names of the object ref names
+// (a service account's "token": the object is a TokenRequest, and so is the answer).
 func (s *service) Create(ctx context.Context, req *servicev1.CreateRequest) (*servicev1.CreateResponse, error) {
-	ctx, call, err := s.begin(ctx, req.GetRef(), "create", "")
+	ctx, call, err := s.begin(ctx, req.GetRef(), "create", req.GetRef().GetSubresource())
 	if err != nil {
 		return nil, apierrors.ToGRPC(err)
 	}
-	obj, err := unpack(req.GetObject(), call.Resource().Kind)
+	obj, err := unpack(req.GetObject(), call.BodyKind())
 	if err != nil {
 		return nil, apierrors.ToGRPC(err)
 	}

@@ -106,9 +106,46 @@ var (
 		20: str("terminationMessagePolicy"), 14: str("imagePullPolicy"),
 		16: boolean("stdin"), 17: boolean("stdinOnce"), 18: boolean("tty"),
 	}}
+	localObjectReference = &message{name: "LocalObjectReference", fields: map[protowire.Number]field{1: str("name")}}
+	// localRef is an embedded LocalObjectReference, whose name sits in the parent in JSON.
+	localRef     = field{json: "localObjectReference", kind: kMessage, msg: localObjectReference, inline: true}
+	keyToPath    = &message{name: "KeyToPath", fields: map[protowire.Number]field{1: str("key"), 2: str("path"), 3: ptr(i32("mode"))}}
+	downwardFile = &message{name: "DownwardAPIVolumeFile", fields: map[protowire.Number]field{
+		1: str("path"),
+		2: msg("fieldRef", &message{name: "ObjectFieldSelector", fields: map[protowire.Number]field{1: str("apiVersion"), 2: str("fieldPath")}}),
+		3: msg("resourceFieldRef", &message{name: "ResourceFieldSelector", fields: map[protowire.Number]field{
+			1: str("containerName"), 2: str("resource"), 3: {json: "divisor", kind: kQuantity},
+		}}),
+		4: ptr(i32("mode")),
+	}}
 	volumeSource = &message{name: "VolumeSource", fields: map[protowire.Number]field{
 		1: msg("hostPath", &message{name: "HostPathVolumeSource", fields: map[protowire.Number]field{1: str("path"), 2: ptr(str("type"))}}),
 		2: msg("emptyDir", &message{name: "EmptyDirVolumeSource", fields: map[protowire.Number]field{1: str("medium"), 2: {json: "sizeLimit", kind: kQuantity}}}),
+		6: msg("secret", &message{name: "SecretVolumeSource", fields: map[protowire.Number]field{
+			1: str("secretName"), 2: msgs("items", keyToPath), 3: ptr(i32("defaultMode")), 4: ptr(boolean("optional")),
+		}}),
+		16: msg("downwardAPI", &message{name: "DownwardAPIVolumeSource", fields: map[protowire.Number]field{
+			1: msgs("items", downwardFile), 2: ptr(i32("defaultMode")),
+		}}),
+		19: msg("configMap", &message{name: "ConfigMapVolumeSource", fields: map[protowire.Number]field{
+			1: localRef, 2: msgs("items", keyToPath), 3: ptr(i32("defaultMode")), 4: ptr(boolean("optional")),
+		}}),
+		// The kube-api-access-* volume every pod gets is a projected one.
+		26: msg("projected", &message{name: "ProjectedVolumeSource", fields: map[protowire.Number]field{
+			1: msgs("sources", &message{name: "VolumeProjection", fields: map[protowire.Number]field{
+				1: msg("secret", &message{name: "SecretProjection", fields: map[protowire.Number]field{
+					1: localRef, 2: msgs("items", keyToPath), 4: ptr(boolean("optional")),
+				}}),
+				2: msg("downwardAPI", &message{name: "DownwardAPIProjection", fields: map[protowire.Number]field{1: msgs("items", downwardFile)}}),
+				3: msg("configMap", &message{name: "ConfigMapProjection", fields: map[protowire.Number]field{
+					1: localRef, 2: msgs("items", keyToPath), 4: ptr(boolean("optional")),
+				}}),
+				4: msg("serviceAccountToken", &message{name: "ServiceAccountTokenProjection", fields: map[protowire.Number]field{
+					1: str("audience"), 2: ptr(i64("expirationSeconds")), 3: str("path"),
+				}}),
+			}}),
+			2: ptr(i32("defaultMode")),
+		}}),
 	}}
 	volume = &message{name: "Volume", fields: map[protowire.Number]field{
 		1: str("name"), 2: {json: "volumeSource", kind: kMessage, msg: volumeSource, inline: true},
@@ -122,7 +159,8 @@ var (
 		6: str("dnsPolicy"), 7: {json: "nodeSelector", kind: kStringMap}, 8: str("serviceAccountName"),
 		9: str("serviceAccount"), 10: str("nodeName"), 11: boolean("hostNetwork"), 16: str("hostname"),
 		19: str("schedulerName"), 22: msgs("tolerations", toleration), 24: str("priorityClassName"),
-		25: ptr(i32("priority")),
+		25: ptr(i32("priority")), 15: msgs("imagePullSecrets", localObjectReference),
+		21: ptr(boolean("automountServiceAccountToken")),
 	}}
 	podTemplateSpec = &message{name: "PodTemplateSpec", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta), 2: msg("spec", podSpec),
@@ -134,6 +172,15 @@ var (
 	secret = &message{name: "Secret", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta), 2: {json: "data", kind: kBytesMap}, 3: str("type"),
 		4: {json: "stringData", kind: kStringMap}, 5: ptr(boolean("immutable")),
+	}}
+	// What `kubectl create serviceaccount` sends.
+	serviceAccount = &message{name: "ServiceAccount", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msgs("secrets", &message{name: "ObjectReference", fields: map[protowire.Number]field{
+			1: str("kind"), 2: str("namespace"), 3: str("name"), 4: str("uid"), 5: str("apiVersion"),
+			6: str("resourceVersion"), 7: str("fieldPath"),
+		}}),
+		3: msgs("imagePullSecrets", localObjectReference), 4: ptr(boolean("automountServiceAccountToken")),
 	}}
 	resourceQuota = &message{name: "ResourceQuota", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta),
@@ -187,6 +234,17 @@ var (
 
 	// authentication.k8s.io/v1, authorization.k8s.io/v1 and policy/v1
 
+	// What `kubectl create token` sends (serviceaccounts/token); the answer is its status.
+	tokenRequest = &message{name: "TokenRequest", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "TokenRequestSpec", fields: map[protowire.Number]field{
+			1: strs("audiences"), 4: ptr(i64("expirationSeconds")),
+			3: msg("boundObjectRef", &message{name: "BoundObjectReference", fields: map[protowire.Number]field{
+				1: str("kind"), 2: str("apiVersion"), 3: str("name"), 4: str("uid"),
+			}}),
+		}}),
+		3: ignoredStatus,
+	}}
 	// A SelfSubjectReview's body is its metadata: the answer is all status.
 	selfSubjectReview = &message{name: "SelfSubjectReview", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta), 2: ignoredStatus,
@@ -231,12 +289,14 @@ var kinds = map[string]*message{
 	"v1 ResourceQuota":                                resourceQuota,
 	"v1 ConfigMap":                                    configMap,
 	"v1 Secret":                                       secret,
+	"v1 ServiceAccount":                               serviceAccount,
 	"apps/v1 Deployment":                              deployment,
 	"rbac.authorization.k8s.io/v1 Role":               role,
 	"rbac.authorization.k8s.io/v1 ClusterRole":        clusterRole,
 	"rbac.authorization.k8s.io/v1 RoleBinding":        roleBinding,
 	"rbac.authorization.k8s.io/v1 ClusterRoleBinding": roleBinding,
 	"authentication.k8s.io/v1 SelfSubjectReview":      selfSubjectReview,
+	"authentication.k8s.io/v1 TokenRequest":           tokenRequest,
 	"authorization.k8s.io/v1 SelfSubjectAccessReview": selfSubjectAccessReview,
 	"authorization.k8s.io/v1 SelfSubjectRulesReview":  selfSubjectRulesReview,
 	"policy/v1 Eviction":                              eviction,

@@ -38,6 +38,9 @@ type Pipeline struct {
 	// kubelet client certificate and verifies the kubelets' serving certificates. Nil
 	// answers pods/log with 503.
 	Kubelet *http.Client
+	// Tokens issues service account tokens (serviceaccounts/token); nil answers that
+	// subresource with 404, as a server without a signing key would.
+	Tokens *registry.TokenIssuer
 }
 
 // subresources lists which subresources each resource serves, and with which verbs.
@@ -45,6 +48,7 @@ var subresources = map[string]map[string][]string{
 	"status":   {"*": {"get", "update", "patch"}},
 	"binding":  {"pods": {"create"}},
 	"eviction": {"pods": {"create"}},
+	"token":    {"serviceaccounts": {"create"}},
 	"scale":    {"deployments": {"get", "update", "patch"}, "replicasets": {"get", "update", "patch"}},
 	"finalize": {"namespaces": {"update"}},
 	"log":      {"pods": {"get"}},
@@ -84,6 +88,9 @@ func (p *Pipeline) Resolve(info *request.Info) (*registry.Store, error) {
 		}
 		if !contains(verbs, info.Verb) {
 			return nil, apierrors.NewMethodNotSupported(res.GroupResource(), info.Verb)
+		}
+		if info.Subresource == "token" && p.Tokens == nil {
+			return nil, NotFound()
 		}
 	}
 	return p.Stores[res], nil
@@ -166,6 +173,15 @@ func (p *Pipeline) Begin(ctx context.Context, info *request.Info) (*Call, error)
 // Resource is the registration of the resource the call acts on.
 func (c *Call) Resource() *registry.Resource { return c.store.Resource }
 
+// BodyKind is the kind of object a create of this call takes: the resource's own, or a
+// subresource's (a TokenRequest for serviceaccounts/token).
+func (c *Call) BodyKind() runtime.GroupVersionKind {
+	if c.info.Subresource == "token" {
+		return registry.TokenRequestKind
+	}
+	return c.store.Resource.Kind
+}
+
 // Get serves get, for the resource and its status and scale subresources.
 func (c *Call) Get(ctx context.Context) (runtime.Object, error) {
 	info, store := c.info, c.store
@@ -191,7 +207,8 @@ func (c *Call) Watch(ctx context.Context, opts registry.ListOptions) (watch.Inte
 }
 
 // Create serves create; for pods/binding and pods/eviction, body is a Binding or an Eviction
-// and the result is nil.
+// and the result is nil; for serviceaccounts/token, body is a TokenRequest and so is the
+// result, with the token in its status.
 func (c *Call) Create(ctx context.Context, body runtime.Object, opts registry.CreateOptions) (runtime.Object, error) {
 	info, store := c.info, c.store
 	switch info.Subresource {
@@ -207,6 +224,12 @@ func (c *Call) Create(ctx context.Context, body runtime.Object, opts registry.Cr
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected an Eviction, got %s", body.GetKind()))
 		}
 		return nil, store.Evict(ctx, info.Namespace, info.Name, ev, opts, c.p.storeFor(scheme.GroupPolicy, "poddisruptionbudgets"))
+	case "token":
+		tr, ok := body.(*authenticationv1.TokenRequest)
+		if !ok {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("expected a TokenRequest, got %s", body.GetKind()))
+		}
+		return store.CreateToken(ctx, info.Namespace, info.Name, tr, opts, c.p.Tokens)
 	}
 	if err := checkKind(store, body); err != nil {
 		return nil, err

@@ -151,6 +151,11 @@ func (s *Server) serveResourceList(w http.ResponseWriter, gv registry.GroupVersi
 			})
 		case "namespaces":
 			list.Resources = append(list.Resources, apiResource{Name: "namespaces/finalize", Kind: "Namespace", Verbs: []string{"update"}})
+		case "serviceaccounts":
+			list.Resources = append(list.Resources, apiResource{
+				Name: "serviceaccounts/token", Namespaced: true, Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest",
+				Verbs: []string{"create"},
+			})
 		}
 	}
 	sort.SliceStable(list.Resources, func(i, j int) bool { return list.Resources[i].Name < list.Resources[j].Name })

@@ -13,6 +13,7 @@ import (
 	"kubelab.io/apiserver/internal/registry"
 	"kubelab.io/apiserver/internal/request"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
@@ -24,6 +25,7 @@ import (
 var (
 	bindingKind = runtime.GroupVersionKind{Version: "v1", Kind: "Binding"}
 	// evictionKind is policy/v1 Eviction, the body of pods/eviction.
+	// serviceaccounts/token takes registry.TokenRequestKind.
 	evictionKind = runtime.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
 	scaleKind    = runtime.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
 	deleteKind   = runtime.GroupVersionKind{Group: "meta.k8s.io", Version: "v1", Kind: "DeleteOptions"}
@@ -119,6 +121,21 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, call *pipeline.C
 		return
 	}
 	opts := registry.CreateOptions{DryRun: dry}
+	if info.Subresource == "token" {
+		body, err := readBody(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		in := &authenticationv1.TokenRequest{}
+		if err := decodeInto(w, r, body, in, registry.TokenRequestKind); err != nil {
+			writeError(w, err)
+			return
+		}
+		out, err := call.Create(ctx, in, opts)
+		respond(w, r, http.StatusCreated, out, err)
+		return
+	}
 	if info.Subresource == "binding" || info.Subresource == "eviction" {
 		body, err := readBody(r)
 		if err != nil {

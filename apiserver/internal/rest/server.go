@@ -34,6 +34,9 @@ type Config struct {
 	Version VersionInfo
 	// Audit receives one event per request; nil disables auditing.
 	Audit *audit.Logger
+	// NonResource are further GET paths outside /api and /apis (service account issuer
+	// discovery), authorized as any non-resource path.
+	NonResource map[string]http.HandlerFunc
 }
 
 // Server is the REST handler.
@@ -71,6 +74,9 @@ func New(cfg Config) *Server {
 	r.Get("/api", s.authorized(s.serveAPIVersions))
 	r.Get("/apis", s.authorized(s.serveAPIGroupList))
 	r.Mount("/openapi/v3", s.openAPIHandler())
+	for p, h := range cfg.NonResource {
+		r.Get(p, s.authorized(h))
+	}
 	r.HandleFunc("/api/*", s.serveAPI)
 	r.HandleFunc("/apis/*", s.serveAPI)
 	r.NotFound(s.authorized(func(w http.ResponseWriter, _ *http.Request) { writeError(w, pipeline.NotFound()) }))

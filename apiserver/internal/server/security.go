@@ -44,9 +44,18 @@ var admissionOrder = []string{
 }
 
 // buildAuthenticator assembles the authentication chain from the configuration: client
-// certificates always, then bearer tokens and basic auth when their files are given.
+// certificates always, then service account tokens, then bearer tokens and basic auth when
+// their files are given. Service account tokens come before the token file because the
+// file refuses every token it does not list, while the service account authenticator
+// passes on every token that is not a JWT of its issuers.
 func (s *Server) buildAuthenticator() (*authn.Chain, error) {
 	chain := &authn.Chain{Authenticators: []authn.Authenticator{authn.X509{}}, Anonymous: s.cfg.AnonymousAuth}
+	sa, err := s.loadServiceAccountKeys()
+	if err != nil {
+		return nil, err
+	}
+	s.serviceAccounts = sa
+	chain.Authenticators = append(chain.Authenticators, s.tokenAuthenticator(sa))
 	if s.cfg.TokenAuthFile != "" {
 		t, err := authn.NewTokenFile(s.cfg.TokenAuthFile)
 		if err != nil {
@@ -180,7 +189,7 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 				return obj.(*corev1.ServiceAccount), nil
 			}, registry.GenerateName))
 		case noderestriction.PluginName:
-			chain = append(chain, noderestriction.New())
+			chain = append(chain, noderestriction.New(s.cachedPods()))
 		case webhook.MutatingPluginName, webhook.ValidatingPluginName:
 			mutating := s.store(scheme.GroupAdmissionRegistration, "mutatingwebhookconfigurations")
 			validating := s.store(scheme.GroupAdmissionRegistration, "validatingwebhookconfigurations")

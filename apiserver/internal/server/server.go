@@ -83,6 +83,24 @@ type Config struct {
 	// AnonymousAuth lets requests without credentials through as system:anonymous in
 	// system:unauthenticated; off, they get 401.
 	AnonymousAuth bool
+	// ServiceAccountSigningKeyFile is the PEM private key (RSA) service account tokens are
+	// signed with (--service-account-signing-key-file); empty means CertDir/sa.key,
+	// generated on first start and kept, as kubeadm's.
+	ServiceAccountSigningKeyFile string
+	// ServiceAccountKeyFiles hold the public keys (or certificates, or private keys) that
+	// verify service account tokens (--service-account-key-file); empty means the signing
+	// key's. List a retired key here to keep its tokens working through a rotation.
+	ServiceAccountKeyFiles []string
+	// ServiceAccountIssuers are the accepted "iss" of service account tokens; the first is
+	// written into new ones (--service-account-issuer). Empty means
+	// https://kubernetes.default.svc.cluster.local.
+	ServiceAccountIssuers []string
+	// APIAudiences are the audiences the API accepts tokens for and gives tokens that name
+	// none (--api-audiences); empty means the issuers.
+	APIAudiences []string
+	// ServiceAccountMaxTokenExpiration caps the lifetime of requested tokens
+	// (--service-account-max-token-expiration); 0 means no cap.
+	ServiceAccountMaxTokenExpiration time.Duration
 	// KubeletClientCertFile and KubeletClientKeyFile are the client certificate the
 	// apiserver presents to kubelets (--kubelet-client-certificate, --kubelet-client-key);
 	// empty, one for kube-apiserver-kubelet-client is issued into CertDir.
@@ -118,6 +136,8 @@ type Server struct {
 	// admission is the chain every Store runs; buildAuthorizer puts RBAC's escalation check
 	// in front of its validators.
 	admission *admission.Chain
+	// serviceAccounts signs and verifies service account tokens (set by buildAuthenticator).
+	serviceAccounts *serviceAccounts
 }
 
 // DefaultAuthorizationModes are used unless --authorization-mode says otherwise.
@@ -189,7 +209,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pipeline.Pipeline{Registry: s.Registry, Stores: s.Stores, Authorizer: authorizer, Kubelet: kubelet}
+	p := &pipeline.Pipeline{Registry: s.Registry, Stores: s.Stores, Authorizer: authorizer, Kubelet: kubelet, Tokens: s.tokenIssuer()}
 	if cfg.AuditLogPath != "" {
 		if s.audit, err = audit.Open(cfg.AuditLogPath); err != nil {
 			return nil, err
@@ -202,6 +222,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		Log:           s.log,
 		Ready:         s.etcdReady,
 		Audit:         s.audit,
+		NonResource:   s.issuerDiscovery(),
 	})
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s.cancelRequests = cancel

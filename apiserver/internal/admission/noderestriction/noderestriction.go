@@ -2,8 +2,10 @@
 // (system:node:<name> in system:nodes) may only write its own Node object, the pods bound
 // to it, and its own Lease, and may not give its Node labels outside the prefixes kubelets
 // own — so a compromised node cannot attract other workloads by labelling itself, as
-// Kubernetes' plugin/pkg/admission/noderestriction. It complements the Node authorizer,
-// which cannot see request bodies.
+// Kubernetes' plugin/pkg/admission/noderestriction. A kubelet's service account tokens must
+// be bound to a pod scheduled on its node, so a stolen kubelet credential cannot mint
+// long-lived tokens for pods elsewhere. It complements the Node authorizer, which cannot see
+// request bodies.
 package noderestriction
 
 import (
@@ -14,6 +16,7 @@ import (
 
 	"kubelab.io/apiserver/internal/admission"
 	"kubelab.io/apiserver/internal/authz/node"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/apierrors"
 )
@@ -21,15 +24,19 @@ import (
 // PluginName is the name used in --enable-admission-plugins.
 const PluginName = "NodeRestriction"
 
-type Plugin struct{}
+type Plugin struct {
+	getPod node.PodGetter
+}
 
-func New() *Plugin { return &Plugin{} }
+// New returns the plugin; getPod reads the pod a kubelet's token request is bound to (from
+// the watch cache, as upstream's plugin reads its pod informer).
+func New(getPod node.PodGetter) *Plugin { return &Plugin{getPod: getPod} }
 
 func (p *Plugin) Name() string { return PluginName }
 
 func (p *Plugin) Handles(admission.Operation) bool { return true }
 
-func (p *Plugin) Validate(_ context.Context, a *admission.Attributes) error {
+func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	nodeName, ok := node.NodeName(a.User)
 	if !ok {
 		return nil
@@ -78,10 +85,49 @@ func (p *Plugin) Validate(_ context.Context, a *admission.Attributes) error {
 		case a.Operation == admission.Delete:
 			return forbid("node %q is not allowed to delete nodes", nodeName)
 		}
+	case a.Resource == "serviceaccounts" && a.Subresource == "token" && a.Operation == admission.Create:
+		// The body is an authentication.k8s.io TokenRequest; the resource is core's.
+		return p.token(ctx, nodeName, a)
 	case a.Kind.Group == "coordination.k8s.io" && a.Resource == "leases":
 		if a.Namespace != node.LeaseNamespace || a.Name != nodeName {
 			return forbid("can only access node lease with the same name as the requesting node")
 		}
+	}
+	return nil
+}
+
+// token checks a kubelet's TokenRequest: it must be bound, by uid, to a pod that exists and
+// is scheduled on the kubelet's node.
+func (p *Plugin) token(ctx context.Context, nodeName string, a *admission.Attributes) error {
+	forbid := func(format string, args ...any) error {
+		return apierrors.NewForbidden(apierrors.GroupResource{Resource: a.Resource}, a.Name, fmt.Errorf(format, args...))
+	}
+	tr, ok := a.Object.(*authenticationv1.TokenRequest)
+	if !ok {
+		return forbid("unexpected type %T", a.Object)
+	}
+	ref := tr.GetSpec().GetBoundObjectRef()
+	if ref == nil || ref.GetApiVersion() != "v1" || ref.GetKind() != "Pod" || ref.GetName() == "" {
+		return forbid("node requested token not bound to a pod")
+	}
+	if ref.GetUid() == "" {
+		return forbid("node requested token with a pod binding without a uid")
+	}
+	if p.getPod == nil {
+		return forbid("cannot look up pod %q", ref.GetName())
+	}
+	pod, err := p.getPod(ctx, a.Namespace, ref.GetName())
+	if apierrors.IsNotFound(err) {
+		return err
+	}
+	if err != nil {
+		return forbid("%v", err)
+	}
+	if pod.GetMetadata().GetUid() != ref.GetUid() {
+		return forbid("the UID in the bound object reference (%s) does not match the UID in record. The object might have been deleted and then recreated", ref.GetUid())
+	}
+	if pod.GetSpec().GetNodeName() != nodeName {
+		return forbid("node requested token bound to a pod scheduled on a different node")
 	}
 	return nil
 }

@@ -1,8 +1,9 @@
 // Package node is the Node authorizer (--authorization-mode=Node): it lets a kubelet,
 // authenticated as system:node:<name> in group system:nodes, touch what belongs to its own
 // node and nothing else — the pods bound to it (read them, write their status, confirm
-// their deletion), the ConfigMaps and Secrets those pods reference (get only), its own Node
-// object and its status, its own Lease in kube-node-lease, and events. For anything else it
+// their deletion), the ConfigMaps and Secrets those pods reference (get only), tokens for
+// the service accounts those pods run as (serviceaccounts/token), its own Node object and its
+// status, its own Lease in kube-node-lease, and events. For anything else it
 // has no opinion (RBAC may still allow it); for requests from other users it has no opinion
 // at all.
 //
@@ -78,6 +79,8 @@ func (a *Authorizer) Authorize(ctx context.Context, attrs authz.Attributes) (aut
 			return nodes(node, info)
 		case "configmaps", "secrets":
 			return a.referenced(ctx, node, info)
+		case "serviceaccounts":
+			return a.createToken(ctx, node, info)
 		case "events":
 			if is(info.Verb, "create", "update", "patch") {
 				return authz.Allow, "", nil
@@ -147,6 +150,33 @@ func (a *Authorizer) referenced(ctx context.Context, node string, info *request.
 			if name == info.Name {
 				return authz.Allow, "", nil
 			}
+		}
+	}
+	return authz.NoOpinion, noRelation, nil
+}
+
+// createToken allows a kubelet to request a token (serviceaccounts/token) for a service
+// account that a pod bound to its node runs as, and nothing else on service accounts. That
+// the token is bound to such a pod, which the authorizer cannot see, is NodeRestriction's
+// check.
+func (a *Authorizer) createToken(ctx context.Context, node string, info *request.Info) (authz.Decision, string, error) {
+	if info.Verb != "create" || info.Name == "" {
+		return authz.NoOpinion, "can only create tokens for individual service accounts", nil
+	}
+	if info.Subresource != "token" {
+		return authz.NoOpinion, "can only create token subresource of serviceaccount", nil
+	}
+	noRelation := "no relationship found between node '" + node + "' and this object"
+	if a.ListNodePods == nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	pods, err := a.ListNodePods(ctx, info.Namespace, node)
+	if err != nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	for _, pod := range pods {
+		if pod.GetSpec().GetNodeName() == node && pod.GetSpec().GetServiceAccountName() == info.Name {
+			return authz.Allow, "", nil
 		}
 	}
 	return authz.NoOpinion, noRelation, nil

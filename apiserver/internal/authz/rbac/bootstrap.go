@@ -135,6 +135,9 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			// them cannot silently stop quota from coming back.
 			rule(readVerbs, core, "resourcequotas"),
 			rule([]string{"update"}, core, "resourcequotas/status"),
+			// Service account and root CA publisher controllers: each namespace's "default"
+			// ServiceAccount and kube-root-ca.crt ConfigMap (updates are covered below).
+			rule([]string{"create"}, core, "serviceaccounts", "configmaps"),
 			// Disruption controller: reads budgets (and, above, pods, replica sets and
 			// deployments for their scale) and writes their status.
 			rule(readVerbs, policy, "poddisruptionbudgets"),
@@ -144,10 +147,16 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			rule(join(readVerbs, []string{"delete", "deletecollection"}), []string{"*"}, "*"),
 			rule([]string{"update", "patch"}, []string{"", "apps", "coordination.k8s.io", "policy"}, "*")),
 		// Kubelets: what every node may do; what concerns one node only (its pods, its Node,
-		// its Lease) is the Node authorizer's, which looks at the object.
+		// its Lease, tokens for its pods' service accounts) is the Node authorizer's, which
+		// looks at the object. Upstream's role also lists serviceaccounts/token, but binds the
+		// role to no one; kubelab binds it to system:nodes, where that rule would let any
+		// kubelet ask for any account's token.
 		clusterRole("system:node",
 			rule(readVerbs, core, "nodes"),
 			rule(eventVerbs, events, "events")),
+		// Service account issuer discovery (the OIDC documents), for every service account.
+		clusterRole("system:service-account-issuer-discovery",
+			urls([]string{"get"}, "/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks", "/openid/v1/jwks/")),
 	}
 }
 
@@ -161,6 +170,7 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		clusterRoleBinding("system:kube-scheduler", "system:kube-scheduler", userSubject(UserKubeScheduler)),
 		clusterRoleBinding("system:kube-controller-manager", "system:kube-controller-manager", userSubject(UserKubeControllerManager)),
 		clusterRoleBinding("system:node", "system:node", groupSubject("system:nodes")),
+		clusterRoleBinding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", groupSubject("system:serviceaccounts")),
 	}
 }
 
