@@ -6,36 +6,11 @@ import (
 	"testing"
 
 	"kubelab.io/apiserver/apiservertest"
-	"kubelab.io/client/kube"
 	"kubelab.io/client/kubeconfig"
-	"kubelab.io/client/transport"
 	"kubelab.io/controller-manager/internal/controllertest"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
-	rbacv1 "kubelab.io/proto/api/rbac/v1"
-	"kubelab.io/proto/runtime"
-	"kubelab.io/proto/scheme"
 )
-
-// grantPublishers lets system:kube-controller-manager create service accounts and
-// ConfigMaps, what upstream's service-account-controller and root-ca-cert-publisher roles
-// grant. TODO(lead): the bootstrap system:kube-controller-manager role lacks "create" on
-// both; once it has it, this grant goes.
-func grantPublishers(t *testing.T, admin *kube.Clientset) {
-	t.Helper()
-	create := func(kind string, obj runtime.Object) {
-		t.Helper()
-		m, _ := scheme.MappingFor(runtime.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: kind})
-		if _, err := admin.Transport().Create(context.Background(), transport.Ref{Mapping: m}, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	create("ClusterRole", &rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: "test:publishers"},
-		Rules: []*rbacv1.PolicyRule{{Verbs: []string{"create"}, ApiGroups: []string{""}, Resources: []string{"serviceaccounts", "configmaps"}}}})
-	create("ClusterRoleBinding", &rbacv1.ClusterRoleBinding{Metadata: &metav1.ObjectMeta{Name: "test:publishers"},
-		Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "system:kube-controller-manager"}},
-		RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "test:publishers"}})
-}
 
 // TestServiceAccountAndRootCAPublished runs the controller-manager with the serviceaccount
 // and root-ca-cert-publisher controllers, as its own identity, against a real apiserver: a
@@ -50,7 +25,6 @@ func TestServiceAccountAndRootCAPublished(t *testing.T) {
 	}
 	srv := apiservertest.StartWithServiceAccounts(t)
 	admin := srv.Clientset(true)
-	grantPublishers(t, admin)
 	kc := srv.UserKubeconfig("system:kube-controller-manager")
 	in := startInstance(t, srv, "cm", "--kubeconfig", kc, "--controllers", "serviceaccount,root-ca-cert-publisher", "--leader-elect=false")
 	cfg, _, err := kubeconfig.LoadDefault(kc)
