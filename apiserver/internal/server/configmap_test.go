@@ -110,21 +110,23 @@ func TestConfigMapsAndSecrets(t *testing.T) {
 }
 
 // TestNodeAuthorizerConfigMapsAndSecrets: a kubelet may get the ConfigMaps and Secrets its
-// own pods reference, and nothing else of theirs.
+// own pods reference (volumes, projected volumes' sources, env, imagePullSecrets), and
+// nothing else of theirs.
 func TestNodeAuthorizerConfigMapsAndSecrets(t *testing.T) {
 	s := testServer(t)
 	admin := adminClient(t, s)
 	for _, n := range []string{"node-1", "node-2"} {
 		admin.post("/api/v1/nodes", `{"apiVersion":"v1","kind":"Node","metadata":{"name":"`+n+`"}}`).must(t, 201)
 	}
-	for _, name := range []string{"vol", "env", "envfrom", "other", "init"} {
+	for _, name := range []string{"vol", "env", "envfrom", "other", "init", "projected"} {
 		admin.post(configmaps, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"`+name+`"}}`).must(t, 201)
 		admin.post(secrets, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"`+name+`"}}`).must(t, 201)
 	}
 	admin.post(secrets, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"pull"}}`).must(t, 201)
 	admin.post(pods, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p1"},"spec":{"nodeName":"node-1",
 		"imagePullSecrets":[{"name":"pull"}],
-		"volumes":[{"name":"a","configMap":{"name":"vol"}},{"name":"b","secret":{"secretName":"vol"}}],
+		"volumes":[{"name":"a","configMap":{"name":"vol"}},{"name":"b","secret":{"secretName":"vol"}},
+			{"name":"p","projected":{"sources":[{"configMap":{"name":"projected"}},{"secret":{"name":"projected"}}]}}],
 		"initContainers":[{"name":"i","image":"busybox","envFrom":[{"configMapRef":{"name":"init"}},{"secretRef":{"name":"init"}}]}],
 		"containers":[{"name":"c","image":"nginx:1.14.2",
 			"env":[{"name":"A","valueFrom":{"configMapKeyRef":{"name":"env","key":"k"}}},{"name":"B","valueFrom":{"secretKeyRef":{"name":"env","key":"k"}}}],
@@ -136,7 +138,7 @@ func TestNodeAuthorizerConfigMapsAndSecrets(t *testing.T) {
 
 	node1 := userClient(t, s, "system:node:node-1", "system:nodes")
 	node2 := userClient(t, s, "system:node:node-2", "system:nodes")
-	for _, name := range []string{"vol", "env", "envfrom", "init"} {
+	for _, name := range []string{"vol", "env", "envfrom", "init", "projected"} {
 		node1.get(configmaps+"/"+name).must(t, http.StatusOK)
 		node1.get(secrets+"/"+name).must(t, http.StatusOK)
 		node2.get(configmaps+"/"+name).must(t, http.StatusForbidden)

@@ -193,6 +193,16 @@ func PodReferences(pod *corev1.Pod) (configMaps, secrets []string) {
 		if s := v.GetSecret(); s != nil {
 			secrets = append(secrets, s.GetSecretName())
 		}
+		// A projected volume's sources too: every pod's kube-api-access volume reads the
+		// kube-root-ca.crt ConfigMap.
+		for _, src := range v.GetProjected().GetSources() {
+			if cm := src.GetConfigMap(); cm != nil {
+				configMaps = append(configMaps, cm.GetName())
+			}
+			if s := src.GetSecret(); s != nil {
+				secrets = append(secrets, s.GetName())
+			}
+		}
 	}
 	for _, r := range pod.GetSpec().GetImagePullSecrets() {
 		secrets = append(secrets, r.GetName())
