@@ -40,7 +40,15 @@ func TestIntegrationServiceAccountVolume(t *testing.T) {
 	}
 	root := t.TempDir()
 	fake := krt.NewFake()
-	startKubeletAt(t, cs, fake, "node-1", root)
+	// The kubelet runs with its node's credentials, as in a cluster: the Node authorizer
+	// must let it read kube-root-ca.crt and request the pod's token.
+	nodeCS, err := kube.NewForConfigFile(srv.UserKubeconfig("system:node:node-1", "system:nodes"),
+		kube.Options{GRPC: true, GRPCAddress: srv.GRPCAddr(), QPS: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nodeCS.Close() })
+	startKubeletAt(t, nodeCS, fake, "node-1", root)
 
 	pod := nginxPod("sa-web", "node-1")
 	pod.Spec.Volumes = []*corev1.Volume{{Name: "podinfo", DownwardAPI: &corev1.DownwardAPIVolumeSource{
