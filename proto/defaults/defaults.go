@@ -12,10 +12,10 @@ package defaults
 
 import (
 	"google.golang.org/protobuf/proto"
-	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"kubelab.io/apiserver/internal/request"
+	"kubelab.io/apiserver/internal/serviceaccount"
 	"kubelab.io/proto/apierrors"
 )
 
@@ -19,10 +20,6 @@ const (
 	HeaderImpersonateUID         = "Impersonate-Uid"
 	HeaderImpersonateExtraPrefix = "Impersonate-Extra-"
 )
-
-// serviceAccountPrefix starts the user name of a service account; impersonating one is
-// authorized on the serviceaccounts resource of its namespace, as in Kubernetes.
-const serviceAccountPrefix = "system:serviceaccount:"
 
 // Impersonation is what a request asks to act as: a user, and with it optionally groups, a
 // uid and extra values. Every part must be granted to the requester with the verb
@@ -109,7 +106,9 @@ func (im *Impersonation) Checks() []*request.Info {
 		}
 	}
 	var out []*request.Info
-	if ns, name, ok := splitServiceAccount(im.User); ok {
+	// Impersonating a service account is authorized on the serviceaccounts resource of its
+	// namespace, as in Kubernetes.
+	if ns, name, ok := serviceaccount.SplitUsername(im.User); ok {
 		out = append(out, imp("", "serviceaccounts", "", ns, name))
 	} else {
 		out = append(out, imp("", "users", "", "", im.User))
@@ -133,8 +132,8 @@ func (im *Impersonation) Checks() []*request.Info {
 // either is named; a service account without named groups gets its fixed groups.
 func (im *Impersonation) Identity() *request.User {
 	u := &request.User{Name: im.User, UID: im.UID, Groups: append([]string(nil), im.Groups...)}
-	if ns, _, ok := splitServiceAccount(im.User); ok && len(im.Groups) == 0 {
-		u.Groups = []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}
+	if ns, _, ok := serviceaccount.SplitUsername(im.User); ok && len(im.Groups) == 0 {
+		u.Groups = serviceaccount.Groups(ns)
 	}
 	if len(im.Extra) > 0 {
 		u.Extra = make(map[string][]string, len(im.Extra))
@@ -185,17 +184,4 @@ func (im *Impersonation) describe() string {
 		refs = append(refs, ref("UID", im.UID, authnV1, ""))
 	}
 	return "[" + strings.Join(refs, " ") + "]"
-}
-
-// splitServiceAccount splits system:serviceaccount:NS:NAME.
-func splitServiceAccount(user string) (ns, name string, ok bool) {
-	rest, found := strings.CutPrefix(user, serviceAccountPrefix)
-	if !found {
-		return "", "", false
-	}
-	ns, name, found = strings.Cut(rest, ":")
-	if !found || ns == "" || name == "" || strings.Contains(name, ":") {
-		return "", "", false
-	}
-	return ns, name, true
 }

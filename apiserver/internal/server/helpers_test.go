@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"kubelab.io/apiserver/internal/admission/serviceaccount"
 	"log/slog"
 	"net/http"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"kubelab.io/apiserver/internal/admission/serviceaccount"
 	"kubelab.io/client/kubeconfig"
 )
 

@@ -2,11 +2,11 @@ package server
 
 import (
 	"context"
-
 	"fmt"
-	"google.golang.org/protobuf/proto"
 	"slices"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/apiserver/internal/admission"
 	"kubelab.io/apiserver/internal/admission/limitranger"

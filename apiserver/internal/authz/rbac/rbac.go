@@ -10,6 +10,7 @@ import (
 
 	"kubelab.io/apiserver/internal/authz"
 	"kubelab.io/apiserver/internal/request"
+	"kubelab.io/apiserver/internal/serviceaccount"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 )
 
@@ -76,7 +77,7 @@ func appliesTo(u *request.User, subjects []*rbacv1.Subject, bindingNS string) (s
 			if ns == "" {
 				ns = bindingNS
 			}
-			if u.Name == "system:serviceaccount:"+ns+":"+s.GetName() {
+			if u.Name == serviceaccount.Username(ns, s.GetName()) {
 				return `ServiceAccount "` + s.GetName() + `/` + ns + `"`, true
 			}
 		}
