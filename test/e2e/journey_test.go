@@ -67,6 +67,10 @@ func TestJourney(t *testing.T) {
 	})
 	t.Logf("kubectl logs %s shows the request's access-log line", pods[0].Metadata.Name)
 
+	// The kubelet filled each pod's kube-api-access volume (ServiceAccount admission added
+	// it): a token the apiserver accepts as the pod's account, the cluster CA, the namespace.
+	c.expectServiceAccountVolume(t, pods[0])
+
 	// 2. kill -9 of the kubelet, restart: nothing lost, nothing duplicated, statuses converge.
 	before := c.containersByPod(t)
 	checkOnePerPod(t, before, pods)
@@ -222,6 +226,47 @@ func (c *localCluster) kubectl(args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// expectServiceAccountVolume reads p's kube-api-access projected volume on the node and
+// checks its files: ca.crt is the cluster CA, namespace is "default", and the stock kubectl
+// authenticates with token, and nothing else, as system:serviceaccount:default:default.
+func (c *localCluster) expectServiceAccountVolume(t *testing.T, p pod) {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(c.dir, "kubelet", "pods", p.Metadata.UID, "volumes", "kubernetes.io~projected", "kube-api-access-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("pod %s: %d kube-api-access volumes on the node, want 1", p.Metadata.Name, len(dirs))
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dirs[0], name))
+		if err != nil {
+			t.Fatalf("pod %s: %v", p.Metadata.Name, err)
+		}
+		return string(b)
+	}
+	caPath := filepath.Join(c.dir, "pki", "ca.crt")
+	ca, err := os.ReadFile(caPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read("ca.crt") != string(ca) {
+		t.Errorf("pod %s: ca.crt is not the cluster CA", p.Metadata.Name)
+	}
+	if ns := read("namespace"); ns != "default" {
+		t.Errorf("pod %s: namespace file = %q", p.Metadata.Name, ns)
+	}
+	server, err := c.kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
+	if err != nil {
+		t.Fatalf("kubectl config view: %v: %s", err, server)
+	}
+	cmd := exec.Command("/usr/bin/kubectl", "--server", strings.TrimSpace(server), "--certificate-authority", caPath,
+		"--token", read("token"), "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(t.TempDir(), "none"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "system:serviceaccount:default:default" {
+		t.Errorf("kubectl --token (pod %s's token) auth whoami: %v: %s", p.Metadata.Name, err, out)
+	}
+	t.Logf("pod %s's kube-api-access volume: the cluster CA, its namespace, and a token the apiserver takes as %s", p.Metadata.Name, out)
 }
 
 // pod is the part of a Pod the test reads.
