@@ -109,9 +109,9 @@ func TestConfigMapsAndSecrets(t *testing.T) {
 	}
 }
 
-// TestNodeAuthorizerConfigMapsAndSecrets: a kubelet may get the ConfigMaps and Secrets its
-// own pods reference (volumes, projected volumes' sources, env, imagePullSecrets), and
-// nothing else of theirs.
+// TestNodeAuthorizerConfigMapsAndSecrets: a kubelet may get (or list and watch one by one)
+// the ConfigMaps and Secrets its own pods reference (volumes, projected volumes' sources,
+// env, imagePullSecrets), and nothing else of theirs.
 func TestNodeAuthorizerConfigMapsAndSecrets(t *testing.T) {
 	s := testServer(t)
 	admin := adminClient(t, s)
@@ -152,7 +152,16 @@ func TestNodeAuthorizerConfigMapsAndSecrets(t *testing.T) {
 		t.Errorf("403 message: %s", msg)
 	}
 	node1.get(secrets+"/other").must(t, http.StatusForbidden)
-	// Never lists, watches or writes.
+	// One referenced object alone may be listed and watched (field selector metadata.name):
+	// the kubelet watches each object its pods use so. A namespace or all of them, never.
+	list := node1.get(configmaps+"?fieldSelector=metadata.name%3Dvol").must(t, http.StatusOK).json(t)
+	if items := list["items"].([]any); len(items) != 1 || str(dig(items[0], "metadata", "name")) != "vol" {
+		t.Errorf("list by name: %v", list["items"])
+	}
+	node1.get(secrets+"?fieldSelector=metadata.name%3Dvol&watch=1&timeoutSeconds=1").must(t, http.StatusOK)
+	node1.get(configmaps+"?fieldSelector=metadata.name%3Dother&watch=1&timeoutSeconds=1").must(t, http.StatusForbidden)
+	node1.get("/api/v1/configmaps?fieldSelector=metadata.name%3Dvol").must(t, http.StatusForbidden)
+	// Never lists or watches many, nor writes.
 	node1.get(configmaps).must(t, http.StatusForbidden)
 	node1.get("/api/v1/secrets").must(t, http.StatusForbidden)
 	node1.put(configmaps+"/vol", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"vol"}}`).must(t, http.StatusForbidden)

@@ -1,7 +1,8 @@
 // Package node is the Node authorizer (--authorization-mode=Node): it lets a kubelet,
 // authenticated as system:node:<name> in group system:nodes, touch what belongs to its own
 // node and nothing else — the pods bound to it (read them, write their status, confirm
-// their deletion), the ConfigMaps and Secrets those pods reference (get only), tokens for
+// their deletion), the ConfigMaps and Secrets those pods reference (get them, or list and
+// watch one of them alone with a metadata.name field selector), tokens for
 // the service accounts those pods run as (serviceaccounts/token), its own Node object and its
 // status, its own Lease in kube-node-lease, and events. For anything else it
 // has no opinion (RBAC may still allow it); for requests from other users it has no opinion
@@ -17,6 +18,7 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"kubelab.io/apiserver/internal/authz"
@@ -127,11 +129,28 @@ func (a *Authorizer) pods(ctx context.Context, node string, info *request.Info) 
 	return authz.NoOpinion, "", nil
 }
 
-// referenced allows a kubelet to get a ConfigMap or Secret that a pod bound to its node
-// references; nothing else (no list or watch, no writes).
+// referenced allows a kubelet to read a ConfigMap or Secret that a pod bound to its node
+// references: get it, or list or watch it alone, with a field selector that pins
+// metadata.name to it in its namespace — the kubelet keeps one such watch per referenced
+// object instead of getting it on every pod sync, as Kubernetes' kubelet does. Kubernetes
+// takes the name of such a list or watch from its field selector too. Nothing else: no
+// list or watch of a namespace or of every namespace, no writes.
 func (a *Authorizer) referenced(ctx context.Context, node string, info *request.Info) (authz.Decision, string, error) {
 	noRelation := "no relationship found between node '" + node + "' and this object"
-	if info.Subresource != "" || info.Verb != "get" || info.Name == "" || a.ListNodePods == nil {
+	if info.Subresource != "" || info.Namespace == "" || a.ListNodePods == nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	var names []string
+	switch {
+	case info.Verb == "get" && info.Name != "":
+		names = []string{info.Name}
+	case is(info.Verb, "list", "watch") && info.Name == "":
+		// Every object such a list returns has each pinned name, so one referenced name
+		// is enough to bound it to that object.
+		if names = pinned(info.FieldSelector, "metadata.name"); len(names) == 0 {
+			return authz.NoOpinion, "can only list/watch individual " + info.Resource + " with a metadata.name field selector", nil
+		}
+	default:
 		return authz.NoOpinion, noRelation, nil
 	}
 	pods, err := a.ListNodePods(ctx, info.Namespace, node)
@@ -146,8 +165,8 @@ func (a *Authorizer) referenced(ctx context.Context, node string, info *request.
 		if info.Resource == "secrets" {
 			refs = secrets
 		}
-		for _, name := range refs {
-			if name == info.Name {
+		for _, ref := range refs {
+			if slices.Contains(names, ref) {
 				return authz.Allow, "", nil
 			}
 		}
@@ -252,18 +271,25 @@ func nodes(node string, info *request.Info) (authz.Decision, string, error) {
 
 // selectsNode reports whether a field selector pins spec.nodeName to node.
 func selectsNode(selector, node string) bool {
+	return slices.Contains(pinned(selector, "spec.nodeName"), node)
+}
+
+// pinned returns the values a field selector requires field to equal (its "field=v" and
+// "field==v" terms; "!=" terms pin nothing).
+func pinned(selector, field string) []string {
+	var out []string
 	for _, term := range strings.Split(selector, ",") {
 		term = strings.TrimSpace(term)
 		for _, op := range []string{"==", "="} {
 			if k, v, ok := strings.Cut(term, op); ok && !strings.HasSuffix(k, "!") {
-				if strings.TrimSpace(k) == "spec.nodeName" && strings.TrimSpace(v) == node {
-					return true
+				if strings.TrimSpace(k) == field {
+					out = append(out, strings.TrimSpace(v))
 				}
 				break
 			}
 		}
 	}
-	return false
+	return out
 }
 
 func is(verb string, verbs ...string) bool {

@@ -1,6 +1,24 @@
 package node
 
-import "testing"
+import (
+	"context"
+	"testing"
+
+	corev1 "kubelab.io/proto/api/core/v1"
+)
+
+// listFrom is a NodePodLister over pods, as the watch cache answers it.
+func listFrom(pods []*corev1.Pod) NodePodLister {
+	return func(_ context.Context, ns, node string) ([]*corev1.Pod, error) {
+		var out []*corev1.Pod
+		for _, p := range pods {
+			if p.GetMetadata().GetNamespace() == ns && p.GetSpec().GetNodeName() == node {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+}
 
 func TestSelectsNode(t *testing.T) {
 	for sel, want := range map[string]bool{

@@ -17,15 +17,7 @@ func TestCreateToken(t *testing.T) {
 		{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Spec: &corev1.PodSpec{NodeName: "n1", ServiceAccountName: "web-sa"}},
 		{Metadata: &metav1.ObjectMeta{Name: "db", Namespace: "ns"}, Spec: &corev1.PodSpec{NodeName: "n2", ServiceAccountName: "db-sa"}},
 	}
-	a := &Authorizer{ListNodePods: func(_ context.Context, ns, node string) ([]*corev1.Pod, error) {
-		var out []*corev1.Pod
-		for _, p := range pods {
-			if p.GetMetadata().GetNamespace() == ns && p.GetSpec().GetNodeName() == node {
-				out = append(out, p)
-			}
-		}
-		return out, nil
-	}}
+	a := &Authorizer{ListNodePods: listFrom(pods)}
 	kubelet := &request.User{Name: "system:node:n1", Groups: []string{request.GroupNodes}}
 	for _, tc := range []struct {
 		verb, ns, name, sub string
