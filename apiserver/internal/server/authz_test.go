@@ -121,6 +121,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"scheduler may not delete deployments", sched, "DELETE", "/apis/apps/v1/namespaces/team/deployments/d1", "", 403},
 		{"scheduler may not create pods", sched, "POST", pods, podJSON("x", ""), 403},
 		{"scheduler deletes a preemption victim", sched, "DELETE", pods + "/on-2", "", 200},
+		{"scheduler lists budgets (preemption spares what they protect)", sched, "GET", "/apis/policy/v1/poddisruptionbudgets", "", 200},
+		{"scheduler may not change budgets", sched, "DELETE", "/apis/policy/v1/namespaces/team/poddisruptionbudgets/b", "", 403},
 		{"scheduler may not read roles", sched, "GET", rbacAPI + "/clusterroles", "", 403},
 		{"controller-manager creates replicasets", kcm, "POST", "/apis/apps/v1/namespaces/team/replicasets", strings.Replace(strings.Replace(teamDeploy, `"Deployment"`, `"ReplicaSet"`, 1), `"d1"`, `"rs1"`, 1), 201},
 		{"controller-manager lists everything (GC)", kcm, "GET", rbacAPI + "/clusterroles", "", 200},

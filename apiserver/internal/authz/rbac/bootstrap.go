@@ -111,6 +111,8 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			rule([]string{"create"}, core, "pods/binding", "bindings"),
 			rule([]string{"update", "patch"}, core, "pods/status"),
 			rule(readVerbs, apps, "replicasets"),
+			// Preemption spares the pods PodDisruptionBudgets protect, as upstream's role allows.
+			rule(readVerbs, policy, "poddisruptionbudgets"),
 			// Leader election: only its own Lease (named by --leader-elect-resource-name;
 			// kube-scheduler by default), as upstream's resourceNames rule does.
 			rule([]string{"create"}, coordination, "leases"),
