@@ -585,3 +585,37 @@ func TestPreemption(t *testing.T) {
 		t.Errorf("%d pods left, want low-b, high, equal, never, thief", len(list.GetItems()))
 	}
 }
+
+// TestPreemptionSparesBudgets checks, against a real apiserver, that the scheduler reads
+// PodDisruptionBudgets: of two pods on a full node, the less important one is covered by a
+// budget that allows no disruption (its status written as the disruption controller would),
+// so the more important one is preempted instead.
+func TestPreemptionSparesBudgets(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	c.createNode(tu.Node("n1").Alloc("cpu", "2").Obj())
+	// Bound already (spec.nodeName), so they need no scheduler before the budget exists.
+	c.createPod(tu.Pod("guarded").Label("app", "guarded").Req("cpu", "1").Priority(3).NodeName("n1").Obj())
+	c.createPod(tu.Pod("free").Label("app", "free").Req("cpu", "1").Priority(5).NodeName("n1").Obj())
+	pdb := tu.PDB("guarded", "guarded", 0)
+	pdb.Spec.MinAvailable = &metav1.IntOrString{IntVal: 1}
+	status := pdb.Status
+	created, err := c.cs.PodDisruptionBudgets("default").Create(ctx, pdb)
+	if err != nil {
+		t.Fatalf("create budget: %v", err)
+	}
+	created.Status = status
+	if _, err := c.cs.PodDisruptionBudgets("default").UpdateStatus(ctx, created); err != nil {
+		t.Fatalf("budget status: %v", err)
+	}
+	c.startScheduler()
+
+	c.createPod(tu.Pod("high").Req("cpu", "1").Priority(50).Obj())
+	pre := c.waitEvent("free", "Preempted", 10*time.Second)
+	if want := fmt.Sprintf("Preempted by pod %s on node n1", c.pod("high").GetMetadata().GetUid()); pre.GetMessage() != want {
+		t.Errorf("Preempted event %q, want %q", pre.GetMessage(), want)
+	}
+	if c.pod("guarded").GetMetadata().GetDeletionTimestamp() != nil || len(c.events("guarded", "Preempted")) > 0 {
+		t.Error("guarded was preempted despite its budget")
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	corev1 "kubelab.io/proto/api/core/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
+	"kubelab.io/proto/labels"
 )
 
 // Handle is what plugin factories get from the framework.
@@ -22,6 +24,15 @@ type Handle struct {
 	// Framework is the framework the plugin belongs to (to Allow/Reject waiting pods, and
 	// to run the filters on a simulated node).
 	Framework *Framework
+	// PDBLister lists the PodDisruptionBudgets DefaultPreemption tries not to violate. Nil
+	// means the scheduler knows of no budget.
+	PDBLister PDBLister
+}
+
+// PDBLister reads PodDisruptionBudgets from the scheduler's informer cache
+// (kubelab.io/client/cache.Lister satisfies it). Objects it returns are shared: read only.
+type PDBLister interface {
+	List(selector labels.Selector) ([]*policyv1.PodDisruptionBudget, error)
 }
 
 // PodNominator is the scheduler's record of nominated pods: pods that preempted others on

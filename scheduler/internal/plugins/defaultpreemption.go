@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "kubelab.io/proto/api/core/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/scheduler/internal/framework"
 )
 
@@ -33,13 +34,18 @@ const (
 // picks the one whose eviction hurts least, has the Preempter evict the victims there and
 // nominates the pod to it.
 //
-// What kubelab leaves out: PodDisruptionBudgets (served now, but victims are not yet
-// chosen to spare them, as upstream prefers), extenders' preempt verb, and asynchronous preemption (the victims are
-// deleted inside the scheduling cycle, as kube-scheduler did before 1.32).
+// PodDisruptionBudgets are honoured as upstream honours them, best effort: victims whose
+// eviction would violate a budget are spared first, and the node with the fewest
+// violations wins; when every way to make room violates some budget, preemption still goes
+// ahead (deleting, not evicting, so the apiserver does not refuse it).
+//
+// What kubelab leaves out: extenders' preempt verb, and asynchronous preemption (the
+// victims are deleted inside the scheduling cycle, as kube-scheduler did before 1.32).
 type DefaultPreemption struct {
 	fwk       *framework.Framework
 	nominator framework.PodNominator
 	preempter framework.Preempter
+	pdbs      framework.PDBLister
 }
 
 // NewDefaultPreemption is DefaultPreemption's factory.
@@ -47,16 +53,17 @@ func NewDefaultPreemption(h framework.Handle) (framework.Plugin, error) {
 	if h.Preempter == nil || h.Framework == nil {
 		return nil, fmt.Errorf("%s needs a Preempter and its Framework", DefaultPreemptionName)
 	}
-	return &DefaultPreemption{fwk: h.Framework, nominator: h.Nominator, preempter: h.Preempter}, nil
+	return &DefaultPreemption{fwk: h.Framework, nominator: h.Nominator, preempter: h.Preempter, pdbs: h.PDBLister}, nil
 }
 
 func (*DefaultPreemption) Name() string { return DefaultPreemptionName }
 
-// Candidate is a node preemption could use and the pods it would evict there, most
-// important first.
+// Candidate is a node preemption could use, the pods it would evict there (most important
+// first), and how many of those evictions would violate a PodDisruptionBudget.
 type Candidate struct {
-	Node    string
-	Victims []*corev1.Pod
+	Node             string
+	Victims          []*corev1.Pod
+	NumPDBViolations int
 }
 
 // PostFilter preempts for pod, given why each node rejected it. It answers the nominated
@@ -76,7 +83,11 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 	if ok, msg := PodEligibleToPreemptOthers(pod, nominated, snap, statuses); !ok {
 		return "", framework.NewStatus(framework.Unschedulable, preemptionMsg(msg))
 	}
-	candidates, nodeStatuses, err := pl.findCandidates(ctx, state, pod, snap, statuses)
+	pdbs, err := pl.listPDBs()
+	if err != nil {
+		return "", framework.AsStatus(err)
+	}
+	candidates, nodeStatuses, err := pl.findCandidates(ctx, state, pod, snap, statuses, pdbs)
 	if err != nil {
 		return "", framework.AsStatus(err)
 	}
@@ -121,7 +132,7 @@ func PodEligibleToPreemptOthers(pod *corev1.Pod, nominatedNode string, snap *fra
 // can fix (Unschedulable: resources, pod count, host ports; not UnschedulableAndUnresolvable:
 // node name, affinity, taints, cordon), in snapshot order, until it has enough candidates.
 // It also returns every node's status for the failure message.
-func (pl *DefaultPreemption) findCandidates(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, snap *framework.Snapshot, statuses map[string]*framework.Status) ([]Candidate, map[string]*framework.Status, error) {
+func (pl *DefaultPreemption) findCandidates(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, snap *framework.Snapshot, statuses map[string]*framework.Status, pdbs []*policyv1.PodDisruptionBudget) ([]Candidate, map[string]*framework.Status, error) {
 	out := map[string]*framework.Status{}
 	var potential []*framework.NodeInfo
 	for _, ni := range snap.List {
@@ -140,10 +151,10 @@ func (pl *DefaultPreemption) findCandidates(ctx context.Context, state *framewor
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		victims, s := pl.SelectVictimsOnNode(ctx, state, pod, ni.Clone())
+		victims, violations, s := pl.SelectVictimsOnNode(ctx, state, pod, ni.Clone(), pdbs)
 		switch {
 		case s.IsSuccess() && len(victims) > 0:
-			candidates = append(candidates, Candidate{Node: ni.Name(), Victims: victims})
+			candidates = append(candidates, Candidate{Node: ni.Name(), Victims: victims, NumPDBViolations: violations})
 		case s.IsSuccess():
 			// It fits with nothing evicted (the cluster changed since Filter): no
 			// preemption needed there; the retry will find it.
@@ -163,9 +174,11 @@ func numCandidates(nodes int) int {
 
 // SelectVictimsOnNode finds the fewest, least important pods to evict from ni (a copy,
 // which it changes) for pod to fit: it removes every pod of lower priority, checks that pod
-// then passes the filters, and puts the victims back one at a time, most important first,
-// keeping each one the pod still fits beside. The victims come back most important first.
-func (pl *DefaultPreemption) SelectVictimsOnNode(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo) ([]*corev1.Pod, *framework.Status) {
+// then passes the filters, and puts the victims back one at a time, keeping each one the
+// pod still fits beside. Those whose eviction would violate one of pdbs are put back first,
+// so they are the likeliest to be spared; within each group, most important first. The
+// victims come back most important first, with how many of them violate a budget.
+func (pl *DefaultPreemption) SelectVictimsOnNode(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo, pdbs []*policyv1.PodDisruptionBudget) ([]*corev1.Pod, int, *framework.Status) {
 	prio := framework.PodPriority(pod)
 	var potential []*framework.PodInfo
 	for _, pi := range ni.Pods {
@@ -174,36 +187,62 @@ func (pl *DefaultPreemption) SelectVictimsOnNode(ctx context.Context, state *fra
 		}
 	}
 	if len(potential) == 0 {
-		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonNoVictims)
+		return nil, 0, framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonNoVictims)
 	}
 	for _, pi := range potential {
 		ni.RemovePod(pi.Key)
 	}
 	if s := pl.fwk.RunFilterPluginsWithNominatedPods(ctx, state, pod, ni); !s.IsSuccess() {
-		return nil, s
+		return nil, 0, s
 	}
-	slices.SortStableFunc(potential, func(a, b *framework.PodInfo) int {
-		if MoreImportantPod(a.Pod, b.Pod) {
-			return -1
-		}
-		if MoreImportantPod(b.Pod, a.Pod) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(potential, func(a, b *framework.PodInfo) int { return importanceOrder(a.Pod, b.Pod) })
+	violating, nonViolating := splitByPDBViolation(potential, pdbs)
 	var victims []*corev1.Pod
-	for _, pi := range potential {
+	// reprieve puts pi back and reports whether it had to go again.
+	reprieve := func(pi *framework.PodInfo) (evicted bool, s *framework.Status) {
 		ni.AddPodInfo(pi)
-		s := pl.fwk.RunFilterPluginsWithNominatedPods(ctx, state, pod, ni)
+		s = pl.fwk.RunFilterPluginsWithNominatedPods(ctx, state, pod, ni)
 		if s.Code() == framework.Error {
-			return nil, s
+			return false, s
 		}
 		if !s.IsSuccess() {
 			ni.RemovePod(pi.Key)
 			victims = append(victims, pi.Pod)
+			return true, nil
+		}
+		return false, nil
+	}
+	violations := 0
+	for _, pi := range violating {
+		evicted, s := reprieve(pi)
+		if s != nil {
+			return nil, 0, s
+		}
+		if evicted {
+			violations++
 		}
 	}
-	return victims, nil
+	for _, pi := range nonViolating {
+		if _, s := reprieve(pi); s != nil {
+			return nil, 0, s
+		}
+	}
+	if len(violating) > 0 && len(nonViolating) > 0 {
+		// Two groups were reprieved one after the other: restore the one order.
+		slices.SortStableFunc(victims, importanceOrder)
+	}
+	return victims, violations, nil
+}
+
+// importanceOrder sorts pods most important first (MoreImportantPod), stably.
+func importanceOrder(a, b *corev1.Pod) int {
+	switch {
+	case MoreImportantPod(a, b):
+		return -1
+	case MoreImportantPod(b, a):
+		return 1
+	}
+	return 0
 }
 
 // MoreImportantPod orders pods for eviction: higher priority first, then the one running
@@ -229,7 +268,7 @@ func podStartTime(p *corev1.Pod) int64 {
 
 // PickOneNodeForPreemption chooses among candidates (each with its victims most important
 // first) by kube-scheduler's criteria, each breaking the previous one's ties:
-//  1. fewest PodDisruptionBudget violations: kubelab has no PDBs, so always a tie;
+//  1. fewest PodDisruptionBudget violations;
 //  2. the lowest priority of the most important victim;
 //  3. the smallest sum of victim priorities;
 //  4. the fewest victims;
@@ -240,6 +279,7 @@ func PickOneNodeForPreemption(candidates []Candidate) Candidate {
 		return Candidate{}
 	}
 	scores := []func(c Candidate) int64{
+		func(c Candidate) int64 { return -int64(c.NumPDBViolations) },
 		func(c Candidate) int64 { return -int64(framework.PodPriority(c.Victims[0])) },
 		func(c Candidate) int64 {
 			var sum int64

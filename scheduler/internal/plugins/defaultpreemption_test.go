@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	corev1 "kubelab.io/proto/api/core/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
+	"kubelab.io/proto/labels"
 	"kubelab.io/scheduler/internal/framework"
 	tu "kubelab.io/scheduler/internal/testutil"
 )
@@ -52,8 +54,14 @@ func podNames(pods []*corev1.Pod) []string {
 	return out
 }
 
-// newPreemption builds DefaultPreemption on a framework with kubelab's default filters.
-func newPreemption(t *testing.T, nominator framework.PodNominator) (*DefaultPreemption, *framework.Framework, *fakePreempter) {
+// fakePDBs is a PDBLister over a fixed list.
+type fakePDBs []*policyv1.PodDisruptionBudget
+
+func (f fakePDBs) List(labels.Selector) ([]*policyv1.PodDisruptionBudget, error) { return f, nil }
+
+// newPreemption builds DefaultPreemption on a framework with kubelab's default filters,
+// knowing of the budgets pdbs.
+func newPreemption(t *testing.T, nominator framework.PodNominator, pdbs ...*policyv1.PodDisruptionBudget) (*DefaultPreemption, *framework.Framework, *fakePreempter) {
 	t.Helper()
 	fp := &fakePreempter{}
 	profile := framework.Profile{
@@ -69,7 +77,7 @@ func newPreemption(t *testing.T, nominator framework.PodNominator) (*DefaultPree
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := NewDefaultPreemption(framework.Handle{Framework: fwk, Preempter: fp, Nominator: h.Nominator})
+	pl, err := NewDefaultPreemption(framework.Handle{Framework: fwk, Preempter: fp, Nominator: h.Nominator, PDBLister: fakePDBs(pdbs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +168,7 @@ func TestSelectVictimsOnNode(t *testing.T) {
 			snap := framework.NewSnapshot(ni)
 			state, _ := cycle(t, fwk, snap, tc.pod)
 			before := len(ni.Pods)
-			victims, s := pl.SelectVictimsOnNode(context.Background(), state, tc.pod, ni.Clone())
+			victims, _, s := pl.SelectVictimsOnNode(context.Background(), state, tc.pod, ni.Clone(), nil)
 			if s.Code() != tc.wantCode || s.Message() != tc.wantMsg {
 				t.Fatalf("status %v, want %v %q", s, tc.wantCode, tc.wantMsg)
 			}
@@ -187,6 +195,15 @@ func TestPickOneNodeForPreemption(t *testing.T) {
 		candidates []Candidate
 		want       string
 	}{
+		{name: "fewest budget violations before anything else", candidates: []Candidate{
+			{Node: "a", Victims: []*corev1.Pod{v("a1", 1, 0)}, NumPDBViolations: 1},
+			{Node: "b", Victims: []*corev1.Pod{v("b1", 5, 0), v("b2", 5, 0)}, NumPDBViolations: 0},
+			{Node: "c", Victims: []*corev1.Pod{v("c1", 2, 0)}, NumPDBViolations: 2},
+		}, want: "b"},
+		{name: "equal violations: then the lowest most important victim", candidates: []Candidate{
+			{Node: "a", Victims: []*corev1.Pod{v("a1", 5, 0)}, NumPDBViolations: 1},
+			{Node: "b", Victims: []*corev1.Pod{v("b1", 3, 0)}, NumPDBViolations: 1},
+		}, want: "b"},
 		{name: "lowest most important victim", candidates: []Candidate{
 			{Node: "a", Victims: []*corev1.Pod{v("a1", 5, 0)}},
 			{Node: "b", Victims: []*corev1.Pod{v("b1", 3, 0), v("b2", 3, 0), v("b3", 3, 0)}},

@@ -130,12 +130,16 @@ func New(cfg Config) (*Scheduler, error) {
 		qc.MaxBackoff = time.Duration(*v) * time.Second
 	}
 	s.queue = queue.New(qc)
+	// Budgets are only read (by preemption, from the cache), so they need no handler; but
+	// the informer must exist before the factory starts, and must have synced before the
+	// first preemption, or a budget would be missed as if it were not there.
+	pdbs := cfg.Informers.PodDisruptionBudgets()
 	for _, p := range cfg.Configuration.Profiles {
 		fp, err := p.Resolve()
 		if err != nil {
 			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
 		}
-		fwk, err := framework.New(fp, cfg.Registry, framework.Handle{Binder: cfg.Client, Nominator: s.queue, Preempter: s})
+		fwk, err := framework.New(fp, cfg.Registry, framework.Handle{Binder: cfg.Client, Nominator: s.queue, Preempter: s, PDBLister: pdbs.Lister()})
 		if err != nil {
 			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
 		}
@@ -161,7 +165,7 @@ func New(cfg Config) (*Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.synced = []func() bool{pr.HasSynced, nr.HasSynced}
+	s.synced = []func() bool{pr.HasSynced, nr.HasSynced, pdbs.Informer().HasSynced}
 	return s, nil
 }
 

@@ -1,9 +1,11 @@
-// Package testutil builds Pods and Nodes for the scheduler's tests, fluently.
+// Package testutil builds Pods, Nodes and PodDisruptionBudgets for the scheduler's tests,
+// fluently.
 package testutil
 
 import (
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	policyv1 "kubelab.io/proto/api/policy/v1"
 )
 
 // PodWrapper builds a pod.
@@ -105,6 +107,15 @@ func (p *PodWrapper) status() *corev1.PodStatus {
 	return p.Status
 }
 
+// Label sets a label of the pod.
+func (p *PodWrapper) Label(k, v string) *PodWrapper {
+	if p.Metadata.Labels == nil {
+		p.Metadata.Labels = map[string]string{}
+	}
+	p.Metadata.Labels[k] = v
+	return p
+}
+
 // NodeSelector sets spec.nodeSelector.
 func (p *PodWrapper) NodeSelector(m map[string]string) *PodWrapper { p.Spec.NodeSelector = m; return p }
 
@@ -193,3 +204,21 @@ func (n *NodeWrapper) Images(size int64, names ...string) *NodeWrapper {
 
 // Obj returns the node.
 func (n *NodeWrapper) Obj() *corev1.Node { return n.Node }
+
+// PDB is a PodDisruptionBudget in namespace default covering the pods labelled app=app,
+// whose status allows allowed more disruptions and lists disrupted as already granted.
+func PDB(name, app string, allowed int32, disrupted ...string) *policyv1.PodDisruptionBudget {
+	pdb := &policyv1.PodDisruptionBudget{
+		Kind: "PodDisruptionBudget", ApiVersion: "policy/v1",
+		Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:     &policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}},
+		Status:   &policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed},
+	}
+	for _, name := range disrupted {
+		if pdb.Status.DisruptedPods == nil {
+			pdb.Status.DisruptedPods = map[string]*metav1.Time{}
+		}
+		pdb.Status.DisruptedPods[name] = &metav1.Time{Seconds: 1}
+	}
+	return pdb
+}
