@@ -35,6 +35,7 @@ import (
 	"kubelab.io/client/record"
 	"kubelab.io/client/transport"
 	"kubelab.io/kubelet/internal/backoff"
+	"kubelab.io/kubelet/internal/objectcache"
 	krt "kubelab.io/kubelet/runtime"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/resource"
@@ -153,8 +154,9 @@ type Kubelet struct {
 	probes   *probeManager
 	status   *statusManager
 	workers  *podWorkers
-	// objects reads the ConfigMaps and Secrets pods refer to.
-	objects objectGetter
+	// objects serves the ConfigMaps and Secrets pods refer to, from a watch per object
+	// while a desired pod refers to it.
+	objects *objectcache.Manager
 	// tokens issues and renews the service account tokens of projected volumes.
 	tokens *tokenManager
 
@@ -189,12 +191,17 @@ func New(cfg Config) (*Kubelet, error) {
 		return nil, err
 	}
 	k := &Kubelet{
-		cfg: cfg, client: cfg.Client, objects: clientObjects{cfg.Client}, rt: cfg.Runtime, clock: cfg.Clock, log: cfg.Log.With("node", cfg.NodeName),
+		cfg: cfg, client: cfg.Client, rt: cfg.Runtime, clock: cfg.Clock, log: cfg.Log.With("node", cfg.NodeName),
 		results: newProbeResults(),
 		pods:    map[string]*corev1.Pod{}, admitted: map[string]bool{}, waiting: map[string]map[string]waitingReason{},
 		runtimeCache: map[string]*podRuntime{}, relistSeen: map[string]string{}, volumesSynced: map[string]volumesSync{},
 	}
 	k.tokens = newTokenManager(cfg.Client, cfg.Clock, k.log)
+	objects, err := objectcache.New(objectcache.Config{Transport: cfg.Client.Transport(), Clock: cfg.Clock, Log: k.log})
+	if err != nil {
+		return nil, err
+	}
+	k.objects = objects
 	if cfg.Host != nil {
 		k.host = *cfg.Host
 	} else {
@@ -271,6 +278,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	wg.Go(func() { k.nodeStatusLoop(ctx) })
 	wg.Go(func() { k.every(ctx, k.cfg.LeaseRenewInterval, "renew lease", k.renewLease) })
 	wg.Go(func() { k.status.run(ctx) })
+	wg.Go(func() { k.objects.Run(ctx) })
 
 	k.workers = newPodWorkers(ctx, k.clock, k.cfg.ResyncInterval, k.syncPod, k.log)
 	factory := informers.NewSharedInformerFactory(k.client.Transport(), 0,
@@ -386,6 +394,14 @@ func (k *Kubelet) podChanged(obj runtime.Object) {
 	if pod == nil || pod.GetSpec().GetNodeName() != k.cfg.NodeName {
 		return
 	}
+	// Register before the pod is desired, so its worker never reads an object not yet
+	// watched. A finished pod reads none any more: its watches would only cost the
+	// apiserver while it waits to be deleted (Kubernetes' pod manager does the same).
+	if isTerminalPhase(pod.GetStatus().GetPhase()) {
+		k.objects.UnregisterPod(pod)
+	} else {
+		k.objects.RegisterPod(pod)
+	}
 	uid := pod.GetMetadata().GetUid()
 	k.mu.Lock()
 	k.pods[uid] = pod
@@ -402,6 +418,7 @@ func (k *Kubelet) podDeleted(obj any) {
 	k.mu.Lock()
 	delete(k.pods, uid)
 	k.mu.Unlock()
+	k.objects.UnregisterPod(pod)
 	k.wake(uid)
 }
 

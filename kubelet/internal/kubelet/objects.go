@@ -5,29 +5,18 @@ import (
 	"fmt"
 	"sort"
 
-	"kubelab.io/client/kube"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/apierrors"
 )
 
-// objectGetter reads the ConfigMaps and Secrets a pod refers to. It gets them one by one,
-// by name, when a container is created or a volume set up: the apiserver's Node
-// authorizer lets a kubelet get only the objects its pods refer to, and never list or
-// watch them. A missing object is an apierrors NotFound error.
+// objectGetter reads the ConfigMaps and Secrets a pod refers to, when a container is
+// created or a volume set up or refreshed. The kubelet's is an objectcache.Manager, which
+// serves them from one watch per object its registered pods reference (the Node
+// authorizer lets a kubelet read only those). A missing object is an apierrors NotFound
+// error.
 type objectGetter interface {
 	ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error)
 	Secret(ctx context.Context, ns, name string) (*corev1.Secret, error)
-}
-
-// clientObjects is the objectGetter of a clientset.
-type clientObjects struct{ cs *kube.Clientset }
-
-func (c clientObjects) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
-	return c.cs.ConfigMaps(ns).Get(ctx, name)
-}
-
-func (c clientObjects) Secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	return c.cs.Secrets(ns).Get(ctx, name)
 }
 
 // getConfigMap gets ns/name; a missing one is the error Kubernetes' kubelet words as
