@@ -1,6 +1,6 @@
 // Package controllertest holds what the controllers' tests share: waiting for a condition
-// without sleeping as an assertion, reading what event handlers queued, and a client with the
-// controller-manager's identity.
+// without sleeping as an assertion, reading what event handlers queued, a fake event
+// recorder, and a client with the controller-manager's identity.
 package controllertest
 
 import (
@@ -11,9 +11,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,4 +125,35 @@ func CACert(tb testing.TB, cn string) []byte {
 		tb.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// Event is one Event a controller recorded, as Recorder keeps it.
+type Event struct {
+	// Object is the involved object's "namespace/name".
+	Object                string
+	Type, Reason, Message string
+}
+
+// Recorder is a fake event recorder: it keeps what controllers record, in order, so a unit
+// test can compare the Events a sync produced. It is safe for concurrent use.
+type Recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Eventf records an event, formatted as the real recorder formats it.
+func (r *Recorder) Eventf(obj runtime.Object, eventType, reason, format string, args ...any) {
+	m := obj.GetMetadata()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, Event{Object: m.GetNamespace() + "/" + m.GetName(), Type: eventType, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+// Take returns the events recorded since the last Take and forgets them.
+func (r *Recorder) Take() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.events
+	r.events = nil
+	return out
 }

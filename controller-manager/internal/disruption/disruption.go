@@ -28,6 +28,7 @@ import (
 
 	"kubelab.io/client/cache"
 	"kubelab.io/client/kube"
+	"kubelab.io/client/record"
 	"kubelab.io/client/workqueue"
 	"kubelab.io/controller-manager/internal/controller"
 	"kubelab.io/controller-manager/internal/controllerctx"
@@ -49,6 +50,8 @@ type Config struct {
 	Pod        cache.SharedIndexInformer
 	ReplicaSet cache.SharedIndexInformer
 	Deployment cache.SharedIndexInformer
+	// Recorder records the controller's Events (see events.go).
+	Recorder EventRecorder
 	// Log is the controller's logger (the controller-manager labels it controller=disruption).
 	Log *slog.Logger
 	// Queue defaults to a rate-limited work queue named "disruption".
@@ -66,6 +69,7 @@ type Controller struct {
 	deployments cache.Lister[*appsv1.Deployment]
 	synced      []func() bool
 	queue       workqueue.Interface[string]
+	recorder    EventRecorder
 	log         *slog.Logger
 	clock       func() time.Time
 }
@@ -73,6 +77,9 @@ type Controller struct {
 // New builds the controller on the shared informers of cc. Its work queue reports
 // client-go-named metrics (workqueue_*{name="disruption"}).
 func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
+	if cc.Recorder == nil {
+		return nil, errors.New("disruption: the controller context has no event recorder")
+	}
 	metrics, err := workqueue.NewPrometheusProvider(prometheus.DefaultRegisterer)
 	if err != nil {
 		return nil, fmt.Errorf("disruption: queue metrics: %w", err)
@@ -83,6 +90,7 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 		Pod:        cc.Informers.Pods().Informer(),
 		ReplicaSet: cc.Informers.ReplicaSets().Informer(),
 		Deployment: cc.Informers.Deployments().Informer(),
+		Recorder:   cc.Recorder(Component),
 		Log:        cc.Log,
 		Queue:      workqueue.New(workqueue.Config[string]{Name: "disruption", Metrics: metrics.For("disruption")}),
 		Clock:      cc.Clock,
@@ -91,8 +99,8 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 
 // NewController validates cfg, fills its defaults and registers the event handlers.
 func NewController(cfg Config) (*Controller, error) {
-	if cfg.Client == nil || cfg.PDB == nil || cfg.Pod == nil || cfg.ReplicaSet == nil || cfg.Deployment == nil {
-		return nil, errors.New("disruption: Client and the PodDisruptionBudget, Pod, ReplicaSet and Deployment informers are required")
+	if cfg.Client == nil || cfg.PDB == nil || cfg.Pod == nil || cfg.ReplicaSet == nil || cfg.Deployment == nil || cfg.Recorder == nil {
+		return nil, errors.New("disruption: Client, Recorder and the PodDisruptionBudget, Pod, ReplicaSet and Deployment informers are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -114,6 +122,7 @@ func NewController(cfg Config) (*Controller, error) {
 		replicaSets: cache.NewLister[*appsv1.ReplicaSet](cfg.ReplicaSet.GetIndexer(), mapping(scheme.GroupApps, "ReplicaSet")),
 		deployments: cache.NewLister[*appsv1.Deployment](cfg.Deployment.GetIndexer(), mapping(scheme.GroupApps, "Deployment")),
 		queue:       cfg.Queue,
+		recorder:    cfg.Recorder,
 		log:         cfg.Log,
 		clock:       cfg.Clock,
 	}
@@ -218,21 +227,36 @@ func (c *Controller) trySync(ctx context.Context, pdb *policyv1.PodDisruptionBud
 	// selector cover nothing).
 	sel, err := labels.FromLabelSelector(pdb.GetSpec().GetSelector())
 	if err != nil {
+		c.recorder.Eventf(pdb, record.Warning, ReasonNoPods, "Failed to get pods: %v", err)
 		return err
 	}
 	pods, err := c.pods.Namespace(namespace).List(sel)
 	if err != nil {
+		c.recorder.Eventf(pdb, record.Warning, ReasonNoPods, "Failed to get pods: %v", err)
 		return err
 	}
+	if len(pods) == 0 {
+		c.recorder.Eventf(pdb, record.Normal, ReasonNoPods, "No matching pods found")
+	}
 	now := c.clock()
-	status, recheck, unmanaged, err := computeStatus(pdb, pods, c.scaleOf, now)
+	res, err := computeStatus(pdb, pods, c.scaleOf, now)
 	if err != nil {
+		c.recorder.Eventf(pdb, record.Warning, ReasonCalculateExpectedPodCountFailed, "Failed to calculate the number of expected pods: %v", err)
 		return fmt.Errorf("failed to calculate the number of expected pods: %w", err)
 	}
-	if len(unmanaged) > 0 {
+	if len(res.unmanaged) > 0 {
 		c.log.Warn("pods selected by this budget have no controller, so percentages and maxUnavailable cannot count them; use an integer minAvailable",
-			"namespace", namespace, "name", name, "pods", unmanaged)
+			"namespace", namespace, "name", name, "pods", res.unmanaged)
+		c.recorder.Eventf(pdb, record.Warning, ReasonUnmanagedPods, "Pods selected by this PodDisruptionBudget (selector: %v) were found "+
+			"to be unmanaged. As a result, the status of the PDB cannot be calculated correctly, which may result in undefined behavior. "+
+			"To account for these pods please set \".spec.minAvailable\" field of the PDB to an integer value.", sel)
 	}
+	for _, pod := range res.notDeleted {
+		c.log.Info("pod granted an eviction was not deleted in time; the budget stops holding it", "namespace", namespace, "name", name,
+			"pod", pod.GetMetadata().GetName())
+		c.recorder.Eventf(pod, record.Warning, ReasonNotDeleted, "Pod was expected by PDB %s/%s to be deleted but it wasn't", namespace, name)
+	}
+	status := res.status
 	// computeStatus carries the condition's transition time over, so equal means unchanged.
 	if !proto.Equal(pdb.GetStatus(), status) {
 		next := proto.Clone(pdb).(*policyv1.PodDisruptionBudget)
@@ -244,9 +268,9 @@ func (c *Controller) trySync(ctx context.Context, pdb *policyv1.PodDisruptionBud
 			"expectedPods", status.ExpectedPods, "currentHealthy", status.CurrentHealthy,
 			"desiredHealthy", status.DesiredHealthy, "disruptionsAllowed", status.DisruptionsAllowed)
 	}
-	if recheck != nil {
+	if res.recheck != nil {
 		// An eviction granted but not yet seen through expires then; look again.
-		c.queue.AddAfter(namespace+"/"+name, recheck.Sub(now))
+		c.queue.AddAfter(namespace+"/"+name, res.recheck.Sub(now))
 	}
 	return nil
 }

@@ -90,10 +90,11 @@ func TestComputeStatus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pdb := &policyv1.PodDisruptionBudget{Metadata: &metav1.ObjectMeta{Name: "b", Generation: 4}, Spec: tc.spec,
 				Status: &policyv1.PodDisruptionBudgetStatus{DisruptedPods: tc.disrupted}}
-			st, recheck, _, err := computeStatus(pdb, tc.pods, scaleOf(tc.replicas), now)
+			res, err := computeStatus(pdb, tc.pods, scaleOf(tc.replicas), now)
 			if err != nil {
 				t.Fatal(err)
 			}
+			st, recheck := res.status, res.recheck
 			got := want{st.ExpectedPods, st.DesiredHealthy, st.CurrentHealthy, st.DisruptionsAllowed}
 			if got != tc.want {
 				t.Errorf("expected/desired/current/allowed = %v, want %v", got, tc.want)
@@ -124,7 +125,7 @@ func TestComputeStatus(t *testing.T) {
 		return "", 0, true, fmt.Errorf("found no controllers for pod %q", "p0")
 	}
 	pdb := &policyv1.PodDisruptionBudget{Spec: &policyv1.PodDisruptionBudgetSpec{MaxUnavailable: num(1)}}
-	if _, _, _, err := computeStatus(pdb, pods(1, nil), bad, now); err == nil {
+	if _, err := computeStatus(pdb, pods(1, nil), bad, now); err == nil {
 		t.Error("an unknown controller did not fail the sync")
 	}
 }

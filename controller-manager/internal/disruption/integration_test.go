@@ -11,6 +11,8 @@ import (
 
 	"kubelab.io/apiserver/apiservertest"
 	"kubelab.io/client/informers"
+	"kubelab.io/client/record"
+	"kubelab.io/client/transport"
 	"kubelab.io/controller-manager/internal/controllertest"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
@@ -21,7 +23,8 @@ import (
 // TestControllerComputesStatus runs the controller against a real apiserver over gRPC, as
 // the controller-manager's identity (so the bootstrap RBAC role is what lets it work): a
 // budget over the pods of a ReplicaSet of 4 gets its status from them, follows a pod that
-// stops being Ready, and an eviction's entry in disruptedPods is dropped once the pod goes.
+// stops being Ready, and an eviction's entry in disruptedPods is dropped once the pod goes;
+// a budget over no pod gets a NoPods Event, written with the controller-manager's rights.
 func TestControllerComputesStatus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: starts etcd and an apiserver")
@@ -32,15 +35,17 @@ func TestControllerComputesStatus(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	factory := informers.NewSharedInformerFactory(cs.Transport(), 0, informers.WithLogger(log))
+	rec := record.New(record.Config{Client: cs.Transport(), Component: Component, Log: log})
 	c, err := NewController(Config{Client: cs, PDB: factory.PodDisruptionBudgets().Informer(), Pod: factory.Pods().Informer(),
-		ReplicaSet: factory.ReplicaSets().Informer(), Deployment: factory.Deployments().Informer(), Log: log})
+		ReplicaSet: factory.ReplicaSets().Informer(), Deployment: factory.Deployments().Informer(), Recorder: rec, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	factory.Start(ctx)
-	done := make(chan struct{})
-	go func() { c.Run(ctx, 1); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
+	done := make(chan struct{}, 2)
+	go func() { c.Run(ctx, 1); done <- struct{}{} }()
+	go func() { rec.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done; factory.Shutdown() })
 
 	bg := context.Background()
 	labels := map[string]string{"app": "web"}
@@ -127,4 +132,24 @@ func TestControllerComputesStatus(t *testing.T) {
 
 	setReady(fourth, "False")
 	controllertest.Eventually(t, "a pod no longer ready", status("gen=1 expected=4 desired=3 current=2 allowed=0 disrupted=0"))
+
+	if _, err := admin.PodDisruptionBudgets("default").Create(bg, &policyv1.PodDisruptionBudget{
+		Metadata: &metav1.ObjectMeta{Name: "typo"},
+		Spec:     &policyv1.PodDisruptionBudgetSpec{MinAvailable: &metav1.IntOrString{IntVal: 1}, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "wbe"}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, "a NoPods event on the budget over no pod", func() (bool, string) {
+		list, err := admin.Events("default").List(bg, transport.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range list.GetItems() {
+			if e.GetInvolvedObject().GetName() == "typo" && e.GetInvolvedObject().GetKind() == "PodDisruptionBudget" {
+				got := e.GetType() + " " + e.GetReason() + " " + e.GetMessage() + " from " + e.GetSource().GetComponent()
+				return got == "Normal NoPods No matching pods found from controllermanager", got
+			}
+		}
+		return false, fmt.Sprintf("%d events, none about typo", len(list.GetItems()))
+	})
 }

@@ -13,17 +13,26 @@ import (
 	"kubelab.io/proto/disruption"
 )
 
+// computed is what a sync works out for one budget, for the shell to write and report.
+type computed struct {
+	status *policyv1.PodDisruptionBudgetStatus
+	// recheck is when the earliest eviction still under way expires (nil: none is).
+	recheck *time.Time
+	// unmanaged names matched pods without a controller, which a count by scale leaves out.
+	unmanaged []string
+	// notDeleted are the pods granted an eviction that DeletionTimeout later still stand.
+	notDeleted []*corev1.Pod
+}
+
 // computeStatus is the budget's new status from the pods its selector matches, as
-// upstream's trySync and updatePdbStatus, and when to look again for an eviction still
-// under way. unmanaged names matched pods without a controller, which a count by scale
-// leaves out.
-func computeStatus(pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, scale scaleFunc, now time.Time) (
-	status *policyv1.PodDisruptionBudgetStatus, recheck *time.Time, unmanaged []string, err error) {
+// upstream's trySync and updatePdbStatus, and what the sync should report. Its error is
+// the expected pod count's (a pod whose controller is unknown, a bad percentage).
+func computeStatus(pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, scale scaleFunc, now time.Time) (computed, error) {
 	expected, desired, unmanaged, err := expectedPodCount(pdb.GetSpec(), pods, scale)
 	if err != nil {
-		return nil, nil, nil, err
+		return computed{}, err
 	}
-	disrupted, recheck := disruptedPodMap(pods, pdb.GetStatus().GetDisruptedPods(), now)
+	disrupted, recheck, notDeleted := disruptedPodMap(pods, pdb.GetStatus().GetDisruptedPods(), now)
 	current := countHealthyPods(pods, disrupted, now)
 	// While no pod is expected, nothing may be disrupted: a budget whose first pods appear
 	// before this controller has counted them must not look permissive.
@@ -43,7 +52,7 @@ func computeStatus(pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, scale 
 		next.Status.Conditions = append(next.Status.Conditions, proto.Clone(c).(*metav1.Condition))
 	}
 	disruption.UpdateDisruptionAllowedCondition(next, now)
-	return next.Status, recheck, unmanaged, nil
+	return computed{status: next.Status, recheck: recheck, unmanaged: unmanaged, notDeleted: notDeleted}, nil
 }
 
 // expectedPodCount is upstream's getExpectedPodCount. maxUnavailable (int or percent) and a
@@ -100,10 +109,10 @@ func expectedScale(pods []*corev1.Pod, scale scaleFunc) (int32, []string, error)
 // disruptedPodMap keeps the status.disruptedPods entries still meaningful: of pods that
 // exist, are not yet being deleted (then the deletion is seen), and were granted their
 // eviction less than DeletionTimeout ago (after that the delete is assumed never to have
-// happened). recheck is when the earliest kept entry expires.
-func disruptedPodMap(pods []*corev1.Pod, old map[string]*metav1.Time, now time.Time) (map[string]*metav1.Time, *time.Time) {
-	var kept map[string]*metav1.Time
-	var recheck *time.Time
+// happened: those pods come back in notDeleted). recheck is when the earliest kept entry
+// expires.
+func disruptedPodMap(pods []*corev1.Pod, old map[string]*metav1.Time, now time.Time) (
+	kept map[string]*metav1.Time, recheck *time.Time, notDeleted []*corev1.Pod) {
 	for _, pod := range pods {
 		at, found := old[pod.GetMetadata().GetName()]
 		if !found || pod.GetMetadata().GetDeletionTimestamp() != nil {
@@ -111,6 +120,7 @@ func disruptedPodMap(pods []*corev1.Pod, old map[string]*metav1.Time, now time.T
 		}
 		expires := controller.TimeOf(at).Add(disruption.DeletionTimeout)
 		if expires.Before(now) {
+			notDeleted = append(notDeleted, pod)
 			continue
 		}
 		if kept == nil {
@@ -121,7 +131,7 @@ func disruptedPodMap(pods []*corev1.Pod, old map[string]*metav1.Time, now time.T
 			recheck = &expires
 		}
 	}
-	return kept, recheck
+	return kept, recheck, notDeleted
 }
 
 // countHealthyPods counts the pods that are Ready, not being deleted and not about to be
