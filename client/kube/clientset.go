@@ -223,8 +223,8 @@ func (c *Clientset) ConfigMaps(ns string) *ConfigMapClient {
 	return NewResource[*corev1.ConfigMap, *corev1.ConfigMapList](c.t, ns)
 }
 
-// Secrets in namespace ns. A kubelet may only get the ones its pods refer to, by name
-// (the Node authorizer), never list or watch them.
+// Secrets in namespace ns. A kubelet may only read the ones its pods refer to (the Node
+// authorizer): get them by name, or list and watch one with a metadata.name field selector.
 func (c *Clientset) Secrets(ns string) *SecretClient {
 	return NewResource[*corev1.Secret, *corev1.SecretList](c.t, ns)
 }

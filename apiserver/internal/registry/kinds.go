@@ -79,8 +79,15 @@ func Resources() []*Resource {
 			Kind: gvk(scheme.GroupCore, "ResourceQuota"), StatusSubresource: true,
 		}),
 		std(&Resource{Kind: gvk(scheme.GroupCore, "ConfigMap")}),
-		// A Secret's stringData is merged into data by defaulting, on every write.
-		std(&Resource{Kind: gvk(scheme.GroupCore, "Secret")}),
+		// A Secret's stringData is merged into data by defaulting, on every write. Its type
+		// is a field selector, as in Kubernetes (kubectl describe sa finds token secrets by it).
+		std(&Resource{
+			Kind: gvk(scheme.GroupCore, "Secret"),
+			Fields: func(obj runtime.Object) map[string]string {
+				return map[string]string{"type": obj.(*corev1.Secret).GetType()}
+			},
+			FieldLabels: []string{"type"},
+		}),
 		std(&Resource{Kind: gvk(scheme.GroupCore, "ServiceAccount")}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupApps, "Deployment"), StatusSubresource: true,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -80,6 +81,8 @@ func (o *describeFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 			describeNode(ctx, w, c, d, obj)
 		case "Namespace":
 			describeNamespace(w, obj)
+		case "ServiceAccount":
+			err = describeServiceAccount(ctx, w, c, d, obj)
 		default:
 			describeGeneric(w, obj)
 		}
@@ -285,6 +288,8 @@ func tolerations(ts []any) string {
 	return strings.Join(parts, "\n")
 }
 
+// describeVolumes prints each volume as kubectl does: its source's type with kubectl's
+// gloss, then the source's fields.
 func describeVolumes(w *prefixWriter, level int, vols []any) {
 	if len(vols) == 0 {
 		w.line(level, "Volumes:\t<none>")
@@ -293,12 +298,78 @@ func describeVolumes(w *prefixWriter, level int, vols []any) {
 	w.line(level, "Volumes:")
 	for _, v := range vols {
 		w.line(level+1, "%s:", nestedString(v, "name"))
-		for k := range v.(map[string]any) {
-			if k != "name" {
-				w.line(level+2, "Type:\t%s", k)
+		l := level + 2
+		switch {
+		case nested(v, "emptyDir") != nil:
+			w.line(l, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)")
+			w.line(l, "Medium:\t%s", nestedString(v, "emptyDir", "medium"))
+			w.line(l, "SizeLimit:\t%s", orUnset(nestedString(v, "emptyDir", "sizeLimit")))
+		case nested(v, "hostPath") != nil:
+			w.line(l, "Type:\tHostPath (bare host directory volume)")
+			w.line(l, "Path:\t%s", nestedString(v, "hostPath", "path"))
+			w.line(l, "HostPathType:\t%s", nestedString(v, "hostPath", "type"))
+		case nested(v, "configMap") != nil:
+			w.line(l, "Type:\tConfigMap (a volume populated by a ConfigMap)")
+			w.line(l, "Name:\t%s", nestedString(v, "configMap", "name"))
+			w.line(l, "Optional:\t%v", nestedBool(v, "configMap", "optional"))
+		case nested(v, "secret") != nil:
+			w.line(l, "Type:\tSecret (a volume populated by a Secret)")
+			w.line(l, "SecretName:\t%s", nestedString(v, "secret", "secretName"))
+			w.line(l, "Optional:\t%v", nestedBool(v, "secret", "optional"))
+		case nested(v, "downwardAPI") != nil:
+			w.line(l, "Type:\tDownwardAPI (a volume populated by information about the pod)")
+			w.line(l, "Items:")
+			for _, it := range nestedSlice(v, "downwardAPI", "items") {
+				from := nestedString(it, "fieldRef", "fieldPath")
+				if from == "" {
+					from = nestedString(it, "resourceFieldRef", "resource")
+				}
+				w.line(l+1, "%s -> %s", from, nestedString(it, "path"))
+			}
+		case nested(v, "projected") != nil:
+			w.line(l, "Type:\tProjected (a volume that contains injected data from multiple sources)")
+			for _, src := range nestedSlice(v, "projected", "sources") {
+				switch {
+				case nested(src, "secret") != nil:
+					w.line(l, "SecretName:\t%s", nestedString(src, "secret", "name"))
+					w.line(l, "SecretOptionalName:\t%s", optionalBool(src, "secret", "optional"))
+				case nested(src, "downwardAPI") != nil:
+					w.line(l, "DownwardAPI:\ttrue")
+				case nested(src, "configMap") != nil:
+					w.line(l, "ConfigMapName:\t%s", nestedString(src, "configMap", "name"))
+					w.line(l, "ConfigMapOptional:\t%s", optionalBool(src, "configMap", "optional"))
+				case nested(src, "serviceAccountToken") != nil:
+					w.line(l, "TokenExpirationSeconds:\t%d", num(src, "serviceAccountToken", "expirationSeconds"))
+				}
+			}
+		default:
+			for k := range v.(map[string]any) {
+				if k != "name" {
+					w.line(l, "Type:\t%s", k)
+				}
 			}
 		}
 	}
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "<unset>"
+	}
+	return s
+}
+
+func nestedBool(o any, path ...string) bool {
+	b, _ := nested(o, path...).(bool)
+	return b
+}
+
+// optionalBool prints a *bool as Go's %v does: <nil> when unset.
+func optionalBool(o any, path ...string) string {
+	if b, ok := nested(o, path...).(bool); ok {
+		return fmt.Sprint(b)
+	}
+	return "<nil>"
 }
 
 func describeContainers(w *prefixWriter, level int, cs []any, statuses []any) {
@@ -400,8 +471,19 @@ func describeContainers(w *prefixWriter, level int, cs []any, statuses []any) {
 			w.line(l, "Mounts:\t<none>")
 		} else {
 			w.line(l, "Mounts:")
+			mounts = slices.Clone(mounts)
+			slices.SortStableFunc(mounts, func(a, b any) int {
+				return strings.Compare(nestedString(a, "mountPath"), nestedString(b, "mountPath"))
+			})
 			for _, m := range mounts {
-				w.line(l+1, "%s from %s", nestedString(m, "mountPath"), nestedString(m, "name"))
+				flags := "rw"
+				if nestedBool(m, "readOnly") {
+					flags = "ro"
+				}
+				if sub := nestedString(m, "subPath"); sub != "" {
+					flags += fmt.Sprintf(",path=%q", sub)
+				}
+				w.line(l+1, "%s from %s (%s)", nestedString(m, "mountPath"), nestedString(m, "name"), flags)
 			}
 		}
 	}
@@ -567,6 +649,44 @@ func describeNamespace(w *prefixWriter, obj Object) {
 	w.line(0, "No resource quota.")
 	w.line(0, "")
 	w.line(0, "No LimitRange resource.")
+}
+
+// describeServiceAccount prints what kubectl does. Tokens are the legacy token Secrets
+// (type kubernetes.io/service-account-token) annotated for this account; kubelab, like
+// Kubernetes since 1.24, creates none itself, so they are only those a user made.
+func describeServiceAccount(ctx context.Context, w *prefixWriter, c *Client, d *Discovery, obj Object) error {
+	metaLines(w, obj, true)
+	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
+	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
+	names := func(path ...string) string {
+		var out []string
+		for _, r := range nestedSlice(obj, path...) {
+			out = append(out, nestedString(r, "name"))
+		}
+		return orNone(strings.Join(out, ", "))
+	}
+	w.line(0, "Image pull secrets:\t%s", names("imagePullSecrets"))
+	w.line(0, "Mountable secrets:\t%s", names("secrets"))
+	secRes, err := d.Resolve(ctx, "secrets")
+	if err != nil {
+		return err
+	}
+	ns, name := nestedString(obj, "metadata", "namespace"), nestedString(obj, "metadata", "name")
+	list, err := c.GetObject(ctx, secRes.Path(ns, ""), url.Values{"fieldSelector": {"type=kubernetes.io/service-account-token"}})
+	if err != nil {
+		// Reading secrets may be forbidden where reading the account is not; kubectl
+		// then shows no tokens rather than failing.
+		list = nil
+	}
+	var tokens []string
+	for _, sec := range nestedSlice(list, "items") {
+		if nestedString(sec, "type") == "kubernetes.io/service-account-token" &&
+			nestedStringMap(sec, "metadata", "annotations")["kubernetes.io/service-account.name"] == name {
+			tokens = append(tokens, nestedString(sec, "metadata", "name"))
+		}
+	}
+	w.line(0, "Tokens:\t%s", orNone(strings.Join(tokens, ", ")))
+	return nil
 }
 
 func describeGeneric(w *prefixWriter, obj Object) {
