@@ -6,7 +6,7 @@
 //
 // Tracked: pods, count/pods, cpu and requests.cpu, memory and requests.memory, limits.cpu,
 // limits.memory, of pods that still Count (not finished, not past their deletion grace
-// period). Quota scopes are not supported.
+// period). A quota with spec.scopes tracks only the pods that match all of them (Matches).
 package quota
 
 import (
@@ -107,12 +107,30 @@ func Status(spec *corev1.ResourceQuotaSpec, used resource.List) (*corev1.Resourc
 	return &corev1.ResourceQuotaStatus{Hard: mirror, Used: Tracked(used, hard).Proto()}, nil
 }
 
+// Tracks reports whether a quota with spec takes anything of pod: its hard limits name a
+// pod resource and pod matches its scopes (Kubernetes' generic Matches). A quota that does
+// not track a pod neither charges it nor asks it to state requests or limits.
+func Tracks(spec *corev1.ResourceQuotaSpec, pod *corev1.Pod) bool {
+	for _, name := range PodResources {
+		if _, ok := spec.GetHard()[name]; ok {
+			return Matches(spec.GetScopes(), pod)
+		}
+	}
+	return false
+}
+
 // Recompute is the status at now of a quota with spec over the pods of its namespace,
-// computed from scratch.
+// computed from scratch: only the pods that match its scopes count.
 func Recompute(spec *corev1.ResourceQuotaSpec, pods []*corev1.Pod, now time.Time) (*corev1.ResourceQuotaStatus, error) {
 	hard, err := resource.ParseList(spec.GetHard())
 	if err != nil {
 		return nil, fmt.Errorf("spec.hard: %w", err)
 	}
-	return Status(spec, Usage(pods, hard, now))
+	var matching []*corev1.Pod
+	for _, pod := range pods {
+		if Matches(spec.GetScopes(), pod) {
+			matching = append(matching, pod)
+		}
+	}
+	return Status(spec, Usage(matching, hard, now))
 }
