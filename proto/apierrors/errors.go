@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -253,7 +254,12 @@ func NewInvalid(kind, group, name string, errs FieldErrors) *StatusError {
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
 		causes = append(causes, &metav1.StatusCause{Reason: e.Type, Message: e.ErrorBody(), Field: e.Field})
-		msgs = append(msgs, e.Error())
+		// The message names each distinct error once, the causes list every one, as
+		// Kubernetes' ErrorList.ToAggregate does (a quota scope that fits none of four
+		// resources is one line, not four).
+		if !slices.Contains(msgs, e.Error()) {
+			msgs = append(msgs, e.Error())
+		}
 	}
 	msg := fmt.Sprintf("%s %q is invalid: ", qualified, name)
 	if len(msgs) == 1 {

@@ -354,14 +354,13 @@ var integerQuotaResources = []string{
 	"secrets", "services", "services.loadbalancers", "services.nodeports",
 }
 
-var quotaScopes = []string{"BestEffort", "CrossNamespacePodAffinity", "NotBestEffort", "NotTerminating", "PriorityClass", "Terminating", "VolumeAttributesClass"}
-
 func isStandardResource(name string) bool {
 	return slices.Contains(standardQuotaResources, name) || isHugePageResource(name) || strings.HasPrefix(name, "requests.hugepages-")
 }
 
 // ValidateResourceQuota checks a ResourceQuota: standard (or domain-prefixed) resource names
-// with valid, non-negative quantities (integers for object counts), and known scopes.
+// with valid, non-negative quantities (integers for object counts), and known scopes that
+// fit those resources and each other.
 func ValidateResourceQuota(q *corev1.ResourceQuota) apierrors.FieldErrors {
 	var errs apierrors.FieldErrors
 	hard := q.GetSpec().GetHard()
@@ -377,21 +376,7 @@ func ValidateResourceQuota(q *corev1.ResourceQuota) apierrors.FieldErrors {
 			errs = append(errs, apierrors.Invalid(kp, bare(v.text), isNotIntegerErrorMsg))
 		}
 	}
-	seen := map[string]bool{}
-	for i, s := range q.GetSpec().GetScopes() {
-		sp := index("spec.scopes", i)
-		if !slices.Contains(quotaScopes, s) {
-			errs = append(errs, apierrors.NotSupported(sp, s, quotaScopes))
-		}
-		if seen[s] {
-			errs = append(errs, apierrors.Duplicate(sp, s))
-		}
-		seen[s] = true
-	}
-	if slices.Contains(q.GetSpec().GetScopes(), "Terminating") && slices.Contains(q.GetSpec().GetScopes(), "NotTerminating") ||
-		slices.Contains(q.GetSpec().GetScopes(), "BestEffort") && slices.Contains(q.GetSpec().GetScopes(), "NotBestEffort") {
-		errs = append(errs, apierrors.Invalid("spec.scopes", goSyntax{q.GetSpec().GetScopes()}, "conflicting scopes"))
-	}
+	errs = append(errs, validateQuotaScopes(q.GetSpec())...)
 	for _, f := range []struct {
 		name string
 		m    map[string]*metav1.Quantity
@@ -412,7 +397,7 @@ func ValidateResourceQuotaUpdate(q, old *corev1.ResourceQuota) apierrors.FieldEr
 	slices.Sort(a)
 	slices.Sort(b)
 	if !slices.Equal(slices.Compact(a), slices.Compact(b)) {
-		errs = append(errs, apierrors.Invalid("spec.scopes", goSyntax{q.GetSpec().GetScopes()}, fieldImmutableErrMsg))
+		errs = append(errs, apierrors.Invalid("spec.scopes", scopesValue(q.GetSpec().GetScopes()), fieldImmutableErrMsg))
 	}
 	return errs
 }

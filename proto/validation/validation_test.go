@@ -738,7 +738,7 @@ func TestKinds(t *testing.T) {
 		{"resourcequota integer", rq(quantities("pods", "1500m")),
 			want{"spec.hard[pods]", invalid, "must be an integer"}},
 		{"resourcequota scope", rq(nil, "Sometimes"),
-			want{"spec.scopes[0]", notSupported, ""}},
+			want{"spec.scopes", invalid, `spec.scopes: Invalid value: []core.ResourceQuotaScope{"Sometimes"}: unsupported scope`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			expect(t, validation.Validate(tc.obj), tc.want)
@@ -759,7 +759,8 @@ func TestKindUpdates(t *testing.T) {
 		return &corev1.ResourceQuota{Spec: &corev1.ResourceQuotaSpec{Hard: quantities("pods", "1"), Scopes: scopes}}
 	}
 	expect(t, validation.ValidateUpdate(rq("BestEffort"), rq("BestEffort")), want{})
-	expect(t, validation.ValidateUpdate(rq("NotBestEffort"), rq("BestEffort")), want{"spec.scopes", invalid, "field is immutable"})
+	expect(t, validation.ValidateUpdate(rq("NotBestEffort"), rq("BestEffort")),
+		want{"spec.scopes", invalid, `spec.scopes: Invalid value: []core.ResourceQuotaScope{"NotBestEffort"}: field is immutable`})
 
 	lease := &coordinationv1.Lease{Spec: &coordinationv1.LeaseSpec{LeaseDurationSeconds: proto.Int32(-1)}}
 	expect(t, validation.ValidateUpdate(lease, &coordinationv1.Lease{}), want{"spec.leaseDurationSeconds", invalid, ""})
