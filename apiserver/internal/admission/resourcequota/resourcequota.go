@@ -1,8 +1,9 @@
 // Package resourcequota is the ResourceQuota admission plugin: a pod is created only if
 // every ResourceQuota of its namespace has room for it, and the room it takes is recorded
 // in the quota's status.used in the same step, as Kubernetes' plugin/pkg/admission/
-// resourcequota does. What a pod counts for is kubelab.io/proto/quota's rule, the one the
-// controller-manager's resource quota controller recomputes with.
+// resourcequota does. What a pod counts for, and which scoped quotas it counts against, is
+// kubelab.io/proto/quota's rule, the one the controller-manager's resource quota
+// controller recomputes with.
 //
 // Concurrency: the check and the increment are one compare-and-swap on the quota object
 // (storage's GuaranteedUpdate re-runs the check on the latest quota when another write won
@@ -82,7 +83,8 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	return nil
 }
 
-// Validate charges a new pod to every quota of its namespace, or refuses it.
+// Validate charges a new pod to every quota of its namespace that tracks it (quota.Tracks:
+// the quota caps a pod resource and the pod matches all its scopes), or refuses it.
 func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	if a.Operation != admission.Create || a.Resource != "pods" || a.Kind.Group != "" || a.Subresource != "" {
 		return nil
@@ -99,6 +101,11 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 		return strings.Compare(x.GetMetadata().GetName(), y.GetMetadata().GetName())
 	})
 	for _, rq := range quotas {
+		if !quota.Tracks(rq.GetSpec(), pod) {
+			// Out of its scopes (or it caps nothing of pods): no charge, no write, and
+			// no demand that the pod state requests, as upstream skips such quotas.
+			continue
+		}
 		name := rq.GetMetadata().GetName()
 		if a.DryRun {
 			// Check against the quota as listed; charge nothing.
