@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"maps"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -60,6 +60,8 @@ type killInfo struct {
 	Spec    *corev1.Container
 	Reason  string
 	Message string
+	// Order, when set, holds the container's SIGTERM until its turn (sidecars last).
+	Order *terminationOrder
 }
 
 // podActions is what a pod sync must do, decided from desired and actual state alone
@@ -72,8 +74,9 @@ type podActions struct {
 	Attempt       uint32
 	// SandboxID is the ready sandbox to start containers in (when not CreateSandbox).
 	SandboxID string
-	// InitContainersToStart holds at most one index into spec.initContainers: init
-	// containers run one at a time, and no app container starts before they are done.
+	// InitContainersToStart are indexes into spec.initContainers, in spec order: at most
+	// one regular init container (they run one at a time, and no app container starts
+	// before they are done) and the sidecars to (re)start.
 	InitContainersToStart []int
 	// ContainersToStart are indexes into spec.containers.
 	ContainersToStart []int
@@ -169,67 +172,6 @@ func (p *podRuntime) currentSandboxID() string {
 	return p.Sandboxes[0].ID
 }
 
-// initProgress is where a pod's init containers stand in its current sandbox.
-type initProgress struct {
-	// Done: every init container exited 0 (or an app container was created, which only
-	// happens after that, so init containers removed since do not run again).
-	Done bool
-	// Next is the index of the init container to start, -1 while one runs or when Done.
-	Next int
-	// Failed is the newest instance of Next when it exited non-zero (nil otherwise).
-	Failed *containerInfo
-}
-
-// nextInitContainer is upstream's findNextInitContainerToRun, read in the pod's current
-// sandbox: the exited init containers the runtime still holds are what a restarted
-// kubelet goes on from. It is pure.
-func nextInitContainer(pod *corev1.Pod, rt *podRuntime) initProgress {
-	inits := pod.GetSpec().GetInitContainers()
-	if len(inits) == 0 {
-		return initProgress{Done: true, Next: -1}
-	}
-	sb := rt.currentSandboxID()
-	if sb == "" {
-		return initProgress{Next: 0}
-	}
-	for _, c := range pod.GetSpec().GetContainers() {
-		if rt.latestIn(sb, c.GetName()) != nil {
-			return initProgress{Done: true, Next: -1}
-		}
-	}
-	for i := len(inits) - 1; i >= 0; i-- {
-		st := rt.latestIn(sb, inits[i].GetName())
-		if st == nil {
-			continue
-		}
-		switch st.State {
-		case runtimeapi.ContainerState_CONTAINER_RUNNING:
-			return initProgress{Next: -1}
-		case runtimeapi.ContainerState_CONTAINER_EXITED:
-			if st.ExitCode != 0 {
-				return initProgress{Next: i, Failed: st}
-			}
-			if i == len(inits)-1 {
-				return initProgress{Done: true, Next: -1}
-			}
-			return initProgress{Next: i + 1}
-		}
-		return initProgress{Next: i} // created but not started, or unknown: again
-	}
-	return initProgress{Next: 0}
-}
-
-// unsupportedContainers refuses what this kubelet cannot run as the spec means it:
-// restartable init containers (sidecars) would need their own lifecycle.
-func unsupportedContainers(pod *corev1.Pod) error {
-	for _, c := range pod.GetSpec().GetInitContainers() {
-		if c.RestartPolicy != nil && c.GetRestartPolicy() == RestartAlways {
-			return &podConfigError{fmt.Sprintf("init container %q: restartPolicy Always (a sidecar) is not supported by this kubelet", c.GetName())}
-		}
-	}
-	return nil
-}
-
 // podSandboxChanged: whether the pod needs a new sandbox, the attempt number to give it,
 // and the current sandbox's id.
 func podSandboxChanged(pod *corev1.Pod, rt *podRuntime) (bool, uint32, string) {
@@ -291,18 +233,19 @@ func computeActions(pod *corev1.Pod, rt *podRuntime, probes probeView) podAction
 		return a
 	}
 
-	if init := nextInitContainer(pod, rt); !init.Done {
-		switch {
-		case pod.GetMetadata().GetDeletionTimestamp() != nil:
-		case init.Failed != nil && !shouldRestartOnFailure(pod):
-			a.KillPod = true // restartPolicy Never: the pod has failed
-		case init.Next >= 0:
-			a.InitContainersToStart = []int{init.Next}
-			spec := pod.GetSpec().GetInitContainers()[init.Next]
-			if st := rt.latestIn(rt.currentSandboxID(), spec.GetName()); st != nil && st.State == runtimeapi.ContainerState_CONTAINER_UNKNOWN {
-				a.ContainersToKill[st.ID] = killInfo{Container: st, Spec: spec, Message: "Container is in unknown state, try killing it before restart"}
-			}
-		}
+	init := initContainerActions(pod, rt, probes)
+	switch {
+	case pod.GetMetadata().GetDeletionTimestamp() != nil && !init.Initialized:
+		return a // nothing starts in a pod being deleted
+	case init.Failed:
+		a.KillPod = true // restartPolicy Never: the pod has failed
+		return a
+	}
+	if pod.GetMetadata().GetDeletionTimestamp() == nil {
+		a.InitContainersToStart = init.Start
+		maps.Copy(a.ContainersToKill, init.Kill)
+	}
+	if !init.Initialized {
 		return a
 	}
 
@@ -353,7 +296,10 @@ func computeActions(pod *corev1.Pod, rt *podRuntime, probes probeView) podAction
 		}
 	}
 	if keep == 0 && len(a.ContainersToStart) == 0 {
+		// Every app container is done for good: sidecars do not keep the pod alive, they
+		// are stopped with it.
 		a.KillPod = true
+		a.InitContainersToStart = nil
 	}
 	return a
 }

@@ -124,7 +124,7 @@ func containerStatus(in *statusInput, c *corev1.Container) *corev1.ContainerStat
 	case runtimeapi.ContainerState_CONTAINER_RUNNING:
 		cs.State = &corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: apiTime(st.StartedAt)}}
 		cs.Started = proto.Bool(containerStarted(c, st, in.Probes))
-		cs.Ready = containerReady(c, st, in.Probes)
+		cs.Ready = containerReady(c, st, in.Probes) && !isRegularInit(in.Pod, c)
 	case runtimeapi.ContainerState_CONTAINER_EXITED:
 		if waiting.Reason != "" {
 			// Waiting to be restarted: the exit is the last state.
@@ -132,6 +132,9 @@ func containerStatus(in *statusInput, c *corev1.Container) *corev1.ContainerStat
 			cs.LastState = terminatedState(st, in.RuntimeName)
 		} else {
 			cs.State = terminatedState(st, in.RuntimeName)
+			// A regular init container is ready once it completed, as upstream's prober
+			// manager reports it.
+			cs.Ready = st.ExitCode == 0 && isRegularInit(in.Pod, c)
 		}
 	default: // created, not (yet) started, or unknown
 		if waiting.Reason == "" {
@@ -153,12 +156,31 @@ func statusByName(statuses []*corev1.ContainerStatus, name string) *corev1.Conta
 }
 
 // podPhase is upstream's getPhase: from the init and app containers' states and the
-// restart policy. An init container that failed fails a restartPolicy Never pod; one
-// that has not finished keeps the pod Pending.
+// restart policy. A regular init container that failed fails a restartPolicy Never pod;
+// one that has not finished keeps the pod Pending. A sidecar counts while it runs (it
+// keeps a pod whose app containers exited Running until it is stopped) and keeps the pod
+// Pending until it has started; a sidecar that exited never fails the pod.
 func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus) string {
-	var pendingInit, failedInit int
+	var pendingInit, failedInit, pendingSidecars int
+	var waiting, running, stopped, succeeded, unknown int
 	for _, c := range pod.GetSpec().GetInitContainers() {
 		cs := statusByName(initStatuses, c.GetName())
+		if isSidecar(c) {
+			switch {
+			case cs == nil:
+				unknown++
+			case cs.GetState().GetRunning() != nil:
+				running++
+				if !cs.GetStarted() {
+					pendingSidecars++
+				}
+			case cs.GetState().GetTerminated() != nil:
+			case cs.GetState().GetWaiting() != nil && cs.GetLastState().GetTerminated() == nil:
+				pendingSidecars++
+				waiting++
+			}
+			continue
+		}
 		switch {
 		case cs == nil || cs.GetState().GetRunning() != nil:
 			pendingInit++
@@ -177,24 +199,22 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus)
 	if failedInit > 0 && restartPolicy(pod) == RestartNever {
 		return PodFailed
 	}
-	var waiting, running, stopped, succeeded, failed, unknown int
+	appRunning, appStopped := 0, 0
 	for _, c := range pod.GetSpec().GetContainers() {
 		cs := statusByName(statuses, c.GetName())
 		switch {
 		case cs == nil:
 			unknown++
 		case cs.GetState().GetRunning() != nil:
-			running++
+			appRunning++
 		case cs.GetState().GetTerminated() != nil:
-			stopped++
+			appStopped++
 			if cs.GetState().GetTerminated().GetExitCode() == 0 {
 				succeeded++
-			} else {
-				failed++
 			}
 		case cs.GetState().GetWaiting() != nil:
 			if cs.GetLastState().GetTerminated() != nil {
-				stopped++
+				appStopped++
 			} else {
 				waiting++
 			}
@@ -202,10 +222,14 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus)
 			unknown++
 		}
 	}
-	_ = failed
+	running += appRunning
+	stopped += appStopped
 	switch {
-	case pendingInit > 0 && running == 0 && stopped == 0:
+	case pendingInit > 0 && appRunning == 0 && appStopped == 0:
 		// Init containers still to run: nothing of the app has started.
+		return PodPending
+	case pendingSidecars > 0 && stopped == 0:
+		// A sidecar has not started yet in a sandbox where nothing else ran.
 		return PodPending
 	case waiting > 0:
 		return PodPending
@@ -330,6 +354,12 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 
 	// Conditions, in Kubernetes' order.
 	var unready []string
+	for _, c := range pod.GetSpec().GetInitContainers() {
+		// A sidecar serves beside the app: the pod is ready only when it is.
+		if isSidecar(c) && !statusByName(st.InitContainerStatuses, c.GetName()).GetReady() {
+			unready = append(unready, c.GetName())
+		}
+	}
 	for _, cs := range st.ContainerStatuses {
 		if !cs.GetReady() {
 			unready = append(unready, cs.GetName())
@@ -338,7 +368,7 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 	oldConds := old.GetConditions()
 	sandboxReady := in.Runtime.readySandbox() != nil
 	conds := setCondition(nil, oldConds, &corev1.PodCondition{Type: CondPodReadyToStartContainers, Status: boolStatus(sandboxReady)}, in.Now)
-	conds = setCondition(conds, oldConds, initializedCondition(pod, in.Runtime), in.Now)
+	conds = setCondition(conds, oldConds, initializedCondition(pod, in.Runtime, in.Probes), in.Now)
 	ready := &corev1.PodCondition{Type: CondReady, Status: "True"}
 	cready := &corev1.PodCondition{Type: CondContainersReady, Status: "True"}
 	switch {
@@ -383,16 +413,24 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 	return st
 }
 
-// initializedCondition is True once the init containers are done in the pod's current
-// sandbox; until then False, naming those that have not exited 0.
-func initializedCondition(pod *corev1.Pod, rt *podRuntime) *corev1.PodCondition {
-	if nextInitContainer(pod, rt).Done {
+// initializedCondition is True once, in the pod's current sandbox, every regular init
+// container exited 0 and every sidecar started; until then False, naming those that have
+// not.
+func initializedCondition(pod *corev1.Pod, rt *podRuntime, probes probeView) *corev1.PodCondition {
+	if initContainerActions(pod, rt, probes).Initialized {
 		return &corev1.PodCondition{Type: CondInitialized, Status: "True"}
 	}
 	var incomplete []string
 	sb := rt.currentSandboxID()
 	for _, c := range pod.GetSpec().GetInitContainers() {
-		if st := rt.latestIn(sb, c.GetName()); st == nil || st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 0 {
+		st := rt.latestIn(sb, c.GetName())
+		if isSidecar(c) {
+			if !containerStarted(c, st, probes) {
+				incomplete = append(incomplete, c.GetName())
+			}
+			continue
+		}
+		if st == nil || st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 0 {
 			incomplete = append(incomplete, c.GetName())
 		}
 	}

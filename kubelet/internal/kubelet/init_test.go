@@ -20,39 +20,41 @@ func initPod(policy string) *corev1.Pod {
 	return p
 }
 
-func TestNextInitContainer(t *testing.T) {
+func TestInitContainerActionsRegular(t *testing.T) {
 	pod := initPod(RestartAlways)
+	never := initPod(RestartNever)
 	tests := []struct {
 		name string
 		pod  *corev1.Pod
 		rt   *podRuntime
-		want initProgress
+		want initDecision
 	}{
-		{"no init containers", testPod(RestartAlways, "web"), &podRuntime{}, initProgress{Done: true, Next: -1}},
-		{"no sandbox yet: the first", pod, &podRuntime{}, initProgress{Next: 0}},
-		{"sandbox, nothing ran: the first", pod, &podRuntime{Sandboxes: readySandbox()}, initProgress{Next: 0}},
+		{"no init containers", testPod(RestartAlways, "web"), &podRuntime{}, initDecision{Initialized: true}},
+		{"no sandbox yet: the first", pod, &podRuntime{}, initDecision{Start: []int{0}}},
+		{"sandbox, nothing ran: the first", pod, &podRuntime{Sandboxes: readySandbox()}, initDecision{Start: []int{0}}},
 		{"first runs: wait", pod, &podRuntime{Sandboxes: readySandbox(), Containers: []*containerInfo{ctr(pod, "i1", "c1", running, 0, 1)}},
-			initProgress{Next: -1}},
+			initDecision{}},
 		{"first done: the second", pod, &podRuntime{Sandboxes: readySandbox(), Containers: []*containerInfo{ctr(pod, "i1", "c1", exited, 0, 1)}},
-			initProgress{Next: 1}},
+			initDecision{Start: []int{1}}},
 		{"both done", pod, &podRuntime{Sandboxes: readySandbox(), Containers: []*containerInfo{ctr(pod, "i2", "c2", exited, 0, 1), ctr(pod, "i1", "c1", exited, 0, 2)}},
-			initProgress{Done: true, Next: -1}},
+			initDecision{Initialized: true}},
 		{"second failed: it again", pod, &podRuntime{Sandboxes: readySandbox(), Containers: []*containerInfo{ctr(pod, "i2", "c2", exited, 1, 1), ctr(pod, "i1", "c1", exited, 0, 2)}},
-			initProgress{Next: 1, Failed: &containerInfo{ID: "c2"}}},
+			initDecision{Start: []int{1}}},
+		{"second failed, Never: the pod failed", never, &podRuntime{Sandboxes: readySandbox(), Containers: []*containerInfo{ctr(pod, "i2", "c2", exited, 1, 1), ctr(pod, "i1", "c1", exited, 0, 2)}},
+			initDecision{Failed: true}},
 		{"first created, never started: it again", pod, &podRuntime{Sandboxes: readySandbox(), Containers: []*containerInfo{ctr(pod, "i1", "c1", created, 0, 1)}},
-			initProgress{Next: 0}},
+			initDecision{Start: []int{0}}},
 		{"an app container exists: done (init containers removed since)", pod, &podRuntime{Sandboxes: readySandbox(), Containers: []*containerInfo{ctr(pod, "web", "c3", exited, 1, 1)}},
-			initProgress{Done: true, Next: -1}},
+			initDecision{Initialized: true}},
 		{"done in an older sandbox only: again from the first", pod, &podRuntime{
 			Sandboxes:  []*sandboxInfo{{ID: "sb2", Ready: true, IPs: []string{"x"}}, {ID: "sb1"}},
 			Containers: []*containerInfo{ctr(pod, "web", "c3", exited, 0, 1), ctr(pod, "i2", "c2", exited, 0, 2), ctr(pod, "i1", "c1", exited, 0, 3)}},
-			initProgress{Next: 0}},
+			initDecision{Start: []int{0}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := nextInitContainer(tt.pod, tt.rt)
-			if got.Done != tt.want.Done || got.Next != tt.want.Next || (got.Failed == nil) != (tt.want.Failed == nil) ||
-				got.Failed != nil && got.Failed.ID != tt.want.Failed.ID {
+			got := initContainerActions(tt.pod, tt.rt, nil)
+			if got.Initialized != tt.want.Initialized || !slices.Equal(got.Start, tt.want.Start) || got.Failed != tt.want.Failed || len(got.Kill) != 0 {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -63,6 +65,14 @@ func TestComputeActionsInitContainers(t *testing.T) {
 	always, never, onFailure := initPod(RestartAlways), initPod(RestartNever), initPod(RestartOnFailure)
 	deleting := proto.Clone(always).(*corev1.Pod)
 	deleting.Metadata.DeletionTimestamp = &metav1.Time{Seconds: 1}
+	// Sidecars s1 and s2 (started once running: no startup probe here) around i1.
+	sidecars := sidecarPod(RestartNever)
+	sidecars.Spec.InitContainers[2].StartupProbe = nil
+	sidecarsDeleting := proto.Clone(sidecars).(*corev1.Pod)
+	sidecarsDeleting.Metadata.DeletionTimestamp = &metav1.Time{Seconds: 1}
+	initialized := func(web, s1 *containerInfo) *podRuntime {
+		return onSandbox(web, ctr(sidecars, "s2", "s2a", running, 0, 7), ctr(sidecars, "i1", "i1a", exited, 0, 8), s1)
+	}
 	tests := []struct {
 		name                string
 		pod                 *corev1.Pod
@@ -80,6 +90,15 @@ func TestComputeActionsInitContainers(t *testing.T) {
 		{"deleting while initializing: nothing starts", deleting, &podRuntime{Sandboxes: readySandbox(), Containers: []*containerInfo{ctr(always, "i1", "c1", exited, 0, 1)}}, nil, nil, false},
 		{"sandbox died after init, Always: init containers again", always, &podRuntime{Sandboxes: []*sandboxInfo{{ID: "sb1", Attempt: 0}},
 			Containers: []*containerInfo{ctr(always, "web", "c3", exited, 137, 1), ctr(always, "i2", "c2", exited, 0, 2), ctr(always, "i1", "c1", exited, 0, 3)}}, []int{0}, nil, true},
+		{"sidecars: a new pod starts the first sidecar", sidecars, &podRuntime{}, []int{0}, nil, true},
+		{"sidecars: all started, the app container starts", sidecars,
+			onSandbox(ctr(sidecars, "s2", "s2a", running, 0, 7), ctr(sidecars, "i1", "i1a", exited, 0, 8), ctr(sidecars, "s1", "s1a", running, 0, 9)), nil, []int{0}, false},
+		{"sidecars: one exited under Never while the app runs, only it restarts", sidecars,
+			initialized(ctr(sidecars, "web", "w1", running, 0, 1), ctr(sidecars, "s1", "s1a", exited, 2, 9)), []int{0}, nil, false},
+		{"sidecars: the app completed under Never, the pod stops with its sidecars, none restarts", sidecars,
+			initialized(ctr(sidecars, "web", "w1", exited, 0, 1), ctr(sidecars, "s1", "s1a", exited, 2, 9)), nil, nil, true},
+		{"sidecars: deleting, none restarts", sidecarsDeleting,
+			initialized(ctr(sidecars, "web", "w1", running, 0, 1), ctr(sidecars, "s1", "s1a", exited, 0, 9)), nil, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

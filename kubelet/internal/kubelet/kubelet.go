@@ -446,7 +446,7 @@ func (k *Kubelet) probeTarget(uid, name string) (probeTarget, string) {
 		return probeTarget{}, ""
 	}
 	t := probeTarget{ContainerID: c.ID, Running: c.running(), StartedAt: c.StartedAt, Started: true}
-	for _, spec := range pod.GetSpec().GetContainers() {
+	for _, spec := range probedContainers(pod) {
 		if spec.GetName() == name && spec.GetStartupProbe() != nil {
 			t.Started = k.results.Startup(c.ID) == probeSuccess
 		}

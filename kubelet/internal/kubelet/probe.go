@@ -332,7 +332,7 @@ func (m *probeManager) addPod(ctx context.Context, pod *corev1.Pod) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	uid := pod.GetMetadata().GetUid()
-	for _, c := range pod.GetSpec().GetContainers() {
+	for _, c := range probedContainers(pod) {
 		for _, k := range []probeKind{liveness, readiness, startup} {
 			p := probeOf(c, k)
 			key := probeKey{uid, c.GetName(), k}
@@ -344,6 +344,18 @@ func (m *probeManager) addPod(ctx context.Context, pod *corev1.Pod) {
 			go m.work(wctx, pod, c, k, p)
 		}
 	}
+}
+
+// probedContainers are the containers of pod whose probes run: the app containers and
+// the sidecars (a regular init container's probes are not allowed).
+func probedContainers(pod *corev1.Pod) []*corev1.Container {
+	var out []*corev1.Container
+	for _, c := range pod.GetSpec().GetInitContainers() {
+		if isSidecar(c) {
+			out = append(out, c)
+		}
+	}
+	return append(out, pod.GetSpec().GetContainers()...)
 }
 
 // removePod stops pod's workers.

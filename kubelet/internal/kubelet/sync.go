@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -216,7 +217,8 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 	}
 
 	// Volumes come before the sandbox and any container, as Kubernetes mounts them. Init
-	// containers (at most one per sync) come first in containersToStart.
+	// containers (sidecars and at most one regular one per sync) come first in
+	// containersToStart.
 	var volumes map[string]hostVolume
 	if starting := containersToStart(pod, actions); len(starting) > 0 {
 		var err error
@@ -266,8 +268,20 @@ func (k *Kubelet) reconcile(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 	}
 	var requeue time.Duration
 	for _, c := range containersToStart(pod, actions) {
-		if d := k.startContainer(ctx, pod, c, rt, sandboxID, sbCfg, podIPs, volumes); d > 0 && (requeue == 0 || d < requeue) {
+		d := k.startContainer(ctx, pod, c, rt, sandboxID, sbCfg, podIPs, volumes)
+		if d <= 0 {
+			if isSidecar(c) && rt.latestIn(sandboxID, c.GetName()) != nil {
+				k.log.Info("sidecar restarted", "pod", podDesc(pod), "container", c.GetName())
+			}
+			continue
+		}
+		if requeue == 0 || d < requeue {
 			requeue = d
+		}
+		if isRegularInit(pod, c) {
+			// What comes after a regular init container waits for it; a sidecar that
+			// could not start does not hold the others up.
+			break
 		}
 	}
 	return requeue, nil
@@ -292,11 +306,7 @@ func containersToStart(pod *corev1.Pod, actions podActions) []*corev1.Container 
 // or Secret, a token not issued) leaves them ContainerCreating and is retried.
 func (k *Kubelet) prepareToStart(ctx context.Context, pod *corev1.Pod, starting []*corev1.Container) (map[string]hostVolume, error) {
 	uid := pod.GetMetadata().GetUid()
-	err := unsupportedContainers(pod)
-	var paths map[string]hostVolume
-	if err == nil {
-		paths, err = setUpVolumes(ctx, k.volumeContext(), pod)
-	}
+	paths, err := setUpVolumes(ctx, k.volumeContext(), pod)
 	if err == nil {
 		k.mu.Lock()
 		k.volumesSynced[uid] = volumesSync{at: k.clock.Now(), meta: podMetadataPrint(pod)}
@@ -515,6 +525,9 @@ func (k *Kubelet) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 // killContainer runs the preStop hook and stops one container within grace seconds.
 func (k *Kubelet) killContainer(ctx context.Context, pod *corev1.Pod, ki killInfo, grace int64) error {
 	c := ki.Container
+	if ki.Order != nil {
+		defer ki.Order.containerStopped(c.Name)
+	}
 	if pod != nil {
 		msg := "Stopping container " + c.Name
 		if ki.Message != "" && ki.Reason == "ProbeFailure" {
@@ -545,8 +558,12 @@ func (k *Kubelet) killContainer(ctx context.Context, pod *corev1.Pod, ki killInf
 			k.recorder.Eventf(pod, record.Warning, "FailedPreStopHook", "PreStopHook failed: %s", msg)
 		}
 	}
-	// Whatever preStop used comes out of the grace period, but the process always gets
-	// at least two seconds to handle SIGTERM (as Kubernetes' minimumGracePeriodInSeconds).
+	if ki.Order != nil && grace > 0 {
+		ki.Order.waitForTurn(k.clock, c.Name, budget-k.clock.Since(start))
+	}
+	// Whatever preStop and the wait for its turn used comes out of the grace period, but
+	// the process always gets at least two seconds to handle SIGTERM (as Kubernetes'
+	// minimumGracePeriodInSeconds).
 	left := max(budget-k.clock.Since(start), 2*time.Second)
 	if grace == 0 {
 		left = 0
@@ -575,20 +592,32 @@ func (k *Kubelet) cachedRuntime(pod *corev1.Pod, c *containerInfo) *podRuntime {
 	return nil
 }
 
-// killPod stops every running container (in parallel, each with its preStop hook) and
-// then every ready sandbox (which tears down its network).
+// killPod stops every running container (in parallel, each with its preStop hook; the
+// sidecars of a pod last, in reverse order of declaration) and then every ready sandbox
+// (which tears down its network).
 func (k *Kubelet) killPod(ctx context.Context, pod *corev1.Pod, rt *podRuntime, grace int64) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
+	var running []string
+	for _, c := range rt.Containers {
+		if c.running() {
+			running = append(running, c.Name)
+		}
+	}
+	var order *terminationOrder
+	if pod != nil && hasSidecars(pod) {
+		order = newTerminationOrder(pod, running)
+		k.log.Info("stopping pod, sidecars last", "pod", podDesc(pod), "running", running, "gracePeriod", grace)
+	}
 	for _, c := range rt.Containers {
 		if !c.running() {
 			continue
 		}
 		var spec *corev1.Container
-		for _, s := range pod.GetSpec().GetContainers() {
+		for _, s := range append(slices.Clone(pod.GetSpec().GetInitContainers()), pod.GetSpec().GetContainers()...) {
 			if s.GetName() == c.Name {
 				spec = s
 			}
@@ -598,7 +627,7 @@ func (k *Kubelet) killPod(ctx context.Context, pod *corev1.Pod, rt *podRuntime, 
 			g = c.GracePeriod
 		}
 		wg.Go(func() {
-			if err := k.killContainer(ctx, pod, killInfo{Container: c, Spec: spec}, g); err != nil {
+			if err := k.killContainer(ctx, pod, killInfo{Container: c, Spec: spec, Order: order}, g); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
