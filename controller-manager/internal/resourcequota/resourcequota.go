@@ -1,8 +1,8 @@
 // Package resourcequota is the resource quota controller, Kubernetes'
 // pkg/controller/resourcequota: it keeps each ResourceQuota's status true to its namespace.
 // status.hard mirrors spec.hard and status.used is recomputed from the namespace's pods
-// with kubelab.io/proto/quota, the rule the apiserver's ResourceQuota admission plugin
-// charges new pods with.
+// that match the quota's scopes with kubelab.io/proto/quota, the rule the apiserver's
+// ResourceQuota admission plugin charges new pods with.
 //
 // The admission plugin only ever adds to status.used; this controller is how room comes
 // back: when a pod is deleted, when it finishes (Succeeded/Failed) or its resources change,
@@ -191,7 +191,7 @@ func (c *Controller) updateQuota(oldObj, newObj runtime.Object) {
 }
 
 // updatePod queues the namespace's quotas when what the pod counts for changed: it
-// finished (Succeeded/Failed), or its requests or limits changed. A new pod needs nothing:
+// finished (Succeeded/Failed), its requests or limits changed, or it moved between scopes. A new pod needs nothing:
 // admission charged it before it was stored.
 func (c *Controller) updatePod(oldObj, newObj runtime.Object) {
 	oldPod, ok1 := oldObj.(*corev1.Pod)
@@ -234,8 +234,14 @@ var allPodResources = func() resource.List {
 }()
 
 // usageChanged reports whether the two versions of a pod count differently against any
-// quota.
+// quota: they take different amounts, or they fall under different scopes (a pod given
+// spec.activeDeadlineSeconds leaves NotTerminating quotas for Terminating ones).
 func usageChanged(oldPod, newPod *corev1.Pod) bool {
+	for _, scope := range quota.Scopes {
+		if quota.MatchesScope(scope, oldPod) != quota.MatchesScope(scope, newPod) {
+			return true
+		}
+	}
 	now := time.Now()
 	before, after := quota.PodUsage(oldPod, allPodResources, now), quota.PodUsage(newPod, allPodResources, now)
 	for _, name := range quota.PodResources {
