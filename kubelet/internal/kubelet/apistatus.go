@@ -251,37 +251,6 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus)
 	return PodPending
 }
 
-// qosClass is the pod's quality of service class, from its init and app containers'
-// resources.
-func qosClass(pod *corev1.Pod) string {
-	requests, limits := resource.List{}, resource.List{}
-	guaranteed := true
-	for _, c := range append(slices.Clone(pod.GetSpec().GetContainers()), pod.GetSpec().GetInitContainers()...) {
-		req, _ := resource.ParseList(c.GetResources().GetRequests())
-		lim, _ := resource.ParseList(c.GetResources().GetLimits())
-		for _, name := range []string{"cpu", "memory"} {
-			r, hasReq := req[name]
-			l, hasLim := lim[name]
-			if hasReq && !r.IsZero() {
-				requests[name] = r
-			}
-			if hasLim && !l.IsZero() {
-				limits[name] = l
-			}
-			if !hasLim || (hasReq && !r.Equal(l)) {
-				guaranteed = false
-			}
-		}
-	}
-	switch {
-	case len(requests) == 0 && len(limits) == 0:
-		return "BestEffort"
-	case guaranteed:
-		return "Guaranteed"
-	}
-	return "Burstable"
-}
-
 // setCondition puts c into conds, keeping the old lastTransitionTime when the status did
 // not change.
 func setCondition(conds []*corev1.PodCondition, old []*corev1.PodCondition, c *corev1.PodCondition, now time.Time) []*corev1.PodCondition {
@@ -307,7 +276,7 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 	}
 	st := &corev1.PodStatus{QosClass: old.GetQosClass()}
 	if st.QosClass == "" {
-		st.QosClass = qosClass(pod)
+		st.QosClass = resource.QOSClass(pod)
 	}
 	for _, c := range pod.GetSpec().GetInitContainers() {
 		st.InitContainerStatuses = append(st.InitContainerStatuses, containerStatus(in, c))

@@ -11,6 +11,7 @@ import (
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/printers"
+	"kubelab.io/proto/resource"
 )
 
 // initPod is a pod with init containers i1, i2 and app container web.
@@ -181,11 +182,11 @@ func TestInitContainerStatus(t *testing.T) {
 
 func TestQOSClassCountsInitContainers(t *testing.T) {
 	pod := initPod(RestartAlways)
-	if got := qosClass(pod); got != "BestEffort" {
+	if got := resource.QOSClass(pod); got != "BestEffort" {
 		t.Fatalf("no resources: %s", got)
 	}
 	pod.Spec.InitContainers[1].Resources = &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"memory": {String_: "64Mi"}}}
-	if got := qosClass(pod); got != "Burstable" {
+	if got := resource.QOSClass(pod); got != "Burstable" {
 		t.Fatalf("an init container's request: %s, want Burstable", got)
 	}
 }

@@ -123,7 +123,7 @@ func TestQOSClass(t *testing.T) {
 			r.Limits[k] = &metav1.Quantity{String_: v}
 		}
 		p.Spec.Containers[0].Resources = r
-		return qosClass(p)
+		return resource.QOSClass(p)
 	}
 	if got := q(nil, nil); got != "BestEffort" {
 		t.Error(got)

@@ -18,6 +18,7 @@ import (
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/resource"
 )
 
 // podDesc names a pod in messages as Kubernetes does: name_namespace(uid).
@@ -158,7 +159,7 @@ func (k *Kubelet) admit(pod *corev1.Pod, rt *podRuntime) (admitted, retry bool) 
 		st := &corev1.PodStatus{Phase: PodFailed, Reason: reason, Message: message, QosClass: pod.GetStatus().GetQosClass(),
 			Conditions: pod.GetStatus().GetConditions()}
 		if st.QosClass == "" {
-			st.QosClass = qosClass(pod)
+			st.QosClass = resource.QOSClass(pod)
 		}
 		k.status.set(pod, st)
 	}
