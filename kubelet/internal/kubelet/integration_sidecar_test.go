@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -62,14 +61,8 @@ func TestIntegrationSidecar(t *testing.T) {
 		t.Errorf("Initialized %s", condition(pod, CondInitialized))
 	}
 	// The sidecar started before the init container after it, and that one before the app.
-	var starts []string
-	for _, c := range fake.Calls() {
-		if name, ok := strings.CutPrefix(c, "StartContainer "); ok {
-			starts = append(starts, name)
-		}
-	}
-	if !slices.Equal(starts, []string{"proxy", "setup", "nginx"}) {
-		t.Errorf("start order %v", starts)
+	if starts := callsOf(fake.Calls(), "StartContainer "); !slices.Equal(starts, []string{"proxy", "setup", "nginx"}) {
+		t.Errorf("start order %v, want proxy, setup, nginx", starts)
 	}
 
 	// The sidecar dies: restarted, restartPolicy Never notwithstanding; the pod stays Running.
@@ -106,12 +99,7 @@ func TestIntegrationSidecar(t *testing.T) {
 		p := getPod(t, cs, "web2")
 		return p == nil, fmt.Sprint(p.GetStatus())
 	})
-	var stops []string
-	for _, c := range fake.Calls()[before:] {
-		if name, ok := strings.CutPrefix(c, "StopContainer "); ok {
-			stops = append(stops, name)
-		}
-	}
+	stops := callsOf(fake.Calls()[before:], "StopContainer ")
 	if len(stops) < 2 || stops[0] != "nginx" || stops[1] != "proxy" {
 		t.Errorf("stop order on deletion %v, want nginx then proxy", stops)
 	}

@@ -225,12 +225,7 @@ func TestKillPodStopsSidecarsLast(t *testing.T) {
 	if err := k.killPod(ctx, pod, rts["uid-1"], 5); err != nil {
 		t.Fatal(err)
 	}
-	var stops []string
-	for _, c := range fake.Calls() {
-		if name, ok := strings.CutPrefix(c, "StopContainer "); ok {
-			stops = append(stops, name)
-		}
-	}
+	stops := callsOf(fake.Calls(), "StopContainer ")
 	if len(stops) != 4 || !slices.Equal(stops[2:], []string{"s2", "s1"}) {
 		t.Errorf("stop order %v, want the app containers, then s2, then s1", stops)
 	}
@@ -255,4 +250,16 @@ func TestTerminationOrderBoundedByGrace(t *testing.T) {
 	if waited := o.waitForTurn(clk, "s1", time.Hour); waited > time.Second {
 		t.Errorf("s1 waited %v after web stopped", waited)
 	}
+}
+
+// callsOf is what follows prefix in the fake runtime's calls that start with it (the
+// container names of "StopContainer " calls, in order).
+func callsOf(calls []string, prefix string) []string {
+	var out []string
+	for _, c := range calls {
+		if rest, ok := strings.CutPrefix(c, prefix); ok {
+			out = append(out, rest)
+		}
+	}
+	return out
 }
