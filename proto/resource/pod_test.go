@@ -97,4 +97,38 @@ func TestPodRequestsWith(t *testing.T) {
 	}
 }
 
+// TestPodRequestsSidecars: sidecars (init containers with restartPolicy Always) run from
+// their start to the pod's end, so they add to the app containers, and to each regular
+// init container declared after them, never to one before.
+func TestPodRequestsSidecars(t *testing.T) {
+	c := func(cpu string) *corev1.Container { return &corev1.Container{Resources: requests("cpu", cpu)} }
+	sidecar := func(cpu string) *corev1.Container {
+		return &corev1.Container{Resources: requests("cpu", cpu), RestartPolicy: ptr("Always")}
+	}
+	app := []*corev1.Container{c("1")}
+	for _, tc := range []struct {
+		name string
+		init []*corev1.Container
+		want string
+	}{
+		{"one sidecar adds to the app", []*corev1.Container{sidecar("1")}, "2"},
+		{"two sidecars add to the app", []*corev1.Container{sidecar("1"), sidecar("2")}, "4"},
+		{"a big init container after two sidecars runs beside both", []*corev1.Container{sidecar("1"), sidecar("1"), c("5")}, "7"},
+		{"a big init container before the sidecars runs alone", []*corev1.Container{c("5"), sidecar("1"), sidecar("1")}, "5"},
+		{"between two init containers, the sidecar adds to the second only", []*corev1.Container{c("3"), sidecar("1"), c("3")}, "4"},
+		{"small init containers: the running sum wins", []*corev1.Container{c("500m"), sidecar("2"), c("1")}, "3"},
+		{"a sidecar declared after every init container counts only while running", []*corev1.Container{c("2500m"), sidecar("1")}, "2500m"},
+		{"an init container with an empty restartPolicy is no sidecar", []*corev1.Container{{Resources: requests("cpu", "1"), RestartPolicy: ptr("")}}, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{Spec: &corev1.PodSpec{Containers: app, InitContainers: tc.init}}
+			for name, got := range map[string]List{"requests": PodRequests(pod), "limits": PodLimits(pod)} {
+				if q := got["cpu"]; q.Cmp(MustParse(tc.want)) != 0 {
+					t.Errorf("%s cpu = %v, want %s", name, q.String(), tc.want)
+				}
+			}
+		})
+	}
+}
+
 func ptr(s string) *string { return &s }
