@@ -80,7 +80,11 @@ func (o *describeFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 		case "Node":
 			describeNode(ctx, w, c, d, obj)
 		case "Namespace":
-			describeNamespace(w, obj)
+			err = describeNamespace(ctx, w, c, d, obj)
+		case "ResourceQuota":
+			describeResourceQuota(w, obj)
+		case "LimitRange":
+			describeLimitRange(w, obj)
 		case "ServiceAccount":
 			err = describeServiceAccount(ctx, w, c, d, obj)
 		default:
@@ -89,7 +93,7 @@ func (o *describeFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 		if err != nil {
 			return err
 		}
-		if o.showEvents {
+		if o.showEvents && !slices.Contains(kindsWithoutEvents, ref.res.Kind) {
 			if err := describeEvents(ctx, w, c, d, obj); err != nil {
 				return err
 			}
@@ -102,6 +106,10 @@ func (o *describeFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 }
 
 // prefixWriter writes describe's indented "Key:\tvalue" lines into one tabwriter.
+// kindsWithoutEvents are described without their events, as kubectl's describers for them
+// print none.
+var kindsWithoutEvents = []string{"Namespace", "ResourceQuota", "LimitRange"}
+
 type prefixWriter struct{ w io.Writer }
 
 func (p *prefixWriter) line(level int, format string, args ...any) {
@@ -640,15 +648,138 @@ func describeNode(ctx context.Context, w *prefixWriter, c *Client, d *Discovery,
 	}
 }
 
-func describeNamespace(w *prefixWriter, obj Object) {
+// describeNamespace prints the namespace, then its ResourceQuotas and LimitRanges as
+// kubectl does.
+func describeNamespace(ctx context.Context, w *prefixWriter, c *Client, d *Discovery, obj Object) error {
 	metaLines(w, obj, false)
 	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
 	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
 	w.line(0, "Status:\t%s", nestedString(obj, "status", "phase"))
+	ns := nestedString(obj, "metadata", "name")
+	list := func(resource string) ([]any, error) {
+		res, err := d.Resolve(ctx, resource)
+		if err != nil {
+			return nil, err
+		}
+		l, err := c.GetObject(ctx, res.Path(ns, ""), nil)
+		if err != nil {
+			return nil, err
+		}
+		items := nestedSlice(l, "items")
+		slices.SortFunc(items, func(a, b any) int {
+			return strings.Compare(nestedString(a, "metadata", "name"), nestedString(b, "metadata", "name"))
+		})
+		return items, nil
+	}
+	quotas, err := list("resourcequotas")
+	if err != nil {
+		return err
+	}
 	w.line(0, "")
-	w.line(0, "No resource quota.")
+	if len(quotas) == 0 {
+		w.line(0, "No resource quota.")
+	} else {
+		w.line(0, "Resource Quotas")
+		for _, q := range quotas {
+			w.line(1, "Name:\t%s", nestedString(q, "metadata", "name"))
+			quotaScopes(w, 1, q, "* ")
+			w.line(1, "Resource\tUsed\tHard")
+			w.line(1, "--------\t---\t---")
+			for _, r := range sortedKeys(nestedMap(q, "status", "hard")) {
+				w.line(1, "%s\t%s\t%s", r, quantityOr(q, "0", "status", "used", r), nestedString(q, "status", "hard", r))
+			}
+		}
+	}
+	ranges, err := list("limitranges")
+	if err != nil {
+		return err
+	}
 	w.line(0, "")
-	w.line(0, "No LimitRange resource.")
+	if len(ranges) == 0 {
+		w.line(0, "No LimitRange resource.")
+		return nil
+	}
+	w.line(0, "Resource Limits")
+	w.line(0, " Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio")
+	w.line(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------")
+	for _, lr := range ranges {
+		limitRangeRows(w, lr, " ")
+	}
+	return nil
+}
+
+// describeResourceQuota prints a quota as kubectl does: its scopes explained, then used
+// against hard for each resource of the spec.
+func describeResourceQuota(w *prefixWriter, obj Object) {
+	metaLines(w, obj, true)
+	quotaScopes(w, 0, obj, " * ")
+	w.line(0, "Resource\tUsed\tHard")
+	w.line(0, "--------\t----\t----")
+	for _, r := range sortedKeys(nestedMap(obj, "spec", "hard")) {
+		w.line(0, "%s\t%s\t%s", r, quantityOr(obj, "0", "status", "used", r), quantityOr(obj, nestedString(obj, "spec", "hard", r), "status", "hard", r))
+	}
+}
+
+// quotaScopeHelp is kubectl's explanation of each quota scope.
+var quotaScopeHelp = map[string]string{
+	"Terminating":    "Matches all pods that have an active deadline. These pods have a limited lifespan on a node before being actively terminated by the system.",
+	"NotTerminating": "Matches all pods that do not have an active deadline. These pods usually include long running pods whose container command is not expected to terminate.",
+	"BestEffort":     "Matches all pods that do not have resource requirements set. These pods have a best effort quality of service.",
+	"NotBestEffort":  "Matches all pods that have at least one resource requirement set. These pods have a burstable or guaranteed quality of service.",
+}
+
+func quotaScopes(w *prefixWriter, level int, q any, bullet string) {
+	var scopes []string
+	for _, sc := range nestedSlice(q, "spec", "scopes") {
+		scopes = append(scopes, fmt.Sprint(sc))
+	}
+	if len(scopes) == 0 {
+		return
+	}
+	sort.Strings(scopes)
+	w.line(level, "Scopes:\t%s", strings.Join(scopes, ", "))
+	for _, sc := range scopes {
+		if help := quotaScopeHelp[sc]; help != "" {
+			w.line(level, "%s%s", bullet, help)
+		}
+	}
+}
+
+// quantityOr is the quantity at path, or def when there is none.
+func quantityOr(o any, def string, path ...string) string {
+	if v := nestedString(o, path...); v != "" {
+		return v
+	}
+	return def
+}
+
+// describeLimitRange prints a LimitRange's rows as kubectl does.
+func describeLimitRange(w *prefixWriter, obj Object) {
+	metaLines(w, obj, true)
+	w.line(0, "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio")
+	w.line(0, "----\t--------\t---\t---\t---------------\t-------------\t-----------------------")
+	limitRangeRows(w, obj, "")
+}
+
+// limitRangeRows writes one row per type and resource a limit names, "-" where it sets
+// nothing; resources in name order (kubectl's map order is random).
+func limitRangeRows(w *prefixWriter, lr any, prefix string) {
+	fields := []string{"min", "max", "defaultRequest", "default", "maxLimitRequestRatio"}
+	for _, item := range nestedSlice(lr, "spec", "limits") {
+		set := map[string]any{}
+		for _, f := range fields {
+			for r := range nestedMap(item, f) {
+				set[r] = true
+			}
+		}
+		for _, r := range sortedKeys(set) {
+			cells := []string{prefix + nestedString(item, "type"), r}
+			for _, f := range fields {
+				cells = append(cells, quantityOr(item, "-", f, r))
+			}
+			w.line(0, "%s", strings.Join(cells, "\t"))
+		}
+	}
 }
 
 // describeServiceAccount prints what kubectl does. Tokens are the legacy token Secrets
