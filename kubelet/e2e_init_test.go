@@ -3,12 +3,15 @@ package kubelet_test
 // Init containers on the real containerd: they run in order before the app container and
 // share an emptyDir with it; a kubelet restart between two of them does not run the
 // finished one again; one that fails fails a restartPolicy Never pod (no app container
-// is ever created) and is restarted with back-off under Always.
+// is ever created) and is restarted with back-off under Always. A sidecar runs beside the
+// app and stops when the app completes.
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/kubelet/internal/kubelet"
 	corev1 "kubelab.io/proto/api/core/v1"
@@ -83,6 +86,33 @@ func TestE2EInitContainersOnContainerd(t *testing.T) {
 			t.Errorf("init container statuses after start: %v", s)
 		}
 		le.deleteAndWait(30*time.Second, "init-web")
+	})
+
+	t.Run("a sidecar runs beside the app and is stopped when the app completes", func(t *testing.T) {
+		le := e.sub(t)
+		p := le.nginx("sidecar", func(p *corev1.Pod) {
+			p.Spec.RestartPolicy = "Never"
+			side := initContainer("side", tool, "sleep", "1h")
+			side.RestartPolicy = proto.String("Always")
+			p.Spec.InitContainers = []*corev1.Container{side, initContainer("setup", tool, "exit", "0")}
+			p.Spec.Containers[0].Command = []string{tool, "sleep", "6s"}
+		})
+		wait(t, 60*time.Second, "Running with the sidecar started and ready beside the app", func() (bool, string) {
+			p = le.pod("sidecar")
+			if len(p.GetStatus().GetInitContainerStatuses()) != 2 || len(p.GetStatus().GetContainerStatuses()) != 1 {
+				return false, fmt.Sprint(p.GetStatus())
+			}
+			side := p.GetStatus().GetInitContainerStatuses()[0]
+			return p.GetStatus().GetPhase() == "Running" && podCondition(p, "Initialized") == "True" && side.GetState().GetRunning() != nil &&
+				side.GetStarted() && side.GetReady() && p.GetStatus().GetContainerStatuses()[0].GetState().GetRunning() != nil, fmt.Sprint(p.GetStatus())
+		})
+		wait(t, 60*time.Second, "Succeeded once the app exited, the sidecar stopped", func() (bool, string) {
+			p = le.pod("sidecar")
+			s := p.GetStatus().GetInitContainerStatuses()
+			return p.GetStatus().GetPhase() == "Succeeded" && len(s) == 2 && s[0].GetState().GetTerminated() != nil && s[0].GetRestartCount() == 0 &&
+				s[1].GetState().GetTerminated().GetReason() == "Completed", fmt.Sprint(p.GetStatus())
+		})
+		le.deleteAndWait(30*time.Second, "sidecar")
 	})
 
 	t.Run("a failing init container fails a restartPolicy Never pod; no app container", func(t *testing.T) {
