@@ -58,8 +58,9 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 		return err // NotFound: `namespaces "x" not found`, as Kubernetes answers
 	}
 	if ns.GetMetadata().GetDeletionTimestamp() != nil || ns.GetStatus().GetPhase() == "Terminating" {
-		return apierrors.NewForbidden(apierrors.GroupResource{Group: a.Kind.Group, Resource: a.Resource}, a.Name,
-			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", a.Namespace))
+		// The NamespaceTerminating cause lets controllers tell this refusal from any other
+		// Forbidden and drop the create instead of retrying it.
+		return apierrors.NewNamespaceTerminating(apierrors.GroupResource{Group: a.Kind.Group, Resource: a.Resource}, a.Name, a.Namespace)
 	}
 	return nil
 }
