@@ -428,6 +428,13 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 		successes, err := controller.SlowStartBatch(diff, controller.SlowStartInitialBatchSize, func() error {
 			pod := controller.PodFromTemplate(rs.GetSpec().GetTemplate(), rs, ref)
 			created, err := c.client.Pods(ns).Create(ctx, pod)
+			if apierrors.HasStatusCause(err, apierrors.CauseNamespaceTerminating) {
+				// As upstream: no event and no error, since every creation in a namespace
+				// being deleted fails and the deletion takes the ReplicaSet too. The
+				// creation counts as done, so its expectation stays pending until it
+				// expires and the syncs meanwhile do not try again.
+				return nil
+			}
 			if err != nil {
 				c.recorder.Eventf(rs, "Warning", FailedCreate, "Error creating: %v", err)
 				return err

@@ -504,3 +504,32 @@ func TestHandlers(t *testing.T) {
 func cacheTombstone(obj runtime.Object) any {
 	return cache.DeletedFinalStateUnknown{Key: obj.GetMetadata().GetNamespace() + "/" + obj.GetMetadata().GetName(), Obj: obj}
 }
+
+// A namespace being deleted refuses every creation with the NamespaceTerminating cause: the
+// controller creates quietly (no FailedCreate event, no ReplicaFailure condition, no error to
+// retry) and leaves the expectations pending, so later syncs do not try again.
+func TestSyncIgnoresTerminatingNamespace(t *testing.T) {
+	f := newFixture(t)
+	f.fake.createErr = apierrors.NewNamespaceTerminating(apierrors.GroupResource{Resource: "pods"}, "", "default")
+	f.add(newRS("web", 3))
+	if err := f.sync("default/web"); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	f.expectActions("create pods default/", "create pods default/", "create pods default/", "update replicasets default/web/status")
+	if got := f.rec.Events(); len(got) != 0 {
+		t.Fatalf("events = %q, want none", got)
+	}
+	if conds := f.storedRS("web").GetStatus().GetConditions(); len(conds) != 0 {
+		t.Fatalf("conditions = %v, want none", conds)
+	}
+	if f.c.expectations.Satisfied("default/web") {
+		t.Fatal("expectations satisfied: the next sync would create again")
+	}
+	if err := f.sync("default/web"); err != nil {
+		t.Fatalf("second sync: %v", err)
+	}
+	// No new creation; the status is written again only because the test's cache still
+	// holds the ReplicaSet as it was before the first write.
+	f.expectActions("create pods default/", "create pods default/", "create pods default/",
+		"update replicasets default/web/status", "update replicasets default/web/status")
+}

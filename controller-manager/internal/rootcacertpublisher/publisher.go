@@ -186,6 +186,10 @@ func (p *Publisher) sync(ctx context.Context, name string) error {
 			return nil
 		case apierrors.IsAlreadyExists(err):
 			return nil // the cache was behind; its add event queues the namespace again
+		case apierrors.IsNotFound(err), apierrors.HasStatusCause(err, apierrors.CauseNamespaceTerminating):
+			// As upstream: the namespace went away or began terminating since the cache
+			// saw it, and there is nothing to publish in it; retrying would only fail again.
+			return nil
 		}
 		return fmt.Errorf("create configmap %s/%s: %w", name, ConfigMapName, err)
 	case err != nil:

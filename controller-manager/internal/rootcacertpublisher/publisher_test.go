@@ -1,6 +1,8 @@
 package rootcacertpublisher
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"slices"
@@ -8,9 +10,12 @@ import (
 	"testing"
 
 	"kubelab.io/client/cache/cachetest"
+	"kubelab.io/client/kube"
+	"kubelab.io/client/transport"
 	"kubelab.io/controller-manager/internal/controllertest"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -32,6 +37,12 @@ func configMap(ns, name string, data map[string]string, annotations map[string]s
 func fixture(t *testing.T, ca []byte, objs ...runtime.Object) (*Publisher, *controllertest.Fake) {
 	t.Helper()
 	f := controllertest.NewFake(t, objs...)
+	return publisherOn(t, f, ca), f
+}
+
+// publisherOn starts a publisher on f, whose Client the test may have replaced.
+func publisherOn(t *testing.T, f *controllertest.Fake, ca []byte) *Publisher {
+	t.Helper()
 	p, err := NewPublisher(Config{Client: f.Client, Namespaces: f.Informers.Namespaces().Informer(),
 		ConfigMaps: f.Informers.ConfigMaps().Informer(), RootCA: ca, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -39,7 +50,7 @@ func fixture(t *testing.T, ca []byte, objs ...runtime.Object) (*Publisher, *cont
 	}
 	t.Cleanup(p.queue.ShutDown)
 	f.Start(t, p.synced...)
-	return p, f
+	return p
 }
 
 // published is every stored kube-root-ca.crt by namespace.
@@ -115,6 +126,41 @@ func TestHandlersEnqueueNamespaces(t *testing.T) {
 	queued("b")
 	f.Transport.UpdateObject(namespace("a", "Terminating"))
 	queued("a")
+}
+
+// refuseCreates answers every create with err.
+type refuseCreates struct {
+	*cachetest.Transport
+	err error
+}
+
+func (r refuseCreates) Create(context.Context, transport.Ref, runtime.Object) (runtime.Object, error) {
+	return nil, r.err
+}
+
+// A create refused because the namespace is gone or terminating (the cache was behind) is
+// dropped, as upstream: nothing is to be published there. Any other refusal is retried.
+func TestSyncRefusedCreates(t *testing.T) {
+	cms := apierrors.GroupResource{Resource: "configmaps"}
+	for _, tc := range []struct {
+		name    string
+		err     error
+		wantErr bool
+	}{
+		{"namespace terminating", apierrors.NewNamespaceTerminating(cms, ConfigMapName, "new"), false},
+		{"namespace gone", apierrors.NewNotFound(apierrors.GroupResource{Resource: "namespaces"}, "new"), false},
+		{"already exists", apierrors.NewAlreadyExists(cms, ConfigMapName), false},
+		{"forbidden", apierrors.NewForbidden(cms, ConfigMapName, errors.New("exceeded quota")), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := controllertest.NewFake(t, namespace("new", "Active"))
+			f.Client = kube.New(refuseCreates{f.Transport, tc.err})
+			p := publisherOn(t, f, controllertest.CACert(t, "cluster-ca"))
+			if err := p.sync(f.Ctx, "new"); (err != nil) != tc.wantErr {
+				t.Fatalf("sync = %v, want error: %v", err, tc.wantErr)
+			}
+		})
+	}
 }
 
 func TestNewRefusesABadBundle(t *testing.T) {

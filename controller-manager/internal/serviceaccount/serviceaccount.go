@@ -114,7 +114,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 // sync creates the ensured service accounts the namespace name lacks. A namespace that is
 // gone or terminating needs none. AlreadyExists means the cache was behind: the account is
-// there, which is all sync wants.
+// there, which is all sync wants. A NamespaceTerminating refusal means the cache was behind
+// the namespace's deletion: nothing is to be created, so it is no failure either (as
+// upstream).
 func (c *Controller) sync(ctx context.Context, name string) error {
 	if active, err := controller.ActiveNamespace(c.namespaces, name); !active || err != nil {
 		return err
@@ -134,10 +136,8 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		switch {
 		case err == nil:
 			c.log.Info("created service account", "namespace", name, "name", saName)
-		case apierrors.IsAlreadyExists(err):
+		case apierrors.IsAlreadyExists(err), apierrors.HasStatusCause(err, apierrors.CauseNamespaceTerminating):
 		default:
-			// Also a namespace that began terminating since the cache saw it: the Forbidden
-			// is retried, and the retry finds the namespace terminating and stops.
 			errs = append(errs, fmt.Errorf("create serviceaccount %s/%s: %w", name, saName, err))
 		}
 	}

@@ -2,6 +2,7 @@ package serviceaccount
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"testing"
@@ -68,20 +69,41 @@ func TestSyncCreatesDefaultInActiveNamespaces(t *testing.T) {
 	}
 }
 
-// alreadyExists answers every create with AlreadyExists: another writer (or this
-// controller before a restart) created the account after the cache was filled.
-type alreadyExists struct{ *cachetest.Transport }
-
-func (a alreadyExists) Create(_ context.Context, ref transport.Ref, obj runtime.Object) (runtime.Object, error) {
-	return nil, apierrors.NewAlreadyExists(apierrors.GroupResource{Resource: ref.Mapping.Plural}, obj.GetMetadata().GetName())
+// refuseCreates answers every create with err.
+type refuseCreates struct {
+	*cachetest.Transport
+	err func(gr apierrors.GroupResource, name string) error
 }
 
-func TestSyncAcceptsAlreadyExists(t *testing.T) {
-	f := controllertest.NewFake(t, namespace("new", "Active"))
-	f.Client = kube.New(alreadyExists{f.Transport})
-	c := fixture(t, f)
-	if err := c.sync(f.Ctx, "new"); err != nil {
-		t.Fatalf("sync = %v, want nil on AlreadyExists", err)
+func (r refuseCreates) Create(_ context.Context, ref transport.Ref, obj runtime.Object) (runtime.Object, error) {
+	return nil, r.err(apierrors.GroupResource{Resource: ref.Mapping.Plural}, obj.GetMetadata().GetName())
+}
+
+// A create refused with AlreadyExists (another writer, or this controller before a restart,
+// created the account after the cache was filled) or with NamespaceTerminating (the
+// namespace began terminating since) is no failure; any other refusal is, to be retried.
+func TestSyncRefusedCreates(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     func(gr apierrors.GroupResource, name string) error
+		wantErr bool
+	}{
+		{"already exists", func(gr apierrors.GroupResource, name string) error { return apierrors.NewAlreadyExists(gr, name) }, false},
+		{"namespace terminating", func(gr apierrors.GroupResource, name string) error {
+			return apierrors.NewNamespaceTerminating(gr, name, "new")
+		}, false},
+		{"forbidden", func(gr apierrors.GroupResource, name string) error {
+			return apierrors.NewForbidden(gr, name, errors.New("exceeded quota"))
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := controllertest.NewFake(t, namespace("new", "Active"))
+			f.Client = kube.New(refuseCreates{f.Transport, tc.err})
+			c := fixture(t, f)
+			if err := c.sync(f.Ctx, "new"); (err != nil) != tc.wantErr {
+				t.Fatalf("sync = %v, want error: %v", err, tc.wantErr)
+			}
+		})
 	}
 }
 
