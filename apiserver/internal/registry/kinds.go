@@ -6,6 +6,7 @@ import (
 
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/defaults"
+	"kubelab.io/proto/resource"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 	"kubelab.io/proto/validation"
@@ -54,7 +55,7 @@ func Resources() []*Resource {
 			Kind: gvk(scheme.GroupCore, "Pod"), StatusSubresource: true,
 			PrepareForCreate: func(obj runtime.Object) {
 				pod := obj.(*corev1.Pod)
-				pod.Status = &corev1.PodStatus{Phase: "Pending"}
+				pod.Status = &corev1.PodStatus{Phase: "Pending", QosClass: resource.QOSClass(pod)}
 			},
 			Fields:      podFields,
 			FieldLabels: []string{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"},

@@ -31,7 +31,8 @@ type Resource struct {
 
 	// Default fills unset fields (kubelab.io/proto/defaults).
 	Default func(runtime.Object)
-	// PrepareForCreate sets server-owned state on a new object (a pod's Pending phase).
+	// PrepareForCreate sets server-owned state on a new object (a pod's Pending phase and
+	// QoS class), after mutating admission.
 	PrepareForCreate func(runtime.Object)
 	// Validate and ValidateUpdate check an object about to be stored.
 	Validate       func(runtime.Object) apierrors.FieldErrors

@@ -54,8 +54,8 @@ type CreateOptions struct {
 
 // Create stores a new object: server-owned metadata is set (uid, creationTimestamp,
 // generation, a generated name), status is reset unless the kind keeps it, then defaulting,
-// mutating admission, validation and validating admission run, in that order, before the
-// object is written. Nothing is written when any step fails.
+// mutating admission, the kind's PrepareForCreate, validation and validating admission run,
+// in that order, before the object is written. Nothing is written when any step fails.
 func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object, opts CreateOptions) (runtime.Object, error) {
 	meta := runtime.Meta(obj)
 	if err := s.checkNamespace(namespace, meta); err != nil {
@@ -78,9 +78,6 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 	if !s.Resource.KeepStatusOnCreate {
 		clearField(obj, "status")
 	}
-	if s.Resource.PrepareForCreate != nil {
-		s.Resource.PrepareForCreate(obj)
-	}
 	if s.Resource.Default != nil {
 		s.Resource.Default(obj)
 	}
@@ -88,6 +85,11 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 	attrs.DryRun = opts.DryRun
 	if err := s.Admission.Admit(ctx, attrs); err != nil {
 		return nil, err
+	}
+	// After mutating admission, as Kubernetes' BeforeCreate: what it sets may depend on what
+	// admission added (a pod's QoS class on LimitRanger's default requests).
+	if s.Resource.PrepareForCreate != nil {
+		s.Resource.PrepareForCreate(obj)
 	}
 	if err := s.validate(obj, nil); err != nil {
 		return nil, err

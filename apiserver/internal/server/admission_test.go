@@ -33,6 +33,11 @@ func TestLimitRanger(t *testing.T) {
 	if a := str(dig(v, "metadata", "annotations", "kubernetes.io/limit-ranger")); a != "LimitRanger plugin set: cpu, memory request; cpu, memory limit for container c" {
 		t.Errorf("annotation = %q", a)
 	}
+	// The QoS class is the one of the pod as admitted: LimitRanger's defaults made it
+	// Burstable, not the BestEffort it was sent as.
+	if q := str(dig(v, "status", "qosClass")); q != "Burstable" {
+		t.Errorf("qosClass = %q, want Burstable", q)
+	}
 	// What a pod states is kept; bounds are enforced.
 	own := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"own"},"spec":{"containers":[{"name":"c","image":"nginx:1.14.2","resources":{"limits":{"cpu":"200m"}}}]}}`
 	v = c.post(pods, own).must(t, 201).json(t)

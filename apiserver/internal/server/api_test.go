@@ -517,3 +517,21 @@ func TestDryRunWritesNothing(t *testing.T) {
 	c.do("DELETE", pods+"/web-0", "application/json", `{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["Some"]}`).must(t, http.StatusUnprocessableEntity)
 	c.get(pods+"/web-0").must(t, http.StatusOK)
 }
+
+// TestPodQOSClassOnCreate: the apiserver records a new pod's QoS class, as Kubernetes does,
+// before any kubelet reports it.
+func TestPodQOSClassOnCreate(t *testing.T) {
+	s := testServer(t)
+	c := adminClient(t, s)
+	for name, tc := range map[string]struct{ resources, want string }{
+		"none":       {``, "BestEffort"},
+		"requests":   {`,"resources":{"requests":{"cpu":"100m"}}`, "Burstable"},
+		"limitsonly": {`,"resources":{"limits":{"cpu":"1","memory":"64Mi"}}`, "Guaranteed"},
+	} {
+		body := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"},"spec":{"containers":[{"name":"c","image":"nginx:1.14.2"` + tc.resources + `}]}}`
+		v := c.post(pods, body).must(t, http.StatusCreated).json(t)
+		if got := str(dig(v, "status", "qosClass")); got != tc.want {
+			t.Errorf("%s: qosClass = %q, want %q", name, got, tc.want)
+		}
+	}
+}
