@@ -488,7 +488,12 @@ func containerSecurity(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCo
 	if psc.RunAsGroup != nil {
 		sc.RunAsGroup = &runtimeapi.Int64Value{Value: psc.GetRunAsGroup()}
 	}
-	sc.SupplementalGroups = psc.GetSupplementalGroups()
+	// fsGroup first, then supplementalGroups, as upstream: every container may use the
+	// volumes the kubelet gave to the pod's fsGroup (fsgroup.go).
+	if psc.FsGroup != nil {
+		sc.SupplementalGroups = append(sc.SupplementalGroups, psc.GetFsGroup())
+	}
+	sc.SupplementalGroups = append(sc.SupplementalGroups, psc.GetSupplementalGroups()...)
 	if csc.RunAsUser != nil {
 		sc.RunAsUser = &runtimeapi.Int64Value{Value: csc.GetRunAsUser()}
 	}

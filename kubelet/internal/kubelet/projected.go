@@ -63,8 +63,14 @@ func setUpAPIVolume(ctx context.Context, vc volumeContext, pod *corev1.Pod, v *c
 	if err != nil {
 		return "", err
 	}
+	fsGroup := podFSGroup(pod)
+	if fsGroup != nil {
+		for p, f := range files {
+			files[p] = projectedFile{Data: f.Data, Mode: ownedMode(f.Mode, true)}
+		}
+	}
 	dir := volumePath(vc.Root, pod.GetMetadata().GetUid(), plugin, v.GetName())
-	return dir, writeVolume(dir, tmpfs, files)
+	return dir, writeVolume(dir, tmpfs, files, fsGroup)
 }
 
 // projectedFiles is what the projected volume src of pod holds: every source's files, each
@@ -112,7 +118,9 @@ func projectedFiles(ctx context.Context, vc volumeContext, pod *corev1.Pod, src 
 }
 
 // tokenFiles is the one file of a serviceAccountToken source: a token of the pod's service
-// account, bound to the pod.
+// account, bound to the pod. Its mode is defaultMode, but 0600 when the pod has an
+// fsGroup, as upstream: the token is then for the owner and the fsGroup only (0640 once
+// the volume is the group's), never for every user of the container.
 func tokenFiles(ctx context.Context, tokens *tokenManager, pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection, defaultMode *int32) (map[string]projectedFile, error) {
 	p, err := projectedPath(src.GetPath())
 	if err != nil {
@@ -122,5 +130,9 @@ func tokenFiles(ctx context.Context, tokens *tokenManager, pod *corev1.Pod, src 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]projectedFile{p: {Data: []byte(tok), Mode: modeOr(defaultMode, defaultProjectionMode)}}, nil
+	mode := modeOr(defaultMode, defaultProjectionMode)
+	if podFSGroup(pod) != nil {
+		mode = 0o600
+	}
+	return map[string]projectedFile{p: {Data: []byte(tok), Mode: mode}}, nil
 }

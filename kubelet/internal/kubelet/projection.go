@@ -110,8 +110,11 @@ func objectFiles(ctx context.Context, objs objectGetter, ns string, src objectSo
 
 // writeVolume makes dir hold files: a tmpfs first when asked (secrets and tokens never
 // reach the node's disk), then the files written atomically. The caller computes files
-// before, so a volume whose data cannot be read is never created half-way.
-func writeVolume(dir string, tmpfs bool, files map[string]projectedFile) error {
+// before, so a volume whose data cannot be read is never created half-way. With an
+// fsGroup, files carry their group bits already (see setUpAPIVolume, so that an unchanged
+// volume is not rewritten) and the whole volume, links and the new version included, is
+// given to the group after every write, as upstream's atomic writer volumes do.
+func writeVolume(dir string, tmpfs bool, files map[string]projectedFile, fsGroup *int64) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
@@ -120,10 +123,20 @@ func writeVolume(dir string, tmpfs bool, files map[string]projectedFile) error {
 			return err
 		}
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	mode := fs.ModeDir | 0o755
+	if fsGroup != nil {
+		mode = ownedMode(mode, true) // keep setgid: new versions are the group's at once
+	}
+	if err := os.Chmod(dir, mode); err != nil {
 		return err
 	}
-	return writeAtomic(dir, files)
+	if err := writeAtomic(dir, files); err != nil {
+		return err
+	}
+	if fsGroup != nil {
+		return setVolumeOwnership(dir, *fsGroup, true)
+	}
+	return nil
 }
 
 const (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,7 +193,7 @@ func setUpVolumes(ctx context.Context, vc volumeContext, pod *corev1.Pod) (map[s
 			hv.Path, err = setUpAPIVolume(ctx, vc, pod, v)
 		default:
 			hv.Path = emptyDirPath(vc.Root, uid, name)
-			err = setUpEmptyDir(hv.Path, v.GetEmptyDir())
+			err = setUpEmptyDir(hv.Path, v.GetEmptyDir(), podFSGroup(pod))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", name, err)
@@ -202,8 +203,11 @@ func setUpVolumes(ctx context.Context, vc volumeContext, pod *corev1.Pod) (map[s
 	return vols, nil
 }
 
-// setUpEmptyDir makes the emptyDir at dir (a tmpfs for medium Memory).
-func setUpEmptyDir(dir string, src *corev1.EmptyDirVolumeSource) error {
+// setUpEmptyDir makes the emptyDir at dir (a tmpfs for medium Memory), 0777 as Kubernetes
+// makes it: any user a container runs as may write to it. With an fsGroup the volume is
+// given to the group once, when it is new (or a tmpfs lost to a reboot): later set-ups,
+// at every container start, must not undo what the containers did to their files since.
+func setUpEmptyDir(dir string, src *corev1.EmptyDirVolumeSource, fsGroup *int64) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
@@ -218,8 +222,16 @@ func setUpEmptyDir(dir string, src *corev1.EmptyDirVolumeSource) error {
 			return err
 		}
 	}
-	// 0777 as Kubernetes: any user a container runs as may write to it.
-	return os.Chmod(dir, 0o777)
+	if fsGroup != nil && ownedBy(dir, *fsGroup, false) {
+		return nil
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		return err
+	}
+	if fsGroup != nil {
+		return setVolumeOwnership(dir, *fsGroup, false)
+	}
+	return nil
 }
 
 // containerMounts is the CRI mounts of c, given each volume's host path. A subPath is a
@@ -257,7 +269,13 @@ func subPathOf(base, sub string) (string, error) {
 		if err := os.MkdirAll(p, 0o750); err != nil {
 			return "", err
 		}
-		_ = os.Chmod(p, 0o777)
+		// The volume's own mode, as Kubernetes: an emptyDir's 0777 lets any user write,
+		// and an fsGroup's setgid keeps what is created there the group's.
+		mode := fs.ModeDir | 0o777
+		if fi, err := os.Stat(base); err == nil {
+			mode = fi.Mode()
+		}
+		_ = os.Chmod(p, mode)
 	}
 	realBase, err := filepath.EvalSymlinks(base)
 	if err != nil {
