@@ -421,7 +421,11 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	if err == nil {
 		cfg.Mounts, err = containerMounts(c, volumes)
 	}
+	if err == nil {
+		err = k.checkRunAsNonRoot(ctx, pod, c, image)
+	}
 	if err != nil {
+		k.log.Info("container not created: configuration error", "pod", podDesc(pod), "container", c.GetName(), "err", err)
 		k.setWaiting(uid, c.GetName(), "CreateContainerConfigError", err.Error())
 		k.recorder.Eventf(pod, record.Warning, "Failed", "Error: %v", err)
 		return 10 * time.Second
