@@ -192,6 +192,16 @@ func (r *Remote) ExecSync(ctx context.Context, id string, cmd []string, timeout 
 	return resp.GetStdout(), resp.GetStderr(), resp.GetExitCode(), nil
 }
 
+func (r *Remote) ExecURL(ctx context.Context, req *runtimeapi.ExecRequest) (string, error) {
+	ctx, cancel := r.ctx(ctx)
+	defer cancel()
+	resp, err := r.rt.Exec(ctx, req)
+	if err != nil {
+		return "", wrap("Exec", err)
+	}
+	return resp.GetUrl(), nil
+}
+
 func (r *Remote) PullImage(ctx context.Context, image string, sandboxConfig *runtimeapi.PodSandboxConfig) (string, error) {
 	// No timeout of ours: a pull takes what it takes; ctx bounds it.
 	resp, err := r.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}, SandboxConfig: sandboxConfig})

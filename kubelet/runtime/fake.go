@@ -25,6 +25,10 @@ type Fake struct {
 	ExitOnStart func(cfg *runtimeapi.ContainerConfig) (exit bool, code int32)
 	// Exec answers ExecSync (exit 0 when nil).
 	Exec func(containerID string, cmd []string) (stdout string, exitCode int32)
+	// StreamURL is the base URL of a test's streaming server: ExecURL answers
+	// StreamURL + "/exec/" + the container id. Empty, ExecURL fails as a runtime without a
+	// streaming server would.
+	StreamURL string
 
 	mu            sync.Mutex
 	nextID        int
@@ -423,6 +427,23 @@ func (f *Fake) ExecSync(_ context.Context, id string, cmd []string, _ time.Durat
 	}
 	out, code := exec(id, cmd)
 	return []byte(out), nil, code, nil
+}
+
+func (f *Fake) ExecURL(_ context.Context, req *runtimeapi.ExecRequest) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := req.GetContainerId()
+	f.record(fmt.Sprintf("Exec %s tty=%v stdin=%v stdout=%v stderr=%v %s", id, req.GetTty(), req.GetStdin(), req.GetStdout(), req.GetStderr(), strings.Join(req.GetCmd(), " ")))
+	c, ok := f.containers[id]
+	switch {
+	case !ok:
+		return "", fmt.Errorf("container %s: %w", id, ErrNotFound)
+	case c.state != runtimeapi.ContainerState_CONTAINER_RUNNING:
+		return "", fmt.Errorf("container %s is not in running state", id)
+	case f.StreamURL == "":
+		return "", fmt.Errorf("the fake runtime has no streaming server (set StreamURL)")
+	}
+	return f.StreamURL + "/exec/" + id, nil
 }
 
 func (f *Fake) PullImage(_ context.Context, image string, _ *runtimeapi.PodSandboxConfig) (string, error) {

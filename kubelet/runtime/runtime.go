@@ -64,6 +64,10 @@ type Runtime interface {
 	// ExecSync runs cmd in a container and returns its output and exit code; err is only
 	// set when the command could not be run at all (or timed out).
 	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (stdout, stderr []byte, exitCode int32, err error)
+	// ExecURL prepares a streaming exec (CRI Exec) and returns the URL of the runtime's
+	// streaming server that runs it once a client connects with SPDY or a websocket. The
+	// URL is single-use and short-lived; the kubelet proxies the client's upgrade to it.
+	ExecURL(ctx context.Context, req *runtimeapi.ExecRequest) (string, error)
 
 	// PullImage pulls an image and returns its reference (image id).
 	PullImage(ctx context.Context, image string, sandboxConfig *runtimeapi.PodSandboxConfig) (string, error)

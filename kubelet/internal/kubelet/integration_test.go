@@ -43,6 +43,13 @@ func startKubelet(t *testing.T, cs *kube.Clientset, fake *krt.Fake, node string)
 // default).
 func startKubeletAt(t *testing.T, cs *kube.Clientset, fake *krt.Fake, node, root string) (stop func()) {
 	t.Helper()
+	_, stop = runTestKubelet(t, cs, fake, node, root)
+	return stop
+}
+
+// runTestKubelet is startKubeletAt that also returns the kubelet, for tests of its API.
+func runTestKubelet(t *testing.T, cs *kube.Clientset, fake *krt.Fake, node, root string) (k *Kubelet, stop func()) {
+	t.Helper()
 	k, err := New(Config{
 		NodeName: node, Client: cs, Runtime: fake, Log: testLog(), Host: &testHost, NodeIP: "192.168.1.10", RootDir: root,
 		RegisterNode: true, Reserved: resource.List{"cpu": resource.MustParse("100m")},
@@ -72,7 +79,7 @@ func startKubeletAt(t *testing.T, cs *kube.Clientset, fake *krt.Fake, node, root
 		}
 	}
 	t.Cleanup(stop)
-	return stop
+	return k, stop
 }
 
 func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, string)) {

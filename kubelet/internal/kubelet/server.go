@@ -17,14 +17,17 @@ import (
 	"kubelab.io/proto/runtime"
 )
 
-// Handler is the kubelet's read-only API: /healthz, /pods (the pods bound here, as a
-// PodList), and /containerLogs/{namespace}/{pod}/{container} with follow, tailLines,
-// previous and timestamps, reading the CRI log files.
+// Handler is the kubelet's API: /healthz, /pods (the pods bound here, as a PodList),
+// /containerLogs/{namespace}/{pod}/{container} with follow, tailLines, previous and
+// timestamps, reading the CRI log files, and /exec/{namespace}/{pod}/{container} (exec.go).
 func (k *Kubelet) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /pods", k.servePods)
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", k.serveLogs)
+	// GET for websocket clients, POST for SPDY ones, as upstream's kubelet serves both.
+	mux.HandleFunc("GET /exec/{namespace}/{pod}/{container}", k.serveExec)
+	mux.HandleFunc("POST /exec/{namespace}/{pod}/{container}", k.serveExec)
 	return mux
 }
 
@@ -57,14 +60,7 @@ func (k *Kubelet) serveLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		tail = n
 	}
-	k.mu.Lock()
-	var uid string
-	for u, p := range k.pods {
-		if p.GetMetadata().GetNamespace() == ns && p.GetMetadata().GetName() == name {
-			uid = u
-		}
-	}
-	k.mu.Unlock()
+	uid := k.podUIDByName(ns, name)
 	if uid == "" {
 		http.Error(w, fmt.Sprintf("pod %s/%s not found on this node", ns, name), http.StatusNotFound)
 		return

@@ -9,7 +9,7 @@
 //
 // Authorization is a fixed rule, the one upstream's default RBAC gives the kubelet API:
 // /healthz answers every authenticated caller; everything else (/pods,
-// /containerLogs/…) only the apiserver's kubelet client (user
+// /containerLogs/…, /exec/…) only the apiserver's kubelet client (user
 // "kube-apiserver-kubelet-client") and cluster admins (group "system:masters").
 package server
 
@@ -81,7 +81,12 @@ func Authorize(h http.Handler, log *slog.Logger) http.Handler {
 		}
 		if !Allowed(u, r.URL.Path) {
 			log.Info("kubelet server: forbidden", "user", u.Name, "groups", u.Groups, "path", r.URL.Path)
-			http.Error(w, fmt.Sprintf("Forbidden (user=%s, verb=get, resource=nodes, subresource=proxy)", u.Name), http.StatusForbidden)
+			// Upstream names the verb by method: an exec's SPDY POST asks to create.
+			verb := "get"
+			if r.Method == http.MethodPost {
+				verb = "create"
+			}
+			http.Error(w, fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=nodes, subresource=proxy)", u.Name, verb), http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)

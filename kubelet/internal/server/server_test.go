@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,5 +222,22 @@ func TestCertFlagsGoTogether(t *testing.T) {
 	}
 	if _, err := New(Config{CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key", Handler: http.NotFoundHandler()}); err == nil {
 		t.Error("missing certificate files accepted")
+	}
+}
+
+// TestForbiddenNamesVerb: the 403 names the verb as upstream's kubelet does, create for an
+// exec's SPDY POST and get otherwise.
+func TestForbiddenNamesVerb(t *testing.T) {
+	h := Authorize(http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	node := &x509.Certificate{Subject: pkix.Name{CommonName: "system:node:node-1", Organization: []string{"system:nodes"}}}
+	for method, verb := range map[string]string{http.MethodPost: "create", http.MethodGet: "get"} {
+		r := httptest.NewRequest(method, "/exec/default/web/nginx?command=true", nil)
+		r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{node}}}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		want := "Forbidden (user=system:node:node-1, verb=" + verb + ", resource=nodes, subresource=proxy)"
+		if w.Code != http.StatusForbidden || strings.TrimSpace(w.Body.String()) != want {
+			t.Errorf("%s: %d %q, want 403 %q", method, w.Code, w.Body.String(), want)
+		}
 	}
 }
