@@ -44,6 +44,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 		s.serveLog(w, r, call)
 		return
 	}
+	if info.Subresource == "exec" {
+		s.serveExec(w, r, call, info)
+		return
+	}
 	switch info.Verb {
 	case "get":
 		obj, err := call.Get(ctx)

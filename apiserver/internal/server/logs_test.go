@@ -38,16 +38,23 @@ type fakeKubelet struct {
 func newFakeKubelet(t *testing.T, serving tls.Certificate, clientCAs *Server) *fakeKubelet {
 	t.Helper()
 	fk := &fakeKubelet{release: make(chan struct{})}
-	fk.srv = httptest.NewUnstartedServer(http.HandlerFunc(fk.serve))
-	fk.srv.TLS = &tls.Config{Certificates: []tls.Certificate{serving}}
-	if clientCAs != nil {
-		fk.srv.TLS.ClientCAs = clientCAs.Bundle().CAPool
-		fk.srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	fk.srv.StartTLS()
-	t.Cleanup(fk.srv.Close)
-	fk.port = fk.srv.Listener.Addr().(*net.TCPAddr).Port
+	fk.srv, fk.port = startKubeletTLS(t, http.HandlerFunc(fk.serve), serving, clientCAs)
 	return fk
+}
+
+// startKubeletTLS serves h as a kubelet does: HTTPS with serving, and client certificates
+// required and verified against clientCAs' cluster CA (when clientCAs is not nil).
+func startKubeletTLS(t *testing.T, h http.Handler, serving tls.Certificate, clientCAs *Server) (*httptest.Server, int) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serving}}
+	if clientCAs != nil {
+		srv.TLS.ClientCAs = clientCAs.Bundle().CAPool
+		srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, srv.Listener.Addr().(*net.TCPAddr).Port
 }
 
 // servingCert is a kubelet serving certificate for 127.0.0.1 issued by s's cluster CA.

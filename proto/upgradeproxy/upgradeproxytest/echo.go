@@ -95,7 +95,11 @@ func Dial(t testing.TB, addr string, req Request) *Conn {
 		t.Fatal(err)
 	}
 	if req.TLS != nil {
-		c = tls.Client(c, req.TLS)
+		cfg := req.TLS.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		c = tls.Client(c, cfg)
 	}
 	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))

@@ -1,0 +1,214 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"kubelab.io/apiserver/internal/pki"
+	"kubelab.io/proto/upgradeproxy/upgradeproxytest"
+)
+
+// execKubelet is a kubelet whose /exec speaks upgradeproxytest's echo protocol (and
+// refuses any other, as containerd's streaming server refuses a websocket v5.channel.k8s.io).
+// Only the apiserver's kubelet client certificate gets in. It records what it was asked.
+type execKubelet struct {
+	echo upgradeproxytest.Echo
+	port int
+
+	mu       sync.Mutex
+	requests []string // "METHOD path?query Upgrade"
+}
+
+func newExecKubelet(t *testing.T, s *Server) *execKubelet {
+	t.Helper()
+	ek := &execKubelet{}
+	_, ek.port = startKubeletTLS(t, http.HandlerFunc(ek.serve), servingCert(t, s), s)
+	return ek
+}
+
+func (ek *execKubelet) serve(w http.ResponseWriter, r *http.Request) {
+	if user := r.TLS.VerifiedChains[0][0].Subject.CommonName; user != pki.KubeletClientCommonName {
+		http.Error(w, "Forbidden (user="+user+", verb=create, resource=nodes, subresource=proxy)", http.StatusForbidden)
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, "/exec/") {
+		http.NotFound(w, r)
+		return
+	}
+	ek.mu.Lock()
+	ek.requests = append(ek.requests, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Upgrade"))
+	ek.mu.Unlock()
+	ek.echo.ServeHTTP(w, r)
+}
+
+func (ek *execKubelet) got() []string {
+	ek.mu.Lock()
+	defer ek.mu.Unlock()
+	return append([]string(nil), ek.requests...)
+}
+
+// execServer is logServer's cluster with an exec-speaking kubelet on node-1 and a
+// completed pod "done" there.
+func execServer(t *testing.T) (*Server, *apiClient, *execKubelet) {
+	t.Helper()
+	s := testServer(t)
+	c := adminClient(t, s)
+	ek := newExecKubelet(t, s)
+	registerNode(t, c, "node-1", ek.port)
+	createPod(t, c, "web", "node-1", "nginx")
+	createPod(t, c, "two", "node-1", "a", "b")
+	createPod(t, c, "pending", "", "nginx")
+	createPod(t, c, "done", "node-1", "nginx")
+	c.do("PATCH", pods+"/done/status", "application/merge-patch+json", `{"status":{"phase":"Succeeded"}}`).must(t, http.StatusOK)
+	return s, c, ek
+}
+
+// dialExec sends an exec upgrade request as c's user straight over TLS.
+func dialExec(t *testing.T, c *apiClient, method, path, protocol string) *upgradeproxytest.Conn {
+	t.Helper()
+	tlsCfg := c.http.Transport.(*http.Transport).TLSClientConfig.Clone()
+	tlsCfg.NextProtos = []string{"http/1.1"} // a protocol switch has no HTTP/2 form
+	return upgradeproxytest.Dial(t, strings.TrimPrefix(c.base, "https://"), upgradeproxytest.Request{
+		Method: method, Path: path, Protocol: protocol, TLS: tlsCfg,
+		Header: http.Header{"X-Stream-Protocol-Version": {"v4.channel.k8s.io"}},
+	})
+}
+
+func TestPodExec(t *testing.T) {
+	s, c, ek := execServer(t)
+
+	t.Run("stream", func(t *testing.T) {
+		conn := dialExec(t, c, "POST", pods+"/web/exec?command=cat&command=/etc/hostname&stdin=true&stdout=true&stderr=true", upgradeproxytest.Protocol)
+		if conn.Resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("status %d %s, want 101", conn.Resp.StatusCode, conn.Body(t))
+		}
+		if got := conn.Resp.Header.Get("X-Stream-Protocol-Version"); got != "v4.channel.k8s.io" {
+			t.Errorf("negotiated %q, want the kubelet's v4.channel.k8s.io", got)
+		}
+		conn.Echo(t, "typed in")
+		conn.Finish(t)
+		want := "POST /exec/default/web/nginx?command=cat&command=%2Fetc%2Fhostname&error=1&input=1&output=1 " + upgradeproxytest.Protocol
+		if got := ek.got(); len(got) == 0 || got[len(got)-1] != want {
+			t.Errorf("kubelet got %q, want %q last", got, want)
+		}
+	})
+
+	t.Run("refused websocket comes back", func(t *testing.T) {
+		conn := dialExec(t, c, "GET", pods+"/web/exec?command=true&stdout=true", "websocket")
+		if body := conn.Body(t); conn.Resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "requested protocol(s) are not supported") {
+			t.Errorf("status %d %q, want the kubelet's 403", conn.Resp.StatusCode, body)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			path, reason, message string
+			code                  int
+		}{
+			{"web/exec?command=true&stdout=true&container=nope", "BadRequest", "container nope is not valid for pod web", 400},
+			{"two/exec?command=true&stdout=true", "BadRequest", "a container name must be specified for pod two, choose one of: [a b]", 400},
+			{"pending/exec?command=true&stdout=true", "BadRequest", "pod pending does not have a host assigned", 400},
+			{"done/exec?command=true&stdout=true", "BadRequest", "cannot exec into a container in a completed pod; current phase is Succeeded", 400},
+			{"nope/exec?command=true&stdout=true", "NotFound", `pods "nope" not found`, 404},
+			{"web/exec?stdout=true", "BadRequest", "you must specify at least one command for the container", 400},
+			{"web/exec?command=true", "BadRequest", "you must specify at least 1 of stdin, stdout, stderr", 400},
+			{"web/exec?command=true&stdout=maybe", "BadRequest", `stdout must be a boolean, got "maybe"`, 400},
+		} {
+			conn := dialExec(t, c, "POST", pods+"/"+tc.path, "SPDY/3.1")
+			m := response{code: conn.Resp.StatusCode, body: []byte(conn.Body(t))}.must(t, tc.code).json(t)
+			if str(m["kind"]) != "Status" || str(m["reason"]) != tc.reason || !strings.Contains(str(m["message"]), tc.message) {
+				t.Errorf("%s: %v %q, want %s %q", tc.path, m["reason"], m["message"], tc.reason, tc.message)
+			}
+		}
+		m := c.post(pods+"/web/exec?command=true&stdout=true", "").must(t, http.StatusBadRequest).json(t)
+		if str(m["message"]) != "Upgrade request required" {
+			t.Errorf("plain POST: %q", m["message"])
+		}
+	})
+
+	t.Run("discovery", func(t *testing.T) {
+		m := c.get("/api/v1").must(t, http.StatusOK).json(t)
+		for _, r := range m["resources"].([]any) {
+			if str(dig(r, "name")) == "pods/exec" {
+				if v := fmt.Sprint(dig(r, "verbs")); v != "[create get]" || str(dig(r, "kind")) != "PodExecOptions" {
+					t.Errorf("pods/exec: %v", r)
+				}
+				return
+			}
+		}
+		t.Error("discovery lacks pods/exec")
+	})
+
+	t.Run("authorization", func(t *testing.T) {
+		alice := userClient(t, s, "alice")
+		execPath := pods + "/web/exec?command=true&stdout=true"
+		forbidden := func(method, verb string) {
+			t.Helper()
+			conn := dialExec(t, alice, method, execPath, upgradeproxytest.Protocol)
+			m := response{code: conn.Resp.StatusCode, body: []byte(conn.Body(t))}.must(t, http.StatusForbidden).json(t)
+			want := fmt.Sprintf(`pods "web" is forbidden: User "alice" cannot %s resource "pods/exec" in API group "" in the namespace "default"`, verb)
+			if str(m["message"]) != want {
+				t.Errorf("%s: message %q, want %q", method, m["message"], want)
+			}
+		}
+		forbidden("POST", "create")
+		forbidden("GET", "get")
+
+		// get on pods/exec alone opens no stream: a websocket's GET must also be allowed
+		// to create, as Kubernetes 1.35 checks.
+		grantExec(t, c, "exec-getter", "alice", `"get"`)
+		eventually(t, "alice's get on pods/exec to take effect", func() bool {
+			return strings.Contains(dialExec(t, alice, "GET", execPath, upgradeproxytest.Protocol).Body(t), "cannot create")
+		})
+		forbidden("GET", "create")
+		forbidden("POST", "create")
+
+		grantExec(t, c, "exec-creator", "alice", `"create"`)
+		eventually(t, "alice to exec", func() bool {
+			return dialExec(t, alice, "POST", execPath, upgradeproxytest.Protocol).Resp.StatusCode == http.StatusSwitchingProtocols
+		})
+		if conn := dialExec(t, alice, "GET", execPath, upgradeproxytest.Protocol); conn.Resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Errorf("GET with get and create: %d %s", conn.Resp.StatusCode, conn.Body(t))
+		}
+	})
+}
+
+// grantExec binds user to a new Role in default allowing verbs on pods/exec.
+func grantExec(t *testing.T, c *apiClient, name, user, verbs string) {
+	t.Helper()
+	c.post(rbacAPI+"/namespaces/default/roles", fmt.Sprintf(`{"kind":"Role","apiVersion":"rbac.authorization.k8s.io/v1","metadata":{"name":%q,"namespace":"default"},
+"rules":[{"apiGroups":[""],"resources":["pods/exec"],"verbs":[%s]}]}`, name, verbs)).must(t, http.StatusCreated)
+	c.post(rbacAPI+"/namespaces/default/rolebindings", fmt.Sprintf(`{"kind":"RoleBinding","apiVersion":"rbac.authorization.k8s.io/v1","metadata":{"name":%q},
+"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":%q},
+"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":%q}]}`, name, name, user)).must(t, http.StatusCreated)
+}
+
+// TestPodExecKubectl: the stock kubectl offers a websocket first; the kubelet refuses it,
+// and kubectl falls back to SPDY (which this kubelet refuses too) and reports the
+// kubelet's reason instead of hanging. The apiserver's own refusals reach it as well.
+func TestPodExecKubectl(t *testing.T) {
+	if _, err := os.Stat(stockKubectl); err != nil {
+		t.Skipf("stock kubectl not installed at %s", stockKubectl)
+	}
+	s, _, ek := execServer(t)
+	out, err := kubectlErr(t, s, "exec", "web", "--", "cat", "/etc/hostname")
+	if err == nil || !strings.Contains(out, "requested protocol(s) are not supported") {
+		t.Errorf("kubectl exec web: %v %s", err, out)
+	}
+	got := ek.got()
+	if len(got) != 2 || !strings.HasPrefix(got[0], "GET ") || !strings.HasSuffix(got[0], " websocket") ||
+		!strings.HasPrefix(got[1], "POST ") || !strings.HasSuffix(got[1], " SPDY/3.1") {
+		t.Errorf("kubelet got %q, want a websocket GET then the SPDY POST fallback", got)
+	}
+	if !strings.Contains(got[0], "/exec/default/web/nginx?command=cat&command=%2Fetc%2Fhostname&error=1&output=1") {
+		t.Errorf("kubelet URL %q", got[0])
+	}
+	out, err = kubectlErr(t, s, "exec", "pending", "--", "true")
+	if err == nil || !strings.Contains(out, "pod pending does not have a host assigned") {
+		t.Errorf("kubectl exec pending: %v %s", err, out)
+	}
+}
