@@ -36,7 +36,8 @@ func TestMain(m *testing.M) {
 // TestScripts runs every testdata/*.txtar against its own apiserver (embedded etcd). The
 // scripts see $KUBECONFIG (the admin kubeconfig), $SERVER, $EXAMPLES (deploy/examples) and
 // ages fixed to 10s; `metrics-mark`, `discovery-requests N` and `write-requests N` read the
-// server's request counters.
+// server's request counters; `cmp-interleaved` compares output that goroutines write
+// concurrently (see cmpInterleaved).
 func TestScripts(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txtar")
 	if err != nil || len(files) == 0 {
@@ -65,6 +66,7 @@ func TestScripts(t *testing.T) {
 					"discovery-requests": m.assert("discovery", isDiscovery),
 					"write-requests":     m.assert("write", isWrite),
 					"retry":              retry,
+					"cmp-interleaved":    cmpInterleaved,
 					// put PATH FILE writes what no kubectl verb writes, such as a pod's status.
 					"put": func(ts *testscript.TestScript, neg bool, args []string) {
 						if len(args) != 2 {
