@@ -2,15 +2,12 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"kubelab.io/proto/apierrors"
 )
 
 // NewCmdCordon is `kubectl cordon NODE`.
@@ -171,153 +168,114 @@ func (o *drainFlags) run(ctx context.Context, f *Factory, streams Streams, args 
 	if err != nil {
 		return err
 	}
-	var failed []string
+	// As kubectl: every node is cordoned first, so no pod evicted from one lands on another
+	// about to be drained; a node that fails to drain is reported and the others are still
+	// drained, the failures returned together at the end.
 	for _, n := range nodes {
 		if err := setUnschedulable(ctx, c, streams, n, true, "cordon", o.dryRun); err != nil {
 			return err
 		}
+	}
+	var failed []string
+	var fatal []error
+	for _, n := range nodes {
 		if err := o.drainNode(ctx, f, c, streams, pods, n); err != nil {
 			fmt.Fprintf(streams.ErrOut, "error: unable to drain node %q due to error: %v, continuing command...\n", n.name, err)
 			failed = append(failed, n.name)
+			fatal = append(fatal, err)
 			continue
 		}
 		fmt.Fprintf(streams.Out, "%s drained%s\n", n, o.dryRun.suffix())
 	}
 	if len(failed) > 0 {
 		fmt.Fprintf(streams.ErrOut, "There are pending nodes to be drained:\n %s\n", strings.Join(failed, "\n "))
-		return &exitError{err: errors.New("drain failed")}
 	}
-	return nil
+	return newAggregate(fatal)
 }
 
-// podFilter is kubectl drain's verdict on one pod: delete it, skip it (with a warning) or
-// refuse the drain.
-func (o *drainFlags) podFilter(pod Object) (del bool, warning, refusal string) {
-	if _, mirror := nestedMap(pod, "metadata", "annotations")["kubernetes.io/config.mirror"]; mirror {
-		return false, "", ""
-	}
-	phase := nestedString(pod, "status", "phase")
-	finished := phase == "Succeeded" || phase == "Failed"
-	var controller Object
-	for _, r := range nestedSlice(pod, "metadata", "ownerReferences") {
-		if b, _ := nested(r, "controller").(bool); b {
-			controller, _ = r.(map[string]any)
-		}
-	}
-	if controller != nil && nestedString(controller, "kind") == "DaemonSet" {
-		if o.ignoreDaemonSets {
-			return false, "ignoring DaemonSet-managed Pods", ""
-		}
-		return false, "", "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"
-	}
-	if controller == nil && !finished {
-		if !o.force {
-			return false, "", "cannot delete Pods that declare no controller (use --force to override)"
-		}
-		return true, "deleting Pods that declare no controller", ""
-	}
-	for _, v := range nestedSlice(pod, "spec", "volumes") {
-		if nested(v, "emptyDir") != nil && !finished {
-			if !o.deleteEmptyDir {
-				return false, "", "cannot delete Pods with local storage (use --delete-emptydir-data to override)"
-			}
-			return true, "deleting Pods with local storage", ""
-		}
-	}
-	return true, "", ""
-}
-
+// drainNode removes node n's pods. When that fails it says which pods are still there, as
+// kubectl does, and returns the failure.
 func (o *drainFlags) drainNode(ctx context.Context, f *Factory, c *Client, streams Streams, pods Resource, n objectRef) error {
-	q := url.Values{"fieldSelector": {"spec.nodeName=" + n.name}}
-	if o.podSelector != "" {
-		q.Set("labelSelector", o.podSelector)
-	}
-	list, err := c.GetObject(ctx, pods.Path("", ""), q)
+	victims, warnings, refusal, err := o.podsForDeletion(ctx, c, pods, n)
 	if err != nil {
 		return err
 	}
-	warnings, refusals := map[string][]string{}, map[string][]string{}
-	var warnOrder, refOrder []string
-	var victims []objectRef
-	for _, it := range nestedSlice(list, "items") {
-		pod, _ := it.(map[string]any)
-		id := nestedString(pod, "metadata", "namespace") + "/" + nestedString(pod, "metadata", "name")
-		del, warn, refuse := o.podFilter(pod)
-		if refuse != "" {
-			if refusals[refuse] == nil {
-				refOrder = append(refOrder, refuse)
-			}
-			refusals[refuse] = append(refusals[refuse], id)
-			continue
-		}
-		if warn != "" {
-			if warnings[warn] == nil {
-				warnOrder = append(warnOrder, warn)
-			}
-			warnings[warn] = append(warnings[warn], id)
-		}
-		if del {
-			victims = append(victims, objectRef{res: pods, namespace: nestedString(pod, "metadata", "namespace"), name: nestedString(pod, "metadata", "name")})
-		}
+	if refusal != nil {
+		return refusal
 	}
-	if len(refusals) > 0 {
-		var parts []string
-		for _, r := range refOrder {
-			parts = append(parts, r+": "+strings.Join(refusals[r], ", "))
-		}
-		return errors.New(strings.Join(parts, ", "))
-	}
-	for _, w := range warnOrder {
-		fmt.Fprintf(streams.ErrOut, "Warning: %s: %s\n", w, strings.Join(warnings[w], ", "))
-	}
-	ctxT := ctx
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctxT, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	evictionGV := ""
-	if !o.disableEviction {
-		if evictionGV, err = evictionSupport(ctx, f); err != nil {
-			return err
-		}
+	for _, w := range warnings {
+		fmt.Fprintf(streams.ErrOut, "Warning: %s\n", w)
 	}
 	if o.dryRun == dryRunClient {
 		// Nothing is sent; say what would be, as kubectl does.
 		for _, v := range victims {
-			fmt.Fprintf(streams.Out, "evicting pod %s/%s%s\n", v.namespace, v.name, o.dryRun.suffix())
+			fmt.Fprintf(streams.Out, "evicting pod %s/%s%s\n", v.ref.namespace, v.ref.name, o.dryRun.suffix())
 		}
 		return nil
 	}
-	for _, v := range victims {
-		if err := o.evictOrDelete(ctxT, c, streams, v, evictionGV); err != nil && !apierrors.IsNotFound(err) {
+	if len(victims) == 0 {
+		return nil
+	}
+	err = o.removePods(ctx, f, c, streams, victims)
+	if err == nil {
+		return nil
+	}
+	pending, _, refusal, lerr := o.podsForDeletion(ctx, c, pods, n)
+	if len(pending) > 0 {
+		fmt.Fprintf(streams.ErrOut, "There are pending pods in node %q when an error occurred: %v\n", n.name, err)
+		for _, p := range pending {
+			fmt.Fprintf(streams.ErrOut, "pod/%s\n", p.ref.name)
+		}
+	}
+	if lerr == nil {
+		lerr = refusal
+	}
+	if lerr != nil {
+		fmt.Fprintf(streams.ErrOut, "Following errors occurred while getting the list of pods to delete:\n%v\n", lerr)
+	}
+	return err
+}
+
+// removePods evicts victims, or deletes them where the server has no eviction subresource
+// or with --disable-eviction, as podRemover describes.
+func (o *drainFlags) removePods(ctx context.Context, f *Factory, c *Client, streams Streams, victims []drainPod) error {
+	evictionGV := ""
+	if !o.disableEviction {
+		var err error
+		if evictionGV, err = evictionSupport(ctx, f); err != nil {
 			return err
 		}
 	}
-	verb := "deleted"
-	if evictionGV != "" {
-		verb = "evicted"
+	opts := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1"}
+	if o.gracePeriod >= 0 {
+		opts["gracePeriodSeconds"] = o.gracePeriod
 	}
 	if o.dryRun == dryRunServer {
-		// The server rehearsed each removal; there is nothing to wait for.
-		if evictionGV == "" {
-			for _, v := range victims {
-				fmt.Fprintf(streams.Out, "pod/%s %s%s\n", v.name, verb, o.dryRun.suffix())
-			}
-		}
-		return nil
+		opts["dryRun"] = []string{"All"}
 	}
-	for _, v := range victims {
-		timeout := o.timeout
-		if timeout == 0 {
-			timeout = 24 * time.Hour
-		}
-		if err := waitGone(ctxT, c, v, timeout); err != nil {
-			return fmt.Errorf("drain did not complete within %v", o.timeout)
-		}
-		fmt.Fprintf(streams.Out, "pod/%s %s\n", v.name, verb)
+	out, errOut := lockedWriters(streams.Out, streams.ErrOut)
+	r := &podRemover{
+		get: func(ctx context.Context, p objectRef) (Object, error) { return c.GetObject(ctx, p.path(), nil) },
+		remove: func(ctx context.Context, p objectRef) error {
+			_, err := c.Do(ctx, Request{Method: "DELETE", Path: p.path(), Body: mustJSON(opts)})
+			return err
+		},
+		out: out, errOut: errOut, serverDryRun: o.dryRun == dryRunServer, timeout: o.timeout,
+		retryDelay: 5 * time.Second, pollInterval: time.Second, after: time.After,
 	}
-	return nil
+	if evictionGV == "" {
+		return r.deleteAll(ctx, victims)
+	}
+	r.remove = func(ctx context.Context, p objectRef) error {
+		eviction := map[string]any{
+			"apiVersion": evictionGV, "kind": "Eviction",
+			"metadata":      map[string]any{"name": p.name, "namespace": p.namespace},
+			"deleteOptions": opts,
+		}
+		_, err := c.Do(ctx, Request{Method: "POST", Path: p.path() + "/eviction", Body: mustJSON(eviction)})
+		return err
+	}
+	return r.evictAll(ctx, victims)
 }
 
 // evictionSupport returns the group/version of the Eviction kind when the server serves the
@@ -338,39 +296,4 @@ func evictionSupport(ctx context.Context, f *Factory) (string, error) {
 		}
 	}
 	return "", nil
-}
-
-// evictOrDelete removes one pod: through its eviction subresource when the server has one
-// (retrying while a disruption budget refuses it with 429, as kubectl does), else by delete.
-func (o *drainFlags) evictOrDelete(ctx context.Context, c *Client, streams Streams, v objectRef, evictionGV string) error {
-	opts := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1"}
-	if o.gracePeriod >= 0 {
-		opts["gracePeriodSeconds"] = o.gracePeriod
-	}
-	if o.dryRun == dryRunServer {
-		opts["dryRun"] = []string{"All"}
-	}
-	if evictionGV == "" {
-		_, err := c.Do(ctx, Request{Method: "DELETE", Path: v.path(), Body: mustJSON(opts)})
-		return err
-	}
-	eviction := map[string]any{
-		"apiVersion": evictionGV, "kind": "Eviction",
-		"metadata":      map[string]any{"name": v.name, "namespace": v.namespace},
-		"deleteOptions": opts,
-	}
-	for {
-		// Said before every attempt, as kubectl does, so a retried pod shows each one.
-		fmt.Fprintf(streams.Out, "evicting pod %s/%s%s\n", v.namespace, v.name, o.dryRun.suffix())
-		_, err := c.Do(ctx, Request{Method: "POST", Path: v.path() + "/eviction", Body: mustJSON(eviction)})
-		if !apierrors.IsTooManyRequests(err) {
-			return err
-		}
-		fmt.Fprintf(streams.ErrOut, "error when evicting pods/%q -n %q (will retry after 5s): %v\n", v.name, v.namespace, err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("error when evicting pods/%q -n %q: global timeout reached: %v", v.name, v.namespace, o.timeout)
-		case <-time.After(5 * time.Second):
-		}
-	}
 }

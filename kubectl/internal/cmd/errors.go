@@ -8,8 +8,46 @@ import (
 	"kubelab.io/proto/apierrors"
 )
 
-// errorMessage words err as kubectl's cmdutil.CheckErr does.
+// aggregate is several errors reported together, as apimachinery's utilerrors.Aggregate:
+// one reads as itself, several as "[a, b]".
+type aggregate []error
+
+// newAggregate is nil for no errors.
+func newAggregate(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return aggregate(errs)
+}
+
+func (a aggregate) Error() string {
+	if len(a) == 1 {
+		return a[0].Error()
+	}
+	parts := make([]string, len(a))
+	for i, e := range a {
+		parts[i] = e.Error()
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// errorMessage words err as kubectl's cmdutil.CheckErr does. An aggregate of one is its
+// error; a larger one (also inside an aggregate of one) is told one error a line, each as
+// it is, without the "error: " prefix.
 func errorMessage(err error) string {
+	if a, ok := err.(aggregate); ok && len(a) == 1 {
+		err = a[0]
+	}
+	if a, ok := err.(aggregate); ok {
+		lines := make([]string, len(a))
+		for i, e := range a {
+			lines[i] = e.Error()
+			if _, status := e.(*apierrors.StatusError); status {
+				lines[i] = errorMessage(e)
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
 	var se *apierrors.StatusError
 	if !errors.As(err, &se) {
 		msg := err.Error()
