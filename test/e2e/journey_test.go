@@ -67,6 +67,11 @@ func TestJourney(t *testing.T) {
 	})
 	t.Logf("kubectl logs %s shows the request's access-log line", pods[0].Metadata.Name)
 
+	// kubectl exec (the stock one) goes the same way and on to containerd's streaming
+	// server, with stdout, stderr, stdin and the exit code.
+	c.expectExec(t, pods[0])
+	t.Logf("kubectl exec %s: stdout, stderr, stdin (-i) and exit code through apiserver, kubelet and containerd", pods[0].Metadata.Name)
+
 	// The kubelet filled each pod's kube-api-access volume (ServiceAccount admission added
 	// it): a token the apiserver accepts as the pod's account, the cluster CA, the namespace.
 	c.expectServiceAccountVolume(t, pods[0])

@@ -6,10 +6,13 @@
 //	                                  by a newline, to FILE (created or truncated, 0644)
 //	kubelab-tool sleep DURATION       sleep (Go duration: 500ms, 3s)
 //	kubelab-tool exit CODE            exit with CODE
+//	kubelab-tool cat [FILE...]        copy the FILEs, or stdin when none, to stdout (kubectl
+//	                                  exec's tests: a file's content, and stdin through -i)
 package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -25,7 +28,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: kubelab-tool write FILE TEXT... | sleep DURATION | exit CODE")
+		return fmt.Errorf("usage: kubelab-tool write FILE TEXT... | sleep DURATION | exit CODE | cat [FILE...]")
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "write":
@@ -47,6 +50,23 @@ func run(args []string) error {
 			return err
 		}
 		time.Sleep(d)
+		return nil
+	case "cat":
+		if len(rest) == 0 {
+			_, err := io.Copy(os.Stdout, os.Stdin)
+			return err
+		}
+		for _, name := range rest {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(os.Stdout, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
 		return nil
 	case "exit":
 		if len(rest) != 1 {
