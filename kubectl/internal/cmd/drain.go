@@ -114,12 +114,15 @@ type drainFlags struct {
 	disableEviction  bool
 	dryRunFlag       string
 	dryRun           dryRunStrategy
+	// skipWaitForDelete is --skip-wait-for-delete-timeout, in seconds (see deletedLongAgo).
+	skipWaitForDelete int
+	now               func() time.Time
 }
 
 // NewCmdDrain is `kubectl drain NODE`: cordon, then evict the node's pods (delete them where
 // the server has no eviction subresource, or with --disable-eviction).
 func NewCmdDrain(f *Factory, streams Streams) *cobra.Command {
-	o := &drainFlags{}
+	o := &drainFlags{now: time.Now}
 	c := &cobra.Command{
 		Use:   "drain NODE",
 		Short: "Drain node in preparation for maintenance",
@@ -154,6 +157,7 @@ func NewCmdDrain(f *Factory, streams Streams) *cobra.Command {
 	fl.StringVarP(&o.selector, "selector", "l", "", "Selector (label query) to filter on")
 	fl.StringVar(&o.podSelector, "pod-selector", "", "Label selector to filter pods on the node")
 	fl.BoolVar(&o.disableEviction, "disable-eviction", false, "Force drain to use delete, even if eviction is supported.")
+	fl.IntVar(&o.skipWaitForDelete, "skip-wait-for-delete-timeout", 0, "If pod DeletionTimestamp older than N seconds, skip waiting for the pod.  Seconds must be greater than 0 to skip.")
 	return c
 }
 
@@ -262,6 +266,7 @@ func (o *drainFlags) removePods(ctx context.Context, f *Factory, c *Client, stre
 		},
 		out: out, errOut: errOut, serverDryRun: o.dryRun == dryRunServer, timeout: o.timeout,
 		retryDelay: 5 * time.Second, pollInterval: time.Second, after: time.After,
+		skipWaitForDelete: o.skipWaitForDelete, now: o.now,
 	}
 	if evictionGV == "" {
 		return r.deleteAll(ctx, victims)

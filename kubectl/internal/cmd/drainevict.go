@@ -41,6 +41,10 @@ type podRemover struct {
 	// wait for a pod to be gone (1s). after is time.After, replaced in tests.
 	retryDelay, pollInterval time.Duration
 	after                    func(time.Duration) <-chan time.Time
+	// skipWaitForDelete is --skip-wait-for-delete-timeout: a pod terminating for longer is
+	// not waited for (see deletedLongAgo). now is time.Now, replaced in tests.
+	skipWaitForDelete int
+	now               func() time.Time
 }
 
 // withTimeout bounds ctx by --timeout; 0 means no bound.
@@ -150,7 +154,8 @@ func (r *podRemover) deleteAll(ctx context.Context, pods []drainPod) error {
 }
 
 // waitGone reads pods now and then every pollInterval until each is gone (not found, or
-// replaced by a pod of another uid), saying "pod/NAME <verb>" as each goes. It returns the
+// replaced by a pod of another uid), saying "pod/NAME <verb>" as each goes, or has been
+// terminating for longer than --skip-wait-for-delete-timeout. It returns the
 // first failed read, or ctx's error when ctx ends first.
 func (r *podRemover) waitGone(ctx context.Context, pods []drainPod, verb string) error {
 	pending := pods
@@ -165,6 +170,8 @@ func (r *podRemover) waitGone(ctx context.Context, pods []drainPod, verb string)
 				return ctx.Err()
 			case err != nil:
 				return err
+			case deletedLongAgo(obj, r.skipWaitForDelete, r.now()):
+				fmt.Fprintf(r.out, "pod %q has DeletionTimestamp older than %v seconds, skipping\n", p.ref.name, r.skipWaitForDelete)
 			default:
 				still = append(still, p)
 			}

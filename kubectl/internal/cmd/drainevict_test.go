@@ -88,8 +88,11 @@ func remover(n *fakeNode, never bool) (*podRemover, *strings.Builder, *strings.B
 		return c
 	}
 	return &podRemover{remove: n.remove, get: n.get, out: o, errOut: e,
-		retryDelay: 5 * time.Second, pollInterval: time.Second, after: after}, &out, &errOut
+		retryDelay: 5 * time.Second, pollInterval: time.Second, after: after,
+		now: func() time.Time { return testNow }}, &out, &errOut
 }
+
+var testNow = time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC)
 
 func tooMany() error {
 	return apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 0)
@@ -274,5 +277,51 @@ func TestErrorMessageAggregate(t *testing.T) {
 	}
 	if newAggregate(nil) != nil {
 		t.Error("an aggregate of nothing is not nil")
+	}
+}
+
+// --skip-wait-for-delete-timeout=N: a pod terminating for more than N whole seconds is
+// neither removed (the filter drops it, even one drain would otherwise refuse) nor waited for.
+func TestSkipWaitForDeleteTimeout(t *testing.T) {
+	deleted := func(ago time.Duration) Object {
+		return map[string]any{"metadata": map[string]any{"name": "p", "namespace": "ns", "uid": "uid-p",
+			"deletionTimestamp": testNow.Add(-ago).Format(time.RFC3339)}}
+	}
+	for _, tc := range []struct {
+		pod     Object
+		seconds int
+		want    bool
+	}{
+		{deleted(time.Hour), 0, false},
+		{map[string]any{"metadata": map[string]any{"name": "p"}}, 5, false},
+		{deleted(5 * time.Second), 5, false},
+		{deleted(6 * time.Second), 5, true},
+		{deleted(time.Minute), 5, true},
+	} {
+		if got := deletedLongAgo(tc.pod, tc.seconds, testNow); got != tc.want {
+			t.Errorf("deletedLongAgo(%v, %d) = %v, want %v", nestedString(tc.pod, "metadata", "deletionTimestamp"), tc.seconds, got, tc.want)
+		}
+	}
+
+	o := &drainFlags{now: func() time.Time { return testNow }}
+	if _, _, refusal := o.podFilter(deleted(time.Minute)); refusal == "" {
+		t.Fatal("an unmanaged pod without --force is not refused")
+	}
+	o.skipWaitForDelete = 10
+	if del, warn, refusal := o.podFilter(deleted(time.Minute)); del || warn != "" || refusal != "" {
+		t.Errorf("podFilter = %v, %q, %q; want the pod skipped silently", del, warn, refusal)
+	}
+
+	// Evicted meanwhile, the pod is seen terminating for 20s: not waited for.
+	n := newFakeNode("p")
+	pods := n.drainPods("p")
+	r, out, _ := remover(n, true)
+	r.remove = func(context.Context, objectRef) error { n.set("p", deleted(20*time.Second)); return nil }
+	r.skipWaitForDelete = 10
+	if err := r.evictAll(context.Background(), pods); err != nil {
+		t.Fatal(err)
+	}
+	if want := "evicting pod ns/p\npod \"p\" has DeletionTimestamp older than 10 seconds, skipping\n"; out.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
 	}
 }

@@ -5,11 +5,30 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"time"
 )
+
+// deletedLongAgo is --skip-wait-for-delete-timeout's test, as kubectl's shouldSkipPod: the
+// pod has been terminating for more than seconds (> 0) whole seconds. drain neither removes
+// nor waits for such a pod: one stuck that long (its node down, say) would hold the drain up
+// until --timeout and still not go.
+func deletedLongAgo(pod Object, seconds int, now time.Time) bool {
+	if seconds <= 0 {
+		return false
+	}
+	ts, err := time.Parse(time.RFC3339, nestedString(pod, "metadata", "deletionTimestamp"))
+	if err != nil {
+		return false
+	}
+	return int(now.Sub(ts).Seconds()) > seconds
+}
 
 // podFilter is kubectl drain's verdict on one pod: delete it, skip it (with a warning) or
 // refuse the drain.
 func (o *drainFlags) podFilter(pod Object) (del bool, warning, refusal string) {
+	if deletedLongAgo(pod, o.skipWaitForDelete, o.now()) {
+		return false, "", ""
+	}
 	if _, mirror := nestedMap(pod, "metadata", "annotations")["kubernetes.io/config.mirror"]; mirror {
 		return false, "", ""
 	}
