@@ -193,11 +193,26 @@ func (r *Remote) ExecSync(ctx context.Context, id string, cmd []string, timeout 
 }
 
 func (r *Remote) ExecURL(ctx context.Context, req *runtimeapi.ExecRequest) (string, error) {
+	return streamURL(ctx, r, "Exec", r.rt.Exec, req)
+}
+
+func (r *Remote) AttachURL(ctx context.Context, req *runtimeapi.AttachRequest) (string, error) {
+	return streamURL(ctx, r, "Attach", r.rt.Attach, req)
+}
+
+func (r *Remote) PortForwardURL(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error) {
+	return streamURL(ctx, r, "PortForward", r.rt.PortForward, req)
+}
+
+// streamURL makes one of CRI's three streaming calls, which differ only in their
+// request, and returns the URL the runtime answers with.
+func streamURL[Req any, Resp interface{ GetUrl() string }](ctx context.Context, r *Remote, op string,
+	call func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (string, error) {
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
-	resp, err := r.rt.Exec(ctx, req)
+	resp, err := call(ctx, req)
 	if err != nil {
-		return "", wrap("Exec", err)
+		return "", wrap(op, err)
 	}
 	return resp.GetUrl(), nil
 }

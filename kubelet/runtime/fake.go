@@ -26,8 +26,9 @@ type Fake struct {
 	// Exec answers ExecSync (exit 0 when nil).
 	Exec func(containerID string, cmd []string) (stdout string, exitCode int32)
 	// StreamURL is the base URL of a test's streaming server: ExecURL answers
-	// StreamURL + "/exec/" + the container id. Empty, ExecURL fails as a runtime without a
-	// streaming server would.
+	// StreamURL + "/exec/" + the container id, AttachURL "/attach/" + the container id,
+	// PortForwardURL "/portforward/" + the sandbox id. Empty, they fail as a runtime
+	// without a streaming server would.
 	StreamURL string
 
 	mu            sync.Mutex
@@ -434,16 +435,50 @@ func (f *Fake) ExecURL(_ context.Context, req *runtimeapi.ExecRequest) (string, 
 	defer f.mu.Unlock()
 	id := req.GetContainerId()
 	f.record(fmt.Sprintf("Exec %s tty=%v stdin=%v stdout=%v stderr=%v %s", id, req.GetTty(), req.GetStdin(), req.GetStdout(), req.GetStderr(), strings.Join(req.GetCmd(), " ")))
+	return f.containerStreamLocked("exec", id)
+}
+
+func (f *Fake) AttachURL(_ context.Context, req *runtimeapi.AttachRequest) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := req.GetContainerId()
+	f.record(fmt.Sprintf("Attach %s tty=%v stdin=%v stdout=%v stderr=%v", id, req.GetTty(), req.GetStdin(), req.GetStdout(), req.GetStderr()))
+	return f.containerStreamLocked("attach", id)
+}
+
+func (f *Fake) PortForwardURL(_ context.Context, req *runtimeapi.PortForwardRequest) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := req.GetPodSandboxId()
+	f.record(fmt.Sprintf("PortForward %s %v", id, req.GetPort()))
+	s, ok := f.sandboxes[id]
+	switch {
+	case !ok:
+		return "", fmt.Errorf("sandbox %s: %w", id, ErrNotFound)
+	case s.state != runtimeapi.PodSandboxState_SANDBOX_READY:
+		return "", fmt.Errorf("sandbox container is not running")
+	}
+	return f.streamLocked("portforward", id)
+}
+
+// containerStreamLocked is the streaming URL of kind for a running container, refused as
+// containerd refuses a container that is not running.
+func (f *Fake) containerStreamLocked(kind, id string) (string, error) {
 	c, ok := f.containers[id]
 	switch {
 	case !ok:
 		return "", fmt.Errorf("container %s: %w", id, ErrNotFound)
 	case c.state != runtimeapi.ContainerState_CONTAINER_RUNNING:
 		return "", fmt.Errorf("container %s is not in running state", id)
-	case f.StreamURL == "":
+	}
+	return f.streamLocked(kind, id)
+}
+
+func (f *Fake) streamLocked(kind, id string) (string, error) {
+	if f.StreamURL == "" {
 		return "", fmt.Errorf("the fake runtime has no streaming server (set StreamURL)")
 	}
-	return f.StreamURL + "/exec/" + id, nil
+	return f.StreamURL + "/" + kind + "/" + id, nil
 }
 
 func (f *Fake) PullImage(_ context.Context, image string, _ *runtimeapi.PodSandboxConfig) (string, error) {

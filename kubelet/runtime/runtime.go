@@ -68,6 +68,10 @@ type Runtime interface {
 	// streaming server that runs it once a client connects with SPDY or a websocket. The
 	// URL is single-use and short-lived; the kubelet proxies the client's upgrade to it.
 	ExecURL(ctx context.Context, req *runtimeapi.ExecRequest) (string, error)
+	// AttachURL (CRI Attach) and PortForwardURL (CRI PortForward, into a sandbox's network
+	// namespace) are ExecURL's siblings, with the same single-use streaming URL.
+	AttachURL(ctx context.Context, req *runtimeapi.AttachRequest) (string, error)
+	PortForwardURL(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error)
 
 	// PullImage pulls an image and returns its reference (image id).
 	PullImage(ctx context.Context, image string, sandboxConfig *runtimeapi.PodSandboxConfig) (string, error)

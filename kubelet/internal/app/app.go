@@ -69,7 +69,7 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.RegisterNode, "register-node", true, "register the node with the apiserver")
 	fs.IntVar(&o.HealthzPort, "healthz-port", 10248, "plain HTTP /healthz port (0 disables)")
 	fs.StringVar(&o.Address, "address", "0.0.0.0", "address of the kubelet server")
-	fs.IntVar(&o.Port, "port", 10250, "kubelet server HTTPS port, client-certificate auth: /healthz, /pods, /containerLogs, /exec (0 disables)")
+	fs.IntVar(&o.Port, "port", 10250, "kubelet server HTTPS port, client-certificate auth: /healthz, /pods, /containerLogs, /exec, /attach, /portForward (0 disables)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate (default: a self-signed one kept in <root-dir>/pki)")
 	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "serving key")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA whose client certificates the server requires (without it every request is refused)")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kubelab.io/apiserver/apiservertest"
+	"kubelab.io/client/kube"
 	krt "kubelab.io/kubelet/runtime"
 	"kubelab.io/proto/upgradeproxy/upgradeproxytest"
 )
@@ -21,8 +22,8 @@ func TestParseExecOptions(t *testing.T) {
 		want    execOptions
 		wantErr string
 	}{
-		{"command=cat&command=/etc/hostname&output=1&error=1", execOptions{Command: []string{"cat", "/etc/hostname"}, Stdout: true, Stderr: true}, ""},
-		{"command=sh&input=1&output=1&error=1&tty=1", execOptions{Command: []string{"sh"}, Stdin: true, Stdout: true, TTY: true}, ""},
+		{"command=cat&command=/etc/hostname&output=1&error=1", execOptions{[]string{"cat", "/etc/hostname"}, streamOptions{Stdout: true, Stderr: true}}, ""},
+		{"command=sh&input=1&output=1&error=1&tty=1", execOptions{[]string{"sh"}, streamOptions{Stdin: true, Stdout: true, TTY: true}}, ""},
 		{"command=sh&output=true", execOptions{}, "you must specify at least 1 of stdin, stdout, stderr"},
 		{"output=1", execOptions{}, "you must specify at least one command for the container"},
 	} {
@@ -44,17 +45,8 @@ func TestParseExecOptions(t *testing.T) {
 // for a streaming URL with the caller's command and streams, and relays the caller's
 // upgrade to that URL; what it cannot serve it answers with upstream's statuses.
 func TestIntegrationExec(t *testing.T) {
-	srv := apiservertest.Start(t)
-	cs := srv.Clientset(true)
-	echo := &upgradeproxytest.Echo{}
-	streaming := httptest.NewServer(echo)
-	defer streaming.Close()
-	fake := krt.NewFake()
-	fake.StreamURL = streaming.URL
-	k, _ := runTestKubelet(t, cs, fake, "node-1", "")
-	api := httptest.NewServer(k.Handler())
-	defer api.Close()
-	addr := strings.TrimPrefix(api.URL, "http://")
+	sk := startStreamingKubelet(t)
+	cs, fake, echo, api := sk.cs, sk.fake, sk.echo, sk.api
 
 	if _, err := cs.Pods("default").Create(context.Background(), nginxPod("web", "node-1")); err != nil {
 		t.Fatal(err)
@@ -62,10 +54,7 @@ func TestIntegrationExec(t *testing.T) {
 	waitRunningReady(t, cs, "web")
 	id := fake.RunningContainers("nginx")[0]
 
-	exec := func(method, path, protocol string) *upgradeproxytest.Conn {
-		return upgradeproxytest.Dial(t, addr, upgradeproxytest.Request{Method: method, Path: path, Protocol: protocol,
-			Header: http.Header{"X-Stream-Protocol-Version": {"v4.channel.k8s.io"}}})
-	}
+	exec := func(method, path, protocol string) *upgradeproxytest.Conn { return sk.dial(t, method, path, protocol) }
 
 	c := exec(http.MethodPost, "/exec/default/web/nginx?command=cat&command=%2Fetc%2Fhostname&input=1&output=1&error=1", upgradeproxytest.Protocol)
 	if c.Resp.StatusCode != http.StatusSwitchingProtocols {
@@ -126,4 +115,35 @@ func TestIntegrationExec(t *testing.T) {
 		c := exec(http.MethodPost, "/exec/default/web/nginx?command=true&output=1", upgradeproxytest.Protocol)
 		return c.Resp.StatusCode != http.StatusSwitchingProtocols, c.Resp.Status
 	})
+}
+
+// streamingKubelet is a kubelet on the fake runtime whose streaming URLs lead to an
+// upgradeproxytest echo server, with its API served over plain HTTP at addr.
+type streamingKubelet struct {
+	cs   *kube.Clientset
+	fake *krt.Fake
+	echo *upgradeproxytest.Echo
+	addr string
+	api  *httptest.Server
+}
+
+func startStreamingKubelet(t *testing.T) *streamingKubelet {
+	t.Helper()
+	srv := apiservertest.Start(t)
+	sk := &streamingKubelet{cs: srv.Clientset(true), echo: &upgradeproxytest.Echo{}, fake: krt.NewFake()}
+	streaming := httptest.NewServer(sk.echo)
+	t.Cleanup(streaming.Close)
+	sk.fake.StreamURL = streaming.URL
+	k, _ := runTestKubelet(t, sk.cs, sk.fake, "node-1", "")
+	sk.api = httptest.NewServer(k.Handler())
+	t.Cleanup(sk.api.Close)
+	sk.addr = strings.TrimPrefix(sk.api.URL, "http://")
+	return sk
+}
+
+// dial sends an upgrade request for protocol, offering the v4.channel.k8s.io subprotocol.
+func (sk *streamingKubelet) dial(t *testing.T, method, path, protocol string) *upgradeproxytest.Conn {
+	t.Helper()
+	return upgradeproxytest.Dial(t, sk.addr, upgradeproxytest.Request{Method: method, Path: path, Protocol: protocol,
+		Header: http.Header{"X-Stream-Protocol-Version": {"v4.channel.k8s.io"}}})
 }

@@ -19,15 +19,20 @@ import (
 
 // Handler is the kubelet's API: /healthz, /pods (the pods bound here, as a PodList),
 // /containerLogs/{namespace}/{pod}/{container} with follow, tailLines, previous and
-// timestamps, reading the CRI log files, and /exec/{namespace}/{pod}/{container} (exec.go).
+// timestamps, reading the CRI log files, and the streaming endpoints (stream.go)
+// /exec/{namespace}/{pod}/{container}, /attach/{namespace}/{pod}/{container} and
+// /portForward/{namespace}/{pod}.
 func (k *Kubelet) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /pods", k.servePods)
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", k.serveLogs)
 	// GET for websocket clients, POST for SPDY ones, as upstream's kubelet serves both.
-	mux.HandleFunc("GET /exec/{namespace}/{pod}/{container}", k.serveExec)
-	mux.HandleFunc("POST /exec/{namespace}/{pod}/{container}", k.serveExec)
+	for _, m := range []string{"GET", "POST"} {
+		mux.HandleFunc(m+" /exec/{namespace}/{pod}/{container}", k.serveExec)
+		mux.HandleFunc(m+" /attach/{namespace}/{pod}/{container}", k.serveAttach)
+		mux.HandleFunc(m+" /portForward/{namespace}/{pod}", k.servePortForward)
+	}
 	return mux
 }
 

@@ -9,7 +9,7 @@
 //
 // Authorization is a fixed rule, the one upstream's default RBAC gives the kubelet API:
 // /healthz answers every authenticated caller; everything else (/pods,
-// /containerLogs/…, /exec/…) only the apiserver's kubelet client (user
+// /containerLogs/…, /exec/…, /attach/…, /portForward/…) only the apiserver's kubelet client (user
 // "kube-apiserver-kubelet-client") and cluster admins (group "system:masters").
 package server
 
