@@ -31,8 +31,9 @@ var kubeletAddressTypes = []string{"InternalIP", "ExternalIP", "InternalDNS", "E
 const maxKubeletErrorBody = 50000
 
 // kubeletURL is https://<node>:<port>/{endpoint}/{namespace}/{pod}/{container}?query on the
-// kubelet of the node pod is bound to, and that node's name. A pod bound to no node is
-// upstream's 400; a server without a kubelet client answers 503.
+// kubelet of the node pod is bound to (without /{container} when container is empty, as
+// for /portForward), and that node's name. A pod bound to no node is upstream's 400; a
+// server without a kubelet client answers 503.
 func (c *Call) kubeletURL(ctx context.Context, pod *corev1.Pod, endpoint, container string, query url.Values) (*url.URL, string, error) {
 	info := c.info
 	nodeName := pod.GetSpec().GetNodeName()
@@ -54,12 +55,17 @@ func (c *Call) kubeletURL(ctx context.Context, pod *corev1.Pod, endpoint, contai
 	if err != nil {
 		return nil, "", apierrors.NewInternalError(err)
 	}
-	return &url.URL{
+	u := &url.URL{
 		Scheme: "https", Host: net.JoinHostPort(host, strconv.Itoa(port)),
-		Path:     "/" + endpoint + "/" + info.Namespace + "/" + info.Name + "/" + container,
-		RawPath:  "/" + endpoint + "/" + url.PathEscape(info.Namespace) + "/" + url.PathEscape(info.Name) + "/" + url.PathEscape(container),
+		Path:     "/" + endpoint + "/" + info.Namespace + "/" + info.Name,
+		RawPath:  "/" + endpoint + "/" + url.PathEscape(info.Namespace) + "/" + url.PathEscape(info.Name),
 		RawQuery: query.Encode(),
-	}, nodeName, nil
+	}
+	if container != "" {
+		u.Path += "/" + container
+		u.RawPath += "/" + url.PathEscape(container)
+	}
+	return u, nodeName, nil
 }
 
 // kubeletHostPort is where node's kubelet serves: its first address by

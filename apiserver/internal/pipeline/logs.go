@@ -120,16 +120,25 @@ type limitedReadCloser struct {
 // podContainer reads the pod the call names and picks the container asked for (the
 // pod's only one when name is empty; see logContainer).
 func (c *Call) podContainer(ctx context.Context, name string) (*corev1.Pod, string, error) {
-	obj, err := c.store.Get(ctx, c.info.Namespace, c.info.Name)
+	pod, err := c.getPod(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return nil, "", apierrors.NewInternalError(fmt.Errorf("pods store returned a %T", obj))
-	}
 	container, err := logContainer(pod, name)
 	return pod, container, err
+}
+
+// getPod reads the pod the call names.
+func (c *Call) getPod(ctx context.Context) (*corev1.Pod, error) {
+	obj, err := c.store.Get(ctx, c.info.Namespace, c.info.Name)
+	if err != nil {
+		return nil, err
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, apierrors.NewInternalError(fmt.Errorf("pods store returned a %T", obj))
+	}
+	return pod, nil
 }
 
 // logContainer picks the container whose log is asked for: the one named, which must be

@@ -34,9 +34,9 @@ type Pipeline struct {
 	Registry   *registry.Registry
 	Stores     map[*registry.Resource]*registry.Store
 	Authorizer authz.Authorizer
-	// Kubelet reaches kubelets' HTTPS servers for pods/log and pods/exec: it presents the
-	// apiserver's kubelet client certificate and verifies the kubelets' serving
-	// certificates. Nil answers those subresources with 503.
+	// Kubelet reaches kubelets' HTTPS servers for pods/log, exec, attach and portforward:
+	// it presents the apiserver's kubelet client certificate and verifies the kubelets'
+	// serving certificates. Nil answers those subresources with 503.
 	Kubelet *http.Client
 	// Tokens issues service account tokens (serviceaccounts/token); nil answers that
 	// subresource with 404, as a server without a signing key would.
@@ -52,8 +52,11 @@ var subresources = map[string]map[string][]string{
 	"scale":    {"deployments": {"get", "update", "patch"}, "replicasets": {"get", "update", "patch"}},
 	"finalize": {"namespaces": {"update"}},
 	"log":      {"pods": {"get"}},
-	// exec: POST for SPDY clients, GET for websocket ones (authorized to create as well).
-	"exec": {"pods": {"get", "create"}},
+	// The streaming subresources: POST for SPDY clients, GET for websocket ones (authorized
+	// to create as well).
+	"exec":        {"pods": {"get", "create"}},
+	"attach":      {"pods": {"get", "create"}},
+	"portforward": {"pods": {"get", "create"}},
 }
 
 // NotFound is Kubernetes' answer for a path that names no resource.

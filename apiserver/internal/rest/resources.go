@@ -44,8 +44,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 		s.serveLog(w, r, call)
 		return
 	}
-	if info.Subresource == "exec" {
-		s.serveExec(w, r, call, info)
+	if streamSubresources[info.Subresource] {
+		s.serveStream(w, r, call, info)
 		return
 	}
 	switch info.Verb {

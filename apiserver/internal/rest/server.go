@@ -204,8 +204,8 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// Hijack hands the connection to a protocol switch (pods/exec), which writes its own 101;
-// the log line and audit event record that code.
+// Hijack hands the connection to a protocol switch (pods/exec, attach, portforward),
+// which writes its own 101; the log line and audit event record that code.
 func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
 	if err == nil && s.code == 0 {
