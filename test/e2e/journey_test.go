@@ -72,6 +72,10 @@ func TestJourney(t *testing.T) {
 	c.expectExec(t, pods[0])
 	t.Logf("kubectl exec %s: stdout, stderr, stdin (-i) and exit code through apiserver, kubelet and containerd", pods[0].Metadata.Name)
 
+	// kubectl port-forward and attach (the stock ones) go the same way: a GET through the
+	// forward answers nginx's page, and the attached output shows its access-log line.
+	c.expectPortForwardAndAttach(t, pods[0])
+
 	// The kubelet filled each pod's kube-api-access volume (ServiceAccount admission added
 	// it): a token the apiserver accepts as the pod's account, the cluster CA, the namespace.
 	c.expectServiceAccountVolume(t, pods[0])
