@@ -1,8 +1,8 @@
 // Package upgradeproxy is the upgrade-aware reverse proxy that carries Kubernetes'
-// streaming calls (pods/exec) hop by hop: kubectl → apiserver → kubelet → the container
-// runtime's streaming server. It is what apimachinery's UpgradeAwareHandler is to
-// Kubernetes, built on net/http/httputil's ReverseProxy, which already knows how to pass a
-// protocol switch through.
+// streaming calls (pods/exec, attach, portforward) hop by hop: kubectl → apiserver →
+// kubelet → the container runtime's streaming server. It is what apimachinery's
+// UpgradeAwareHandler is to Kubernetes, built on net/http/httputil's ReverseProxy, which
+// already knows how to pass a protocol switch through.
 //
 // Each hop forwards the client's Connection/Upgrade headers and its subprotocol offer
 // (X-Stream-Protocol-Version for SPDY, Sec-WebSocket-Protocol for websockets) unchanged,
