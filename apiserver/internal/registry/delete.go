@@ -65,9 +65,6 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1
 	if err := s.Admission.Validate(ctx, attrs); err != nil {
 		return nil, err
 	}
-	if dryRun(opts) {
-		return &DeleteResult{Object: current, Deleted: true}, nil
-	}
 
 	grace := int64(0)
 	if s.Resource.GracePeriod != nil {
@@ -81,7 +78,11 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1
 		finalizer = FinalizerForeground
 	}
 	blocked := s.Resource.DeletionBlocked != nil && s.Resource.DeletionBlocked(current)
-	if grace == 0 && finalizer == "" && !blocked && len(current.GetMetadata().GetFinalizers()) == 0 {
+	immediate := grace == 0 && finalizer == "" && !blocked && len(current.GetMetadata().GetFinalizers()) == 0
+	if dryRun(opts) {
+		return s.dryRunDelete(current, immediate, grace, finalizer), nil
+	}
+	if immediate {
 		pre := preconditions(opts.GetPreconditions())
 		if pre == nil {
 			// Delete exactly what was checked, so a racing recreate is not removed.
@@ -96,24 +97,7 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1
 
 	now := s.now()
 	out, err := s.Storage.GuaranteedUpdate(ctx, key, preconditions(opts.GetPreconditions()), func(cur runtime.Object) (runtime.Object, error) {
-		next := proto.Clone(cur).(runtime.Object)
-		m := runtime.Meta(next)
-		if finalizer != "" && !slices.Contains(m.Finalizers, finalizer) {
-			// One policy at a time: the newest request decides.
-			m.Finalizers = slices.DeleteFunc(m.Finalizers, func(f string) bool {
-				return f == FinalizerOrphan || f == FinalizerForeground
-			})
-			m.Finalizers = append(m.Finalizers, finalizer)
-		}
-		deadline := now.Add(time.Duration(grace) * time.Second).Unix()
-		if m.DeletionTimestamp == nil || (m.DeletionGracePeriodSeconds != nil && grace < *m.DeletionGracePeriodSeconds) {
-			m.DeletionTimestamp = &metav1.Time{Seconds: deadline}
-			m.DeletionGracePeriodSeconds = proto.Int64(grace)
-		}
-		if s.Resource.MarkDeleting != nil {
-			s.Resource.MarkDeleting(next)
-		}
-		return next, nil
+		return s.markDeleting(cur, now, grace, finalizer), nil
 	})
 	if err != nil {
 		return nil, s.storageError(err, name)
@@ -123,6 +107,42 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1
 		return nil, err
 	}
 	return &DeleteResult{Object: out, Deleted: deleted}, nil
+}
+
+// markDeleting returns a copy of cur as a delete leaves it when the object cannot go at
+// once: the propagation finalizer added, and the deletionTimestamp set (or moved earlier
+// when the new grace period is shorter than the pending one).
+func (s *Store) markDeleting(cur runtime.Object, now time.Time, grace int64, finalizer string) runtime.Object {
+	next := proto.Clone(cur).(runtime.Object)
+	m := runtime.Meta(next)
+	if finalizer != "" && !slices.Contains(m.Finalizers, finalizer) {
+		// One policy at a time: the newest request decides.
+		m.Finalizers = slices.DeleteFunc(m.Finalizers, func(f string) bool {
+			return f == FinalizerOrphan || f == FinalizerForeground
+		})
+		m.Finalizers = append(m.Finalizers, finalizer)
+	}
+	deadline := now.Add(time.Duration(grace) * time.Second).Unix()
+	if m.DeletionTimestamp == nil || (m.DeletionGracePeriodSeconds != nil && grace < *m.DeletionGracePeriodSeconds) {
+		m.DeletionTimestamp = &metav1.Time{Seconds: deadline}
+		m.DeletionGracePeriodSeconds = proto.Int64(grace)
+	}
+	if s.Resource.MarkDeleting != nil {
+		s.Resource.MarkDeleting(next)
+	}
+	return next
+}
+
+// dryRunDelete answers a dry-run delete as Kubernetes does: with the object as the delete
+// would leave it, written nowhere. A graceful pod delete thus comes back with its
+// deletionTimestamp and grace period and Deleted false, so a client cannot mistake the
+// rehearsal of a graceful delete for an object that is already gone.
+func (s *Store) dryRunDelete(current runtime.Object, immediate bool, grace int64, finalizer string) *DeleteResult {
+	if immediate {
+		return &DeleteResult{Object: current, Deleted: true}
+	}
+	next := s.markDeleting(current, s.now(), grace, finalizer)
+	return &DeleteResult{Object: next, Deleted: s.deletionDone(next)}
 }
 
 // DeleteCollection deletes every object of a namespace that matches the options, one by

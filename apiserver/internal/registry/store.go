@@ -224,12 +224,19 @@ func (s *Store) mergeStatus(current, obj runtime.Object) runtime.Object {
 	return next
 }
 
+// deletionDone reports whether an object being deleted has nothing left to wait for: no
+// finalizers, no grace period, no kind-specific work.
+func (s *Store) deletionDone(obj runtime.Object) bool {
+	m := obj.GetMetadata()
+	return m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && m.GetDeletionGracePeriodSeconds() == 0 &&
+		(s.Resource.DeletionBlocked == nil || !s.Resource.DeletionBlocked(obj))
+}
+
 // finishDeletionIfDone deletes an object whose deletion was only waiting for finalizers (and,
 // for graceful kinds, a grace period the owner has confirmed by setting it to 0).
 func (s *Store) finishDeletionIfDone(ctx context.Context, obj runtime.Object) (_ runtime.Object, deleted bool, _ error) {
 	m := obj.GetMetadata()
-	if m.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 || m.GetDeletionGracePeriodSeconds() > 0 ||
-		(s.Resource.DeletionBlocked != nil && s.Resource.DeletionBlocked(obj)) {
+	if !s.deletionDone(obj) {
 		return obj, false, nil
 	}
 	out, err := s.Storage.Delete(ctx, s.Resource.Key(m.GetNamespace(), m.GetName()),

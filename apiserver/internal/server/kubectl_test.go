@@ -153,6 +153,7 @@ func TestStockKubectlDrain(t *testing.T) {
 		c.post(pods, podJSON(name, "")).must(t, 201)
 		c.post(pods+"/"+name+"/binding", `{"apiVersion":"v1","kind":"Binding","metadata":{"name":"`+name+`"},"target":{"kind":"Node","name":"node-1"}}`).must(t, 201)
 	}
+	kubectlDrainDryRun(t, s, c)
 	// No kubelet confirms graceful deletions here, so the drain asks for grace period 0.
 	out := kubectl(t, s, "drain", "node-1", "--force", "--grace-period=0", "--timeout=30s")
 	for _, want := range []string{"node/node-1 cordoned", "evicting pod default/web-0", "pod/web-1 evicted", "node/node-1 drained"} {
@@ -318,5 +319,46 @@ func TestStockKubectlOpenAPI(t *testing.T) {
 	out = kubectl(t, s, "explain", "deployment.spec.strategy")
 	if !strings.Contains(out, "type\t<string>\n    type is Recreate or RollingUpdate.") {
 		t.Errorf("explain strategy lacks the type field's comment:\n%s", out)
+	}
+}
+
+// kubectlDrainDryRun drains node-1 (running web-0 and web-1) with --dry-run=server: each
+// write is a dryRun=All request, so the node stays schedulable and the pods stay put.
+// Evicting, kubectl trusts the 201s and is done. Deleting (--disable-eviction), kubectl up
+// to v1.36 then waits for the pods to go, which in a dry run they never do (kubectl issue
+// 1830, fixed by kubernetes PR 137543): against a real cluster, too, it polls until its
+// --timeout. Either end is accepted here; the dry-run deletes must answer 200 with each
+// pod as the delete would leave it, graceful, not gone.
+func kubectlDrainDryRun(t *testing.T, s *Server, c *apiClient) {
+	t.Helper()
+	out := kubectl(t, s, "drain", "node-1", "--force", "--dry-run=server", "--timeout=10s")
+	for _, want := range []string{"node/node-1 cordoned (server dry run)", "evicting pod default/web-0 (server dry run)", "node/node-1 drained (server dry run)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("drain --dry-run=server output lacks %q:\n%s", want, out)
+		}
+	}
+
+	start := time.Now()
+	out, err := kubectlErr(t, s, "drain", "node-1", "--force", "--disable-eviction", "--dry-run=server", "--timeout=2s")
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("drain --dry-run=server --disable-eviction took %v despite --timeout=2s", took)
+	}
+	if !strings.Contains(out, "node/node-1 cordoned (server dry run)") ||
+		(err != nil && !strings.Contains(out, "context deadline exceeded")) {
+		t.Errorf("drain --dry-run=server --disable-eviction: %v\n%s", err, out)
+	}
+
+	for _, name := range []string{"web-0", "web-1"} {
+		p := c.get(pods+"/"+name).must(t, 200).json(t)
+		if ts := dig(p, "metadata", "deletionTimestamp"); ts != nil {
+			t.Errorf("%s got deletionTimestamp %v from a dry run", name, ts)
+		}
+		p = c.do("DELETE", pods+"/"+name+"?dryRun=All", "", "").must(t, 200).json(t)
+		if dig(p, "metadata", "deletionTimestamp") == nil || dig(p, "metadata", "deletionGracePeriodSeconds") != float64(30) {
+			t.Errorf("dry-run delete of %s answered %v, want it with its deletionTimestamp", name, p["metadata"])
+		}
+	}
+	if n := c.get("/api/v1/nodes/node-1").json(t); dig(n, "spec", "unschedulable") != nil {
+		t.Errorf("node cordoned by a dry run: %v", n["spec"])
 	}
 }
