@@ -13,7 +13,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"kubelab.io/apiserver/internal/logsink"
 	"kubelab.io/apiserver/internal/server"
 )
 
@@ -66,7 +68,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "apiserver")
+	// Every request logs a line. Through a logsink, a stderr nobody reads any more costs
+	// log lines, not the server: written directly, a full pipe would stall every request.
+	logs := logsink.New(stderr, 8192)
+	defer logs.Flush(time.Second)
+	cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})).With("component", "apiserver")
 	if etcdServers != "" {
 		cfg.EtcdServers = strings.Split(etcdServers, ",")
 	}
