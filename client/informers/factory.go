@@ -17,6 +17,7 @@ import (
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
+	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -226,4 +227,7 @@ func (f *SharedInformerFactory) ServiceAccounts() Informer[*corev1.ServiceAccoun
 }
 func (f *SharedInformerFactory) ConfigMaps() Informer[*corev1.ConfigMap] {
 	return mustFor[*corev1.ConfigMap](f, scheme.GroupCore, "ConfigMap")
+}
+func (f *SharedInformerFactory) ClusterRoles() Informer[*rbacv1.ClusterRole] {
+	return mustFor[*rbacv1.ClusterRole](f, scheme.GroupRBAC, "ClusterRole")
 }

@@ -29,6 +29,7 @@ import (
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
+	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -188,6 +189,7 @@ type (
 	DeploymentClient     = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
 	ReplicaSetClient     = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
 	LeaseClient          = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
+	ClusterRoleClient    = Resource[*rbacv1.ClusterRole, *rbacv1.ClusterRoleList]
 )
 
 // Pods in namespace ns ("" for every namespace, to list and watch).
@@ -252,6 +254,11 @@ func (c *Clientset) PodDisruptionBudgets(ns string) *PDBClient {
 // Leases in namespace ns.
 func (c *Clientset) Leases(ns string) *LeaseClient {
 	return NewResource[*coordinationv1.Lease, *coordinationv1.LeaseList](c.t, ns)
+}
+
+// ClusterRoles (cluster-scoped).
+func (c *Clientset) ClusterRoles() *ClusterRoleClient {
+	return NewResource[*rbacv1.ClusterRole, *rbacv1.ClusterRoleList](c.t, "")
 }
 
 // Bind assigns a pod of namespace ns to a node: binding's metadata names the pod and its

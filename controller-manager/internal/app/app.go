@@ -61,7 +61,7 @@ func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
 var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption",
-	"serviceaccount", "root-ca-cert-publisher"}
+	"serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation"}
 
 // options are the parsed flags.
 type options struct {

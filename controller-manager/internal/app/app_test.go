@@ -35,8 +35,8 @@ func TestEnabledControllers(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"*", []string{"deployment", "disruption", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset", "resourcequota",
-			"root-ca-cert-publisher", "serviceaccount"}, false},
+		{"*", []string{"clusterrole-aggregation", "deployment", "disruption", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset",
+			"resourcequota", "root-ca-cert-publisher", "serviceaccount"}, false},
 		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher", []string{"deployment", "disruption", "namespace", "nodelifecycle", "replicaset",
 			"resourcequota", "serviceaccount"}, false},
 		{"replicaset", []string{"replicaset"}, false},

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"kubelab.io/controller-manager/internal/clusterroleaggregation"
 	"kubelab.io/controller-manager/internal/controllerctx"
 	"kubelab.io/controller-manager/internal/deployment"
 	"kubelab.io/controller-manager/internal/disruption"
@@ -32,5 +33,8 @@ func NewControllerInitializers() map[string]InitFunc {
 		// per namespace.
 		"serviceaccount":         Init(serviceaccount.New, OneWorker),
 		"root-ca-cert-publisher": Init(rootcacertpublisher.New, OneWorker),
+		// Five workers, as kube-controller-manager runs it; every ClusterRole event queues
+		// every aggregated role.
+		"clusterrole-aggregation": Init(clusterroleaggregation.New, func(controllerctx.Options) int { return 5 }),
 	}
 }
