@@ -37,8 +37,8 @@ func TestEnabledControllers(t *testing.T) {
 	}{
 		{"*", []string{"clusterrole-aggregation", "deployment", "disruption", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset",
 			"resourcequota", "root-ca-cert-publisher", "serviceaccount"}, false},
-		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher", []string{"deployment", "disruption", "namespace", "nodelifecycle", "replicaset",
-			"resourcequota", "serviceaccount"}, false},
+		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation", []string{"deployment", "disruption", "namespace", "nodelifecycle",
+			"replicaset", "resourcequota", "serviceaccount"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},
 		{"replicaset,-replicaset", nil, false},
