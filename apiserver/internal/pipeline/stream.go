@@ -61,10 +61,13 @@ type PortForwardOptions struct {
 }
 
 // StreamTarget is where a streaming request goes: the kubelet URL, and for logs and error
-// messages the node's name and the container ("" for pods/portforward).
+// messages the node's name and the container ("" for pods/portforward). Streams are the
+// streams asked for (exec and attach), which a websocket session translated to SPDY
+// opens itself.
 type StreamTarget struct {
 	URL             *url.URL
 	Node, Container string
+	Streams         StreamOptions
 }
 
 // Exec serves pods/exec up to the stream: the kubelet's /exec URL for the command in the
@@ -81,7 +84,7 @@ func (c *Call) Exec(ctx context.Context, opts ExecOptions) (*StreamTarget, error
 	}
 	q := opts.query()
 	q["command"] = opts.Command
-	return c.containerStream(ctx, "exec", opts.Container, q, "cannot exec into a container in a completed pod; current phase is %s")
+	return c.containerStream(ctx, "exec", opts.Container, opts.StreamOptions, q, "cannot exec into a container in a completed pod; current phase is %s")
 }
 
 // Attach serves pods/attach up to the stream: the kubelet's /attach URL for the pod's
@@ -95,7 +98,7 @@ func (c *Call) Attach(ctx context.Context, opts AttachOptions) (*StreamTarget, e
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	return c.containerStream(ctx, "attach", opts.Container, opts.query(), "cannot attach a container in a completed pod; current phase is %s")
+	return c.containerStream(ctx, "attach", opts.Container, opts.StreamOptions, opts.query(), "cannot attach a container in a completed pod; current phase is %s")
 }
 
 // PortForward serves pods/portforward up to the stream: the kubelet's /portForward URL
@@ -147,7 +150,7 @@ func (c *Call) authorizeStream(ctx context.Context, subresource string) error {
 // containerStream is the kubelet's /{endpoint} URL for the pod's container (the pod's
 // only one when container is empty) once the pod is found not completed; completed is
 // the refusal's message, with the pod's phase.
-func (c *Call) containerStream(ctx context.Context, endpoint, container string, q url.Values, completed string) (*StreamTarget, error) {
+func (c *Call) containerStream(ctx context.Context, endpoint, container string, streams StreamOptions, q url.Values, completed string) (*StreamTarget, error) {
 	pod, container, err := c.podContainer(ctx, container)
 	if err != nil {
 		return nil, err
@@ -159,7 +162,7 @@ func (c *Call) containerStream(ctx context.Context, endpoint, container string, 
 	if err != nil {
 		return nil, err
 	}
-	return &StreamTarget{URL: u, Node: node, Container: container}, nil
+	return &StreamTarget{URL: u, Node: node, Container: container, Streams: streams}, nil
 }
 
 // notCompleted refuses a pod whose containers have all terminated for good: there is

@@ -8,6 +8,7 @@ import (
 
 	"kubelab.io/apiserver/internal/pipeline"
 	"kubelab.io/apiserver/internal/request"
+	"kubelab.io/apiserver/internal/streamtranslator"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/upgradeproxy"
 )
@@ -16,11 +17,15 @@ import (
 var streamSubresources = map[string]bool{"exec": true, "attach": true, "portforward": true}
 
 // serveStream answers POST (SPDY) and GET (websocket) …/pods/{name}/exec, attach and
-// portforward: once the pipeline has checked the caller, the pod and the container, the
-// client's upgrade request is proxied to the node's kubelet, whose answer (101 and then
-// the stream, or a refusal) the client gets as it came. kubectl offers a websocket first
-// and falls back to SPDY when that upgrade is refused, so a refusal must reach it as a
-// status, never as a hang.
+// portforward once the pipeline has checked the caller, the pod and the container.
+//
+// A websocket exec or attach offering channel.k8s.io v5 (or v4) is accepted here and
+// translated to SPDY towards the kubelet, as upstream's apiserver does since 1.30
+// (KEP-4006): runtimes speak SPDY only, and a websocket-only client must still get its
+// shell. Everything else (SPDY, port-forward's websocket tunnel, which is not translated)
+// is proxied to the node's kubelet, whose answer (101 and then the stream, or a refusal)
+// the client gets as it came. kubectl offers a websocket first and falls back to SPDY
+// when that upgrade is refused, so a refusal must reach it as a status, never as a hang.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, call *pipeline.Call, info *request.Info) {
 	target, err := streamTarget(r, call, info.Subresource)
 	if err != nil {
@@ -34,6 +39,14 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, call *pipel
 	attrs := []any{"subresource", info.Subresource, "namespace", info.Namespace, "pod", info.Name, "node", target.Node}
 	if target.Container != "" {
 		attrs = append(attrs, "container", target.Container)
+	}
+	if info.Subresource != "portforward" && streamtranslator.Wants(r) {
+		o := target.Streams
+		streamtranslator.Serve(w, r, streamtranslator.Config{
+			Location: target.URL, Transport: s.pipeline.Kubelet.Transport, Log: s.log, Attrs: attrs,
+			Options: streamtranslator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, TTY: o.TTY},
+		})
+		return
 	}
 	upgradeproxy.Serve(w, r, upgradeproxy.Config{
 		Location:  target.URL,

@@ -123,9 +123,10 @@ func grantStream(t *testing.T, c *apiClient, name, user, resource, verbs string)
 "subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":%q}]}`, name, name, user)).must(t, http.StatusCreated)
 }
 
-// TestPodExecKubectl: the stock kubectl offers a websocket first; the kubelet refuses it,
-// and kubectl falls back to SPDY (which this kubelet refuses too) and reports the
-// kubelet's reason instead of hanging. The apiserver's own refusals reach it as well.
+// TestPodExecKubectl: the stock kubectl offers a websocket v5 first; the apiserver
+// accepts it and translates the session to SPDY, which this kubelet refuses: kubectl
+// reports the kubelet's reason, on the websocket's error channel, instead of hanging. The
+// apiserver's own refusals reach it as well.
 func TestPodExecKubectl(t *testing.T) {
 	if _, err := os.Stat(stockKubectl); err != nil {
 		t.Skipf("stock kubectl not installed at %s", stockKubectl)
@@ -136,9 +137,8 @@ func TestPodExecKubectl(t *testing.T) {
 		t.Errorf("kubectl exec web: %v %s", err, out)
 	}
 	got := ek.got()
-	if len(got) != 2 || !strings.HasPrefix(got[0], "GET ") || !strings.HasSuffix(got[0], " websocket") ||
-		!strings.HasPrefix(got[1], "POST ") || !strings.HasSuffix(got[1], " SPDY/3.1") {
-		t.Errorf("kubelet got %q, want a websocket GET then the SPDY POST fallback", got)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "POST ") || !strings.HasSuffix(got[0], " SPDY/3.1") {
+		t.Errorf("kubelet got %q, want the translated SPDY POST only", got)
 	}
 	if !strings.Contains(got[0], "/exec/default/web/nginx?command=cat&command=%2Fetc%2Fhostname&error=1&output=1") {
 		t.Errorf("kubelet URL %q", got[0])
