@@ -92,6 +92,11 @@ func fullAuthority() []*rbacv1.PolicyRule { return authz.AllRules() }
 
 // ClusterRoles is the bootstrap ClusterRoles.
 func ClusterRoles() []*rbacv1.ClusterRole {
+	return append(systemRoles(), userFacingRoles()...)
+}
+
+// systemRoles are the bootstrap ClusterRoles of kubelab's own components and of every user.
+func systemRoles() []*rbacv1.ClusterRole {
 	return []*rbacv1.ClusterRole{
 		clusterRole("cluster-admin", fullAuthority()...),
 		// Discovery and health, for every authenticated client (kubectl needs discovery).
@@ -144,6 +149,12 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			// deployments for their scale) and writes their status.
 			rule(readVerbs, policy, "poddisruptionbudgets"),
 			rule([]string{"update"}, policy, "poddisruptionbudgets/status"),
+			// ClusterRole aggregation controller: writes the rules of aggregated roles. Those
+			// may hold anything, and the escalation check refuses a role granting what its
+			// writer lacks unless the writer may "escalate" roles: upstream's
+			// system:controller:clusterrole-aggregation-controller holds it for that reason.
+			// (Reading ClusterRoles is covered by the catch-all below.)
+			rule([]string{"escalate", "update"}, rbacGroup, "clusterroles"),
 			// Garbage collector and namespace cleanup: read and delete anything, and update
 			// (ownerReferences, finalizers) the workload groups, not RBAC or webhooks.
 			rule(join(readVerbs, []string{"delete", "deletecollection"}), []string{"*"}, "*"),
@@ -249,16 +260,56 @@ func ensure(ctx context.Context, store *registry.Store, want runtime.Object, rec
 	return fmt.Errorf("reconcile %s %s: it kept changing under %d attempts", store.Resource.Plural, name, ensureAttempts)
 }
 
-// reconcileRole adds to a ClusterRole the bootstrap permissions its rules do not cover,
-// one rule per missing permission, as Kubernetes' reconciler does.
+// reconcileRole adds to a ClusterRole what the bootstrap one has and it lacks, as
+// Kubernetes' reconciler does: labels and annotations it does not carry (its own values
+// win), one rule per missing permission, and the aggregationRule selectors it lacks. A
+// role that should not aggregate loses its aggregationRule: aggregation would overwrite
+// the bootstrap rules. The rules of an aggregated role are the aggregation controller's and
+// are left as they are.
 func reconcileRole(cur, want runtime.Object) (runtime.Object, bool) {
-	role := cur.(*rbacv1.ClusterRole)
-	covered, missing := Covers(role.GetRules(), want.(*rbacv1.ClusterRole).GetRules())
-	if covered {
+	role, w := cur.(*rbacv1.ClusterRole), want.(*rbacv1.ClusterRole)
+	changed := false
+	m := runtime.Meta(role)
+	m.Labels, changed = mergeMissing(m.Labels, w.GetMetadata().GetLabels(), changed)
+	m.Annotations, changed = mergeMissing(m.Annotations, w.GetMetadata().GetAnnotations(), changed)
+	if covered, missing := Covers(role.GetRules(), w.GetRules()); !covered {
+		role.Rules = append(role.Rules, missing...)
+		changed = true
+	}
+	switch {
+	case w.GetAggregationRule() == nil && role.GetAggregationRule() != nil:
+		role.AggregationRule = nil
+		changed = true
+	case w.GetAggregationRule() != nil:
+		if role.AggregationRule == nil {
+			role.AggregationRule = &rbacv1.AggregationRule{}
+		}
+		for _, sel := range w.GetAggregationRule().GetClusterRoleSelectors() {
+			if !slices.ContainsFunc(role.AggregationRule.ClusterRoleSelectors, func(have *metav1.LabelSelector) bool { return proto.Equal(have, sel) }) {
+				role.AggregationRule.ClusterRoleSelectors = append(role.AggregationRule.ClusterRoleSelectors, sel)
+				changed = true
+			}
+		}
+	}
+	if !changed {
 		return nil, false
 	}
-	role.Rules = append(role.Rules, missing...)
 	return role, false
+}
+
+// mergeMissing adds to have the keys of want it lacks, and reports changed (or'ed with the
+// changed passed in) if it added any.
+func mergeMissing(have, want map[string]string, changed bool) (map[string]string, bool) {
+	for k, v := range want {
+		if _, ok := have[k]; !ok {
+			if have == nil {
+				have = map[string]string{}
+			}
+			have[k] = v
+			changed = true
+		}
+	}
+	return have, changed
 }
 
 // reconcileBinding adds to a ClusterRoleBinding the bootstrap subjects it does not name, or
