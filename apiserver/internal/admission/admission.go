@@ -22,15 +22,19 @@ const (
 // Attributes describe one write. Object is the object about to be stored (nil for Delete);
 // OldObject is the stored one (nil for Create). Mutating plugins may change Object.
 type Attributes struct {
-	Operation   Operation
-	Kind        runtime.GroupVersionKind
-	Resource    string // plural, e.g. "pods"
-	Subresource string
-	Namespace   string
-	Name        string
-	Object      runtime.Object
-	OldObject   runtime.Object
-	User        *request.User
+	Operation Operation
+	Kind      runtime.GroupVersionKind
+	Resource  string // plural, e.g. "pods"
+	// ResourceGroup is Resource's API group. Kind is the body's kind, which for a
+	// subresource may belong to another group (serviceaccounts/token takes an
+	// authentication.k8s.io TokenRequest, pods/eviction a policy Eviction).
+	ResourceGroup string
+	Subresource   string
+	Namespace     string
+	Name          string
+	Object        runtime.Object
+	OldObject     runtime.Object
+	User          *request.User
 	// DryRun is set when nothing will be written: plugins with side effects (ResourceQuota's
 	// charge) must check without acting.
 	DryRun bool

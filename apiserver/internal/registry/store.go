@@ -353,7 +353,7 @@ func (s *Store) validate(obj, old runtime.Object) error {
 
 func (s *Store) attributes(ctx context.Context, op admission.Operation, sub string, obj, old runtime.Object) *admission.Attributes {
 	a := &admission.Attributes{
-		Operation: op, Kind: s.Resource.Kind, Resource: s.Resource.Plural, Subresource: sub,
+		Operation: op, Kind: s.Resource.Kind, Resource: s.Resource.Plural, ResourceGroup: s.Resource.Kind.Group, Subresource: sub,
 		Object: obj, OldObject: old, User: request.UserFrom(ctx),
 	}
 	m := obj

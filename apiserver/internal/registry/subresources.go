@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/apiserver/internal/admission"
+	"kubelab.io/apiserver/internal/request"
 	"kubelab.io/apiserver/internal/storage"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
@@ -18,6 +19,7 @@ import (
 	"kubelab.io/proto/disruption"
 	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
+	"kubelab.io/proto/scheme"
 )
 
 // Bind assigns a pod to a node (POST pods/{name}/binding): it sets spec.nodeName and the
@@ -79,6 +81,9 @@ func (s *Store) Bind(ctx context.Context, namespace, name string, b *corev1.Bind
 	return nil
 }
 
+// EvictionKind is the body of a pods/eviction create.
+var EvictionKind = runtime.GroupVersionKind{Group: scheme.GroupPolicy, Version: "v1", Kind: "Eviction"}
+
 // Evict deletes a pod the way its eviction subresource does (POST pods/{name}/eviction, what
 // `kubectl drain` sends), as upstream's EvictionREST: a pod that is not running (pending,
 // finished, or already being deleted) has no budget to protect and is deleted at once.
@@ -101,6 +106,19 @@ func (s *Store) Evict(ctx context.Context, namespace, name string, ev *policyv1.
 	}
 	if opts.DryRun && !dryRun(del) {
 		del.DryRun = append(del.DryRun, "All")
+	}
+	// An eviction is a create of its own, admitted before the pod is even read, as in
+	// Kubernetes: NamespaceLifecycle refuses it in a terminating namespace. The delete it
+	// leads to is admitted again, as a delete.
+	attrs := &admission.Attributes{
+		Operation: admission.Create, Kind: EvictionKind, Resource: s.Resource.Plural, ResourceGroup: s.Resource.Kind.Group,
+		Subresource: "eviction", Namespace: namespace, Name: name, Object: ev, User: request.UserFrom(ctx), DryRun: dryRun(del),
+	}
+	if err := s.Admission.Admit(ctx, attrs); err != nil {
+		return err
+	}
+	if err := s.Admission.Validate(ctx, attrs); err != nil {
+		return err
 	}
 	obj, err := s.Get(ctx, namespace, name)
 	if err != nil {

@@ -90,7 +90,7 @@ func (s *Store) CreateToken(ctx context.Context, namespace, name string, tr *aut
 		return nil, apierrors.NewInvalid(TokenRequestKind.Kind, TokenRequestKind.Group, "", errs)
 	}
 	attrs := &admission.Attributes{
-		Operation: admission.Create, Kind: TokenRequestKind, Resource: s.Resource.Plural, Subresource: "token",
+		Operation: admission.Create, Kind: TokenRequestKind, Resource: s.Resource.Plural, ResourceGroup: s.Resource.Kind.Group, Subresource: "token",
 		Namespace: namespace, Name: name, Object: tr, User: request.UserFrom(ctx), DryRun: opts.DryRun,
 	}
 	if err := s.Admission.Admit(ctx, attrs); err != nil {

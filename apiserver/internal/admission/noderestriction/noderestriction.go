@@ -64,6 +64,10 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 			if boundTo(a.OldObject) != nodeName {
 				return forbid("node %q can only update pod status for pods with spec.nodeName set to itself", nodeName)
 			}
+		case "eviction":
+			// The eviction's delete of the pod comes through here as a delete, where
+			// the pod must be bound to this node.
+			return nil
 		default:
 			return forbid("unexpected subresource %q", a.Subresource)
 		}
