@@ -123,10 +123,10 @@ func (c *Client) Patch(ctx context.Context, ref transport.Ref, pt transport.Patc
 }
 
 // Delete removes the object. It returns the object while its deletion is pending, nil once
-// it is gone. The server answers a Status or the deleted object when it is gone, 202 with
-// the object when finalizers hold it, and 200 with the object both while a grace period
-// runs and when a graceful deletion just finished; for that last answer Delete reads the
-// object to tell which (one more request).
+// it is gone. The server answers a Status or the deleted object when it is gone, and 200
+// with the object both while its deletion waits (a grace period, finalizers) and when a
+// graceful deletion just finished (202 only for orphanDependents=false); for an object
+// marked for deletion Delete reads it again to tell which (one more request).
 func (c *Client) Delete(ctx context.Context, ref transport.Ref, opts *metav1.DeleteOptions) (runtime.Object, error) {
 	if err := needName(ref, "delete"); err != nil {
 		return nil, err

@@ -83,12 +83,13 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 			writeObject(w, r, http.StatusOK, successStatus(call.Resource(), res.Object))
 			return
 		}
+		// As Kubernetes: 200 with the object, whether it is gone or its deletion waits
+		// (grace period, finalizers, a namespace's content); 202 only when the client asked
+		// for cascading deletion with orphanDependents=false and it is still pending, the one
+		// case Kubernetes could mark without breaking old clients.
 		code := http.StatusOK
-		if !res.Deleted {
+		if !res.Deleted && opts.OrphanDependents != nil && !opts.GetOrphanDependents() {
 			code = http.StatusAccepted
-			if res.Object.GetMetadata().GetDeletionGracePeriodSeconds() > 0 {
-				code = http.StatusOK // graceful: the kubelet confirms, as Kubernetes answers
-			}
 		}
 		writeObject(w, r, code, res.Object)
 	case "deletecollection":
