@@ -240,7 +240,7 @@ var descriptions = map[string]string{
 	"kubelab.api.policy.v1.PodDisruptionBudgetStatus.disruptionsAllowed":       "disruptionsAllowed is how many evictions are allowed right now.",
 	"kubelab.api.policy.v1.PodDisruptionBudgetStatus.expectedPods":             "expectedPods is how many pods the budget counts on: the selected pods' controllers' desired replicas, or the number of selected pods for an integer minAvailable.",
 	"kubelab.api.policy.v1.PodDisruptionBudgetStatus.observedGeneration":       "observedGeneration is the metadata.generation this status was computed from; an eviction waits until it is current.",
-	"kubelab.api.rbac.v1.AggregationRule":                                      "AggregationRule builds a ClusterRole's rules from other ClusterRoles (kubelab stores it but does not aggregate).",
+	"kubelab.api.rbac.v1.AggregationRule":                                      "AggregationRule builds a ClusterRole's rules from other ClusterRoles: the clusterrole-aggregation controller keeps them the union of the matched roles' rules.",
 	"kubelab.api.rbac.v1.ClusterRole":                                          "ClusterRole is a cluster-wide set of rules, usable in any namespace through a RoleBinding.",
 	"kubelab.api.rbac.v1.ClusterRoleBinding":                                   "ClusterRoleBinding grants a ClusterRole's rules everywhere.",
 	"kubelab.api.rbac.v1.ClusterRoleBindingList":                               "ClusterRoleBindingList is a list of ClusterRoleBindings.",

@@ -373,8 +373,8 @@ func (x *RoleList) GetItems() []*Role {
 	return nil
 }
 
-// AggregationRule builds a ClusterRole's rules from other ClusterRoles (kubelab stores it but
-// does not aggregate).
+// AggregationRule builds a ClusterRole's rules from other ClusterRoles: the
+// clusterrole-aggregation controller keeps them the union of the matched roles' rules.
 type AggregationRule struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
 	ClusterRoleSelectors []*v1.LabelSelector    `protobuf:"bytes,1,rep,name=clusterRoleSelectors,proto3" json:"clusterRoleSelectors,omitempty"`
