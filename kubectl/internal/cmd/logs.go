@@ -84,33 +84,14 @@ func (o *logsFlags) logQuery() url.Values {
 }
 
 func (o *logsFlags) run(ctx context.Context, f *Factory, streams Streams, args []string) error {
-	name := args[0]
 	if len(args) == 2 {
 		o.container = args[1]
 	}
-	if typ, n, ok := strings.Cut(name, "/"); ok {
-		if typ != "pod" && typ != "pods" && typ != "po" {
-			return fmt.Errorf("cannot get the logs from %s: only pods are supported", typ)
-		}
-		name = n
-	}
-	ns, _, err := f.Namespace()
+	target, err := getPod(ctx, f, args[0], "cannot get the logs from %s: only pods are supported")
 	if err != nil {
 		return err
 	}
-	d, err := f.Discovery()
-	if err != nil {
-		return err
-	}
-	pods, err := d.Resolve(ctx, "pods")
-	if err != nil {
-		return err
-	}
-	c, _ := f.Client()
-	pod, err := c.GetObject(ctx, pods.Path(ns, name), nil)
-	if err != nil {
-		return err
-	}
+	pod, c, pods, ns, name := target.pod, target.client, target.pods, target.ns, nestedString(target.pod, "metadata", "name")
 	if o.container == "" {
 		cs := nestedSlice(pod, "spec", "containers")
 		if len(cs) > 1 {

@@ -18,8 +18,25 @@ type Streams struct {
 	ErrOut io.Writer
 }
 
-// exitError is an error already reported to the user (or a silent non-zero exit).
-type exitError struct{ err error }
+// exitError is an error already reported to the user (or a silent non-zero exit). code
+// is the exit status when it is not 1 (a remote command's, for exec).
+type exitError struct {
+	err  error
+	code int
+}
+
+// ExitCode is the status kubectl exits with after Run returned err: 0 for nil, the
+// remote command's for exec, 1 otherwise.
+func ExitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee) && ee.code > 0:
+		return ee.code
+	}
+	return 1
+}
 
 func (e *exitError) Error() string {
 	if e.err == nil {
@@ -29,7 +46,7 @@ func (e *exitError) Error() string {
 }
 
 // Run runs kubectl with args (without the program name). It prints any error the way kubectl
-// does, on streams.ErrOut, and returns it; the caller exits 1 when it is non-nil.
+// does, on streams.ErrOut, and returns it; the caller exits with ExitCode(err).
 func Run(ctx context.Context, args []string, streams Streams) error {
 	root := NewRootCmd(streams)
 	root.SetArgs(args)
@@ -83,7 +100,7 @@ func NewRootCmd(streams Streams) *cobra.Command {
 		NewCmdSet(f, streams))
 	add("deploy", NewCmdRollout(f, streams), NewCmdScale(f, streams))
 	add("cluster", NewCmdCordon(f, streams), NewCmdUncordon(f, streams), NewCmdDrain(f, streams))
-	add("debug", NewCmdDescribe(f, streams), NewCmdLogs(f, streams), NewCmdAuth(f, streams), NewCmdEvents(f, streams))
+	add("debug", NewCmdDescribe(f, streams), NewCmdLogs(f, streams), NewCmdExec(f, streams), NewCmdAuth(f, streams), NewCmdEvents(f, streams))
 	add("advanced", NewCmdApply(f, streams), NewCmdWait(f, streams))
 	add("settings", NewCmdLabel(f, streams), NewCmdAnnotate(f, streams))
 	add("other", NewCmdAPIResources(f, streams), NewCmdAPIVersions(f, streams), NewCmdConfig(f, streams),
