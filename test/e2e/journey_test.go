@@ -67,10 +67,12 @@ func TestJourney(t *testing.T) {
 	})
 	t.Logf("kubectl logs %s shows the request's access-log line", pods[0].Metadata.Name)
 
-	// kubectl exec (the stock one) goes the same way and on to containerd's streaming
-	// server, with stdout, stderr, stdin and the exit code.
-	c.expectExec(t, pods[0])
-	t.Logf("kubectl exec %s: stdout, stderr, stdin (-i) and exit code through apiserver, kubelet and containerd", pods[0].Metadata.Name)
+	// kubectl exec (the stock one, then kubelab's) goes the same way and on to
+	// containerd's streaming server, with stdout, stderr, stdin and the exit code: a
+	// websocket to the apiserver, SPDY from there on.
+	c.expectExec(t, stockKubectl, pods[0])
+	c.expectExec(t, filepath.Join(c.bin, "kubectl"), pods[0])
+	t.Logf("kubectl exec %s (stock and kubelab's): stdout, stderr, stdin (-i) and exit code through apiserver, kubelet and containerd", pods[0].Metadata.Name)
 
 	// kubectl port-forward and attach (the stock ones) go the same way: a GET through the
 	// forward answers nginx's page, and the attached output shows its access-log line.
