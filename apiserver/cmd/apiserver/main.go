@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"kubelab.io/apiserver/internal/logsink"
 	"kubelab.io/apiserver/internal/server"
+	"kubelab.io/proto/logsink"
 )
 
 func main() {

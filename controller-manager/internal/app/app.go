@@ -32,6 +32,7 @@ import (
 	"kubelab.io/client/record"
 	"kubelab.io/controller-manager/internal/controllerctx"
 	"kubelab.io/controller-manager/internal/rootcacertpublisher"
+	"kubelab.io/proto/logsink"
 )
 
 // Runnable is a built controller: Run starts its workers after its informers synced and
@@ -198,7 +199,11 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "controller-manager")
+	// Through a logsink: a stderr nobody reads any more costs log lines, not the controller-manager
+	// (written directly, a full pipe would stall every goroutine that logs).
+	logs := logsink.New(stderr, 8192)
+	defer logs.Flush(time.Second)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})).With("component", "controller-manager")
 	enabled, err := EnabledControllers(o.controllers)
 	if err != nil {
 		return err

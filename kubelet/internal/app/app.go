@@ -22,6 +22,7 @@ import (
 	"kubelab.io/kubelet/internal/preload"
 	"kubelab.io/kubelet/internal/server"
 	krt "kubelab.io/kubelet/runtime"
+	"kubelab.io/proto/logsink"
 	"kubelab.io/proto/resource"
 )
 
@@ -112,7 +113,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "kubelet")
+	// Through a logsink: a stderr nobody reads any more costs log lines, not the kubelet
+	// (written directly, a full pipe would stall every goroutine that logs).
+	logs := logsink.New(stderr, 8192)
+	defer logs.Flush(time.Second)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})).With("component", "kubelet")
 
 	nodeName := strings.ToLower(o.HostnameOverride)
 	if nodeName == "" {

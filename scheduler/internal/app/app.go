@@ -24,6 +24,7 @@ import (
 	"kubelab.io/client/kube"
 	"kubelab.io/client/leaderelection"
 	"kubelab.io/client/record"
+	"kubelab.io/proto/logsink"
 	"kubelab.io/scheduler/internal/config"
 	"kubelab.io/scheduler/internal/metrics"
 	"kubelab.io/scheduler/internal/scheduler"
@@ -85,7 +86,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "scheduler")
+	// Through a logsink: a stderr nobody reads any more costs log lines, not the scheduler
+	// (written directly, a full pipe would stall every goroutine that logs).
+	logs := logsink.New(stderr, 8192)
+	defer logs.Flush(time.Second)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})).With("component", "scheduler")
 	cfg, err := config.Load(o.configFile)
 	if err != nil {
 		return err

@@ -1,5 +1,5 @@
-// Package logsink keeps a server's logging from stalling the server. slog's handlers write
-// each record to their writer under a mutex; when that writer is stderr and stderr is a pipe
+// Package logsink keeps a component's logging from stalling it; every kubelab binary logs
+// through one. slog's handlers write each record to their writer under a mutex; when that writer is stderr and stderr is a pipe
 // nobody reads any more (a harness that read up to "apiserver serving" and stopped, a
 // terminal on hold), the write blocks once the kernel's pipe buffer (64 KiB) is full, and
 // every request, etcd included, then queues behind the mutex: the process is alive, accepts
