@@ -16,6 +16,7 @@ import (
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	authenticationv1 "kubelab.io/proto/api/authentication/v1"
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
@@ -60,6 +61,8 @@ func Default(obj runtime.Object) {
 		Deployment(o)
 	case *appsv1.ReplicaSet:
 		ReplicaSet(o)
+	case *batchv1.Job:
+		Job(o)
 	case *rbacv1.RoleBinding:
 		RoleBinding(o)
 	case *rbacv1.ClusterRoleBinding:

@@ -113,6 +113,17 @@ var (
 		ageColumn,
 	}
 
+	jobColumns = []Column{
+		nameColumn,
+		{Name: "Status", Type: "string", Description: "Status of the job."},
+		{Name: "Completions", Type: "string", Description: "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs."},
+		{Name: "Duration", Type: "string", Description: "Time required to complete the job."},
+		ageColumn,
+		{Name: "Containers", Type: "string", Priority: 1, Description: descContainers},
+		{Name: "Images", Type: "string", Priority: 1, Description: descImages},
+		{Name: "Selector", Type: "string", Priority: 1, Description: "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+	}
+
 	podDisruptionBudgetColumns = []Column{
 		nameColumn,
 		{Name: "Min Available", Type: "string", Description: "The minimum number of pods that must be available."},

@@ -47,6 +47,7 @@ var printersByKind = map[string]printer{
 	"ServiceAccount": {serviceAccountColumns, serviceAccountRow},
 
 	"PodDisruptionBudget": {podDisruptionBudgetColumns, podDisruptionBudgetRow},
+	"Job":                 {jobColumns, jobRow},
 }
 
 // printerFor returns kind's printer, or the default one (NAME, CREATED AT).

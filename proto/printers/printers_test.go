@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -374,5 +375,38 @@ func TestPartialObjectMetadataList(t *testing.T) {
 	}
 	if !ValidIncludeObject("") || !ValidIncludeObject("Object") || ValidIncludeObject("object") {
 		t.Error("ValidIncludeObject")
+	}
+}
+
+func TestJobRow(t *testing.T) {
+	start := &metav1.Time{Seconds: now.Add(-90 * time.Second).Unix()}
+	for _, tc := range []struct {
+		name string
+		spec *batchv1.JobSpec
+		st   *batchv1.JobStatus
+		want []any
+	}{
+		{"running", &batchv1.JobSpec{Completions: proto.Int32(2), Parallelism: proto.Int32(1)},
+			&batchv1.JobStatus{Succeeded: 1, Active: 1, StartTime: start},
+			[]any{"j", "Running", "1/2", "90s", "5m"}},
+		{"complete", &batchv1.JobSpec{Completions: proto.Int32(2)},
+			&batchv1.JobStatus{Succeeded: 2, StartTime: start, CompletionTime: &metav1.Time{Seconds: start.Seconds + 12},
+				Conditions: []*batchv1.JobCondition{{Type: "SuccessCriteriaMet", Status: "True"}, {Type: "Complete", Status: "True"}}},
+			[]any{"j", "Complete", "2/2", "12s", "5m"}},
+		{"work queue", &batchv1.JobSpec{Parallelism: proto.Int32(3)}, &batchv1.JobStatus{},
+			[]any{"j", "Running", "0/1 of 3", "", "5m"}},
+		{"failed", &batchv1.JobSpec{Completions: proto.Int32(1)},
+			&batchv1.JobStatus{Failed: 7, Conditions: []*batchv1.JobCondition{{Type: "FailureTarget", Status: "True"}, {Type: "Failed", Status: "True"}}},
+			[]any{"j", "Failed", "0/1", "", "5m"}},
+		{"suspended", &batchv1.JobSpec{Completions: proto.Int32(1)},
+			&batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: "Suspended", Status: "True"}}},
+			[]any{"j", "Suspended", "0/1", "", "5m"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &batchv1.Job{Kind: "Job", Metadata: meta("j", 5*time.Minute), Spec: tc.spec, Status: tc.st}
+			if got := cells(t, j, false); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("cells = %#v, want %#v", got, tc.want)
+			}
+		})
 	}
 }

@@ -28,6 +28,7 @@ var Mappings = []Mapping{
 	{Kind: core("ServiceAccount"), Plural: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true},
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: batch("Job"), Plural: "jobs", Singular: "job", Categories: []string{"all"}, Namespaced: true},
 	{Kind: policy("PodDisruptionBudget"), Plural: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Namespaced: true},
 	{Kind: coordination("Lease"), Plural: "leases", Singular: "lease", Namespaced: true},
 	{Kind: rbac("Role"), Plural: "roles", Singular: "role", Namespaced: true},
@@ -78,4 +79,8 @@ func admissionRegistration(kind string) runtime.GroupVersionKind {
 
 func policy(kind string) runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: GroupPolicy, Version: "v1", Kind: kind}
+}
+
+func batch(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupBatch, Version: "v1", Kind: kind}
 }

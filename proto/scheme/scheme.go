@@ -7,6 +7,7 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	authorizationv1 "kubelab.io/proto/api/authorization/v1"
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
@@ -24,6 +25,7 @@ const (
 	GroupAuthorization         = "authorization.k8s.io"
 	GroupAdmissionRegistration = "admissionregistration.k8s.io"
 	GroupPolicy                = "policy"
+	GroupBatch                 = "batch"
 )
 
 // Scheme holds every kind; it is built at init and read-only afterwards.
@@ -42,6 +44,7 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(core("ServiceAccount"), &corev1.ServiceAccount{}, &corev1.ServiceAccountList{})
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
+	s.AddKind(batch("Job"), &batchv1.Job{}, &batchv1.JobList{})
 	s.AddKind(policy("PodDisruptionBudget"), &policyv1.PodDisruptionBudget{}, &policyv1.PodDisruptionBudgetList{})
 	s.AddKind(coordination("Lease"), &coordinationv1.Lease{}, &coordinationv1.LeaseList{})
 	s.AddKind(rbac("Role"), &rbacv1.Role{}, &rbacv1.RoleList{})

@@ -13,6 +13,7 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	authorizationv1 "kubelab.io/proto/api/authorization/v1"
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
@@ -47,6 +48,8 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateDeployment(o)
 	case *appsv1.ReplicaSet:
 		return ValidateReplicaSet(o)
+	case *batchv1.Job:
+		return ValidateJob(o)
 	case *policyv1.PodDisruptionBudget:
 		return ValidatePodDisruptionBudget(o)
 	case *coordinationv1.Lease:
@@ -105,6 +108,10 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *appsv1.ReplicaSet:
 		if op, ok := old.(*appsv1.ReplicaSet); ok {
 			return ValidateReplicaSetUpdate(o, op)
+		}
+	case *batchv1.Job:
+		if op, ok := old.(*batchv1.Job); ok {
+			return ValidateJobUpdate(o, op)
 		}
 	case *rbacv1.RoleBinding:
 		if op, ok := old.(*rbacv1.RoleBinding); ok {

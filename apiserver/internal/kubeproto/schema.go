@@ -279,6 +279,19 @@ var (
 		}}),
 		3: ignoredStatus,
 	}}
+	// What `kubectl create job` sends (a template with restartPolicy Never); the fields that
+	// select features kubelab does not run (podFailurePolicy 11, backoffLimitPerIndex 12,
+	// maxFailedIndexes 13, managedBy 15, successPolicy 16) are refused by number.
+	job = &message{name: "Job", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "JobSpec", fields: map[protowire.Number]field{
+			1: ptr(i32("parallelism")), 2: ptr(i32("completions")), 3: ptr(i64("activeDeadlineSeconds")),
+			4: msg("selector", labelSelector), 5: ptr(boolean("manualSelector")),
+			6: msg("template", podTemplateSpec), 7: ptr(i32("backoffLimit")),
+			8: ptr(i32("ttlSecondsAfterFinished")), 9: ptr(str("completionMode")), 10: ptr(boolean("suspend")),
+		}}),
+		3: ignoredStatus,
+	}}
 )
 
 func named(f field, json string) field { f.json = json; return f }
@@ -301,6 +314,7 @@ var kinds = map[string]*message{
 	"authorization.k8s.io/v1 SelfSubjectRulesReview":  selfSubjectRulesReview,
 	"policy/v1 Eviction":                              eviction,
 	"policy/v1 PodDisruptionBudget":                   podDisruptionBudget,
+	"batch/v1 Job":                                    job,
 	// The body of a DELETE (kubectl drain --disable-eviction sends one).
 	"v1 DeleteOptions":             deleteOptions,
 	"meta.k8s.io/v1 DeleteOptions": deleteOptions,

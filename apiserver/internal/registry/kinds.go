@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/defaults"
 	"kubelab.io/proto/resource"
@@ -95,6 +96,10 @@ func Resources() []*Resource {
 		}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupApps, "ReplicaSet"), StatusSubresource: true,
+		}),
+		std(&Resource{
+			Kind: gvk(scheme.GroupBatch, "Job"), StatusSubresource: true,
+			PrepareForCreate: func(obj runtime.Object) { defaults.JobOnCreate(obj.(*batchv1.Job)) },
 		}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupPolicy, "PodDisruptionBudget"), StatusSubresource: true,

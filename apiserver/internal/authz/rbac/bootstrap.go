@@ -56,6 +56,7 @@ var (
 	apps         = []string{"apps"}
 	coordination = []string{"coordination.k8s.io"}
 	policy       = []string{"policy"}
+	batch        = []string{"batch"}
 	events       = []string{"", "events.k8s.io"}
 )
 
@@ -131,6 +132,9 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule([]string{"update", "patch"}, apps, "deployments/status", "replicasets/status"),
 			rule(join(readVerbs, writeVerbs), core, "pods"),
 			rule([]string{"update", "patch"}, core, "pods/status"),
+			// Job controller: its pods are covered above.
+			rule(join(readVerbs, []string{"update", "patch"}), batch, "jobs"),
+			rule([]string{"update", "patch"}, batch, "jobs/status"),
 			// Node lifecycle and IPAM controllers.
 			rule(join(readVerbs, []string{"update", "patch", "delete"}), core, "nodes"),
 			rule([]string{"update", "patch"}, core, "nodes/status"),
@@ -158,7 +162,7 @@ func systemRoles() []*rbacv1.ClusterRole {
 			// Garbage collector and namespace cleanup: read and delete anything, and update
 			// (ownerReferences, finalizers) the workload groups, not RBAC or webhooks.
 			rule(join(readVerbs, []string{"delete", "deletecollection"}), []string{"*"}, "*"),
-			rule([]string{"update", "patch"}, []string{"", "apps", "coordination.k8s.io", "policy"}, "*")),
+			rule([]string{"update", "patch"}, []string{"", "apps", "batch", "coordination.k8s.io", "policy"}, "*")),
 		// Kubelets: what every node may do; what concerns one node only (its pods, its Node,
 		// its Lease, tokens for its pods' service accounts) is the Node authorizer's, which
 		// looks at the object. Upstream's role also lists serviceaccounts/token, but binds the

@@ -1,0 +1,30 @@
+package batchv1
+
+// Labels the apiserver puts on a Job's pod template when it generates the selector, and the
+// job controller finds its pods by. The unprefixed ones are kept because Kubernetes still
+// sets them for clients that select on them.
+const (
+	LabelControllerUID       = "batch.kubernetes.io/controller-uid"
+	LabelJobName             = "batch.kubernetes.io/job-name"
+	LabelLegacyControllerUID = "controller-uid"
+	LabelLegacyJobName       = "job-name"
+)
+
+// Completion modes. kubelab runs NonIndexed only; validation refuses Indexed.
+const (
+	NonIndexedCompletion = "NonIndexed"
+	IndexedCompletion    = "Indexed"
+)
+
+// Job condition types, and the reasons the job controller gives them.
+const (
+	JobComplete           = "Complete"
+	JobFailed             = "Failed"
+	JobSuspended          = "Suspended"
+	JobFailureTarget      = "FailureTarget"
+	JobSuccessCriteriaMet = "SuccessCriteriaMet"
+
+	JobReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+	JobReasonDeadlineExceeded     = "DeadlineExceeded"
+	JobReasonCompletionsReached   = "CompletionsReached"
+)

@@ -1,0 +1,147 @@
+package validation
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	batchv1 "kubelab.io/proto/api/batch/v1"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/labels"
+)
+
+// ValidateJob checks a Job as Kubernetes' ValidateJob does: non-negative counts, a selector
+// that selects the template's labels, a template whose pods end (restartPolicy OnFailure or
+// Never), and, unless manualSelector, the selector and labels the apiserver generated. Of
+// the completion modes only NonIndexed is run by kubelab, so Indexed is refused here rather
+// than accepted and ignored.
+func ValidateJob(j *batchv1.Job) apierrors.FieldErrors {
+	spec := j.GetSpec()
+	p := "spec"
+	var errs apierrors.FieldErrors
+	for _, f := range []struct {
+		set bool
+		v   int64
+		n   string
+	}{
+		{spec.Parallelism != nil, int64(spec.GetParallelism()), "parallelism"},
+		{spec.Completions != nil, int64(spec.GetCompletions()), "completions"},
+		{spec.ActiveDeadlineSeconds != nil, spec.GetActiveDeadlineSeconds(), "activeDeadlineSeconds"},
+		{spec.BackoffLimit != nil, int64(spec.GetBackoffLimit()), "backoffLimit"},
+		{spec.TtlSecondsAfterFinished != nil, int64(spec.GetTtlSecondsAfterFinished()), "ttlSecondsAfterFinished"},
+	} {
+		if f.set {
+			errs = append(errs, nonNegative(f.v, child(p, f.n))...)
+		}
+	}
+	if spec.CompletionMode != nil {
+		switch m := spec.GetCompletionMode(); m {
+		case batchv1.NonIndexedCompletion:
+		case batchv1.IndexedCompletion:
+			errs = append(errs, apierrors.Forbidden(child(p, "completionMode"), "Indexed completion is not supported by kubelab"))
+		default:
+			errs = append(errs, apierrors.NotSupported(child(p, "completionMode"), m,
+				[]string{batchv1.NonIndexedCompletion, batchv1.IndexedCompletion}))
+		}
+	}
+	errs = append(errs, validateJobSelectorAndTemplate(spec, p)...)
+	errs = append(errs, validateGeneratedSelector(j)...)
+	return append(errs, validateJobStatus(j.GetStatus())...)
+}
+
+func validateJobSelectorAndTemplate(spec *batchv1.JobSpec, p string) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	sp, tp := child(p, "selector"), child(p, "template")
+	t := spec.GetTemplate()
+	if t == nil {
+		t = &corev1.PodTemplateSpec{}
+	}
+	if sel := spec.GetSelector(); sel == nil {
+		errs = append(errs, apierrors.Required(sp, ""))
+	} else {
+		errs = append(errs, ValidateLabelSelector(sel, sp)...)
+		// Whether generated or manual, the selector must select the pods the job makes.
+		if s, err := labels.FromLabelSelector(sel); err == nil && !s.Matches(t.GetMetadata().GetLabels()) {
+			errs = append(errs, apierrors.Invalid(child(child(tp, "metadata"), "labels"),
+				goSyntax{templateLabels(t)}, "`selector` does not match template `labels`"))
+		}
+	}
+	errs = append(errs, ValidatePodTemplateSpec(t, tp)...)
+	// Defaulting turns an unset restartPolicy into Always, so both mean the user gave none.
+	rpp := child(child(tp, "spec"), "restartPolicy")
+	switch rp := t.GetSpec().GetRestartPolicy(); rp {
+	case "OnFailure", "Never":
+	case "Always", "":
+		errs = append(errs, apierrors.Required(rpp, fmt.Sprintf("valid values: %q, %q", "OnFailure", "Never")))
+	default:
+		errs = append(errs, apierrors.NotSupported(rpp, rp, []string{"OnFailure", "Never"}))
+	}
+	return errs
+}
+
+// validateGeneratedSelector checks that a job without manualSelector carries what the
+// apiserver generated on create: a user's label of the same key with another value would
+// otherwise let the job adopt pods that are not its own.
+func validateGeneratedSelector(j *batchv1.Job) apierrors.FieldErrors {
+	spec := j.GetSpec()
+	if spec.GetManualSelector() || spec.GetSelector() == nil {
+		return nil
+	}
+	var errs apierrors.FieldErrors
+	uid, name := j.GetMetadata().GetUid(), j.GetMetadata().GetName()
+	if uid == "" {
+		errs = append(errs, apierrors.Required("metadata.uid", ""))
+	}
+	tm := spec.GetTemplate().GetMetadata()
+	lp := "spec.template.metadata.labels"
+	for _, want := range []struct{ k, v string }{
+		{batchv1.LabelLegacyControllerUID, uid}, {batchv1.LabelLegacyJobName, name},
+		{batchv1.LabelControllerUID, uid}, {batchv1.LabelJobName, name},
+	} {
+		got, ok := tm.GetLabels()[want.k]
+		switch {
+		case !ok:
+			errs = append(errs, apierrors.Required(key(lp, want.k), want.v))
+		case got != want.v:
+			errs = append(errs, apierrors.Invalid(key(lp, want.k), goSyntax{tm.GetLabels()}, fmt.Sprintf("must be '%s'", want.v)))
+		}
+	}
+	sel := spec.GetSelector()
+	if len(sel.GetMatchExpressions()) > 0 || len(sel.GetMatchLabels()) != 1 || sel.GetMatchLabels()[batchv1.LabelControllerUID] != uid {
+		errs = append(errs, apierrors.Invalid("spec.selector", selectorValue{sel}, "`selector` not auto-generated"))
+	}
+	return errs
+}
+
+func validateJobStatus(st *batchv1.JobStatus) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	errs = append(errs, nonNegative(int64(st.GetActive()), "status.active")...)
+	errs = append(errs, nonNegative(int64(st.GetSucceeded()), "status.succeeded")...)
+	errs = append(errs, nonNegative(int64(st.GetFailed()), "status.failed")...)
+	errs = append(errs, nonNegative(int64(st.GetReady()), "status.ready")...)
+	return append(errs, nonNegative(int64(st.GetTerminating()), "status.terminating")...)
+}
+
+// ValidateJobUpdate checks an update of a Job: the new one must be valid, and what decides
+// which pods are the job's (selector, manualSelector, template, completions, completionMode)
+// cannot change; parallelism, activeDeadlineSeconds, backoffLimit and suspend can.
+func ValidateJobUpdate(j, old *batchv1.Job) apierrors.FieldErrors {
+	errs := ValidateJob(j)
+	spec, os := j.GetSpec(), old.GetSpec()
+	errs = append(errs, validateSelectorImmutable(spec.GetSelector(), os.GetSelector())...)
+	if spec.GetManualSelector() != os.GetManualSelector() {
+		errs = append(errs, apierrors.Invalid("spec.manualSelector", spec.GetManualSelector(), fieldImmutableErrMsg))
+	}
+	if !proto.Equal(spec.GetTemplate(), os.GetTemplate()) {
+		errs = append(errs, apierrors.Invalid("spec.template", bare("core.PodTemplateSpec{...}"), fieldImmutableErrMsg))
+	}
+	if spec.Completions != nil && os.Completions != nil && spec.GetCompletions() != os.GetCompletions() ||
+		(spec.Completions == nil) != (os.Completions == nil) {
+		errs = append(errs, apierrors.Invalid("spec.completions", spec.GetCompletions(), fieldImmutableErrMsg))
+	}
+	if spec.GetCompletionMode() != os.GetCompletionMode() {
+		errs = append(errs, apierrors.Invalid("spec.completionMode", spec.GetCompletionMode(), fieldImmutableErrMsg))
+	}
+	return errs
+}
