@@ -3,6 +3,8 @@ package garbagecollector
 import (
 	"slices"
 
+	"google.golang.org/protobuf/proto"
+
 	metav1 "kubelab.io/proto/api/meta/v1"
 )
 
@@ -47,18 +49,29 @@ type action struct {
 	kind       actionKind
 	removeUIDs []string
 	policy     string
+	// unblockOwners makes the item's owner references non-blocking before it is deleted:
+	// it breaks a ring of objects each waiting for the next to go.
+	unblockOwners bool
 }
 
 // decide is upstream's attemptToDeleteItem decision, without I/O. owners are the item's
 // owner references and states what a live lookup found for each; hasDependents says
-// whether the item owns anything itself; finalizers are the item's own.
+// whether the item owns anything itself, dependentWaiting whether one of those dependents is
+// itself waiting for its own dependents (in foreground deletion); finalizers are the item's
+// own.
 //
 //   - An item with a solid owner stays; it only loses references to absent owners and to
 //     owners waiting for it (so they need not wait for an object they do not delete).
 //   - An item whose owners are all gone or waiting is deleted: in the foreground when an
 //     owner waits for it and it has dependents of its own (so the owner waits for the
 //     whole subtree), else by the policy its own finalizers ask for, background by default.
-func decide(owners []*metav1.OwnerReference, states []ownerState, hasDependents bool, finalizers []string) action {
+//   - Deleted in the foreground while a dependent waits too, the item may be in an ownership
+//     cycle (A owns B owns A): its owner would wait for it, it for its dependent, and that
+//     dependent for the owner. As upstream, the item first makes its references
+//     non-blocking, so its owners no longer wait for it. Like upstream's check this has
+//     false positives (a waiting dependent outside any cycle); they only let an owner go
+//     before this item, never leave anything undeleted.
+func decide(owners []*metav1.OwnerReference, states []ownerState, hasDependents, dependentWaiting bool, finalizers []string) action {
 	var solid, waiting int
 	var remove []string
 	for i, ref := range owners {
@@ -81,7 +94,7 @@ func decide(owners []*metav1.OwnerReference, states []ownerState, hasDependents 
 		}
 		return action{kind: actionRemoveRefs, removeUIDs: remove}
 	case waiting > 0 && hasDependents:
-		return action{kind: actionDelete, policy: PolicyForeground}
+		return action{kind: actionDelete, policy: PolicyForeground, unblockOwners: dependentWaiting && blocksAny(owners)}
 	case slices.Contains(finalizers, FinalizerOrphan):
 		return action{kind: actionDelete, policy: PolicyOrphan}
 	case slices.Contains(finalizers, FinalizerDeleteDependents):
@@ -100,6 +113,26 @@ func blocksOwner(refs []*metav1.OwnerReference, ownerUID string) bool {
 		}
 	}
 	return false
+}
+
+// blocksAny reports whether any of refs blocks its owner's deletion.
+func blocksAny(refs []*metav1.OwnerReference) bool {
+	return slices.ContainsFunc(refs, (*metav1.OwnerReference).GetBlockOwnerDeletion)
+}
+
+// unblocked returns refs with blockOwnerDeletion cleared, and whether any was set.
+func unblocked(refs []*metav1.OwnerReference) ([]*metav1.OwnerReference, bool) {
+	out := make([]*metav1.OwnerReference, len(refs))
+	changed := false
+	for i, r := range refs {
+		if r.GetBlockOwnerDeletion() {
+			r = proto.CloneOf(r)
+			r.BlockOwnerDeletion = proto.Bool(false)
+			changed = true
+		}
+		out[i] = r
+	}
+	return out, changed
 }
 
 // withoutOwners returns refs minus those whose uid is in uids, and whether any was removed.

@@ -25,26 +25,48 @@ func TestDecide(t *testing.T) {
 		owners        []*metav1.OwnerReference
 		states        []ownerState
 		hasDependents bool
-		finalizers    []string
-		want          action
+		// dependentWaiting: a dependent of the item waits for its own dependents.
+		dependentWaiting bool
+		finalizers       []string
+		want             action
 	}{
-		{"no owners", nil, nil, false, nil, action{kind: actionNone}},
-		{"solid owner", []*metav1.OwnerReference{a}, []ownerState{ownerSolid}, false, nil, action{kind: actionNone}},
-		{"owner gone", []*metav1.OwnerReference{a}, []ownerState{ownerDangling}, false, nil, action{kind: actionDelete, policy: PolicyBackground}},
-		{"one of two gone", []*metav1.OwnerReference{a, b}, []ownerState{ownerDangling, ownerSolid}, false, nil, action{kind: actionRemoveRefs, removeUIDs: []string{"a"}}},
-		{"waiting and solid", []*metav1.OwnerReference{a, b}, []ownerState{ownerWaiting, ownerSolid}, true, nil, action{kind: actionRemoveRefs, removeUIDs: []string{"a"}}},
-		{"waiting, with dependents", []*metav1.OwnerReference{a}, []ownerState{ownerWaiting}, true, nil, action{kind: actionDelete, policy: PolicyForeground}},
-		{"waiting, no dependents", []*metav1.OwnerReference{a}, []ownerState{ownerWaiting}, false, nil, action{kind: actionDelete, policy: PolicyBackground}},
-		{"gone, own orphan finalizer", []*metav1.OwnerReference{a}, []ownerState{ownerDangling}, true, []string{FinalizerOrphan}, action{kind: actionDelete, policy: PolicyOrphan}},
-		{"gone, own foreground finalizer", []*metav1.OwnerReference{a}, []ownerState{ownerDangling}, true, []string{FinalizerDeleteDependents}, action{kind: actionDelete, policy: PolicyForeground}},
-		{"all gone or waiting", []*metav1.OwnerReference{a, b}, []ownerState{ownerDangling, ownerWaiting}, false, nil, action{kind: actionDelete, policy: PolicyBackground}},
+		{"no owners", nil, nil, false, false, nil, action{kind: actionNone}},
+		{"solid owner", []*metav1.OwnerReference{a}, []ownerState{ownerSolid}, false, false, nil, action{kind: actionNone}},
+		{"owner gone", []*metav1.OwnerReference{a}, []ownerState{ownerDangling}, false, false, nil, action{kind: actionDelete, policy: PolicyBackground}},
+		{"one of two gone", []*metav1.OwnerReference{a, b}, []ownerState{ownerDangling, ownerSolid}, false, false, nil, action{kind: actionRemoveRefs, removeUIDs: []string{"a"}}},
+		{"waiting and solid", []*metav1.OwnerReference{a, b}, []ownerState{ownerWaiting, ownerSolid}, true, false, nil, action{kind: actionRemoveRefs, removeUIDs: []string{"a"}}},
+		{"waiting, with dependents", []*metav1.OwnerReference{a}, []ownerState{ownerWaiting}, true, false, nil, action{kind: actionDelete, policy: PolicyForeground}},
+		{"waiting, no dependents", []*metav1.OwnerReference{a}, []ownerState{ownerWaiting}, false, false, nil, action{kind: actionDelete, policy: PolicyBackground}},
+		{"gone, own orphan finalizer", []*metav1.OwnerReference{a}, []ownerState{ownerDangling}, true, false, []string{FinalizerOrphan}, action{kind: actionDelete, policy: PolicyOrphan}},
+		{"gone, own foreground finalizer", []*metav1.OwnerReference{a}, []ownerState{ownerDangling}, true, false, []string{FinalizerDeleteDependents}, action{kind: actionDelete, policy: PolicyForeground}},
+		// A owns B owns A, A deleted in the foreground: B's owner A waits, and so does its
+		// dependent A. B unblocks its references, or A and B would wait for each other.
+		{"waiting, with a waiting dependent", []*metav1.OwnerReference{a}, []ownerState{ownerWaiting}, true, true, nil, action{kind: actionDelete, policy: PolicyForeground, unblockOwners: true}},
+		{"waiting, with a waiting dependent, nothing blocking", []*metav1.OwnerReference{b}, []ownerState{ownerWaiting}, true, true, nil, action{kind: actionDelete, policy: PolicyForeground}},
+		{"solid owner, with a waiting dependent", []*metav1.OwnerReference{a}, []ownerState{ownerSolid}, true, true, nil, action{kind: actionNone}},
+		{"gone owner, with a waiting dependent", []*metav1.OwnerReference{a}, []ownerState{ownerDangling}, true, true, nil, action{kind: actionDelete, policy: PolicyBackground}},
+		{"all gone or waiting", []*metav1.OwnerReference{a, b}, []ownerState{ownerDangling, ownerWaiting}, false, false, nil, action{kind: actionDelete, policy: PolicyBackground}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := decide(tc.owners, tc.states, tc.hasDependents, tc.finalizers)
-			if got.kind != tc.want.kind || got.policy != tc.want.policy || !slices.Equal(got.removeUIDs, tc.want.removeUIDs) {
+			got := decide(tc.owners, tc.states, tc.hasDependents, tc.dependentWaiting, tc.finalizers)
+			if got.kind != tc.want.kind || got.policy != tc.want.policy || got.unblockOwners != tc.want.unblockOwners || !slices.Equal(got.removeUIDs, tc.want.removeUIDs) {
 				t.Fatalf("decide = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestUnblocked(t *testing.T) {
+	a, b := ownerRef("a", true), ownerRef("b", false)
+	got, changed := unblocked([]*metav1.OwnerReference{a, b})
+	if !changed || len(got) != 2 || got[0].GetUid() != "a" || got[0].GetBlockOwnerDeletion() || got[1] != b {
+		t.Fatalf("unblocked = %v, %v", got, changed)
+	}
+	if !a.GetBlockOwnerDeletion() {
+		t.Fatal("unblocked changed its input")
+	}
+	if _, changed := unblocked([]*metav1.OwnerReference{b}); changed {
+		t.Fatal("unblocked reports a change for non-blocking references")
 	}
 }
 

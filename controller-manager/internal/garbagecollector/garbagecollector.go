@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -247,12 +248,19 @@ func (c *Controller) attemptToDeleteItem(ctx context.Context, uid string) error 
 			states[i] = ownerSolid
 		}
 	}
-	act := decide(owners, states, len(n.dependents) > 0, latest.GetMetadata().GetFinalizers())
+	dependentWaiting := slices.ContainsFunc(n.dependents, func(d dependentView) bool { return d.deletingDependents })
+	act := decide(owners, states, len(n.dependents) > 0, dependentWaiting, latest.GetMetadata().GetFinalizers())
 	switch act.kind {
 	case actionRemoveRefs:
 		c.log.Info("removing references to absent or waiting owners", "object", describe(n.ref), "kind", n.ref.mapping.Kind.Kind, "owners", act.removeUIDs)
 		return c.removeOwnerRefs(ctx, n.ref, act.removeUIDs)
 	case actionDelete:
+		if act.unblockOwners {
+			c.log.Info("an owner and a dependent both wait for dependents; making the object's owner references non-blocking to break a possible cycle", "object", describe(n.ref), "kind", n.ref.mapping.Kind.Kind)
+			if err := c.unblockOwnerRefs(ctx, n.ref); err != nil {
+				return err
+			}
+		}
 		c.log.Info("deleting object whose owners are gone", "object", describe(n.ref), "kind", n.ref.mapping.Kind.Kind, "propagationPolicy", act.policy)
 		return c.delete(ctx, n.ref, act.policy)
 	}
@@ -303,6 +311,15 @@ func (c *Controller) removeOwnerRefs(ctx context.Context, ref objectRef, ownerUI
 	return c.update(ctx, ref, func(m *metav1.ObjectMeta) bool {
 		var changed bool
 		m.OwnerReferences, changed = withoutOwners(m.OwnerReferences, ownerUIDs)
+		return changed
+	})
+}
+
+// unblockOwnerRefs clears blockOwnerDeletion on every owner reference of the object ref.
+func (c *Controller) unblockOwnerRefs(ctx context.Context, ref objectRef) error {
+	return c.update(ctx, ref, func(m *metav1.ObjectMeta) bool {
+		var changed bool
+		m.OwnerReferences, changed = unblocked(m.OwnerReferences)
 		return changed
 	})
 }

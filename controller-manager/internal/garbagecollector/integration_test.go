@@ -22,10 +22,16 @@ import (
 
 func startGC(t *testing.T, cs *kube.Clientset) {
 	t.Helper()
+	startGCLogging(t, cs, slog.New(slog.DiscardHandler))
+}
+
+// startGCLogging runs a garbage collector that logs to log.
+func startGCLogging(t *testing.T, cs *kube.Clientset, log *slog.Logger) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cc := &controllerctx.Context{
 		Client: cs, Informers: informers.NewSharedInformerFactory(cs.Transport(), 0),
-		Log: slog.New(slog.DiscardHandler), Options: controllerctx.DefaultOptions(),
+		Log: log, Options: controllerctx.DefaultOptions(),
 	}
 	c, err := New(ctx, cc)
 	if err != nil {
