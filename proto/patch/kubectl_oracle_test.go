@@ -35,6 +35,8 @@ func TestKubectlOracle(t *testing.T) {
 	node := `{"apiVersion":"v1","kind":"Node","metadata":{"name":"n"},"spec":{"podCIDRs":["10.0.0.0/24"],"taints":[{"key":"a","effect":"NoSchedule"}]},
 	  "status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"1.2.3.4"}]}}`
 
+	pod3 := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"i"},{"name":"b","image":"i"},{"name":"c","image":"i"}]}}`
+
 	type tc struct{ kind, doc, patch string }
 	cases := []tc{
 		{"Deployment", deployment, `{"spec":{"template":{"spec":{"containers":[{"image":"nginx:1.16","name":"nginx"}]}}}}`},
@@ -58,6 +60,10 @@ func TestKubectlOracle(t *testing.T) {
 		{"Deployment", deployment, `{"spec":{"template":{"spec":{"containers":[{"name":"d"},{"name":"nginx","image":"n"}]}}}}`},
 		{"Deployment", deployment, `{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"s"},{"name":"d"}]}}}}`},
 		{"Deployment", deployment, `{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"sidecar"},{"name":"n"}],"containers":[{"name":"n","image":"n"}]}}}}`},
+		{"Deployment", deployment, `{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"n"}],"containers":[{"name":"n","image":"n"},{"name":"nginx","$patch":"delete"}]}}}}`},
+		{"Pod", pod3, `{"spec":{"$setElementOrder/containers":[{"name":"n"},{"name":"a"}],"containers":[{"name":"n","image":"i"},{"name":"b","$patch":"delete"}]}}`},
+		{"Pod", pod3, `{"spec":{"$setElementOrder/containers":[{"name":"n"},{"name":"c"}],"containers":[{"name":"n","image":"i"},{"name":"a","$patch":"delete"}]}}`},
+		{"Pod", pod3, `{"spec":{"$setElementOrder/containers":[{"name":"c"},{"name":"n"},{"name":"m"}],"containers":[{"name":"n","image":"i"},{"name":"m","image":"i"},{"name":"a","$patch":"delete"},{"name":"b","$patch":"delete"}]}}`},
 		{"Pod", pod, `{"spec":{"containers":[{"name":"app","volumeMounts":[{"name":"cfg","mountPath":"/etc/cfg"}]}],"volumes":[{"name":"cfg","configMap":{"name":"c"}}]}}`},
 		{"Pod", pod, `{"status":{"conditions":[{"type":"Ready","status":"False"},{"type":"Initialized","status":"True"}]}}`},
 		{"Pod", pod, `{"spec":{"volumes":[{"$retainKeys":["configMap","name"],"name":"data","configMap":{"name":"c"}}]}}`},

@@ -469,10 +469,59 @@ func (m *merger) setElementOrder(orig, patch map[string]any, k, field, fpath str
 		return nil
 	}
 	if meta.merge {
-		merged = normalizeOrder(merged, order, ol, meta.key)
+		serverOrder := ol
+		if meta.key != "" && inPatch {
+			serverOrder = upstreamServerOrder(ol, pl, meta.key)
+		}
+		merged = normalizeOrder(merged, order, serverOrder, meta.key)
 	}
 	orig[field] = merged
 	return nil
+}
+
+// upstreamServerOrder is the server order upstream's $setElementOrder handling places
+// server-only items by. It passes the original list, but its merge has already deleted
+// the "$patch: delete" items from that list's array in place (shifting later items left)
+// and appended the new items into the freed tail, so the array, read at its original
+// length, is what it compares against. A client sees the effect: with b deleted, n added
+// and c left to the server, [a b c] patched to the order [n a] ends up "c n a", where the
+// untouched original order would give "n a c". The same steps on a Go slice reproduce it.
+func upstreamServerOrder(ol, pl []any, key string) []any {
+	buf := slices.Clone(ol)
+	cur := buf[:len(buf):len(buf)]
+	find := func(id string) int {
+		return slices.IndexFunc(cur, func(o any) bool {
+			oid, ok := mergeKeyOf(o, key)
+			return ok && oid == id
+		})
+	}
+	var added []any
+	for _, e := range pl {
+		pm, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		id, ok := mergeKeyOf(pm, key)
+		if !ok {
+			continue
+		}
+		switch pm[directiveMarker] {
+		case nil:
+			added = append(added, pm)
+		case deleteDirective:
+			for i := find(id); i >= 0; i = find(id) {
+				cur = append(cur[:i], cur[i+1:]...)
+			}
+		}
+	}
+	// Deletions all come first upstream; then each patch item not found is appended.
+	for _, pm := range added {
+		id, _ := mergeKeyOf(pm, key)
+		if find(id) < 0 {
+			cur = append(cur, pm)
+		}
+	}
+	return buf
 }
 
 // validateOrder checks that the patch list's items (other than directive

@@ -430,6 +430,11 @@ func TestStrategicMergePatchOrder(t *testing.T) {
 		{"$setElementOrder with server-only item", `{"spec":{"$setElementOrder/containers":[{"name":"c"},{"name":"a"}]}}`, `b c a`},
 		{"$setElementOrder with a new item", `{"spec":{"$setElementOrder/containers":[{"name":"a"},{"name":"n"},{"name":"b"},{"name":"c"}],"containers":[{"name":"n"}]}}`, `a n b c`},
 		{"$setElementOrder and delete", `{"spec":{"$setElementOrder/containers":[{"name":"c"},{"name":"a"}],"containers":[{"name":"b","$patch":"delete"}]}}`, `c a`},
+		// Upstream orders server-only items by the original list as its in-place delete
+		// and append left it: [a c n] here, not [a b c] (checked with kubectl patch --local).
+		{"$setElementOrder, delete, add, server-only item", `{"spec":{"$setElementOrder/containers":[{"name":"n"},{"name":"a"}],"containers":[{"name":"n"},{"name":"b","$patch":"delete"}]}}`, `c n a`},
+		{"$setElementOrder, delete, two adds, server-only item", `{"spec":{"$setElementOrder/containers":[{"name":"n"},{"name":"m"},{"name":"a"}],"containers":[{"name":"n"},{"name":"m"},{"name":"b","$patch":"delete"}]}}`, `c n m a`},
+		{"$setElementOrder, delete first, add, server-only item", `{"spec":{"$setElementOrder/containers":[{"name":"n"},{"name":"c"}],"containers":[{"name":"n"},{"name":"a","$patch":"delete"}]}}`, `b n c`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
