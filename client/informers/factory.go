@@ -14,6 +14,7 @@ import (
 	"kubelab.io/client/cache"
 	"kubelab.io/client/transport"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
@@ -218,6 +219,9 @@ func (f *SharedInformerFactory) ReplicaSets() Informer[*appsv1.ReplicaSet] {
 }
 func (f *SharedInformerFactory) PodDisruptionBudgets() Informer[*policyv1.PodDisruptionBudget] {
 	return mustFor[*policyv1.PodDisruptionBudget](f, scheme.GroupPolicy, "PodDisruptionBudget")
+}
+func (f *SharedInformerFactory) Jobs() Informer[*batchv1.Job] {
+	return mustFor[*batchv1.Job](f, scheme.GroupBatch, "Job")
 }
 func (f *SharedInformerFactory) Leases() Informer[*coordinationv1.Lease] {
 	return mustFor[*coordinationv1.Lease](f, scheme.GroupCoordination, "Lease")

@@ -26,6 +26,7 @@ import (
 	"kubelab.io/client/transport"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	authenticationv1 "kubelab.io/proto/api/authentication/v1"
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
@@ -186,6 +187,7 @@ type (
 	SecretClient         = Resource[*corev1.Secret, *corev1.SecretList]
 	ServiceAccountClient = Resource[*corev1.ServiceAccount, *corev1.ServiceAccountList]
 	PDBClient            = Resource[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList]
+	JobClient            = Resource[*batchv1.Job, *batchv1.JobList]
 	DeploymentClient     = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
 	ReplicaSetClient     = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
 	LeaseClient          = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
@@ -249,6 +251,11 @@ func (c *Clientset) ReplicaSets(ns string) *ReplicaSetClient {
 // PodDisruptionBudgets in namespace ns.
 func (c *Clientset) PodDisruptionBudgets(ns string) *PDBClient {
 	return NewResource[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList](c.t, ns)
+}
+
+// Jobs in namespace ns.
+func (c *Clientset) Jobs(ns string) *JobClient {
+	return NewResource[*batchv1.Job, *batchv1.JobList](c.t, ns)
 }
 
 // Leases in namespace ns.

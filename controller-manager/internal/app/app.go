@@ -62,7 +62,7 @@ func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
 var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption",
-	"serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation"}
+	"job", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation"}
 
 // options are the parsed flags.
 type options struct {
@@ -104,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&co.ConcurrentReplicaSetSyncs, "concurrent-replicaset-syncs", co.ConcurrentReplicaSetSyncs, "replica sets synced concurrently")
 	fs.IntVar(&co.ConcurrentGCSyncs, "concurrent-gc-syncs", co.ConcurrentGCSyncs, "garbage collector workers")
 	fs.IntVar(&co.ConcurrentNamespaceSyncs, "concurrent-namespace-syncs", co.ConcurrentNamespaceSyncs, "namespaces synced concurrently")
+	fs.IntVar(&co.ConcurrentJobSyncs, "concurrent-job-syncs", co.ConcurrentJobSyncs, "jobs synced concurrently")
 	fs.IntVar(&co.ConcurrentResourceQuotaSyncs, "concurrent-resource-quota-syncs", co.ConcurrentResourceQuotaSyncs, "resource quotas synced concurrently")
 	fs.DurationVar(&co.ResourceQuotaSyncPeriod, "resource-quota-sync-period", co.ResourceQuotaSyncPeriod, "how often every quota's usage is recomputed from its namespace's pods (0 disables)")
 	fs.StringVar(&co.ClusterCIDR, "cluster-cidr", co.ClusterCIDR, "CIDR range of pods; each node gets a slice")
@@ -129,7 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	for name, n := range map[string]int{
 		"concurrent-deployment-syncs": co.ConcurrentDeploymentSyncs, "concurrent-replicaset-syncs": co.ConcurrentReplicaSetSyncs,
 		"concurrent-gc-syncs": co.ConcurrentGCSyncs, "concurrent-namespace-syncs": co.ConcurrentNamespaceSyncs,
-		"concurrent-resource-quota-syncs": co.ConcurrentResourceQuotaSyncs,
+		"concurrent-resource-quota-syncs": co.ConcurrentResourceQuotaSyncs, "concurrent-job-syncs": co.ConcurrentJobSyncs,
 	} {
 		if n < 1 {
 			return nil, fmt.Errorf("--%s must be at least 1, got %d", name, n)

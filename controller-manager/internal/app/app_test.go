@@ -35,9 +35,9 @@ func TestEnabledControllers(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"*", []string{"clusterrole-aggregation", "deployment", "disruption", "garbagecollector", "namespace", "nodeipam", "nodelifecycle", "replicaset",
+		{"*", []string{"clusterrole-aggregation", "deployment", "disruption", "garbagecollector", "job", "namespace", "nodeipam", "nodelifecycle", "replicaset",
 			"resourcequota", "root-ca-cert-publisher", "serviceaccount"}, false},
-		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation", []string{"deployment", "disruption", "namespace", "nodelifecycle",
+		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation", []string{"deployment", "disruption", "job", "namespace", "nodelifecycle",
 			"replicaset", "resourcequota", "serviceaccount"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},

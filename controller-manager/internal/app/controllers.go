@@ -6,6 +6,7 @@ import (
 	"kubelab.io/controller-manager/internal/deployment"
 	"kubelab.io/controller-manager/internal/disruption"
 	"kubelab.io/controller-manager/internal/garbagecollector"
+	"kubelab.io/controller-manager/internal/job"
 	"kubelab.io/controller-manager/internal/namespace"
 	"kubelab.io/controller-manager/internal/nodeipam"
 	"kubelab.io/controller-manager/internal/nodelifecycle"
@@ -27,6 +28,7 @@ func NewControllerInitializers() map[string]InitFunc {
 		"nodelifecycle":    Init(nodelifecycle.New, OneWorker),
 		"nodeipam":         Init(nodeipam.New, OneWorker),
 		"resourcequota":    Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
+		"job":              Init(job.New, func(o controllerctx.Options) int { return o.ConcurrentJobSyncs }),
 		// One worker, as kube-controller-manager runs it.
 		"disruption": Init(disruption.New, OneWorker),
 		// One worker each, as kube-controller-manager runs them: their work is one create

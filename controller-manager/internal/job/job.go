@@ -1,0 +1,242 @@
+// Package job is the Job controller, after Kubernetes' pkg/controller/job: it runs a Job's
+// pods from its template, at most parallelism at once and no more than the completions still
+// missing, counts the pods that succeeded and failed, and finishes the job: Complete once
+// completions pods succeeded, Failed once more pods failed than backoffLimit allows or the
+// job outlived activeDeadlineSeconds. A suspended job's active pods are deleted.
+//
+// As upstream since 1.31, a job that meets its success or failure criteria first gets the
+// SuccessCriteriaMet or FailureTarget condition, its remaining pods are deleted, and only
+// when none is left running does it get the terminal Complete or Failed condition.
+//
+// kubelab does not track pods with the batch.kubernetes.io/job-tracking finalizer
+// (uncountedTerminatedPods): the counts are of the finished pods the job still has, and
+// never go down, so a finished pod deleted by hand is not redone. Only NonIndexed
+// completion is run; the exponential delay upstream puts before replacing a failed pod,
+// podFailurePolicy, successPolicy and ttlSecondsAfterFinished are not implemented.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"kubelab.io/client/cache"
+	"kubelab.io/client/kube"
+	"kubelab.io/client/workqueue"
+	"kubelab.io/controller-manager/internal/controller"
+	"kubelab.io/controller-manager/internal/controllerctx"
+	batchv1 "kubelab.io/proto/api/batch/v1"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/runtime"
+	"kubelab.io/proto/scheme"
+)
+
+// Kind is the Job's group/version/kind, as written in its pods' ownerReferences.
+var Kind = runtime.GroupVersionKind{Group: scheme.GroupBatch, Version: "v1", Kind: "Job"}
+
+// Event reasons, as Kubernetes' job controller and pod control record them.
+const (
+	SuccessfulCreate = "SuccessfulCreate"
+	FailedCreate     = "FailedCreate"
+	SuccessfulDelete = "SuccessfulDelete"
+	FailedDelete     = "FailedDelete"
+	Completed        = "Completed"
+	Suspended        = "Suspended"
+	Resumed          = "Resumed"
+)
+
+// EventRecorder is the part of record.Recorder the controller uses.
+type EventRecorder interface {
+	Eventf(obj runtime.Object, eventType, reason, format string, args ...any)
+}
+
+// Config is what the controller needs; New builds it from a controllerctx.Context.
+type Config struct {
+	Client   *kube.Clientset
+	Job      cache.SharedIndexInformer
+	Pod      cache.SharedIndexInformer
+	Recorder EventRecorder
+	// Log is the controller's logger (the controller-manager labels it controller=job).
+	Log *slog.Logger
+	// Now is the clock of startTime, deadlines and expectations; nil is time.Now.
+	Now func() time.Time
+	// Queue defaults to a rate-limited work queue named "job".
+	Queue workqueue.Interface[string]
+}
+
+// Controller is the Job controller.
+type Controller struct {
+	client       *kube.Clientset
+	jobLister    cache.Lister[*batchv1.Job]
+	podLister    cache.Lister[*corev1.Pod]
+	synced       []func() bool
+	queue        workqueue.Interface[string]
+	expectations *controller.Expectations
+	recorder     EventRecorder
+	log          *slog.Logger
+	now          func() time.Time
+}
+
+// New builds the controller on the shared informers of cc. Its work queue reports
+// workqueue_*{name="job"} metrics to prometheus.DefaultRegisterer.
+func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
+	metrics, err := workqueue.NewPrometheusProvider(prometheus.DefaultRegisterer)
+	if err != nil {
+		return nil, fmt.Errorf("job: queue metrics: %w", err)
+	}
+	return NewController(Config{
+		Queue:    workqueue.New(workqueue.Config[string]{Name: "job", Metrics: metrics.For("job")}),
+		Client:   cc.Client,
+		Job:      cc.Informers.Jobs().Informer(),
+		Pod:      cc.Informers.Pods().Informer(),
+		Recorder: cc.Recorder("job-controller"),
+		Log:      cc.Log,
+		Now:      cc.Now,
+	})
+}
+
+// NewController validates cfg, fills its defaults and registers the event handlers.
+func NewController(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Job == nil || cfg.Pod == nil || cfg.Recorder == nil {
+		return nil, errors.New("job: Client, Job and Pod informers and Recorder are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Queue == nil {
+		cfg.Queue = workqueue.NewNamed[string]("job")
+	}
+	jobMapping, _ := scheme.MappingFor(Kind)
+	c := &Controller{
+		client:       cfg.Client,
+		jobLister:    cache.NewLister[*batchv1.Job](cfg.Job.GetIndexer(), jobMapping),
+		podLister:    cache.NewLister[*corev1.Pod](cfg.Pod.GetIndexer(), controller.CoreMapping("Pod")),
+		queue:        cfg.Queue,
+		expectations: controller.NewExpectations(cfg.Now),
+		recorder:     cfg.Recorder,
+		log:          cfg.Log,
+		now:          cfg.Now,
+	}
+	jobReg, err := cfg.Job.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.enqueue, UpdateFunc: c.updateJob, DeleteFunc: c.deleteJob,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job: %w", err)
+	}
+	podReg, err := cfg.Pod.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.addPod, UpdateFunc: c.updatePod, DeleteFunc: c.deletePod,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job: %w", err)
+	}
+	c.synced = []func() bool{cfg.Job.HasSynced, cfg.Pod.HasSynced, jobReg.HasSynced, podReg.HasSynced}
+	return c, nil
+}
+
+// Run waits for the caches, then runs workers until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	controller.RunWhenSynced(ctx, c.synced, c.queue, workers, c.log, c.sync)
+}
+
+// --- event handlers: they only enqueue ---
+
+func (c *Controller) enqueue(obj runtime.Object) {
+	if err := controller.Enqueue(c.queue, obj); err != nil {
+		c.log.Error("enqueue", "err", err)
+	}
+}
+
+func (c *Controller) updateJob(oldObj, newObj runtime.Object) {
+	if controller.IsResync(oldObj, newObj) {
+		return
+	}
+	c.enqueue(newObj)
+}
+
+func (c *Controller) deleteJob(obj any) {
+	o, ok := controller.ObjectFromTombstone(obj)
+	if !ok {
+		return
+	}
+	if key, err := controller.KeyFunc(o); err == nil {
+		c.expectations.Delete(key)
+		c.queue.Add(key)
+	}
+}
+
+// ownerKey is the key of the job that controls pod, if that job is still in the cache with
+// the same uid.
+func (c *Controller) ownerKey(pod *corev1.Pod) (string, bool) {
+	ref := controller.GetControllerOf(pod)
+	if ref == nil || ref.GetKind() != Kind.Kind || ref.GetApiVersion() != Kind.APIVersion() {
+		return "", false
+	}
+	job, err := c.jobLister.Namespace(pod.GetMetadata().GetNamespace()).Get(ref.GetName())
+	if err != nil || job.GetMetadata().GetUid() != ref.GetUid() {
+		return "", false
+	}
+	key, err := controller.KeyFunc(job)
+	return key, err == nil
+}
+
+func (c *Controller) addPod(obj runtime.Object) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if pod.GetMetadata().GetDeletionTimestamp() != nil {
+		// A restarted controller may first see a pod already being deleted.
+		c.deletePod(pod)
+		return
+	}
+	if key, ok := c.ownerKey(pod); ok {
+		c.expectations.CreationObserved(key)
+		c.queue.Add(key)
+	}
+	// Orphans are not adopted from here: a job's generated selector matches only the pods
+	// it made, and a manual-selector job adopts on its next sync.
+}
+
+func (c *Controller) updatePod(oldObj, newObj runtime.Object) {
+	if controller.IsResync(oldObj, newObj) {
+		return
+	}
+	pod, ok := newObj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if pod.GetMetadata().GetDeletionTimestamp() != nil {
+		c.deletePod(pod)
+		return
+	}
+	// A phase change is the news a job waits for: a pod succeeded or failed.
+	if key, ok := c.ownerKey(pod); ok {
+		c.queue.Add(key)
+	}
+}
+
+func (c *Controller) deletePod(obj any) {
+	o, ok := controller.ObjectFromTombstone(obj)
+	if !ok {
+		return
+	}
+	pod, ok := o.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	key, ok := c.ownerKey(pod)
+	if !ok {
+		return
+	}
+	if podKey, err := controller.KeyFunc(pod); err == nil {
+		c.expectations.DeletionObserved(key, podKey)
+	}
+	c.queue.Add(key)
+}

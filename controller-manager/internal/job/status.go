@@ -1,0 +1,140 @@
+package job
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"kubelab.io/controller-manager/internal/controller"
+	batchv1 "kubelab.io/proto/api/batch/v1"
+	corev1 "kubelab.io/proto/api/core/v1"
+)
+
+// Condition reasons and messages, as Kubernetes' job controller words them.
+const (
+	reasonSuspended = "JobSuspended"
+	msgSuspended    = "Job suspended"
+	reasonResumed   = "JobResumed"
+	msgResumed      = "Job resumed"
+
+	msgBackoffLimitExceeded = "Job has reached the specified backoff limit"
+	msgDeadlineExceeded     = "Job was active longer than specified deadline"
+	msgCompletionsReached   = "Reached expected number of succeeded pods"
+)
+
+// podCounts is what a job's pods say, sorted by what the controller does with them.
+type podCounts struct {
+	// active are running or pending and not being deleted: the ones parallelism bounds.
+	active []*corev1.Pod
+	// ready counts the active pods that are Ready.
+	ready int32
+	// terminating are being deleted and have not ended: a finishing job waits for them.
+	terminating int32
+	// succeeded and failed count the pods that ended so.
+	succeeded, failed int32
+}
+
+func countPods(pods []*corev1.Pod) podCounts {
+	var c podCounts
+	for _, p := range pods {
+		switch {
+		case p.GetStatus().GetPhase() == controller.PodSucceeded:
+			c.succeeded++
+		case p.GetStatus().GetPhase() == controller.PodFailed:
+			c.failed++
+		case p.GetMetadata().GetDeletionTimestamp() != nil:
+			c.terminating++
+		default:
+			c.active = append(c.active, p)
+			if controller.IsPodReady(p) {
+				c.ready++
+			}
+		}
+	}
+	return c
+}
+
+// wantActive is how many pods should run: parallelism, but never more than the completions
+// still missing. A work queue job (no completions) starts no pod once one has succeeded: the
+// ones still running finish the queue.
+func wantActive(spec *batchv1.JobSpec, active, succeeded int32) int32 {
+	parallelism := spec.GetParallelism()
+	if spec.Completions == nil {
+		if succeeded > 0 {
+			return active
+		}
+		return parallelism
+	}
+	return max(0, min(parallelism, spec.GetCompletions()-succeeded))
+}
+
+// successCriteriaMet reports whether the job has done its work: completions pods succeeded,
+// or, for a work queue, one did and none still runs.
+func successCriteriaMet(spec *batchv1.JobSpec, active, succeeded int32) bool {
+	if spec.Completions == nil {
+		return succeeded > 0 && active == 0
+	}
+	return succeeded >= spec.GetCompletions()
+}
+
+// pastActiveDeadline reports whether the job has been active longer than
+// activeDeadlineSeconds, and otherwise how long it still has.
+func pastActiveDeadline(job *batchv1.Job, now time.Time) (bool, time.Duration) {
+	ads := job.GetSpec().ActiveDeadlineSeconds
+	start := job.GetStatus().GetStartTime()
+	if ads == nil || start == nil {
+		return false, 0
+	}
+	left := controller.TimeOf(start).Add(time.Duration(*ads) * time.Second).Sub(now)
+	return left <= 0, left
+}
+
+// findCondition returns the job's condition of type t, or nil.
+func findCondition(st *batchv1.JobStatus, t string) *batchv1.JobCondition {
+	for _, c := range st.GetConditions() {
+		if c.GetType() == t {
+			return c
+		}
+	}
+	return nil
+}
+
+func conditionTrue(st *batchv1.JobStatus, t string) bool {
+	c := findCondition(st, t)
+	return c != nil && c.GetStatus() == controller.ConditionTrue
+}
+
+// finished reports whether the job has its terminal condition: nothing more is done to it.
+func finished(job *batchv1.Job) bool {
+	st := job.GetStatus()
+	return conditionTrue(st, batchv1.JobComplete) || conditionTrue(st, batchv1.JobFailed)
+}
+
+// setCondition makes st's condition of type t say status, reason and message, appending it
+// when missing, and reports whether anything changed. The transition time moves only when
+// status does, as upstream's ensureJobConditionStatus.
+func setCondition(st *batchv1.JobStatus, t, status, reason, message string, now time.Time) bool {
+	if c := findCondition(st, t); c != nil {
+		if c.GetStatus() == status && c.GetReason() == reason && c.GetMessage() == message {
+			return false
+		}
+		if c.GetStatus() != status {
+			c.LastTransitionTime = controller.NewTime(now)
+		}
+		c.Status, c.Reason, c.Message, c.LastProbeTime = status, reason, message, controller.NewTime(now)
+		return true
+	}
+	st.Conditions = append(st.Conditions, &batchv1.JobCondition{
+		Type: t, Status: status, Reason: reason, Message: message,
+		LastProbeTime: controller.NewTime(now), LastTransitionTime: controller.NewTime(now),
+	})
+	return true
+}
+
+// statusEqual ignores nothing: a status write is skipped only when it would change nothing.
+func statusEqual(a, b *batchv1.JobStatus) bool {
+	if a == nil {
+		a = &batchv1.JobStatus{}
+	}
+	return proto.Equal(a, b)
+}
