@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/defaults"
@@ -215,6 +216,12 @@ func validateObject(js []byte, obj Object, defaultNamespace string) error {
 		meta.Namespace = defaultNamespace
 	}
 	defaults.Default(o)
+	if job, ok := o.(*batchv1.Job); ok && meta.GetUid() == "" {
+		// The apiserver generates a job's selector and labels from its uid on create; judge
+		// the job as it will be stored, not as the client sent it.
+		meta.Uid = "00000000-0000-0000-0000-000000000000"
+		defaults.JobOnCreate(job)
+	}
 	errs := validation.ValidateObjectMeta(meta, mapping.Namespaced, mapping.Plural == "namespaces", "metadata")
 	errs = append(errs, validation.Validate(o)...)
 	errs = append(errs, validateImages(o)...)
@@ -231,6 +238,8 @@ func validateImages(o runtime.Object) apierrors.FieldErrors {
 	case *appsv1.Deployment:
 		spec, path = t.GetSpec().GetTemplate().GetSpec(), "spec.template.spec"
 	case *appsv1.ReplicaSet:
+		spec, path = t.GetSpec().GetTemplate().GetSpec(), "spec.template.spec"
+	case *batchv1.Job:
 		spec, path = t.GetSpec().GetTemplate().GetSpec(), "spec.template.spec"
 	}
 	var errs apierrors.FieldErrors
