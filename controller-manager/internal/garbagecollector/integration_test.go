@@ -20,13 +20,13 @@ import (
 	"kubelab.io/proto/runtime"
 )
 
-func startGC(t *testing.T, cs *kube.Clientset) {
+func startGC(t *testing.T, cs *kube.Clientset) *Controller {
 	t.Helper()
-	startGCLogging(t, cs, slog.New(slog.DiscardHandler))
+	return startGCLogging(t, cs, slog.New(slog.DiscardHandler))
 }
 
 // startGCLogging runs a garbage collector that logs to log.
-func startGCLogging(t *testing.T, cs *kube.Clientset, log *slog.Logger) {
+func startGCLogging(t *testing.T, cs *kube.Clientset, log *slog.Logger) *Controller {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cc := &controllerctx.Context{
@@ -41,6 +41,19 @@ func startGCLogging(t *testing.T, cs *kube.Clientset, log *slog.Logger) {
 	done := make(chan struct{})
 	go func() { c.Run(ctx, 4); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; cc.Informers.Shutdown() })
+	return c
+}
+
+// waitObserved waits until the collector's graph holds owner with dependents dependents:
+// what it orphans or deletes is what its graph holds, so a test deleting an owner before
+// the collector saw its dependents would race the collector's informers (as a client of
+// Kubernetes' collector would).
+func waitObserved(t *testing.T, c *Controller, owner runtime.Object, dependents int) {
+	t.Helper()
+	waitFor(t, "the collector to observe the dependents", func() bool {
+		v, ok := c.graph.view(owner.GetMetadata().GetUid())
+		return ok && !v.virtual && len(v.dependents) == dependents
+	})
 }
 
 func controllerRef(obj runtime.Object) *metav1.OwnerReference {
@@ -95,7 +108,7 @@ func TestIntegrationPropagation(t *testing.T) {
 	cs := srv.Clientset(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	startGC(t, cs)
+	gc := startGC(t, cs)
 	const ns = "default"
 
 	live := func(name string) (d, rs bool, pods int) {
@@ -126,7 +139,9 @@ func TestIntegrationPropagation(t *testing.T) {
 	})
 
 	t.Run("foreground", func(t *testing.T) {
-		tree(t, ctx, cs, ns, "fg")
+		d, rs := tree(t, ctx, cs, ns, "fg")
+		waitObserved(t, gc, d, 1)
+		waitObserved(t, gc, rs, 2)
 		del("fg", PolicyForeground)
 		waitFor(t, "the deployment to go last", func() bool {
 			d, rs, pods := live("fg")
@@ -138,7 +153,9 @@ func TestIntegrationPropagation(t *testing.T) {
 	})
 
 	t.Run("orphan", func(t *testing.T) {
-		_, rs := tree(t, ctx, cs, ns, "or")
+		d, rs := tree(t, ctx, cs, ns, "or")
+		waitObserved(t, gc, d, 1)
+		waitObserved(t, gc, rs, 2)
 		del("or", PolicyOrphan)
 		waitFor(t, "the deployment to go", func() bool { d, _, _ := live("or"); return !d })
 		got, err := cs.ReplicaSets(ns).Get(ctx, "or-rs")
