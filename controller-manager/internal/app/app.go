@@ -62,7 +62,7 @@ func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
 var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption",
-	"job", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation"}
+	"job", "ttl-after-finished", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation"}
 
 // options are the parsed flags.
 type options struct {
@@ -105,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&co.ConcurrentGCSyncs, "concurrent-gc-syncs", co.ConcurrentGCSyncs, "garbage collector workers")
 	fs.IntVar(&co.ConcurrentNamespaceSyncs, "concurrent-namespace-syncs", co.ConcurrentNamespaceSyncs, "namespaces synced concurrently")
 	fs.IntVar(&co.ConcurrentJobSyncs, "concurrent-job-syncs", co.ConcurrentJobSyncs, "jobs synced concurrently")
+	fs.IntVar(&co.ConcurrentTTLSyncs, "concurrent-ttl-after-finished-syncs", co.ConcurrentTTLSyncs, "finished jobs checked for TTL expiry concurrently")
 	fs.IntVar(&co.ConcurrentResourceQuotaSyncs, "concurrent-resource-quota-syncs", co.ConcurrentResourceQuotaSyncs, "resource quotas synced concurrently")
 	fs.DurationVar(&co.ResourceQuotaSyncPeriod, "resource-quota-sync-period", co.ResourceQuotaSyncPeriod, "how often every quota's usage is recomputed from its namespace's pods (0 disables)")
 	fs.StringVar(&co.ClusterCIDR, "cluster-cidr", co.ClusterCIDR, "CIDR range of pods; each node gets a slice")
@@ -131,6 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		"concurrent-deployment-syncs": co.ConcurrentDeploymentSyncs, "concurrent-replicaset-syncs": co.ConcurrentReplicaSetSyncs,
 		"concurrent-gc-syncs": co.ConcurrentGCSyncs, "concurrent-namespace-syncs": co.ConcurrentNamespaceSyncs,
 		"concurrent-resource-quota-syncs": co.ConcurrentResourceQuotaSyncs, "concurrent-job-syncs": co.ConcurrentJobSyncs,
+		"concurrent-ttl-after-finished-syncs": co.ConcurrentTTLSyncs,
 	} {
 		if n < 1 {
 			return nil, fmt.Errorf("--%s must be at least 1, got %d", name, n)

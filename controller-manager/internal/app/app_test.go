@@ -36,9 +36,9 @@ func TestEnabledControllers(t *testing.T) {
 		wantErr bool
 	}{
 		{"*", []string{"clusterrole-aggregation", "deployment", "disruption", "garbagecollector", "job", "namespace", "nodeipam", "nodelifecycle", "replicaset",
-			"resourcequota", "root-ca-cert-publisher", "serviceaccount"}, false},
+			"resourcequota", "root-ca-cert-publisher", "serviceaccount", "ttl-after-finished"}, false},
 		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation", []string{"deployment", "disruption", "job", "namespace", "nodelifecycle",
-			"replicaset", "resourcequota", "serviceaccount"}, false},
+			"replicaset", "resourcequota", "serviceaccount", "ttl-after-finished"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},
 		{"replicaset,-replicaset", nil, false},

@@ -14,6 +14,7 @@ import (
 	"kubelab.io/controller-manager/internal/resourcequota"
 	"kubelab.io/controller-manager/internal/rootcacertpublisher"
 	"kubelab.io/controller-manager/internal/serviceaccount"
+	"kubelab.io/controller-manager/internal/ttlafterfinished"
 )
 
 // NewControllerInitializers returns the controllers built into this binary, by their
@@ -21,14 +22,15 @@ import (
 // --controllers and skipped with a warning.
 func NewControllerInitializers() map[string]InitFunc {
 	return map[string]InitFunc{
-		"deployment":       Init(deployment.New, func(o controllerctx.Options) int { return o.ConcurrentDeploymentSyncs }),
-		"replicaset":       Init(replicaset.New, func(o controllerctx.Options) int { return o.ConcurrentReplicaSetSyncs }),
-		"garbagecollector": Init(garbagecollector.New, func(o controllerctx.Options) int { return o.ConcurrentGCSyncs }),
-		"namespace":        Init(namespace.New, func(o controllerctx.Options) int { return o.ConcurrentNamespaceSyncs }),
-		"nodelifecycle":    Init(nodelifecycle.New, OneWorker),
-		"nodeipam":         Init(nodeipam.New, OneWorker),
-		"resourcequota":    Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
-		"job":              Init(job.New, func(o controllerctx.Options) int { return o.ConcurrentJobSyncs }),
+		"deployment":         Init(deployment.New, func(o controllerctx.Options) int { return o.ConcurrentDeploymentSyncs }),
+		"replicaset":         Init(replicaset.New, func(o controllerctx.Options) int { return o.ConcurrentReplicaSetSyncs }),
+		"garbagecollector":   Init(garbagecollector.New, func(o controllerctx.Options) int { return o.ConcurrentGCSyncs }),
+		"namespace":          Init(namespace.New, func(o controllerctx.Options) int { return o.ConcurrentNamespaceSyncs }),
+		"nodelifecycle":      Init(nodelifecycle.New, OneWorker),
+		"nodeipam":           Init(nodeipam.New, OneWorker),
+		"resourcequota":      Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
+		"job":                Init(job.New, func(o controllerctx.Options) int { return o.ConcurrentJobSyncs }),
+		"ttl-after-finished": Init(ttlafterfinished.New, func(o controllerctx.Options) int { return o.ConcurrentTTLSyncs }),
 		// One worker, as kube-controller-manager runs it.
 		"disruption": Init(disruption.New, OneWorker),
 		// One worker each, as kube-controller-manager runs them: their work is one create

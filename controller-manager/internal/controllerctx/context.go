@@ -47,6 +47,7 @@ type Options struct {
 	ConcurrentNamespaceSyncs     int // --concurrent-namespace-syncs (10)
 	ConcurrentResourceQuotaSyncs int // --concurrent-resource-quota-syncs (5)
 	ConcurrentJobSyncs           int // --concurrent-job-syncs (5)
+	ConcurrentTTLSyncs           int // --concurrent-ttl-after-finished-syncs (5)
 
 	// ResourceQuotaSyncPeriod is how often every quota's usage is recomputed even if no
 	// event asked for it (--resource-quota-sync-period, 5 min; 0 disables).
@@ -90,7 +91,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		ConcurrentDeploymentSyncs: 5, ConcurrentReplicaSetSyncs: 5, ConcurrentGCSyncs: 20, ConcurrentNamespaceSyncs: 10,
-		ConcurrentResourceQuotaSyncs: 5, ConcurrentJobSyncs: 5, ResourceQuotaSyncPeriod: 5 * time.Minute,
+		ConcurrentResourceQuotaSyncs: 5, ConcurrentJobSyncs: 5, ConcurrentTTLSyncs: 5, ResourceQuotaSyncPeriod: 5 * time.Minute,
 		ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24,
 		NodeMonitorGracePeriod: 40 * time.Second, NodeMonitorPeriod: 5 * time.Second,
 		DefaultUnreachableTolerationSeconds: 300, DefaultNotReadyTolerationSeconds: 300,

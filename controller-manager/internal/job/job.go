@@ -12,7 +12,8 @@
 // (uncountedTerminatedPods): the counts are of the finished pods the job still has, and
 // never go down, so a finished pod deleted by hand is not redone. Only NonIndexed
 // completion is run; the exponential delay upstream puts before replacing a failed pod,
-// podFailurePolicy, successPolicy and ttlSecondsAfterFinished are not implemented.
+// podFailurePolicy and successPolicy are not implemented. ttlSecondsAfterFinished is the
+// ttlafterfinished controller's, as upstream.
 package job
 
 import (
