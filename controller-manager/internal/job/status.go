@@ -104,10 +104,16 @@ func conditionTrue(st *batchv1.JobStatus, t string) bool {
 	return c != nil && c.GetStatus() == controller.ConditionTrue
 }
 
-// finished reports whether the job has its terminal condition: nothing more is done to it.
-func finished(job *batchv1.Job) bool {
-	st := job.GetStatus()
-	return conditionTrue(st, batchv1.JobComplete) || conditionTrue(st, batchv1.JobFailed)
+// FinishedCondition is st's terminal condition (Complete or Failed) when it is True, else
+// nil: a finished job has nothing more done to it, and the ttl-after-finished controller
+// counts its time to live from that condition.
+func FinishedCondition(st *batchv1.JobStatus) *batchv1.JobCondition {
+	for _, t := range []string{batchv1.JobComplete, batchv1.JobFailed} {
+		if c := findCondition(st, t); c != nil && c.GetStatus() == controller.ConditionTrue {
+			return c
+		}
+	}
+	return nil
 }
 
 // setCondition makes st's condition of type t say status, reason and message, appending it

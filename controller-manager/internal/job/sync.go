@@ -36,7 +36,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if finished(job) || job.GetMetadata().GetDeletionTimestamp() != nil {
+	if FinishedCondition(job.GetStatus()) != nil || job.GetMetadata().GetDeletionTimestamp() != nil {
 		return nil
 	}
 	selector, err := labels.FromLabelSelector(job.GetSpec().GetSelector())
@@ -111,7 +111,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err := c.updateStatus(ctx, job, status); err != nil {
 		return errors.Join(manageErr, err)
 	}
-	if past, left := pastActiveDeadline(&batchv1.Job{Spec: job.GetSpec(), Status: status}, now); !past && left > 0 && !finishedStatus(status) {
+	if past, left := pastActiveDeadline(&batchv1.Job{Spec: job.GetSpec(), Status: status}, now); !past && left > 0 && FinishedCondition(status) == nil {
 		// Wake up when the deadline passes, not at the next pod event.
 		c.queue.AddAfter(key, left)
 	}
@@ -126,10 +126,6 @@ func readyOf(pods []*corev1.Pod) int32 {
 		}
 	}
 	return n
-}
-
-func finishedStatus(st *batchv1.JobStatus) bool {
-	return conditionTrue(st, batchv1.JobComplete) || conditionTrue(st, batchv1.JobFailed)
 }
 
 // judge adds SuccessCriteriaMet or FailureTarget once the job has met its criteria. Failure

@@ -25,6 +25,7 @@ import (
 	"kubelab.io/client/workqueue"
 	"kubelab.io/controller-manager/internal/controller"
 	"kubelab.io/controller-manager/internal/controllerctx"
+	jobcontroller "kubelab.io/controller-manager/internal/job"
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
@@ -203,24 +204,13 @@ func needsCleanup(job *batchv1.Job) bool {
 	if job.GetSpec().TtlSecondsAfterFinished == nil {
 		return false
 	}
-	_, ok := terminalCondition(job)
-	return ok
-}
-
-// terminalCondition is job's Complete or Failed condition, if one is True.
-func terminalCondition(job *batchv1.Job) (*batchv1.JobCondition, bool) {
-	for _, cond := range job.GetStatus().GetConditions() {
-		if (cond.GetType() == batchv1.JobComplete || cond.GetType() == batchv1.JobFailed) && cond.GetStatus() == controller.ConditionTrue {
-			return cond, true
-		}
-	}
-	return nil, false
+	return jobcontroller.FinishedCondition(job.GetStatus()) != nil
 }
 
 // finishTime is when job finished: its terminal condition's lastTransitionTime, else its
 // completionTime (only a Complete job has one).
 func finishTime(job *batchv1.Job) (time.Time, bool) {
-	if cond, ok := terminalCondition(job); ok && cond.GetLastTransitionTime() != nil {
+	if cond := jobcontroller.FinishedCondition(job.GetStatus()); cond.GetLastTransitionTime() != nil {
 		return controller.TimeOf(cond.GetLastTransitionTime()), true
 	}
 	if t := job.GetStatus().GetCompletionTime(); t != nil {
