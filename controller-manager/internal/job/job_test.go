@@ -2,17 +2,14 @@ package job
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
-	"kubelab.io/client/cache/cachetest"
 	"kubelab.io/client/informers"
 	"kubelab.io/client/kube"
 	"kubelab.io/client/transport"
@@ -28,63 +25,11 @@ import (
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// fakeTransport is cachetest's in-memory transport plus generated names and uids for the
-// pods the controller creates, recording every write as "verb resource namespace/name[/sub]".
-type fakeTransport struct {
-	*cachetest.Transport
-	mu      sync.Mutex
-	actions []string
-	n       int
-}
-
-func (f *fakeTransport) record(verb string, ref transport.Ref, name, sub string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a := verb + " " + ref.Mapping.Plural + " " + ref.Namespace + "/" + name
-	if sub != "" {
-		a += "/" + sub
-	}
-	f.actions = append(f.actions, a)
-}
-
-// takeActions returns the writes recorded since the last call, sorted (pods are written
-// concurrently), and forgets them.
-func (f *fakeTransport) takeActions() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := f.actions
-	f.actions = nil
-	sort.Strings(out)
-	return out
-}
-
-func (f *fakeTransport) Create(ctx context.Context, ref transport.Ref, obj runtime.Object) (runtime.Object, error) {
-	obj = proto.Clone(obj).(runtime.Object)
-	m := runtime.Meta(obj)
-	f.mu.Lock()
-	f.n++
-	m.Name = fmt.Sprintf("%s%05d", m.GenerateName, f.n)
-	m.Uid = "uid-" + m.Name
-	f.mu.Unlock()
-	f.record("create", ref, "", "")
-	return f.Transport.Create(ctx, ref, obj)
-}
-
-func (f *fakeTransport) Update(ctx context.Context, ref transport.Ref, obj runtime.Object, sub string) (runtime.Object, error) {
-	f.record("update", ref, ref.Name, sub)
-	return f.Transport.Update(ctx, ref, obj, sub)
-}
-
-func (f *fakeTransport) Delete(ctx context.Context, ref transport.Ref, opts *metav1.DeleteOptions) (runtime.Object, error) {
-	f.record("delete", ref, ref.Name, "")
-	return f.Transport.Delete(ctx, ref, opts)
-}
-
 // fixture is a controller over a fake client whose caches the test fills directly (the
 // informers never run), so a sync sees exactly what the test put there.
 type fixture struct {
 	t    *testing.T
-	fake *fakeTransport
+	fake *controllertest.Transport
 	rec  *controllertest.Recorder
 	inf  *informers.SharedInformerFactory
 	c    *Controller
@@ -92,7 +37,7 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{t: t, fake: &fakeTransport{Transport: cachetest.New()}, rec: &controllertest.Recorder{}, now: epoch}
+	f := &fixture{t: t, fake: controllertest.NewTransport(), rec: &controllertest.Recorder{}, now: epoch}
 	f.inf = informers.NewSharedInformerFactory(f.fake, 0)
 	queue := workqueue.NewNamed[string]("test")
 	t.Cleanup(queue.ShutDown)
@@ -139,7 +84,7 @@ func (f *fixture) stored() *batchv1.Job {
 
 func (f *fixture) expect(actions []string, events ...string) {
 	f.t.Helper()
-	if got := f.fake.takeActions(); !slices.Equal(got, actions) {
+	if got := f.fake.TakeActions(); !slices.Equal(got, actions) {
 		f.t.Errorf("actions:\n  got  %q\n  want %q", got, actions)
 	}
 	var got []string

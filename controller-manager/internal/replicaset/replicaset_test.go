@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/client/cache"
-	"kubelab.io/client/cache/cachetest"
 	"kubelab.io/client/informers"
 	"kubelab.io/client/kube"
 	"kubelab.io/client/transport"
@@ -25,99 +24,10 @@ import (
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
-	"kubelab.io/proto/patch"
 	"kubelab.io/proto/runtime"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// fakeTransport is cachetest's in-memory transport plus what the controller's writes need
-// (generateName, uids, strategic merge patches, delete preconditions, injected failures),
-// recording every write as "verb resource namespace/name[/subresource]".
-type fakeTransport struct {
-	*cachetest.Transport
-	mu        sync.Mutex
-	actions   []string
-	n         int
-	createErr error
-}
-
-func (f *fakeTransport) record(verb string, ref transport.Ref, name, sub string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a := verb + " " + ref.Mapping.Plural + " " + ref.Namespace + "/" + name
-	if sub != "" {
-		a += "/" + sub
-	}
-	f.actions = append(f.actions, a)
-}
-
-// Actions returns the recorded writes, sorted (pods are written concurrently).
-func (f *fakeTransport) Actions() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := slices.Clone(f.actions)
-	sort.Strings(out)
-	return out
-}
-
-func (f *fakeTransport) Create(ctx context.Context, ref transport.Ref, obj runtime.Object) (runtime.Object, error) {
-	obj = proto.Clone(obj).(runtime.Object)
-	m := runtime.Meta(obj)
-	f.mu.Lock()
-	if m.Name == "" {
-		f.n++
-		m.Name = fmt.Sprintf("%s%05d", m.GenerateName, f.n)
-	}
-	m.Uid = "uid-" + m.Name
-	err := f.createErr
-	f.mu.Unlock()
-	f.record("create", ref, "", "")
-	if err != nil {
-		return nil, err
-	}
-	return f.Transport.Create(ctx, ref, obj)
-}
-
-func (f *fakeTransport) Update(ctx context.Context, ref transport.Ref, obj runtime.Object, sub string) (runtime.Object, error) {
-	f.record("update", ref, ref.Name, sub)
-	return f.Transport.Update(ctx, ref, obj, sub)
-}
-
-func (f *fakeTransport) Patch(ctx context.Context, ref transport.Ref, pt transport.PatchType, data []byte, sub string) (runtime.Object, error) {
-	f.record("patch", ref, ref.Name, sub)
-	cur, err := f.Transport.Get(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	orig, err := runtime.MarshalJSON(cur)
-	if err != nil {
-		return nil, err
-	}
-	out, err := patch.Apply(patch.Type(pt), orig, data, cur.GetKind())
-	if err != nil {
-		return nil, apierrors.NewBadRequest(err.Error())
-	}
-	next := cur.ProtoReflect().New().Interface().(runtime.Object)
-	if _, err := runtime.UnmarshalJSON(out, next); err != nil {
-		return nil, err
-	}
-	if next.GetMetadata().GetUid() != cur.GetMetadata().GetUid() {
-		return nil, apierrors.NewConflict(apierrors.GroupResource{Resource: ref.Mapping.Plural}, ref.Name, fmt.Errorf("uid mismatch"))
-	}
-	return f.Transport.UpdateObject(next), nil
-}
-
-func (f *fakeTransport) Delete(ctx context.Context, ref transport.Ref, opts *metav1.DeleteOptions) (runtime.Object, error) {
-	f.record("delete", ref, ref.Name, "")
-	if uid := opts.GetPreconditions().Uid; uid != nil {
-		cur, err := f.Transport.Get(ctx, ref)
-		if err == nil && cur.GetMetadata().GetUid() != *uid {
-			return nil, apierrors.NewConflict(apierrors.GroupResource{Resource: ref.Mapping.Plural}, ref.Name, fmt.Errorf("uid mismatch"))
-		}
-	}
-	return f.Transport.Delete(ctx, ref, opts)
-}
 
 type fakeRecorder struct {
 	mu     sync.Mutex
@@ -142,7 +52,7 @@ func (r *fakeRecorder) Events() []string {
 // informers are never started, so the caches hold exactly what the test put there.
 type fixture struct {
 	t     *testing.T
-	fake  *fakeTransport
+	fake  *controllertest.Transport
 	rec   *fakeRecorder
 	c     *Controller
 	inf   *informers.SharedInformerFactory
@@ -151,7 +61,7 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{t: t, fake: &fakeTransport{Transport: cachetest.New()}, rec: &fakeRecorder{}, now: epoch.Add(time.Hour)}
+	f := &fixture{t: t, fake: controllertest.NewTransport(), rec: &fakeRecorder{}, now: epoch.Add(time.Hour)}
 	f.inf = informers.NewSharedInformerFactory(f.fake, 0)
 	f.queue = workqueue.NewNamed[string]("test")
 	t.Cleanup(f.queue.ShutDown)
@@ -312,7 +222,7 @@ func TestSyncCreatesPods(t *testing.T) {
 
 func TestSyncSlowStartOnFailure(t *testing.T) {
 	f := newFixture(t)
-	f.fake.createErr = apierrors.NewForbidden(apierrors.GroupResource{Resource: "pods"}, "", fmt.Errorf("exceeded quota"))
+	f.fake.CreateErr = apierrors.NewForbidden(apierrors.GroupResource{Resource: "pods"}, "", fmt.Errorf("exceeded quota"))
 	f.add(newRS("web", 10))
 	if err := f.sync("default/web"); err == nil {
 		t.Fatal("no error from a failing creation")
@@ -510,7 +420,7 @@ func cacheTombstone(obj runtime.Object) any {
 // retry) and leaves the expectations pending, so later syncs do not try again.
 func TestSyncIgnoresTerminatingNamespace(t *testing.T) {
 	f := newFixture(t)
-	f.fake.createErr = apierrors.NewNamespaceTerminating(apierrors.GroupResource{Resource: "pods"}, "", "default")
+	f.fake.CreateErr = apierrors.NewNamespaceTerminating(apierrors.GroupResource{Resource: "pods"}, "", "default")
 	f.add(newRS("web", 3))
 	if err := f.sync("default/web"); err != nil {
 		t.Fatalf("sync: %v", err)
