@@ -14,6 +14,7 @@ import (
 	"kubelab.io/apiserver/internal/admission"
 	"kubelab.io/apiserver/internal/request"
 	"kubelab.io/apiserver/internal/storage"
+	"kubelab.io/apiserver/internal/uid"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
@@ -67,7 +68,7 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 	if meta.Name == "" && meta.GenerateName != "" {
 		meta.Name = GenerateName(meta.GenerateName)
 	}
-	meta.Uid = newUID()
+	meta.Uid = uid.New()
 	meta.CreationTimestamp = &metav1.Time{Seconds: s.now().Unix()}
 	meta.DeletionTimestamp = nil
 	meta.DeletionGracePeriodSeconds = nil
@@ -428,14 +429,6 @@ func fieldEqual(a, b proto.Message, name protoreflect.Name) bool {
 		return true
 	}
 	return proto.Equal(am.Get(fd).Message().Interface(), bm.Get(fd).Message().Interface())
-}
-
-func newUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // GenerateName appends five random characters to base, as Kubernetes does, from an alphabet

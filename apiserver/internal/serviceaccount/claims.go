@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"kubelab.io/apiserver/internal/uid"
 )
 
 // Names kube-apiserver gives service account users and groups.
@@ -132,7 +134,7 @@ type Binding struct {
 func NewClaims(issuer string, now time.Time, lifetime time.Duration, audiences []string, namespace string, sa Ref, bound Binding) *Claims {
 	return &Claims{
 		Issuer: issuer, Subject: Username(namespace, sa.Name), Audience: Audience(audiences),
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(lifetime).Unix(), ID: NewJTI(),
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(lifetime).Unix(), ID: uid.New(),
 		Kubernetes: &KubernetesClaims{Namespace: namespace, ServiceAccount: sa, Pod: bound.Pod, Secret: bound.Secret, Node: bound.Node},
 	}
 }

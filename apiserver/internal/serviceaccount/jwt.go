@@ -97,15 +97,6 @@ func (s *Signer) Sign(c *Claims) (string, error) {
 	return signingInput + "." + b64.EncodeToString(sig), nil
 }
 
-// NewJTI returns a random token ID (a version 4 UUID, as upstream's jti).
-func NewJTI() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
 // PeekIssuer returns a token's "iss" without verifying anything, so an authenticator can
 // tell its own tokens (whose failures are final) from anyone else's (which the next
 // authenticator may know). ok is false for anything that is not a JWT with an issuer.

@@ -14,7 +14,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -31,6 +30,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/apiserver/internal/admission"
+	"kubelab.io/apiserver/internal/uid"
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -413,7 +413,7 @@ func (c *caller) send(ctx context.Context, h hook, a *admission.Attributes) (*re
 		return nil, err
 	}
 	req := &request{
-		UID: newUID(), Kind: gvk{a.Kind.Group, a.Kind.Version, a.Kind.Kind},
+		UID: uid.New(), Kind: gvk{a.Kind.Group, a.Kind.Version, a.Kind.Kind},
 		Resource: gvr{a.Kind.Group, a.Kind.Version, a.Resource}, SubResource: a.Subresource,
 		Name: a.Name, Namespace: a.Namespace, Operation: string(a.Operation), DryRun: proto.Bool(a.DryRun),
 	}
@@ -466,12 +466,4 @@ func (c *caller) send(ctx context.Context, h hook, a *admission.Attributes) (*re
 		return nil, fmt.Errorf("expected response.uid=%q, got %q", req.UID, out.Response.UID)
 	}
 	return out.Response, nil
-}
-
-func newUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
