@@ -11,8 +11,8 @@
 // kubelab does not track pods with the batch.kubernetes.io/job-tracking finalizer
 // (uncountedTerminatedPods): the counts are of the finished pods the job still has, and
 // never go down, so a finished pod deleted by hand is not redone. Only NonIndexed
-// completion is run; the exponential delay upstream puts before replacing a failed pod,
-// podFailurePolicy and successPolicy are not implemented. ttlSecondsAfterFinished is the
+// completion is run; podFailurePolicy and successPolicy are not implemented. A failed pod is
+// replaced after upstream's exponential delay (backoff.go). ttlSecondsAfterFinished is the
 // ttlafterfinished controller's, as upstream.
 package job
 
@@ -67,6 +67,9 @@ type Config struct {
 	Now func() time.Time
 	// Queue defaults to a rate-limited work queue named "job".
 	Queue workqueue.Interface[string]
+	// PodFailureBackoff and MaxPodFailureBackoff bound the delay before a failed pod is
+	// replaced; zero is DefaultPodFailureBackoff and MaxPodFailureBackoff.
+	PodFailureBackoff, MaxPodFailureBackoff time.Duration
 }
 
 // Controller is the Job controller.
@@ -80,6 +83,8 @@ type Controller struct {
 	recorder     EventRecorder
 	log          *slog.Logger
 	now          func() time.Time
+	// backoff and maxBackoff bound the delay before a failed pod is replaced.
+	backoff, maxBackoff time.Duration
 }
 
 // New builds the controller on the shared informers of cc. Its work queue reports
@@ -114,6 +119,12 @@ func NewController(cfg Config) (*Controller, error) {
 	if cfg.Queue == nil {
 		cfg.Queue = workqueue.NewNamed[string]("job")
 	}
+	if cfg.PodFailureBackoff <= 0 {
+		cfg.PodFailureBackoff = DefaultPodFailureBackoff
+	}
+	if cfg.MaxPodFailureBackoff <= 0 {
+		cfg.MaxPodFailureBackoff = MaxPodFailureBackoff
+	}
 	jobMapping, _ := scheme.MappingFor(Kind)
 	c := &Controller{
 		client:       cfg.Client,
@@ -124,6 +135,8 @@ func NewController(cfg Config) (*Controller, error) {
 		recorder:     cfg.Recorder,
 		log:          cfg.Log,
 		now:          cfg.Now,
+		backoff:      cfg.PodFailureBackoff,
+		maxBackoff:   cfg.MaxPodFailureBackoff,
 	}
 	jobReg, err := cfg.Job.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueue, UpdateFunc: c.updateJob, DeleteFunc: c.deleteJob,

@@ -91,6 +91,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		want := wantActive(job.GetSpec(), int32(len(active)), status.Succeeded)
 		switch diff := int(want) - len(active); {
 		case diff > 0:
+			if wait := failureBackoff(pods, c.backoff, c.maxBackoff, now); wait > 0 {
+				// Failed pods are replaced only once the delay has passed; the sync then
+				// comes from the queue, not from a pod event.
+				c.log.Info("delaying pod creation after failures", "namespace", ns, "name", name, "delay", wait)
+				c.queue.AddAfter(key, wait)
+				break
+			}
 			created, manageErr = c.createPods(ctx, key, job, diff)
 		case diff < 0:
 			// parallelism went down: the newest pods, which did least, go first.
