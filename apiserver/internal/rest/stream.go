@@ -22,10 +22,12 @@ var streamSubresources = map[string]bool{"exec": true, "attach": true, "portforw
 // A websocket exec or attach offering channel.k8s.io v5 (or v4) is accepted here and
 // translated to SPDY towards the kubelet, as upstream's apiserver does since 1.30
 // (KEP-4006): runtimes speak SPDY only, and a websocket-only client must still get its
-// shell. Everything else (SPDY, port-forward's websocket tunnel, which is not translated)
-// is proxied to the node's kubelet, whose answer (101 and then the stream, or a refusal)
-// the client gets as it came. kubectl offers a websocket first and falls back to SPDY
-// when that upgrade is refused, so a refusal must reach it as a status, never as a hang.
+// shell. Port-forward's websocket tunnel (SPDY inside a websocket, what kubectl ≥ 1.31
+// offers) is accepted once the kubelet has switched to SPDY, and relayed to it (1.31's
+// TunnelingHandler). Everything else (SPDY) is proxied to the node's kubelet, whose
+// answer (101 and then the stream, or a refusal) the client gets as it came. kubectl
+// offers a websocket first and falls back to SPDY when that upgrade is refused, so a
+// refusal must reach it as a status, never as a hang.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, call *pipeline.Call, info *request.Info) {
 	target, err := streamTarget(r, call, info.Subresource)
 	if err != nil {
@@ -40,23 +42,25 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, call *pipel
 	if target.Container != "" {
 		attrs = append(attrs, "container", target.Container)
 	}
-	if info.Subresource != "portforward" && streamtranslator.Wants(r) {
+	kubeletError := func(w http.ResponseWriter, _ *http.Request, err error) {
+		writeError(w, pipeline.KubeletError(target.Node, target.URL.Host, err))
+	}
+	switch {
+	case info.Subresource == "portforward" && streamtranslator.WantsTunnel(r):
+		streamtranslator.Tunnel(w, r, streamtranslator.Config{
+			Location: target.URL, Transport: s.pipeline.Kubelet.Transport, Error: kubeletError, Log: s.log, Attrs: attrs,
+		})
+	case info.Subresource != "portforward" && streamtranslator.Wants(r):
 		o := target.Streams
 		streamtranslator.Serve(w, r, streamtranslator.Config{
 			Location: target.URL, Transport: s.pipeline.Kubelet.Transport, Log: s.log, Attrs: attrs,
 			Options: streamtranslator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, TTY: o.TTY},
 		})
-		return
+	default:
+		upgradeproxy.Serve(w, r, upgradeproxy.Config{
+			Location: target.URL, Transport: s.pipeline.Kubelet.Transport, Error: kubeletError, Log: s.log, Attrs: attrs,
+		})
 	}
-	upgradeproxy.Serve(w, r, upgradeproxy.Config{
-		Location:  target.URL,
-		Transport: s.pipeline.Kubelet.Transport,
-		Log:       s.log,
-		Attrs:     attrs,
-		Error: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writeError(w, pipeline.KubeletError(target.Node, target.URL.Host, err))
-		},
-	})
 }
 
 // streamTarget reads the subresource's query parameters and has the pipeline check them.

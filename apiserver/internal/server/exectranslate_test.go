@@ -16,32 +16,37 @@ import (
 	"kubelab.io/apiserver/internal/streamtranslator/spdytest"
 )
 
-// spdyKubelet is a kubelet whose /exec and /attach speak SPDY remotecommand (what a
-// runtime's streaming server speaks behind a real kubelet), for the apiserver's client
-// certificate only.
-func spdyKubelet(t *testing.T, s *Server) (*spdytest.Server, int) {
+// spdyKubelet is a kubelet whose /exec and /attach speak SPDY remotecommand and whose
+// /portForward speaks SPDY port-forward to backend.Dial (what a runtime's streaming server
+// speaks behind a real kubelet), for the apiserver's client certificate only.
+func spdyKubelet(t *testing.T, s *Server, backend *spdytest.Server) int {
 	t.Helper()
-	backend := &spdytest.Server{}
 	_, port := startKubeletTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if user := r.TLS.VerifiedChains[0][0].Subject.CommonName; user != pki.KubeletClientCommonName {
 			http.Error(w, "Forbidden (user="+user+")", http.StatusForbidden)
 			return
 		}
-		if !strings.HasPrefix(r.URL.Path, "/exec/") && !strings.HasPrefix(r.URL.Path, "/attach/") {
+		if !strings.HasPrefix(r.URL.Path, "/exec/") && !strings.HasPrefix(r.URL.Path, "/attach/") && !strings.HasPrefix(r.URL.Path, "/portForward/") {
 			http.NotFound(w, r)
 			return
 		}
 		backend.ServeHTTP(w, r)
 	}), servingCert(t, s), s)
-	return backend, port
+	return port
 }
 
 // translateServer is a cluster whose node-1 kubelet speaks SPDY, with pod "web" there.
 func translateServer(t *testing.T) (*Server, *spdytest.Server) {
 	t.Helper()
+	return translateServerWith(t, &spdytest.Server{})
+}
+
+// translateServerWith is translateServer with the given kubelet backend.
+func translateServerWith(t *testing.T, backend *spdytest.Server) (*Server, *spdytest.Server) {
+	t.Helper()
 	s := testServer(t)
 	c := adminClient(t, s)
-	backend, port := spdyKubelet(t, s)
+	port := spdyKubelet(t, s, backend)
 	registerNode(t, c, "node-1", port)
 	createPod(t, c, "web", "node-1", "nginx")
 	return s, backend

@@ -3,10 +3,12 @@
 // accepts a client's channel.k8s.io websocket itself and carries the session to the
 // kubelet over SPDY remotecommand, which every kubelet and runtime speaks. Without it a
 // websocket client reaches containerd's streaming server, which refuses websockets, and
-// only a client able to fall back to SPDY gets a shell.
+// only a client able to fall back to SPDY gets a shell. For pods/portforward it is
+// upstream's TunnelingHandler instead (tunnel.go): kubectl's websocket carries SPDY, which
+// is relayed to the kubelet's SPDY port-forward untouched.
 //
-// It is the one place where the apiserver depends on k8s.io/client-go (the SPDY executor)
-// and gorilla/websocket; nothing else should import them.
+// It is the one place where the apiserver depends on k8s.io/client-go (the SPDY executor,
+// the tunneling connection) and gorilla/websocket; nothing else should import them.
 package streamtranslator
 
 import (
@@ -30,18 +32,30 @@ type Options struct {
 	Stdin, Stdout, Stderr, TTY bool
 }
 
-// Config configures one translated session.
+// Config configures one translated session or tunnel.
 type Config struct {
-	// Location is the kubelet's /exec or /attach URL.
+	// Location is the kubelet's /exec, /attach or /portForward URL.
 	Location *url.URL
 	// Transport reaches the kubelet: an *http.Transport (its dialer and TLS
 	// configuration, with the apiserver's client certificate, dial the SPDY connection).
 	Transport http.RoundTripper
-	Options   Options
+	// Options are an exec or attach session's streams (Serve only).
+	Options Options
+	// Error answers the client when the kubelet cannot be reached before the upgrade
+	// (Tunnel only: Serve has upgraded by then and reports on the error channel); nil
+	// answers 502 Bad Gateway with the error as text.
+	Error func(w http.ResponseWriter, r *http.Request, err error)
 	// Log gets one line when the session ends; Attrs (namespace, pod, container) are
 	// added to it.
 	Log   *slog.Logger
 	Attrs []any
+}
+
+func (cfg Config) logger() *slog.Logger {
+	if cfg.Log == nil {
+		return slog.Default()
+	}
+	return cfg.Log
 }
 
 // finishTimeout bounds how long a finished session waits for the client to read the
@@ -74,10 +88,7 @@ func Wants(r *http.Request) bool {
 // reaches the client as the Status on the error channel: the upgrade has been answered,
 // so there is no HTTP status left to give.
 func Serve(w http.ResponseWriter, r *http.Request, cfg Config) {
-	log := cfg.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := cfg.logger()
 	up := websocket.Upgrader{
 		Subprotocols: Protocols,
 		// The caller has been authenticated and authorized by the apiserver's own

@@ -1,6 +1,7 @@
-// Package spdytest is a SPDY remotecommand server (channel.k8s.io v4) for tests: what a
-// kubelet's /exec and /attach answer once the runtime's streaming server takes over, with
-// a few built-in commands instead of a container. Real runtimes are tested in the e2e
+// Package spdytest is a SPDY remotecommand server (channel.k8s.io v4) and port-forward
+// server (portforward.k8s.io) for tests: what a kubelet's /exec, /attach and /portForward
+// answer once the runtime's streaming server takes over, with a few built-in commands
+// instead of a container and the test's own listeners instead of a pod's ports. Real runtimes are tested in the e2e
 // journey against containerd; this stand-in lets apiserver tests check the websocket to
 // SPDY translation byte for byte and fail for the right reasons.
 package spdytest
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,8 +37,13 @@ const streamTypeHeader = "streamType"
 //	size                 prints the first terminal size the client sends, "WxH"
 //
 // Any other command fails as a runtime fails to start one: a Status without exit code.
-// Attach (no command) behaves as cat. It records each request's URI.
+// Attach (no command) behaves as cat. A request to /portForward/… is port-forward's
+// SPDY session instead (see servePortForward). It records each request's method and URI.
 type Server struct {
+	// Dial connects a forwarded port, as a runtime dials the port inside the pod; nil
+	// refuses every port, as nothing listening there would.
+	Dial func(port uint16) (net.Conn, error)
+
 	mu   sync.Mutex
 	reqs []string
 }
@@ -52,6 +59,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.reqs = append(s.reqs, r.Method+" "+r.URL.RequestURI())
 	s.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/portForward/") {
+		s.servePortForward(w, r)
+		return
+	}
 	if _, err := httpstream.Handshake(r, w, []string{Protocol}); err != nil {
 		return // Handshake has answered
 	}
