@@ -42,6 +42,7 @@ const (
 	CauseFieldValueDuplicate    = "FieldValueDuplicate"
 	CauseFieldValueForbidden    = "FieldValueForbidden"
 	CauseFieldValueTooLong      = "FieldValueTooLong"
+	CauseFieldValueTooMany      = "FieldValueTooMany"
 	CauseUnexpectedServerResp   = "UnexpectedServerResponse"
 )
 
@@ -198,6 +199,8 @@ func (e *FieldError) ErrorBody() string {
 		b.WriteString("Forbidden")
 	case CauseFieldValueTooLong:
 		b.WriteString("Too long")
+	case CauseFieldValueTooMany:
+		fmt.Fprintf(&b, "Too many: %s", quoteValue(e.Value))
 	default:
 		fmt.Fprintf(&b, "Invalid value: %s", quoteValue(e.Value))
 	}
@@ -235,6 +238,11 @@ func NotSupported(field string, value any, valid []string) *FieldError {
 }
 func Duplicate(field string, value any) *FieldError {
 	return &FieldError{Type: CauseFieldValueDuplicate, Field: field, Value: value}
+}
+
+// TooMany is a list longer than max (actual items).
+func TooMany(field string, actual, max int) *FieldError {
+	return &FieldError{Type: CauseFieldValueTooMany, Field: field, Value: actual, Detail: fmt.Sprintf("must have at most %d items", max)}
 }
 func Forbidden(field, detail string) *FieldError {
 	return &FieldError{Type: CauseFieldValueForbidden, Field: field, Detail: detail}

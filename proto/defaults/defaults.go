@@ -18,6 +18,7 @@ import (
 	authenticationv1 "kubelab.io/proto/api/authentication/v1"
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
@@ -55,6 +56,12 @@ func Default(obj runtime.Object) {
 		LimitRange(o)
 	case *corev1.Secret:
 		Secret(o)
+	case *corev1.Service:
+		Service(o)
+	case *corev1.Endpoints:
+		Endpoints(o)
+	case *discoveryv1.EndpointSlice:
+		EndpointSlice(o)
 	case *authenticationv1.TokenRequest:
 		TokenRequest(o)
 	case *appsv1.Deployment:

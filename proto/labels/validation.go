@@ -28,6 +28,9 @@ const (
 	dns1123LabelFmt    = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 	dns1123LabelErrMsg = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
 
+	dns1035LabelFmt    = "[a-z]([-a-z0-9]*[a-z0-9])?"
+	dns1035LabelErrMsg = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"
+
 	dns1123SubdomainFmt    = dns1123LabelFmt + "(\\." + dns1123LabelFmt + ")*"
 	dns1123SubdomainErrMsg = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
 )
@@ -63,6 +66,11 @@ func matchesDNS1123Label(s string) bool {
 		}
 	}
 	return true
+}
+
+// matchesDNS1035Label: dns1035LabelFmt, a DNS-1123 label that starts with a letter.
+func matchesDNS1035Label(s string) bool {
+	return matchesDNS1123Label(s) && 'a' <= s[0] && s[0] <= 'z'
 }
 
 // matchesDNS1123Subdomain: dns1123SubdomainFmt, labels joined by dots.
@@ -152,6 +160,21 @@ func IsDNS1123Label(value string) []string {
 		} else {
 			errs = append(errs, regexError(dns1123LabelErrMsg, dns1123LabelFmt, "my-name", "123-abc"))
 		}
+	}
+	return errs
+}
+
+// IsDNS1035Label reports whether value is an RFC 1035 label (at most 63 lower-case
+// alphanumeric characters or '-', starting with a letter and ending with an alphanumeric
+// character): the name rule of Services. It returns nil if valid, and Kubernetes' error
+// messages otherwise.
+func IsDNS1035Label(value string) []string {
+	var errs []string
+	if len(value) > DNS1123LabelMaxLength {
+		errs = append(errs, maxLenError(DNS1123LabelMaxLength))
+	}
+	if !matchesDNS1035Label(value) {
+		errs = append(errs, regexError(dns1035LabelErrMsg, dns1035LabelFmt, "my-name", "abc-123"))
 	}
 	return errs
 }

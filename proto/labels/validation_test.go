@@ -78,6 +78,7 @@ func TestMatchersAgreeWithFormats(t *testing.T) {
 		{qualifiedNameFmt, matchesQualifiedName},
 		{labelValueFmt, matchesLabelValue},
 		{dns1123LabelFmt, matchesDNS1123Label},
+		{dns1035LabelFmt, matchesDNS1035Label},
 		{dns1123SubdomainFmt, matchesDNS1123Subdomain},
 	}
 	const alphabet = "aZ0-_./"

@@ -126,7 +126,7 @@ func buildSchemas() map[string]map[string]fieldMeta {
 	out["Namespace"] = ns
 
 	// Built-in kinds whose only merge metadata is their ObjectMeta.
-	for _, kind := range []string{"ConfigMap", "Secret", "ServiceAccount", "Endpoints", "Event",
+	for _, kind := range []string{"ConfigMap", "Secret", "ServiceAccount", "Endpoints", "EndpointSlice", "Event",
 		"Lease", "LimitRange", "ResourceQuota", "Binding", "Scale"} {
 		out[kind] = newSchema()
 	}

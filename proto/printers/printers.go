@@ -45,6 +45,9 @@ var printersByKind = map[string]printer{
 	"ConfigMap":      {configMapColumns, configMapRow},
 	"Secret":         {secretColumns, secretRow},
 	"ServiceAccount": {serviceAccountColumns, serviceAccountRow},
+	"Service":        {serviceColumns, serviceRow},
+	"Endpoints":      {endpointsColumns, endpointsRow},
+	"EndpointSlice":  {endpointSliceColumns, endpointSliceRow},
 
 	"PodDisruptionBudget": {podDisruptionBudgetColumns, podDisruptionBudgetRow},
 	"Job":                 {jobColumns, jobRow},

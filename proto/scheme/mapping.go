@@ -26,9 +26,12 @@ var Mappings = []Mapping{
 	{Kind: core("ConfigMap"), Plural: "configmaps", Singular: "configmap", ShortNames: []string{"cm"}, Namespaced: true},
 	{Kind: core("Secret"), Plural: "secrets", Singular: "secret", Namespaced: true},
 	{Kind: core("ServiceAccount"), Plural: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true},
+	{Kind: core("Service"), Plural: "services", Singular: "service", ShortNames: []string{"svc"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: core("Endpoints"), Plural: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Namespaced: true},
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: batch("Job"), Plural: "jobs", Singular: "job", Categories: []string{"all"}, Namespaced: true},
+	{Kind: discovery("EndpointSlice"), Plural: "endpointslices", Singular: "endpointslice", Namespaced: true},
 	{Kind: policy("PodDisruptionBudget"), Plural: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Namespaced: true},
 	{Kind: coordination("Lease"), Plural: "leases", Singular: "lease", Namespaced: true},
 	{Kind: rbac("Role"), Plural: "roles", Singular: "role", Namespaced: true},
@@ -83,4 +86,8 @@ func policy(kind string) runtime.GroupVersionKind {
 
 func batch(kind string) runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: GroupBatch, Version: "v1", Kind: kind}
+}
+
+func discovery(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupDiscovery, Version: "v1", Kind: kind}
 }

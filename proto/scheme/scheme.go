@@ -10,6 +10,7 @@ import (
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
@@ -26,6 +27,7 @@ const (
 	GroupAdmissionRegistration = "admissionregistration.k8s.io"
 	GroupPolicy                = "policy"
 	GroupBatch                 = "batch"
+	GroupDiscovery             = "discovery.k8s.io"
 )
 
 // Scheme holds every kind; it is built at init and read-only afterwards.
@@ -42,6 +44,9 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(core("ConfigMap"), &corev1.ConfigMap{}, &corev1.ConfigMapList{})
 	s.AddKind(core("Secret"), &corev1.Secret{}, &corev1.SecretList{})
 	s.AddKind(core("ServiceAccount"), &corev1.ServiceAccount{}, &corev1.ServiceAccountList{})
+	s.AddKind(core("Service"), &corev1.Service{}, &corev1.ServiceList{})
+	s.AddKind(core("Endpoints"), &corev1.Endpoints{}, &corev1.EndpointsList{})
+	s.AddKind(discovery("EndpointSlice"), &discoveryv1.EndpointSlice{}, &discoveryv1.EndpointSliceList{})
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
 	s.AddKind(batch("Job"), &batchv1.Job{}, &batchv1.JobList{})

@@ -36,12 +36,23 @@ func NameIsDNSLabel(name string, prefix bool) []string {
 	return isDNS1123Label(name)
 }
 
-// NameFunc returns the name rule of kind ("Namespace" → NameIsDNSLabel, any other kind
-// kubelab serves → NameIsDNSSubdomain).
+// NameIsDNS1035Label is the name rule of Services: an RFC 1035 label (it starts with a
+// letter), since a service's name becomes a DNS name and environment variable names.
+func NameIsDNS1035Label(name string, prefix bool) []string {
+	if prefix {
+		name = maskTrailingDash(name)
+	}
+	return labels.IsDNS1035Label(name)
+}
+
+// NameFunc returns the name rule of kind ("Namespace" → NameIsDNSLabel, "Service" →
+// NameIsDNS1035Label, any other kind kubelab serves → NameIsDNSSubdomain).
 func NameFunc(kind string) ValidateNameFunc {
 	switch kind {
 	case "Namespace":
 		return NameIsDNSLabel
+	case "Service":
+		return NameIsDNS1035Label
 	case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
 		return NameIsPathSegment
 	}

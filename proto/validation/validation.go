@@ -16,6 +16,7 @@ import (
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/apierrors"
@@ -64,6 +65,12 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateClusterRoleBinding(o)
 	case *corev1.ServiceAccount:
 		return nil // metadata only, which ValidateObjectMeta checks
+	case *corev1.Service:
+		return ValidateService(o)
+	case *corev1.Endpoints:
+		return ValidateEndpoints(o)
+	case *discoveryv1.EndpointSlice:
+		return ValidateEndpointSlice(o)
 	case *authenticationv1.TokenRequest:
 		return ValidateTokenRequest(o)
 	case *authorizationv1.SelfSubjectAccessReview:
@@ -100,6 +107,14 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *corev1.Secret:
 		if op, ok := old.(*corev1.Secret); ok {
 			return ValidateSecretUpdate(o, op)
+		}
+	case *corev1.Service:
+		if op, ok := old.(*corev1.Service); ok {
+			return ValidateServiceUpdate(o, op)
+		}
+	case *discoveryv1.EndpointSlice:
+		if op, ok := old.(*discoveryv1.EndpointSlice); ok {
+			return ValidateEndpointSliceUpdate(o, op)
 		}
 	case *appsv1.Deployment:
 		if op, ok := old.(*appsv1.Deployment); ok {

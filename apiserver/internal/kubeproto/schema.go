@@ -173,14 +173,36 @@ var (
 		1: msg("metadata", objectMeta), 2: {json: "data", kind: kBytesMap}, 3: str("type"),
 		4: {json: "stringData", kind: kStringMap}, 5: ptr(boolean("immutable")),
 	}}
+	objectReference = &message{name: "ObjectReference", fields: map[protowire.Number]field{
+		1: str("kind"), 2: str("namespace"), 3: str("name"), 4: str("uid"), 5: str("apiVersion"),
+		6: str("resourceVersion"), 7: str("fieldPath"),
+	}}
 	// What `kubectl create serviceaccount` sends.
 	serviceAccount = &message{name: "ServiceAccount", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta),
-		2: msgs("secrets", &message{name: "ObjectReference", fields: map[protowire.Number]field{
-			1: str("kind"), 2: str("namespace"), 3: str("name"), 4: str("uid"), 5: str("apiVersion"),
-			6: str("resourceVersion"), 7: str("fieldPath"),
-		}}),
+		2: msgs("secrets", objectReference),
 		3: msgs("imagePullSecrets", localObjectReference), 4: ptr(boolean("automountServiceAccountToken")),
+	}}
+	// What `kubectl create service clusterip|nodeport|loadbalancer|externalname` sends; the
+	// status (a load balancer's) is the controllers'.
+	service = &message{name: "Service", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "ServiceSpec", fields: map[protowire.Number]field{
+			1: msgs("ports", &message{name: "ServicePort", fields: map[protowire.Number]field{
+				1: str("name"), 2: str("protocol"), 6: ptr(str("appProtocol")), 3: i32("port"),
+				4: {json: "targetPort", kind: kIntOrString}, 5: i32("nodePort"),
+			}}),
+			2: {json: "selector", kind: kStringMap}, 3: str("clusterIP"), 18: strs("clusterIPs"), 4: str("type"),
+			5: strs("externalIPs"), 7: str("sessionAffinity"), 8: str("loadBalancerIP"),
+			9: strs("loadBalancerSourceRanges"), 10: str("externalName"), 11: str("externalTrafficPolicy"),
+			12: i32("healthCheckNodePort"), 13: boolean("publishNotReadyAddresses"),
+			14: msg("sessionAffinityConfig", &message{name: "SessionAffinityConfig", fields: map[protowire.Number]field{
+				1: msg("clientIP", &message{name: "ClientIPConfig", fields: map[protowire.Number]field{1: ptr(i32("timeoutSeconds"))}}),
+			}}),
+			19: strs("ipFamilies"), 17: ptr(str("ipFamilyPolicy")), 20: ptr(boolean("allocateLoadBalancerNodePorts")),
+			21: ptr(str("loadBalancerClass")), 22: ptr(str("internalTrafficPolicy")), 23: ptr(str("trafficDistribution")),
+		}}),
+		3: ignoredStatus,
 	}}
 	resourceQuota = &message{name: "ResourceQuota", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta),
@@ -298,13 +320,14 @@ func named(f field, json string) field { f.json = json; return f }
 
 // kinds maps "apiVersion kind" to the message a body of that kind holds.
 var kinds = map[string]*message{
-	"v1 Namespace":                                    namespace,
-	"v1 ResourceQuota":                                resourceQuota,
-	"v1 ConfigMap":                                    configMap,
-	"v1 Secret":                                       secret,
-	"v1 ServiceAccount":                               serviceAccount,
-	"apps/v1 Deployment":                              deployment,
-	"rbac.authorization.k8s.io/v1 Role":               role,
+	"v1 Namespace":                      namespace,
+	"v1 ResourceQuota":                  resourceQuota,
+	"v1 ConfigMap":                      configMap,
+	"v1 Secret":                         secret,
+	"v1 ServiceAccount":                 serviceAccount,
+	"v1 Service":                        service,
+	"apps/v1 Deployment":                deployment,
+	"rbac.authorization.k8s.io/v1 Role": role,
 	"rbac.authorization.k8s.io/v1 ClusterRole":        clusterRole,
 	"rbac.authorization.k8s.io/v1 RoleBinding":        roleBinding,
 	"rbac.authorization.k8s.io/v1 ClusterRoleBinding": roleBinding,

@@ -91,6 +91,25 @@ func Resources() []*Resource {
 			FieldLabels: []string{"type"},
 		}),
 		std(&Resource{Kind: gvk(scheme.GroupCore, "ServiceAccount")}),
+		// Services: the strategy half of Kubernetes' service registry (clusterIP and
+		// clusterIPs kept in step, allocated values kept across a replace, what a type
+		// change makes useless dropped). Allocation is the server's (service.go there).
+		// spec.clusterIP and spec.type are field selectors, as since Kubernetes 1.31
+		// (proxies skip headless services with spec.clusterIP!=None).
+		std(&Resource{
+			Kind: gvk(scheme.GroupCore, "Service"), StatusSubresource: true,
+			PrepareForCreate: func(obj runtime.Object) { defaults.ServiceOnCreate(obj.(*corev1.Service)) },
+			PrepareForUpdate: func(obj, old runtime.Object) {
+				defaults.ServiceOnUpdate(obj.(*corev1.Service), old.(*corev1.Service))
+			},
+			Fields: func(obj runtime.Object) map[string]string {
+				spec := obj.(*corev1.Service).GetSpec()
+				return map[string]string{"spec.clusterIP": spec.GetClusterIP(), "spec.type": spec.GetType()}
+			},
+			FieldLabels: []string{"spec.clusterIP", "spec.type"},
+		}),
+		std(&Resource{Kind: gvk(scheme.GroupCore, "Endpoints")}),
+		std(&Resource{Kind: gvk(scheme.GroupDiscovery, "EndpointSlice")}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupApps, "Deployment"), StatusSubresource: true,
 		}),

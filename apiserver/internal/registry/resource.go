@@ -34,6 +34,10 @@ type Resource struct {
 	// PrepareForCreate sets server-owned state on a new object (a pod's Pending phase and
 	// QoS class), after mutating admission.
 	PrepareForCreate func(runtime.Object)
+	// PrepareForUpdate reconciles an update with the stored object before validation, after
+	// mutating admission (a Service keeps the cluster IP and node ports a replace left out).
+	// It runs on the main resource only, not on subresources.
+	PrepareForUpdate func(obj, old runtime.Object)
 	// Validate and ValidateUpdate check an object about to be stored.
 	Validate       func(runtime.Object) apierrors.FieldErrors
 	ValidateUpdate func(obj, old runtime.Object) apierrors.FieldErrors
@@ -94,7 +98,7 @@ func (r *Resource) storagePrefix() string {
 	// Kubernetes keeps the core and apps groups without a group segment; other groups are
 	// prefixed so resources with the same plural cannot collide.
 	switch r.Kind.Group {
-	case "", "apps", "coordination.k8s.io", "rbac.authorization.k8s.io", "admissionregistration.k8s.io":
+	case "", "apps", "coordination.k8s.io", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "discovery.k8s.io":
 		return r.Plural
 	default:
 		return r.Kind.Group + "/" + r.Plural

@@ -166,6 +166,9 @@ func (s *Store) Update(ctx context.Context, namespace, name string, obj runtime.
 		if err := s.Admission.Admit(ctx, attrs); err != nil {
 			return nil, err
 		}
+		if opts.Subresource == "" && s.Resource.PrepareForUpdate != nil {
+			s.Resource.PrepareForUpdate(next, current)
+		}
 		if err := s.validate(next, current); err != nil {
 			return nil, err
 		}

@@ -27,6 +27,7 @@ const group = "rbac.authorization.k8s.io"
 const (
 	UserKubeScheduler         = "system:kube-scheduler"
 	UserKubeControllerManager = "system:kube-controller-manager"
+	UserKubeProxy             = "system:kube-proxy"
 )
 
 var (
@@ -57,6 +58,7 @@ var (
 	coordination = []string{"coordination.k8s.io"}
 	policy       = []string{"policy"}
 	batch        = []string{"batch"}
+	discovery    = []string{"discovery.k8s.io"}
 	events       = []string{"", "events.k8s.io"}
 )
 
@@ -135,6 +137,12 @@ func systemRoles() []*rbacv1.ClusterRole {
 			// Job controller: its pods are covered above.
 			rule(join(readVerbs, []string{"update", "patch"}), batch, "jobs"),
 			rule([]string{"update", "patch"}, batch, "jobs/status"),
+			// Endpoints and EndpointSlice controllers: they read services (and, above, pods;
+			// below, nodes) and write the endpoints of each, as upstream's
+			// system:controller:endpoint-controller and endpointslice-controller roles.
+			rule(readVerbs, core, "services"),
+			rule(join(readVerbs, writeVerbs), core, "endpoints"),
+			rule(join(readVerbs, writeVerbs), discovery, "endpointslices"),
 			// Node lifecycle and IPAM controllers.
 			rule(join(readVerbs, []string{"update", "patch", "delete"}), core, "nodes"),
 			rule([]string{"update", "patch"}, core, "nodes/status"),
@@ -162,7 +170,7 @@ func systemRoles() []*rbacv1.ClusterRole {
 			// Garbage collector and namespace cleanup: read and delete anything, and update
 			// (ownerReferences, finalizers) the workload groups, not RBAC or webhooks.
 			rule(join(readVerbs, []string{"delete", "deletecollection"}), []string{"*"}, "*"),
-			rule([]string{"update", "patch"}, []string{"", "apps", "batch", "coordination.k8s.io", "policy"}, "*")),
+			rule([]string{"update", "patch"}, []string{"", "apps", "batch", "coordination.k8s.io", "discovery.k8s.io", "policy"}, "*")),
 		// Kubelets: what every node may do; what concerns one node only (its pods, its Node,
 		// its Lease, tokens for its pods' service accounts) is the Node authorizer's, which
 		// looks at the object. Upstream's role also lists serviceaccounts/token, but binds the
@@ -170,7 +178,17 @@ func systemRoles() []*rbacv1.ClusterRole {
 		// kubelet ask for any account's token.
 		clusterRole("system:node",
 			rule(readVerbs, core, "nodes"),
+			// Services, for the environment variables of pods (upstream's serviceLister).
+			rule(readVerbs, core, "services"),
 			rule(eventVerbs, events, "events")),
+		// A node's service proxy: what it routes (services and their endpoints) and its own
+		// Node, as upstream's role. Upstream binds it to system:kube-proxy only; kubelab also
+		// binds it to system:nodes, so a proxy may run with its node's credentials.
+		clusterRole("system:node-proxier",
+			rule([]string{"list", "watch"}, core, "endpoints", "services"),
+			rule([]string{"get"}, core, "nodes"),
+			rule(eventVerbs, events, "events"),
+			rule([]string{"list", "watch"}, discovery, "endpointslices")),
 		// Service account issuer discovery (the OIDC documents), for every service account.
 		clusterRole("system:service-account-issuer-discovery",
 			urls([]string{"get"}, "/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks", "/openid/v1/jwks/")),
@@ -187,6 +205,7 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		clusterRoleBinding("system:kube-scheduler", "system:kube-scheduler", userSubject(UserKubeScheduler)),
 		clusterRoleBinding("system:kube-controller-manager", "system:kube-controller-manager", userSubject(UserKubeControllerManager)),
 		clusterRoleBinding("system:node", "system:node", groupSubject("system:nodes")),
+		clusterRoleBinding("system:node-proxier", "system:node-proxier", userSubject(UserKubeProxy), groupSubject("system:nodes")),
 		clusterRoleBinding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", groupSubject("system:serviceaccounts")),
 	}
 }

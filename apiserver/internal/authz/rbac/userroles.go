@@ -14,9 +14,11 @@ import (
 // creating one more labelled ClusterRole. edit is labelled aggregate-to-admin and view
 // aggregate-to-edit, so admin ⊇ edit ⊇ view.
 //
-// The rules are upstream's (v1.34) restricted to the resources kubelab serves: no services,
-// endpoints, volumes, workloads other than Deployments and ReplicaSets, proxy subresources,
-// networking or autoscaling, and no localsubjectaccessreviews. Lists are sorted, as
+// The rules are upstream's (v1.34) restricted to the resources kubelab serves: no volumes,
+// workloads other than Deployments, ReplicaSets and Jobs, proxy subresources, networking
+// policies or autoscaling, and no localsubjectaccessreviews. As upstream since 1.22, edit
+// may not write Endpoints or EndpointSlices (they could point a service anywhere), only read
+// them. Lists are sorted, as
 // upstream's rule builder sorts them, so `kubectl get clusterrole -o yaml` reads the same.
 
 // Labels that feed the user-facing roles.
@@ -77,7 +79,7 @@ func userFacingRoles() []*rbacv1.ClusterRole {
 			rule([]string{"impersonate"}, core, "serviceaccounts"),
 			rule(write, core, "pods", "pods/attach", "pods/exec", "pods/portforward"),
 			rule([]string{"create"}, core, "pods/eviction"),
-			rule(write, core, "configmaps", "events", "secrets", "serviceaccounts"),
+			rule(write, core, "configmaps", "events", "secrets", "serviceaccounts", "services"),
 			rule([]string{"create"}, core, "serviceaccounts/token"),
 			rule(write, apps, "deployments", "deployments/scale", "replicasets", "replicasets/scale"),
 			rule(write, batch, "jobs"),
@@ -86,13 +88,14 @@ func userFacingRoles() []*rbacv1.ClusterRole {
 		// Reading what is in a namespace, except secrets (reading a secret is as good as
 		// holding its credentials) and RBAC.
 		aggregateTo("system:aggregate-to-view", AggregateToView,
-			rule(readVerbs, core, "configmaps", "pods", "serviceaccounts"),
+			rule(readVerbs, core, "configmaps", "endpoints", "pods", "serviceaccounts", "services", "services/status"),
 			rule(readVerbs, core, "events", "limitranges", "namespaces/status", "pods/log", "pods/status", "resourcequotas", "resourcequotas/status"),
 			// Reading namespaces in a namespace reads that one namespace: a hint of where one
 			// has access.
 			rule(readVerbs, core, "namespaces"),
 			rule(readVerbs, apps, "deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status"),
 			rule(readVerbs, batch, "jobs", "jobs/status"),
+			rule(readVerbs, discovery, "endpointslices"),
 			rule(readVerbs, policy, "poddisruptionbudgets", "poddisruptionbudgets/status")),
 	}
 }

@@ -1,5 +1,6 @@
 // Package core/v1 holds the kinds of Kubernetes' core API group ("v1"): Pod, Node, Namespace,
-// Event, Binding, LimitRange, ResourceQuota, ConfigMap and Secret, and the types they are built from.
+// Event, Binding, LimitRange, ResourceQuota, ConfigMap, Secret, ServiceAccount, Service and
+// Endpoints, and the types they are built from.
 //
 // Conventions are those of api/meta/v1/meta.proto: JSON field names, Kubernetes' struct
 // order, `optional` for pointer fields, emit_empty for fields without `omitempty`.
@@ -7320,6 +7321,1131 @@ func (x *ServiceAccountList) GetItems() []*ServiceAccount {
 	return nil
 }
 
+// Service names a set of pods (those its selector matches) and gives them one stable virtual
+// address: a cluster IP, and for type NodePort or LoadBalancer a port on every node. The
+// apiserver allocates both (apiserver/internal/registry/service); the endpoints controllers
+// keep the Endpoints and EndpointSlices of the pods behind it, and each node's proxy routes
+// the virtual address to them. An ExternalName service is a DNS alias and has neither.
+type Service struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata   *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec       *ServiceSpec           `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	// status is written by load-balancer controllers; kubelab runs none.
+	Status        *ServiceStatus `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Service) Reset() {
+	*x = Service{}
+	mi := &file_api_core_v1_core_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Service) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Service) ProtoMessage() {}
+
+func (x *Service) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Service.ProtoReflect.Descriptor instead.
+func (*Service) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *Service) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Service) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *Service) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Service) GetSpec() *ServiceSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *Service) GetStatus() *ServiceStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// ServiceList is a list of Services.
+type ServiceList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*Service             `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceList) Reset() {
+	*x = ServiceList{}
+	mi := &file_api_core_v1_core_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceList) ProtoMessage() {}
+
+func (x *ServiceList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceList.ProtoReflect.Descriptor instead.
+func (*ServiceList) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *ServiceList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ServiceList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ServiceList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ServiceList) GetItems() []*Service {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// ServiceSpec is what a Service exposes and how. Fields in Kubernetes' order.
+type ServiceSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ports are the ports the service exposes; each needs a unique name when there are
+	// several. An ExternalName or headless service may have none.
+	Ports []*ServicePort `protobuf:"bytes,1,rep,name=ports,proto3" json:"ports,omitempty"`
+	// selector picks the service's pods by label. Without one the service's Endpoints are
+	// managed by hand. Ignored for ExternalName.
+	Selector map[string]string `protobuf:"bytes,2,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// clusterIP is the virtual IP, allocated from --service-cluster-ip-range unless given;
+	// "None" makes the service headless (no virtual IP, DNS names the pods). It cannot change,
+	// except to or from "" with the type (ExternalName has none).
+	ClusterIP string `protobuf:"bytes,3,opt,name=clusterIP,proto3" json:"clusterIP,omitempty"`
+	// clusterIPs holds clusterIP first (and, dual-stack, the other family's; kubelab is
+	// single-stack IPv4).
+	ClusterIPs []string `protobuf:"bytes,18,rep,name=clusterIPs,proto3" json:"clusterIPs,omitempty"`
+	// type is ClusterIP (the default), NodePort, LoadBalancer or ExternalName.
+	Type string `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	// externalIPs are addresses outside the cluster nodes' proxies also accept for the
+	// service; not managed by Kubernetes.
+	ExternalIPs []string `protobuf:"bytes,5,rep,name=externalIPs,proto3" json:"externalIPs,omitempty"`
+	// sessionAffinity is None (the default) or ClientIP.
+	SessionAffinity string `protobuf:"bytes,7,opt,name=sessionAffinity,proto3" json:"sessionAffinity,omitempty"`
+	// loadBalancerIP is deprecated in Kubernetes; kept for what clients send.
+	LoadBalancerIP string `protobuf:"bytes,8,opt,name=loadBalancerIP,proto3" json:"loadBalancerIP,omitempty"`
+	// loadBalancerSourceRanges restricts a load balancer's clients (CIDRs).
+	LoadBalancerSourceRanges []string `protobuf:"bytes,9,rep,name=loadBalancerSourceRanges,proto3" json:"loadBalancerSourceRanges,omitempty"`
+	// externalName is the DNS name an ExternalName service aliases.
+	ExternalName string `protobuf:"bytes,10,opt,name=externalName,proto3" json:"externalName,omitempty"`
+	// externalTrafficPolicy is Cluster (the default for NodePort and LoadBalancer) or Local.
+	ExternalTrafficPolicy string `protobuf:"bytes,11,opt,name=externalTrafficPolicy,proto3" json:"externalTrafficPolicy,omitempty"`
+	// healthCheckNodePort is the node port a load balancer probes for Local traffic policy.
+	HealthCheckNodePort int32 `protobuf:"varint,12,opt,name=healthCheckNodePort,proto3" json:"healthCheckNodePort,omitempty"`
+	// publishNotReadyAddresses lists pods in the endpoints whether ready or not.
+	PublishNotReadyAddresses bool                   `protobuf:"varint,13,opt,name=publishNotReadyAddresses,proto3" json:"publishNotReadyAddresses,omitempty"`
+	SessionAffinityConfig    *SessionAffinityConfig `protobuf:"bytes,14,opt,name=sessionAffinityConfig,proto3" json:"sessionAffinityConfig,omitempty"`
+	// ipFamilies is [IPv4] for every service with a cluster IP.
+	IpFamilies []string `protobuf:"bytes,19,rep,name=ipFamilies,proto3" json:"ipFamilies,omitempty"`
+	// ipFamilyPolicy is SingleStack (kubelab allocates from one IPv4 range).
+	IpFamilyPolicy *string `protobuf:"bytes,17,opt,name=ipFamilyPolicy,proto3,oneof" json:"ipFamilyPolicy,omitempty"`
+	// allocateLoadBalancerNodePorts (LoadBalancer only, default true) says whether node
+	// ports are allocated.
+	AllocateLoadBalancerNodePorts *bool   `protobuf:"varint,20,opt,name=allocateLoadBalancerNodePorts,proto3,oneof" json:"allocateLoadBalancerNodePorts,omitempty"`
+	LoadBalancerClass             *string `protobuf:"bytes,21,opt,name=loadBalancerClass,proto3,oneof" json:"loadBalancerClass,omitempty"`
+	// internalTrafficPolicy is Cluster (the default) or Local.
+	InternalTrafficPolicy *string `protobuf:"bytes,22,opt,name=internalTrafficPolicy,proto3,oneof" json:"internalTrafficPolicy,omitempty"`
+	TrafficDistribution   *string `protobuf:"bytes,23,opt,name=trafficDistribution,proto3,oneof" json:"trafficDistribution,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *ServiceSpec) Reset() {
+	*x = ServiceSpec{}
+	mi := &file_api_core_v1_core_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceSpec) ProtoMessage() {}
+
+func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
+func (*ServiceSpec) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *ServiceSpec) GetPorts() []*ServicePort {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetSelector() map[string]string {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetClusterIP() string {
+	if x != nil {
+		return x.ClusterIP
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetClusterIPs() []string {
+	if x != nil {
+		return x.ClusterIPs
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetExternalIPs() []string {
+	if x != nil {
+		return x.ExternalIPs
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetSessionAffinity() string {
+	if x != nil {
+		return x.SessionAffinity
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetLoadBalancerIP() string {
+	if x != nil {
+		return x.LoadBalancerIP
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetLoadBalancerSourceRanges() []string {
+	if x != nil {
+		return x.LoadBalancerSourceRanges
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetExternalName() string {
+	if x != nil {
+		return x.ExternalName
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetExternalTrafficPolicy() string {
+	if x != nil {
+		return x.ExternalTrafficPolicy
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetHealthCheckNodePort() int32 {
+	if x != nil {
+		return x.HealthCheckNodePort
+	}
+	return 0
+}
+
+func (x *ServiceSpec) GetPublishNotReadyAddresses() bool {
+	if x != nil {
+		return x.PublishNotReadyAddresses
+	}
+	return false
+}
+
+func (x *ServiceSpec) GetSessionAffinityConfig() *SessionAffinityConfig {
+	if x != nil {
+		return x.SessionAffinityConfig
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetIpFamilies() []string {
+	if x != nil {
+		return x.IpFamilies
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetIpFamilyPolicy() string {
+	if x != nil && x.IpFamilyPolicy != nil {
+		return *x.IpFamilyPolicy
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetAllocateLoadBalancerNodePorts() bool {
+	if x != nil && x.AllocateLoadBalancerNodePorts != nil {
+		return *x.AllocateLoadBalancerNodePorts
+	}
+	return false
+}
+
+func (x *ServiceSpec) GetLoadBalancerClass() string {
+	if x != nil && x.LoadBalancerClass != nil {
+		return *x.LoadBalancerClass
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetInternalTrafficPolicy() string {
+	if x != nil && x.InternalTrafficPolicy != nil {
+		return *x.InternalTrafficPolicy
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetTrafficDistribution() string {
+	if x != nil && x.TrafficDistribution != nil {
+		return *x.TrafficDistribution
+	}
+	return ""
+}
+
+// ServicePort is one port of a Service.
+type ServicePort struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name must be a DNS label, unique in the service; required when there are several ports.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// protocol is TCP (the default), UDP or SCTP.
+	Protocol    string  `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	AppProtocol *string `protobuf:"bytes,6,opt,name=appProtocol,proto3,oneof" json:"appProtocol,omitempty"`
+	// port is the port the service listens on, 1-65535.
+	Port int32 `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
+	// targetPort is the pods' port, a number or a container port's name; defaults to port.
+	TargetPort *v1.IntOrString `protobuf:"bytes,4,opt,name=targetPort,proto3" json:"targetPort,omitempty"`
+	// nodePort is the port on every node (NodePort and LoadBalancer), allocated from
+	// --service-node-port-range unless given.
+	NodePort      int32 `protobuf:"varint,5,opt,name=nodePort,proto3" json:"nodePort,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServicePort) Reset() {
+	*x = ServicePort{}
+	mi := &file_api_core_v1_core_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServicePort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServicePort) ProtoMessage() {}
+
+func (x *ServicePort) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
+func (*ServicePort) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *ServicePort) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ServicePort) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *ServicePort) GetAppProtocol() string {
+	if x != nil && x.AppProtocol != nil {
+		return *x.AppProtocol
+	}
+	return ""
+}
+
+func (x *ServicePort) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *ServicePort) GetTargetPort() *v1.IntOrString {
+	if x != nil {
+		return x.TargetPort
+	}
+	return nil
+}
+
+func (x *ServicePort) GetNodePort() int32 {
+	if x != nil {
+		return x.NodePort
+	}
+	return 0
+}
+
+// SessionAffinityConfig configures ClientIP session affinity.
+type SessionAffinityConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientIP      *ClientIPConfig        `protobuf:"bytes,1,opt,name=clientIP,proto3" json:"clientIP,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionAffinityConfig) Reset() {
+	*x = SessionAffinityConfig{}
+	mi := &file_api_core_v1_core_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionAffinityConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionAffinityConfig) ProtoMessage() {}
+
+func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
+func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *SessionAffinityConfig) GetClientIP() *ClientIPConfig {
+	if x != nil {
+		return x.ClientIP
+	}
+	return nil
+}
+
+// ClientIPConfig is how long a client sticks to one pod.
+type ClientIPConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// timeoutSeconds, 1-86400; 10800 (3 hours) by default.
+	TimeoutSeconds *int32 `protobuf:"varint,1,opt,name=timeoutSeconds,proto3,oneof" json:"timeoutSeconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ClientIPConfig) Reset() {
+	*x = ClientIPConfig{}
+	mi := &file_api_core_v1_core_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientIPConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientIPConfig) ProtoMessage() {}
+
+func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
+func (*ClientIPConfig) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
+	if x != nil && x.TimeoutSeconds != nil {
+		return *x.TimeoutSeconds
+	}
+	return 0
+}
+
+// ServiceStatus is a Service's observed state.
+type ServiceStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LoadBalancer  *LoadBalancerStatus    `protobuf:"bytes,1,opt,name=loadBalancer,proto3" json:"loadBalancer,omitempty"`
+	Conditions    []*v1.Condition        `protobuf:"bytes,2,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceStatus) Reset() {
+	*x = ServiceStatus{}
+	mi := &file_api_core_v1_core_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceStatus) ProtoMessage() {}
+
+func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
+func (*ServiceStatus) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
+	if x != nil {
+		return x.LoadBalancer
+	}
+	return nil
+}
+
+func (x *ServiceStatus) GetConditions() []*v1.Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+// LoadBalancerStatus lists a load balancer's ingress points.
+type LoadBalancerStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ingress       []*LoadBalancerIngress `protobuf:"bytes,1,rep,name=ingress,proto3" json:"ingress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadBalancerStatus) Reset() {
+	*x = LoadBalancerStatus{}
+	mi := &file_api_core_v1_core_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadBalancerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadBalancerStatus) ProtoMessage() {}
+
+func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
+func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
+	if x != nil {
+		return x.Ingress
+	}
+	return nil
+}
+
+// LoadBalancerIngress is one ingress point of a load balancer: an IP or a hostname.
+type LoadBalancerIngress struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Ip       string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	Hostname string                 `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// ipMode is VIP or Proxy.
+	IpMode        *string       `protobuf:"bytes,3,opt,name=ipMode,proto3,oneof" json:"ipMode,omitempty"`
+	Ports         []*PortStatus `protobuf:"bytes,4,rep,name=ports,proto3" json:"ports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadBalancerIngress) Reset() {
+	*x = LoadBalancerIngress{}
+	mi := &file_api_core_v1_core_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadBalancerIngress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadBalancerIngress) ProtoMessage() {}
+
+func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
+func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *LoadBalancerIngress) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *LoadBalancerIngress) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *LoadBalancerIngress) GetIpMode() string {
+	if x != nil && x.IpMode != nil {
+		return *x.IpMode
+	}
+	return ""
+}
+
+func (x *LoadBalancerIngress) GetPorts() []*PortStatus {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+// PortStatus is the state of one port of a load balancer.
+type PortStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          int32                  `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	Protocol      string                 `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Error         *string                `protobuf:"bytes,3,opt,name=error,proto3,oneof" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortStatus) Reset() {
+	*x = PortStatus{}
+	mi := &file_api_core_v1_core_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortStatus) ProtoMessage() {}
+
+func (x *PortStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortStatus.ProtoReflect.Descriptor instead.
+func (*PortStatus) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *PortStatus) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *PortStatus) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *PortStatus) GetError() string {
+	if x != nil && x.Error != nil {
+		return *x.Error
+	}
+	return ""
+}
+
+// Endpoints lists the addresses behind a Service of the same name, grouped in subsets that
+// share ports. The endpoints controller keeps them for services with a selector; Kubernetes
+// deprecates the kind (since 1.33) in favour of EndpointSlice, but clients still read it.
+type Endpoints struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Subsets       []*EndpointSubset      `protobuf:"bytes,4,rep,name=subsets,proto3" json:"subsets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Endpoints) Reset() {
+	*x = Endpoints{}
+	mi := &file_api_core_v1_core_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Endpoints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Endpoints) ProtoMessage() {}
+
+func (x *Endpoints) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
+func (*Endpoints) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *Endpoints) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Endpoints) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *Endpoints) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Endpoints) GetSubsets() []*EndpointSubset {
+	if x != nil {
+		return x.Subsets
+	}
+	return nil
+}
+
+// EndpointsList is a list of Endpoints.
+type EndpointsList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*Endpoints           `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointsList) Reset() {
+	*x = EndpointsList{}
+	mi := &file_api_core_v1_core_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointsList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointsList) ProtoMessage() {}
+
+func (x *EndpointsList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointsList.ProtoReflect.Descriptor instead.
+func (*EndpointsList) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{115}
+}
+
+func (x *EndpointsList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *EndpointsList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *EndpointsList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *EndpointsList) GetItems() []*Endpoints {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// EndpointSubset is a set of addresses that all serve the same ports.
+type EndpointSubset struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// addresses are ready to take traffic.
+	Addresses []*EndpointAddress `protobuf:"bytes,1,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// notReadyAddresses are not (yet) ready, or are terminating.
+	NotReadyAddresses []*EndpointAddress `protobuf:"bytes,2,rep,name=notReadyAddresses,proto3" json:"notReadyAddresses,omitempty"`
+	Ports             []*EndpointPort    `protobuf:"bytes,3,rep,name=ports,proto3" json:"ports,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *EndpointSubset) Reset() {
+	*x = EndpointSubset{}
+	mi := &file_api_core_v1_core_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointSubset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointSubset) ProtoMessage() {}
+
+func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointSubset.ProtoReflect.Descriptor instead.
+func (*EndpointSubset) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *EndpointSubset) GetAddresses() []*EndpointAddress {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *EndpointSubset) GetNotReadyAddresses() []*EndpointAddress {
+	if x != nil {
+		return x.NotReadyAddresses
+	}
+	return nil
+}
+
+func (x *EndpointSubset) GetPorts() []*EndpointPort {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+// EndpointAddress is one endpoint: an IP, and the pod (targetRef) and node behind it.
+type EndpointAddress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ip            string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	Hostname      string                 `protobuf:"bytes,3,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	NodeName      *string                `protobuf:"bytes,4,opt,name=nodeName,proto3,oneof" json:"nodeName,omitempty"`
+	TargetRef     *ObjectReference       `protobuf:"bytes,2,opt,name=targetRef,proto3" json:"targetRef,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointAddress) Reset() {
+	*x = EndpointAddress{}
+	mi := &file_api_core_v1_core_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointAddress) ProtoMessage() {}
+
+func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointAddress.ProtoReflect.Descriptor instead.
+func (*EndpointAddress) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *EndpointAddress) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *EndpointAddress) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *EndpointAddress) GetNodeName() string {
+	if x != nil && x.NodeName != nil {
+		return *x.NodeName
+	}
+	return ""
+}
+
+func (x *EndpointAddress) GetTargetRef() *ObjectReference {
+	if x != nil {
+		return x.TargetRef
+	}
+	return nil
+}
+
+// EndpointPort is one port of an endpoint subset; name matches the Service port's.
+type EndpointPort struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Port  int32                  `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// protocol is TCP (the default), UDP or SCTP.
+	Protocol      string  `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	AppProtocol   *string `protobuf:"bytes,4,opt,name=appProtocol,proto3,oneof" json:"appProtocol,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointPort) Reset() {
+	*x = EndpointPort{}
+	mi := &file_api_core_v1_core_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointPort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointPort) ProtoMessage() {}
+
+func (x *EndpointPort) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
+func (*EndpointPort) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *EndpointPort) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EndpointPort) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *EndpointPort) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *EndpointPort) GetAppProtocol() string {
+	if x != nil && x.AppProtocol != nil {
+		return *x.AppProtocol
+	}
+	return ""
+}
+
 var File_api_core_v1_core_proto protoreflect.FileDescriptor
 
 const file_api_core_v1_core_proto_rawDesc = "" +
@@ -8046,7 +9172,120 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"apiVersion\x18\x02 \x01(\tR\n" +
 	"apiVersion\x129\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12?\n" +
-	"\x05items\x18\x04 \x03(\v2#.kubelab.api.core.v1.ServiceAccountB\x04\xc8\xf3\x18\x01R\x05itemsB%Z#kubelab.io/proto/api/core/v1;corev1b\x06proto3"
+	"\x05items\x18\x04 \x03(\v2#.kubelab.api.core.v1.ServiceAccountB\x04\xc8\xf3\x18\x01R\x05items\"\xf2\x01\n" +
+	"\aService\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x124\n" +
+	"\x04spec\x18\x04 \x01(\v2 .kubelab.api.core.v1.ServiceSpecR\x04spec\x12@\n" +
+	"\x06status\x18\x05 \x01(\v2\".kubelab.api.core.v1.ServiceStatusB\x04\xc8\xf3\x18\x01R\x06status\"\xb6\x01\n" +
+	"\vServiceList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x128\n" +
+	"\x05items\x18\x04 \x03(\v2\x1c.kubelab.api.core.v1.ServiceB\x04\xc8\xf3\x18\x01R\x05items\"\xb4\t\n" +
+	"\vServiceSpec\x126\n" +
+	"\x05ports\x18\x01 \x03(\v2 .kubelab.api.core.v1.ServicePortR\x05ports\x12J\n" +
+	"\bselector\x18\x02 \x03(\v2..kubelab.api.core.v1.ServiceSpec.SelectorEntryR\bselector\x12\x1c\n" +
+	"\tclusterIP\x18\x03 \x01(\tR\tclusterIP\x12\x1e\n" +
+	"\n" +
+	"clusterIPs\x18\x12 \x03(\tR\n" +
+	"clusterIPs\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12 \n" +
+	"\vexternalIPs\x18\x05 \x03(\tR\vexternalIPs\x12(\n" +
+	"\x0fsessionAffinity\x18\a \x01(\tR\x0fsessionAffinity\x12&\n" +
+	"\x0eloadBalancerIP\x18\b \x01(\tR\x0eloadBalancerIP\x12:\n" +
+	"\x18loadBalancerSourceRanges\x18\t \x03(\tR\x18loadBalancerSourceRanges\x12\"\n" +
+	"\fexternalName\x18\n" +
+	" \x01(\tR\fexternalName\x124\n" +
+	"\x15externalTrafficPolicy\x18\v \x01(\tR\x15externalTrafficPolicy\x120\n" +
+	"\x13healthCheckNodePort\x18\f \x01(\x05R\x13healthCheckNodePort\x12:\n" +
+	"\x18publishNotReadyAddresses\x18\r \x01(\bR\x18publishNotReadyAddresses\x12`\n" +
+	"\x15sessionAffinityConfig\x18\x0e \x01(\v2*.kubelab.api.core.v1.SessionAffinityConfigR\x15sessionAffinityConfig\x12\x1e\n" +
+	"\n" +
+	"ipFamilies\x18\x13 \x03(\tR\n" +
+	"ipFamilies\x12+\n" +
+	"\x0eipFamilyPolicy\x18\x11 \x01(\tH\x00R\x0eipFamilyPolicy\x88\x01\x01\x12I\n" +
+	"\x1dallocateLoadBalancerNodePorts\x18\x14 \x01(\bH\x01R\x1dallocateLoadBalancerNodePorts\x88\x01\x01\x121\n" +
+	"\x11loadBalancerClass\x18\x15 \x01(\tH\x02R\x11loadBalancerClass\x88\x01\x01\x129\n" +
+	"\x15internalTrafficPolicy\x18\x16 \x01(\tH\x03R\x15internalTrafficPolicy\x88\x01\x01\x125\n" +
+	"\x13trafficDistribution\x18\x17 \x01(\tH\x04R\x13trafficDistribution\x88\x01\x01\x1a;\n" +
+	"\rSelectorEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +
+	"\x0f_ipFamilyPolicyB \n" +
+	"\x1e_allocateLoadBalancerNodePortsB\x14\n" +
+	"\x12_loadBalancerClassB\x18\n" +
+	"\x16_internalTrafficPolicyB\x16\n" +
+	"\x14_trafficDistribution\"\xf2\x01\n" +
+	"\vServicePort\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12%\n" +
+	"\vappProtocol\x18\x06 \x01(\tH\x00R\vappProtocol\x88\x01\x01\x12\x18\n" +
+	"\x04port\x18\x03 \x01(\x05B\x04\xc8\xf3\x18\x01R\x04port\x12F\n" +
+	"\n" +
+	"targetPort\x18\x04 \x01(\v2 .kubelab.api.meta.v1.IntOrStringB\x04\xc8\xf3\x18\x01R\n" +
+	"targetPort\x12\x1a\n" +
+	"\bnodePort\x18\x05 \x01(\x05R\bnodePortB\x0e\n" +
+	"\f_appProtocol\"X\n" +
+	"\x15SessionAffinityConfig\x12?\n" +
+	"\bclientIP\x18\x01 \x01(\v2#.kubelab.api.core.v1.ClientIPConfigR\bclientIP\"P\n" +
+	"\x0eClientIPConfig\x12+\n" +
+	"\x0etimeoutSeconds\x18\x01 \x01(\x05H\x00R\x0etimeoutSeconds\x88\x01\x01B\x11\n" +
+	"\x0f_timeoutSeconds\"\xa2\x01\n" +
+	"\rServiceStatus\x12Q\n" +
+	"\floadBalancer\x18\x01 \x01(\v2'.kubelab.api.core.v1.LoadBalancerStatusB\x04\xc8\xf3\x18\x01R\floadBalancer\x12>\n" +
+	"\n" +
+	"conditions\x18\x02 \x03(\v2\x1e.kubelab.api.meta.v1.ConditionR\n" +
+	"conditions\"X\n" +
+	"\x12LoadBalancerStatus\x12B\n" +
+	"\aingress\x18\x01 \x03(\v2(.kubelab.api.core.v1.LoadBalancerIngressR\aingress\"\xa0\x01\n" +
+	"\x13LoadBalancerIngress\x12\x0e\n" +
+	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x1a\n" +
+	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x1b\n" +
+	"\x06ipMode\x18\x03 \x01(\tH\x00R\x06ipMode\x88\x01\x01\x125\n" +
+	"\x05ports\x18\x04 \x03(\v2\x1f.kubelab.api.core.v1.PortStatusR\x05portsB\t\n" +
+	"\a_ipMode\"m\n" +
+	"\n" +
+	"PortStatus\x12\x18\n" +
+	"\x04port\x18\x01 \x01(\x05B\x04\xc8\xf3\x18\x01R\x04port\x12 \n" +
+	"\bprotocol\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\bprotocol\x12\x19\n" +
+	"\x05error\x18\x03 \x01(\tH\x00R\x05error\x88\x01\x01B\b\n" +
+	"\x06_error\"\xbb\x01\n" +
+	"\tEndpoints\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12=\n" +
+	"\asubsets\x18\x04 \x03(\v2#.kubelab.api.core.v1.EndpointSubsetR\asubsets\"\xba\x01\n" +
+	"\rEndpointsList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12:\n" +
+	"\x05items\x18\x04 \x03(\v2\x1e.kubelab.api.core.v1.EndpointsB\x04\xc8\xf3\x18\x01R\x05items\"\xe1\x01\n" +
+	"\x0eEndpointSubset\x12B\n" +
+	"\taddresses\x18\x01 \x03(\v2$.kubelab.api.core.v1.EndpointAddressR\taddresses\x12R\n" +
+	"\x11notReadyAddresses\x18\x02 \x03(\v2$.kubelab.api.core.v1.EndpointAddressR\x11notReadyAddresses\x127\n" +
+	"\x05ports\x18\x03 \x03(\v2!.kubelab.api.core.v1.EndpointPortR\x05ports\"\xb5\x01\n" +
+	"\x0fEndpointAddress\x12\x14\n" +
+	"\x02ip\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x02ip\x12\x1a\n" +
+	"\bhostname\x18\x03 \x01(\tR\bhostname\x12\x1f\n" +
+	"\bnodeName\x18\x04 \x01(\tH\x00R\bnodeName\x88\x01\x01\x12B\n" +
+	"\ttargetRef\x18\x02 \x01(\v2$.kubelab.api.core.v1.ObjectReferenceR\ttargetRefB\v\n" +
+	"\t_nodeName\"\x8f\x01\n" +
+	"\fEndpointPort\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\x04port\x18\x02 \x01(\x05B\x04\xc8\xf3\x18\x01R\x04port\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\x12%\n" +
+	"\vappProtocol\x18\x04 \x01(\tH\x00R\vappProtocol\x88\x01\x01B\x0e\n" +
+	"\f_appProtocolB%Z#kubelab.io/proto/api/core/v1;corev1b\x06proto3"
 
 var (
 	file_api_core_v1_core_proto_rawDescOnce sync.Once
@@ -8060,7 +9299,7 @@ func file_api_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_api_core_v1_core_proto_rawDescData
 }
 
-var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 122)
+var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 138)
 var file_api_core_v1_core_proto_goTypes = []any{
 	(*ObjectReference)(nil),               // 0: kubelab.api.core.v1.ObjectReference
 	(*LocalObjectReference)(nil),          // 1: kubelab.api.core.v1.LocalObjectReference
@@ -8166,51 +9405,68 @@ var file_api_core_v1_core_proto_goTypes = []any{
 	(*SecretList)(nil),                    // 101: kubelab.api.core.v1.SecretList
 	(*ServiceAccount)(nil),                // 102: kubelab.api.core.v1.ServiceAccount
 	(*ServiceAccountList)(nil),            // 103: kubelab.api.core.v1.ServiceAccountList
-	nil,                                   // 104: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                   // 105: kubelab.api.core.v1.PodSpec.OverheadEntry
-	nil,                                   // 106: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                   // 107: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                   // 108: kubelab.api.core.v1.NodeStatus.CapacityEntry
-	nil,                                   // 109: kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	nil,                                   // 110: kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	nil,                                   // 111: kubelab.api.core.v1.LimitRangeItem.MinEntry
-	nil,                                   // 112: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	nil,                                   // 113: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                                   // 114: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                                   // 115: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                                   // 116: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                                   // 117: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                                   // 118: kubelab.api.core.v1.ConfigMap.DataEntry
-	nil,                                   // 119: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                   // 120: kubelab.api.core.v1.Secret.DataEntry
-	nil,                                   // 121: kubelab.api.core.v1.Secret.StringDataEntry
-	(*v1.ObjectMeta)(nil),                 // 122: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),                   // 123: kubelab.api.meta.v1.ListMeta
-	(*v1.Time)(nil),                       // 124: kubelab.api.meta.v1.Time
-	(*v1.LabelSelector)(nil),              // 125: kubelab.api.meta.v1.LabelSelector
-	(*v1.Quantity)(nil),                   // 126: kubelab.api.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                // 127: kubelab.api.meta.v1.IntOrString
-	(*v1.MicroTime)(nil),                  // 128: kubelab.api.meta.v1.MicroTime
+	(*Service)(nil),                       // 104: kubelab.api.core.v1.Service
+	(*ServiceList)(nil),                   // 105: kubelab.api.core.v1.ServiceList
+	(*ServiceSpec)(nil),                   // 106: kubelab.api.core.v1.ServiceSpec
+	(*ServicePort)(nil),                   // 107: kubelab.api.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),         // 108: kubelab.api.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                // 109: kubelab.api.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                 // 110: kubelab.api.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),            // 111: kubelab.api.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),           // 112: kubelab.api.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                    // 113: kubelab.api.core.v1.PortStatus
+	(*Endpoints)(nil),                     // 114: kubelab.api.core.v1.Endpoints
+	(*EndpointsList)(nil),                 // 115: kubelab.api.core.v1.EndpointsList
+	(*EndpointSubset)(nil),                // 116: kubelab.api.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),               // 117: kubelab.api.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                  // 118: kubelab.api.core.v1.EndpointPort
+	nil,                                   // 119: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                   // 120: kubelab.api.core.v1.PodSpec.OverheadEntry
+	nil,                                   // 121: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                   // 122: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                   // 123: kubelab.api.core.v1.NodeStatus.CapacityEntry
+	nil,                                   // 124: kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	nil,                                   // 125: kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	nil,                                   // 126: kubelab.api.core.v1.LimitRangeItem.MinEntry
+	nil,                                   // 127: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                   // 128: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                   // 129: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                   // 130: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                   // 131: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                   // 132: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                   // 133: kubelab.api.core.v1.ConfigMap.DataEntry
+	nil,                                   // 134: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                   // 135: kubelab.api.core.v1.Secret.DataEntry
+	nil,                                   // 136: kubelab.api.core.v1.Secret.StringDataEntry
+	nil,                                   // 137: kubelab.api.core.v1.ServiceSpec.SelectorEntry
+	(*v1.ObjectMeta)(nil),                 // 138: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),                   // 139: kubelab.api.meta.v1.ListMeta
+	(*v1.Time)(nil),                       // 140: kubelab.api.meta.v1.Time
+	(*v1.LabelSelector)(nil),              // 141: kubelab.api.meta.v1.LabelSelector
+	(*v1.Quantity)(nil),                   // 142: kubelab.api.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                // 143: kubelab.api.meta.v1.IntOrString
+	(*v1.MicroTime)(nil),                  // 144: kubelab.api.meta.v1.MicroTime
+	(*v1.Condition)(nil),                  // 145: kubelab.api.meta.v1.Condition
 }
 var file_api_core_v1_core_proto_depIdxs = []int32{
-	122, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	138, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	4,   // 1: kubelab.api.core.v1.Namespace.spec:type_name -> kubelab.api.core.v1.NamespaceSpec
 	5,   // 2: kubelab.api.core.v1.Namespace.status:type_name -> kubelab.api.core.v1.NamespaceStatus
-	123, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	139, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	2,   // 4: kubelab.api.core.v1.NamespaceList.items:type_name -> kubelab.api.core.v1.Namespace
 	6,   // 5: kubelab.api.core.v1.NamespaceStatus.conditions:type_name -> kubelab.api.core.v1.NamespaceCondition
-	124, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	122, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	140, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	138, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 8: kubelab.api.core.v1.Pod.spec:type_name -> kubelab.api.core.v1.PodSpec
 	65,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
-	123, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	139, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	7,   // 11: kubelab.api.core.v1.PodList.items:type_name -> kubelab.api.core.v1.Pod
-	122, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	138, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 13: kubelab.api.core.v1.PodTemplateSpec.spec:type_name -> kubelab.api.core.v1.PodSpec
 	27,  // 14: kubelab.api.core.v1.PodSpec.volumes:type_name -> kubelab.api.core.v1.Volume
 	41,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
 	41,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
-	104, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	119, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
 	11,  // 18: kubelab.api.core.v1.PodSpec.securityContext:type_name -> kubelab.api.core.v1.PodSecurityContext
 	1,   // 19: kubelab.api.core.v1.PodSpec.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
 	17,  // 20: kubelab.api.core.v1.PodSpec.affinity:type_name -> kubelab.api.core.v1.Affinity
@@ -8218,7 +9474,7 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	12,  // 22: kubelab.api.core.v1.PodSpec.hostAliases:type_name -> kubelab.api.core.v1.HostAlias
 	13,  // 23: kubelab.api.core.v1.PodSpec.dnsConfig:type_name -> kubelab.api.core.v1.PodDNSConfig
 	15,  // 24: kubelab.api.core.v1.PodSpec.readinessGates:type_name -> kubelab.api.core.v1.PodReadinessGate
-	105, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
+	120, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
 	14,  // 26: kubelab.api.core.v1.PodDNSConfig.options:type_name -> kubelab.api.core.v1.PodDNSConfigOption
 	18,  // 27: kubelab.api.core.v1.Affinity.nodeAffinity:type_name -> kubelab.api.core.v1.NodeAffinity
 	23,  // 28: kubelab.api.core.v1.Affinity.podAffinity:type_name -> kubelab.api.core.v1.PodAffinity
@@ -8233,7 +9489,7 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	26,  // 37: kubelab.api.core.v1.PodAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
 	25,  // 38: kubelab.api.core.v1.PodAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
 	26,  // 39: kubelab.api.core.v1.PodAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
-	125, // 40: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	141, // 40: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
 	25,  // 41: kubelab.api.core.v1.WeightedPodAffinityTerm.podAffinityTerm:type_name -> kubelab.api.core.v1.PodAffinityTerm
 	28,  // 42: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
 	29,  // 43: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
@@ -8241,7 +9497,7 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	32,  // 45: kubelab.api.core.v1.Volume.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIVolumeSource
 	30,  // 46: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
 	34,  // 47: kubelab.api.core.v1.Volume.projected:type_name -> kubelab.api.core.v1.ProjectedVolumeSource
-	126, // 48: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 48: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
 	40,  // 49: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
 	40,  // 50: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
 	33,  // 51: kubelab.api.core.v1.DownwardAPIVolumeSource.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
@@ -8272,16 +9528,16 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	49,  // 76: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
 	50,  // 77: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
 	51,  // 78: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
-	126, // 79: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
-	106, // 80: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	107, // 81: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	142, // 79: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
+	121, // 80: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	122, // 81: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
 	55,  // 82: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
 	56,  // 83: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
 	58,  // 84: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
 	59,  // 85: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
-	127, // 86: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	143, // 86: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
 	57,  // 87: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
-	127, // 88: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	143, // 88: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
 	61,  // 89: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
 	61,  // 90: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
 	55,  // 91: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
@@ -8292,100 +9548,122 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	66,  // 96: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
 	67,  // 97: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
 	68,  // 98: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
-	124, // 99: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	140, // 99: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
 	69,  // 100: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
 	69,  // 101: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	124, // 102: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	124, // 103: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	140, // 102: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	140, // 103: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
 	70,  // 104: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
 	70,  // 105: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
 	71,  // 106: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
 	72,  // 107: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
 	73,  // 108: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
-	124, // 109: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
-	124, // 110: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
-	124, // 111: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
-	122, // 112: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	140, // 109: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
+	140, // 110: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
+	140, // 111: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
+	138, // 112: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	0,   // 113: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
-	122, // 114: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	138, // 114: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	77,  // 115: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
 	79,  // 116: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
-	123, // 117: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	139, // 117: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	75,  // 118: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
 	78,  // 119: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
-	124, // 120: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
-	108, // 121: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
-	109, // 122: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	140, // 120: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
+	123, // 121: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
+	124, // 122: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
 	80,  // 123: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
 	81,  // 124: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
 	82,  // 125: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
 	84,  // 126: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
 	85,  // 127: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
-	124, // 128: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
-	124, // 129: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	140, // 128: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
+	140, // 129: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
 	83,  // 130: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
-	122, // 131: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	138, // 131: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	0,   // 132: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
 	88,  // 133: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
-	124, // 134: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
-	124, // 135: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
-	128, // 136: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
+	140, // 134: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
+	140, // 135: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
+	144, // 136: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
 	89,  // 137: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
 	0,   // 138: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
-	123, // 139: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	139, // 139: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	86,  // 140: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
-	128, // 141: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
-	122, // 142: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	144, // 141: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
+	138, // 142: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	92,  // 143: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
-	123, // 144: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	139, // 144: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	90,  // 145: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
 	93,  // 146: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
-	110, // 147: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	111, // 148: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
-	112, // 149: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	113, // 150: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	114, // 151: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	122, // 152: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	125, // 147: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	126, // 148: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
+	127, // 149: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	128, // 150: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	129, // 151: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	138, // 152: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	96,  // 153: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
 	97,  // 154: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
-	123, // 155: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	139, // 155: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	94,  // 156: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
-	115, // 157: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	116, // 158: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	117, // 159: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	122, // 160: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	118, // 161: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
-	119, // 162: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	123, // 163: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	130, // 157: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	131, // 158: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	132, // 159: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	138, // 160: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	133, // 161: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
+	134, // 162: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	139, // 163: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	98,  // 164: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
-	122, // 165: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	120, // 166: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
-	121, // 167: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
-	123, // 168: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	138, // 165: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	135, // 166: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
+	136, // 167: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
+	139, // 168: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	100, // 169: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
-	122, // 170: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	138, // 170: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	0,   // 171: kubelab.api.core.v1.ServiceAccount.secrets:type_name -> kubelab.api.core.v1.ObjectReference
 	1,   // 172: kubelab.api.core.v1.ServiceAccount.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
-	123, // 173: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	139, // 173: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	102, // 174: kubelab.api.core.v1.ServiceAccountList.items:type_name -> kubelab.api.core.v1.ServiceAccount
-	126, // 175: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 176: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 177: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 178: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 179: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 180: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 181: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 182: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 183: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 184: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 185: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 186: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	126, // 187: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	188, // [188:188] is the sub-list for method output_type
-	188, // [188:188] is the sub-list for method input_type
-	188, // [188:188] is the sub-list for extension type_name
-	188, // [188:188] is the sub-list for extension extendee
-	0,   // [0:188] is the sub-list for field type_name
+	138, // 175: kubelab.api.core.v1.Service.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	106, // 176: kubelab.api.core.v1.Service.spec:type_name -> kubelab.api.core.v1.ServiceSpec
+	110, // 177: kubelab.api.core.v1.Service.status:type_name -> kubelab.api.core.v1.ServiceStatus
+	139, // 178: kubelab.api.core.v1.ServiceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	104, // 179: kubelab.api.core.v1.ServiceList.items:type_name -> kubelab.api.core.v1.Service
+	107, // 180: kubelab.api.core.v1.ServiceSpec.ports:type_name -> kubelab.api.core.v1.ServicePort
+	137, // 181: kubelab.api.core.v1.ServiceSpec.selector:type_name -> kubelab.api.core.v1.ServiceSpec.SelectorEntry
+	108, // 182: kubelab.api.core.v1.ServiceSpec.sessionAffinityConfig:type_name -> kubelab.api.core.v1.SessionAffinityConfig
+	143, // 183: kubelab.api.core.v1.ServicePort.targetPort:type_name -> kubelab.api.meta.v1.IntOrString
+	109, // 184: kubelab.api.core.v1.SessionAffinityConfig.clientIP:type_name -> kubelab.api.core.v1.ClientIPConfig
+	111, // 185: kubelab.api.core.v1.ServiceStatus.loadBalancer:type_name -> kubelab.api.core.v1.LoadBalancerStatus
+	145, // 186: kubelab.api.core.v1.ServiceStatus.conditions:type_name -> kubelab.api.meta.v1.Condition
+	112, // 187: kubelab.api.core.v1.LoadBalancerStatus.ingress:type_name -> kubelab.api.core.v1.LoadBalancerIngress
+	113, // 188: kubelab.api.core.v1.LoadBalancerIngress.ports:type_name -> kubelab.api.core.v1.PortStatus
+	138, // 189: kubelab.api.core.v1.Endpoints.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	116, // 190: kubelab.api.core.v1.Endpoints.subsets:type_name -> kubelab.api.core.v1.EndpointSubset
+	139, // 191: kubelab.api.core.v1.EndpointsList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	114, // 192: kubelab.api.core.v1.EndpointsList.items:type_name -> kubelab.api.core.v1.Endpoints
+	117, // 193: kubelab.api.core.v1.EndpointSubset.addresses:type_name -> kubelab.api.core.v1.EndpointAddress
+	117, // 194: kubelab.api.core.v1.EndpointSubset.notReadyAddresses:type_name -> kubelab.api.core.v1.EndpointAddress
+	118, // 195: kubelab.api.core.v1.EndpointSubset.ports:type_name -> kubelab.api.core.v1.EndpointPort
+	0,   // 196: kubelab.api.core.v1.EndpointAddress.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
+	142, // 197: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 198: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 199: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 200: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 201: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 202: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 203: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 204: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 205: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 206: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 207: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 208: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	142, // 209: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	210, // [210:210] is the sub-list for method output_type
+	210, // [210:210] is the sub-list for method input_type
+	210, // [210:210] is the sub-list for extension type_name
+	210, // [210:210] is the sub-list for extension extendee
+	0,   // [0:210] is the sub-list for field type_name
 }
 
 func init() { file_api_core_v1_core_proto_init() }
@@ -8419,13 +9697,20 @@ func file_api_core_v1_core_proto_init() {
 	file_api_core_v1_core_proto_msgTypes[98].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[102].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[106].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[107].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[109].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[112].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[113].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[117].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[118].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_core_v1_core_proto_rawDesc), len(file_api_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   122,
+			NumMessages:   138,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
