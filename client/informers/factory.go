@@ -17,6 +17,7 @@ import (
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
@@ -228,6 +229,15 @@ func (f *SharedInformerFactory) Leases() Informer[*coordinationv1.Lease] {
 }
 func (f *SharedInformerFactory) ServiceAccounts() Informer[*corev1.ServiceAccount] {
 	return mustFor[*corev1.ServiceAccount](f, scheme.GroupCore, "ServiceAccount")
+}
+func (f *SharedInformerFactory) Services() Informer[*corev1.Service] {
+	return mustFor[*corev1.Service](f, scheme.GroupCore, "Service")
+}
+func (f *SharedInformerFactory) Endpoints() Informer[*corev1.Endpoints] {
+	return mustFor[*corev1.Endpoints](f, scheme.GroupCore, "Endpoints")
+}
+func (f *SharedInformerFactory) EndpointSlices() Informer[*discoveryv1.EndpointSlice] {
+	return mustFor[*discoveryv1.EndpointSlice](f, scheme.GroupDiscovery, "EndpointSlice")
 }
 func (f *SharedInformerFactory) ConfigMaps() Informer[*corev1.ConfigMap] {
 	return mustFor[*corev1.ConfigMap](f, scheme.GroupCore, "ConfigMap")

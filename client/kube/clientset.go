@@ -29,6 +29,7 @@ import (
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	"kubelab.io/proto/runtime"
@@ -187,6 +188,9 @@ type (
 	SecretClient         = Resource[*corev1.Secret, *corev1.SecretList]
 	ServiceAccountClient = Resource[*corev1.ServiceAccount, *corev1.ServiceAccountList]
 	PDBClient            = Resource[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList]
+	ServiceClient        = Resource[*corev1.Service, *corev1.ServiceList]
+	EndpointsClient      = Resource[*corev1.Endpoints, *corev1.EndpointsList]
+	EndpointSliceClient  = Resource[*discoveryv1.EndpointSlice, *discoveryv1.EndpointSliceList]
 	JobClient            = Resource[*batchv1.Job, *batchv1.JobList]
 	DeploymentClient     = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
 	ReplicaSetClient     = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
@@ -251,6 +255,21 @@ func (c *Clientset) ReplicaSets(ns string) *ReplicaSetClient {
 // PodDisruptionBudgets in namespace ns.
 func (c *Clientset) PodDisruptionBudgets(ns string) *PDBClient {
 	return NewResource[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList](c.t, ns)
+}
+
+// Services in namespace ns.
+func (c *Clientset) Services(ns string) *ServiceClient {
+	return NewResource[*corev1.Service, *corev1.ServiceList](c.t, ns)
+}
+
+// Endpoints in namespace ns.
+func (c *Clientset) Endpoints(ns string) *EndpointsClient {
+	return NewResource[*corev1.Endpoints, *corev1.EndpointsList](c.t, ns)
+}
+
+// EndpointSlices in namespace ns.
+func (c *Clientset) EndpointSlices(ns string) *EndpointSliceClient {
+	return NewResource[*discoveryv1.EndpointSlice, *discoveryv1.EndpointSliceList](c.t, ns)
 }
 
 // Jobs in namespace ns.
