@@ -162,6 +162,12 @@ func creation(obj Object) string {
 }
 
 func selectorString(sel map[string]any) string {
+	return orNone(selectorQuery(sel))
+}
+
+// selectorQuery is a LabelSelector in the labelSelector query's syntax, as
+// metav1.LabelSelectorAsSelector writes it ("" selects everything).
+func selectorQuery(sel map[string]any) string {
 	var parts []string
 	for _, k := range sortedKeys(nestedMap(sel, "matchLabels")) {
 		parts = append(parts, k+"="+nestedString(sel, "matchLabels", k))
@@ -181,7 +187,7 @@ func selectorString(sel map[string]any) string {
 			parts = append(parts, fmt.Sprintf("%s %s (%s)", nestedString(e, "key"), op, strings.Join(vals, ",")))
 		}
 	}
-	return orNone(strings.Join(parts, ","))
+	return strings.Join(parts, ",")
 }
 
 func num(obj any, path ...string) int64 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,8 +33,8 @@ const (
 )
 
 // dialWebsocket opens a websocket for r with the client's TLS configuration and
-// credentials, offering protocols. A refused upgrade is the server's Status, as any other
-// failed request.
+// credentials, offering protocols, of which the server must choose one. A refused upgrade
+// is an *upgradeFailure holding the server's Status, as any other failed request.
 func (c *Client) dialWebsocket(ctx context.Context, r Request, protocols ...string) (*websocket.Conn, error) {
 	req, err := c.newRequest(ctx, r)
 	if err != nil {
@@ -41,24 +42,21 @@ func (c *Client) dialWebsocket(ctx context.Context, r Request, protocols ...stri
 	}
 	u := *req.URL
 	u.Scheme = map[string]string{"https": "wss", "http": "ws"}[u.Scheme]
-	d := websocket.Dialer{Subprotocols: protocols, HandshakeTimeout: 30 * time.Second, Proxy: http.ProxyFromEnvironment}
-	if tr, ok := c.http.Transport.(*http.Transport); ok && tr.TLSClientConfig != nil {
-		d.TLSClientConfig = tr.TLSClientConfig.Clone()
-		d.TLSClientConfig.NextProtos = []string{"http/1.1"} // a protocol switch has no HTTP/2 form
-	}
+	d := websocket.Dialer{Subprotocols: protocols, HandshakeTimeout: 30 * time.Second, Proxy: http.ProxyFromEnvironment,
+		TLSClientConfig: c.upgradeTLSConfig()}
 	h := req.Header.Clone()
 	h.Del("Accept")
 	ws, resp, err := d.DialContext(ctx, u.String(), h)
 	if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, statusError(resp.StatusCode, body)
+		return nil, &upgradeFailure{statusError(resp.StatusCode, body)}
 	}
 	if err != nil {
 		return nil, connError(err, c.base)
 	}
-	if ws.Subprotocol() != execProtocol {
+	if !slices.Contains(protocols, ws.Subprotocol()) {
 		ws.Close()
-		return nil, fmt.Errorf("the server does not speak %s (it chose %q)", execProtocol, ws.Subprotocol())
+		return nil, fmt.Errorf("the server does not speak %s (it chose %q)", strings.Join(protocols, " or "), ws.Subprotocol())
 	}
 	return ws, nil
 }
