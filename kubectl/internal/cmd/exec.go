@@ -70,9 +70,9 @@ func (o *execFlags) run(ctx context.Context, f *Factory, streams Streams, arg st
 	if err != nil {
 		return err
 	}
-	pod, c, pods, ns, name := target.pod, target.client, target.pods, target.ns, nestedString(target.pod, "metadata", "name")
-	if phase := nestedString(pod, "status", "phase"); phase == "Succeeded" || phase == "Failed" {
-		return fmt.Errorf("cannot exec into a container in a completed pod; current phase is %s", phase)
+	pod := target.pod
+	if err := refuseCompleted(pod, "cannot exec into a container in a completed pod; current phase is %s"); err != nil {
+		return err
 	}
 	container, err := pickContainer(pod, o.container, o.quiet, streams.ErrOut)
 	if err != nil {
@@ -81,19 +81,37 @@ func (o *execFlags) run(ctx context.Context, f *Factory, streams Streams, arg st
 
 	t := setupTTY(streams, o.stdin, o.tty, o.quiet)
 	defer t.restore()
-	q := url.Values{"container": {container}, "command": command, "stdout": {"true"}}
+	return streamRemote(ctx, streams, target, "exec", url.Values{"container": {container}, "command": command}, o.stdin, t)
+}
+
+// refuseCompleted is msg (with the phase) for a pod whose containers have all ended:
+// there is no process left to stream with.
+func refuseCompleted(pod Object, msg string) error {
+	if phase := nestedString(pod, "status", "phase"); phase == "Succeeded" || phase == "Failed" {
+		return fmt.Errorf(msg, phase)
+	}
+	return nil
+}
+
+// streamRemote runs an exec or attach session (subresource) of target's pod over a
+// v5.channel.k8s.io websocket, with q (container, command) and the streams that the local
+// ones call for: stdout always; stdin when asked; stderr apart unless there is a terminal,
+// which has one output. A remote non-zero exit is reported and becomes kubectl's exit code.
+func streamRemote(ctx context.Context, streams Streams, target *podTarget, subresource string, q url.Values, stdin bool, t execTTY) error {
+	q.Set("stdout", "true")
 	rs := remoteStreams{stdout: streams.Out, sizes: t.sizes}
-	if o.stdin {
+	if stdin {
 		q.Set("stdin", "true")
 		rs.stdin = streams.In
 	}
 	if t.on {
-		q.Set("tty", "true") // a terminal has one output: the server drops stderr
+		q.Set("tty", "true")
 	} else {
 		q.Set("stderr", "true")
 		rs.stderr = streams.ErrOut
 	}
-	ws, err := c.dialWebsocket(ctx, Request{Path: pods.Path(ns, name, "exec"), Query: q}, execProtocol)
+	path := target.pods.Path(target.ns, nestedString(target.pod, "metadata", "name"), subresource)
+	ws, err := target.client.dialWebsocket(ctx, Request{Path: path, Query: q}, execProtocol)
 	if err != nil {
 		return err
 	}

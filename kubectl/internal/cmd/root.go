@@ -100,7 +100,7 @@ func NewRootCmd(streams Streams) *cobra.Command {
 		NewCmdSet(f, streams))
 	add("deploy", NewCmdRollout(f, streams), NewCmdScale(f, streams))
 	add("cluster", NewCmdCordon(f, streams), NewCmdUncordon(f, streams), NewCmdDrain(f, streams))
-	add("debug", NewCmdDescribe(f, streams), NewCmdLogs(f, streams), NewCmdExec(f, streams),
+	add("debug", NewCmdDescribe(f, streams), NewCmdLogs(f, streams), NewCmdAttach(f, streams), NewCmdExec(f, streams),
 		NewCmdPortForward(f, streams), NewCmdAuth(f, streams), NewCmdEvents(f, streams))
 	add("advanced", NewCmdApply(f, streams), NewCmdWait(f, streams))
 	add("settings", NewCmdLabel(f, streams), NewCmdAnnotate(f, streams))
