@@ -74,9 +74,11 @@ func TestJourney(t *testing.T) {
 	c.expectExec(t, filepath.Join(c.bin, "kubectl"), pods[0])
 	t.Logf("kubectl exec %s (stock and kubelab's): stdout, stderr, stdin (-i) and exit code through apiserver, kubelet and containerd", pods[0].Metadata.Name)
 
-	// kubectl port-forward and attach (the stock ones) go the same way: a GET through the
-	// forward answers nginx's page, and the attached output shows its access-log line.
-	c.expectPortForwardAndAttach(t, pods[0])
+	// kubectl port-forward and attach (the stock ones, then kubelab's) go the same way: a
+	// GET through the forward answers nginx's page, and the attached output shows its
+	// access-log line.
+	c.expectPortForwardAndAttach(t, stockKubectl, pods[0])
+	c.expectPortForwardAndAttach(t, filepath.Join(c.bin, "kubectl"), pods[0])
 
 	// The kubelet filled each pod's kube-api-access volume (ServiceAccount admission added
 	// it): a token the apiserver accepts as the pod's account, the cluster CA, the namespace.

@@ -32,13 +32,14 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startStockKubectl runs /usr/bin/kubectl as the cluster admin in the background, for
-// commands that stream until stopped (port-forward, attach). The process is killed when
-// the returned stop is called, at the latest after two minutes, and at the test's end.
-func (c *localCluster) startStockKubectl(t *testing.T, args ...string) (out *syncBuffer, stop func()) {
+// startKubectlBin runs the kubectl at bin (the stock one, or kubelab's) as the cluster
+// admin in the background, for commands that stream until stopped (port-forward, attach).
+// The process is killed when the returned stop is called, at the latest after two
+// minutes, and at the test's end.
+func (c *localCluster) startKubectlBin(t *testing.T, bin string, args ...string) (out *syncBuffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := exec.CommandContext(ctx, stockKubectl, append([]string{"--kubeconfig", filepath.Join(c.dir, "pki", "admin.kubeconfig")}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", filepath.Join(c.dir, "pki", "admin.kubeconfig")}, args...)...)
 	out = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -56,19 +57,19 @@ func (c *localCluster) startStockKubectl(t *testing.T, args ...string) (out *syn
 	return out, stop
 }
 
-// expectPortForwardAndAttach runs the stock kubectl port-forward to p's port 80 through
-// apiserver (pods/portforward) → kubelet (/portForward) → containerd's streaming server,
-// which dials nginx inside the pod's network namespace; kubectl 1.32 offers its websocket
-// tunnel first, which names no ports and so is refused (by the kubelet, as upstream's),
-// and falls back to SPDY. A GET to the local
-// port must answer nginx's page. While it runs, kubectl attach (pods/attach → /attach →
-// CRI Attach) joins nginx's output and must show the access-log line of a request made
-// through the forward.
-func (c *localCluster) expectPortForwardAndAttach(t *testing.T, p pod) {
+// expectPortForwardAndAttach runs the kubectl at bin (the stock one, or kubelab's)
+// port-forward to p's port 80 through apiserver (pods/portforward) → kubelet
+// (/portForward) → containerd's streaming server, which dials nginx inside the pod's
+// network namespace. Both kubectls offer a websocket tunnel (SPDY inside), which the
+// apiserver accepts once the kubelet and containerd have switched to SPDY. A GET to the
+// local port must answer nginx's page. While it runs, kubectl attach (pods/attach →
+// /attach → CRI Attach) joins nginx's output and must show the access-log line of a
+// request made through the forward.
+func (c *localCluster) expectPortForwardAndAttach(t *testing.T, bin string, p pod) {
 	t.Helper()
 	name := p.Metadata.Name
 	port := freePort(t)
-	pfOut, stopPF := c.startStockKubectl(t, "port-forward", "pod/"+name, fmt.Sprintf("%d:80", port))
+	pfOut, stopPF := c.startKubectlBin(t, bin, "port-forward", "pod/"+name, fmt.Sprintf("%d:80", port))
 	defer stopPF()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -95,9 +96,13 @@ func (c *localCluster) expectPortForwardAndAttach(t *testing.T, p pod) {
 	if err != nil || code != http.StatusOK || !strings.Contains(body, "Welcome to nginx!") {
 		t.Fatalf("GET %s/ through kubectl port-forward %s: %d %v; kubectl said:\n%s", base, name, code, err, pfOut)
 	}
-	t.Logf("kubectl port-forward pod/%s %d:80: GET / answers nginx's page", name, port)
+	if !strings.Contains(pfOut.String(), fmt.Sprintf("Forwarding from 127.0.0.1:%d -> 80", port)) ||
+		!strings.Contains(pfOut.String(), fmt.Sprintf("Handling connection for %d", port)) {
+		t.Errorf("kubectl port-forward said %q, want upstream's Forwarding and Handling lines", pfOut)
+	}
+	t.Logf("%s port-forward pod/%s %d:80: GET / answers nginx's page", bin, name, port)
 
-	attachOut, stopAttach := c.startStockKubectl(t, "attach", "pod/"+name)
+	attachOut, stopAttach := c.startKubectlBin(t, bin, "attach", "pod/"+name)
 	defer stopAttach()
 	// The attach starts streaming some time after kubectl starts, and only output written
 	// after that reaches it: request until a line shows up.
@@ -106,5 +111,5 @@ func (c *localCluster) expectPortForwardAndAttach(t *testing.T, p pod) {
 		_, _, _ = get(path)
 		return strings.Contains(attachOut.String(), `"GET `+path+` HTTP/1.1" 404`)
 	})
-	t.Logf("kubectl attach pod/%s shows nginx's access-log line for a request through the forward", name)
+	t.Logf("%s attach pod/%s shows nginx's access-log line for a request through the forward", bin, name)
 }
