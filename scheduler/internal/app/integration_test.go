@@ -619,3 +619,46 @@ func TestPreemptionSparesBudgets(t *testing.T) {
 		t.Error("guarded was preempted despite its budget")
 	}
 }
+
+// Inter-pod anti-affinity spreads a set one per node and leaves the one too many pending;
+// required affinity waits for its partner and follows it once it is placed.
+func TestInterPodAffinity(t *testing.T) {
+	c := newCluster(t)
+	threeNodes(c)
+	c.startScheduler()
+
+	oneWebPerNode := tu.PodAffinityTerm("kubernetes.io/hostname", "app", "web")
+	var webs []string
+	for i := range 3 {
+		name := fmt.Sprintf("web-%d", i)
+		webs = append(webs, name)
+		c.createPod(tu.Pod(name).Label("app", "web").PodAntiAffinity(oneWebPerNode).Obj())
+	}
+	nodes := map[string]bool{}
+	for _, node := range c.waitBound(10*time.Second, webs...) {
+		nodes[node] = true
+	}
+	if len(nodes) != 3 {
+		t.Errorf("web pods on %v, want one on each of 3 nodes", nodes)
+	}
+	c.createPod(tu.Pod("web-3").Label("app", "web").PodAntiAffinity(oneWebPerNode).Obj())
+	ev := c.waitEvent("web-3", "FailedScheduling", 10*time.Second)
+	if want := "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."; ev.GetMessage() != want {
+		t.Errorf("FailedScheduling %q, want %q", ev.GetMessage(), want)
+	}
+
+	c.createPod(tu.Pod("cache").PodAffinity(tu.PodAffinityTerm("kubernetes.io/hostname", "app", "db")).Obj())
+	ev = c.waitEvent("cache", "FailedScheduling", 10*time.Second)
+	if want := "0/3 nodes are available: 3 node(s) didn't match pod affinity rules. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."; ev.GetMessage() != want {
+		t.Errorf("FailedScheduling %q, want %q", ev.GetMessage(), want)
+	}
+	// The partner arrives, placed by hand on node-2: an assigned pod's arrival requeues
+	// the pod InterPodAffinity rejected, well before the 5-minute leftover flush.
+	c.createPod(tu.Pod("db").Label("app", "db").NodeName("node-2").Obj())
+	if got := c.waitBound(10*time.Second, "cache"); got["cache"] != "node-2" {
+		t.Errorf("cache on %q, want node-2 beside db", got["cache"])
+	}
+	if c.pod("web-3").GetSpec().GetNodeName() != "" {
+		t.Error("web-3 was bound beside another web pod")
+	}
+}

@@ -144,6 +144,8 @@ type PodInfo struct {
 	// container; scoring uses it.
 	NonZero   Resource
 	HostPorts []HostPort
+	// The pod's inter-pod affinity terms, parsed (InterPodAffinity reads them).
+	AffinityTerms
 }
 
 // PodKey is the cache key of pod.
@@ -178,6 +180,7 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 		Requests: resourceOf(resource.PodRequests(pod)),
 		NonZero:  resourceOf(resource.PodRequestsWith(pod, nonZeroRequests)),
 	}
+	pi.AffinityTerms = NewAffinityTerms(pod)
 	for _, c := range pod.GetSpec().GetContainers() {
 		for _, p := range c.GetPorts() {
 			if p.GetHostPort() > 0 {
@@ -263,6 +266,11 @@ type NodeInfo struct {
 	UsedPorts        HostPortInfo
 	// Images maps every name of every image the node holds to its size in bytes.
 	Images map[string]int64
+	// PodsWithAffinity are the pods with any inter-pod (anti-)affinity term, and
+	// PodsWithRequiredAntiAffinity those with a required anti-affinity term: what
+	// InterPodAffinity must look at even for a pod that has no terms of its own.
+	PodsWithAffinity             []*PodInfo
+	PodsWithRequiredAntiAffinity []*PodInfo
 	// Generation increases with every change, so snapshots copy only changed nodes.
 	Generation int64
 }
@@ -308,6 +316,12 @@ func (n *NodeInfo) AddPodInfo(pi *PodInfo) {
 	for _, p := range pi.HostPorts {
 		n.UsedPorts.Add(p)
 	}
+	if pi.hasAffinity() {
+		n.PodsWithAffinity = append(n.PodsWithAffinity, pi)
+	}
+	if len(pi.RequiredAntiAffinityTerms) > 0 {
+		n.PodsWithRequiredAntiAffinity = append(n.PodsWithRequiredAntiAffinity, pi)
+	}
 }
 
 // RemovePod stops accounting for the pod with key; false when it was not there.
@@ -317,6 +331,8 @@ func (n *NodeInfo) RemovePod(key string) bool {
 			continue
 		}
 		n.Pods = slices.Delete(slices.Clone(n.Pods), i, i+1)
+		n.PodsWithAffinity = withoutPod(n.PodsWithAffinity, key)
+		n.PodsWithRequiredAntiAffinity = withoutPod(n.PodsWithRequiredAntiAffinity, key)
 		n.Requested.Sub(pi.Requests)
 		n.NonZeroRequested.Sub(pi.NonZero)
 		for _, p := range pi.HostPorts {
@@ -334,6 +350,15 @@ func (n *NodeInfo) RemovePod(key string) bool {
 	return false
 }
 
+// withoutPod returns pods without the one with key, copied (a clone may share the slice).
+func withoutPod(pods []*PodInfo, key string) []*PodInfo {
+	i := slices.IndexFunc(pods, func(pi *PodInfo) bool { return pi.Key == key })
+	if i < 0 {
+		return pods
+	}
+	return slices.Delete(slices.Clone(pods), i, i+1)
+}
+
 // Clone copies n so that the copy can be read while the original keeps changing. Pods and
 // the node themselves are shared (they are immutable).
 func (n *NodeInfo) Clone() *NodeInfo {
@@ -346,6 +371,9 @@ func (n *NodeInfo) Clone() *NodeInfo {
 		UsedPorts:        make(HostPortInfo, len(n.UsedPorts)),
 		Images:           n.Images, // replaced, never modified, by SetNode
 		Generation:       n.Generation,
+
+		PodsWithAffinity:             slices.Clone(n.PodsWithAffinity),
+		PodsWithRequiredAntiAffinity: slices.Clone(n.PodsWithRequiredAntiAffinity),
 	}
 	for ip, m := range n.UsedPorts {
 		c.UsedPorts[ip] = maps.Clone(m)

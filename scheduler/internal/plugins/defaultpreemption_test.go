@@ -65,7 +65,7 @@ func newPreemption(t *testing.T, nominator framework.PodNominator, pdbs ...*poli
 	t.Helper()
 	fp := &fakePreempter{}
 	profile := framework.Profile{
-		Filter:     []string{NodeUnschedulableName, NodeNameName, TaintTolerationName, NodeAffinityName, NodePortsName, NodeResourcesFitName},
+		Filter:     []string{NodeUnschedulableName, NodeNameName, TaintTolerationName, NodeAffinityName, NodePortsName, NodeResourcesFitName, InterPodAffinityName},
 		PostFilter: []string{DefaultPreemptionName},
 		Bind:       []string{DefaultBinderName},
 	}
@@ -304,6 +304,18 @@ func TestPostFilter(t *testing.T) {
 			pod:      tu.Pod("hi").Req("cpu", "1").Priority(10).Required("zone", "In", "a").Obj(),
 			wantCode: framework.UnschedulableAndUnresolvable,
 			wantMsg:  "preemption: 0/2 nodes are available: 1 " + ErrReasonNoVictims + ", 1 " + ErrReasonPreemptionNotHelpful},
+		{name: "anti-affinity: the pod it refuses to share a zone with is the victim, the other is spared",
+			nodes: []*framework.NodeInfo{full("a",
+				tu.Pod("web").Label("app", "web").Priority(5).NodeName("a").Obj(),
+				tu.Pod("db").Req("cpu", "1").Priority(5).NodeName("a").Obj())},
+			pod:      tu.Pod("hi").Req("cpu", "1").Priority(10).PodAntiAffinity(tu.PodAffinityTerm("zone", "app", "web")).Obj(),
+			wantNode: "a", wantCall: []preemptCall{{"hi", "a", []string{"web"}}}},
+		{name: "anti-affinity: the pod it refuses to share a zone with is the victim, the other is spared",
+			nodes: []*framework.NodeInfo{full("a",
+				tu.Pod("web").Label("app", "web").Priority(5).NodeName("a").Obj(),
+				tu.Pod("db").Req("cpu", "1").Priority(5).NodeName("a").Obj())},
+			pod:      tu.Pod("hi").Req("cpu", "1").Priority(10).PodAntiAffinity(tu.PodAffinityTerm("zone", "app", "web")).Obj(),
+			wantNode: "a", wantCall: []preemptCall{{"hi", "a", []string{"web"}}}},
 		{name: "preemptionPolicy Never",
 			nodes:    []*framework.NodeInfo{full("a", on("a1", "a", 1), on("a2", "a", 1))},
 			pod:      tu.Pod("hi").Req("cpu", "1").Priority(10).PreemptionPolicy(PreemptNever).Obj(),

@@ -18,6 +18,7 @@ const (
 	ImageLocalityName                   = "ImageLocality"
 	NodeResourcesLeastAllocatedName     = "NodeResourcesLeastAllocated"
 	NodeResourcesBalancedAllocationName = "NodeResourcesBalancedAllocation"
+	InterPodAffinityName                = "InterPodAffinity"
 	DefaultBinderName                   = "DefaultBinder"
 	DefaultPreemptionName               = "DefaultPreemption"
 )
@@ -34,6 +35,7 @@ func Registry() framework.Registry {
 		ImageLocalityName:                   func(framework.Handle) (framework.Plugin, error) { return ImageLocality{}, nil },
 		NodeResourcesLeastAllocatedName:     func(framework.Handle) (framework.Plugin, error) { return LeastAllocated{}, nil },
 		NodeResourcesBalancedAllocationName: func(framework.Handle) (framework.Plugin, error) { return BalancedAllocation{}, nil },
+		InterPodAffinityName:                func(framework.Handle) (framework.Plugin, error) { return InterPodAffinity{}, nil },
 		DefaultBinderName:                   NewDefaultBinder,
 		DefaultPreemptionName:               NewDefaultPreemption,
 	}

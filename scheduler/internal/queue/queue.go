@@ -26,6 +26,9 @@ type QueuedPodInfo struct {
 	// Added is when the pod first entered the queue (end-to-end latency starts there).
 	Added    time.Time
 	Attempts int
+	// UnschedulablePlugins are the plugins that rejected the pod in its last attempt (nil
+	// when it failed for another reason); MoveRejectedBy requeues by them.
+	UnschedulablePlugins map[string]bool
 }
 
 func priority(p *corev1.Pod) int32 { return framework.PodPriority(p) }
@@ -296,6 +299,16 @@ func (q *Queue) MoveAllToActiveOrBackoffQueue(event string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.moveLocked(func(*QueuedPodInfo) bool { return true })
+	q.moveRequestCycle = q.schedulingCycle
+}
+
+// MoveRejectedBy moves back the unschedulable pods that plugin rejected (and those no
+// plugin did): for events only that plugin cares about, such as an assigned pod added for
+// InterPodAffinity, where moving every pod would only churn the queue.
+func (q *Queue) MoveRejectedBy(event, plugin string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.moveLocked(func(p *QueuedPodInfo) bool { return len(p.UnschedulablePlugins) == 0 || p.UnschedulablePlugins[plugin] })
 	q.moveRequestCycle = q.schedulingCycle
 }
 

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -216,5 +217,33 @@ func TestPopBlocksUntilAddOrCancel(t *testing.T) {
 	cancel()
 	if p := <-got; p != nil {
 		t.Fatalf("popped %v after cancel", p)
+	}
+}
+
+// An event one plugin cares about moves only the pods that plugin rejected, and those no
+// plugin did.
+func TestMoveRejectedBy(t *testing.T) {
+	q, clk := newQueue()
+	for _, name := range []string{"affinity", "resources", "unknown"} {
+		q.Add(tu.Pod(name).Obj())
+	}
+	rejectedBy := map[string]map[string]bool{
+		"affinity":  {"InterPodAffinity": true, "TaintToleration": true},
+		"resources": {"NodeResourcesFit": true},
+	}
+	for range 3 {
+		p := pop(t, q)
+		p.UnschedulablePlugins = rejectedBy[p.Pod.Metadata.Name]
+		q.AddUnschedulableIfNotPresent(p, true, q.SchedulingCycle())
+	}
+	clk.Step(time.Minute) // past every backoff
+	q.MoveRejectedBy("AssignedPodAdd", "InterPodAffinity")
+	got := names(t, q)
+	slices.Sort(got)
+	if want := []string{"affinity", "unknown"}; !slices.Equal(got, want) {
+		t.Errorf("moved %v, want %v", got, want)
+	}
+	if got := q.Pending(); got["unschedulable"] != 1 {
+		t.Errorf("pending %v, want the resources pod still unschedulable", got)
 	}
 }

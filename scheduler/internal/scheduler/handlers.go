@@ -1,9 +1,12 @@
 package scheduler
 
 import (
+	"maps"
+
 	kcache "kubelab.io/client/cache"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/runtime"
+	"kubelab.io/scheduler/internal/plugins"
 )
 
 // Events that re-activate unschedulable pods.
@@ -11,6 +14,10 @@ const (
 	EventNodeAdd           = "NodeAdd"
 	EventNodeUpdate        = "NodeUpdate"
 	EventAssignedPodDelete = "AssignedPodDelete"
+	// EventAssignedPodAdd and EventAssignedPodUpdate (its labels changed) can only help
+	// pods that InterPodAffinity rejected.
+	EventAssignedPodAdd    = "AssignedPodAdd"
+	EventAssignedPodUpdate = "AssignedPodUpdate"
 )
 
 func assigned(p *corev1.Pod) bool { return p.GetSpec().GetNodeName() != "" }
@@ -37,6 +44,7 @@ func (s *Scheduler) onPodAdd(obj runtime.Object) {
 	case assigned(pod):
 		if !terminal(pod) {
 			s.cache.AddPod(pod)
+			s.queue.MoveRejectedBy(EventAssignedPodAdd, plugins.InterPodAffinityName)
 		}
 	case s.responsible(pod) && pod.GetMetadata().GetDeletionTimestamp() == nil && !terminal(pod):
 		s.queue.Add(pod)
@@ -60,6 +68,7 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj runtime.Object) {
 		s.queue.Delete(pod)
 		if !terminal(pod) {
 			s.cache.AddPod(pod)
+			s.queue.MoveRejectedBy(EventAssignedPodAdd, plugins.InterPodAffinityName)
 		}
 		return
 	}
@@ -71,6 +80,9 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj runtime.Object) {
 		return
 	}
 	s.cache.UpdatePod(oldPod, pod)
+	if !maps.Equal(oldPod.GetMetadata().GetLabels(), pod.GetMetadata().GetLabels()) {
+		s.queue.MoveRejectedBy(EventAssignedPodUpdate, plugins.InterPodAffinityName)
+	}
 }
 
 func (s *Scheduler) onPodDelete(obj any) {

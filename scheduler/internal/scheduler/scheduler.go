@@ -325,6 +325,10 @@ func (s *Scheduler) failure(ctx context.Context, qp *queue.QueuedPodInfo, cycle 
 		return
 	}
 	qp.Pod = cached
+	qp.UnschedulablePlugins = nil
+	if fitErr := (*framework.FitError)(nil); errors.As(err, &fitErr) {
+		qp.UnschedulablePlugins = fitErr.Diagnosis.UnschedulablePlugins
+	}
 	s.queue.AddUnschedulableIfNotPresent(qp, unschedulable, cycle)
 	msg := err.Error()
 	if len(msg) > 1024 {

@@ -155,6 +155,58 @@ func (p *PodWrapper) Preferred(weight int32, key, op string, values ...string) *
 	return p
 }
 
+// Namespace moves the pod to namespace ns.
+func (p *PodWrapper) Namespace(ns string) *PodWrapper { p.Metadata.Namespace = ns; return p }
+
+func (p *PodWrapper) affinity() *corev1.Affinity {
+	if p.Spec.Affinity == nil {
+		p.Spec.Affinity = &corev1.Affinity{}
+	}
+	if p.Spec.Affinity.PodAffinity == nil {
+		p.Spec.Affinity.PodAffinity = &corev1.PodAffinity{}
+	}
+	if p.Spec.Affinity.PodAntiAffinity == nil {
+		p.Spec.Affinity.PodAntiAffinity = &corev1.PodAntiAffinity{}
+	}
+	return p.Spec.Affinity
+}
+
+// PodAffinityTerm selects pods whose label key has one of values, across topologyKey.
+func PodAffinityTerm(topologyKey, key string, values ...string) *corev1.PodAffinityTerm {
+	return &corev1.PodAffinityTerm{TopologyKey: topologyKey, LabelSelector: &metav1.LabelSelector{
+		MatchExpressions: []*metav1.LabelSelectorRequirement{{Key: key, Operator: "In", Values: values}}}}
+}
+
+// PodAffinity adds required inter-pod affinity terms.
+func (p *PodWrapper) PodAffinity(terms ...*corev1.PodAffinityTerm) *PodWrapper {
+	a := p.affinity().PodAffinity
+	a.RequiredDuringSchedulingIgnoredDuringExecution = append(a.RequiredDuringSchedulingIgnoredDuringExecution, terms...)
+	return p
+}
+
+// PodAntiAffinity adds required inter-pod anti-affinity terms.
+func (p *PodWrapper) PodAntiAffinity(terms ...*corev1.PodAffinityTerm) *PodWrapper {
+	a := p.affinity().PodAntiAffinity
+	a.RequiredDuringSchedulingIgnoredDuringExecution = append(a.RequiredDuringSchedulingIgnoredDuringExecution, terms...)
+	return p
+}
+
+// PreferredPodAffinity adds a preferred inter-pod affinity term.
+func (p *PodWrapper) PreferredPodAffinity(weight int32, term *corev1.PodAffinityTerm) *PodWrapper {
+	a := p.affinity().PodAffinity
+	a.PreferredDuringSchedulingIgnoredDuringExecution = append(a.PreferredDuringSchedulingIgnoredDuringExecution,
+		&corev1.WeightedPodAffinityTerm{Weight: weight, PodAffinityTerm: term})
+	return p
+}
+
+// PreferredPodAntiAffinity adds a preferred inter-pod anti-affinity term.
+func (p *PodWrapper) PreferredPodAntiAffinity(weight int32, term *corev1.PodAffinityTerm) *PodWrapper {
+	a := p.affinity().PodAntiAffinity
+	a.PreferredDuringSchedulingIgnoredDuringExecution = append(a.PreferredDuringSchedulingIgnoredDuringExecution,
+		&corev1.WeightedPodAffinityTerm{Weight: weight, PodAffinityTerm: term})
+	return p
+}
+
 // Obj returns the pod.
 func (p *PodWrapper) Obj() *corev1.Pod { return p.Pod }
 
