@@ -88,7 +88,7 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1
 			// Delete exactly what was checked, so a racing recreate is not removed.
 			pre = &storage.Preconditions{UID: current.GetMetadata().GetUid()}
 		}
-		out, err := s.Storage.Delete(ctx, key, pre)
+		out, err := s.deleteStored(ctx, key, pre)
 		if err != nil {
 			return nil, s.storageError(err, name)
 		}
@@ -96,7 +96,7 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1
 	}
 
 	now := s.now()
-	out, err := s.Storage.GuaranteedUpdate(ctx, key, preconditions(opts.GetPreconditions()), func(cur runtime.Object) (runtime.Object, error) {
+	out, err := s.guaranteedUpdate(ctx, key, preconditions(opts.GetPreconditions()), func(cur runtime.Object) (runtime.Object, error) {
 		return s.markDeleting(cur, now, grace, finalizer), nil
 	})
 	if err != nil {

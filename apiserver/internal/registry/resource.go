@@ -38,6 +38,9 @@ type Resource struct {
 	// mutating admission (a Service keeps the cluster IP and node ports a replace left out).
 	// It runs on the main resource only, not on subresources.
 	PrepareForUpdate func(obj, old runtime.Object)
+	// Allocator, when set, gives objects values from shared pools before validation, held
+	// as storage claims written with the object (a Service's cluster IP and node ports).
+	Allocator Allocator
 	// Validate and ValidateUpdate check an object about to be stored.
 	Validate       func(runtime.Object) apierrors.FieldErrors
 	ValidateUpdate func(obj, old runtime.Object) apierrors.FieldErrors

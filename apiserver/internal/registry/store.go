@@ -92,6 +92,9 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 	if s.Resource.PrepareForCreate != nil {
 		s.Resource.PrepareForCreate(obj)
 	}
+	if s.Resource.Allocator != nil {
+		return s.createAllocated(ctx, obj, attrs, opts)
+	}
 	if err := s.validate(obj, nil); err != nil {
 		return nil, err
 	}
@@ -106,6 +109,45 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 		return nil, s.storageError(err, meta.Name)
 	}
 	return out, nil
+}
+
+// maxAllocationAttempts bounds how often a create chooses its pool values again after a
+// concurrent write claimed one of them first.
+const maxAllocationAttempts = 16
+
+// createAllocated is the rest of Create for a kind with an Allocator: allocate, validate
+// and write the object with its claims, allocating again from the request when a value it
+// chose was claimed meanwhile (a value the client asked for then fails in Allocate).
+func (s *Store) createAllocated(ctx context.Context, obj runtime.Object, attrs *admission.Attributes, opts CreateOptions) (runtime.Object, error) {
+	claimer, ok := s.Storage.(storage.Claimer)
+	if !ok && !opts.DryRun {
+		return nil, apierrors.NewInternalError(fmt.Errorf("storage of %s cannot hold claims", s.Resource.Plural))
+	}
+	meta := obj.GetMetadata()
+	for attempt := 0; ; attempt++ {
+		try := proto.Clone(obj).(runtime.Object)
+		if err := s.Resource.Allocator.Allocate(ctx, try, nil); err != nil {
+			return nil, err
+		}
+		if err := s.validate(try, nil); err != nil {
+			return nil, err
+		}
+		attrs.Object = try
+		if err := s.Admission.Validate(ctx, attrs); err != nil {
+			return nil, err
+		}
+		if opts.DryRun {
+			return try, nil
+		}
+		out, err := claimer.CreateWithClaims(ctx, s.Resource.Key(meta.GetNamespace(), meta.GetName()), try, claimsDiff(s.Resource.Allocator, try, nil))
+		if errors.Is(err, storage.ErrClaimTaken) && attempt+1 < maxAllocationAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, s.storageError(err, meta.GetName())
+		}
+		return out, nil
+	}
 }
 
 // Get reads one object.
@@ -169,6 +211,11 @@ func (s *Store) Update(ctx context.Context, namespace, name string, obj runtime.
 		if opts.Subresource == "" && s.Resource.PrepareForUpdate != nil {
 			s.Resource.PrepareForUpdate(next, current)
 		}
+		if opts.Subresource == "" && s.Resource.Allocator != nil {
+			if err := s.Resource.Allocator.Allocate(ctx, next, current); err != nil {
+				return nil, err
+			}
+		}
 		if err := s.validate(next, current); err != nil {
 			return nil, err
 		}
@@ -181,7 +228,7 @@ func (s *Store) Update(ctx context.Context, namespace, name string, obj runtime.
 		}
 		return next, nil
 	}
-	out, err := s.Storage.GuaranteedUpdate(ctx, s.Resource.Key(meta.Namespace, name), pre, tryUpdate)
+	out, err := s.guaranteedUpdate(ctx, s.Resource.Key(meta.Namespace, name), pre, tryUpdate)
 	if errors.Is(err, errDryRun) {
 		return dryRunResult, nil
 	}
@@ -190,6 +237,34 @@ func (s *Store) Update(ctx context.Context, namespace, name string, obj runtime.
 	}
 	out, _, err = s.finishDeletionIfDone(ctx, out)
 	return out, err
+}
+
+// guaranteedUpdate is Storage.GuaranteedUpdate, with the claims a kind with an Allocator
+// takes and releases written in the same transaction.
+func (s *Store) guaranteedUpdate(ctx context.Context, key string, pre *storage.Preconditions, tryUpdate storage.UpdateFunc) (runtime.Object, error) {
+	claimer, ok := s.Storage.(storage.Claimer)
+	if s.Resource.Allocator == nil || !ok {
+		return s.Storage.GuaranteedUpdate(ctx, key, pre, tryUpdate)
+	}
+	return claimer.GuaranteedUpdateWithClaims(ctx, key, pre, func(cur runtime.Object) (runtime.Object, storage.Claims, error) {
+		next, err := tryUpdate(cur)
+		if err != nil {
+			return nil, storage.Claims{}, err
+		}
+		return next, claimsDiff(s.Resource.Allocator, next, cur), nil
+	})
+}
+
+// deleteStored is Storage.Delete, releasing the claims of a kind with an Allocator in the
+// same transaction.
+func (s *Store) deleteStored(ctx context.Context, key string, pre *storage.Preconditions) (runtime.Object, error) {
+	claimer, ok := s.Storage.(storage.Claimer)
+	if s.Resource.Allocator == nil || !ok {
+		return s.Storage.Delete(ctx, key, pre)
+	}
+	return claimer.DeleteWithClaims(ctx, key, pre, func(last runtime.Object) storage.Claims {
+		return claimsDiff(s.Resource.Allocator, nil, last)
+	})
 }
 
 // errDryRun aborts a storage update after everything but the write has run.
@@ -243,7 +318,7 @@ func (s *Store) finishDeletionIfDone(ctx context.Context, obj runtime.Object) (_
 	if !s.deletionDone(obj) {
 		return obj, false, nil
 	}
-	out, err := s.Storage.Delete(ctx, s.Resource.Key(m.GetNamespace(), m.GetName()),
+	out, err := s.deleteStored(ctx, s.Resource.Key(m.GetNamespace(), m.GetName()),
 		&storage.Preconditions{UID: m.GetUid(), ResourceVersion: m.GetResourceVersion()})
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
 		// Someone else finished the deletion, or changed the object again (and will

@@ -42,6 +42,10 @@ func (s *etcdStore) checkKey(op, key string) error {
 
 // Create implements Interface.Create. A resourceVersion set on obj is ignored.
 func (s *etcdStore) Create(ctx context.Context, key string, obj runtime.Object) (runtime.Object, error) {
+	return s.create(ctx, key, obj, Claims{})
+}
+
+func (s *etcdStore) create(ctx context.Context, key string, obj runtime.Object, claims Claims) (runtime.Object, error) {
 	if err := s.checkKey("create", key); err != nil {
 		return nil, err
 	}
@@ -50,15 +54,20 @@ func (s *etcdStore) Create(ctx context.Context, key string, obj runtime.Object) 
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
+	cmps, ops, elses := claims.txn()
 	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(data))).
+		If(append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, cmps...)...).
+		Then(append([]clientv3.Op{clientv3.OpPut(key, string(data))}, ops...)...).
+		Else(append([]clientv3.Op{clientv3.OpGet(key, clientv3.WithCountOnly())}, elses...)...).
 		Commit()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, mapEtcdErr(err))
 	}
 	if !resp.Succeeded {
-		return nil, fmt.Errorf("create %s: %w", key, ErrExists)
+		if resp.Responses[0].GetResponseRange().GetCount() > 0 {
+			return nil, fmt.Errorf("create %s: %w", key, ErrExists)
+		}
+		return nil, fmt.Errorf("create %s: %w", key, claims.taken(resp.Responses[1:]))
 	}
 	return setRV(obj, resp.Header.Revision), nil
 }
@@ -92,6 +101,13 @@ func (s *etcdStore) get(ctx context.Context, key string) (*mvccpb.KeyValue, erro
 
 // GuaranteedUpdate implements Interface.GuaranteedUpdate.
 func (s *etcdStore) GuaranteedUpdate(ctx context.Context, key string, pre *Preconditions, tryUpdate UpdateFunc) (runtime.Object, error) {
+	return s.guaranteedUpdate(ctx, key, pre, func(cur runtime.Object) (runtime.Object, Claims, error) {
+		next, err := tryUpdate(cur)
+		return next, Claims{}, err
+	})
+}
+
+func (s *etcdStore) guaranteedUpdate(ctx context.Context, key string, pre *Preconditions, tryUpdate UpdateClaimsFunc) (runtime.Object, error) {
 	if err := s.checkKey("update", key); err != nil {
 		return nil, err
 	}
@@ -99,6 +115,7 @@ func (s *etcdStore) GuaranteedUpdate(ctx context.Context, key string, pre *Preco
 	if err != nil {
 		return nil, fmt.Errorf("update %s: %w", key, err)
 	}
+	claimRaces := 0
 	for attempt := 0; ; attempt++ {
 		cur, err := s.codec.decode(kv.Value, kv.ModRevision)
 		if err != nil {
@@ -107,7 +124,7 @@ func (s *etcdStore) GuaranteedUpdate(ctx context.Context, key string, pre *Preco
 		if err := checkPreconditions(pre, cur); err != nil {
 			return nil, fmt.Errorf("update %s: %w", key, err)
 		}
-		next, err := tryUpdate(clone(cur))
+		next, claims, err := tryUpdate(clone(cur))
 		if err != nil {
 			return nil, err
 		}
@@ -115,13 +132,14 @@ func (s *etcdStore) GuaranteedUpdate(ctx context.Context, key string, pre *Preco
 		if err != nil {
 			return nil, fmt.Errorf("update %s: %w", key, err)
 		}
-		if bytes.Equal(data, kv.Value) {
+		if bytes.Equal(data, kv.Value) && claims.empty() {
 			return cur, nil
 		}
+		cmps, ops, elses := claims.txn()
 		resp, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
-			Then(clientv3.OpPut(key, string(data))).
-			Else(clientv3.OpGet(key)).
+			If(append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)}, cmps...)...).
+			Then(append([]clientv3.Op{clientv3.OpPut(key, string(data))}, ops...)...).
+			Else(append([]clientv3.Op{clientv3.OpGet(key)}, elses...)...).
 			Commit()
 		if err != nil {
 			return nil, fmt.Errorf("update %s: %w", key, mapEtcdErr(err))
@@ -129,18 +147,32 @@ func (s *etcdStore) GuaranteedUpdate(ctx context.Context, key string, pre *Preco
 		if resp.Succeeded {
 			return setRV(out, resp.Header.Revision), nil
 		}
+		newKV, err := elseKV(resp)
+		if err != nil {
+			return nil, fmt.Errorf("update %s: %w", key, err)
+		}
+		if newKV.ModRevision == kv.ModRevision {
+			// The object is as it was: a claim was taken meanwhile. tryUpdate chooses
+			// again (a taken value the client asked for is its error to give).
+			if claimRaces++; claimRaces > maxClaimRaces {
+				return nil, fmt.Errorf("update %s: %w", key, claims.taken(resp.Responses[1:]))
+			}
+			continue
+		}
 		if pre != nil && pre.ResourceVersion != "" {
 			return nil, fmt.Errorf("update %s: %w", key, ErrConflict)
 		}
-		if kv, err = elseKV(resp); err != nil {
-			return nil, fmt.Errorf("update %s: %w", key, err)
-		}
+		kv = newKV
 		s.log.Debug("update lost a race, retrying", "key", key, "attempt", attempt+1)
 	}
 }
 
 // Delete implements Interface.Delete.
 func (s *etcdStore) Delete(ctx context.Context, key string, pre *Preconditions) (runtime.Object, error) {
+	return s.delete(ctx, key, pre, nil)
+}
+
+func (s *etcdStore) delete(ctx context.Context, key string, pre *Preconditions, claimsOf func(last runtime.Object) Claims) (runtime.Object, error) {
 	if err := s.checkKey("delete", key); err != nil {
 		return nil, err
 	}
@@ -156,9 +188,15 @@ func (s *etcdStore) Delete(ctx context.Context, key string, pre *Preconditions) 
 		if err := checkPreconditions(pre, cur); err != nil {
 			return nil, fmt.Errorf("delete %s: %w", key, err)
 		}
+		var ops []clientv3.Op
+		if claimsOf != nil {
+			c := claimsOf(cur)
+			c.Take = nil // a delete only gives up
+			_, ops, _ = c.txn()
+		}
 		resp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
-			Then(clientv3.OpDelete(key)).
+			Then(append([]clientv3.Op{clientv3.OpDelete(key)}, ops...)...).
 			Else(clientv3.OpGet(key)).
 			Commit()
 		if err != nil {
