@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Var((*listFlag)(&cfg.ServiceAccountIssuers), "service-account-issuer", "issuer (iss) of service account tokens; repeatable, the first is written into new tokens and all are accepted (default https://kubernetes.default.svc.cluster.local)")
 	fs.Var((*listFlag)(&cfg.APIAudiences), "api-audiences", "audiences the API accepts tokens for, comma-separated; tokens requested without audiences get these (default: the issuers)")
 	fs.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", 0, "longest lifetime a requested service account token gets; longer requests are shortened (0: no cap)")
+	fs.StringVar(&cfg.ServiceClusterIPRange, "service-cluster-ip-range", "10.96.0.0/12", "IPv4 CIDR range Services' cluster IPs are allocated from; its first address is the kubernetes service's")
+	fs.StringVar(&cfg.ServiceNodePortRange, "service-node-port-range", "30000-32767", "port range NodePort and LoadBalancer Services' node ports are allocated from")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -32,6 +32,7 @@ import (
 	"kubelab.io/apiserver/internal/pipeline"
 	"kubelab.io/apiserver/internal/pki"
 	"kubelab.io/apiserver/internal/registry"
+	"kubelab.io/apiserver/internal/registry/servicealloc"
 	"kubelab.io/apiserver/internal/rest"
 	"kubelab.io/apiserver/internal/storage"
 	corev1 "kubelab.io/proto/api/core/v1"
@@ -108,6 +109,13 @@ type Config struct {
 	// KubeletCAFile verifies kubelets' serving certificates
 	// (--kubelet-certificate-authority); empty means the cluster CA.
 	KubeletCAFile string
+	// ServiceClusterIPRange is the IPv4 CIDR Services' cluster IPs come from
+	// (--service-cluster-ip-range); empty means 10.96.0.0/12, as kube-apiserver's default.
+	// Its first address is the kubernetes service's.
+	ServiceClusterIPRange string
+	// ServiceNodePortRange is where NodePort and LoadBalancer services' node ports come from
+	// (--service-node-port-range); empty means 30000-32767.
+	ServiceNodePortRange string
 	// AuditLogPath, when set, receives one JSON line per request (--audit-log-path).
 	AuditLogPath string
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests and benchmarks only).
@@ -138,6 +146,10 @@ type Server struct {
 	admission *admission.Chain
 	// serviceAccounts signs and verifies service account tokens (set by buildAuthenticator).
 	serviceAccounts *serviceAccounts
+	// serviceAlloc gives Services their cluster IPs and node ports.
+	serviceAlloc *servicealloc.Allocator
+	// masterEndpoints keeps the kubernetes service's endpoints (nil until started).
+	masterEndpoints *masterEndpoints
 }
 
 // DefaultAuthorizationModes are used unless --authorization-mode says otherwise.
@@ -183,7 +195,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	port := s.listener.Addr().(*net.TCPAddr).Port
 	advertise := url.URL{Scheme: "https", Host: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(port))}
-	s.bundle, err = pki.Ensure(pki.Config{Dir: cfg.CertDir, Hosts: []string{cfg.AdvertiseAddress}, AdvertiseURL: advertise.String()})
+	s.bundle, err = pki.Ensure(pki.Config{Dir: cfg.CertDir, Hosts: s.servingHosts(), AdvertiseURL: advertise.String()})
 	if err != nil {
 		return nil, fmt.Errorf("certificates in %s: %w", cfg.CertDir, err)
 	}
@@ -193,7 +205,13 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err := s.buildStores(ctx); err != nil {
 		return nil, err
 	}
+	if s.serviceAlloc, err = s.serviceAllocator(); err != nil {
+		return nil, err
+	}
 	if err := s.bootstrapNamespaces(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startMasterEndpoints(ctx); err != nil {
 		return nil, err
 	}
 
@@ -437,6 +455,10 @@ func (s *Server) Close() {
 		_ = s.audit.Close() // after both front doors stopped writing
 		s.audit = nil
 	}()
+	if s.masterEndpoints != nil {
+		s.masterEndpoints.close() // out of the kubernetes endpoints while storage still works
+		s.masterEndpoints = nil
+	}
 	if s.cancelRequests != nil {
 		s.cancelRequests() // watches end now; clients re-watch elsewhere or after restart
 	}

@@ -1,0 +1,443 @@
+// Package servicealloc gives Services their cluster IPs (from --service-cluster-ip-range)
+// and node ports (from --service-node-port-range), as Kubernetes' service registry does,
+// and writes nothing itself.
+//
+// Why claims and not upstream's repair loop: Kubernetes records allocations apart from the
+// Service (once a bitmap, now an IPAddress object per IP) and so needs a repair loop in the
+// apiserver that reclaims what a crash between the two writes leaked and re-records what
+// it lost. kubelab writes each allocated value as a key of its own
+// (/registry/ranges/serviceips/10.96.0.10, /registry/ranges/servicenodeports/30080, whose
+// value is the owning service's namespace/name) in the same etcd transaction as the
+// Service (storage.Claims): the create's transaction requires each key absent, an update's
+// takes what the new spec holds beyond the old and deletes what it no longer holds, and
+// the final delete deletes them all. So two concurrent creates, through one apiserver or
+// several, can never get one address (one of the transactions fails its compare and that
+// create chooses again), and a kill -9 at any instant leaves either the Service with its
+// claims or neither: there is nothing to leak and nothing to repair. The price is a
+// keys-only read of the pool on each allocating write, which a small cluster does not feel.
+//
+// Choosing follows upstream: a random free value, first from the upper part of the range,
+// since the lower part (1/16 of the IPs, between 16 and 256; 1/32 of the ports, between 16
+// and 128) is kept for values clients ask for by number (10.96.0.10 for DNS, the first
+// address for the kubernetes service); a requested value must be in range and free, else
+// 422 "provided IP is already allocated" on spec.clusterIPs (or "provided port …" on the
+// port's nodePort); an exhausted range is a 500 "range is full", as upstream answers it.
+// kubelab is single-stack IPv4.
+package servicealloc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"kubelab.io/apiserver/internal/storage"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/runtime"
+)
+
+// Claim key prefixes.
+const (
+	IPPrefix       = "/registry/ranges/serviceips/"
+	NodePortPrefix = "/registry/ranges/servicenodeports/"
+)
+
+// Defaults, as kube-apiserver's.
+const (
+	DefaultServiceClusterIPRange = "10.96.0.0/12"
+	DefaultNodePortRange         = "30000-32767"
+)
+
+// PortRange is an inclusive range of ports.
+type PortRange struct{ Base, Size int }
+
+// ParsePortRange reads "30000-32767" (or a single port).
+func ParsePortRange(s string) (PortRange, error) {
+	lo, hi, found := strings.Cut(strings.TrimSpace(s), "-")
+	if !found {
+		hi = lo
+	}
+	a, err1 := strconv.Atoi(lo)
+	b, err2 := strconv.Atoi(hi)
+	if err1 != nil || err2 != nil || a < 1 || b > 65535 || a > b {
+		return PortRange{}, fmt.Errorf("invalid port range %q: want LOW-HIGH within 1-65535", s)
+	}
+	return PortRange{Base: a, Size: b - a + 1}, nil
+}
+
+func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Base, r.Base+r.Size-1) }
+
+// Config configures an Allocator.
+type Config struct {
+	// ClusterIPRange is the IPv4 range cluster IPs come from.
+	ClusterIPRange netip.Prefix
+	// NodePortRange is where node ports come from.
+	NodePortRange PortRange
+	// Claims reads which values are held (the Services' storage).
+	Claims ClaimReader
+}
+
+// ClaimReader reads the claims under a prefix (storage.Claimer's Claimed).
+type ClaimReader interface {
+	Claimed(ctx context.Context, prefix string) (map[string]string, error)
+}
+
+// Allocator implements registry.Allocator for Services.
+type Allocator struct {
+	cidr      netip.Prefix
+	first     netip.Addr // the first usable address (network address + 1)
+	ipSize    int        // usable addresses: the range without its network and broadcast addresses
+	ipOffset  int
+	ports     PortRange
+	portOff   int
+	claims    ClaimReader
+	randIntN  func(int) int
+	ipFamily  string
+	cidrLabel string
+}
+
+// New validates cfg and returns its Allocator.
+func New(cfg Config) (*Allocator, error) {
+	p := cfg.ClusterIPRange.Masked()
+	if !p.IsValid() || !p.Addr().Is4() {
+		return nil, fmt.Errorf("service cluster IP range %q: kubelab supports one IPv4 range", cfg.ClusterIPRange)
+	}
+	if p.Bits() > 30 {
+		return nil, fmt.Errorf("service cluster IP range %s is too small (at most /30)", p)
+	}
+	if cfg.NodePortRange.Size == 0 {
+		return nil, errors.New("node port range is empty")
+	}
+	if cfg.Claims == nil {
+		return nil, errors.New("servicealloc: Claims is required")
+	}
+	total := 1 << (32 - p.Bits())
+	return &Allocator{
+		cidr: p, first: p.Addr().Next(), ipSize: total - 2,
+		ipOffset: rangeOffset(total, 16, 16, 256),
+		ports:    cfg.NodePortRange, portOff: rangeOffset(cfg.NodePortRange.Size, 32, 16, 128),
+		claims: cfg.Claims, randIntN: rand.IntN, ipFamily: corev1.IPv4Protocol, cidrLabel: p.String(),
+	}, nil
+}
+
+// rangeOffset is upstream's calculateRangeOffset: the size of the lower band kept for
+// requested values, size/step clamped to [min, max], none for a range smaller than min.
+func rangeOffset(size, step, min, max int) int {
+	if size < min {
+		return 0
+	}
+	return clamp(size/step, min, max)
+}
+
+func clamp(v, lo, hi int) int { return minInt(maxInt(v, lo), hi) }
+func minInt(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// FirstIP is the first address of the range: the kubernetes service's.
+func (a *Allocator) FirstIP() netip.Addr { return a.first }
+
+// Range is the cluster IP range.
+func (a *Allocator) Range() netip.Prefix { return a.cidr }
+
+func owner(svc *corev1.Service) string {
+	return svc.GetMetadata().GetNamespace() + "/" + svc.GetMetadata().GetName()
+}
+
+// Claims implements registry.Allocator: the service's cluster IP (not "None") and every
+// node port its ports and health check hold, one key per distinct value.
+func (a *Allocator) Claims(obj runtime.Object) storage.Claims {
+	svc := obj.(*corev1.Service)
+	c := storage.Claims{Owner: owner(svc)}
+	for _, ip := range svc.GetSpec().GetClusterIPs() {
+		if addr, err := netip.ParseAddr(ip); err == nil {
+			c.Take = append(c.Take, IPPrefix+addr.String())
+		}
+	}
+	seen := map[int32]bool{}
+	add := func(p int32) {
+		if p != 0 && !seen[p] {
+			seen[p] = true
+			c.Take = append(c.Take, NodePortPrefix+strconv.Itoa(int(p)))
+		}
+	}
+	for _, p := range svc.GetSpec().GetPorts() {
+		add(p.GetNodePort())
+	}
+	add(svc.GetSpec().GetHealthCheckNodePort())
+	return c
+}
+
+// Allocate implements registry.Allocator.
+func (a *Allocator) Allocate(ctx context.Context, obj, old runtime.Object) error {
+	svc := obj.(*corev1.Service)
+	if svc.Spec == nil {
+		svc.Spec = &corev1.ServiceSpec{}
+	}
+	held := map[string]bool{}
+	if old != nil {
+		for _, k := range a.Claims(old).Take {
+			held[k] = true
+		}
+	}
+	var claimed map[string]string
+	read := func(prefix string) (map[string]string, error) {
+		if claimed == nil {
+			claimed = map[string]string{}
+		}
+		m, err := a.claims.Claimed(ctx, prefix)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		for k, v := range m {
+			claimed[k] = v
+		}
+		return claimed, nil
+	}
+	if corev1.NeedsClusterIP(svc) {
+		if err := a.initIPFamilies(svc); err != nil {
+			return err
+		}
+		if err := a.allocateClusterIP(svc, held, read); err != nil {
+			return err
+		}
+	}
+	return a.allocateNodePorts(svc, held, read)
+}
+
+func invalid(svc *corev1.Service, errs ...*apierrors.FieldError) error {
+	return apierrors.NewInvalid("Service", "", svc.GetMetadata().GetName(), errs)
+}
+
+// initIPFamilies is upstream's initIPFamilyFields on a single-stack IPv4 cluster: policy
+// SingleStack and families [IPv4] unless set; a headless service without selector gets
+// RequireDualStack (as upstream, where it means "every family the cluster has").
+func (a *Allocator) initIPFamilies(svc *corev1.Service) error {
+	spec := svc.Spec
+	if spec.ClusterIP == corev1.ClusterIPNone && len(spec.Selector) == 0 {
+		if len(spec.IpFamilies) == 0 {
+			spec.IpFamilies = []string{a.ipFamily}
+		}
+		if spec.IpFamilyPolicy == nil {
+			spec.IpFamilyPolicy = proto.String(corev1.IPFamilyPolicyRequireDualStack)
+		}
+		return a.checkFamilies(svc)
+	}
+	if spec.IpFamilyPolicy == nil {
+		spec.IpFamilyPolicy = proto.String(corev1.IPFamilyPolicySingleStack)
+	}
+	if spec.GetIpFamilyPolicy() == corev1.IPFamilyPolicyRequireDualStack {
+		return invalid(svc, apierrors.Invalid("spec.ipFamilyPolicy", spec.GetIpFamilyPolicy(), "this cluster is not configured for dual-stack services"))
+	}
+	if len(spec.IpFamilies) == 0 {
+		fam := a.ipFamily
+		if ip, err := netip.ParseAddr(spec.ClusterIP); err == nil && !ip.Is4() {
+			fam = corev1.IPv6Protocol
+		}
+		spec.IpFamilies = []string{fam}
+	}
+	return a.checkFamilies(svc)
+}
+
+func (a *Allocator) checkFamilies(svc *corev1.Service) error {
+	for i, f := range svc.Spec.IpFamilies {
+		if f != a.ipFamily && (f == corev1.IPv4Protocol || f == corev1.IPv6Protocol) {
+			return invalid(svc, apierrors.Invalid(fmt.Sprintf("spec.ipFamilies[%d]", i), f, "not configured on this cluster"))
+		}
+	}
+	return nil
+}
+
+func (a *Allocator) ipIndex(ip netip.Addr) (int, bool) {
+	if !ip.Is4() || !a.cidr.Contains(ip) {
+		return 0, false
+	}
+	b, f := ip.As4(), a.first.As4()
+	i := int(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])) -
+		int(uint32(f[0])<<24|uint32(f[1])<<16|uint32(f[2])<<8|uint32(f[3]))
+	return i, i >= 0 && i < a.ipSize
+}
+
+func (a *Allocator) ipAt(i int) netip.Addr {
+	f := a.first.As4()
+	v := uint32(f[0])<<24 | uint32(f[1])<<16 | uint32(f[2])<<8 | uint32(f[3]) + uint32(i)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func (a *Allocator) allocateClusterIP(svc *corev1.Service, held map[string]bool, read func(string) (map[string]string, error)) error {
+	spec := svc.Spec
+	switch spec.ClusterIP {
+	case corev1.ClusterIPNone:
+		return nil
+	case "":
+		claimed, err := read(IPPrefix)
+		if err != nil {
+			return err
+		}
+		i, ok := pick(a.ipSize, a.ipOffset, a.randIntN, func(i int) bool { return claimed[IPPrefix+a.ipAt(i).String()] == "" })
+		if !ok {
+			return apierrors.NewInternalError(errors.New("failed to allocate a serviceIP: range is full"))
+		}
+		ip := a.ipAt(i).String()
+		spec.ClusterIP, spec.ClusterIPs = ip, []string{ip}
+		return nil
+	}
+	ip, err := netip.ParseAddr(spec.ClusterIP)
+	if err != nil || len(spec.ClusterIPs) == 0 || spec.ClusterIPs[0] != spec.ClusterIP {
+		return nil // validation says what is wrong with it
+	}
+	key := IPPrefix + ip.String()
+	if held[key] {
+		return nil
+	}
+	fail := func(msg string) error {
+		return invalid(svc, apierrors.Invalid("spec.clusterIPs", jsonList(spec.ClusterIPs), fmt.Sprintf("failed to allocate IP %s: %s", spec.ClusterIP, msg)))
+	}
+	if _, ok := a.ipIndex(ip); !ok {
+		return fail(fmt.Sprintf("the provided IP (%s) is not in the valid range. The range of valid IPs is %s", spec.ClusterIP, a.cidrLabel))
+	}
+	claimed, err := read(IPPrefix)
+	if err != nil {
+		return err
+	}
+	if claimed[key] != "" {
+		return fail("provided IP is already allocated")
+	}
+	return nil
+}
+
+// allocateNodePorts is upstream's initNodePorts/updateNodePorts: each port of a service
+// that needs node ports gets one (ports sharing a port number, say TCP and UDP 53, share
+// it), a requested one is checked, and a LoadBalancer with externalTrafficPolicy Local gets
+// a healthCheckNodePort. A service that needs none keeps those it was given explicitly.
+func (a *Allocator) allocateNodePorts(svc *corev1.Service, held map[string]bool, read func(string) (map[string]string, error)) error {
+	spec := svc.Spec
+	need := corev1.NeedsNodePorts(svc)
+	var claimed map[string]string
+	taken := map[int]bool{} // chosen or requested within this service
+	load := func() error {
+		if claimed != nil {
+			return nil
+		}
+		var err error
+		claimed, err = read(NodePortPrefix)
+		return err
+	}
+	check := func(port int, path string) error {
+		if held[NodePortPrefix+strconv.Itoa(port)] || taken[port] {
+			taken[port] = true
+			return nil
+		}
+		if port < a.ports.Base || port >= a.ports.Base+a.ports.Size {
+			return invalid(svc, apierrors.Invalid(path, int64(port), fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %s", a.ports)))
+		}
+		if err := load(); err != nil {
+			return err
+		}
+		if claimed[NodePortPrefix+strconv.Itoa(port)] != "" {
+			return invalid(svc, apierrors.Invalid(path, int64(port), "provided port is already allocated"))
+		}
+		taken[port] = true
+		return nil
+	}
+	next := func() (int, error) {
+		if err := load(); err != nil {
+			return 0, err
+		}
+		i, ok := pick(a.ports.Size, a.portOff, a.randIntN, func(i int) bool {
+			p := a.ports.Base + i
+			return !taken[p] && claimed[NodePortPrefix+strconv.Itoa(p)] == ""
+		})
+		if !ok {
+			return 0, apierrors.NewInternalError(errors.New("failed to allocate a nodePort: range is full"))
+		}
+		taken[a.ports.Base+i] = true
+		return a.ports.Base + i, nil
+	}
+	// Requested ports first, so a chosen one never lands on a port asked for further on.
+	for i, p := range spec.Ports {
+		if p.GetNodePort() != 0 {
+			if err := check(int(p.GetNodePort()), fmt.Sprintf("spec.ports[%d].nodePort", i)); err != nil {
+				return err
+			}
+		}
+	}
+	if need {
+		byPort := map[int32]int32{}
+		for _, p := range spec.Ports {
+			if p.GetNodePort() != 0 && byPort[p.GetPort()] == 0 {
+				byPort[p.GetPort()] = p.GetNodePort()
+			}
+		}
+		for _, p := range spec.Ports {
+			if p.GetNodePort() != 0 {
+				continue
+			}
+			if np := byPort[p.GetPort()]; np != 0 {
+				p.NodePort = np
+				continue
+			}
+			np, err := next()
+			if err != nil {
+				return err
+			}
+			p.NodePort = int32(np)
+			byPort[p.GetPort()] = p.NodePort
+		}
+	}
+	if corev1.NeedsHealthCheckNodePort(svc) {
+		if hc := spec.GetHealthCheckNodePort(); hc != 0 {
+			return check(int(hc), "spec.healthCheckNodePort")
+		}
+		np, err := next()
+		if err != nil {
+			return err
+		}
+		spec.HealthCheckNodePort = int32(np)
+	}
+	return nil
+}
+
+// pick chooses a random free index, from the upper band [offset, size) first and then the
+// lower one [0, offset), scanning forward from a random start as upstream's allocator.
+func pick(size, offset int, randIntN func(int) int, free func(int) bool) (int, bool) {
+	for _, band := range [][2]int{{offset, size}, {0, offset}} {
+		n := band[1] - band[0]
+		if n <= 0 {
+			continue
+		}
+		start := randIntN(n)
+		for j := 0; j < n; j++ {
+			if i := band[0] + (start+j)%n; free(i) {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// jsonList shows a list as field errors do now: as JSON.
+type jsonList []string
+
+func (l jsonList) String() string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}
