@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"kubelab.io/client/cache"
 	"kubelab.io/proto/runtime"
@@ -46,4 +48,13 @@ func ObjectFromTombstone(obj any) (runtime.Object, bool) {
 // unchanged object (same resourceVersion), which handlers that only care about changes skip.
 func IsResync(oldObj, newObj runtime.Object) bool {
 	return oldObj.GetMetadata().GetResourceVersion() == newObj.GetMetadata().GetResourceVersion()
+}
+
+// SortByName orders objs in place by namespace, then name: work over cached objects
+// (which come in no particular order) is then done the same way on every sync.
+func SortByName[T runtime.Object](objs []T) {
+	slices.SortFunc(objs, func(a, b T) int {
+		am, bm := a.GetMetadata(), b.GetMetadata()
+		return cmp.Or(cmp.Compare(am.GetNamespace(), bm.GetNamespace()), cmp.Compare(am.GetName(), bm.GetName()))
+	})
 }

@@ -68,11 +68,17 @@ func IsPodAvailable(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool 
 	return !TimeOf(since).Add(time.Duration(minReadySeconds) * time.Second).After(now)
 }
 
+// IsPodTerminal reports whether the pod has finished: Succeeded or Failed. Its containers
+// will not run again, whatever its deletion state.
+func IsPodTerminal(pod *corev1.Pod) bool {
+	phase := pod.GetStatus().GetPhase()
+	return phase == PodSucceeded || phase == PodFailed
+}
+
 // IsPodActive reports whether the pod counts toward a controller's replicas: not finished
 // (Succeeded or Failed) and not being deleted.
 func IsPodActive(pod *corev1.Pod) bool {
-	phase := pod.GetStatus().GetPhase()
-	return phase != PodSucceeded && phase != PodFailed && pod.GetMetadata().GetDeletionTimestamp() == nil
+	return !IsPodTerminal(pod) && pod.GetMetadata().GetDeletionTimestamp() == nil
 }
 
 // FilterActivePods returns the active pods, in their order.

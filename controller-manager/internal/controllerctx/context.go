@@ -41,13 +41,22 @@ func (c *Context) Now() time.Time {
 
 // Options are the controllers' settings, named after kube-controller-manager's flags.
 type Options struct {
-	ConcurrentDeploymentSyncs    int // --concurrent-deployment-syncs (5)
-	ConcurrentReplicaSetSyncs    int // --concurrent-replicaset-syncs (5)
-	ConcurrentGCSyncs            int // --concurrent-gc-syncs (20)
-	ConcurrentNamespaceSyncs     int // --concurrent-namespace-syncs (10)
-	ConcurrentResourceQuotaSyncs int // --concurrent-resource-quota-syncs (5)
-	ConcurrentJobSyncs           int // --concurrent-job-syncs (5)
-	ConcurrentTTLSyncs           int // --concurrent-ttl-after-finished-syncs (5)
+	ConcurrentDeploymentSyncs      int // --concurrent-deployment-syncs (5)
+	ConcurrentReplicaSetSyncs      int // --concurrent-replicaset-syncs (5)
+	ConcurrentGCSyncs              int // --concurrent-gc-syncs (20)
+	ConcurrentNamespaceSyncs       int // --concurrent-namespace-syncs (10)
+	ConcurrentResourceQuotaSyncs   int // --concurrent-resource-quota-syncs (5)
+	ConcurrentJobSyncs             int // --concurrent-job-syncs (5)
+	ConcurrentTTLSyncs             int // --concurrent-ttl-after-finished-syncs (5)
+	ConcurrentServiceEndpointSyncs int // --concurrent-service-endpoint-syncs (5): the endpointslice controller's
+
+	// MaxEndpointsPerSlice is the most endpoints the endpointslice controller puts in one
+	// EndpointSlice (--max-endpoints-per-slice, 100; 1-1000).
+	MaxEndpointsPerSlice int
+	// EndpointSliceUpdatesBatchPeriod delays the sync a pod change queues in the
+	// endpointslice controller, so that several changes make one write
+	// (--endpointslice-updates-batch-period; 0: none).
+	EndpointSliceUpdatesBatchPeriod time.Duration
 
 	// ResourceQuotaSyncPeriod is how often every quota's usage is recomputed even if no
 	// event asked for it (--resource-quota-sync-period, 5 min; 0 disables).
@@ -92,6 +101,7 @@ func DefaultOptions() Options {
 	return Options{
 		ConcurrentDeploymentSyncs: 5, ConcurrentReplicaSetSyncs: 5, ConcurrentGCSyncs: 20, ConcurrentNamespaceSyncs: 10,
 		ConcurrentResourceQuotaSyncs: 5, ConcurrentJobSyncs: 5, ConcurrentTTLSyncs: 5, ResourceQuotaSyncPeriod: 5 * time.Minute,
+		ConcurrentServiceEndpointSyncs: 5, MaxEndpointsPerSlice: 100,
 		ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24,
 		NodeMonitorGracePeriod: 40 * time.Second, NodeMonitorPeriod: 5 * time.Second,
 		DefaultUnreachableTolerationSeconds: 300, DefaultNotReadyTolerationSeconds: 300,
