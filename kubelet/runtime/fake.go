@@ -167,6 +167,18 @@ func (f *Fake) RunningContainers(name string) []string {
 	return ids
 }
 
+// ContainerConfig returns a copy of the configuration container id was created with, nil
+// when there is no such container.
+func (f *Fake) ContainerConfig(id string) *runtimeapi.ContainerConfig {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return nil
+	}
+	return proto.Clone(c.config).(*runtimeapi.ContainerConfig)
+}
+
 // Counts returns how many sandboxes and containers exist (in any state).
 func (f *Fake) Counts() (sandboxes, containers int) {
 	f.mu.Lock()

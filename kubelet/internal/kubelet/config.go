@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -250,6 +252,8 @@ type envContext struct {
 	// Objects reads the ConfigMaps and Secrets of configMapKeyRef, secretKeyRef and
 	// envFrom (nil: none can be read).
 	Objects objectGetter
+	// Services are the variables the services the pod sees give it (serviceEnvFor).
+	Services map[string]string
 }
 
 // fieldRefValue resolves a downward-API fieldRef of an env var: the fields only env vars
@@ -360,10 +364,15 @@ func expand(s string, env map[string]string) string {
 // env in order, each replacing an earlier variable of its name in place. env values may
 // refer to any variable set before them with $(NAME). ConfigMaps and Secrets are read
 // through ec.Objects; a missing one (or key) that is not optional is an error, which the
-// caller reports as CreateContainerConfigError and retries.
+// caller reports as CreateContainerConfigError and retries. The services' variables
+// (ec.Services) come last, those the container does not set itself, and $(NAME) may refer
+// to them too. The map returned is every variable, for command and args.
 func containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, ec envContext) ([]*runtimeapi.KeyValue, map[string]string, error) {
 	ns := pod.GetMetadata().GetNamespace()
-	vals := map[string]string{}
+	vals := maps.Clone(ec.Services)
+	if vals == nil {
+		vals = map[string]string{}
+	}
 	index := map[string]int{}
 	var out []*runtimeapi.KeyValue
 	set := func(k, v string) {
@@ -418,6 +427,11 @@ func containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, ec 
 			return nil, nil, fmt.Errorf("env %s: no value source this kubelet supports", e.GetName())
 		}
 		set(e.GetName(), v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(ec.Services)) {
+		if _, set := index[k]; !set {
+			out = append(out, &runtimeapi.KeyValue{Key: k, Value: ec.Services[k]})
+		}
 	}
 	return out, vals, nil
 }

@@ -154,6 +154,10 @@ type Kubelet struct {
 	probes   *probeManager
 	status   *statusManager
 	workers  *podWorkers
+	// services lists every Service, for the variables they give containers
+	// (serviceenv.go); servicesSynced reports its informer's first list done. Set in Run.
+	services       cache.Lister[*corev1.Service]
+	servicesSynced func() bool
 	// objects serves the ConfigMaps and Secrets pods refer to, from a watch per object
 	// while a desired pod refers to it.
 	objects *objectcache.Manager
@@ -279,6 +283,14 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	wg.Go(func() { k.every(ctx, k.cfg.LeaseRenewInterval, "renew lease", k.renewLease) })
 	wg.Go(func() { k.status.run(ctx) })
 	wg.Go(func() { k.objects.Run(ctx) })
+
+	// Every Service, in every namespace (no node selector): containers' environment
+	// names the services of their namespace and the cluster's `kubernetes` Service.
+	svcFactory := informers.NewSharedInformerFactory(k.client.Transport(), 0, informers.WithLogger(k.log))
+	svcInf := svcFactory.Services()
+	k.services, k.servicesSynced = svcInf.Lister(), svcInf.Informer().HasSynced
+	svcFactory.Start(ctx)
+	defer svcFactory.Shutdown()
 
 	k.workers = newPodWorkers(ctx, k.clock, k.cfg.ResyncInterval, k.syncPod, k.log)
 	factory := informers.NewSharedInformerFactory(k.client.Transport(), 0,

@@ -417,7 +417,12 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	k.mu.Lock()
 	ec.Allocatable = k.allocatable
 	k.mu.Unlock()
-	cfg, err := containerConfig(ctx, pod, c, restartCount, image, ec)
+	var cfg *runtimeapi.ContainerConfig
+	svcEnv, err := k.serviceEnvFor(pod)
+	ec.Services = svcEnv
+	if err == nil {
+		cfg, err = containerConfig(ctx, pod, c, restartCount, image, ec)
+	}
 	if err == nil {
 		cfg.Mounts, err = containerMounts(c, volumes)
 	}
