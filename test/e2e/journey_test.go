@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -357,10 +358,18 @@ func (c *localCluster) waitPods(t *testing.T, n int, within time.Duration) []pod
 	return last
 }
 
+// expectNginx checks that pod p answers GET / with nginx's page. A pod without a
+// readiness probe is Ready once its container has started, which can be
+// a moment before nginx listens: a refused connection is retried for a few seconds, as any
+// client of a fresh pod would.
 func (c *localCluster) expectNginx(t *testing.T, p pod) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get("http://" + p.Status.PodIP + "/")
+	for deadline := time.Now().Add(5 * time.Second); err != nil && errors.Is(err, syscall.ECONNREFUSED) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		resp, err = client.Get("http://" + p.Status.PodIP + "/")
+	}
 	if err != nil {
 		t.Fatalf("GET pod %s at %s: %v", p.Metadata.Name, p.Status.PodIP, err)
 	}
