@@ -63,7 +63,7 @@ func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
 var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption",
-	"job", "ttl-after-finished", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation", "endpointslice"}
+	"job", "ttl-after-finished", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation", "endpointslice", "endpoint"}
 
 // options are the parsed flags.
 type options struct {
@@ -109,7 +109,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&co.ConcurrentTTLSyncs, "concurrent-ttl-after-finished-syncs", co.ConcurrentTTLSyncs, "finished jobs checked for TTL expiry concurrently")
 	fs.IntVar(&co.ConcurrentResourceQuotaSyncs, "concurrent-resource-quota-syncs", co.ConcurrentResourceQuotaSyncs, "resource quotas synced concurrently")
 	fs.IntVar(&co.ConcurrentServiceEndpointSyncs, "concurrent-service-endpoint-syncs", co.ConcurrentServiceEndpointSyncs, "services whose EndpointSlices are synced concurrently (1-50)")
+	fs.IntVar(&co.ConcurrentEndpointSyncs, "concurrent-endpoint-syncs", co.ConcurrentEndpointSyncs, "services whose Endpoints are synced concurrently")
 	fs.IntVar(&co.MaxEndpointsPerSlice, "max-endpoints-per-slice", co.MaxEndpointsPerSlice, "most endpoints the endpointslice controller puts in one EndpointSlice (1-1000)")
+	fs.DurationVar(&co.EndpointUpdatesBatchPeriod, "endpoint-updates-batch-period", co.EndpointUpdatesBatchPeriod, "how long the endpoints controller waits after a pod change before syncing its services, to write several changes at once")
 	fs.DurationVar(&co.EndpointSliceUpdatesBatchPeriod, "endpointslice-updates-batch-period", co.EndpointSliceUpdatesBatchPeriod, "how long the endpointslice controller waits after a pod change before syncing its services, to write several changes at once")
 	fs.DurationVar(&co.ResourceQuotaSyncPeriod, "resource-quota-sync-period", co.ResourceQuotaSyncPeriod, "how often every quota's usage is recomputed from its namespace's pods (0 disables)")
 	fs.StringVar(&co.ClusterCIDR, "cluster-cidr", co.ClusterCIDR, "CIDR range of pods; each node gets a slice")
@@ -137,7 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		"concurrent-gc-syncs": co.ConcurrentGCSyncs, "concurrent-namespace-syncs": co.ConcurrentNamespaceSyncs,
 		"concurrent-resource-quota-syncs": co.ConcurrentResourceQuotaSyncs, "concurrent-job-syncs": co.ConcurrentJobSyncs,
 		"concurrent-ttl-after-finished-syncs": co.ConcurrentTTLSyncs, "concurrent-service-endpoint-syncs": co.ConcurrentServiceEndpointSyncs,
-		"max-endpoints-per-slice": co.MaxEndpointsPerSlice,
+		"concurrent-endpoint-syncs": co.ConcurrentEndpointSyncs, "max-endpoints-per-slice": co.MaxEndpointsPerSlice,
 	} {
 		if n < 1 {
 			return nil, fmt.Errorf("--%s must be at least 1, got %d", name, n)
@@ -150,8 +152,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if co.MaxEndpointsPerSlice > endpointslice.MaxEndpointsPerSliceLimit {
 		return nil, fmt.Errorf("--max-endpoints-per-slice must not be more than %d, got %d", endpointslice.MaxEndpointsPerSliceLimit, co.MaxEndpointsPerSlice)
 	}
-	if co.EndpointSliceUpdatesBatchPeriod < 0 {
-		return nil, errors.New("--endpointslice-updates-batch-period must not be negative")
+	if co.EndpointUpdatesBatchPeriod < 0 || co.EndpointSliceUpdatesBatchPeriod < 0 {
+		return nil, errors.New("--endpoint-updates-batch-period and --endpointslice-updates-batch-period must not be negative")
 	}
 	if co.ResourceQuotaSyncPeriod < 0 {
 		return nil, fmt.Errorf("--resource-quota-sync-period must not be negative, got %v", co.ResourceQuotaSyncPeriod)

@@ -5,6 +5,7 @@ import (
 	"kubelab.io/controller-manager/internal/controllerctx"
 	"kubelab.io/controller-manager/internal/deployment"
 	"kubelab.io/controller-manager/internal/disruption"
+	"kubelab.io/controller-manager/internal/endpoint"
 	"kubelab.io/controller-manager/internal/endpointslice"
 	"kubelab.io/controller-manager/internal/garbagecollector"
 	"kubelab.io/controller-manager/internal/job"
@@ -38,7 +39,9 @@ func NewControllerInitializers() map[string]InitFunc {
 		// per namespace.
 		"serviceaccount":         Init(serviceaccount.New, OneWorker),
 		"root-ca-cert-publisher": Init(rootcacertpublisher.New, OneWorker),
-		"endpointslice":          Init(endpointslice.New, func(o controllerctx.Options) int { return o.ConcurrentServiceEndpointSyncs }),
+		// Five workers each by default, as kube-controller-manager runs them.
+		"endpointslice": Init(endpointslice.New, func(o controllerctx.Options) int { return o.ConcurrentServiceEndpointSyncs }),
+		"endpoint":      Init(endpoint.New, func(o controllerctx.Options) int { return o.ConcurrentEndpointSyncs }),
 		// Five workers, as kube-controller-manager runs it; every ClusterRole event queues
 		// every aggregated role.
 		"clusterrole-aggregation": Init(clusterroleaggregation.New, func(controllerctx.Options) int { return 5 }),

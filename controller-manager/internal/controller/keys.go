@@ -3,6 +3,7 @@ package controller
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"kubelab.io/client/cache"
@@ -57,4 +58,22 @@ func SortByName[T runtime.Object](objs []T) {
 		am, bm := a.GetMetadata(), b.GetMetadata()
 		return cmp.Or(cmp.Compare(am.GetNamespace(), bm.GetNamespace()), cmp.Compare(am.GetName(), bm.GetName()))
 	})
+}
+
+// KeyHandlers queue the key of every object added, updated (resyncs included: the
+// controller then re-checks everything periodically) or deleted, for controllers whose
+// queue holds the keys of that kind's objects.
+func KeyHandlers(q Queue, log *slog.Logger) cache.ResourceEventHandlerFuncs {
+	enqueue := func(obj any) {
+		if o, ok := ObjectFromTombstone(obj); ok {
+			if err := Enqueue(q, o); err != nil {
+				log.Error("enqueue", "err", err)
+			}
+		}
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj runtime.Object) { enqueue(obj) },
+		UpdateFunc: func(_, cur runtime.Object) { enqueue(cur) },
+		DeleteFunc: enqueue,
+	}
 }

@@ -49,13 +49,16 @@ type Options struct {
 	ConcurrentJobSyncs             int // --concurrent-job-syncs (5)
 	ConcurrentTTLSyncs             int // --concurrent-ttl-after-finished-syncs (5)
 	ConcurrentServiceEndpointSyncs int // --concurrent-service-endpoint-syncs (5): the endpointslice controller's
+	ConcurrentEndpointSyncs        int // --concurrent-endpoint-syncs (5): the endpoints controller's
 
 	// MaxEndpointsPerSlice is the most endpoints the endpointslice controller puts in one
 	// EndpointSlice (--max-endpoints-per-slice, 100; 1-1000).
 	MaxEndpointsPerSlice int
-	// EndpointSliceUpdatesBatchPeriod delays the sync a pod change queues in the
-	// endpointslice controller, so that several changes make one write
-	// (--endpointslice-updates-batch-period; 0: none).
+	// EndpointUpdatesBatchPeriod and EndpointSliceUpdatesBatchPeriod delay the sync a pod
+	// change queues in the endpoints and endpointslice controllers, so that several changes
+	// make one write (--endpoint-updates-batch-period, --endpointslice-updates-batch-period;
+	// 0: none).
+	EndpointUpdatesBatchPeriod      time.Duration
 	EndpointSliceUpdatesBatchPeriod time.Duration
 
 	// ResourceQuotaSyncPeriod is how often every quota's usage is recomputed even if no
@@ -101,7 +104,7 @@ func DefaultOptions() Options {
 	return Options{
 		ConcurrentDeploymentSyncs: 5, ConcurrentReplicaSetSyncs: 5, ConcurrentGCSyncs: 20, ConcurrentNamespaceSyncs: 10,
 		ConcurrentResourceQuotaSyncs: 5, ConcurrentJobSyncs: 5, ConcurrentTTLSyncs: 5, ResourceQuotaSyncPeriod: 5 * time.Minute,
-		ConcurrentServiceEndpointSyncs: 5, MaxEndpointsPerSlice: 100,
+		ConcurrentServiceEndpointSyncs: 5, ConcurrentEndpointSyncs: 5, MaxEndpointsPerSlice: 100,
 		ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24,
 		NodeMonitorGracePeriod: 40 * time.Second, NodeMonitorPeriod: 5 * time.Second,
 		DefaultUnreachableTolerationSeconds: 300, DefaultNotReadyTolerationSeconds: 300,

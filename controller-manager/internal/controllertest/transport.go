@@ -6,15 +6,19 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"testing"
 
 	"google.golang.org/protobuf/proto"
 
+	"kubelab.io/client/cache"
 	"kubelab.io/client/cache/cachetest"
+	"kubelab.io/client/informers"
 	"kubelab.io/client/transport"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/patch"
 	"kubelab.io/proto/runtime"
+	"kubelab.io/proto/scheme"
 )
 
 // Transport is cachetest's in-memory transport plus what the controller's writes need
@@ -107,9 +111,9 @@ func (f *Transport) Patch(ctx context.Context, ref transport.Ref, pt transport.P
 
 func (f *Transport) Delete(ctx context.Context, ref transport.Ref, opts *metav1.DeleteOptions) (runtime.Object, error) {
 	f.record("delete", ref, ref.Name, "")
-	if uid := opts.GetPreconditions().Uid; uid != nil {
+	if pre := opts.GetPreconditions(); pre != nil && pre.Uid != nil {
 		cur, err := f.Transport.Get(ctx, ref)
-		if err == nil && cur.GetMetadata().GetUid() != *uid {
+		if err == nil && cur.GetMetadata().GetUid() != pre.GetUid() {
 			return nil, apierrors.NewConflict(apierrors.GroupResource{Resource: ref.Mapping.Plural}, ref.Name, fmt.Errorf("uid mismatch"))
 		}
 	}
@@ -118,3 +122,35 @@ func (f *Transport) Delete(ctx context.Context, ref transport.Ref, opts *metav1.
 
 // NewTransport is an empty recording Transport.
 func NewTransport() *Transport { return &Transport{Transport: cachetest.New()} }
+
+// Put stores objs in tr and in the caches of inf's informers of their kinds, as synced
+// informers would hold them, so a controller's sync (called directly, the informers never
+// run) sees exactly these objects.
+func Put(tb testing.TB, tr *Transport, inf *informers.SharedInformerFactory, objs ...runtime.Object) {
+	tb.Helper()
+	for _, obj := range objs {
+		stored := tr.UpdateObject(obj)
+		if err := indexerFor(tb, inf, stored).Update(stored); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// Remove deletes obj from tr and from inf's cache.
+func Remove(tb testing.TB, tr *Transport, inf *informers.SharedInformerFactory, obj runtime.Object) {
+	tb.Helper()
+	tr.DeleteObject(obj)
+	if err := indexerFor(tb, inf, obj).Delete(obj); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func indexerFor(tb testing.TB, inf *informers.SharedInformerFactory, obj runtime.Object) cache.Indexer {
+	tb.Helper()
+	gvk, ok := scheme.Scheme.KindFor(obj)
+	m, found := scheme.MappingFor(gvk)
+	if !ok || !found {
+		tb.Fatalf("no mapping for %T", obj)
+	}
+	return inf.ForMapping(m).GetIndexer()
+}

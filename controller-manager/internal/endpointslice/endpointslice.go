@@ -163,15 +163,7 @@ func NewController(cfg Config) (*Controller, error) {
 		batchPeriod: cfg.BatchPeriod,
 	}
 	c.reconciler = reconciler{nodes: cache.NewLister[*corev1.Node](cfg.Node.GetIndexer(), controller.CoreMapping("Node")), maxEndpoints: cfg.MaxEndpointsPerSlice}
-	svcReg, err := cfg.Service.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, cur runtime.Object) { c.enqueue(cur) },
-		DeleteFunc: func(obj any) {
-			if o, ok := controller.ObjectFromTombstone(obj); ok {
-				c.enqueue(o)
-			}
-		},
-	})
+	svcReg, err := cfg.Service.AddEventHandler(controller.KeyHandlers(c.queue, c.log))
 	if err != nil {
 		return nil, fmt.Errorf("endpointslice: %w", err)
 	}
@@ -198,12 +190,6 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 // --- event handlers: they only enqueue ---
-
-func (c *Controller) enqueue(obj runtime.Object) {
-	if err := controller.Enqueue(c.queue, obj); err != nil {
-		c.log.Error("enqueue", "err", err)
-	}
-}
 
 func (c *Controller) enqueueAfter(key string, d time.Duration) {
 	if d <= 0 {

@@ -84,39 +84,16 @@ func newFixture(t *testing.T, maxEndpoints int) *fixture {
 	return f
 }
 
-// put stores obj in the fake server and the cache, as a synced informer would hold it.
+// put stores objs in the fake server and the caches, as synced informers would hold them.
 func (f *fixture) put(objs ...runtime.Object) {
 	f.t.Helper()
-	for _, obj := range objs {
-		stored := f.fake.UpdateObject(obj)
-		var err error
-		switch stored.(type) {
-		case *corev1.Service:
-			err = f.inf.Services().Informer().GetIndexer().Update(stored)
-		case *corev1.Pod:
-			err = f.inf.Pods().Informer().GetIndexer().Update(stored)
-		case *corev1.Node:
-			err = f.inf.Nodes().Informer().GetIndexer().Update(stored)
-		case *discoveryv1.EndpointSlice:
-			err = f.inf.EndpointSlices().Informer().GetIndexer().Update(stored)
-		}
-		if err != nil {
-			f.t.Fatal(err)
-		}
-	}
+	controllertest.Put(f.t, f.fake, f.inf, objs...)
 }
 
 // remove deletes obj from the server and the cache.
 func (f *fixture) remove(obj runtime.Object) {
 	f.t.Helper()
-	f.fake.DeleteObject(obj)
-	idx := f.inf.Pods().Informer().GetIndexer()
-	if _, ok := obj.(*discoveryv1.EndpointSlice); ok {
-		idx = f.inf.EndpointSlices().Informer().GetIndexer()
-	}
-	if err := idx.Delete(obj); err != nil {
-		f.t.Fatal(err)
-	}
+	controllertest.Remove(f.t, f.fake, f.inf, obj)
 }
 
 func (f *fixture) sync() error { return f.c.sync(context.Background(), "default/web") }
