@@ -126,6 +126,16 @@ func TestProxyServiceOnContainerd(t *testing.T) {
 		t.Errorf("no REJECT rule for the service without endpoints:\n%s", save)
 	}
 	t.Logf("scaled to 0: http://%s/ is refused (REJECT in filter KUBE-SERVICES)", clusterIP)
+
+	// proxy --cleanup: every rule and chain of the proxy goes; the CNI plugin's stay.
+	c.kill(t, "proxy", syscall.SIGTERM)
+	if out, err := exec.Command(c.bin("proxy"), "--cleanup").CombinedOutput(); err != nil {
+		t.Fatalf("proxy --cleanup: %v\n%s", err, out)
+	}
+	if save := c.iptablesSave(t); strings.Contains(save, "KUBE-") || !strings.Contains(save, "CNI-") {
+		t.Errorf("after proxy --cleanup: want no KUBE- chain or rule, and the CNI plugin's left:\n%s", save)
+	}
+	t.Logf("proxy --cleanup: no KUBE- chain or rule left")
 }
 
 // runInNetns re-runs this test under `unshare -n` after checking what it needs, and
@@ -322,6 +332,7 @@ func (c *proxyCluster) stop(t *testing.T) {
 		_ = exec.Command("sh", "-c", "grep -o ' "+c.dir+"/containerd[^ ]*' /proc/mounts | xargs -r -n1 umount -l").Run()
 		_ = os.RemoveAll(c.dir)
 		_ = os.RemoveAll(proxyState)
+		_ = os.RemoveAll("/var/lib/cni/networks/klproxy0") // host-local IPAM's reservations
 	}
 }
 
