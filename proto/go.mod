@@ -3,6 +3,7 @@ module kubelab.io/proto
 go 1.26.8
 
 require (
+	github.com/robfig/cron/v3 v3.0.1
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 	sigs.k8s.io/yaml v1.6.0

@@ -82,3 +82,42 @@ func JobOnCreate(j *batchv1.Job) {
 		}
 	}
 }
+
+// CronJob history limits when unset.
+const (
+	DefaultSuccessfulJobsHistoryLimit = 3
+	DefaultFailedJobsHistoryLimit     = 1
+)
+
+// CronJob defaults a CronJob as batch/v1's SetDefaults_CronJob: concurrencyPolicy Allow,
+// suspend false, history limits 3 and 1. The job template's pod template takes its own
+// defaults, but the template's JobSpec does not: as in Kubernetes, parallelism, completions
+// and backoffLimit stay unset there and are defaulted on each Job made from it.
+func CronJob(cj *batchv1.CronJob) {
+	if cj.Spec == nil {
+		cj.Spec = &batchv1.CronJobSpec{}
+	}
+	spec := cj.Spec
+	if spec.ConcurrencyPolicy == "" {
+		spec.ConcurrencyPolicy = batchv1.AllowConcurrent
+	}
+	if spec.Suspend == nil {
+		spec.Suspend = proto.Bool(false)
+	}
+	if spec.SuccessfulJobsHistoryLimit == nil {
+		spec.SuccessfulJobsHistoryLimit = proto.Int32(DefaultSuccessfulJobsHistoryLimit)
+	}
+	if spec.FailedJobsHistoryLimit == nil {
+		spec.FailedJobsHistoryLimit = proto.Int32(DefaultFailedJobsHistoryLimit)
+	}
+	if spec.JobTemplate == nil {
+		spec.JobTemplate = &batchv1.JobTemplateSpec{}
+	}
+	if spec.JobTemplate.Spec == nil {
+		spec.JobTemplate.Spec = &batchv1.JobSpec{}
+	}
+	if spec.JobTemplate.Spec.Template == nil {
+		spec.JobTemplate.Spec.Template = &corev1.PodTemplateSpec{}
+	}
+	PodTemplateSpec(spec.JobTemplate.Spec.Template)
+}

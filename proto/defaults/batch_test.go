@@ -74,3 +74,19 @@ func TestJobOnCreateGeneratesSelector(t *testing.T) {
 		t.Errorf("manualSelector job was given %v, %v", manual.Spec.Selector, manual.Spec.Template.Metadata)
 	}
 }
+
+func TestCronJobDefaults(t *testing.T) {
+	cj := &batchv1.CronJob{Spec: &batchv1.CronJobSpec{Schedule: "@daily", JobTemplate: &batchv1.JobTemplateSpec{Spec: &batchv1.JobSpec{}}}}
+	defaults.CronJob(cj)
+	spec := cj.Spec
+	if spec.ConcurrencyPolicy != "Allow" || spec.GetSuspend() || spec.GetSuccessfulJobsHistoryLimit() != 3 || spec.GetFailedJobsHistoryLimit() != 1 {
+		t.Errorf("defaults = %v", spec)
+	}
+	// The template's JobSpec is left for each Job to default, as Kubernetes stores it.
+	if js := spec.JobTemplate.Spec; js.Parallelism != nil || js.Completions != nil || js.BackoffLimit != nil {
+		t.Errorf("job template spec defaulted: %v", js)
+	}
+	if spec.JobTemplate.Spec.Template.Spec.DnsPolicy != "ClusterFirst" {
+		t.Errorf("pod template not defaulted: %v", spec.JobTemplate.Spec.Template.Spec)
+	}
+}

@@ -70,6 +70,8 @@ func Default(obj runtime.Object) {
 		ReplicaSet(o)
 	case *batchv1.Job:
 		Job(o)
+	case *batchv1.CronJob:
+		CronJob(o)
 	case *rbacv1.RoleBinding:
 		RoleBinding(o)
 	case *rbacv1.ClusterRoleBinding:

@@ -8,6 +8,8 @@ const (
 	descContainers = "Names of each container in the template."
 	descImages     = "Images referenced by each container in the template."
 
+	descJobSelector = "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
+
 	descNodeAddresses = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/concepts/nodes/node/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP)."
 )
 
@@ -121,7 +123,20 @@ var (
 		ageColumn,
 		{Name: "Containers", Type: "string", Priority: 1, Description: descContainers},
 		{Name: "Images", Type: "string", Priority: 1, Description: descImages},
-		{Name: "Selector", Type: "string", Priority: 1, Description: "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+		{Name: "Selector", Type: "string", Priority: 1, Description: descJobSelector},
+	}
+
+	cronJobColumns = []Column{
+		nameColumn,
+		{Name: "Schedule", Type: "string", Description: "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."},
+		{Name: "Timezone", Type: "string", Description: "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will default to the time zone of the kube-controller-manager process. The set of valid time zone names and the time zone offset is loaded from the system-wide time zone database by the API server during CronJob validation and the controller manager during execution. If no system-wide time zone database can be found a bundled version of the database is used instead. If the time zone name becomes invalid during the lifetime of a CronJob or due to a change in host configuration, the controller will stop creating new new Jobs and will create a system event with the reason UnknownTimeZone. More information can be found in https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones"},
+		{Name: "Suspend", Type: "boolean", Description: "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false."},
+		{Name: "Active", Type: "integer", Description: "A list of pointers to currently running jobs."},
+		{Name: "Last Schedule", Type: "string", Description: "Information when was the last time the job was successfully scheduled."},
+		ageColumn,
+		{Name: "Containers", Type: "string", Priority: 1, Description: descContainers},
+		{Name: "Images", Type: "string", Priority: 1, Description: descImages},
+		{Name: "Selector", Type: "string", Priority: 1, Description: descJobSelector},
 	}
 
 	podDisruptionBudgetColumns = []Column{

@@ -64,3 +64,37 @@ func jobConditionTrue(j *batchv1.Job, t string) bool {
 	}
 	return false
 }
+
+// cronJobRow is kubectl's cronjob row: TIMEZONE and LAST SCHEDULE read <none> when unset,
+// SUSPEND True, False or <unset> (defaulting sets it), ACTIVE counts status.active; the
+// wide columns describe the job template, whose selector is always unset.
+func cronJobRow(obj runtime.Object, o *Options) []any {
+	cj, ok := obj.(*batchv1.CronJob)
+	if !ok {
+		return nil
+	}
+	spec, st := cj.GetSpec(), cj.GetStatus()
+	lastSchedule := "<none>"
+	if st.GetLastScheduleTime() != nil {
+		lastSchedule = since(toTime(st.GetLastScheduleTime()), o)
+	}
+	timeZone := "<none>"
+	if spec.TimeZone != nil {
+		timeZone = spec.GetTimeZone()
+	}
+	suspend := "<unset>"
+	switch {
+	case spec.Suspend == nil:
+	case spec.GetSuspend():
+		suspend = "True"
+	default:
+		suspend = "False"
+	}
+	cells := []any{cj.GetMetadata().GetName(), spec.GetSchedule(), timeZone, suspend, int64(len(st.GetActive())), lastSchedule, age(cj, o)}
+	if o.Wide {
+		js := spec.GetJobTemplate().GetSpec()
+		names, images := layoutContainerCells(js.GetTemplate().GetSpec().GetContainers())
+		cells = append(cells, names, images, formatLabelSelector(js.GetSelector()))
+	}
+	return cells
+}

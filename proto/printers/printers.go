@@ -51,6 +51,7 @@ var printersByKind = map[string]printer{
 
 	"PodDisruptionBudget": {podDisruptionBudgetColumns, podDisruptionBudgetRow},
 	"Job":                 {jobColumns, jobRow},
+	"CronJob":             {cronJobColumns, cronJobRow},
 }
 
 // printerFor returns kind's printer, or the default one (NAME, CREATED AT).

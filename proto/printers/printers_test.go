@@ -410,3 +410,18 @@ func TestJobRow(t *testing.T) {
 		})
 	}
 }
+
+func TestCronJobRow(t *testing.T) {
+	spec := &batchv1.CronJobSpec{Schedule: "*/1 * * * *", Suspend: proto.Bool(false),
+		JobTemplate: &batchv1.JobTemplateSpec{Spec: &batchv1.JobSpec{Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{
+			Containers: []*corev1.Container{{Name: "hello", Image: "busybox"}}}}}}}
+	cj := &batchv1.CronJob{Kind: "CronJob", Metadata: meta("hello", 5*time.Minute), Spec: spec, Status: &batchv1.CronJobStatus{}}
+	if got, want := cells(t, cj, true), []any{"hello", "*/1 * * * *", "<none>", "False", int64(0), "<none>", "5m", "hello", "busybox", "<none>"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cells = %#v, want %#v", got, want)
+	}
+	spec.TimeZone, spec.Suspend = proto.String("Europe/Paris"), nil
+	cj.Status = &batchv1.CronJobStatus{Active: []*corev1.ObjectReference{{Name: "hello-1"}}, LastScheduleTime: &metav1.Time{Seconds: now.Add(-40 * time.Second).Unix()}}
+	if got, want := cells(t, cj, false), []any{"hello", "*/1 * * * *", "Europe/Paris", "<unset>", int64(1), "40s", "5m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cells = %#v, want %#v", got, want)
+	}
+}

@@ -50,6 +50,7 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
 	s.AddKind(batch("Job"), &batchv1.Job{}, &batchv1.JobList{})
+	s.AddKind(batch("CronJob"), &batchv1.CronJob{}, &batchv1.CronJobList{})
 	s.AddKind(policy("PodDisruptionBudget"), &policyv1.PodDisruptionBudget{}, &policyv1.PodDisruptionBudgetList{})
 	s.AddKind(coordination("Lease"), &coordinationv1.Lease{}, &coordinationv1.LeaseList{})
 	s.AddKind(rbac("Role"), &rbacv1.Role{}, &rbacv1.RoleList{})

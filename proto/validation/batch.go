@@ -19,6 +19,15 @@ import (
 func ValidateJob(j *batchv1.Job) apierrors.FieldErrors {
 	spec := j.GetSpec()
 	p := "spec"
+	errs := validateJobCounts(spec, p)
+	errs = append(errs, validateJobSelectorAndTemplate(spec, p)...)
+	errs = append(errs, validateGeneratedSelector(j)...)
+	return append(errs, validateJobStatus(j.GetStatus())...)
+}
+
+// validateJobCounts checks what a Job and a CronJob's job template share besides the pod
+// template: non-negative counts and a completion mode kubelab runs.
+func validateJobCounts(spec *batchv1.JobSpec, p string) apierrors.FieldErrors {
 	var errs apierrors.FieldErrors
 	for _, f := range []struct {
 		set bool
@@ -45,9 +54,7 @@ func ValidateJob(j *batchv1.Job) apierrors.FieldErrors {
 				[]string{batchv1.NonIndexedCompletion, batchv1.IndexedCompletion}))
 		}
 	}
-	errs = append(errs, validateJobSelectorAndTemplate(spec, p)...)
-	errs = append(errs, validateGeneratedSelector(j)...)
-	return append(errs, validateJobStatus(j.GetStatus())...)
+	return errs
 }
 
 func validateJobSelectorAndTemplate(spec *batchv1.JobSpec, p string) apierrors.FieldErrors {
@@ -67,7 +74,13 @@ func validateJobSelectorAndTemplate(spec *batchv1.JobSpec, p string) apierrors.F
 				goSyntax{templateLabels(t)}, "`selector` does not match template `labels`"))
 		}
 	}
-	errs = append(errs, ValidatePodTemplateSpec(t, tp)...)
+	return append(errs, validateJobPodTemplate(t, tp)...)
+}
+
+// validateJobPodTemplate checks the pod template of a Job (or of a CronJob's job template):
+// a valid template whose pods end.
+func validateJobPodTemplate(t *corev1.PodTemplateSpec, tp string) apierrors.FieldErrors {
+	errs := ValidatePodTemplateSpec(t, tp)
 	// Defaulting turns an unset restartPolicy into Always, so both mean the user gave none.
 	rpp := child(child(tp, "spec"), "restartPolicy")
 	switch rp := t.GetSpec().GetRestartPolicy(); rp {

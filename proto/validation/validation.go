@@ -51,6 +51,8 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateReplicaSet(o)
 	case *batchv1.Job:
 		return ValidateJob(o)
+	case *batchv1.CronJob:
+		return ValidateCronJob(o)
 	case *policyv1.PodDisruptionBudget:
 		return ValidatePodDisruptionBudget(o)
 	case *coordinationv1.Lease:
@@ -127,6 +129,10 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *batchv1.Job:
 		if op, ok := old.(*batchv1.Job); ok {
 			return ValidateJobUpdate(o, op)
+		}
+	case *batchv1.CronJob:
+		if op, ok := old.(*batchv1.CronJob); ok {
+			return ValidateCronJobUpdate(o, op)
 		}
 	case *rbacv1.RoleBinding:
 		if op, ok := old.(*rbacv1.RoleBinding); ok {

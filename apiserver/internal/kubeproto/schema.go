@@ -304,13 +304,25 @@ var (
 	// What `kubectl create job` sends (a template with restartPolicy Never); the fields that
 	// select features kubelab does not run (podFailurePolicy 11, backoffLimitPerIndex 12,
 	// maxFailedIndexes 13, managedBy 15, successPolicy 16) are refused by number.
+	jobSpec = &message{name: "JobSpec", fields: map[protowire.Number]field{
+		1: ptr(i32("parallelism")), 2: ptr(i32("completions")), 3: ptr(i64("activeDeadlineSeconds")),
+		4: msg("selector", labelSelector), 5: ptr(boolean("manualSelector")),
+		6: msg("template", podTemplateSpec), 7: ptr(i32("backoffLimit")),
+		8: ptr(i32("ttlSecondsAfterFinished")), 9: ptr(str("completionMode")), 10: ptr(boolean("suspend")),
+	}}
 	job = &message{name: "Job", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: msg("spec", jobSpec), 3: ignoredStatus,
+	}}
+	// What `kubectl create cronjob` sends: the job template carries a JobSpec as above.
+	cronJob = &message{name: "CronJob", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta),
-		2: msg("spec", &message{name: "JobSpec", fields: map[protowire.Number]field{
-			1: ptr(i32("parallelism")), 2: ptr(i32("completions")), 3: ptr(i64("activeDeadlineSeconds")),
-			4: msg("selector", labelSelector), 5: ptr(boolean("manualSelector")),
-			6: msg("template", podTemplateSpec), 7: ptr(i32("backoffLimit")),
-			8: ptr(i32("ttlSecondsAfterFinished")), 9: ptr(str("completionMode")), 10: ptr(boolean("suspend")),
+		2: msg("spec", &message{name: "CronJobSpec", fields: map[protowire.Number]field{
+			1: str("schedule"), 8: ptr(str("timeZone")), 2: ptr(i64("startingDeadlineSeconds")),
+			3: str("concurrencyPolicy"), 4: ptr(boolean("suspend")),
+			5: msg("jobTemplate", &message{name: "JobTemplateSpec", fields: map[protowire.Number]field{
+				1: msg("metadata", objectMeta), 2: msg("spec", jobSpec),
+			}}),
+			6: ptr(i32("successfulJobsHistoryLimit")), 7: ptr(i32("failedJobsHistoryLimit")),
 		}}),
 		3: ignoredStatus,
 	}}
@@ -338,6 +350,7 @@ var kinds = map[string]*message{
 	"policy/v1 Eviction":                              eviction,
 	"policy/v1 PodDisruptionBudget":                   podDisruptionBudget,
 	"batch/v1 Job":                                    job,
+	"batch/v1 CronJob":                                cronJob,
 	// The body of a DELETE (kubectl drain --disable-eviction sends one).
 	"v1 DeleteOptions":             deleteOptions,
 	"meta.k8s.io/v1 DeleteOptions": deleteOptions,

@@ -121,6 +121,9 @@ func Resources() []*Resource {
 			PrepareForCreate: func(obj runtime.Object) { defaults.JobOnCreate(obj.(*batchv1.Job)) },
 		}),
 		std(&Resource{
+			Kind: gvk(scheme.GroupBatch, "CronJob"), StatusSubresource: true,
+		}),
+		std(&Resource{
 			Kind: gvk(scheme.GroupPolicy, "PodDisruptionBudget"), StatusSubresource: true,
 		}),
 		std(&Resource{

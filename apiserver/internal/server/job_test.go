@@ -17,15 +17,8 @@ func TestJobKind(t *testing.T) {
 	s, _ := seedServer(t)
 	c := adminClient(t, s)
 
-	var found bool
-	for _, r := range c.get("/apis/batch/v1").must(t, http.StatusOK).json(t)["resources"].([]any) {
-		r := r.(map[string]any)
-		if r["name"] == "jobs" {
-			found = r["namespaced"] == true && r["kind"] == "Job" && dig(r, "categories", 0) == "all"
-		}
-	}
-	if !found {
-		t.Error("discovery lacks jobs in batch/v1")
+	if r := discovered(t, c, "/apis/batch/v1", "jobs"); r["namespaced"] != true || r["kind"] != "Job" || dig(r, "categories", 0) != "all" {
+		t.Errorf("discovery of jobs in batch/v1: %v", r)
 	}
 
 	got := c.post(jobs, `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pi"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"pi","image":"perl"}]}}}}`).

@@ -134,9 +134,12 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule([]string{"update", "patch"}, apps, "deployments/status", "replicasets/status"),
 			rule(join(readVerbs, writeVerbs), core, "pods"),
 			rule([]string{"update", "patch"}, core, "pods/status"),
-			// Job controller: its pods are covered above.
-			rule(join(readVerbs, []string{"update", "patch"}), batch, "jobs"),
+			// Job controller: its pods are covered above. The cronjob controller creates
+			// and deletes Jobs, and keeps its CronJobs' status.
+			rule(join(readVerbs, writeVerbs), batch, "jobs"),
 			rule([]string{"update", "patch"}, batch, "jobs/status"),
+			rule(join(readVerbs, []string{"update", "patch"}), batch, "cronjobs"),
+			rule([]string{"update", "patch"}, batch, "cronjobs/status"),
 			// Endpoints and EndpointSlice controllers: they read services (and, above, pods;
 			// below, nodes) and write the endpoints of each, as upstream's
 			// system:controller:endpoint-controller and endpointslice-controller roles.

@@ -82,7 +82,7 @@ func userFacingRoles() []*rbacv1.ClusterRole {
 			rule(write, core, "configmaps", "events", "secrets", "serviceaccounts", "services"),
 			rule([]string{"create"}, core, "serviceaccounts/token"),
 			rule(write, apps, "deployments", "deployments/scale", "replicasets", "replicasets/scale"),
-			rule(write, batch, "jobs"),
+			rule(write, batch, "cronjobs", "jobs"),
 			rule(write, policy, "poddisruptionbudgets"),
 			rule(readWrite, coordination, "leases")),
 		// Reading what is in a namespace, except secrets (reading a secret is as good as
@@ -94,7 +94,7 @@ func userFacingRoles() []*rbacv1.ClusterRole {
 			// has access.
 			rule(readVerbs, core, "namespaces"),
 			rule(readVerbs, apps, "deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status"),
-			rule(readVerbs, batch, "jobs", "jobs/status"),
+			rule(readVerbs, batch, "cronjobs", "cronjobs/status", "jobs", "jobs/status"),
 			rule(readVerbs, discovery, "endpointslices"),
 			rule(readVerbs, policy, "poddisruptionbudgets", "poddisruptionbudgets/status")),
 	}

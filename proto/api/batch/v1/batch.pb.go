@@ -1,5 +1,5 @@
-// Package batch/v1 holds the kinds of Kubernetes' batch/v1 API group that kubelab serves: Job,
-// pods that run to completion. CronJob is not served.
+// Package batch/v1 holds the kinds of Kubernetes' batch/v1 API group: Job, pods that run to
+// completion, and CronJob, which creates Jobs on a schedule.
 //
 // Conventions are those of api/meta/v1/meta.proto.
 
@@ -200,7 +200,7 @@ type JobSpec struct {
 	// BackoffLimitExceeded; 6 when unset.
 	BackoffLimit *int32 `protobuf:"varint,7,opt,name=backoffLimit,proto3,oneof" json:"backoffLimit,omitempty"`
 	// ttlSecondsAfterFinished: once the job has finished (Complete or Failed) this long, it
-	// may be deleted. kubelab does not run the ttl-after-finished controller yet.
+	// may be deleted; the ttl-after-finished controller deletes it.
 	TtlSecondsAfterFinished *int32 `protobuf:"varint,8,opt,name=ttlSecondsAfterFinished,proto3,oneof" json:"ttlSecondsAfterFinished,omitempty"`
 	// completionMode is NonIndexed (the default: every success counts alike). Indexed is
 	// refused by kubelab.
@@ -506,6 +506,386 @@ func (x *JobCondition) GetMessage() string {
 	return ""
 }
 
+// CronJob creates Jobs from a template on a repeating schedule.
+type CronJob struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata   *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// spec is the schedule and the job template.
+	Spec *CronJobSpec `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	// status is kept by the cronjob controller.
+	Status        *CronJobStatus `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CronJob) Reset() {
+	*x = CronJob{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronJob) ProtoMessage() {}
+
+func (x *CronJob) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
+func (*CronJob) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CronJob) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CronJob) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *CronJob) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *CronJob) GetSpec() *CronJobSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *CronJob) GetStatus() *CronJobStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// CronJobList is a list of CronJobs.
+type CronJobList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*CronJob             `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CronJobList) Reset() {
+	*x = CronJobList{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronJobList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronJobList) ProtoMessage() {}
+
+func (x *CronJobList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronJobList.ProtoReflect.Descriptor instead.
+func (*CronJobList) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CronJobList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CronJobList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *CronJobList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *CronJobList) GetItems() []*CronJob {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// CronJobSpec says when Jobs are made and from what.
+type CronJobSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// schedule is in cron format: five fields (minute hour day-of-month month day-of-week) or
+	// a macro (@yearly, @monthly, @weekly, @daily, @hourly). TZ= and CRON_TZ= are refused: use
+	// timeZone.
+	Schedule string `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// timeZone is the IANA name of the zone the schedule is read in; the controller-manager's
+	// own zone when unset.
+	TimeZone *string `protobuf:"bytes,8,opt,name=timeZone,proto3,oneof" json:"timeZone,omitempty"`
+	// startingDeadlineSeconds: a run not started within this many seconds of its scheduled
+	// time is skipped (and counted as missed).
+	StartingDeadlineSeconds *int64 `protobuf:"varint,2,opt,name=startingDeadlineSeconds,proto3,oneof" json:"startingDeadlineSeconds,omitempty"`
+	// concurrencyPolicy is Allow (the default: runs may overlap), Forbid (a run is skipped
+	// while the previous one is active) or Replace (the active run is deleted for the new one).
+	ConcurrencyPolicy string `protobuf:"bytes,3,opt,name=concurrencyPolicy,proto3" json:"concurrencyPolicy,omitempty"`
+	// suspend stops new runs; running ones go on. false when unset.
+	Suspend *bool `protobuf:"varint,4,opt,name=suspend,proto3,oneof" json:"suspend,omitempty"`
+	// jobTemplate is the Job every run is made from.
+	JobTemplate *JobTemplateSpec `protobuf:"bytes,5,opt,name=jobTemplate,proto3" json:"jobTemplate,omitempty"`
+	// successfulJobsHistoryLimit is how many completed Jobs are kept; 3 when unset.
+	SuccessfulJobsHistoryLimit *int32 `protobuf:"varint,6,opt,name=successfulJobsHistoryLimit,proto3,oneof" json:"successfulJobsHistoryLimit,omitempty"`
+	// failedJobsHistoryLimit is how many failed Jobs are kept; 1 when unset.
+	FailedJobsHistoryLimit *int32 `protobuf:"varint,7,opt,name=failedJobsHistoryLimit,proto3,oneof" json:"failedJobsHistoryLimit,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *CronJobSpec) Reset() {
+	*x = CronJobSpec{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronJobSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronJobSpec) ProtoMessage() {}
+
+func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
+func (*CronJobSpec) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CronJobSpec) GetSchedule() string {
+	if x != nil {
+		return x.Schedule
+	}
+	return ""
+}
+
+func (x *CronJobSpec) GetTimeZone() string {
+	if x != nil && x.TimeZone != nil {
+		return *x.TimeZone
+	}
+	return ""
+}
+
+func (x *CronJobSpec) GetStartingDeadlineSeconds() int64 {
+	if x != nil && x.StartingDeadlineSeconds != nil {
+		return *x.StartingDeadlineSeconds
+	}
+	return 0
+}
+
+func (x *CronJobSpec) GetConcurrencyPolicy() string {
+	if x != nil {
+		return x.ConcurrencyPolicy
+	}
+	return ""
+}
+
+func (x *CronJobSpec) GetSuspend() bool {
+	if x != nil && x.Suspend != nil {
+		return *x.Suspend
+	}
+	return false
+}
+
+func (x *CronJobSpec) GetJobTemplate() *JobTemplateSpec {
+	if x != nil {
+		return x.JobTemplate
+	}
+	return nil
+}
+
+func (x *CronJobSpec) GetSuccessfulJobsHistoryLimit() int32 {
+	if x != nil && x.SuccessfulJobsHistoryLimit != nil {
+		return *x.SuccessfulJobsHistoryLimit
+	}
+	return 0
+}
+
+func (x *CronJobSpec) GetFailedJobsHistoryLimit() int32 {
+	if x != nil && x.FailedJobsHistoryLimit != nil {
+		return *x.FailedJobsHistoryLimit
+	}
+	return 0
+}
+
+// JobTemplateSpec is the Job a CronJob makes: its metadata (labels and annotations are
+// copied to the Job) and its spec.
+type JobTemplateSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *JobSpec               `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobTemplateSpec) Reset() {
+	*x = JobTemplateSpec{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobTemplateSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobTemplateSpec) ProtoMessage() {}
+
+func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
+func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *JobTemplateSpec) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *JobTemplateSpec) GetSpec() *JobSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+// CronJobStatus is the observed state of a CronJob.
+type CronJobStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// active points at the CronJob's Jobs that have not finished.
+	Active []*v11.ObjectReference `protobuf:"bytes,1,rep,name=active,proto3" json:"active,omitempty"`
+	// lastScheduleTime is the scheduled time of the last Job made.
+	LastScheduleTime *v1.Time `protobuf:"bytes,4,opt,name=lastScheduleTime,proto3" json:"lastScheduleTime,omitempty"`
+	// lastSuccessfulTime is when the last Job to complete successfully completed.
+	LastSuccessfulTime *v1.Time `protobuf:"bytes,5,opt,name=lastSuccessfulTime,proto3" json:"lastSuccessfulTime,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CronJobStatus) Reset() {
+	*x = CronJobStatus{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronJobStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronJobStatus) ProtoMessage() {}
+
+func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
+func (*CronJobStatus) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CronJobStatus) GetActive() []*v11.ObjectReference {
+	if x != nil {
+		return x.Active
+	}
+	return nil
+}
+
+func (x *CronJobStatus) GetLastScheduleTime() *v1.Time {
+	if x != nil {
+		return x.LastScheduleTime
+	}
+	return nil
+}
+
+func (x *CronJobStatus) GetLastSuccessfulTime() *v1.Time {
+	if x != nil {
+		return x.LastSuccessfulTime
+	}
+	return nil
+}
+
 var File_api_batch_v1_batch_proto protoreflect.FileDescriptor
 
 const file_api_batch_v1_batch_proto_rawDesc = "" +
@@ -566,7 +946,44 @@ const file_api_batch_v1_batch_proto_rawDesc = "" +
 	"\rlastProbeTime\x18\x03 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\rlastProbeTime\x12I\n" +
 	"\x12lastTransitionTime\x18\x04 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessageB'Z%kubelab.io/proto/api/batch/v1;batchv1b\x06proto3"
+	"\amessage\x18\x06 \x01(\tR\amessage\"\xf4\x01\n" +
+	"\aCronJob\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x125\n" +
+	"\x04spec\x18\x04 \x01(\v2!.kubelab.api.batch.v1.CronJobSpecR\x04spec\x12A\n" +
+	"\x06status\x18\x05 \x01(\v2#.kubelab.api.batch.v1.CronJobStatusB\x04\xc8\xf3\x18\x01R\x06status\"\xb7\x01\n" +
+	"\vCronJobList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x129\n" +
+	"\x05items\x18\x04 \x03(\v2\x1d.kubelab.api.batch.v1.CronJobB\x04\xc8\xf3\x18\x01R\x05items\"\x9c\x04\n" +
+	"\vCronJobSpec\x12 \n" +
+	"\bschedule\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\bschedule\x12\x1f\n" +
+	"\btimeZone\x18\b \x01(\tH\x00R\btimeZone\x88\x01\x01\x12=\n" +
+	"\x17startingDeadlineSeconds\x18\x02 \x01(\x03H\x01R\x17startingDeadlineSeconds\x88\x01\x01\x12,\n" +
+	"\x11concurrencyPolicy\x18\x03 \x01(\tR\x11concurrencyPolicy\x12\x1d\n" +
+	"\asuspend\x18\x04 \x01(\bH\x02R\asuspend\x88\x01\x01\x12M\n" +
+	"\vjobTemplate\x18\x05 \x01(\v2%.kubelab.api.batch.v1.JobTemplateSpecB\x04\xc8\xf3\x18\x01R\vjobTemplate\x12C\n" +
+	"\x1asuccessfulJobsHistoryLimit\x18\x06 \x01(\x05H\x03R\x1asuccessfulJobsHistoryLimit\x88\x01\x01\x12;\n" +
+	"\x16failedJobsHistoryLimit\x18\a \x01(\x05H\x04R\x16failedJobsHistoryLimit\x88\x01\x01B\v\n" +
+	"\t_timeZoneB\x1a\n" +
+	"\x18_startingDeadlineSecondsB\n" +
+	"\n" +
+	"\b_suspendB\x1d\n" +
+	"\x1b_successfulJobsHistoryLimitB\x19\n" +
+	"\x17_failedJobsHistoryLimit\"\x81\x01\n" +
+	"\x0fJobTemplateSpec\x12;\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x121\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1d.kubelab.api.batch.v1.JobSpecR\x04spec\"\xdf\x01\n" +
+	"\rCronJobStatus\x12<\n" +
+	"\x06active\x18\x01 \x03(\v2$.kubelab.api.core.v1.ObjectReferenceR\x06active\x12E\n" +
+	"\x10lastScheduleTime\x18\x04 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x10lastScheduleTime\x12I\n" +
+	"\x12lastSuccessfulTime\x18\x05 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x12lastSuccessfulTimeB'Z%kubelab.io/proto/api/batch/v1;batchv1b\x06proto3"
 
 var (
 	file_api_batch_v1_batch_proto_rawDescOnce sync.Once
@@ -580,37 +997,54 @@ func file_api_batch_v1_batch_proto_rawDescGZIP() []byte {
 	return file_api_batch_v1_batch_proto_rawDescData
 }
 
-var file_api_batch_v1_batch_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_api_batch_v1_batch_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_api_batch_v1_batch_proto_goTypes = []any{
 	(*Job)(nil),                 // 0: kubelab.api.batch.v1.Job
 	(*JobList)(nil),             // 1: kubelab.api.batch.v1.JobList
 	(*JobSpec)(nil),             // 2: kubelab.api.batch.v1.JobSpec
 	(*JobStatus)(nil),           // 3: kubelab.api.batch.v1.JobStatus
 	(*JobCondition)(nil),        // 4: kubelab.api.batch.v1.JobCondition
-	(*v1.ObjectMeta)(nil),       // 5: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),         // 6: kubelab.api.meta.v1.ListMeta
-	(*v1.LabelSelector)(nil),    // 7: kubelab.api.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil), // 8: kubelab.api.core.v1.PodTemplateSpec
-	(*v1.Time)(nil),             // 9: kubelab.api.meta.v1.Time
+	(*CronJob)(nil),             // 5: kubelab.api.batch.v1.CronJob
+	(*CronJobList)(nil),         // 6: kubelab.api.batch.v1.CronJobList
+	(*CronJobSpec)(nil),         // 7: kubelab.api.batch.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),     // 8: kubelab.api.batch.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),       // 9: kubelab.api.batch.v1.CronJobStatus
+	(*v1.ObjectMeta)(nil),       // 10: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),         // 11: kubelab.api.meta.v1.ListMeta
+	(*v1.LabelSelector)(nil),    // 12: kubelab.api.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil), // 13: kubelab.api.core.v1.PodTemplateSpec
+	(*v1.Time)(nil),             // 14: kubelab.api.meta.v1.Time
+	(*v11.ObjectReference)(nil), // 15: kubelab.api.core.v1.ObjectReference
 }
 var file_api_batch_v1_batch_proto_depIdxs = []int32{
-	5,  // 0: kubelab.api.batch.v1.Job.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	10, // 0: kubelab.api.batch.v1.Job.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	2,  // 1: kubelab.api.batch.v1.Job.spec:type_name -> kubelab.api.batch.v1.JobSpec
 	3,  // 2: kubelab.api.batch.v1.Job.status:type_name -> kubelab.api.batch.v1.JobStatus
-	6,  // 3: kubelab.api.batch.v1.JobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	11, // 3: kubelab.api.batch.v1.JobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	0,  // 4: kubelab.api.batch.v1.JobList.items:type_name -> kubelab.api.batch.v1.Job
-	7,  // 5: kubelab.api.batch.v1.JobSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	8,  // 6: kubelab.api.batch.v1.JobSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	12, // 5: kubelab.api.batch.v1.JobSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	13, // 6: kubelab.api.batch.v1.JobSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
 	4,  // 7: kubelab.api.batch.v1.JobStatus.conditions:type_name -> kubelab.api.batch.v1.JobCondition
-	9,  // 8: kubelab.api.batch.v1.JobStatus.startTime:type_name -> kubelab.api.meta.v1.Time
-	9,  // 9: kubelab.api.batch.v1.JobStatus.completionTime:type_name -> kubelab.api.meta.v1.Time
-	9,  // 10: kubelab.api.batch.v1.JobCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	9,  // 11: kubelab.api.batch.v1.JobCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	14, // 8: kubelab.api.batch.v1.JobStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	14, // 9: kubelab.api.batch.v1.JobStatus.completionTime:type_name -> kubelab.api.meta.v1.Time
+	14, // 10: kubelab.api.batch.v1.JobCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	14, // 11: kubelab.api.batch.v1.JobCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	10, // 12: kubelab.api.batch.v1.CronJob.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	7,  // 13: kubelab.api.batch.v1.CronJob.spec:type_name -> kubelab.api.batch.v1.CronJobSpec
+	9,  // 14: kubelab.api.batch.v1.CronJob.status:type_name -> kubelab.api.batch.v1.CronJobStatus
+	11, // 15: kubelab.api.batch.v1.CronJobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	5,  // 16: kubelab.api.batch.v1.CronJobList.items:type_name -> kubelab.api.batch.v1.CronJob
+	8,  // 17: kubelab.api.batch.v1.CronJobSpec.jobTemplate:type_name -> kubelab.api.batch.v1.JobTemplateSpec
+	10, // 18: kubelab.api.batch.v1.JobTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	2,  // 19: kubelab.api.batch.v1.JobTemplateSpec.spec:type_name -> kubelab.api.batch.v1.JobSpec
+	15, // 20: kubelab.api.batch.v1.CronJobStatus.active:type_name -> kubelab.api.core.v1.ObjectReference
+	14, // 21: kubelab.api.batch.v1.CronJobStatus.lastScheduleTime:type_name -> kubelab.api.meta.v1.Time
+	14, // 22: kubelab.api.batch.v1.CronJobStatus.lastSuccessfulTime:type_name -> kubelab.api.meta.v1.Time
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_api_batch_v1_batch_proto_init() }
@@ -620,13 +1054,14 @@ func file_api_batch_v1_batch_proto_init() {
 	}
 	file_api_batch_v1_batch_proto_msgTypes[2].OneofWrappers = []any{}
 	file_api_batch_v1_batch_proto_msgTypes[3].OneofWrappers = []any{}
+	file_api_batch_v1_batch_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_batch_v1_batch_proto_rawDesc), len(file_api_batch_v1_batch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -28,3 +28,14 @@ const (
 	JobReasonDeadlineExceeded     = "DeadlineExceeded"
 	JobReasonCompletionsReached   = "CompletionsReached"
 )
+
+// CronJob concurrency policies.
+const (
+	AllowConcurrent   = "Allow"
+	ForbidConcurrent  = "Forbid"
+	ReplaceConcurrent = "Replace"
+)
+
+// CronJobScheduledTimestampAnnotation is put on each Job a CronJob makes: its scheduled time
+// in RFC 3339, in the CronJob's time zone.
+const CronJobScheduledTimestampAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
