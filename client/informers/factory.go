@@ -224,6 +224,9 @@ func (f *SharedInformerFactory) PodDisruptionBudgets() Informer[*policyv1.PodDis
 func (f *SharedInformerFactory) Jobs() Informer[*batchv1.Job] {
 	return mustFor[*batchv1.Job](f, scheme.GroupBatch, "Job")
 }
+func (f *SharedInformerFactory) CronJobs() Informer[*batchv1.CronJob] {
+	return mustFor[*batchv1.CronJob](f, scheme.GroupBatch, "CronJob")
+}
 func (f *SharedInformerFactory) Leases() Informer[*coordinationv1.Lease] {
 	return mustFor[*coordinationv1.Lease](f, scheme.GroupCoordination, "Lease")
 }

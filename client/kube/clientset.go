@@ -192,6 +192,7 @@ type (
 	EndpointsClient      = Resource[*corev1.Endpoints, *corev1.EndpointsList]
 	EndpointSliceClient  = Resource[*discoveryv1.EndpointSlice, *discoveryv1.EndpointSliceList]
 	JobClient            = Resource[*batchv1.Job, *batchv1.JobList]
+	CronJobClient        = Resource[*batchv1.CronJob, *batchv1.CronJobList]
 	DeploymentClient     = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
 	ReplicaSetClient     = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
 	LeaseClient          = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
@@ -275,6 +276,11 @@ func (c *Clientset) EndpointSlices(ns string) *EndpointSliceClient {
 // Jobs in namespace ns.
 func (c *Clientset) Jobs(ns string) *JobClient {
 	return NewResource[*batchv1.Job, *batchv1.JobList](c.t, ns)
+}
+
+// CronJobs in namespace ns.
+func (c *Clientset) CronJobs(ns string) *CronJobClient {
+	return NewResource[*batchv1.CronJob, *batchv1.CronJobList](c.t, ns)
 }
 
 // Leases in namespace ns.
