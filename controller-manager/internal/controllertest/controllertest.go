@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/big"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"kubelab.io/client/informers"
 	"kubelab.io/client/kube"
 	"kubelab.io/client/workqueue"
+	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/runtime"
 )
 
@@ -155,5 +157,25 @@ func (r *Recorder) Take() []Event {
 	defer r.mu.Unlock()
 	out := r.events
 	r.events = nil
+	return out
+}
+
+// Subsets renders the subsets of ep, one string each: "ready IPs | not-ready IPs |
+// name:port,…", for tests to compare Endpoints at a glance.
+func Subsets(ep *corev1.Endpoints) []string {
+	var out []string
+	for _, s := range ep.GetSubsets() {
+		var r, nr, ps []string
+		for _, a := range s.GetAddresses() {
+			r = append(r, a.GetIp())
+		}
+		for _, a := range s.GetNotReadyAddresses() {
+			nr = append(nr, a.GetIp())
+		}
+		for _, p := range s.GetPorts() {
+			ps = append(ps, fmt.Sprintf("%s:%d", p.GetName(), p.GetPort()))
+		}
+		out = append(out, strings.Join(r, ",")+" | "+strings.Join(nr, ",")+" | "+strings.Join(ps, ","))
+	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -135,25 +134,6 @@ func newPod(name string, i int, opts ...podOpt) *corev1.Pod {
 	return p
 }
 
-// subsets renders subsets as "ready ips | not-ready ips | ports".
-func subsets(ep *corev1.Endpoints) []string {
-	var out []string
-	for _, s := range ep.GetSubsets() {
-		var r, nr, ps []string
-		for _, a := range s.GetAddresses() {
-			r = append(r, a.GetIp())
-		}
-		for _, a := range s.GetNotReadyAddresses() {
-			nr = append(nr, a.GetIp())
-		}
-		for _, p := range s.GetPorts() {
-			ps = append(ps, fmt.Sprintf("%s:%d", p.GetName(), p.GetPort()))
-		}
-		out = append(out, strings.Join(r, ",")+" | "+strings.Join(nr, ",")+" | "+strings.Join(ps, ","))
-	}
-	return out
-}
-
 // TestEndpointsOfAService: the Endpoints named like the service list its ready pods as
 // addresses and the others as notReadyAddresses, with the ports each resolves, repacked so
 // that ports served by the same addresses share a subset (a pod resolving "http" to
@@ -171,7 +151,7 @@ func TestEndpointsOfAService(t *testing.T) {
 	f.expectActions(createEP)
 	ep := f.stored()
 	want := []string{"10.244.0.1 | 10.244.0.2 | http:8080", "10.244.0.1,10.244.0.4 | 10.244.0.2 | metrics:9100", "10.244.0.4 |  | http:9090"}
-	if got := subsets(ep); !slices.Equal(got, want) {
+	if got := controllertest.Subsets(ep); !slices.Equal(got, want) {
 		t.Fatalf("subsets:\n  got  %q\n  want %q", got, want)
 	}
 	m := ep.GetMetadata()
@@ -204,7 +184,7 @@ func TestUpdatesAndStaleCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.expectActions(updateEP)
-	if got := subsets(f.stored()); !slices.Equal(got, []string{"10.244.0.1,10.244.0.2 |  | http:8080,metrics:9100"}) {
+	if got := controllertest.Subsets(f.stored()); !slices.Equal(got, []string{"10.244.0.1,10.244.0.2 |  | http:8080,metrics:9100"}) {
 		t.Fatalf("subsets = %q", got)
 	}
 	controllertest.Remove(t, f.fake, f.inf, newPod("web-b", 2))
@@ -258,7 +238,7 @@ func TestHeadlessAndPublishNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	ep := f.stored()
-	if got := subsets(ep); !slices.Equal(got, []string{"10.244.0.1,10.244.0.2 |  | "}) {
+	if got := controllertest.Subsets(ep); !slices.Equal(got, []string{"10.244.0.1,10.244.0.2 |  | "}) {
 		t.Fatalf("subsets = %q", got)
 	}
 	if h := ep.GetSubsets()[0].GetAddresses()[0].GetHostname(); h != "a" {
