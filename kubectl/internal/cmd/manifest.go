@@ -222,6 +222,10 @@ func validateObject(js []byte, obj Object, defaultNamespace string) error {
 		meta.Uid = "00000000-0000-0000-0000-000000000000"
 		defaults.JobOnCreate(job)
 	}
+	if svc, ok := o.(*corev1.Service); ok {
+		// The apiserver's strategy gives a clusterIP its clusterIPs before validating.
+		defaults.ServiceOnCreate(svc)
+	}
 	errs := validation.ValidateObjectMeta(meta, mapping.Namespaced, mapping.Plural == "namespaces", "metadata")
 	errs = append(errs, validation.Validate(o)...)
 	errs = append(errs, validateImages(o)...)
