@@ -20,7 +20,7 @@ type createFlags struct {
 }
 
 // NewCmdCreate is `kubectl create -f` and its generators (deployment, namespace, configmap,
-// secret generic, poddisruptionbudget, serviceaccount, job) and create token.
+// secret generic, poddisruptionbudget, serviceaccount, job, service) and create token.
 func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 	o := &createFlags{}
 	c := &cobra.Command{
@@ -48,7 +48,7 @@ func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 	secret.AddCommand(newCmdCreateSecretGeneric(f, streams))
 	c.AddCommand(newCmdCreateDeployment(f, streams), newCmdCreateNamespace(f, streams), newCmdCreateConfigMap(f, streams), secret,
 		newCmdCreatePodDisruptionBudget(f, streams), newCmdCreateServiceAccount(f, streams), newCmdCreateToken(f, streams),
-		newCmdCreateJob(f, streams))
+		newCmdCreateJob(f, streams), newCmdCreateService(f, streams))
 	return c
 }
 
