@@ -88,6 +88,11 @@ func (o *createFlags) run(ctx context.Context, f *Factory, streams Streams) erro
 // createObject POSTs obj (with dryRun=All for a server dry run; not at all for a client one)
 // and prints "kind.group/name created".
 func createObject(ctx context.Context, c *Client, d *Discovery, streams Streams, obj Object, ns, source, output string, dryRun dryRunStrategy) error {
+	return createObjectAs(ctx, c, d, streams, obj, ns, source, output, dryRun, "created")
+}
+
+// createObjectAs is createObject for a verb that words its success otherwise ("exposed").
+func createObjectAs(ctx context.Context, c *Client, d *Discovery, streams Streams, obj Object, ns, source, output string, dryRun dryRunStrategy, verb string) error {
 	res, err := d.ResourceForKind(ctx, nestedString(obj, "apiVersion"), nestedString(obj, "kind"))
 	if err != nil {
 		return err
@@ -98,7 +103,7 @@ func createObject(ctx context.Context, c *Client, d *Discovery, streams Streams,
 	}
 	ref := objectRef{res: res, namespace: namespaceFor(res, objNs), name: nestedString(obj, "metadata", "name")}
 	if dryRun == dryRunClient {
-		return printResult(streams, ref, "created", obj, output, dryRun)
+		return printResult(streams, ref, verb, obj, output, dryRun)
 	}
 	created, err := c.SendObject(ctx, "POST", res.Path(ref.namespace, ""), mustJSON(obj), "", dryRun.query())
 	if err != nil {
@@ -108,7 +113,7 @@ func createObject(ctx context.Context, c *Client, d *Discovery, streams Streams,
 		return err
 	}
 	ref.name = nestedString(created, "metadata", "name")
-	return printResult(streams, ref, "created", created, output, dryRun)
+	return printResult(streams, ref, verb, created, output, dryRun)
 }
 
 type createDeploymentFlags struct {

@@ -96,7 +96,7 @@ func NewRootCmd(streams Streams) *cobra.Command {
 			root.AddCommand(c)
 		}
 	}
-	add("basic", NewCmdCreate(f, streams), NewCmdGet(f, streams), NewCmdEdit(f, streams), NewCmdDelete(f, streams),
+	add("basic", NewCmdCreate(f, streams), NewCmdExpose(f, streams), NewCmdGet(f, streams), NewCmdEdit(f, streams), NewCmdDelete(f, streams),
 		NewCmdSet(f, streams))
 	add("deploy", NewCmdRollout(f, streams), NewCmdScale(f, streams))
 	add("cluster", NewCmdCordon(f, streams), NewCmdUncordon(f, streams), NewCmdDrain(f, streams))
