@@ -1,10 +1,12 @@
 #!/bin/bash
 # A lab node: kubelab's containerd (deploy/node/containerd-config.toml, mirror = the lab
-# registry), the pod-CIDR routes to the other nodes (node-routes.sh), then the kubelet.
-# Run under docker-init (compose `init: true`); the kubelet runs in the foreground and the
-# container stops when it or containerd dies (compose restarts it).
+# registry), the pod-CIDR routes to the other nodes (node-routes.sh), the kubelet, and the
+# node proxy beside it (Services' cluster IPs and node ports, with the kubelet's credentials).
+# Run under docker-init (compose `init: true`); the container stops when the kubelet or
+# containerd dies (compose restarts it); the proxy is restarted on its own when it exits, as
+# a kube-proxy DaemonSet pod would be (pid in /run/kubelab/proxy.pid, log on stderr).
 # Env: NODE_NAME (node-N), CNI_BRIDGE (kubelabN), REGISTRY_MIRROR (http://registry:5000),
-#      CLUSTER_CIDR (10.244.0.0/16), KUBELET_EXTRA_ARGS.
+#      CLUSTER_CIDR (10.244.0.0/16), KUBELET_EXTRA_ARGS, PROXY_EXTRA_ARGS.
 set -euo pipefail
 node=${NODE_NAME:-$(hostname)}
 mirror=${REGISTRY_MIRROR:-http://registry:5000}
@@ -67,10 +69,39 @@ args+=(${KUBELET_EXTRA_ARGS:-})
 log "kubelet ${args[*]}"
 kubelet "${args[@]}" &
 kpid=$!
-trap 'kill -TERM $kpid $rpid 2>/dev/null; wait $kpid; kill -TERM $cpid; wait $cpid' TERM INT
+
+# The proxy: crash-only, so a restart (after kill -9 too) just rewrites its rules.
+proxy_args=(
+  "--kubeconfig=/etc/kubelab/kubeconfig"
+  "--hostname-override=$node"
+  "--cluster-cidr=${CLUSTER_CIDR:-10.244.0.0/16}"
+  "--healthz-bind-address=0.0.0.0:10256"
+  "--metrics-bind-address=127.0.0.1:10249"
+)
+# shellcheck disable=SC2206
+proxy_args+=(${PROXY_EXTRA_ARGS:-})
+if command -v proxy >/dev/null; then
+  log "proxy ${proxy_args[*]}"
+  (
+    trap 'kill -TERM "$(cat /run/kubelab/proxy.pid 2>/dev/null)" 2>/dev/null; exit 0' TERM
+    while true; do
+      proxy "${proxy_args[@]}" &
+      echo $! > /run/kubelab/proxy.pid
+      wait $! && rc=0 || rc=$?
+      log "proxy exited (rc $rc); restarting it in 1 s"
+      sleep 1
+    done
+  ) &
+  ppid_=$!
+else
+  log "no proxy binary in this image: Services' cluster IPs do not answer on this node"
+  ppid_=""
+fi
+
+trap 'kill -TERM $kpid $rpid $ppid_ 2>/dev/null; wait $kpid; kill -TERM $cpid; wait $cpid' TERM INT
 wait -n $kpid $cpid
 rc=$?
 log "kubelet or containerd exited (rc $rc); stopping the node"
-kill -TERM $kpid $rpid $cpid 2>/dev/null || true
+kill -TERM $kpid $rpid $ppid_ $cpid 2>/dev/null || true
 wait || true
 exit $rc

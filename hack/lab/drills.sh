@@ -8,7 +8,11 @@
 #                              within the lease duration (15 s) + retry period
 #   4 apiserver restarted   -> no other component restarts; their watches resume (a new pod is
 #                              scheduled and runs; the Deployment follows a scale)
-# Env: DRILLS="1 2 3 4" to pick; DRILL_TIMEOUT (120 s per wait).
+#   5 Service cluster IP    -> a ClusterIP Service of the seed Deployment answers nginx's page on
+#                              every node (the node proxy's rules, endpoints on all three nodes);
+#                              kill -9 of node-1's proxy: restarted, same answers, one jump per
+#                              built-in chain; the Service deleted -> its rules go from every node
+# Env: DRILLS="1 2 3 4 5" to pick; DRILL_TIMEOUT (120 s per wait).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 T=${DRILL_TIMEOUT:-120}
@@ -34,7 +38,7 @@ ep_status() {  # name -> "revision raftIndex leader?"
 }
 
 k get --raw /healthz >/dev/null 2>&1 || { say "the lab is not answering; run make lab first"; exit 1; }
-drills=${DRILLS:-1 2 3 4}
+drills=${DRILLS:-1 2 3 4 5}
 
 # ---- 1: node down ---------------------------------------------------------------------
 drill1() {
@@ -139,6 +143,55 @@ POD
       docker logs "$c" 2>&1 | grep -m1 -A8 -E '^(panic|fatal error)|level=ERROR' | sed 's/^/lab:     /'
     done
   fi
+}
+
+# ---- 5: a Service's cluster IP, through the node proxies ----------------------------------
+drill5() {
+  say "== drill 5: a ClusterIP Service of the seed Deployment, from every node"
+  k apply -f - >/dev/null <<'SVC'
+apiVersion: v1
+kind: Service
+metadata: {name: example-drill}
+spec:
+  selector: {app: example}
+  ports: [{port: 80, targetPort: 80}]
+SVC
+  local ip t n
+  ip=$(k get service example-drill -o jsonpath='{.spec.clusterIP}' 2>/dev/null)
+  [ -n "$ip" ] || { fail "service example-drill got no cluster IP"; return; }
+  ready_eps() {
+    [ "$(k get endpointslices -l kubernetes.io/service-name=example-drill \
+      -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]}{"\n"}{end}' 2>/dev/null | grep -c .)" -ge 3 ]
+  }
+  if t=$(until_ok "$T" ready_eps); then pass "example-drill ($ip): 3 ready endpoints in its EndpointSlices ${t} s after create"
+  else fail "example-drill: fewer than 3 ready endpoints"; fi
+  # Six GETs per node: with three endpoints spread over the nodes, most nodes reach both a
+  # local pod and one across the pod-CIDR routes.
+  answers() {
+    local i
+    for i in 1 2 3 4 5 6; do
+      docker exec "$1" curl -s --max-time 3 "http://$ip/" 2>/dev/null | grep -q 'Welcome to nginx!' || return 1
+    done
+  }
+  for n in node-1 node-2 node-3; do
+    if t=$(until_ok 60 answers "$n"); then pass "GET http://$ip/ from $n: nginx's page, 6 of 6 (${t} s)"
+    else fail "GET http://$ip/ from $n: no answer; rules: $(docker exec "$n" iptables-save -t nat 2>/dev/null | grep -c 'default/example-drill') lines"; fi
+  done
+  # Crash-only: kill -9 node-1's proxy; node.sh restarts it and it rewrites the same rules.
+  local pid; pid=$(docker exec node-1 cat /run/kubelab/proxy.pid 2>/dev/null)
+  if [ -n "$pid" ] && docker exec node-1 kill -9 "$pid"; then
+    restarted() { local p; p=$(docker exec node-1 cat /run/kubelab/proxy.pid 2>/dev/null); [ -n "$p" ] && [ "$p" != "$pid" ]; }
+    if t=$(until_ok 30 restarted); then pass "node-1's proxy killed (-9) and restarted ${t} s later"; else fail "node-1's proxy not restarted"; fi
+    sleep 2
+    if answers node-1; then pass "GET http://$ip/ from node-1 after the proxy's restart: 6 of 6"; else fail "node-1: no answer after the proxy's restart"; fi
+    n=$(docker exec node-1 iptables-save -t nat | grep -c -- '-A PREROUTING .*-j KUBE-SERVICES')
+    if [ "$n" = 1 ]; then pass "node-1: one PREROUTING jump to KUBE-SERVICES after the restart"; else fail "node-1: $n PREROUTING jumps to KUBE-SERVICES"; fi
+  else
+    fail "node-1 has no proxy to kill (pid file: '${pid}')"
+  fi
+  k delete service example-drill >/dev/null
+  gone() { local n; for n in node-1 node-2 node-3; do ! docker exec "$n" iptables-save -t nat | grep -q 'default/example-drill' || return 1; done; }
+  if t=$(until_ok 60 gone); then pass "service deleted: its rules gone from all three nodes ${t} s later"; else fail "service deleted: rules left on a node"; fi
 }
 
 for d in $drills; do "drill$d"; done

@@ -3,12 +3,14 @@
 #   kubelab/base:<hash>            debootstrap rootfs, docker import (hack/lab/base-rootfs.sh)
 #   kubelab/{etcd,apiserver,controller-manager,scheduler,node,registry}:lab
 #                                  deploy/lab/Dockerfile.* on top of the base + static Go binaries
+#                                  (the node image: the kubelet and the proxy)
 # Each image carries the label io.kubelab.hash = sha256 of its Dockerfile, its build context
 # and the base; an image whose label matches is not rebuilt (a no-change run takes ~2 s,
 # mostly `go build` finding its cache).
 # Go binaries: CGO_ENABLED=0 into .local/lab/bin (not bin/, so `make build` and the lab do
 # not overwrite each other's binaries and force rebuilds). A command that does not build yet
-# is reported; for the kubelet, the node image then gets a stub (containerd still runs).
+# is reported; for the kubelet (or the proxy), the node image then gets a stub (containerd
+# still runs).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 lab="$root/deploy/lab"
@@ -23,7 +25,7 @@ base=$("$root/hack/lab/base-rootfs.sh")
 
 # ---- Go binaries ----------------------------------------------------------------------
 declare -A built=()
-for c in apiserver controller-manager scheduler kubelet; do
+for c in apiserver controller-manager scheduler kubelet proxy; do
   pkg="./$c/cmd/$c"
   if [ ! -d "$root/$pkg" ]; then log "$pkg does not exist yet"; continue; fi
   if (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$bin/$c.new" "$pkg") 2>"$cache/build-$c.log"; then
@@ -88,7 +90,15 @@ else
   chmod +x "$kubelet_bin"
   log "node image gets a STUB kubelet (containerd only)"
 fi
-stage node "$kubelet_bin" "$lab/node.sh" "$lab/node-routes.sh" "$root/deploy/node/containerd-config.toml" "$root/deploy/node/certs.d"
+if [ -n "${built[proxy]:-}" ]; then
+  proxy_bin="$bin/proxy"
+else
+  proxy_bin="$cache/proxy-stub/proxy"; mkdir -p "$(dirname "$proxy_bin")"
+  printf '#!/bin/sh\n# stub: ./proxy/cmd/proxy did not build when this image was made\necho "proxy: not built yet (stub)" >&2\nexec sleep infinity\n' > "$proxy_bin"
+  chmod +x "$proxy_bin"
+  log "node image gets a STUB proxy (no Service rules)"
+fi
+stage node "$kubelet_bin" "$proxy_bin" "$lab/node.sh" "$lab/node-routes.sh" "$root/deploy/node/containerd-config.toml" "$root/deploy/node/certs.d"
 build node
 # Images made by earlier builds and no longer tagged.
 docker image prune -f --filter label=io.kubelab.hash >/dev/null 2>&1 || true
