@@ -18,8 +18,9 @@ type describeFlags struct {
 	showEvents bool
 }
 
-// NewCmdDescribe is `kubectl describe` for deployments, replica sets, pods, nodes and
-// namespaces, each with its events.
+// NewCmdDescribe is `kubectl describe` for deployments, replica sets, pods, nodes,
+// namespaces, quotas, limit ranges, service accounts, services, endpoints and endpoint
+// slices, each with its events, and a generic description of other kinds.
 func NewCmdDescribe(f *Factory, streams Streams) *cobra.Command {
 	o := &describeFlags{}
 	c := &cobra.Command{
@@ -87,6 +88,12 @@ func (o *describeFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 			describeLimitRange(w, obj)
 		case "ServiceAccount":
 			err = describeServiceAccount(ctx, w, c, d, obj)
+		case "Service":
+			describeService(ctx, w, c, d, obj)
+		case "Endpoints":
+			describeEndpoints(w, obj)
+		case "EndpointSlice":
+			describeEndpointSlice(w, obj)
 		default:
 			describeGeneric(w, obj)
 		}
