@@ -68,6 +68,8 @@ func Default(obj runtime.Object) {
 		Deployment(o)
 	case *appsv1.ReplicaSet:
 		ReplicaSet(o)
+	case *appsv1.DaemonSet:
+		DaemonSet(o)
 	case *batchv1.Job:
 		Job(o)
 	case *batchv1.CronJob:

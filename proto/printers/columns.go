@@ -126,6 +126,27 @@ var (
 		{Name: "Selector", Type: "string", Priority: 1, Description: descJobSelector},
 	}
 
+	daemonSetColumns = []Column{
+		nameColumn,
+		{Name: "Desired", Type: "integer", Description: "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"},
+		{Name: "Current", Type: "integer", Description: "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"},
+		{Name: "Ready", Type: "integer", Description: "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition."},
+		{Name: "Up-to-date", Type: "integer", Description: "The total number of nodes that are running updated daemon pod"},
+		{Name: "Available", Type: "integer", Description: "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"},
+		{Name: "Node Selector", Type: "string", Description: "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node. More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/"},
+		ageColumn,
+		{Name: "Containers", Type: "string", Priority: 1, Description: descContainers},
+		{Name: "Images", Type: "string", Priority: 1, Description: descImages},
+		{Name: "Selector", Type: "string", Priority: 1, Description: "A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+	}
+
+	controllerRevisionColumns = []Column{
+		nameColumn,
+		{Name: "Controller", Type: "string", Description: "Controller of the object"},
+		{Name: "Revision", Type: "string", Description: "Revision indicates the revision of the state represented by Data."},
+		ageColumn,
+	}
+
 	cronJobColumns = []Column{
 		nameColumn,
 		{Name: "Schedule", Type: "string", Description: "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."},

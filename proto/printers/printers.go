@@ -36,6 +36,7 @@ var printersByKind = map[string]printer{
 	"Pod":            {podColumns, podRow},
 	"ReplicaSet":     {replicaSetColumns, replicaSetRow},
 	"Deployment":     {deploymentColumns, deploymentRow},
+	"DaemonSet":      {daemonSetColumns, daemonSetRow},
 	"Node":           {nodeColumns, nodeRow},
 	"Namespace":      {namespaceColumns, namespaceRow},
 	"Event":          {eventColumns, eventRow},
@@ -52,6 +53,7 @@ var printersByKind = map[string]printer{
 	"PodDisruptionBudget": {podDisruptionBudgetColumns, podDisruptionBudgetRow},
 	"Job":                 {jobColumns, jobRow},
 	"CronJob":             {cronJobColumns, cronJobRow},
+	"ControllerRevision":  {controllerRevisionColumns, controllerRevisionRow},
 }
 
 // printerFor returns kind's printer, or the default one (NAME, CREATED AT).

@@ -425,3 +425,30 @@ func TestCronJobRow(t *testing.T) {
 		t.Errorf("cells = %#v, want %#v", got, want)
 	}
 }
+
+func TestDaemonSetRow(t *testing.T) {
+	ds := &appsv1.DaemonSet{Kind: "DaemonSet", Metadata: meta("agent", 5*time.Minute),
+		Spec: &appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+			Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{NodeSelector: map[string]string{"zone": "a", "disk": "ssd"},
+				Containers: []*corev1.Container{{Name: "agent", Image: "nginx"}}}}},
+		Status: &appsv1.DaemonSetStatus{DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, NumberReady: 2, UpdatedNumberScheduled: 1, NumberAvailable: 2}}
+	want := []any{"agent", int64(3), int64(3), int64(2), int64(1), int64(2), "disk=ssd,zone=a", "5m", "agent", "nginx", "app=agent"}
+	if got := cells(t, ds, true); !reflect.DeepEqual(got, want) {
+		t.Errorf("cells = %#v, want %#v", got, want)
+	}
+	ds.Spec.Template.Spec.NodeSelector = nil
+	if got := cells(t, ds, false)[6]; got != "<none>" {
+		t.Errorf("NODE SELECTOR = %v", got)
+	}
+}
+
+func TestControllerRevisionRow(t *testing.T) {
+	cr := &appsv1.ControllerRevision{Kind: "ControllerRevision", Metadata: meta("agent-5d4b9c", time.Hour), Revision: 2}
+	if got, want := cells(t, cr, false), []any{"agent-5d4b9c", "<none>", int64(2), "60m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cells = %#v, want %#v", got, want)
+	}
+	cr.Metadata.OwnerReferences = []*metav1.OwnerReference{{ApiVersion: "apps/v1", Kind: "DaemonSet", Name: "agent", Controller: proto.Bool(true)}}
+	if got := cells(t, cr, false)[1]; got != "daemonset.apps/agent" {
+		t.Errorf("CONTROLLER = %v", got)
+	}
+}

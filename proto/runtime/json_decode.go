@@ -407,6 +407,10 @@ func (d *decoder) scalarMessage(m protoreflect.Message, v any, path fieldPath) (
 		default:
 			return true, typeError(path, v, "quantity")
 		}
+	case rawExtensionName:
+		// Any JSON value, kept compact with its keys in the order written (null never
+		// reaches here: it leaves the field unset).
+		m.Interface().(*metav1.RawExtension).Raw = appendJSONTree(nil, v)
 	case extraValueName:
 		arr, ok := v.([]any)
 		if !ok {
@@ -424,4 +428,40 @@ func (d *decoder) scalarMessage(m protoreflect.Message, v any, path fieldPath) (
 		return false, nil
 	}
 	return true, nil
+}
+
+// appendJSONTree writes a parsed JSON value back as compact JSON: numbers as written, keys
+// in document order, strings escaped as the encoder escapes them.
+func appendJSONTree(buf []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "null"...)
+	case bool:
+		return strconv.AppendBool(buf, x)
+	case json.Number:
+		return append(buf, x...)
+	case string:
+		return appendString(buf, x)
+	case []any:
+		buf = append(buf, '[')
+		for i, e := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONTree(buf, e)
+		}
+		return append(buf, ']')
+	case *jsonObject:
+		buf = append(buf, '{')
+		for i, k := range x.keys {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, k)
+			buf = append(buf, ':')
+			buf = appendJSONTree(buf, x.vals[i])
+		}
+		return append(buf, '}')
+	}
+	return buf
 }

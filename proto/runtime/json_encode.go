@@ -20,11 +20,12 @@ import (
 
 // The meta types the codec writes as JSON scalars instead of objects.
 const (
-	timeName        protoreflect.FullName = "kubelab.api.meta.v1.Time"
-	microTimeName   protoreflect.FullName = "kubelab.api.meta.v1.MicroTime"
-	durationName    protoreflect.FullName = "kubelab.api.meta.v1.Duration"
-	intOrStringName protoreflect.FullName = "kubelab.api.meta.v1.IntOrString"
-	quantityName    protoreflect.FullName = "kubelab.api.meta.v1.Quantity"
+	timeName         protoreflect.FullName = "kubelab.api.meta.v1.Time"
+	microTimeName    protoreflect.FullName = "kubelab.api.meta.v1.MicroTime"
+	durationName     protoreflect.FullName = "kubelab.api.meta.v1.Duration"
+	intOrStringName  protoreflect.FullName = "kubelab.api.meta.v1.IntOrString"
+	quantityName     protoreflect.FullName = "kubelab.api.meta.v1.Quantity"
+	rawExtensionName protoreflect.FullName = "kubelab.api.meta.v1.RawExtension"
 	// extraValueName is a list on the wire: Kubernetes' UserInfo.extra maps to []string,
 	// which a proto map can only hold wrapped.
 	extraValueName protoreflect.FullName = "kubelab.api.authentication.v1.ExtraValue"
@@ -155,6 +156,13 @@ func appendScalarMessage(buf []byte, m any) ([]byte, bool) {
 		return strconv.AppendInt(buf, int64(v.GetIntVal()), 10), true
 	case *metav1.Quantity:
 		return appendString(buf, v.GetString_()), true
+	case *metav1.RawExtension:
+		// Written as it was read, as Kubernetes' RawExtension.MarshalJSON does: validation
+		// keeps what is stored valid JSON.
+		if len(v.GetRaw()) == 0 {
+			return append(buf, "null"...), true
+		}
+		return append(buf, v.GetRaw()...), true
 	case *authenticationv1.ExtraValue:
 		buf = append(buf, '[')
 		for i, s := range v.GetItems() {

@@ -110,7 +110,7 @@ func buildFastMsg(t reflect.Type) *fastMsg {
 	}
 	md := pm.ProtoReflect().Descriptor()
 	switch md.FullName() {
-	case timeName, microTimeName, durationName, intOrStringName, quantityName, extraValueName:
+	case timeName, microTimeName, durationName, intOrStringName, quantityName, extraValueName, rawExtensionName:
 		mi.special = md.FullName()
 		return mi
 	}

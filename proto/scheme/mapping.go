@@ -30,6 +30,8 @@ var Mappings = []Mapping{
 	{Kind: core("Endpoints"), Plural: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Namespaced: true},
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: apps("DaemonSet"), Plural: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: apps("ControllerRevision"), Plural: "controllerrevisions", Singular: "controllerrevision", Namespaced: true},
 	{Kind: batch("Job"), Plural: "jobs", Singular: "job", Categories: []string{"all"}, Namespaced: true},
 	{Kind: batch("CronJob"), Plural: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: discovery("EndpointSlice"), Plural: "endpointslices", Singular: "endpointslice", Namespaced: true},

@@ -49,6 +49,8 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(discovery("EndpointSlice"), &discoveryv1.EndpointSlice{}, &discoveryv1.EndpointSliceList{})
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
+	s.AddKind(apps("DaemonSet"), &appsv1.DaemonSet{}, &appsv1.DaemonSetList{})
+	s.AddKind(apps("ControllerRevision"), &appsv1.ControllerRevision{}, &appsv1.ControllerRevisionList{})
 	s.AddKind(batch("Job"), &batchv1.Job{}, &batchv1.JobList{})
 	s.AddKind(batch("CronJob"), &batchv1.CronJob{}, &batchv1.CronJobList{})
 	s.AddKind(policy("PodDisruptionBudget"), &policyv1.PodDisruptionBudget{}, &policyv1.PodDisruptionBudgetList{})

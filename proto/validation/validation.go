@@ -49,6 +49,10 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateDeployment(o)
 	case *appsv1.ReplicaSet:
 		return ValidateReplicaSet(o)
+	case *appsv1.DaemonSet:
+		return ValidateDaemonSet(o)
+	case *appsv1.ControllerRevision:
+		return ValidateControllerRevision(o)
 	case *batchv1.Job:
 		return ValidateJob(o)
 	case *batchv1.CronJob:
@@ -125,6 +129,14 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *appsv1.ReplicaSet:
 		if op, ok := old.(*appsv1.ReplicaSet); ok {
 			return ValidateReplicaSetUpdate(o, op)
+		}
+	case *appsv1.DaemonSet:
+		if op, ok := old.(*appsv1.DaemonSet); ok {
+			return ValidateDaemonSetUpdate(o, op)
+		}
+	case *appsv1.ControllerRevision:
+		if op, ok := old.(*appsv1.ControllerRevision); ok {
+			return ValidateControllerRevisionUpdate(o, op)
 		}
 	case *batchv1.Job:
 		if op, ok := old.(*batchv1.Job); ok {

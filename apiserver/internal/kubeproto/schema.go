@@ -230,6 +230,23 @@ var (
 		3: ignoredStatus,
 	}}
 
+	// No stock kubectl command creates a DaemonSet, but a client-go program may post one in
+	// protobuf.
+	daemonSet = &message{name: "DaemonSet", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "DaemonSetSpec", fields: map[protowire.Number]field{
+			1: msg("selector", labelSelector), 2: msg("template", podTemplateSpec),
+			3: msg("updateStrategy", &message{name: "DaemonSetUpdateStrategy", fields: map[protowire.Number]field{
+				1: str("type"),
+				2: msg("rollingUpdate", &message{name: "RollingUpdateDaemonSet", fields: map[protowire.Number]field{
+					1: {json: "maxUnavailable", kind: kIntOrString}, 2: {json: "maxSurge", kind: kIntOrString},
+				}}),
+			}}),
+			4: i32("minReadySeconds"), 6: ptr(i32("revisionHistoryLimit")),
+		}}),
+		3: ignoredStatus,
+	}}
+
 	// rbac.authorization.k8s.io/v1
 
 	policyRule = &message{name: "PolicyRule", fields: map[protowire.Number]field{
@@ -332,14 +349,15 @@ func named(f field, json string) field { f.json = json; return f }
 
 // kinds maps "apiVersion kind" to the message a body of that kind holds.
 var kinds = map[string]*message{
-	"v1 Namespace":                      namespace,
-	"v1 ResourceQuota":                  resourceQuota,
-	"v1 ConfigMap":                      configMap,
-	"v1 Secret":                         secret,
-	"v1 ServiceAccount":                 serviceAccount,
-	"v1 Service":                        service,
-	"apps/v1 Deployment":                deployment,
-	"rbac.authorization.k8s.io/v1 Role": role,
+	"v1 Namespace":                                    namespace,
+	"v1 ResourceQuota":                                resourceQuota,
+	"v1 ConfigMap":                                    configMap,
+	"v1 Secret":                                       secret,
+	"v1 ServiceAccount":                               serviceAccount,
+	"v1 Service":                                      service,
+	"apps/v1 Deployment":                              deployment,
+	"apps/v1 DaemonSet":                               daemonSet,
+	"rbac.authorization.k8s.io/v1 Role":               role,
 	"rbac.authorization.k8s.io/v1 ClusterRole":        clusterRole,
 	"rbac.authorization.k8s.io/v1 RoleBinding":        roleBinding,
 	"rbac.authorization.k8s.io/v1 ClusterRoleBinding": roleBinding,

@@ -244,6 +244,8 @@ func schemaName(md protoreflect.MessageDescriptor) string {
 		return "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 	case quantityName:
 		return "io.k8s.apimachinery.pkg.api.resource.Quantity"
+	case rawExtensionName:
+		return "io.k8s.apimachinery.pkg.runtime.RawExtension"
 	}
 	name := strings.TrimPrefix(string(md.FullName()), "kubelab.api.")
 	if strings.HasPrefix(name, "meta.") {

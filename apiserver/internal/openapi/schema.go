@@ -14,12 +14,13 @@ import (
 // objects, and UserInfo's extra values, which it writes as lists; their schemas say what the
 // wire carries.
 var (
-	timeName        = fullName(&metav1.Time{})
-	microTimeName   = fullName(&metav1.MicroTime{})
-	durationName    = fullName(&metav1.Duration{})
-	intOrStringName = fullName(&metav1.IntOrString{})
-	quantityName    = fullName(&metav1.Quantity{})
-	extraValueName  = fullName(&authenticationv1.ExtraValue{})
+	timeName         = fullName(&metav1.Time{})
+	microTimeName    = fullName(&metav1.MicroTime{})
+	durationName     = fullName(&metav1.Duration{})
+	intOrStringName  = fullName(&metav1.IntOrString{})
+	quantityName     = fullName(&metav1.Quantity{})
+	extraValueName   = fullName(&authenticationv1.ExtraValue{})
+	rawExtensionName = fullName(&metav1.RawExtension{})
 )
 
 func fullName(m proto.Message) protoreflect.FullName { return m.ProtoReflect().Descriptor().FullName() }
@@ -46,6 +47,9 @@ var scalarSchemas = map[protoreflect.FullName]func() *Schema{
 	},
 	extraValueName: func() *Schema {
 		return &Schema{Type: "array", Items: &Schema{Type: "string"}}
+	},
+	rawExtensionName: func() *Schema {
+		return &Schema{Type: "object", Description: "A JSON document, kept as it was written."}
 	},
 	quantityName: func() *Schema {
 		// Written as a string; a bare number is read too, as Kubernetes does.

@@ -117,6 +117,10 @@ func Resources() []*Resource {
 			Kind: gvk(scheme.GroupApps, "ReplicaSet"), StatusSubresource: true,
 		}),
 		std(&Resource{
+			Kind: gvk(scheme.GroupApps, "DaemonSet"), StatusSubresource: true,
+		}),
+		std(&Resource{Kind: gvk(scheme.GroupApps, "ControllerRevision")}),
+		std(&Resource{
 			Kind: gvk(scheme.GroupBatch, "Job"), StatusSubresource: true,
 			PrepareForCreate: func(obj runtime.Object) { defaults.JobOnCreate(obj.(*batchv1.Job)) },
 		}),

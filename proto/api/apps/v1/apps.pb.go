@@ -1,5 +1,5 @@
-// Package apps/v1 holds the kinds of Kubernetes' apps/v1 API group: Deployment and ReplicaSet,
-// plus the Scale subresource they serve.
+// Package apps/v1 holds the kinds of Kubernetes' apps/v1 API group: Deployment, ReplicaSet,
+// DaemonSet and ControllerRevision, plus the Scale subresource.
 //
 // Conventions are those of api/meta/v1/meta.proto.
 
@@ -976,6 +976,703 @@ func (x *ReplicaSetCondition) GetMessage() string {
 	return ""
 }
 
+// DaemonSet runs one pod of a template on every node its template's node selector, affinity
+// and tolerations allow.
+type DaemonSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *DaemonSetSpec         `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *DaemonSetStatus       `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DaemonSet) Reset() {
+	*x = DaemonSet{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSet) ProtoMessage() {}
+
+func (x *DaemonSet) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSet.ProtoReflect.Descriptor instead.
+func (*DaemonSet) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DaemonSet) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DaemonSet) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *DaemonSet) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *DaemonSet) GetSpec() *DaemonSetSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *DaemonSet) GetStatus() *DaemonSetStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// DaemonSetList is a list of DaemonSets.
+type DaemonSetList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*DaemonSet           `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DaemonSetList) Reset() {
+	*x = DaemonSetList{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetList) ProtoMessage() {}
+
+func (x *DaemonSetList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetList.ProtoReflect.Descriptor instead.
+func (*DaemonSetList) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DaemonSetList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DaemonSetList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *DaemonSetList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *DaemonSetList) GetItems() []*DaemonSet {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// DaemonSetSpec is the desired state of a DaemonSet.
+type DaemonSetSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// selector picks the daemon pods; it must match the template's labels and cannot change.
+	Selector *v1.LabelSelector `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	// template is the pod run on each node; its restartPolicy is Always.
+	Template *v11.PodTemplateSpec `protobuf:"bytes,2,opt,name=template,proto3" json:"template,omitempty"`
+	// updateStrategy says how pods of an older template are replaced.
+	UpdateStrategy *DaemonSetUpdateStrategy `protobuf:"bytes,3,opt,name=updateStrategy,proto3" json:"updateStrategy,omitempty"`
+	// minReadySeconds is how long a new pod must be Ready, with no container crashing, before
+	// it counts as available.
+	MinReadySeconds int32 `protobuf:"varint,4,opt,name=minReadySeconds,proto3" json:"minReadySeconds,omitempty"`
+	// revisionHistoryLimit is how many old ControllerRevisions are kept for rollback; 10 when
+	// unset.
+	RevisionHistoryLimit *int32 `protobuf:"varint,6,opt,name=revisionHistoryLimit,proto3,oneof" json:"revisionHistoryLimit,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *DaemonSetSpec) Reset() {
+	*x = DaemonSetSpec{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetSpec) ProtoMessage() {}
+
+func (x *DaemonSetSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetSpec.ProtoReflect.Descriptor instead.
+func (*DaemonSetSpec) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DaemonSetSpec) GetSelector() *v1.LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *DaemonSetSpec) GetTemplate() *v11.PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *DaemonSetSpec) GetUpdateStrategy() *DaemonSetUpdateStrategy {
+	if x != nil {
+		return x.UpdateStrategy
+	}
+	return nil
+}
+
+func (x *DaemonSetSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
+}
+
+func (x *DaemonSetSpec) GetRevisionHistoryLimit() int32 {
+	if x != nil && x.RevisionHistoryLimit != nil {
+		return *x.RevisionHistoryLimit
+	}
+	return 0
+}
+
+// DaemonSetUpdateStrategy says how a DaemonSet replaces pods of an older template.
+type DaemonSetUpdateStrategy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is RollingUpdate (the default) or OnDelete (a pod is replaced only once deleted).
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// rollingUpdate bounds a rolling update; set only with type RollingUpdate.
+	RollingUpdate *RollingUpdateDaemonSet `protobuf:"bytes,2,opt,name=rollingUpdate,proto3" json:"rollingUpdate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DaemonSetUpdateStrategy) Reset() {
+	*x = DaemonSetUpdateStrategy{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetUpdateStrategy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetUpdateStrategy) ProtoMessage() {}
+
+func (x *DaemonSetUpdateStrategy) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetUpdateStrategy.ProtoReflect.Descriptor instead.
+func (*DaemonSetUpdateStrategy) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DaemonSetUpdateStrategy) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *DaemonSetUpdateStrategy) GetRollingUpdate() *RollingUpdateDaemonSet {
+	if x != nil {
+		return x.RollingUpdate
+	}
+	return nil
+}
+
+// RollingUpdateDaemonSet bounds a DaemonSet's rolling update.
+type RollingUpdateDaemonSet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// maxUnavailable is how many nodes' daemon pods may be unavailable during the update: a
+	// number or a percentage of the desired pods (rounded up); 1 when unset.
+	MaxUnavailable *v1.IntOrString `protobuf:"bytes,1,opt,name=maxUnavailable,proto3" json:"maxUnavailable,omitempty"`
+	// maxSurge is how many nodes may run an old and a new pod at once during the update: a
+	// number or a percentage (rounded up); 0 when unset. Only one of the two may be non-zero.
+	MaxSurge      *v1.IntOrString `protobuf:"bytes,2,opt,name=maxSurge,proto3" json:"maxSurge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollingUpdateDaemonSet) Reset() {
+	*x = RollingUpdateDaemonSet{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollingUpdateDaemonSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollingUpdateDaemonSet) ProtoMessage() {}
+
+func (x *RollingUpdateDaemonSet) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollingUpdateDaemonSet.ProtoReflect.Descriptor instead.
+func (*RollingUpdateDaemonSet) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RollingUpdateDaemonSet) GetMaxUnavailable() *v1.IntOrString {
+	if x != nil {
+		return x.MaxUnavailable
+	}
+	return nil
+}
+
+func (x *RollingUpdateDaemonSet) GetMaxSurge() *v1.IntOrString {
+	if x != nil {
+		return x.MaxSurge
+	}
+	return nil
+}
+
+// DaemonSetStatus is the observed state of a DaemonSet.
+type DaemonSetStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// currentNumberScheduled is how many nodes run at least one daemon pod and should.
+	CurrentNumberScheduled int32 `protobuf:"varint,1,opt,name=currentNumberScheduled,proto3" json:"currentNumberScheduled,omitempty"`
+	// numberMisscheduled is how many nodes run a daemon pod but should not.
+	NumberMisscheduled int32 `protobuf:"varint,2,opt,name=numberMisscheduled,proto3" json:"numberMisscheduled,omitempty"`
+	// desiredNumberScheduled is how many nodes should run the daemon pod.
+	DesiredNumberScheduled int32 `protobuf:"varint,3,opt,name=desiredNumberScheduled,proto3" json:"desiredNumberScheduled,omitempty"`
+	// numberReady is how many nodes that should run the daemon pod run one that is Ready.
+	NumberReady int32 `protobuf:"varint,4,opt,name=numberReady,proto3" json:"numberReady,omitempty"`
+	// observedGeneration is the generation the controller last acted on.
+	ObservedGeneration int64 `protobuf:"varint,5,opt,name=observedGeneration,proto3" json:"observedGeneration,omitempty"`
+	// updatedNumberScheduled is how many nodes run a pod of the current template.
+	UpdatedNumberScheduled int32 `protobuf:"varint,6,opt,name=updatedNumberScheduled,proto3" json:"updatedNumberScheduled,omitempty"`
+	// numberAvailable is how many nodes that should run the daemon pod run one that is
+	// available (Ready for minReadySeconds).
+	NumberAvailable int32 `protobuf:"varint,7,opt,name=numberAvailable,proto3" json:"numberAvailable,omitempty"`
+	// numberUnavailable is how many nodes that should run the daemon pod run none available.
+	NumberUnavailable int32 `protobuf:"varint,8,opt,name=numberUnavailable,proto3" json:"numberUnavailable,omitempty"`
+	// collisionCount counts hash collisions of the ControllerRevision names.
+	CollisionCount *int32                `protobuf:"varint,9,opt,name=collisionCount,proto3,oneof" json:"collisionCount,omitempty"`
+	Conditions     []*DaemonSetCondition `protobuf:"bytes,10,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DaemonSetStatus) Reset() {
+	*x = DaemonSetStatus{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetStatus) ProtoMessage() {}
+
+func (x *DaemonSetStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetStatus.ProtoReflect.Descriptor instead.
+func (*DaemonSetStatus) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DaemonSetStatus) GetCurrentNumberScheduled() int32 {
+	if x != nil {
+		return x.CurrentNumberScheduled
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetNumberMisscheduled() int32 {
+	if x != nil {
+		return x.NumberMisscheduled
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetDesiredNumberScheduled() int32 {
+	if x != nil {
+		return x.DesiredNumberScheduled
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetNumberReady() int32 {
+	if x != nil {
+		return x.NumberReady
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetUpdatedNumberScheduled() int32 {
+	if x != nil {
+		return x.UpdatedNumberScheduled
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetNumberAvailable() int32 {
+	if x != nil {
+		return x.NumberAvailable
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetNumberUnavailable() int32 {
+	if x != nil {
+		return x.NumberUnavailable
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetCollisionCount() int32 {
+	if x != nil && x.CollisionCount != nil {
+		return *x.CollisionCount
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetConditions() []*DaemonSetCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+// DaemonSetCondition is one condition of a DaemonSet.
+type DaemonSetCondition struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	LastTransitionTime *v1.Time               `protobuf:"bytes,3,opt,name=lastTransitionTime,proto3" json:"lastTransitionTime,omitempty"`
+	Reason             string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message            string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *DaemonSetCondition) Reset() {
+	*x = DaemonSetCondition{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetCondition) ProtoMessage() {}
+
+func (x *DaemonSetCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetCondition.ProtoReflect.Descriptor instead.
+func (*DaemonSetCondition) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DaemonSetCondition) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *DaemonSetCondition) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *DaemonSetCondition) GetLastTransitionTime() *v1.Time {
+	if x != nil {
+		return x.LastTransitionTime
+	}
+	return nil
+}
+
+func (x *DaemonSetCondition) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DaemonSetCondition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// ControllerRevision is an immutable snapshot of a controller's template (the DaemonSet
+// controller's history, for rollouts and rollback).
+type ControllerRevision struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata   *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// data is the snapshot as JSON (for a DaemonSet, the patch that restores its template),
+	// written once.
+	Data *v1.RawExtension `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	// revision is the snapshot's number, higher for newer ones.
+	Revision      int64 `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControllerRevision) Reset() {
+	*x = ControllerRevision{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControllerRevision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControllerRevision) ProtoMessage() {}
+
+func (x *ControllerRevision) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControllerRevision.ProtoReflect.Descriptor instead.
+func (*ControllerRevision) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ControllerRevision) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ControllerRevision) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ControllerRevision) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ControllerRevision) GetData() *v1.RawExtension {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ControllerRevision) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// ControllerRevisionList is a list of ControllerRevisions.
+type ControllerRevisionList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*ControllerRevision  `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControllerRevisionList) Reset() {
+	*x = ControllerRevisionList{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControllerRevisionList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControllerRevisionList) ProtoMessage() {}
+
+func (x *ControllerRevisionList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControllerRevisionList.ProtoReflect.Descriptor instead.
+func (*ControllerRevisionList) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ControllerRevisionList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ControllerRevisionList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ControllerRevisionList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ControllerRevisionList) GetItems() []*ControllerRevision {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 // Scale is the scale subresource (autoscaling/v1 Scale in Kubernetes).
 type Scale struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -990,7 +1687,7 @@ type Scale struct {
 
 func (x *Scale) Reset() {
 	*x = Scale{}
-	mi := &file_api_apps_v1_apps_proto_msgTypes[12]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1699,7 @@ func (x *Scale) String() string {
 func (*Scale) ProtoMessage() {}
 
 func (x *Scale) ProtoReflect() protoreflect.Message {
-	mi := &file_api_apps_v1_apps_proto_msgTypes[12]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1712,7 @@ func (x *Scale) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scale.ProtoReflect.Descriptor instead.
 func (*Scale) Descriptor() ([]byte, []int) {
-	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{12}
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Scale) GetKind() string {
@@ -1063,7 +1760,7 @@ type ScaleSpec struct {
 
 func (x *ScaleSpec) Reset() {
 	*x = ScaleSpec{}
-	mi := &file_api_apps_v1_apps_proto_msgTypes[13]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1772,7 @@ func (x *ScaleSpec) String() string {
 func (*ScaleSpec) ProtoMessage() {}
 
 func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_apps_v1_apps_proto_msgTypes[13]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1785,7 @@ func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleSpec.ProtoReflect.Descriptor instead.
 func (*ScaleSpec) Descriptor() ([]byte, []int) {
-	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{13}
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ScaleSpec) GetReplicas() int32 {
@@ -1109,7 +1806,7 @@ type ScaleStatus struct {
 
 func (x *ScaleStatus) Reset() {
 	*x = ScaleStatus{}
-	mi := &file_api_apps_v1_apps_proto_msgTypes[14]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1818,7 @@ func (x *ScaleStatus) String() string {
 func (*ScaleStatus) ProtoMessage() {}
 
 func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_apps_v1_apps_proto_msgTypes[14]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1831,7 @@ func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleStatus.ProtoReflect.Descriptor instead.
 func (*ScaleStatus) Descriptor() ([]byte, []int) {
-	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{14}
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScaleStatus) GetReplicas() int32 {
@@ -1249,7 +1946,71 @@ const file_api_apps_v1_apps_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x06status\x12I\n" +
 	"\x12lastTransitionTime\x18\x03 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"\xe6\x01\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"\xf8\x01\n" +
+	"\tDaemonSet\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x126\n" +
+	"\x04spec\x18\x04 \x01(\v2\".kubelab.api.apps.v1.DaemonSetSpecR\x04spec\x12B\n" +
+	"\x06status\x18\x05 \x01(\v2$.kubelab.api.apps.v1.DaemonSetStatusB\x04\xc8\xf3\x18\x01R\x06status\"\xba\x01\n" +
+	"\rDaemonSetList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12:\n" +
+	"\x05items\x18\x04 \x03(\v2\x1e.kubelab.api.apps.v1.DaemonSetB\x04\xc8\xf3\x18\x01R\x05items\"\xef\x02\n" +
+	"\rDaemonSetSpec\x12>\n" +
+	"\bselector\x18\x01 \x01(\v2\".kubelab.api.meta.v1.LabelSelectorR\bselector\x12F\n" +
+	"\btemplate\x18\x02 \x01(\v2$.kubelab.api.core.v1.PodTemplateSpecB\x04\xc8\xf3\x18\x01R\btemplate\x12Z\n" +
+	"\x0eupdateStrategy\x18\x03 \x01(\v2,.kubelab.api.apps.v1.DaemonSetUpdateStrategyB\x04\xc8\xf3\x18\x01R\x0eupdateStrategy\x12(\n" +
+	"\x0fminReadySeconds\x18\x04 \x01(\x05R\x0fminReadySeconds\x127\n" +
+	"\x14revisionHistoryLimit\x18\x06 \x01(\x05H\x00R\x14revisionHistoryLimit\x88\x01\x01B\x17\n" +
+	"\x15_revisionHistoryLimit\"\x80\x01\n" +
+	"\x17DaemonSetUpdateStrategy\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12Q\n" +
+	"\rrollingUpdate\x18\x02 \x01(\v2+.kubelab.api.apps.v1.RollingUpdateDaemonSetR\rrollingUpdate\"\xa0\x01\n" +
+	"\x16RollingUpdateDaemonSet\x12H\n" +
+	"\x0emaxUnavailable\x18\x01 \x01(\v2 .kubelab.api.meta.v1.IntOrStringR\x0emaxUnavailable\x12<\n" +
+	"\bmaxSurge\x18\x02 \x01(\v2 .kubelab.api.meta.v1.IntOrStringR\bmaxSurge\"\xb4\x04\n" +
+	"\x0fDaemonSetStatus\x12<\n" +
+	"\x16currentNumberScheduled\x18\x01 \x01(\x05B\x04\xc8\xf3\x18\x01R\x16currentNumberScheduled\x124\n" +
+	"\x12numberMisscheduled\x18\x02 \x01(\x05B\x04\xc8\xf3\x18\x01R\x12numberMisscheduled\x12<\n" +
+	"\x16desiredNumberScheduled\x18\x03 \x01(\x05B\x04\xc8\xf3\x18\x01R\x16desiredNumberScheduled\x12&\n" +
+	"\vnumberReady\x18\x04 \x01(\x05B\x04\xc8\xf3\x18\x01R\vnumberReady\x12.\n" +
+	"\x12observedGeneration\x18\x05 \x01(\x03R\x12observedGeneration\x126\n" +
+	"\x16updatedNumberScheduled\x18\x06 \x01(\x05R\x16updatedNumberScheduled\x12(\n" +
+	"\x0fnumberAvailable\x18\a \x01(\x05R\x0fnumberAvailable\x12,\n" +
+	"\x11numberUnavailable\x18\b \x01(\x05R\x11numberUnavailable\x12+\n" +
+	"\x0ecollisionCount\x18\t \x01(\x05H\x00R\x0ecollisionCount\x88\x01\x01\x12G\n" +
+	"\n" +
+	"conditions\x18\n" +
+	" \x03(\v2'.kubelab.api.apps.v1.DaemonSetConditionR\n" +
+	"conditionsB\x11\n" +
+	"\x0f_collisionCount\"\xc9\x01\n" +
+	"\x12DaemonSetCondition\x12\x18\n" +
+	"\x04type\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04type\x12\x1c\n" +
+	"\x06status\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x06status\x12I\n" +
+	"\x12lastTransitionTime\x18\x03 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x12lastTransitionTime\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"\xe4\x01\n" +
+	"\x12ControllerRevision\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12;\n" +
+	"\x04data\x18\x04 \x01(\v2!.kubelab.api.meta.v1.RawExtensionB\x04\xc8\xf3\x18\x01R\x04data\x12 \n" +
+	"\brevision\x18\x05 \x01(\x03B\x04\xc8\xf3\x18\x01R\brevision\"\xcc\x01\n" +
+	"\x16ControllerRevisionList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12C\n" +
+	"\x05items\x18\x04 \x03(\v2'.kubelab.api.apps.v1.ControllerRevisionB\x04\xc8\xf3\x18\x01R\x05items\"\xe6\x01\n" +
 	"\x05Scale\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
 	"\n" +
@@ -1276,7 +2037,7 @@ func file_api_apps_v1_apps_proto_rawDescGZIP() []byte {
 	return file_api_apps_v1_apps_proto_rawDescData
 }
 
-var file_api_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_api_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_api_apps_v1_apps_proto_goTypes = []any{
 	(*Deployment)(nil),              // 0: kubelab.api.apps.v1.Deployment
 	(*DeploymentList)(nil),          // 1: kubelab.api.apps.v1.DeploymentList
@@ -1290,48 +2051,75 @@ var file_api_apps_v1_apps_proto_goTypes = []any{
 	(*ReplicaSetSpec)(nil),          // 9: kubelab.api.apps.v1.ReplicaSetSpec
 	(*ReplicaSetStatus)(nil),        // 10: kubelab.api.apps.v1.ReplicaSetStatus
 	(*ReplicaSetCondition)(nil),     // 11: kubelab.api.apps.v1.ReplicaSetCondition
-	(*Scale)(nil),                   // 12: kubelab.api.apps.v1.Scale
-	(*ScaleSpec)(nil),               // 13: kubelab.api.apps.v1.ScaleSpec
-	(*ScaleStatus)(nil),             // 14: kubelab.api.apps.v1.ScaleStatus
-	(*v1.ObjectMeta)(nil),           // 15: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),             // 16: kubelab.api.meta.v1.ListMeta
-	(*v1.LabelSelector)(nil),        // 17: kubelab.api.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil),     // 18: kubelab.api.core.v1.PodTemplateSpec
-	(*v1.IntOrString)(nil),          // 19: kubelab.api.meta.v1.IntOrString
-	(*v1.Time)(nil),                 // 20: kubelab.api.meta.v1.Time
+	(*DaemonSet)(nil),               // 12: kubelab.api.apps.v1.DaemonSet
+	(*DaemonSetList)(nil),           // 13: kubelab.api.apps.v1.DaemonSetList
+	(*DaemonSetSpec)(nil),           // 14: kubelab.api.apps.v1.DaemonSetSpec
+	(*DaemonSetUpdateStrategy)(nil), // 15: kubelab.api.apps.v1.DaemonSetUpdateStrategy
+	(*RollingUpdateDaemonSet)(nil),  // 16: kubelab.api.apps.v1.RollingUpdateDaemonSet
+	(*DaemonSetStatus)(nil),         // 17: kubelab.api.apps.v1.DaemonSetStatus
+	(*DaemonSetCondition)(nil),      // 18: kubelab.api.apps.v1.DaemonSetCondition
+	(*ControllerRevision)(nil),      // 19: kubelab.api.apps.v1.ControllerRevision
+	(*ControllerRevisionList)(nil),  // 20: kubelab.api.apps.v1.ControllerRevisionList
+	(*Scale)(nil),                   // 21: kubelab.api.apps.v1.Scale
+	(*ScaleSpec)(nil),               // 22: kubelab.api.apps.v1.ScaleSpec
+	(*ScaleStatus)(nil),             // 23: kubelab.api.apps.v1.ScaleStatus
+	(*v1.ObjectMeta)(nil),           // 24: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),             // 25: kubelab.api.meta.v1.ListMeta
+	(*v1.LabelSelector)(nil),        // 26: kubelab.api.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil),     // 27: kubelab.api.core.v1.PodTemplateSpec
+	(*v1.IntOrString)(nil),          // 28: kubelab.api.meta.v1.IntOrString
+	(*v1.Time)(nil),                 // 29: kubelab.api.meta.v1.Time
+	(*v1.RawExtension)(nil),         // 30: kubelab.api.meta.v1.RawExtension
 }
 var file_api_apps_v1_apps_proto_depIdxs = []int32{
-	15, // 0: kubelab.api.apps.v1.Deployment.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	24, // 0: kubelab.api.apps.v1.Deployment.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	2,  // 1: kubelab.api.apps.v1.Deployment.spec:type_name -> kubelab.api.apps.v1.DeploymentSpec
 	5,  // 2: kubelab.api.apps.v1.Deployment.status:type_name -> kubelab.api.apps.v1.DeploymentStatus
-	16, // 3: kubelab.api.apps.v1.DeploymentList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	25, // 3: kubelab.api.apps.v1.DeploymentList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	0,  // 4: kubelab.api.apps.v1.DeploymentList.items:type_name -> kubelab.api.apps.v1.Deployment
-	17, // 5: kubelab.api.apps.v1.DeploymentSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	18, // 6: kubelab.api.apps.v1.DeploymentSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	26, // 5: kubelab.api.apps.v1.DeploymentSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	27, // 6: kubelab.api.apps.v1.DeploymentSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
 	3,  // 7: kubelab.api.apps.v1.DeploymentSpec.strategy:type_name -> kubelab.api.apps.v1.DeploymentStrategy
 	4,  // 8: kubelab.api.apps.v1.DeploymentStrategy.rollingUpdate:type_name -> kubelab.api.apps.v1.RollingUpdateDeployment
-	19, // 9: kubelab.api.apps.v1.RollingUpdateDeployment.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
-	19, // 10: kubelab.api.apps.v1.RollingUpdateDeployment.maxSurge:type_name -> kubelab.api.meta.v1.IntOrString
+	28, // 9: kubelab.api.apps.v1.RollingUpdateDeployment.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
+	28, // 10: kubelab.api.apps.v1.RollingUpdateDeployment.maxSurge:type_name -> kubelab.api.meta.v1.IntOrString
 	6,  // 11: kubelab.api.apps.v1.DeploymentStatus.conditions:type_name -> kubelab.api.apps.v1.DeploymentCondition
-	20, // 12: kubelab.api.apps.v1.DeploymentCondition.lastUpdateTime:type_name -> kubelab.api.meta.v1.Time
-	20, // 13: kubelab.api.apps.v1.DeploymentCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	15, // 14: kubelab.api.apps.v1.ReplicaSet.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	29, // 12: kubelab.api.apps.v1.DeploymentCondition.lastUpdateTime:type_name -> kubelab.api.meta.v1.Time
+	29, // 13: kubelab.api.apps.v1.DeploymentCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	24, // 14: kubelab.api.apps.v1.ReplicaSet.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	9,  // 15: kubelab.api.apps.v1.ReplicaSet.spec:type_name -> kubelab.api.apps.v1.ReplicaSetSpec
 	10, // 16: kubelab.api.apps.v1.ReplicaSet.status:type_name -> kubelab.api.apps.v1.ReplicaSetStatus
-	16, // 17: kubelab.api.apps.v1.ReplicaSetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	25, // 17: kubelab.api.apps.v1.ReplicaSetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	7,  // 18: kubelab.api.apps.v1.ReplicaSetList.items:type_name -> kubelab.api.apps.v1.ReplicaSet
-	17, // 19: kubelab.api.apps.v1.ReplicaSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	18, // 20: kubelab.api.apps.v1.ReplicaSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	26, // 19: kubelab.api.apps.v1.ReplicaSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	27, // 20: kubelab.api.apps.v1.ReplicaSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
 	11, // 21: kubelab.api.apps.v1.ReplicaSetStatus.conditions:type_name -> kubelab.api.apps.v1.ReplicaSetCondition
-	20, // 22: kubelab.api.apps.v1.ReplicaSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	15, // 23: kubelab.api.apps.v1.Scale.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	13, // 24: kubelab.api.apps.v1.Scale.spec:type_name -> kubelab.api.apps.v1.ScaleSpec
-	14, // 25: kubelab.api.apps.v1.Scale.status:type_name -> kubelab.api.apps.v1.ScaleStatus
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	29, // 22: kubelab.api.apps.v1.ReplicaSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	24, // 23: kubelab.api.apps.v1.DaemonSet.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	14, // 24: kubelab.api.apps.v1.DaemonSet.spec:type_name -> kubelab.api.apps.v1.DaemonSetSpec
+	17, // 25: kubelab.api.apps.v1.DaemonSet.status:type_name -> kubelab.api.apps.v1.DaemonSetStatus
+	25, // 26: kubelab.api.apps.v1.DaemonSetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	12, // 27: kubelab.api.apps.v1.DaemonSetList.items:type_name -> kubelab.api.apps.v1.DaemonSet
+	26, // 28: kubelab.api.apps.v1.DaemonSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	27, // 29: kubelab.api.apps.v1.DaemonSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	15, // 30: kubelab.api.apps.v1.DaemonSetSpec.updateStrategy:type_name -> kubelab.api.apps.v1.DaemonSetUpdateStrategy
+	16, // 31: kubelab.api.apps.v1.DaemonSetUpdateStrategy.rollingUpdate:type_name -> kubelab.api.apps.v1.RollingUpdateDaemonSet
+	28, // 32: kubelab.api.apps.v1.RollingUpdateDaemonSet.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
+	28, // 33: kubelab.api.apps.v1.RollingUpdateDaemonSet.maxSurge:type_name -> kubelab.api.meta.v1.IntOrString
+	18, // 34: kubelab.api.apps.v1.DaemonSetStatus.conditions:type_name -> kubelab.api.apps.v1.DaemonSetCondition
+	29, // 35: kubelab.api.apps.v1.DaemonSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	24, // 36: kubelab.api.apps.v1.ControllerRevision.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	30, // 37: kubelab.api.apps.v1.ControllerRevision.data:type_name -> kubelab.api.meta.v1.RawExtension
+	25, // 38: kubelab.api.apps.v1.ControllerRevisionList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	19, // 39: kubelab.api.apps.v1.ControllerRevisionList.items:type_name -> kubelab.api.apps.v1.ControllerRevision
+	24, // 40: kubelab.api.apps.v1.Scale.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	22, // 41: kubelab.api.apps.v1.Scale.spec:type_name -> kubelab.api.apps.v1.ScaleSpec
+	23, // 42: kubelab.api.apps.v1.Scale.status:type_name -> kubelab.api.apps.v1.ScaleStatus
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_api_apps_v1_apps_proto_init() }
@@ -1343,13 +2131,15 @@ func file_api_apps_v1_apps_proto_init() {
 	file_api_apps_v1_apps_proto_msgTypes[5].OneofWrappers = []any{}
 	file_api_apps_v1_apps_proto_msgTypes[9].OneofWrappers = []any{}
 	file_api_apps_v1_apps_proto_msgTypes[10].OneofWrappers = []any{}
+	file_api_apps_v1_apps_proto_msgTypes[14].OneofWrappers = []any{}
+	file_api_apps_v1_apps_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_apps_v1_apps_proto_rawDesc), len(file_api_apps_v1_apps_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

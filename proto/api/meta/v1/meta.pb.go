@@ -294,6 +294,53 @@ func (x *Quantity) GetString_() string {
 	return ""
 }
 
+// RawExtension is a JSON document kept as it was written (Kubernetes' runtime.RawExtension,
+// as a ControllerRevision's data): inline JSON on the wire, null when empty; the bytes in
+// protobuf, as Kubernetes' own protobuf holds them.
+type RawExtension struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Raw           []byte                 `protobuf:"bytes,1,opt,name=raw,proto3" json:"raw,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RawExtension) Reset() {
+	*x = RawExtension{}
+	mi := &file_api_meta_v1_meta_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RawExtension) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RawExtension) ProtoMessage() {}
+
+func (x *RawExtension) ProtoReflect() protoreflect.Message {
+	mi := &file_api_meta_v1_meta_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RawExtension.ProtoReflect.Descriptor instead.
+func (*RawExtension) Descriptor() ([]byte, []int) {
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RawExtension) GetRaw() []byte {
+	if x != nil {
+		return x.Raw
+	}
+	return nil
+}
+
 type TypeMeta struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -304,7 +351,7 @@ type TypeMeta struct {
 
 func (x *TypeMeta) Reset() {
 	*x = TypeMeta{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -316,7 +363,7 @@ func (x *TypeMeta) String() string {
 func (*TypeMeta) ProtoMessage() {}
 
 func (x *TypeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -329,7 +376,7 @@ func (x *TypeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeMeta.ProtoReflect.Descriptor instead.
 func (*TypeMeta) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TypeMeta) GetKind() string {
@@ -360,7 +407,7 @@ type OwnerReference struct {
 
 func (x *OwnerReference) Reset() {
 	*x = OwnerReference{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +419,7 @@ func (x *OwnerReference) String() string {
 func (*OwnerReference) ProtoMessage() {}
 
 func (x *OwnerReference) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +432,7 @@ func (x *OwnerReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerReference.ProtoReflect.Descriptor instead.
 func (*OwnerReference) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{6}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OwnerReference) GetApiVersion() string {
@@ -452,7 +499,7 @@ type ObjectMeta struct {
 
 func (x *ObjectMeta) Reset() {
 	*x = ObjectMeta{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +511,7 @@ func (x *ObjectMeta) String() string {
 func (*ObjectMeta) ProtoMessage() {}
 
 func (x *ObjectMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +524,7 @@ func (x *ObjectMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectMeta.ProtoReflect.Descriptor instead.
 func (*ObjectMeta) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{7}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ObjectMeta) GetName() string {
@@ -590,7 +637,7 @@ type ListMeta struct {
 
 func (x *ListMeta) Reset() {
 	*x = ListMeta{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +649,7 @@ func (x *ListMeta) String() string {
 func (*ListMeta) ProtoMessage() {}
 
 func (x *ListMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +662,7 @@ func (x *ListMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMeta.ProtoReflect.Descriptor instead.
 func (*ListMeta) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{8}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListMeta) GetSelfLink() string {
@@ -658,7 +705,7 @@ type LabelSelectorRequirement struct {
 
 func (x *LabelSelectorRequirement) Reset() {
 	*x = LabelSelectorRequirement{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +717,7 @@ func (x *LabelSelectorRequirement) String() string {
 func (*LabelSelectorRequirement) ProtoMessage() {}
 
 func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +730,7 @@ func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*LabelSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{9}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LabelSelectorRequirement) GetKey() string {
@@ -717,7 +764,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +776,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +789,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{10}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LabelSelector) GetMatchLabels() map[string]string {
@@ -781,7 +828,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +840,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +853,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Condition) GetType() string {
@@ -862,7 +909,7 @@ type StatusCause struct {
 
 func (x *StatusCause) Reset() {
 	*x = StatusCause{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +921,7 @@ func (x *StatusCause) String() string {
 func (*StatusCause) ProtoMessage() {}
 
 func (x *StatusCause) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +934,7 @@ func (x *StatusCause) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusCause.ProtoReflect.Descriptor instead.
 func (*StatusCause) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{12}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StatusCause) GetReason() string {
@@ -925,7 +972,7 @@ type StatusDetails struct {
 
 func (x *StatusDetails) Reset() {
 	*x = StatusDetails{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +984,7 @@ func (x *StatusDetails) String() string {
 func (*StatusDetails) ProtoMessage() {}
 
 func (x *StatusDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +997,7 @@ func (x *StatusDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusDetails.ProtoReflect.Descriptor instead.
 func (*StatusDetails) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{13}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StatusDetails) GetName() string {
@@ -1013,7 +1060,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1072,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1085,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{14}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Status) GetKind() string {
@@ -1107,7 +1154,7 @@ type Preconditions struct {
 
 func (x *Preconditions) Reset() {
 	*x = Preconditions{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[15]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1166,7 @@ func (x *Preconditions) String() string {
 func (*Preconditions) ProtoMessage() {}
 
 func (x *Preconditions) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[15]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1179,7 @@ func (x *Preconditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Preconditions.ProtoReflect.Descriptor instead.
 func (*Preconditions) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{15}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Preconditions) GetUid() string {
@@ -1165,7 +1212,7 @@ type DeleteOptions struct {
 
 func (x *DeleteOptions) Reset() {
 	*x = DeleteOptions{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[16]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1224,7 @@ func (x *DeleteOptions) String() string {
 func (*DeleteOptions) ProtoMessage() {}
 
 func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[16]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1237,7 @@ func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOptions.ProtoReflect.Descriptor instead.
 func (*DeleteOptions) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{16}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteOptions) GetKind() string {
@@ -1280,7 +1327,9 @@ const file_api_meta_v1_meta_proto_rawDesc = "" +
 	"\x06intVal\x18\x02 \x01(\x05R\x06intVal\x12\x16\n" +
 	"\x06strVal\x18\x03 \x01(\tR\x06strVal\"\"\n" +
 	"\bQuantity\x12\x16\n" +
-	"\x06string\x18\x01 \x01(\tR\x06string\">\n" +
+	"\x06string\x18\x01 \x01(\tR\x06string\" \n" +
+	"\fRawExtension\x12\x10\n" +
+	"\x03raw\x18\x01 \x01(\fR\x03raw\">\n" +
 	"\bTypeMeta\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
 	"\n" +
@@ -1405,44 +1454,45 @@ func file_api_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_api_meta_v1_meta_proto_rawDescData
 }
 
-var file_api_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_api_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_api_meta_v1_meta_proto_goTypes = []any{
 	(*Time)(nil),                      // 0: kubelab.api.meta.v1.Time
 	(*MicroTime)(nil),                 // 1: kubelab.api.meta.v1.MicroTime
 	(*Duration)(nil),                  // 2: kubelab.api.meta.v1.Duration
 	(*IntOrString)(nil),               // 3: kubelab.api.meta.v1.IntOrString
 	(*Quantity)(nil),                  // 4: kubelab.api.meta.v1.Quantity
-	(*TypeMeta)(nil),                  // 5: kubelab.api.meta.v1.TypeMeta
-	(*OwnerReference)(nil),            // 6: kubelab.api.meta.v1.OwnerReference
-	(*ObjectMeta)(nil),                // 7: kubelab.api.meta.v1.ObjectMeta
-	(*ListMeta)(nil),                  // 8: kubelab.api.meta.v1.ListMeta
-	(*LabelSelectorRequirement)(nil),  // 9: kubelab.api.meta.v1.LabelSelectorRequirement
-	(*LabelSelector)(nil),             // 10: kubelab.api.meta.v1.LabelSelector
-	(*Condition)(nil),                 // 11: kubelab.api.meta.v1.Condition
-	(*StatusCause)(nil),               // 12: kubelab.api.meta.v1.StatusCause
-	(*StatusDetails)(nil),             // 13: kubelab.api.meta.v1.StatusDetails
-	(*Status)(nil),                    // 14: kubelab.api.meta.v1.Status
-	(*Preconditions)(nil),             // 15: kubelab.api.meta.v1.Preconditions
-	(*DeleteOptions)(nil),             // 16: kubelab.api.meta.v1.DeleteOptions
-	nil,                               // 17: kubelab.api.meta.v1.ObjectMeta.LabelsEntry
-	nil,                               // 18: kubelab.api.meta.v1.ObjectMeta.AnnotationsEntry
-	nil,                               // 19: kubelab.api.meta.v1.LabelSelector.MatchLabelsEntry
-	(*descriptorpb.FieldOptions)(nil), // 20: google.protobuf.FieldOptions
+	(*RawExtension)(nil),              // 5: kubelab.api.meta.v1.RawExtension
+	(*TypeMeta)(nil),                  // 6: kubelab.api.meta.v1.TypeMeta
+	(*OwnerReference)(nil),            // 7: kubelab.api.meta.v1.OwnerReference
+	(*ObjectMeta)(nil),                // 8: kubelab.api.meta.v1.ObjectMeta
+	(*ListMeta)(nil),                  // 9: kubelab.api.meta.v1.ListMeta
+	(*LabelSelectorRequirement)(nil),  // 10: kubelab.api.meta.v1.LabelSelectorRequirement
+	(*LabelSelector)(nil),             // 11: kubelab.api.meta.v1.LabelSelector
+	(*Condition)(nil),                 // 12: kubelab.api.meta.v1.Condition
+	(*StatusCause)(nil),               // 13: kubelab.api.meta.v1.StatusCause
+	(*StatusDetails)(nil),             // 14: kubelab.api.meta.v1.StatusDetails
+	(*Status)(nil),                    // 15: kubelab.api.meta.v1.Status
+	(*Preconditions)(nil),             // 16: kubelab.api.meta.v1.Preconditions
+	(*DeleteOptions)(nil),             // 17: kubelab.api.meta.v1.DeleteOptions
+	nil,                               // 18: kubelab.api.meta.v1.ObjectMeta.LabelsEntry
+	nil,                               // 19: kubelab.api.meta.v1.ObjectMeta.AnnotationsEntry
+	nil,                               // 20: kubelab.api.meta.v1.LabelSelector.MatchLabelsEntry
+	(*descriptorpb.FieldOptions)(nil), // 21: google.protobuf.FieldOptions
 }
 var file_api_meta_v1_meta_proto_depIdxs = []int32{
 	0,  // 0: kubelab.api.meta.v1.ObjectMeta.creationTimestamp:type_name -> kubelab.api.meta.v1.Time
 	0,  // 1: kubelab.api.meta.v1.ObjectMeta.deletionTimestamp:type_name -> kubelab.api.meta.v1.Time
-	17, // 2: kubelab.api.meta.v1.ObjectMeta.labels:type_name -> kubelab.api.meta.v1.ObjectMeta.LabelsEntry
-	18, // 3: kubelab.api.meta.v1.ObjectMeta.annotations:type_name -> kubelab.api.meta.v1.ObjectMeta.AnnotationsEntry
-	6,  // 4: kubelab.api.meta.v1.ObjectMeta.ownerReferences:type_name -> kubelab.api.meta.v1.OwnerReference
-	19, // 5: kubelab.api.meta.v1.LabelSelector.matchLabels:type_name -> kubelab.api.meta.v1.LabelSelector.MatchLabelsEntry
-	9,  // 6: kubelab.api.meta.v1.LabelSelector.matchExpressions:type_name -> kubelab.api.meta.v1.LabelSelectorRequirement
+	18, // 2: kubelab.api.meta.v1.ObjectMeta.labels:type_name -> kubelab.api.meta.v1.ObjectMeta.LabelsEntry
+	19, // 3: kubelab.api.meta.v1.ObjectMeta.annotations:type_name -> kubelab.api.meta.v1.ObjectMeta.AnnotationsEntry
+	7,  // 4: kubelab.api.meta.v1.ObjectMeta.ownerReferences:type_name -> kubelab.api.meta.v1.OwnerReference
+	20, // 5: kubelab.api.meta.v1.LabelSelector.matchLabels:type_name -> kubelab.api.meta.v1.LabelSelector.MatchLabelsEntry
+	10, // 6: kubelab.api.meta.v1.LabelSelector.matchExpressions:type_name -> kubelab.api.meta.v1.LabelSelectorRequirement
 	0,  // 7: kubelab.api.meta.v1.Condition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	12, // 8: kubelab.api.meta.v1.StatusDetails.causes:type_name -> kubelab.api.meta.v1.StatusCause
-	8,  // 9: kubelab.api.meta.v1.Status.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	13, // 10: kubelab.api.meta.v1.Status.details:type_name -> kubelab.api.meta.v1.StatusDetails
-	15, // 11: kubelab.api.meta.v1.DeleteOptions.preconditions:type_name -> kubelab.api.meta.v1.Preconditions
-	20, // 12: kubelab.api.meta.v1.emit_empty:extendee -> google.protobuf.FieldOptions
+	13, // 8: kubelab.api.meta.v1.StatusDetails.causes:type_name -> kubelab.api.meta.v1.StatusCause
+	9,  // 9: kubelab.api.meta.v1.Status.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	14, // 10: kubelab.api.meta.v1.Status.details:type_name -> kubelab.api.meta.v1.StatusDetails
+	16, // 11: kubelab.api.meta.v1.DeleteOptions.preconditions:type_name -> kubelab.api.meta.v1.Preconditions
+	21, // 12: kubelab.api.meta.v1.emit_empty:extendee -> google.protobuf.FieldOptions
 	13, // [13:13] is the sub-list for method output_type
 	13, // [13:13] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
@@ -1455,18 +1505,18 @@ func file_api_meta_v1_meta_proto_init() {
 	if File_api_meta_v1_meta_proto != nil {
 		return
 	}
-	file_api_meta_v1_meta_proto_msgTypes[6].OneofWrappers = []any{}
 	file_api_meta_v1_meta_proto_msgTypes[7].OneofWrappers = []any{}
 	file_api_meta_v1_meta_proto_msgTypes[8].OneofWrappers = []any{}
-	file_api_meta_v1_meta_proto_msgTypes[15].OneofWrappers = []any{}
+	file_api_meta_v1_meta_proto_msgTypes[9].OneofWrappers = []any{}
 	file_api_meta_v1_meta_proto_msgTypes[16].OneofWrappers = []any{}
+	file_api_meta_v1_meta_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_meta_v1_meta_proto_rawDesc), len(file_api_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 1,
 			NumServices:   0,
 		},
