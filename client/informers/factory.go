@@ -218,6 +218,12 @@ func (f *SharedInformerFactory) Deployments() Informer[*appsv1.Deployment] {
 func (f *SharedInformerFactory) ReplicaSets() Informer[*appsv1.ReplicaSet] {
 	return mustFor[*appsv1.ReplicaSet](f, scheme.GroupApps, "ReplicaSet")
 }
+func (f *SharedInformerFactory) DaemonSets() Informer[*appsv1.DaemonSet] {
+	return mustFor[*appsv1.DaemonSet](f, scheme.GroupApps, "DaemonSet")
+}
+func (f *SharedInformerFactory) ControllerRevisions() Informer[*appsv1.ControllerRevision] {
+	return mustFor[*appsv1.ControllerRevision](f, scheme.GroupApps, "ControllerRevision")
+}
 func (f *SharedInformerFactory) PodDisruptionBudgets() Informer[*policyv1.PodDisruptionBudget] {
 	return mustFor[*policyv1.PodDisruptionBudget](f, scheme.GroupPolicy, "PodDisruptionBudget")
 }

@@ -195,6 +195,8 @@ type (
 	CronJobClient        = Resource[*batchv1.CronJob, *batchv1.CronJobList]
 	DeploymentClient     = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
 	ReplicaSetClient     = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
+	DaemonSetClient      = Resource[*appsv1.DaemonSet, *appsv1.DaemonSetList]
+	RevisionClient       = Resource[*appsv1.ControllerRevision, *appsv1.ControllerRevisionList]
 	LeaseClient          = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
 	ClusterRoleClient    = Resource[*rbacv1.ClusterRole, *rbacv1.ClusterRoleList]
 )
@@ -251,6 +253,16 @@ func (c *Clientset) Deployments(ns string) *DeploymentClient {
 // ReplicaSets in namespace ns.
 func (c *Clientset) ReplicaSets(ns string) *ReplicaSetClient {
 	return NewResource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList](c.t, ns)
+}
+
+// DaemonSets in namespace ns.
+func (c *Clientset) DaemonSets(ns string) *DaemonSetClient {
+	return NewResource[*appsv1.DaemonSet, *appsv1.DaemonSetList](c.t, ns)
+}
+
+// ControllerRevisions in namespace ns.
+func (c *Clientset) ControllerRevisions(ns string) *RevisionClient {
+	return NewResource[*appsv1.ControllerRevision, *appsv1.ControllerRevisionList](c.t, ns)
 }
 
 // PodDisruptionBudgets in namespace ns.
