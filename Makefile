@@ -9,10 +9,10 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-MODULES := proto client apiserver controller-manager scheduler kubelet kubectl proxy test
+MODULES := proto client apiserver controller-manager scheduler kubelet kubectl proxy dns test
 # Every command, built into bin/ by `make build`.
 CMDS := ./apiserver/cmd/apiserver ./controller-manager/cmd/controller-manager ./scheduler/cmd/scheduler \
-	./kubelet/cmd/kubelet ./kubectl/cmd/kubectl ./proxy/cmd/proxy ./test/cmd/kubelab-cri
+	./kubelet/cmd/kubelet ./kubectl/cmd/kubectl ./proxy/cmd/proxy ./dns/cmd/dns ./test/cmd/kubelab-cri
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 # Two cores: keep parallelism modest so tests with real etcd are not starved.
