@@ -84,7 +84,7 @@ clean: down
 
 # ---- node: containerd, CNI, offline images, local registry (see deploy/node/README.md) ----
 # node-deps   apt-install containerd, runc, CNI plugins, iptables, skopeo, docker-registry, nginx
-# images      build nginx:1.14.2 and pause:3.9 into .local/images (cached), start the local
+# images      build nginx:1.14.2, pause:3.9 and kubelab/dns:1.0.0 into .local/images (cached), start the local
 #             registry on 127.0.0.1:5000 and push them (skipped when unchanged)
 # node-smoke  everything above + kubelab's containerd + a real CRI pod answering HTTP (root)
 .PHONY: node-deps images node-smoke

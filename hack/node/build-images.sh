@@ -3,6 +3,7 @@
 #   nginx:1.14.2  Debian's nginx binary + its shared libraries + deploy/images/nginx/*
 #                 + /usr/local/bin/kubelab-tool (hack/node/mkimage/cmd/kubelab-tool; no shell)
 #   pause:3.9     static Go binary hack/node/mkimage/cmd/pause (also tagged :3.6)
+#   kubelab/dns:1.0.0  the cluster DNS server, static Go binary ./dns/cmd/dns (the addon's image)
 # Cached by content: each image is rebuilt only when a hash of its inputs changed.
 #
 #   hack/node/build-images.sh [OUT_DIR]      (default: <repo>/.local/images)
@@ -69,6 +70,27 @@ else
     -tag registry.k8s.io/pause:3.9 -tag registry.k8s.io/pause:3.6 \
     -entrypoint '["/pause"]' -user 65535:65535
   echo "$h" > "$out/pause-3.9.inputs"
+  rm -rf "$rfs"; trap - EXIT
+fi
+# ---- dns --------------------------------------------------------------------------------
+# kubelab's cluster DNS (deploy/addons/dns.yaml), built from this checkout's workspace. Built
+# static and without paths or VCS stamps, the same source gives the same binary, so its hash
+# is the image's input.
+(cd "$root" && GOWORK= go build -trimpath -buildvcs=false -ldflags '-s -w' -o "$out/bin/dns" ./dns/cmd/dns)
+h=$(hash "$out/bin/dns" "$img"/dns/* "${mkimage_src[@]}"; go version)
+if up_to_date dns-1.0.0 "$h"; then
+  echo "build-images: kubelab/dns:1.0.0 up to date ($out/dns-1.0.0.tar)"
+else
+  rfs=$(mktemp -d); trap 'rm -rf "$rfs"' EXIT
+  install -D -m 0755 "$out/bin/dns" "$rfs/dns"
+  install -D -m 0644 "$img/dns/passwd" "$rfs/etc/passwd"
+  install -D -m 0644 "$img/dns/group" "$rfs/etc/group"
+  mkdir -p "$rfs/tmp"; chmod 1777 "$rfs/tmp"
+  "$out/bin/mkimage" -rootfs "$rfs" -o "$out/dns-1.0.0.tar" \
+    -tag docker.io/kubelab/dns:1.0.0 \
+    -entrypoint '["/dns"]' -expose 53/udp -expose 53/tcp -expose 9153/tcp -stopsignal SIGTERM \
+    -label org.opencontainers.image.source=kubelab/dns
+  echo "$h" > "$out/dns-1.0.0.inputs"
   rm -rf "$rfs"; trap - EXIT
 fi
 ls -l "$out"/*.tar

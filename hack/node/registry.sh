@@ -66,12 +66,13 @@ push_one() {
 
 push() {
   answers || { echo "registry: not answering on $addr; run '$0 start'" >&2; exit 1; }
-  for f in nginx-1.14.2 pause-3.9; do
+  for f in nginx-1.14.2 pause-3.9 dns-1.0.0; do
     [ -f "$images/$f.tar" ] || { echo "registry: $images/$f.tar missing; run hack/node/build-images.sh" >&2; exit 1; }
   done
   push_one nginx-1.14.2 library/nginx:1.14.2
   push_one pause-3.9 pause:3.9
   push_one pause-3.9 pause:3.6
+  push_one dns-1.0.0 kubelab/dns:1.0.0
 }
 
 case "${1:-}" in
