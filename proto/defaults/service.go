@@ -81,8 +81,15 @@ func Endpoints(ep *corev1.Endpoints) {
 }
 
 // EndpointSlice defaults each port's name to "" and protocol to TCP, as discovery/v1's
-// SetDefaults_EndpointPort.
+// SetDefaults_EndpointPort, and gives every endpoint its conditions: upstream's are a struct,
+// always there and written as {} when empty, so a stored slice must hold them too or a
+// read-modify-write of its JSON would change it.
 func EndpointSlice(s *discoveryv1.EndpointSlice) {
+	for _, e := range s.Endpoints {
+		if e != nil && e.Conditions == nil {
+			e.Conditions = &discoveryv1.EndpointConditions{}
+		}
+	}
 	for _, p := range s.Ports {
 		if p == nil {
 			continue

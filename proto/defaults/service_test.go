@@ -56,10 +56,13 @@ func TestEndpointsAndSliceDefaults(t *testing.T) {
 	if ep.Subsets[0].Ports[0].Protocol != "TCP" {
 		t.Errorf("endpoints port = %v", ep.Subsets[0].Ports[0])
 	}
-	s := &discoveryv1.EndpointSlice{Ports: []*discoveryv1.EndpointPort{{Port: proto.Int32(80)}}}
+	s := &discoveryv1.EndpointSlice{Ports: []*discoveryv1.EndpointPort{{Port: proto.Int32(80)}}, Endpoints: []*discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}}}}
 	EndpointSlice(s)
 	if p := s.Ports[0]; p.Name == nil || p.GetName() != "" || p.GetProtocol() != "TCP" {
 		t.Errorf("slice port = %v", p)
+	}
+	if s.Endpoints[0].Conditions == nil {
+		t.Error("endpoint without conditions")
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/defaults"
@@ -109,7 +111,10 @@ func Resources() []*Resource {
 			FieldLabels: []string{"spec.clusterIP", "spec.type"},
 		}),
 		std(&Resource{Kind: gvk(scheme.GroupCore, "Endpoints")}),
-		std(&Resource{Kind: gvk(scheme.GroupDiscovery, "EndpointSlice")}),
+		std(&Resource{Kind: gvk(scheme.GroupDiscovery, "EndpointSlice"),
+			// As upstream's strategy: what the proxy reads bumps the generation, so the
+			// endpointslice controller can tell its own writes from others'.
+			GenerationFields: []protoreflect.Name{"addressType", "endpoints", "ports"}}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupApps, "Deployment"), StatusSubresource: true,
 		}),

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sort"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
 )
@@ -28,6 +30,10 @@ type Resource struct {
 	// KeepStatusOnCreate lets a create carry a status (Node, Event); otherwise the status a
 	// client sends on create is dropped, as Kubernetes does.
 	KeepStatusOnCreate bool
+	// GenerationFields are the top-level fields whose change bumps metadata.generation (a
+	// new object starts at 1). Nil means spec, for kinds that have one; a kind without a
+	// spec names its own (an EndpointSlice's addressType, endpoints and ports).
+	GenerationFields []protoreflect.Name
 
 	// Default fills unset fields (kubelab.io/proto/defaults).
 	Default func(runtime.Object)

@@ -73,7 +73,7 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 	meta.DeletionTimestamp = nil
 	meta.DeletionGracePeriodSeconds = nil
 	meta.SelfLink = ""
-	if hasField(obj, "spec") {
+	if len(s.Resource.generationFields(obj)) > 0 {
 		meta.Generation = 1
 	}
 	if !s.Resource.KeepStatusOnCreate {
@@ -291,9 +291,44 @@ func (s *Store) keepServerFields(next, current runtime.Object) {
 	if s.Resource.Default != nil {
 		s.Resource.Default(next)
 	}
-	if hasField(next, "spec") && !fieldEqual(next, current, "spec") {
+	if fields := s.Resource.generationFields(next); len(fields) > 0 && !fieldsEqual(next, current, fields) {
 		nm.Generation = cm.GetGeneration() + 1
 	}
+}
+
+// generationFields are the fields of obj whose change bumps its generation.
+func (r *Resource) generationFields(obj proto.Message) []protoreflect.Name {
+	if r.GenerationFields != nil {
+		return r.GenerationFields
+	}
+	if hasField(obj, "spec") {
+		return specField
+	}
+	return nil
+}
+
+var specField = []protoreflect.Name{"spec"}
+
+// fieldsEqual reports whether a and b hold the same values in the named top-level fields.
+func fieldsEqual(a, b proto.Message, names []protoreflect.Name) bool {
+	if len(names) == 1 && names[0] == "spec" {
+		return fieldEqual(a, b, "spec") // the common case, without copies
+	}
+	am, bm := a.ProtoReflect(), b.ProtoReflect()
+	pa, pb := am.Type().New(), bm.Type().New()
+	for _, name := range names {
+		fd := am.Descriptor().Fields().ByName(name)
+		if fd == nil {
+			continue
+		}
+		if am.Has(fd) {
+			pa.Set(fd, am.Get(fd))
+		}
+		if bm.Has(fd) {
+			pb.Set(fd, bm.Get(fd))
+		}
+	}
+	return proto.Equal(pa.Interface(), pb.Interface())
 }
 
 // mergeStatus is the status subresource's update: the stored object with the new status.
