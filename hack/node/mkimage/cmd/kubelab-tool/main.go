@@ -8,11 +8,19 @@
 //	kubelab-tool exit CODE            exit with CODE
 //	kubelab-tool cat [FILE...]        copy the FILEs, or stdin when none, to stdout (kubectl
 //	                                  exec's tests: a file's content, and stdin through -i)
+//	kubelab-tool lookup [-server IP:PORT] NAME
+//	                                  resolve NAME as a program in the pod would (Go's resolver:
+//	                                  /etc/resolv.conf's nameservers, search list and ndots),
+//	                                  or asking IP:PORT instead of those nameservers, and print
+//	                                  its addresses one per line (the cluster DNS tests)
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -28,7 +36,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: kubelab-tool write FILE TEXT... | sleep DURATION | exit CODE | cat [FILE...]")
+		return fmt.Errorf("usage: kubelab-tool write FILE TEXT... | sleep DURATION | exit CODE | cat [FILE...] | lookup [-server IP:PORT] NAME")
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "write":
@@ -68,6 +76,8 @@ func run(args []string) error {
 			}
 		}
 		return nil
+	case "lookup":
+		return lookup(rest)
 	case "exit":
 		if len(rest) != 1 {
 			return fmt.Errorf("usage: kubelab-tool exit CODE")
@@ -80,4 +90,32 @@ func run(args []string) error {
 		os.Exit(code)
 	}
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func lookup(args []string) error {
+	fs := flag.NewFlagSet("lookup", flag.ContinueOnError)
+	server := fs.String("server", "", "ask this ip:port instead of resolv.conf's nameservers")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: kubelab-tool lookup [-server IP:PORT] NAME")
+	}
+	r := &net.Resolver{PreferGo: true}
+	if *server != "" {
+		r.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, *server)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	addrs, err := r.LookupHost(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		fmt.Println(a)
+	}
+	return nil
 }
