@@ -20,6 +20,12 @@ cluster_cidr="${KUBELAB_CLUSTER_CIDR:-10.244.0.0/16}"
 bridge="${KUBELAB_CNI_BRIDGE:-kubelab0}"
 containerd_mode="${KUBELAB_CONTAINERD:-shared}"
 apply="${KUBELAB_APPLY:-1}"
+# Cluster DNS (deploy/addons/dns.yaml): on when the binaries include the DNS server (local-up
+# builds it unless given KUBELAB_BIN).
+if [ -z "${KUBELAB_BIN:-}" ] || [ -x "$bin/dns" ]; then cluster_dns_default=1; else cluster_dns_default=0; fi
+cluster_dns="${KUBELAB_DNS:-$cluster_dns_default}"
+cluster_dns_ip="${KUBELAB_DNS_IP:-10.96.0.10}"
+cluster_domain=cluster.local
 timeout="${KUBELAB_TIMEOUT:-180}"
 host_ip="${KUBELAB_NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | sed -nE 's/.* src ([0-9.]+).*/\1/p')}"
 [ -n "$host_ip" ] || host_ip=$(hostname -I 2>/dev/null | awk '{print $1}')

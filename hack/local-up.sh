@@ -2,8 +2,10 @@
 # A one-node kubelab cluster on this machine, every component a separate process (needs root):
 # the local registry and kubelab's containerd (hack/node), a PKI with one identity per
 # component (hack/pki.sh), the apiserver on embedded etcd, the controller-manager, the
-# scheduler and the kubelet. Waits until the node is Ready, then applies the seed Deployment
-# (deploy/examples/nginx-deployment.yaml), waits for its 3 pods and curls each pod IP.
+# scheduler and the kubelet. Waits until the node is Ready, applies the cluster DNS addon
+# (deploy/addons/dns.yaml, kube-dns at 10.96.0.10, the kubelet's --cluster-dns) and waits for
+# it, then applies the seed Deployment (deploy/examples/nginx-deployment.yaml), waits for its 3
+# pods and curls each pod IP.
 #
 #   hack/local-up.sh          (make up)     re-runnable: what runs is reused, a component whose
 #                                           binary changed is restarted
@@ -18,6 +20,8 @@
 #   KUBELAB_CONTAINERD (shared: hack/node/containerd.sh, /run/kubelab/containerd/containerd.sock;
 #                       private: a containerd of its own in $KUBELAB_DIR/containerd with its own
 #                       CNI config dir), KUBELAB_APPLY (1: apply and check the seed Deployment),
+#   KUBELAB_DNS (1 when $KUBELAB_BIN has the dns binary: the DNS addon and the kubelet's
+#                --cluster-dns=$KUBELAB_DNS_IP (10.96.0.10) --cluster-domain=cluster.local; 0: neither),
 #   KUBELAB_TIMEOUT (180 s per wait).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,7 +53,7 @@ if [ -z "${KUBELAB_BIN:-}" ]; then
   command -v go >/dev/null || { echo "local-up: go is missing (https://go.dev/dl, or set KUBELAB_BIN to prebuilt binaries)" >&2; exit 1; }
   make -s -C "$root" build >/dev/null
   (cd "$root" && go build -o "$bin/" ./test/cmd/kubelab-cri)
-  echo "bin/: apiserver controller-manager scheduler kubelet kubelab-cri"
+  echo "bin/: apiserver controller-manager scheduler kubelet dns kubelab-cri"
 fi
 for b in apiserver controller-manager scheduler kubelet kubelab-cri; do
   [ -x "$bin/$b" ] || { echo "local-up: $bin/$b is missing (make build)" >&2; exit 1; }
@@ -74,6 +78,8 @@ step "PKI"
 
 # ---- control plane and node ----
 step "apiserver, controller-manager, scheduler, kubelet"
+kubelet_dns=()
+[ "$cluster_dns" = 1 ] && kubelet_dns=(--cluster-dns "$cluster_dns_ip" --cluster-domain "$cluster_domain")
 start_proc apiserver --data-dir "$dir" --cert-dir "$pki/apiserver" \
   --secure-port "$api_port" --grpc-port "$grpc_port" --advertise-address "$host_ip"
 printf 'apiserver: waiting for /readyz '
@@ -98,7 +104,7 @@ start_proc kubelet --kubeconfig "$kc/kubelet-$node.kubeconfig" --grpc-address "1
   --cni-bridge "$bridge" --cni-conf-dir "$cni_conf_dir" --root-dir "$dir/kubelet" --pod-log-dir "$pod_logs" \
   --port "$kubelet_port" --healthz-port "$kubelet_healthz_port" \
   --tls-cert-file "$pki/certs/kubelet-$node-serving.crt" --tls-private-key-file "$pki/certs/kubelet-$node-serving.key" \
-  --client-ca-file "$pki/ca.crt"
+  --client-ca-file "$pki/ca.crt" "${kubelet_dns[@]}"
 
 step "node $node"
 # Ready, with a pod CIDR, and a Lease renewed by this kubelet (not a Ready left in etcd by the last run).
@@ -118,6 +124,23 @@ for i in $(seq $((timeout * 2))); do
   [ "$i" = $((timeout * 2)) ] && { echo; echo "node not Ready after ${timeout}s; see $logs/kubelet.log" >&2; exit 1; }
 done
 kc get nodes -o wide
+
+if [ "$cluster_dns" = 1 ]; then
+  step "cluster DNS (deploy/addons/dns.yaml)"
+  addon=$(cat "$root/deploy/addons/dns.yaml")
+  if ! alive proxy; then
+    # No node proxy carries the kubernetes Service's cluster IP to the apiserver: the DNS
+    # pods are pointed at the apiserver's own address instead (their container env wins over
+    # the kubelet's service variables). Pods still reach kube-dns only through a proxy.
+    echo "no node proxy runs: the DNS pods reach the apiserver at $host_ip:$api_port; pods reach $cluster_dns_ip only through a proxy"
+    addon=$(awk -v h="$host_ip" -v p="$api_port" '{ print }
+      /^        args: \[--cluster-domain=/ { print "        env:\n        - {name: KUBERNETES_SERVICE_HOST, value: \"" h "\"}\n        - {name: KUBERNETES_SERVICE_PORT, value: \"" p "\"}" }' <<< "$addon")
+  fi
+  kc apply -f - <<< "$addon"
+  kc -n kube-system rollout status deployment/coredns --timeout "${timeout}s" ||
+    { kc -n kube-system get pods -o wide; exit 1; }
+  kc -n kube-system get service kube-dns
+fi
 
 if [ "$apply" = 1 ]; then
   step "seed Deployment"

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,9 +19,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/apiserver/apiservertest"
+	"kubelab.io/client/transport"
 	corev1 "kubelab.io/proto/api/core/v1"
 	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/runtime"
+	"kubelab.io/proto/scheme"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -146,6 +150,68 @@ func TestServeFromAPIServer(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// TestAddonManifest: deploy/addons/dns.yaml is accepted as it stands (strict fields) by the
+// apiserver, puts kube-dns at 10.96.0.10 with kubeadm's ports, and its ClusterRole lets the
+// coredns service account run the server: one started as that account gets ready.
+func TestAddonManifest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration: -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	api := apiservertest.Start(t)
+	cs := api.Clientset(false)
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "addons", "dns.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, doc := range runtime.SplitYAMLDocuments(data) {
+		js, err := runtime.YAMLToJSON(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := scheme.Scheme.DecodeJSON(js)
+		if err != nil {
+			t.Fatalf("decode: %v\n%s", err, doc)
+		}
+		if len(d.Unknown) > 0 {
+			t.Errorf("%s: unknown fields %v", d.GVK.Kind, d.Unknown)
+		}
+		m, _ := scheme.MappingFor(d.GVK)
+		ref := transport.Ref{Mapping: m, Namespace: d.Object.GetMetadata().GetNamespace()}
+		if _, err := cs.Transport().Create(ctx, ref, d.Object); err != nil {
+			t.Fatalf("create %s %s: %v", d.GVK.Kind, d.Object.GetMetadata().GetName(), err)
+		}
+		kinds = append(kinds, d.GVK.Kind)
+	}
+	if want := []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"}; !slices.Equal(kinds, want) {
+		t.Errorf("kinds %v, want %v", kinds, want)
+	}
+	kubeDNS, err := cs.Services("kube-system").Get(ctx, "kube-dns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ports []string
+	for _, p := range kubeDNS.GetSpec().GetPorts() {
+		ports = append(ports, fmt.Sprintf("%s/%d/%s", p.GetName(), p.GetPort(), p.GetProtocol()))
+	}
+	if ip := kubeDNS.GetSpec().GetClusterIP(); ip != "10.96.0.10" || !slices.Equal(ports, []string{"dns/53/UDP", "dns-tcp/53/TCP", "metrics/9153/TCP"}) {
+		t.Errorf("kube-dns: %s %v", ip, ports)
+	}
+
+	s, err := Start(ctx, &Options{
+		Kubeconfig:    api.UserKubeconfig("system:serviceaccount:kube-system:coredns", "system:serviceaccounts", "system:serviceaccounts:kube-system"),
+		ClusterDomain: "cluster.local", TTL: 5, DNSAddress: "127.0.0.1:0", Upstream: "127.0.0.1:1",
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	waitFor(t, 30*time.Second, "the server, as the coredns account, to sync", s.Ready)
+	expect(t, query(t, "udp", s.DNSAddr(), "kube-dns.kube-system.svc.cluster.local.", dns.TypeA), dns.RcodeSuccess, "A 10.96.0.10")
 }
 
 func svc(name, clusterIP string, p *corev1.ServicePort) *corev1.Service {
