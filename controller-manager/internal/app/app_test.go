@@ -35,9 +35,9 @@ func TestEnabledControllers(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"*", []string{"clusterrole-aggregation", "deployment", "disruption", "endpoint", "endpointslice", "garbagecollector", "job", "namespace", "nodeipam",
+		{"*", []string{"clusterrole-aggregation", "cronjob", "deployment", "disruption", "endpoint", "endpointslice", "garbagecollector", "job", "namespace", "nodeipam",
 			"nodelifecycle", "replicaset", "resourcequota", "root-ca-cert-publisher", "serviceaccount", "ttl-after-finished"}, false},
-		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation,-endpoint,-endpointslice", []string{"deployment", "disruption", "job",
+		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation,-endpoint,-endpointslice", []string{"cronjob", "deployment", "disruption", "job",
 			"namespace", "nodelifecycle", "replicaset", "resourcequota", "serviceaccount", "ttl-after-finished"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},

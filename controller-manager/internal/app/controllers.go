@@ -3,6 +3,7 @@ package app
 import (
 	"kubelab.io/controller-manager/internal/clusterroleaggregation"
 	"kubelab.io/controller-manager/internal/controllerctx"
+	"kubelab.io/controller-manager/internal/cronjob"
 	"kubelab.io/controller-manager/internal/deployment"
 	"kubelab.io/controller-manager/internal/disruption"
 	"kubelab.io/controller-manager/internal/endpoint"
@@ -33,6 +34,7 @@ func NewControllerInitializers() map[string]InitFunc {
 		"resourcequota":      Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
 		"job":                Init(job.New, func(o controllerctx.Options) int { return o.ConcurrentJobSyncs }),
 		"ttl-after-finished": Init(ttlafterfinished.New, func(o controllerctx.Options) int { return o.ConcurrentTTLSyncs }),
+		"cronjob":            Init(cronjob.New, func(o controllerctx.Options) int { return o.ConcurrentCronJobSyncs }),
 		// One worker, as kube-controller-manager runs it.
 		"disruption": Init(disruption.New, OneWorker),
 		// One worker each, as kube-controller-manager runs them: their work is one create
