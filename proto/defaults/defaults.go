@@ -70,6 +70,8 @@ func Default(obj runtime.Object) {
 		ReplicaSet(o)
 	case *appsv1.DaemonSet:
 		DaemonSet(o)
+	case *appsv1.StatefulSet:
+		StatefulSet(o)
 	case *batchv1.Job:
 		Job(o)
 	case *batchv1.CronJob:

@@ -140,6 +140,14 @@ var (
 		{Name: "Selector", Type: "string", Priority: 1, Description: "A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
 	}
 
+	statefulSetColumns = []Column{
+		nameColumn,
+		{Name: "Ready", Type: "string", Description: "Number of the pod with ready state"},
+		ageColumn,
+		{Name: "Containers", Type: "string", Priority: 1, Description: descContainers},
+		{Name: "Images", Type: "string", Priority: 1, Description: descImages},
+	}
+
 	controllerRevisionColumns = []Column{
 		nameColumn,
 		{Name: "Controller", Type: "string", Description: "Controller of the object"},

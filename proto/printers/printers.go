@@ -37,6 +37,7 @@ var printersByKind = map[string]printer{
 	"ReplicaSet":     {replicaSetColumns, replicaSetRow},
 	"Deployment":     {deploymentColumns, deploymentRow},
 	"DaemonSet":      {daemonSetColumns, daemonSetRow},
+	"StatefulSet":    {statefulSetColumns, statefulSetRow},
 	"Node":           {nodeColumns, nodeRow},
 	"Namespace":      {namespaceColumns, namespaceRow},
 	"Event":          {eventColumns, eventRow},

@@ -452,3 +452,13 @@ func TestControllerRevisionRow(t *testing.T) {
 		t.Errorf("CONTROLLER = %v", got)
 	}
 }
+
+func TestStatefulSetRow(t *testing.T) {
+	ss := &appsv1.StatefulSet{Kind: "StatefulSet", Metadata: meta("web", 5*time.Minute),
+		Spec: &appsv1.StatefulSetSpec{Replicas: proto.Int32(3),
+			Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "nginx", Image: "nginx:1.14.2"}}}}},
+		Status: &appsv1.StatefulSetStatus{Replicas: 3, ReadyReplicas: 2}}
+	if got, want := cells(t, ss, true), []any{"web", "2/3", "5m", "nginx", "nginx:1.14.2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cells = %#v, want %#v", got, want)
+	}
+}

@@ -31,6 +31,7 @@ var Mappings = []Mapping{
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("DaemonSet"), Plural: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Categories: []string{"all"}, Namespaced: true},
+	{Kind: apps("StatefulSet"), Plural: "statefulsets", Singular: "statefulset", ShortNames: []string{"sts"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ControllerRevision"), Plural: "controllerrevisions", Singular: "controllerrevision", Namespaced: true},
 	{Kind: batch("Job"), Plural: "jobs", Singular: "job", Categories: []string{"all"}, Namespaced: true},
 	{Kind: batch("CronJob"), Plural: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Categories: []string{"all"}, Namespaced: true},

@@ -50,6 +50,7 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
 	s.AddKind(apps("DaemonSet"), &appsv1.DaemonSet{}, &appsv1.DaemonSetList{})
+	s.AddKind(apps("StatefulSet"), &appsv1.StatefulSet{}, &appsv1.StatefulSetList{})
 	s.AddKind(apps("ControllerRevision"), &appsv1.ControllerRevision{}, &appsv1.ControllerRevisionList{})
 	s.AddKind(batch("Job"), &batchv1.Job{}, &batchv1.JobList{})
 	s.AddKind(batch("CronJob"), &batchv1.CronJob{}, &batchv1.CronJobList{})

@@ -45,11 +45,12 @@ func NameIsDNS1035Label(name string, prefix bool) []string {
 	return labels.IsDNS1035Label(name)
 }
 
-// NameFunc returns the name rule of kind ("Namespace" → NameIsDNSLabel, "Service" →
+// NameFunc returns the name rule of kind ("Namespace" and "StatefulSet", whose pods are
+// named <set>-<ordinal>, → NameIsDNSLabel, "Service" →
 // NameIsDNS1035Label, any other kind kubelab serves → NameIsDNSSubdomain).
 func NameFunc(kind string) ValidateNameFunc {
 	switch kind {
-	case "Namespace":
+	case "Namespace", "StatefulSet":
 		return NameIsDNSLabel
 	case "Service":
 		return NameIsDNS1035Label

@@ -51,6 +51,8 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateReplicaSet(o)
 	case *appsv1.DaemonSet:
 		return ValidateDaemonSet(o)
+	case *appsv1.StatefulSet:
+		return ValidateStatefulSet(o)
 	case *appsv1.ControllerRevision:
 		return ValidateControllerRevision(o)
 	case *batchv1.Job:
@@ -133,6 +135,10 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *appsv1.DaemonSet:
 		if op, ok := old.(*appsv1.DaemonSet); ok {
 			return ValidateDaemonSetUpdate(o, op)
+		}
+	case *appsv1.StatefulSet:
+		if op, ok := old.(*appsv1.StatefulSet); ok {
+			return ValidateStatefulSetUpdate(o, op)
 		}
 	case *appsv1.ControllerRevision:
 		if op, ok := old.(*appsv1.ControllerRevision); ok {

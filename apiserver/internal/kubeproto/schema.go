@@ -247,6 +247,28 @@ var (
 		3: ignoredStatus,
 	}}
 
+	// Nor does any create a StatefulSet. volumeClaimTemplates (4) is left out: kubelab has
+	// no PersistentVolumeClaims, so a body with claims is refused by name.
+	statefulSet = &message{name: "StatefulSet", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta),
+		2: msg("spec", &message{name: "StatefulSetSpec", fields: map[protowire.Number]field{
+			1: ptr(i32("replicas")), 2: msg("selector", labelSelector), 3: msg("template", podTemplateSpec),
+			5: str("serviceName"), 6: str("podManagementPolicy"),
+			7: msg("updateStrategy", &message{name: "StatefulSetUpdateStrategy", fields: map[protowire.Number]field{
+				1: str("type"),
+				2: msg("rollingUpdate", &message{name: "RollingUpdateStatefulSetStrategy", fields: map[protowire.Number]field{
+					1: ptr(i32("partition")), 2: {json: "maxUnavailable", kind: kIntOrString},
+				}}),
+			}}),
+			8: ptr(i32("revisionHistoryLimit")), 9: i32("minReadySeconds"),
+			10: msg("persistentVolumeClaimRetentionPolicy", &message{name: "StatefulSetPersistentVolumeClaimRetentionPolicy", fields: map[protowire.Number]field{
+				1: str("whenDeleted"), 2: str("whenScaled"),
+			}}),
+			11: msg("ordinals", &message{name: "StatefulSetOrdinals", fields: map[protowire.Number]field{1: ptr(i32("start"))}}),
+		}}),
+		3: ignoredStatus,
+	}}
+
 	// rbac.authorization.k8s.io/v1
 
 	policyRule = &message{name: "PolicyRule", fields: map[protowire.Number]field{
@@ -357,6 +379,7 @@ var kinds = map[string]*message{
 	"v1 Service":                                      service,
 	"apps/v1 Deployment":                              deployment,
 	"apps/v1 DaemonSet":                               daemonSet,
+	"apps/v1 StatefulSet":                             statefulSet,
 	"rbac.authorization.k8s.io/v1 Role":               role,
 	"rbac.authorization.k8s.io/v1 ClusterRole":        clusterRole,
 	"rbac.authorization.k8s.io/v1 RoleBinding":        roleBinding,

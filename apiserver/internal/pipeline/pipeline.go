@@ -49,7 +49,7 @@ var subresources = map[string]map[string][]string{
 	"binding":  {"pods": {"create"}},
 	"eviction": {"pods": {"create"}},
 	"token":    {"serviceaccounts": {"create"}},
-	"scale":    {"deployments": {"get", "update", "patch"}, "replicasets": {"get", "update", "patch"}},
+	"scale":    {"deployments": {"get", "update", "patch"}, "replicasets": {"get", "update", "patch"}, "statefulsets": {"get", "update", "patch"}},
 	"finalize": {"namespaces": {"update"}},
 	"log":      {"pods": {"get"}},
 	// The streaming subresources: POST for SPDY clients, GET for websocket ones (authorized

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	appsv1 "kubelab.io/proto/api/apps/v1"
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/defaults"
@@ -123,6 +124,17 @@ func Resources() []*Resource {
 		}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupApps, "DaemonSet"), StatusSubresource: true,
+		}),
+		// As upstream's strategy: rollingUpdate.maxUnavailable (alpha, gate off) is dropped
+		// unless the stored object has it; scale is served as for Deployments.
+		std(&Resource{
+			Kind: gvk(scheme.GroupApps, "StatefulSet"), StatusSubresource: true,
+			PrepareForCreate: func(obj runtime.Object) {
+				defaults.StatefulSetDropDisabledFields(obj.(*appsv1.StatefulSet), nil)
+			},
+			PrepareForUpdate: func(obj, old runtime.Object) {
+				defaults.StatefulSetDropDisabledFields(obj.(*appsv1.StatefulSet), old.(*appsv1.StatefulSet))
+			},
 		}),
 		std(&Resource{Kind: gvk(scheme.GroupApps, "ControllerRevision")}),
 		std(&Resource{

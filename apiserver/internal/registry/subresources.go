@@ -332,6 +332,8 @@ func replicasAndSelector(obj runtime.Object) (spec int32, status int32, sel *met
 		return o.GetSpec().GetReplicas(), o.GetStatus().GetReplicas(), o.GetSpec().GetSelector(), true
 	case *appsv1.ReplicaSet:
 		return o.GetSpec().GetReplicas(), o.GetStatus().GetReplicas(), o.GetSpec().GetSelector(), true
+	case *appsv1.StatefulSet:
+		return o.GetSpec().GetReplicas(), o.GetStatus().GetReplicas(), o.GetSpec().GetSelector(), true
 	}
 	return 0, 0, nil, false
 }
@@ -342,10 +344,12 @@ func setReplicas(obj runtime.Object, n int32) {
 		o.Spec.Replicas = proto.Int32(n)
 	case *appsv1.ReplicaSet:
 		o.Spec.Replicas = proto.Int32(n)
+	case *appsv1.StatefulSet:
+		o.Spec.Replicas = proto.Int32(n)
 	}
 }
 
-// ScaleOf returns the autoscaling/v1 Scale view of a Deployment or ReplicaSet.
+// ScaleOf returns the autoscaling/v1 Scale view of a Deployment, ReplicaSet or StatefulSet.
 func ScaleOf(obj runtime.Object) (*appsv1.Scale, error) {
 	spec, status, sel, ok := replicasAndSelector(obj)
 	if !ok {

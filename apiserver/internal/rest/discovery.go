@@ -147,7 +147,7 @@ func (s *Server) serveResourceList(w http.ResponseWriter, gv registry.GroupVersi
 				apiResource{Name: "pods/exec", Namespaced: true, Kind: "PodExecOptions", Verbs: []string{"create", "get"}},
 				apiResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
 				apiResource{Name: "pods/portforward", Namespaced: true, Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}})
-		case "deployments", "replicasets":
+		case "deployments", "replicasets", "statefulsets":
 			list.Resources = append(list.Resources, apiResource{
 				Name: r.Plural + "/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale",
 				Verbs: []string{"get", "patch", "update"},

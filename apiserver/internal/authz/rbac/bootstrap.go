@@ -129,10 +129,10 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule(eventVerbs, events, "events"),
 			// Leader election, and the node lifecycle controller's view of node heartbeats.
 			rule(join(readVerbs, []string{"create", "update", "patch"}), coordination, "leases"),
-			// Deployment, ReplicaSet and DaemonSet controllers (the last keeps its history
-			// in ControllerRevisions).
-			rule(join(readVerbs, writeVerbs), apps, "deployments", "replicasets", "daemonsets", "controllerrevisions"),
-			rule([]string{"update", "patch"}, apps, "deployments/status", "replicasets/status", "daemonsets/status"),
+			// Deployment, ReplicaSet, DaemonSet and StatefulSet controllers (the last two
+			// keep their history in ControllerRevisions).
+			rule(join(readVerbs, writeVerbs), apps, "deployments", "replicasets", "daemonsets", "statefulsets", "controllerrevisions"),
+			rule([]string{"update", "patch"}, apps, "deployments/status", "replicasets/status", "daemonsets/status", "statefulsets/status"),
 			rule(join(readVerbs, writeVerbs), core, "pods"),
 			rule([]string{"update", "patch"}, core, "pods/status"),
 			// Job controller: its pods are covered above. The cronjob controller creates

@@ -81,7 +81,7 @@ func userFacingRoles() []*rbacv1.ClusterRole {
 			rule([]string{"create"}, core, "pods/eviction"),
 			rule(write, core, "configmaps", "events", "secrets", "serviceaccounts", "services"),
 			rule([]string{"create"}, core, "serviceaccounts/token"),
-			rule(write, apps, "daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale"),
+			rule(write, apps, "daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"),
 			rule(write, batch, "cronjobs", "jobs"),
 			rule(write, policy, "poddisruptionbudgets"),
 			rule(readWrite, coordination, "leases")),
@@ -93,7 +93,7 @@ func userFacingRoles() []*rbacv1.ClusterRole {
 			// Reading namespaces in a namespace reads that one namespace: a hint of where one
 			// has access.
 			rule(readVerbs, core, "namespaces"),
-			rule(readVerbs, apps, "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status"),
+			rule(readVerbs, apps, "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status"),
 			rule(readVerbs, batch, "cronjobs", "cronjobs/status", "jobs", "jobs/status"),
 			rule(readVerbs, discovery, "endpointslices"),
 			rule(readVerbs, policy, "poddisruptionbudgets", "poddisruptionbudgets/status")),

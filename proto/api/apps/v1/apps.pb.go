@@ -1,5 +1,5 @@
 // Package apps/v1 holds the kinds of Kubernetes' apps/v1 API group: Deployment, ReplicaSet,
-// DaemonSet and ControllerRevision, plus the Scale subresource.
+// DaemonSet, StatefulSet and ControllerRevision, plus the Scale subresource.
 //
 // Conventions are those of api/meta/v1/meta.proto.
 
@@ -1523,8 +1523,712 @@ func (x *DaemonSetCondition) GetMessage() string {
 	return ""
 }
 
-// ControllerRevision is an immutable snapshot of a controller's template (the DaemonSet
-// controller's history, for rollouts and rollback).
+// StatefulSet runs pods with stable identities: pod <set>-<ordinal> keeps its name, hostname
+// and (through its governing headless Service) its DNS name across replacements.
+type StatefulSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *StatefulSetSpec       `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *StatefulSetStatus     `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatefulSet) Reset() {
+	*x = StatefulSet{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatefulSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatefulSet) ProtoMessage() {}
+
+func (x *StatefulSet) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatefulSet.ProtoReflect.Descriptor instead.
+func (*StatefulSet) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *StatefulSet) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *StatefulSet) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *StatefulSet) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *StatefulSet) GetSpec() *StatefulSetSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *StatefulSet) GetStatus() *StatefulSetStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// StatefulSetList is a list of StatefulSets.
+type StatefulSetList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*StatefulSet         `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatefulSetList) Reset() {
+	*x = StatefulSetList{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatefulSetList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatefulSetList) ProtoMessage() {}
+
+func (x *StatefulSetList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatefulSetList.ProtoReflect.Descriptor instead.
+func (*StatefulSetList) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StatefulSetList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *StatefulSetList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *StatefulSetList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *StatefulSetList) GetItems() []*StatefulSet {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// StatefulSetSpec is the desired state of a StatefulSet. Field numbers are Kubernetes'.
+type StatefulSetSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// replicas is how many ordinals the set runs; 1 when unset.
+	Replicas *int32 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
+	// selector picks the set's pods; it must match the template's labels and cannot change.
+	Selector *v1.LabelSelector `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	// template is the pod each ordinal is made from, named <set>-<ordinal>; its restartPolicy
+	// is Always.
+	Template *v11.PodTemplateSpec `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
+	// volumeClaimTemplates would be PersistentVolumeClaims made per pod. kubelab has no
+	// PersistentVolumeClaims: the field is read (any JSON) only so that a StatefulSet naming
+	// claims is refused with 422 rather than stored and silently ignored.
+	VolumeClaimTemplates []*v1.RawExtension `protobuf:"bytes,4,rep,name=volumeClaimTemplates,proto3" json:"volumeClaimTemplates,omitempty"`
+	// serviceName names the headless Service that gives the pods their DNS names
+	// (<pod>.<serviceName>.<namespace>.svc.cluster.local); it is each pod's subdomain.
+	ServiceName string `protobuf:"bytes,5,opt,name=serviceName,proto3" json:"serviceName,omitempty"`
+	// podManagementPolicy is OrderedReady (the default: one pod at a time, in ordinal order,
+	// each Running and Ready first) or Parallel.
+	PodManagementPolicy string `protobuf:"bytes,6,opt,name=podManagementPolicy,proto3" json:"podManagementPolicy,omitempty"`
+	// updateStrategy says how pods of an older template are replaced.
+	UpdateStrategy *StatefulSetUpdateStrategy `protobuf:"bytes,7,opt,name=updateStrategy,proto3" json:"updateStrategy,omitempty"`
+	// revisionHistoryLimit is how many old ControllerRevisions are kept; 10 when unset.
+	RevisionHistoryLimit *int32 `protobuf:"varint,8,opt,name=revisionHistoryLimit,proto3,oneof" json:"revisionHistoryLimit,omitempty"`
+	// minReadySeconds is how long a new pod must be Ready before it counts as available.
+	MinReadySeconds int32 `protobuf:"varint,9,opt,name=minReadySeconds,proto3" json:"minReadySeconds,omitempty"`
+	// persistentVolumeClaimRetentionPolicy says what happens to claims made from
+	// volumeClaimTemplates; defaulted and validated as Kubernetes does, and without effect in
+	// kubelab, which makes no claims.
+	PersistentVolumeClaimRetentionPolicy *StatefulSetPersistentVolumeClaimRetentionPolicy `protobuf:"bytes,10,opt,name=persistentVolumeClaimRetentionPolicy,proto3" json:"persistentVolumeClaimRetentionPolicy,omitempty"`
+	// ordinals numbers the replicas from start instead of 0.
+	Ordinals      *StatefulSetOrdinals `protobuf:"bytes,11,opt,name=ordinals,proto3" json:"ordinals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatefulSetSpec) Reset() {
+	*x = StatefulSetSpec{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatefulSetSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatefulSetSpec) ProtoMessage() {}
+
+func (x *StatefulSetSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatefulSetSpec.ProtoReflect.Descriptor instead.
+func (*StatefulSetSpec) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *StatefulSetSpec) GetReplicas() int32 {
+	if x != nil && x.Replicas != nil {
+		return *x.Replicas
+	}
+	return 0
+}
+
+func (x *StatefulSetSpec) GetSelector() *v1.LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *StatefulSetSpec) GetTemplate() *v11.PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *StatefulSetSpec) GetVolumeClaimTemplates() []*v1.RawExtension {
+	if x != nil {
+		return x.VolumeClaimTemplates
+	}
+	return nil
+}
+
+func (x *StatefulSetSpec) GetServiceName() string {
+	if x != nil {
+		return x.ServiceName
+	}
+	return ""
+}
+
+func (x *StatefulSetSpec) GetPodManagementPolicy() string {
+	if x != nil {
+		return x.PodManagementPolicy
+	}
+	return ""
+}
+
+func (x *StatefulSetSpec) GetUpdateStrategy() *StatefulSetUpdateStrategy {
+	if x != nil {
+		return x.UpdateStrategy
+	}
+	return nil
+}
+
+func (x *StatefulSetSpec) GetRevisionHistoryLimit() int32 {
+	if x != nil && x.RevisionHistoryLimit != nil {
+		return *x.RevisionHistoryLimit
+	}
+	return 0
+}
+
+func (x *StatefulSetSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
+}
+
+func (x *StatefulSetSpec) GetPersistentVolumeClaimRetentionPolicy() *StatefulSetPersistentVolumeClaimRetentionPolicy {
+	if x != nil {
+		return x.PersistentVolumeClaimRetentionPolicy
+	}
+	return nil
+}
+
+func (x *StatefulSetSpec) GetOrdinals() *StatefulSetOrdinals {
+	if x != nil {
+		return x.Ordinals
+	}
+	return nil
+}
+
+// StatefulSetUpdateStrategy says how a StatefulSet replaces pods of an older template.
+type StatefulSetUpdateStrategy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is RollingUpdate (the default) or OnDelete (a pod is replaced only once deleted).
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// rollingUpdate bounds a rolling update; only with type RollingUpdate.
+	RollingUpdate *RollingUpdateStatefulSetStrategy `protobuf:"bytes,2,opt,name=rollingUpdate,proto3" json:"rollingUpdate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatefulSetUpdateStrategy) Reset() {
+	*x = StatefulSetUpdateStrategy{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatefulSetUpdateStrategy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatefulSetUpdateStrategy) ProtoMessage() {}
+
+func (x *StatefulSetUpdateStrategy) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatefulSetUpdateStrategy.ProtoReflect.Descriptor instead.
+func (*StatefulSetUpdateStrategy) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *StatefulSetUpdateStrategy) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *StatefulSetUpdateStrategy) GetRollingUpdate() *RollingUpdateStatefulSetStrategy {
+	if x != nil {
+		return x.RollingUpdate
+	}
+	return nil
+}
+
+// RollingUpdateStatefulSetStrategy bounds a StatefulSet's rolling update.
+type RollingUpdateStatefulSetStrategy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// partition is the lowest ordinal updated: pods below it keep the current revision.
+	Partition *int32 `protobuf:"varint,1,opt,name=partition,proto3,oneof" json:"partition,omitempty"`
+	// maxUnavailable is Kubernetes' alpha MaxUnavailableStatefulSet field; with that feature
+	// off (its default, and kubelab's), the apiserver drops it.
+	MaxUnavailable *v1.IntOrString `protobuf:"bytes,2,opt,name=maxUnavailable,proto3" json:"maxUnavailable,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RollingUpdateStatefulSetStrategy) Reset() {
+	*x = RollingUpdateStatefulSetStrategy{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollingUpdateStatefulSetStrategy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollingUpdateStatefulSetStrategy) ProtoMessage() {}
+
+func (x *RollingUpdateStatefulSetStrategy) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollingUpdateStatefulSetStrategy.ProtoReflect.Descriptor instead.
+func (*RollingUpdateStatefulSetStrategy) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RollingUpdateStatefulSetStrategy) GetPartition() int32 {
+	if x != nil && x.Partition != nil {
+		return *x.Partition
+	}
+	return 0
+}
+
+func (x *RollingUpdateStatefulSetStrategy) GetMaxUnavailable() *v1.IntOrString {
+	if x != nil {
+		return x.MaxUnavailable
+	}
+	return nil
+}
+
+// StatefulSetPersistentVolumeClaimRetentionPolicy is Retain or Delete, when the set is
+// deleted and when it is scaled down.
+type StatefulSetPersistentVolumeClaimRetentionPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WhenDeleted   string                 `protobuf:"bytes,1,opt,name=whenDeleted,proto3" json:"whenDeleted,omitempty"`
+	WhenScaled    string                 `protobuf:"bytes,2,opt,name=whenScaled,proto3" json:"whenScaled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) Reset() {
+	*x = StatefulSetPersistentVolumeClaimRetentionPolicy{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatefulSetPersistentVolumeClaimRetentionPolicy) ProtoMessage() {}
+
+func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatefulSetPersistentVolumeClaimRetentionPolicy.ProtoReflect.Descriptor instead.
+func (*StatefulSetPersistentVolumeClaimRetentionPolicy) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) GetWhenDeleted() string {
+	if x != nil {
+		return x.WhenDeleted
+	}
+	return ""
+}
+
+func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) GetWhenScaled() string {
+	if x != nil {
+		return x.WhenScaled
+	}
+	return ""
+}
+
+// StatefulSetOrdinals numbers a StatefulSet's replicas.
+type StatefulSetOrdinals struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// start is the first replica's ordinal.
+	Start         int32 `protobuf:"varint,1,opt,name=start,proto3" json:"start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatefulSetOrdinals) Reset() {
+	*x = StatefulSetOrdinals{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatefulSetOrdinals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatefulSetOrdinals) ProtoMessage() {}
+
+func (x *StatefulSetOrdinals) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatefulSetOrdinals.ProtoReflect.Descriptor instead.
+func (*StatefulSetOrdinals) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *StatefulSetOrdinals) GetStart() int32 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
+}
+
+// StatefulSetStatus is the observed state of a StatefulSet. Field numbers are Kubernetes'.
+type StatefulSetStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// observedGeneration is the generation the controller last acted on.
+	ObservedGeneration int64 `protobuf:"varint,1,opt,name=observedGeneration,proto3" json:"observedGeneration,omitempty"`
+	// replicas is how many pods the controller has created (not yet deleted).
+	Replicas int32 `protobuf:"varint,2,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	// readyReplicas is how many of them are Running and Ready.
+	ReadyReplicas int32 `protobuf:"varint,3,opt,name=readyReplicas,proto3" json:"readyReplicas,omitempty"`
+	// currentReplicas is how many run the template of currentRevision.
+	CurrentReplicas int32 `protobuf:"varint,4,opt,name=currentReplicas,proto3" json:"currentReplicas,omitempty"`
+	// updatedReplicas is how many run the template of updateRevision.
+	UpdatedReplicas int32 `protobuf:"varint,5,opt,name=updatedReplicas,proto3" json:"updatedReplicas,omitempty"`
+	// currentRevision names the ControllerRevision of pods [0, currentReplicas).
+	CurrentRevision string `protobuf:"bytes,6,opt,name=currentRevision,proto3" json:"currentRevision,omitempty"`
+	// updateRevision names the ControllerRevision of the current template.
+	UpdateRevision string `protobuf:"bytes,7,opt,name=updateRevision,proto3" json:"updateRevision,omitempty"`
+	// collisionCount counts hash collisions of the ControllerRevision names.
+	CollisionCount *int32                  `protobuf:"varint,9,opt,name=collisionCount,proto3,oneof" json:"collisionCount,omitempty"`
+	Conditions     []*StatefulSetCondition `protobuf:"bytes,10,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	// availableReplicas is how many pods have been Ready for minReadySeconds.
+	AvailableReplicas int32 `protobuf:"varint,11,opt,name=availableReplicas,proto3" json:"availableReplicas,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *StatefulSetStatus) Reset() {
+	*x = StatefulSetStatus{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatefulSetStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatefulSetStatus) ProtoMessage() {}
+
+func (x *StatefulSetStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatefulSetStatus.ProtoReflect.Descriptor instead.
+func (*StatefulSetStatus) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *StatefulSetStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *StatefulSetStatus) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *StatefulSetStatus) GetReadyReplicas() int32 {
+	if x != nil {
+		return x.ReadyReplicas
+	}
+	return 0
+}
+
+func (x *StatefulSetStatus) GetCurrentReplicas() int32 {
+	if x != nil {
+		return x.CurrentReplicas
+	}
+	return 0
+}
+
+func (x *StatefulSetStatus) GetUpdatedReplicas() int32 {
+	if x != nil {
+		return x.UpdatedReplicas
+	}
+	return 0
+}
+
+func (x *StatefulSetStatus) GetCurrentRevision() string {
+	if x != nil {
+		return x.CurrentRevision
+	}
+	return ""
+}
+
+func (x *StatefulSetStatus) GetUpdateRevision() string {
+	if x != nil {
+		return x.UpdateRevision
+	}
+	return ""
+}
+
+func (x *StatefulSetStatus) GetCollisionCount() int32 {
+	if x != nil && x.CollisionCount != nil {
+		return *x.CollisionCount
+	}
+	return 0
+}
+
+func (x *StatefulSetStatus) GetConditions() []*StatefulSetCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *StatefulSetStatus) GetAvailableReplicas() int32 {
+	if x != nil {
+		return x.AvailableReplicas
+	}
+	return 0
+}
+
+// StatefulSetCondition is one condition of a StatefulSet.
+type StatefulSetCondition struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	LastTransitionTime *v1.Time               `protobuf:"bytes,3,opt,name=lastTransitionTime,proto3" json:"lastTransitionTime,omitempty"`
+	Reason             string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message            string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *StatefulSetCondition) Reset() {
+	*x = StatefulSetCondition{}
+	mi := &file_api_apps_v1_apps_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatefulSetCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatefulSetCondition) ProtoMessage() {}
+
+func (x *StatefulSetCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_api_apps_v1_apps_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatefulSetCondition.ProtoReflect.Descriptor instead.
+func (*StatefulSetCondition) Descriptor() ([]byte, []int) {
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *StatefulSetCondition) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *StatefulSetCondition) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *StatefulSetCondition) GetLastTransitionTime() *v1.Time {
+	if x != nil {
+		return x.LastTransitionTime
+	}
+	return nil
+}
+
+func (x *StatefulSetCondition) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *StatefulSetCondition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// ControllerRevision is an immutable snapshot of a controller's template (the DaemonSet and
+// StatefulSet controllers' history, for rollouts and rollback).
 type ControllerRevision struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -1541,7 +2245,7 @@ type ControllerRevision struct {
 
 func (x *ControllerRevision) Reset() {
 	*x = ControllerRevision{}
-	mi := &file_api_apps_v1_apps_proto_msgTypes[19]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1553,7 +2257,7 @@ func (x *ControllerRevision) String() string {
 func (*ControllerRevision) ProtoMessage() {}
 
 func (x *ControllerRevision) ProtoReflect() protoreflect.Message {
-	mi := &file_api_apps_v1_apps_proto_msgTypes[19]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1566,7 +2270,7 @@ func (x *ControllerRevision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControllerRevision.ProtoReflect.Descriptor instead.
 func (*ControllerRevision) Descriptor() ([]byte, []int) {
-	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{19}
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ControllerRevision) GetKind() string {
@@ -1617,7 +2321,7 @@ type ControllerRevisionList struct {
 
 func (x *ControllerRevisionList) Reset() {
 	*x = ControllerRevisionList{}
-	mi := &file_api_apps_v1_apps_proto_msgTypes[20]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1629,7 +2333,7 @@ func (x *ControllerRevisionList) String() string {
 func (*ControllerRevisionList) ProtoMessage() {}
 
 func (x *ControllerRevisionList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_apps_v1_apps_proto_msgTypes[20]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1642,7 +2346,7 @@ func (x *ControllerRevisionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControllerRevisionList.ProtoReflect.Descriptor instead.
 func (*ControllerRevisionList) Descriptor() ([]byte, []int) {
-	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{20}
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ControllerRevisionList) GetKind() string {
@@ -1687,7 +2391,7 @@ type Scale struct {
 
 func (x *Scale) Reset() {
 	*x = Scale{}
-	mi := &file_api_apps_v1_apps_proto_msgTypes[21]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +2403,7 @@ func (x *Scale) String() string {
 func (*Scale) ProtoMessage() {}
 
 func (x *Scale) ProtoReflect() protoreflect.Message {
-	mi := &file_api_apps_v1_apps_proto_msgTypes[21]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +2416,7 @@ func (x *Scale) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scale.ProtoReflect.Descriptor instead.
 func (*Scale) Descriptor() ([]byte, []int) {
-	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{21}
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Scale) GetKind() string {
@@ -1760,7 +2464,7 @@ type ScaleSpec struct {
 
 func (x *ScaleSpec) Reset() {
 	*x = ScaleSpec{}
-	mi := &file_api_apps_v1_apps_proto_msgTypes[22]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1772,7 +2476,7 @@ func (x *ScaleSpec) String() string {
 func (*ScaleSpec) ProtoMessage() {}
 
 func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_apps_v1_apps_proto_msgTypes[22]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1785,7 +2489,7 @@ func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleSpec.ProtoReflect.Descriptor instead.
 func (*ScaleSpec) Descriptor() ([]byte, []int) {
-	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{22}
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ScaleSpec) GetReplicas() int32 {
@@ -1806,7 +2510,7 @@ type ScaleStatus struct {
 
 func (x *ScaleStatus) Reset() {
 	*x = ScaleStatus{}
-	mi := &file_api_apps_v1_apps_proto_msgTypes[23]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +2522,7 @@ func (x *ScaleStatus) String() string {
 func (*ScaleStatus) ProtoMessage() {}
 
 func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_apps_v1_apps_proto_msgTypes[23]
+	mi := &file_api_apps_v1_apps_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +2535,7 @@ func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleStatus.ProtoReflect.Descriptor instead.
 func (*ScaleStatus) Descriptor() ([]byte, []int) {
-	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{23}
+	return file_api_apps_v1_apps_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ScaleStatus) GetReplicas() int32 {
@@ -1995,6 +2699,72 @@ const file_api_apps_v1_apps_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x06status\x12I\n" +
 	"\x12lastTransitionTime\x18\x03 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"\xfe\x01\n" +
+	"\vStatefulSet\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x128\n" +
+	"\x04spec\x18\x04 \x01(\v2$.kubelab.api.apps.v1.StatefulSetSpecR\x04spec\x12D\n" +
+	"\x06status\x18\x05 \x01(\v2&.kubelab.api.apps.v1.StatefulSetStatusB\x04\xc8\xf3\x18\x01R\x06status\"\xbe\x01\n" +
+	"\x0fStatefulSetList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12<\n" +
+	"\x05items\x18\x04 \x03(\v2 .kubelab.api.apps.v1.StatefulSetB\x04\xc8\xf3\x18\x01R\x05items\"\xb3\x06\n" +
+	"\x0fStatefulSetSpec\x12\x1f\n" +
+	"\breplicas\x18\x01 \x01(\x05H\x00R\breplicas\x88\x01\x01\x12>\n" +
+	"\bselector\x18\x02 \x01(\v2\".kubelab.api.meta.v1.LabelSelectorR\bselector\x12F\n" +
+	"\btemplate\x18\x03 \x01(\v2$.kubelab.api.core.v1.PodTemplateSpecB\x04\xc8\xf3\x18\x01R\btemplate\x12U\n" +
+	"\x14volumeClaimTemplates\x18\x04 \x03(\v2!.kubelab.api.meta.v1.RawExtensionR\x14volumeClaimTemplates\x12&\n" +
+	"\vserviceName\x18\x05 \x01(\tB\x04\xc8\xf3\x18\x01R\vserviceName\x120\n" +
+	"\x13podManagementPolicy\x18\x06 \x01(\tR\x13podManagementPolicy\x12\\\n" +
+	"\x0eupdateStrategy\x18\a \x01(\v2..kubelab.api.apps.v1.StatefulSetUpdateStrategyB\x04\xc8\xf3\x18\x01R\x0eupdateStrategy\x127\n" +
+	"\x14revisionHistoryLimit\x18\b \x01(\x05H\x01R\x14revisionHistoryLimit\x88\x01\x01\x12(\n" +
+	"\x0fminReadySeconds\x18\t \x01(\x05R\x0fminReadySeconds\x12\x98\x01\n" +
+	"$persistentVolumeClaimRetentionPolicy\x18\n" +
+	" \x01(\v2D.kubelab.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyR$persistentVolumeClaimRetentionPolicy\x12D\n" +
+	"\bordinals\x18\v \x01(\v2(.kubelab.api.apps.v1.StatefulSetOrdinalsR\bordinalsB\v\n" +
+	"\t_replicasB\x17\n" +
+	"\x15_revisionHistoryLimit\"\x8c\x01\n" +
+	"\x19StatefulSetUpdateStrategy\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12[\n" +
+	"\rrollingUpdate\x18\x02 \x01(\v25.kubelab.api.apps.v1.RollingUpdateStatefulSetStrategyR\rrollingUpdate\"\x9d\x01\n" +
+	" RollingUpdateStatefulSetStrategy\x12!\n" +
+	"\tpartition\x18\x01 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12H\n" +
+	"\x0emaxUnavailable\x18\x02 \x01(\v2 .kubelab.api.meta.v1.IntOrStringR\x0emaxUnavailableB\f\n" +
+	"\n" +
+	"_partition\"s\n" +
+	"/StatefulSetPersistentVolumeClaimRetentionPolicy\x12 \n" +
+	"\vwhenDeleted\x18\x01 \x01(\tR\vwhenDeleted\x12\x1e\n" +
+	"\n" +
+	"whenScaled\x18\x02 \x01(\tR\n" +
+	"whenScaled\"1\n" +
+	"\x13StatefulSetOrdinals\x12\x1a\n" +
+	"\x05start\x18\x01 \x01(\x05B\x04\xc8\xf3\x18\x01R\x05start\"\xf0\x03\n" +
+	"\x11StatefulSetStatus\x12.\n" +
+	"\x12observedGeneration\x18\x01 \x01(\x03R\x12observedGeneration\x12 \n" +
+	"\breplicas\x18\x02 \x01(\x05B\x04\xc8\xf3\x18\x01R\breplicas\x12$\n" +
+	"\rreadyReplicas\x18\x03 \x01(\x05R\rreadyReplicas\x12(\n" +
+	"\x0fcurrentReplicas\x18\x04 \x01(\x05R\x0fcurrentReplicas\x12(\n" +
+	"\x0fupdatedReplicas\x18\x05 \x01(\x05R\x0fupdatedReplicas\x12(\n" +
+	"\x0fcurrentRevision\x18\x06 \x01(\tR\x0fcurrentRevision\x12&\n" +
+	"\x0eupdateRevision\x18\a \x01(\tR\x0eupdateRevision\x12+\n" +
+	"\x0ecollisionCount\x18\t \x01(\x05H\x00R\x0ecollisionCount\x88\x01\x01\x12I\n" +
+	"\n" +
+	"conditions\x18\n" +
+	" \x03(\v2).kubelab.api.apps.v1.StatefulSetConditionR\n" +
+	"conditions\x122\n" +
+	"\x11availableReplicas\x18\v \x01(\x05B\x04\xc8\xf3\x18\x01R\x11availableReplicasB\x11\n" +
+	"\x0f_collisionCount\"\xcb\x01\n" +
+	"\x14StatefulSetCondition\x12\x18\n" +
+	"\x04type\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04type\x12\x1c\n" +
+	"\x06status\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x06status\x12I\n" +
+	"\x12lastTransitionTime\x18\x03 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x12lastTransitionTime\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\"\xe4\x01\n" +
 	"\x12ControllerRevision\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
@@ -2037,89 +2807,113 @@ func file_api_apps_v1_apps_proto_rawDescGZIP() []byte {
 	return file_api_apps_v1_apps_proto_rawDescData
 }
 
-var file_api_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_api_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_api_apps_v1_apps_proto_goTypes = []any{
-	(*Deployment)(nil),              // 0: kubelab.api.apps.v1.Deployment
-	(*DeploymentList)(nil),          // 1: kubelab.api.apps.v1.DeploymentList
-	(*DeploymentSpec)(nil),          // 2: kubelab.api.apps.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),      // 3: kubelab.api.apps.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil), // 4: kubelab.api.apps.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),        // 5: kubelab.api.apps.v1.DeploymentStatus
-	(*DeploymentCondition)(nil),     // 6: kubelab.api.apps.v1.DeploymentCondition
-	(*ReplicaSet)(nil),              // 7: kubelab.api.apps.v1.ReplicaSet
-	(*ReplicaSetList)(nil),          // 8: kubelab.api.apps.v1.ReplicaSetList
-	(*ReplicaSetSpec)(nil),          // 9: kubelab.api.apps.v1.ReplicaSetSpec
-	(*ReplicaSetStatus)(nil),        // 10: kubelab.api.apps.v1.ReplicaSetStatus
-	(*ReplicaSetCondition)(nil),     // 11: kubelab.api.apps.v1.ReplicaSetCondition
-	(*DaemonSet)(nil),               // 12: kubelab.api.apps.v1.DaemonSet
-	(*DaemonSetList)(nil),           // 13: kubelab.api.apps.v1.DaemonSetList
-	(*DaemonSetSpec)(nil),           // 14: kubelab.api.apps.v1.DaemonSetSpec
-	(*DaemonSetUpdateStrategy)(nil), // 15: kubelab.api.apps.v1.DaemonSetUpdateStrategy
-	(*RollingUpdateDaemonSet)(nil),  // 16: kubelab.api.apps.v1.RollingUpdateDaemonSet
-	(*DaemonSetStatus)(nil),         // 17: kubelab.api.apps.v1.DaemonSetStatus
-	(*DaemonSetCondition)(nil),      // 18: kubelab.api.apps.v1.DaemonSetCondition
-	(*ControllerRevision)(nil),      // 19: kubelab.api.apps.v1.ControllerRevision
-	(*ControllerRevisionList)(nil),  // 20: kubelab.api.apps.v1.ControllerRevisionList
-	(*Scale)(nil),                   // 21: kubelab.api.apps.v1.Scale
-	(*ScaleSpec)(nil),               // 22: kubelab.api.apps.v1.ScaleSpec
-	(*ScaleStatus)(nil),             // 23: kubelab.api.apps.v1.ScaleStatus
-	(*v1.ObjectMeta)(nil),           // 24: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),             // 25: kubelab.api.meta.v1.ListMeta
-	(*v1.LabelSelector)(nil),        // 26: kubelab.api.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil),     // 27: kubelab.api.core.v1.PodTemplateSpec
-	(*v1.IntOrString)(nil),          // 28: kubelab.api.meta.v1.IntOrString
-	(*v1.Time)(nil),                 // 29: kubelab.api.meta.v1.Time
-	(*v1.RawExtension)(nil),         // 30: kubelab.api.meta.v1.RawExtension
+	(*Deployment)(nil),                                      // 0: kubelab.api.apps.v1.Deployment
+	(*DeploymentList)(nil),                                  // 1: kubelab.api.apps.v1.DeploymentList
+	(*DeploymentSpec)(nil),                                  // 2: kubelab.api.apps.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                              // 3: kubelab.api.apps.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                         // 4: kubelab.api.apps.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                                // 5: kubelab.api.apps.v1.DeploymentStatus
+	(*DeploymentCondition)(nil),                             // 6: kubelab.api.apps.v1.DeploymentCondition
+	(*ReplicaSet)(nil),                                      // 7: kubelab.api.apps.v1.ReplicaSet
+	(*ReplicaSetList)(nil),                                  // 8: kubelab.api.apps.v1.ReplicaSetList
+	(*ReplicaSetSpec)(nil),                                  // 9: kubelab.api.apps.v1.ReplicaSetSpec
+	(*ReplicaSetStatus)(nil),                                // 10: kubelab.api.apps.v1.ReplicaSetStatus
+	(*ReplicaSetCondition)(nil),                             // 11: kubelab.api.apps.v1.ReplicaSetCondition
+	(*DaemonSet)(nil),                                       // 12: kubelab.api.apps.v1.DaemonSet
+	(*DaemonSetList)(nil),                                   // 13: kubelab.api.apps.v1.DaemonSetList
+	(*DaemonSetSpec)(nil),                                   // 14: kubelab.api.apps.v1.DaemonSetSpec
+	(*DaemonSetUpdateStrategy)(nil),                         // 15: kubelab.api.apps.v1.DaemonSetUpdateStrategy
+	(*RollingUpdateDaemonSet)(nil),                          // 16: kubelab.api.apps.v1.RollingUpdateDaemonSet
+	(*DaemonSetStatus)(nil),                                 // 17: kubelab.api.apps.v1.DaemonSetStatus
+	(*DaemonSetCondition)(nil),                              // 18: kubelab.api.apps.v1.DaemonSetCondition
+	(*StatefulSet)(nil),                                     // 19: kubelab.api.apps.v1.StatefulSet
+	(*StatefulSetList)(nil),                                 // 20: kubelab.api.apps.v1.StatefulSetList
+	(*StatefulSetSpec)(nil),                                 // 21: kubelab.api.apps.v1.StatefulSetSpec
+	(*StatefulSetUpdateStrategy)(nil),                       // 22: kubelab.api.apps.v1.StatefulSetUpdateStrategy
+	(*RollingUpdateStatefulSetStrategy)(nil),                // 23: kubelab.api.apps.v1.RollingUpdateStatefulSetStrategy
+	(*StatefulSetPersistentVolumeClaimRetentionPolicy)(nil), // 24: kubelab.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
+	(*StatefulSetOrdinals)(nil),                             // 25: kubelab.api.apps.v1.StatefulSetOrdinals
+	(*StatefulSetStatus)(nil),                               // 26: kubelab.api.apps.v1.StatefulSetStatus
+	(*StatefulSetCondition)(nil),                            // 27: kubelab.api.apps.v1.StatefulSetCondition
+	(*ControllerRevision)(nil),                              // 28: kubelab.api.apps.v1.ControllerRevision
+	(*ControllerRevisionList)(nil),                          // 29: kubelab.api.apps.v1.ControllerRevisionList
+	(*Scale)(nil),                                           // 30: kubelab.api.apps.v1.Scale
+	(*ScaleSpec)(nil),                                       // 31: kubelab.api.apps.v1.ScaleSpec
+	(*ScaleStatus)(nil),                                     // 32: kubelab.api.apps.v1.ScaleStatus
+	(*v1.ObjectMeta)(nil),                                   // 33: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),                                     // 34: kubelab.api.meta.v1.ListMeta
+	(*v1.LabelSelector)(nil),                                // 35: kubelab.api.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil),                             // 36: kubelab.api.core.v1.PodTemplateSpec
+	(*v1.IntOrString)(nil),                                  // 37: kubelab.api.meta.v1.IntOrString
+	(*v1.Time)(nil),                                         // 38: kubelab.api.meta.v1.Time
+	(*v1.RawExtension)(nil),                                 // 39: kubelab.api.meta.v1.RawExtension
 }
 var file_api_apps_v1_apps_proto_depIdxs = []int32{
-	24, // 0: kubelab.api.apps.v1.Deployment.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	33, // 0: kubelab.api.apps.v1.Deployment.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	2,  // 1: kubelab.api.apps.v1.Deployment.spec:type_name -> kubelab.api.apps.v1.DeploymentSpec
 	5,  // 2: kubelab.api.apps.v1.Deployment.status:type_name -> kubelab.api.apps.v1.DeploymentStatus
-	25, // 3: kubelab.api.apps.v1.DeploymentList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	34, // 3: kubelab.api.apps.v1.DeploymentList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	0,  // 4: kubelab.api.apps.v1.DeploymentList.items:type_name -> kubelab.api.apps.v1.Deployment
-	26, // 5: kubelab.api.apps.v1.DeploymentSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	27, // 6: kubelab.api.apps.v1.DeploymentSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	35, // 5: kubelab.api.apps.v1.DeploymentSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	36, // 6: kubelab.api.apps.v1.DeploymentSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
 	3,  // 7: kubelab.api.apps.v1.DeploymentSpec.strategy:type_name -> kubelab.api.apps.v1.DeploymentStrategy
 	4,  // 8: kubelab.api.apps.v1.DeploymentStrategy.rollingUpdate:type_name -> kubelab.api.apps.v1.RollingUpdateDeployment
-	28, // 9: kubelab.api.apps.v1.RollingUpdateDeployment.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
-	28, // 10: kubelab.api.apps.v1.RollingUpdateDeployment.maxSurge:type_name -> kubelab.api.meta.v1.IntOrString
+	37, // 9: kubelab.api.apps.v1.RollingUpdateDeployment.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
+	37, // 10: kubelab.api.apps.v1.RollingUpdateDeployment.maxSurge:type_name -> kubelab.api.meta.v1.IntOrString
 	6,  // 11: kubelab.api.apps.v1.DeploymentStatus.conditions:type_name -> kubelab.api.apps.v1.DeploymentCondition
-	29, // 12: kubelab.api.apps.v1.DeploymentCondition.lastUpdateTime:type_name -> kubelab.api.meta.v1.Time
-	29, // 13: kubelab.api.apps.v1.DeploymentCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	24, // 14: kubelab.api.apps.v1.ReplicaSet.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	38, // 12: kubelab.api.apps.v1.DeploymentCondition.lastUpdateTime:type_name -> kubelab.api.meta.v1.Time
+	38, // 13: kubelab.api.apps.v1.DeploymentCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	33, // 14: kubelab.api.apps.v1.ReplicaSet.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	9,  // 15: kubelab.api.apps.v1.ReplicaSet.spec:type_name -> kubelab.api.apps.v1.ReplicaSetSpec
 	10, // 16: kubelab.api.apps.v1.ReplicaSet.status:type_name -> kubelab.api.apps.v1.ReplicaSetStatus
-	25, // 17: kubelab.api.apps.v1.ReplicaSetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	34, // 17: kubelab.api.apps.v1.ReplicaSetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	7,  // 18: kubelab.api.apps.v1.ReplicaSetList.items:type_name -> kubelab.api.apps.v1.ReplicaSet
-	26, // 19: kubelab.api.apps.v1.ReplicaSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	27, // 20: kubelab.api.apps.v1.ReplicaSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	35, // 19: kubelab.api.apps.v1.ReplicaSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	36, // 20: kubelab.api.apps.v1.ReplicaSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
 	11, // 21: kubelab.api.apps.v1.ReplicaSetStatus.conditions:type_name -> kubelab.api.apps.v1.ReplicaSetCondition
-	29, // 22: kubelab.api.apps.v1.ReplicaSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	24, // 23: kubelab.api.apps.v1.DaemonSet.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	38, // 22: kubelab.api.apps.v1.ReplicaSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	33, // 23: kubelab.api.apps.v1.DaemonSet.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	14, // 24: kubelab.api.apps.v1.DaemonSet.spec:type_name -> kubelab.api.apps.v1.DaemonSetSpec
 	17, // 25: kubelab.api.apps.v1.DaemonSet.status:type_name -> kubelab.api.apps.v1.DaemonSetStatus
-	25, // 26: kubelab.api.apps.v1.DaemonSetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	34, // 26: kubelab.api.apps.v1.DaemonSetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	12, // 27: kubelab.api.apps.v1.DaemonSetList.items:type_name -> kubelab.api.apps.v1.DaemonSet
-	26, // 28: kubelab.api.apps.v1.DaemonSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	27, // 29: kubelab.api.apps.v1.DaemonSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	35, // 28: kubelab.api.apps.v1.DaemonSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	36, // 29: kubelab.api.apps.v1.DaemonSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
 	15, // 30: kubelab.api.apps.v1.DaemonSetSpec.updateStrategy:type_name -> kubelab.api.apps.v1.DaemonSetUpdateStrategy
 	16, // 31: kubelab.api.apps.v1.DaemonSetUpdateStrategy.rollingUpdate:type_name -> kubelab.api.apps.v1.RollingUpdateDaemonSet
-	28, // 32: kubelab.api.apps.v1.RollingUpdateDaemonSet.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
-	28, // 33: kubelab.api.apps.v1.RollingUpdateDaemonSet.maxSurge:type_name -> kubelab.api.meta.v1.IntOrString
+	37, // 32: kubelab.api.apps.v1.RollingUpdateDaemonSet.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
+	37, // 33: kubelab.api.apps.v1.RollingUpdateDaemonSet.maxSurge:type_name -> kubelab.api.meta.v1.IntOrString
 	18, // 34: kubelab.api.apps.v1.DaemonSetStatus.conditions:type_name -> kubelab.api.apps.v1.DaemonSetCondition
-	29, // 35: kubelab.api.apps.v1.DaemonSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	24, // 36: kubelab.api.apps.v1.ControllerRevision.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	30, // 37: kubelab.api.apps.v1.ControllerRevision.data:type_name -> kubelab.api.meta.v1.RawExtension
-	25, // 38: kubelab.api.apps.v1.ControllerRevisionList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	19, // 39: kubelab.api.apps.v1.ControllerRevisionList.items:type_name -> kubelab.api.apps.v1.ControllerRevision
-	24, // 40: kubelab.api.apps.v1.Scale.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	22, // 41: kubelab.api.apps.v1.Scale.spec:type_name -> kubelab.api.apps.v1.ScaleSpec
-	23, // 42: kubelab.api.apps.v1.Scale.status:type_name -> kubelab.api.apps.v1.ScaleStatus
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	38, // 35: kubelab.api.apps.v1.DaemonSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	33, // 36: kubelab.api.apps.v1.StatefulSet.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	21, // 37: kubelab.api.apps.v1.StatefulSet.spec:type_name -> kubelab.api.apps.v1.StatefulSetSpec
+	26, // 38: kubelab.api.apps.v1.StatefulSet.status:type_name -> kubelab.api.apps.v1.StatefulSetStatus
+	34, // 39: kubelab.api.apps.v1.StatefulSetList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	19, // 40: kubelab.api.apps.v1.StatefulSetList.items:type_name -> kubelab.api.apps.v1.StatefulSet
+	35, // 41: kubelab.api.apps.v1.StatefulSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	36, // 42: kubelab.api.apps.v1.StatefulSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	39, // 43: kubelab.api.apps.v1.StatefulSetSpec.volumeClaimTemplates:type_name -> kubelab.api.meta.v1.RawExtension
+	22, // 44: kubelab.api.apps.v1.StatefulSetSpec.updateStrategy:type_name -> kubelab.api.apps.v1.StatefulSetUpdateStrategy
+	24, // 45: kubelab.api.apps.v1.StatefulSetSpec.persistentVolumeClaimRetentionPolicy:type_name -> kubelab.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
+	25, // 46: kubelab.api.apps.v1.StatefulSetSpec.ordinals:type_name -> kubelab.api.apps.v1.StatefulSetOrdinals
+	23, // 47: kubelab.api.apps.v1.StatefulSetUpdateStrategy.rollingUpdate:type_name -> kubelab.api.apps.v1.RollingUpdateStatefulSetStrategy
+	37, // 48: kubelab.api.apps.v1.RollingUpdateStatefulSetStrategy.maxUnavailable:type_name -> kubelab.api.meta.v1.IntOrString
+	27, // 49: kubelab.api.apps.v1.StatefulSetStatus.conditions:type_name -> kubelab.api.apps.v1.StatefulSetCondition
+	38, // 50: kubelab.api.apps.v1.StatefulSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	33, // 51: kubelab.api.apps.v1.ControllerRevision.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	39, // 52: kubelab.api.apps.v1.ControllerRevision.data:type_name -> kubelab.api.meta.v1.RawExtension
+	34, // 53: kubelab.api.apps.v1.ControllerRevisionList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	28, // 54: kubelab.api.apps.v1.ControllerRevisionList.items:type_name -> kubelab.api.apps.v1.ControllerRevision
+	33, // 55: kubelab.api.apps.v1.Scale.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	31, // 56: kubelab.api.apps.v1.Scale.spec:type_name -> kubelab.api.apps.v1.ScaleSpec
+	32, // 57: kubelab.api.apps.v1.Scale.status:type_name -> kubelab.api.apps.v1.ScaleStatus
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_api_apps_v1_apps_proto_init() }
@@ -2133,13 +2927,16 @@ func file_api_apps_v1_apps_proto_init() {
 	file_api_apps_v1_apps_proto_msgTypes[10].OneofWrappers = []any{}
 	file_api_apps_v1_apps_proto_msgTypes[14].OneofWrappers = []any{}
 	file_api_apps_v1_apps_proto_msgTypes[17].OneofWrappers = []any{}
+	file_api_apps_v1_apps_proto_msgTypes[21].OneofWrappers = []any{}
+	file_api_apps_v1_apps_proto_msgTypes[23].OneofWrappers = []any{}
+	file_api_apps_v1_apps_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_apps_v1_apps_proto_rawDesc), len(file_api_apps_v1_apps_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

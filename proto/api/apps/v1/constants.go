@@ -12,3 +12,26 @@ const (
 	ControllerRevisionHashLabelKey = "controller-revision-hash"
 	DefaultDaemonSetUniqueLabelKey = ControllerRevisionHashLabelKey
 )
+
+// StatefulSet update strategy types and pod management policies.
+const (
+	RollingUpdateStatefulSetStrategyType = "RollingUpdate"
+	OnDeleteStatefulSetStrategyType      = "OnDelete"
+
+	OrderedReadyPodManagement = "OrderedReady"
+	ParallelPodManagement     = "Parallel"
+)
+
+// A StatefulSet's persistentVolumeClaimRetentionPolicy values.
+const (
+	RetainPersistentVolumeClaimRetentionPolicyType = "Retain"
+	DeletePersistentVolumeClaimRetentionPolicyType = "Delete"
+)
+
+// Labels the StatefulSet controller puts on its pods, as Kubernetes' controller does: the
+// revision (the ControllerRevision's name) a pod was made from, its name, and its ordinal.
+const (
+	StatefulSetRevisionLabel = ControllerRevisionHashLabelKey
+	StatefulSetPodNameLabel  = "statefulset.kubernetes.io/pod-name"
+	PodIndexLabel            = "apps.kubernetes.io/pod-index"
+)
