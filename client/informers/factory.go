@@ -221,6 +221,9 @@ func (f *SharedInformerFactory) ReplicaSets() Informer[*appsv1.ReplicaSet] {
 func (f *SharedInformerFactory) DaemonSets() Informer[*appsv1.DaemonSet] {
 	return mustFor[*appsv1.DaemonSet](f, scheme.GroupApps, "DaemonSet")
 }
+func (f *SharedInformerFactory) StatefulSets() Informer[*appsv1.StatefulSet] {
+	return mustFor[*appsv1.StatefulSet](f, scheme.GroupApps, "StatefulSet")
+}
 func (f *SharedInformerFactory) ControllerRevisions() Informer[*appsv1.ControllerRevision] {
 	return mustFor[*appsv1.ControllerRevision](f, scheme.GroupApps, "ControllerRevision")
 }

@@ -196,6 +196,7 @@ type (
 	DeploymentClient     = Resource[*appsv1.Deployment, *appsv1.DeploymentList]
 	ReplicaSetClient     = Resource[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
 	DaemonSetClient      = Resource[*appsv1.DaemonSet, *appsv1.DaemonSetList]
+	StatefulSetClient    = Resource[*appsv1.StatefulSet, *appsv1.StatefulSetList]
 	RevisionClient       = Resource[*appsv1.ControllerRevision, *appsv1.ControllerRevisionList]
 	LeaseClient          = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
 	ClusterRoleClient    = Resource[*rbacv1.ClusterRole, *rbacv1.ClusterRoleList]
@@ -258,6 +259,11 @@ func (c *Clientset) ReplicaSets(ns string) *ReplicaSetClient {
 // DaemonSets in namespace ns.
 func (c *Clientset) DaemonSets(ns string) *DaemonSetClient {
 	return NewResource[*appsv1.DaemonSet, *appsv1.DaemonSetList](c.t, ns)
+}
+
+// StatefulSets in namespace ns.
+func (c *Clientset) StatefulSets(ns string) *StatefulSetClient {
+	return NewResource[*appsv1.StatefulSet, *appsv1.StatefulSetList](c.t, ns)
 }
 
 // ControllerRevisions in namespace ns.
