@@ -209,6 +209,15 @@ func TestExpectations(t *testing.T) {
 	if !e.Satisfied(rs) {
 		t.Fatal("expired expectations: not satisfied")
 	}
+	e.Expect(rs, 1, []string{"default/c"})
+	e.CreationObserved(rs)
+	if e.Satisfied(rs) {
+		t.Fatal("a deletion still pending: satisfied")
+	}
+	e.DeletionObserved(rs, "default/c")
+	if !e.Satisfied(rs) {
+		t.Fatal("creation and deletion observed: not satisfied")
+	}
 	e.ExpectCreations(rs, 1)
 	e.Delete(rs)
 	if !e.Satisfied(rs) {

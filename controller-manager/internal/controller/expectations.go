@@ -60,18 +60,19 @@ func (e *Expectations) Satisfied(key string) bool {
 // ExpectCreations records that the controller of key is about to create adds objects. It
 // replaces whatever was expected before (the controller only sets expectations when the
 // previous ones were satisfied or expired).
-func (e *Expectations) ExpectCreations(key string, adds int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.m[key] = &expectee{add: adds, timestamp: e.now(), deleting: map[string]struct{}{}}
-}
+func (e *Expectations) ExpectCreations(key string, adds int) { e.Expect(key, adds, nil) }
 
 // ExpectDeletions records that the controller of key is about to delete the objects with
 // keys podKeys, replacing what was expected before.
-func (e *Expectations) ExpectDeletions(key string, podKeys []string) {
+func (e *Expectations) ExpectDeletions(key string, podKeys []string) { e.Expect(key, 0, podKeys) }
+
+// Expect records both at once, for a controller that creates and deletes in one pass (the
+// daemonset controller: pods for new nodes, failed and misplaced pods gone), replacing what
+// was expected before.
+func (e *Expectations) Expect(key string, adds int, podKeys []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	x := &expectee{timestamp: e.now(), deleting: make(map[string]struct{}, len(podKeys))}
+	x := &expectee{add: adds, timestamp: e.now(), deleting: make(map[string]struct{}, len(podKeys))}
 	for _, k := range podKeys {
 		x.deleting[k] = struct{}{}
 	}
