@@ -4,6 +4,7 @@ import (
 	"kubelab.io/controller-manager/internal/clusterroleaggregation"
 	"kubelab.io/controller-manager/internal/controllerctx"
 	"kubelab.io/controller-manager/internal/cronjob"
+	"kubelab.io/controller-manager/internal/daemon"
 	"kubelab.io/controller-manager/internal/deployment"
 	"kubelab.io/controller-manager/internal/disruption"
 	"kubelab.io/controller-manager/internal/endpoint"
@@ -33,6 +34,7 @@ func NewControllerInitializers() map[string]InitFunc {
 		"nodeipam":           Init(nodeipam.New, OneWorker),
 		"resourcequota":      Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
 		"job":                Init(job.New, func(o controllerctx.Options) int { return o.ConcurrentJobSyncs }),
+		"daemonset":          Init(daemon.New, func(o controllerctx.Options) int { return o.ConcurrentDaemonSetSyncs }),
 		"ttl-after-finished": Init(ttlafterfinished.New, func(o controllerctx.Options) int { return o.ConcurrentTTLSyncs }),
 		"cronjob":            Init(cronjob.New, func(o controllerctx.Options) int { return o.ConcurrentCronJobSyncs }),
 		// One worker, as kube-controller-manager runs it.
