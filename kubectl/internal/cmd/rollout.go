@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +21,7 @@ func NewCmdRollout(f *Factory, streams Streams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "rollout SUBCOMMAND",
 		Short: "Manage the rollout of a resource",
-		Long:  "Manage the rollout of one or many resources.\n\n Valid resource types include:\n\n  *  deployments",
+		Long:  "Manage the rollout of one or many resources.\n\n Valid resource types include:\n\n  *  deployments\n  *  daemonsets",
 		Example: `  # Rollback to the previous deployment
   kubectl rollout undo deployment/abc
 
@@ -32,18 +34,24 @@ func NewCmdRollout(f *Factory, streams Streams) *cobra.Command {
 	return c
 }
 
-// deploymentRefs resolves the arguments of a rollout subcommand to deployments.
-func deploymentRefs(ctx context.Context, f *Factory, streams Streams, sel *selection, args []string) ([]objectRef, error) {
+// rolloutRefs resolves the arguments of a rollout subcommand to objects of kinds (the
+// ones the subcommand supports).
+func rolloutRefs(ctx context.Context, f *Factory, streams Streams, sel *selection, args []string, kinds ...string) ([]objectRef, error) {
 	refs, err := sel.resolve(ctx, f, streams.In, args)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range refs {
-		if r.res.Kind != "Deployment" {
+		if !slices.Contains(kinds, r.res.Kind) {
 			return nil, fmt.Errorf("no rollout support for %s", r.res.GroupResource())
 		}
 	}
 	return refs, nil
+}
+
+// deploymentRefs resolves the arguments of a rollout subcommand to deployments.
+func deploymentRefs(ctx context.Context, f *Factory, streams Streams, sel *selection, args []string) ([]objectRef, error) {
+	return rolloutRefs(ctx, f, streams, sel, args, "Deployment")
 }
 
 // deploymentStatus is kubectl's DeploymentStatusViewer: a progress message and whether the
@@ -87,10 +95,13 @@ func newCmdRolloutStatus(f *Factory, streams Streams) *cobra.Command {
 		Short: "Show the status of the rollout",
 		Long:  "Show the status of the rollout.\n\n By default 'rollout status' will watch the status of the latest rollout until it's done. If you don't want to wait for the rollout to finish then you can use --watch=false.",
 		Example: `  # Watch the rollout status of a deployment
-  kubectl rollout status deployment/nginx`,
+  kubectl rollout status deployment/nginx
+
+  # Watch the rollout status of a daemon set
+  kubectl rollout status daemonset/fluentd`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := deploymentRefs(ctx, f, streams, sel, args)
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, "Deployment", "DaemonSet")
 			if err != nil {
 				return err
 			}
@@ -110,7 +121,11 @@ func newCmdRolloutStatus(f *Factory, streams Streams) *cobra.Command {
 						}
 						return err
 					}
-					msg, done, err := deploymentStatus(d)
+					viewer := deploymentStatus
+					if ref.res.Kind == "DaemonSet" {
+						viewer = daemonSetStatus
+					}
+					msg, done, err := viewer(d)
 					if err != nil {
 						return err
 					}
@@ -172,6 +187,33 @@ func ownedReplicaSets(ctx context.Context, f *Factory, c *Client, d Object) (map
 	return out, nil
 }
 
+// printRevisionTable is the overview `rollout history` prints: each revision with the
+// change-cause its object records, in a tabwriter with kubectl's tabbedString settings (two
+// spaces between columns, not the three of `get`).
+func printRevisionTable(streams Streams, ref objectRef, revs map[int64]Object, cause func(Object) string) {
+	fmt.Fprintf(streams.Out, "%s \n", ref)
+	tw := tabwriter.NewWriter(streams.Out, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "REVISION\tCHANGE-CAUSE\n")
+	for _, r := range revisions(revs) {
+		c := cause(revs[r])
+		if c == "" {
+			c = "<none>"
+		}
+		fmt.Fprintf(tw, "%d\t%s\n", r, c)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(streams.Out)
+}
+
+// printRevisionTemplate is what `rollout history --revision=N` prints: the template as
+// describe shows it, but with its tabs left as they are and an empty line after, as kubectl's
+// printTemplate writes it (a prefix writer on a plain buffer, no tabwriter).
+func printRevisionTemplate(streams Streams, ref objectRef, revision int64, tmpl map[string]any) {
+	fmt.Fprintf(streams.Out, "%s with revision #%d\n", ref, revision)
+	describeTemplateTo(&prefixWriter{w: streams.Out}, tmpl)
+	fmt.Fprintln(streams.Out)
+}
+
 func revisions(m map[int64]Object) []int64 {
 	var revs []int64
 	for r := range m {
@@ -194,7 +236,7 @@ func newCmdRolloutHistory(f *Factory, streams Streams) *cobra.Command {
   kubectl rollout history deployment/abc --revision=3`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := deploymentRefs(ctx, f, streams, sel, args)
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, "Deployment", "DaemonSet")
 			if err != nil {
 				return err
 			}
@@ -203,6 +245,12 @@ func newCmdRolloutHistory(f *Factory, streams Streams) *cobra.Command {
 				d, err := cl.GetObject(ctx, ref.path(), nil)
 				if err != nil {
 					return err
+				}
+				if ref.res.Kind == "DaemonSet" {
+					if err := daemonSetHistory(ctx, f, cl, streams, ref, d, revision); err != nil {
+						return err
+					}
+					continue
 				}
 				rss, err := ownedReplicaSets(ctx, f, cl, d)
 				if err != nil {
@@ -213,21 +261,12 @@ func newCmdRolloutHistory(f *Factory, streams Streams) *cobra.Command {
 					if !ok {
 						return fmt.Errorf("unable to find the specified revision")
 					}
-					fmt.Fprintf(streams.Out, "%s with revision #%d\n", ref, revision)
-					describeTemplate(streams.Out, nestedMap(rs, "spec", "template"), "")
+					printRevisionTemplate(streams, ref, revision, nestedMap(rs, "spec", "template"))
 					continue
 				}
-				fmt.Fprintf(streams.Out, "%s \n", ref)
-				rows := [][]string{{"REVISION", "CHANGE-CAUSE"}}
-				for _, r := range revisions(rss) {
-					cause := nestedString(rss[r], "metadata", "annotations", "kubernetes.io/change-cause")
-					if cause == "" {
-						cause = "<none>"
-					}
-					rows = append(rows, []string{itoa(r), cause})
-				}
-				(&textTable{}).write(streams.Out, rows)
-				fmt.Fprintln(streams.Out)
+				printRevisionTable(streams, ref, rss, func(rs Object) string {
+					return nestedString(rs, "metadata", "annotations", "kubernetes.io/change-cause")
+				})
 			}
 			return nil
 		},
@@ -243,7 +282,7 @@ func newCmdRolloutUndo(f *Factory, streams Streams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "undo (TYPE NAME | TYPE/NAME) [flags]",
 		Short: "Undo a previous rollout",
-		Long:  "Roll back to a previous rollout: the deployment's pod template becomes that of the ReplicaSet of the revision.",
+		Long:  "Roll back to a previous rollout: the pod template becomes that of the revision (a deployment's ReplicaSet, a daemon set's ControllerRevision).",
 		Example: `  # Roll back to the previous deployment
   kubectl rollout undo deployment/abc
 
@@ -251,7 +290,7 @@ func newCmdRolloutUndo(f *Factory, streams Streams) *cobra.Command {
   kubectl rollout undo deployment/abc --to-revision=3`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := deploymentRefs(ctx, f, streams, sel, args)
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, "Deployment", "DaemonSet")
 			if err != nil {
 				return err
 			}
@@ -260,6 +299,12 @@ func newCmdRolloutUndo(f *Factory, streams Streams) *cobra.Command {
 				d, err := cl.GetObject(ctx, ref.path(), nil)
 				if err != nil {
 					return err
+				}
+				if ref.res.Kind == "DaemonSet" {
+					if err := daemonSetUndo(ctx, f, cl, streams, ref, d, toRevision); err != nil {
+						return err
+					}
+					continue
 				}
 				if paused, _ := nested(d, "spec", "paused").(bool); paused {
 					return fmt.Errorf("you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again")
@@ -312,10 +357,13 @@ func newCmdRolloutRestart(f *Factory, streams Streams) *cobra.Command {
 		Short: "Restart a resource",
 		Long:  "Restart a resource.\n\n        Resource rollout will be restarted.",
 		Example: `  # Restart a deployment
-  kubectl rollout restart deployment/nginx`,
+  kubectl rollout restart deployment/nginx
+
+  # Restart a daemon set
+  kubectl rollout restart daemonset/abc`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := deploymentRefs(ctx, f, streams, sel, args)
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, "Deployment", "DaemonSet")
 			if err != nil {
 				return err
 			}
