@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -164,6 +165,38 @@ func (c *cluster) waitFor(what string, placement []string, ok func(*appsv1.Daemo
 	})
 }
 
+// corev1Template is the part of a revision's template the test reads.
+type corev1Template struct {
+	Spec struct {
+		Containers []struct {
+			Image string `json:"image"`
+		} `json:"containers"`
+	} `json:"spec"`
+}
+
+// revisionNumbers renders the ControllerRevisions as "image=revision", sorted.
+func revisionNumbers(t *testing.T, admin *kube.Clientset) []string {
+	t.Helper()
+	revs, err := admin.ControllerRevisions("default").List(context.Background(), transport.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range revs.GetItems() {
+		var data struct {
+			Spec struct {
+				Template corev1Template `json:"template"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(r.GetData().GetRaw(), &data); err != nil || len(data.Spec.Template.Spec.Containers) != 1 {
+			t.Fatalf("revision %s data %s: %v", r.GetMetadata().GetName(), r.GetData().GetRaw(), err)
+		}
+		out = append(out, fmt.Sprintf("%s=%d", data.Spec.Template.Spec.Containers[0].Image, r.GetRevision()))
+	}
+	slices.Sort(out)
+	return out
+}
+
 func kubectlStock(t *testing.T, srv *apiservertest.Server, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -264,8 +297,25 @@ func TestIntegration(t *testing.T) {
 	} else {
 		t.Logf("stock kubectl not installed at %s: rollout status not checked", stockKubectl)
 	}
-	if revs, err := admin.ControllerRevisions("default").List(ctx, transport.ListOptions{}); err != nil || len(revs.GetItems()) != 2 {
-		t.Fatalf("revisions %v, %v", revs, err)
+	if got := revisionNumbers(t, admin); !slices.Equal(got, []string{"nginx:1.14.2=1", "nginx:1.16=2"}) {
+		t.Fatalf("revisions %v", got)
+	}
+	image := "nginx:1.16"
+
+	// The stock kubectl's undo patches the DaemonSet with revision 1's data: the pods roll
+	// back, and revision 1 becomes revision 3.
+	if _, err := os.Stat(stockKubectl); err == nil {
+		out, err := kubectlStock(t, srv, "rollout", "undo", "ds/agent")
+		if err != nil || !strings.Contains(out, "daemonset.apps/agent rolled back") {
+			t.Fatalf("stock kubectl rollout undo: %v\n%s", err, out)
+		}
+		image = "nginx:1.14.2"
+		c.waitFor("rolled back", []string{"n1=" + image, "n4=" + image}, func(st *appsv1.DaemonSetStatus) bool {
+			return st.GetUpdatedNumberScheduled() == 2 && st.GetNumberAvailable() == 2
+		})
+		if got := revisionNumbers(t, admin); !slices.Equal(got, []string{"nginx:1.14.2=3", "nginx:1.16=2"}) {
+			t.Fatalf("revisions after the undo %v", got)
+		}
 	}
 
 	// A restarted controller starts from the API: the pods it finds are its own, so the one
@@ -279,7 +329,7 @@ func TestIntegration(t *testing.T) {
 	if _, err := admin.Nodes().Create(ctx, &corev1.Node{Metadata: &metav1.ObjectMeta{Name: "n5", Labels: map[string]string{"role": "agent"}}}); err != nil {
 		t.Fatal(err)
 	}
-	c.waitFor("n5 added after the restart", []string{"n1=nginx:1.16", "n4=nginx:1.16", "n5=nginx:1.16"}, func(st *appsv1.DaemonSetStatus) bool {
+	c.waitFor("n5 added after the restart", []string{"n1=" + image, "n4=" + image, "n5=" + image}, func(st *appsv1.DaemonSetStatus) bool {
 		return st.GetDesiredNumberScheduled() == 3 && st.GetNumberAvailable() == 3
 	})
 	for _, p := range c.pods() {
