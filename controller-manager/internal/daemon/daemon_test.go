@@ -610,10 +610,10 @@ func TestHistory(t *testing.T) {
 	}
 }
 
-// TestRevisionData: the revision holds the patch kubectl rollout undo sends: the template
+// TestRevisionData: the revision (controller.TemplatePatch) holds the patch kubectl rollout undo sends: the template
 // with "$patch": "replace", keys sorted.
 func TestRevisionData(t *testing.T) {
-	patch, err := getPatch(newDS())
+	patch, err := controller.TemplatePatch(newDS())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +12,6 @@ import (
 	"kubelab.io/client/transport"
 	"kubelab.io/controller-manager/internal/controller"
 	appsv1 "kubelab.io/proto/api/apps/v1"
-	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
@@ -26,56 +23,13 @@ import (
 // strategic merge patch that puts the template back, which is what `kubectl rollout undo`
 // sends.
 
-// getPatch is the revision data of ds's template: {"spec":{"template":{…,"$patch":
-// "replace"}}}, keys sorted at every level as upstream's map round trip writes them, so
-// equal templates give equal bytes.
-func getPatch(ds *appsv1.DaemonSet) ([]byte, error) {
-	raw, err := runtime.MarshalJSON(ds)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, err
-	}
-	spec, _ := obj["spec"].(map[string]any)
-	template, _ := spec["template"].(map[string]any)
-	if template == nil {
-		template = map[string]any{}
-	}
-	template["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": template}})
-}
-
 // match reports whether revision holds ds's current template.
 func match(ds *appsv1.DaemonSet, revision *appsv1.ControllerRevision) (bool, error) {
-	patch, err := getPatch(ds)
+	patch, err := controller.TemplatePatch(ds)
 	if err != nil {
 		return false, err
 	}
-	var stored bytes.Buffer
-	if err := json.Compact(&stored, revision.GetData().GetRaw()); err != nil {
-		return false, nil // not JSON: not ours, and not this template
-	}
-	return bytes.Equal(patch, stored.Bytes()), nil
-}
-
-// revisionName is <daemonset>-<hash>, the prefix cut so the name fits (ControllerRevisionName).
-func revisionName(prefix, hash string) string {
-	if len(prefix) > 223 {
-		prefix = prefix[:223]
-	}
-	return prefix + "-" + hash
-}
-
-func maxRevision(revs []*appsv1.ControllerRevision) int64 {
-	var m int64
-	for _, r := range revs {
-		m = max(m, r.GetRevision())
-	}
-	return m
+	return controller.RevisionHolds(revision, patch), nil
 }
 
 // controlledHistories claims the ControllerRevisions of ds: the ones it controls that its
@@ -131,7 +85,7 @@ func (c *Controller) constructHistory(ctx context.Context, ds *appsv1.DaemonSet,
 			old = append(old, h)
 		}
 	}
-	next := maxRevision(old) + 1
+	next := controller.MaxRevision(old) + 1
 	if len(current) == 0 {
 		cur, err = c.snapshot(ctx, ds, next)
 		return cur, old, err
@@ -154,33 +108,13 @@ func (c *Controller) constructHistory(ctx context.Context, ds *appsv1.DaemonSet,
 // another template is a hash collision: the DaemonSet's status.collisionCount goes up (once
 // the cached collisionCount is confirmed current) and the sync is retried, with a new hash.
 func (c *Controller) snapshot(ctx context.Context, ds *appsv1.DaemonSet, revision int64) (*appsv1.ControllerRevision, error) {
-	patch, err := getPatch(ds)
+	patch, err := controller.TemplatePatch(ds)
 	if err != nil {
 		return nil, err
 	}
 	m := ds.GetMetadata()
 	hash := controller.ComputeHash(ds.GetSpec().GetTemplate(), collisionCount(ds))
-	lbls := map[string]string{}
-	for k, v := range ds.GetSpec().GetTemplate().GetMetadata().GetLabels() {
-		lbls[k] = v
-	}
-	lbls[appsv1.DefaultDaemonSetUniqueLabelKey] = hash
-	var annotations map[string]string
-	if a := m.GetAnnotations(); len(a) > 0 {
-		annotations = make(map[string]string, len(a))
-		for k, v := range a {
-			annotations[k] = v
-		}
-	}
-	cr := &appsv1.ControllerRevision{
-		Kind: "ControllerRevision", ApiVersion: "apps/v1",
-		Metadata: &metav1.ObjectMeta{
-			Name: revisionName(m.GetName(), hash), Namespace: m.GetNamespace(), Labels: lbls, Annotations: annotations,
-			OwnerReferences: []*metav1.OwnerReference{controller.NewControllerRef(ds, Kind)},
-		},
-		Data:     &metav1.RawExtension{Raw: patch},
-		Revision: revision,
-	}
+	cr := controller.NewControllerRevision(ds, Kind, ds.GetSpec().GetTemplate().GetMetadata().GetLabels(), patch, revision, hash)
 	client := c.client.ControllerRevisions(m.GetNamespace())
 	created, err := client.Create(ctx, cr)
 	if !apierrors.IsAlreadyExists(err) {
@@ -288,9 +222,7 @@ func (c *Controller) cleanupHistory(ctx context.Context, ds *appsv1.DaemonSet, s
 		}
 	}
 	old = slices.Clone(old)
-	slices.SortStableFunc(old, func(a, b *appsv1.ControllerRevision) int {
-		return cmp.Compare(a.GetRevision(), b.GetRevision())
-	})
+	controller.SortControllerRevisions(old)
 	for _, cr := range old {
 		if toKill <= 0 {
 			break
