@@ -226,7 +226,7 @@ func validateObject(js []byte, obj Object, defaultNamespace string) error {
 		// The apiserver's strategy gives a clusterIP its clusterIPs before validating.
 		defaults.ServiceOnCreate(svc)
 	}
-	errs := validation.ValidateObjectMeta(meta, mapping.Namespaced, mapping.Plural == "namespaces", "metadata")
+	errs := validation.ValidateObjectMetaName(meta, mapping.Namespaced, validation.NameFunc(mapping.Kind.Kind), "metadata")
 	errs = append(errs, validation.Validate(o)...)
 	errs = append(errs, validateImages(o)...)
 	return fieldErrors(errs)
