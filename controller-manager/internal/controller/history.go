@@ -3,11 +3,15 @@ package controller
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"slices"
 
+	"kubelab.io/client/kube"
+	"kubelab.io/client/transport"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
 )
 
@@ -102,4 +106,27 @@ func MaxRevision(revisions []*appsv1.ControllerRevision) int64 {
 		n = max(n, r.GetRevision())
 	}
 	return n
+}
+
+// RevisionControllerRefManager is RefManager for ControllerRevisions, patching them through
+// Client: the history a DaemonSet or StatefulSet claims (adoptOrphanRevisions).
+type RevisionControllerRefManager struct {
+	// Client writes the ownerReference patches.
+	Client *kube.Clientset
+	// Controller, ControllerKind, Selector and CanAdopt are as in RefManager.
+	Controller     runtime.Object
+	ControllerKind runtime.GroupVersionKind
+	Selector       labels.Selector
+	CanAdopt       func(ctx context.Context) error
+}
+
+// ClaimControllerRevisions is RefManager.Claim for ControllerRevisions.
+func (m *RevisionControllerRefManager) ClaimControllerRevisions(ctx context.Context, revisions []*appsv1.ControllerRevision) ([]*appsv1.ControllerRevision, error) {
+	rm := &RefManager[*appsv1.ControllerRevision]{
+		Patch: func(ctx context.Context, ns, name string, data []byte) (*appsv1.ControllerRevision, error) {
+			return m.Client.ControllerRevisions(ns).Patch(ctx, name, transport.StrategicMerge, data)
+		},
+		Kind: "controller revision", Controller: m.Controller, ControllerKind: m.ControllerKind, Selector: m.Selector, CanAdopt: m.CanAdopt,
+	}
+	return rm.Claim(ctx, revisions)
 }
