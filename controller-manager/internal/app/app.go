@@ -63,7 +63,7 @@ func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
 var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption",
-	"job", "ttl-after-finished", "cronjob", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation", "endpointslice", "endpoint", "daemonset"}
+	"job", "ttl-after-finished", "cronjob", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation", "endpointslice", "endpoint", "daemonset", "statefulset"}
 
 // options are the parsed flags.
 type options struct {
@@ -107,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&co.ConcurrentNamespaceSyncs, "concurrent-namespace-syncs", co.ConcurrentNamespaceSyncs, "namespaces synced concurrently")
 	fs.IntVar(&co.ConcurrentJobSyncs, "concurrent-job-syncs", co.ConcurrentJobSyncs, "jobs synced concurrently")
 	fs.IntVar(&co.ConcurrentDaemonSetSyncs, "concurrent-daemonset-syncs", co.ConcurrentDaemonSetSyncs, "daemon sets synced concurrently")
+	fs.IntVar(&co.ConcurrentStatefulSetSyncs, "concurrent-statefulset-syncs", co.ConcurrentStatefulSetSyncs, "stateful sets synced concurrently")
 	fs.IntVar(&co.ConcurrentTTLSyncs, "concurrent-ttl-after-finished-syncs", co.ConcurrentTTLSyncs, "finished jobs checked for TTL expiry concurrently")
 	fs.IntVar(&co.ConcurrentCronJobSyncs, "concurrent-cron-job-syncs", co.ConcurrentCronJobSyncs, "cron jobs synced concurrently")
 	fs.IntVar(&co.ConcurrentResourceQuotaSyncs, "concurrent-resource-quota-syncs", co.ConcurrentResourceQuotaSyncs, "resource quotas synced concurrently")
@@ -143,6 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		"concurrent-ttl-after-finished-syncs": co.ConcurrentTTLSyncs, "concurrent-cron-job-syncs": co.ConcurrentCronJobSyncs,
 		"concurrent-service-endpoint-syncs": co.ConcurrentServiceEndpointSyncs, "concurrent-endpoint-syncs": co.ConcurrentEndpointSyncs,
 		"max-endpoints-per-slice": co.MaxEndpointsPerSlice, "concurrent-daemonset-syncs": co.ConcurrentDaemonSetSyncs,
+		"concurrent-statefulset-syncs": co.ConcurrentStatefulSetSyncs,
 	} {
 		if n < 1 {
 			return nil, fmt.Errorf("--%s must be at least 1, got %d", name, n)

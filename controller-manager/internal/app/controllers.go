@@ -18,6 +18,7 @@ import (
 	"kubelab.io/controller-manager/internal/resourcequota"
 	"kubelab.io/controller-manager/internal/rootcacertpublisher"
 	"kubelab.io/controller-manager/internal/serviceaccount"
+	"kubelab.io/controller-manager/internal/statefulset"
 	"kubelab.io/controller-manager/internal/ttlafterfinished"
 )
 
@@ -35,6 +36,7 @@ func NewControllerInitializers() map[string]InitFunc {
 		"resourcequota":      Init(resourcequota.New, func(o controllerctx.Options) int { return o.ConcurrentResourceQuotaSyncs }),
 		"job":                Init(job.New, func(o controllerctx.Options) int { return o.ConcurrentJobSyncs }),
 		"daemonset":          Init(daemon.New, func(o controllerctx.Options) int { return o.ConcurrentDaemonSetSyncs }),
+		"statefulset":        Init(statefulset.New, func(o controllerctx.Options) int { return o.ConcurrentStatefulSetSyncs }),
 		"ttl-after-finished": Init(ttlafterfinished.New, func(o controllerctx.Options) int { return o.ConcurrentTTLSyncs }),
 		"cronjob":            Init(cronjob.New, func(o controllerctx.Options) int { return o.ConcurrentCronJobSyncs }),
 		// One worker, as kube-controller-manager runs it.

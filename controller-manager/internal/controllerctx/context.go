@@ -48,6 +48,7 @@ type Options struct {
 	ConcurrentResourceQuotaSyncs   int // --concurrent-resource-quota-syncs (5)
 	ConcurrentJobSyncs             int // --concurrent-job-syncs (5)
 	ConcurrentDaemonSetSyncs       int // --concurrent-daemonset-syncs (2)
+	ConcurrentStatefulSetSyncs     int // --concurrent-statefulset-syncs (5)
 	ConcurrentTTLSyncs             int // --concurrent-ttl-after-finished-syncs (5)
 	ConcurrentCronJobSyncs         int // --concurrent-cron-job-syncs (5)
 	ConcurrentServiceEndpointSyncs int // --concurrent-service-endpoint-syncs (5): the endpointslice controller's
@@ -105,7 +106,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		ConcurrentDeploymentSyncs: 5, ConcurrentReplicaSetSyncs: 5, ConcurrentGCSyncs: 20, ConcurrentNamespaceSyncs: 10,
-		ConcurrentResourceQuotaSyncs: 5, ConcurrentJobSyncs: 5, ConcurrentDaemonSetSyncs: 2, ConcurrentTTLSyncs: 5, ConcurrentCronJobSyncs: 5, ResourceQuotaSyncPeriod: 5 * time.Minute,
+		ConcurrentResourceQuotaSyncs: 5, ConcurrentJobSyncs: 5, ConcurrentDaemonSetSyncs: 2, ConcurrentStatefulSetSyncs: 5, ConcurrentTTLSyncs: 5, ConcurrentCronJobSyncs: 5, ResourceQuotaSyncPeriod: 5 * time.Minute,
 		ConcurrentServiceEndpointSyncs: 5, ConcurrentEndpointSyncs: 5, MaxEndpointsPerSlice: 100,
 		ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24,
 		NodeMonitorGracePeriod: 40 * time.Second, NodeMonitorPeriod: 5 * time.Second,
