@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops the local cluster hack/local-up.sh started (make down), in this order: the kubelet,
-# every pod it ran (sandboxes and containers, through CRI, so CNI tears their network down),
+# the node proxy and its rules, every pod it ran (sandboxes and containers, through CRI, so CNI tears their network down),
 # the scheduler, the controller-manager, the apiserver, containerd and the local registry;
 # then removes the CNI bridge, its conflist and IPAM state. Data in $KUBELAB_DIR stays
 # (make clean removes it). Same knobs as hack/local-up.sh; KUBELAB_KEEP_REGISTRY=1 leaves
@@ -11,6 +11,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 [ "$(id -u)" = 0 ] || { echo "local-down: needs root; try: sudo make down" >&2; exit 1; }
 
 stop_proc kubelet
+if [ "$node_proxy" = 1 ]; then
+  stop_proc proxy
+  # Its rules would keep steering Service addresses to pods that are about to go.
+  if [ -x "$bin/proxy" ]; then "$bin/proxy" --cleanup && echo "proxy: rules removed"; fi
+fi
 
 cri_answers() { [ -S "$sock" ] && ctr --address "$sock" version >/dev/null 2>&1; }
 # containerd killed while pods run (their shims outlive it): start it again to remove them.
@@ -23,6 +28,14 @@ if cri_answers; then
     (cd "$root" && go build -o "$bin/" ./test/cmd/kubelab-cri)
   fi
   "$bin/kubelab-cri" -endpoint "unix://$sock" -log-root "$pod_logs" rm
+fi
+
+# The kubelet's tmpfs volumes (service account tokens, secrets) outlive it, and the pods they
+# served are gone: unmount them, deepest first, so the data directory can be removed.
+if [ -d "$dir/kubelet" ]; then
+  awk -v r="$dir/kubelet/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+    umount "$m" && echo "volumes: unmounted $m"
+  done
 fi
 
 # Each takes ~2 s to shut down (leases released, connections drained): two at a time.

@@ -25,6 +25,13 @@ apply="${KUBELAB_APPLY:-1}"
 if [ -z "${KUBELAB_BIN:-}" ] || [ -x "$bin/dns" ]; then cluster_dns_default=1; else cluster_dns_default=0; fi
 cluster_dns="${KUBELAB_DNS:-$cluster_dns_default}"
 cluster_dns_ip="${KUBELAB_DNS_IP:-10.96.0.10}"
+# The node proxy (bin/proxy: iptables rules in this host's network namespace): on for make
+# up's cluster; off for a private one, a test's second cluster beside it, whose proxy would
+# rewrite the first one's chains.
+if [ "$containerd_mode" = shared ] && { [ -z "${KUBELAB_BIN:-}" ] || [ -x "$bin/proxy" ]; }; then node_proxy_default=1; else node_proxy_default=0; fi
+node_proxy="${KUBELAB_PROXY:-$node_proxy_default}"
+proxy_healthz_port="${KUBELAB_PROXY_HEALTHZ_PORT:-10256}"
+proxy_metrics_port="${KUBELAB_PROXY_METRICS_PORT:-10249}"
 cluster_domain=cluster.local
 timeout="${KUBELAB_TIMEOUT:-180}"
 host_ip="${KUBELAB_NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | sed -nE 's/.* src ([0-9.]+).*/\1/p')}"
@@ -56,6 +63,7 @@ write_env() {
 : "\${KUBELAB_KUBELET_PORT:=$kubelet_port}" "\${KUBELAB_KUBELET_HEALTHZ_PORT:=$kubelet_healthz_port}"
 : "\${KUBELAB_CM_PORT:=$cm_port}" "\${KUBELAB_SCHEDULER_PORT:=$sched_port}"
 : "\${KUBELAB_CLUSTER_CIDR:=$cluster_cidr}" "\${KUBELAB_CNI_BRIDGE:=$bridge}" "\${KUBELAB_CONTAINERD:=$containerd_mode}"
+: "\${KUBELAB_PROXY:=$node_proxy}" "\${KUBELAB_PROXY_HEALTHZ_PORT:=$proxy_healthz_port}" "\${KUBELAB_PROXY_METRICS_PORT:=$proxy_metrics_port}"
 EOF
 }
 

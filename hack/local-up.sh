@@ -22,6 +22,10 @@
 #                       CNI config dir), KUBELAB_APPLY (1: apply and check the seed Deployment),
 #   KUBELAB_DNS (1 when $KUBELAB_BIN has the dns binary: the DNS addon and the kubelet's
 #                --cluster-dns=$KUBELAB_DNS_IP (10.96.0.10) --cluster-domain=cluster.local; 0: neither),
+#   KUBELAB_PROXY (1 for the shared containerd, i.e. make up: the node proxy runs on this host
+#                 with the kubelet's identity, and the seed Deployment gets a Service whose
+#                 cluster IP is curled; 0: no proxy), KUBELAB_PROXY_HEALTHZ_PORT (10256),
+#                 KUBELAB_PROXY_METRICS_PORT (10249),
 #   KUBELAB_TIMEOUT (180 s per wait).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -53,9 +57,11 @@ if [ -z "${KUBELAB_BIN:-}" ]; then
   command -v go >/dev/null || { echo "local-up: go is missing (https://go.dev/dl, or set KUBELAB_BIN to prebuilt binaries)" >&2; exit 1; }
   make -s -C "$root" build >/dev/null
   (cd "$root" && go build -o "$bin/" ./test/cmd/kubelab-cri)
-  echo "bin/: apiserver controller-manager scheduler kubelet dns kubelab-cri"
+  echo "bin/: apiserver controller-manager scheduler kubelet proxy dns kubelab-cri"
 fi
-for b in apiserver controller-manager scheduler kubelet kubelab-cri; do
+needed=(apiserver controller-manager scheduler kubelet kubelab-cri)
+[ "$node_proxy" = 1 ] && needed+=(proxy)
+for b in "${needed[@]}"; do
   [ -x "$bin/$b" ] || { echo "local-up: $bin/$b is missing (make build)" >&2; exit 1; }
 done
 
@@ -105,6 +111,11 @@ start_proc kubelet --kubeconfig "$kc/kubelet-$node.kubeconfig" --grpc-address "1
   --port "$kubelet_port" --healthz-port "$kubelet_healthz_port" \
   --tls-cert-file "$pki/certs/kubelet-$node-serving.crt" --tls-private-key-file "$pki/certs/kubelet-$node-serving.key" \
   --client-ca-file "$pki/ca.crt" "${kubelet_dns[@]}"
+if [ "$node_proxy" = 1 ]; then
+  start_proc proxy --kubeconfig "$kc/kubelet-$node.kubeconfig" --grpc-address "127.0.0.1:$grpc_port" \
+    --hostname-override "$node" --cluster-cidr "$cluster_cidr" \
+    --healthz-bind-address "127.0.0.1:$proxy_healthz_port" --metrics-bind-address "127.0.0.1:$proxy_metrics_port"
+fi
 
 step "node $node"
 # Ready, with a pod CIDR, and a Lease renewed by this kubelet (not a Ready left in etcd by the last run).
@@ -116,7 +127,7 @@ for i in $(seq $((timeout * 2))); do
   fresh=no; [ -n "$renew" ] && [[ ! "${renew:0:19}" < "${since:0:19}" ]] && fresh=yes
   if [ "$st" != "$last" ]; then [ -n "$last" ] && echo; printf 'node %s: %s ' "$node" "${st:-not registered yet}"; last=$st; fi
   case "$fresh $st" in "yes True"*podCIDR=?*) echo; break ;; esac
-  for p in apiserver controller-manager scheduler kubelet; do
+  for p in apiserver controller-manager scheduler kubelet $([ "$node_proxy" = 1 ] && echo proxy); do
     alive "$p" || { echo; echo "$p exited; last log lines:"; tail -20 "$logs/$p.log"; exit 1; }
   done
   printf '.'
@@ -175,6 +186,19 @@ if [ "$apply" = 1 ]; then
   for ip in $(kc get pods -l app=example -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}'); do
     echo "http://$ip/ -> $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$ip/" || true)"
   done
+  if [ "$node_proxy" = 1 ]; then
+    step "Service example: its cluster IP, through the node proxy"
+    kc expose deployment example-deployment --name example --port 80 --dry-run=client -o yaml | kc apply -f -
+    svc_ip=$(kc get service example -o jsonpath='{.spec.clusterIP}')
+    printf 'http://%s/ ' "$svc_ip"
+    for i in $(seq $((timeout * 2))); do
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$svc_ip/" || true)
+      [ "$code" = 200 ] && { echo "-> 200"; break; }
+      printf '.'
+      sleep 0.5
+      [ "$i" = $((timeout * 2)) ] && { echo; echo "local-up: the Service's cluster IP did not answer after ${timeout}s; see $logs/proxy.log" >&2; exit 1; }
+    done
+  fi
 fi
 
 step "up"
@@ -184,6 +208,7 @@ kubelab is running: node $node, apiserver https://127.0.0.1:$api_port, logs in $
   $kubectl get nodes,deployments,pods -o wide
   $kubectl scale deployment example-deployment --replicas 5
   $bin/kubelab-cri -endpoint unix://$sock ls          # what runs in containerd, over CRI
+  curl http://\$($kubectl get service example -o jsonpath='{.spec.clusterIP}')/   # a Service, through the node proxy
 Identities: $kc/{admin,controller-manager,scheduler,kubelet-$node}.kubeconfig
 Stop: make down   (data stays in $dir; make clean removes it)
 EOF

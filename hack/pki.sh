@@ -9,7 +9,9 @@
 # OUT_DIR/ca.{crt,key}                         the cluster CA (CN kubelab-ca, EC P-256, 10 years)
 # OUT_DIR/apiserver/                           the apiserver's --cert-dir: ca.{crt,key}, apiserver.{crt,key}
 #                                              (SANs: every name the apiserver's bootstrap asks for, the
-#                                              host's name and IPs, $PKI_EXTRA_SANS), admin.{crt,key}; the
+#                                              kubernetes Service's cluster IP ($PKI_SERVICE_IP, default
+#                                              10.96.0.1: what pods reach it by), the host's name and IPs,
+#                                              $PKI_EXTRA_SANS), admin.{crt,key}; the
 #                                              apiserver reuses them instead of making its own
 # OUT_DIR/certs/NAME.{crt,key}                 client certificates: admin (kubernetes-admin, O system:masters),
 #                                              controller-manager (system:kube-controller-manager),
@@ -26,7 +28,8 @@
 #                                              and NAME-peer.{crt,key} (SANs NAME, ADDR), both server+client
 #                                              auth; etcd-client.{crt,key} (etcdctl), apiserver-etcd-client.{crt,key}
 #
-# Env: PKI_EXTRA_SANS (more apiserver SANs), PKI_HOST_IP (this host's address, default the
+# Env: PKI_EXTRA_SANS (more apiserver SANs), PKI_SERVICE_IP (the first address of the
+# apiserver's --service-cluster-ip-range, default 10.96.0.1), PKI_HOST_IP (this host's address, default the
 # default route's source), PKI_ADMIN_SERVER, PKI_ETCD_MEMBERS.
 #
 # Idempotent: a valid file is reused. A certificate is (re)issued when it is missing, does not
@@ -114,7 +117,7 @@ san_list() { # names... -> "DNS:a,IP:b" (deduplicated)
 
 # shellcheck disable=SC2086 # word splitting of the IP and extra lists is wanted
 api_sans=$(san_list localhost 127.0.0.1 ::1 kubernetes kubernetes.default kubernetes.default.svc \
-  kubernetes.default.svc.cluster.local "$host_name" "$host_short" $host_ips "$server_host" ${PKI_EXTRA_SANS:-})
+  kubernetes.default.svc.cluster.local "${PKI_SERVICE_IP:-10.96.0.1}" "$host_name" "$host_short" $host_ips "$server_host" ${PKI_EXTRA_SANS:-})
 issue "$out/apiserver/apiserver" "/CN=kube-apiserver" serverAuth "$api_sans"
 for f in ca.crt ca.key; do
   cmp -s "$out/$f" "$out/apiserver/$f" || install -m "$([ $f = ca.key ] && echo 0600 || echo 0644)" "$out/$f" "$out/apiserver/$f"
