@@ -6,7 +6,8 @@
 # containerd dies (compose restarts it); the proxy is restarted on its own when it exits, as
 # a kube-proxy DaemonSet pod would be (pid in /run/kubelab/proxy.pid, log on stderr).
 # Env: NODE_NAME (node-N), CNI_BRIDGE (kubelabN), REGISTRY_MIRROR (http://registry:5000),
-#      CLUSTER_CIDR (10.244.0.0/16), KUBELET_EXTRA_ARGS, PROXY_EXTRA_ARGS.
+#      CLUSTER_CIDR (10.244.0.0/16), CLUSTER_DNS (10.96.0.10: kube-dns, deploy/addons/dns.yaml),
+#      KUBELET_EXTRA_ARGS, PROXY_EXTRA_ARGS.
 set -euo pipefail
 node=${NODE_NAME:-$(hostname)}
 mirror=${REGISTRY_MIRROR:-http://registry:5000}
@@ -56,6 +57,8 @@ want=(
   "--tls-private-key-file=/etc/kubelab/pki/node.key"
   "--client-ca-file=/etc/kubelab/pki/ca.crt"
   "--node-labels=kubelab.io/lab-node=$node"
+  "--cluster-dns=${CLUSTER_DNS:-10.96.0.10}"
+  "--cluster-domain=cluster.local"
 )
 help=$(kubelet -h 2>&1 || true)
 args=(); dropped=()

@@ -12,7 +12,10 @@
 #                              every node (the node proxy's rules, endpoints on all three nodes);
 #                              kill -9 of node-1's proxy: restarted, same answers, one jump per
 #                              built-in chain; the Service deleted -> its rules go from every node
-# Env: DRILLS="1 2 3 4 5" to pick; DRILL_TIMEOUT (120 s per wait).
+#   6 cluster DNS           -> from a seed pod, kubernetes.default.svc.cluster.local and a Service's
+#                              short name resolve to their cluster IPs through kube-dns (10.96.0.10,
+#                              the proxy's rules); one DNS pod killed -> names still resolve
+# Env: DRILLS="1 2 3 4 5 6" to pick; DRILL_TIMEOUT (120 s per wait).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 T=${DRILL_TIMEOUT:-120}
@@ -38,7 +41,7 @@ ep_status() {  # name -> "revision raftIndex leader?"
 }
 
 k get --raw /healthz >/dev/null 2>&1 || { say "the lab is not answering; run make lab first"; exit 1; }
-drills=${DRILLS:-1 2 3 4 5}
+drills=${DRILLS:-1 2 3 4 5 6}
 
 # ---- 1: node down ---------------------------------------------------------------------
 drill1() {
@@ -192,6 +195,39 @@ SVC
   k delete service example-drill >/dev/null
   gone() { local n; for n in node-1 node-2 node-3; do ! docker exec "$n" iptables-save -t nat | grep -q 'default/example-drill' || return 1; done; }
   if t=$(until_ok 60 gone); then pass "service deleted: its rules gone from all three nodes ${t} s later"; else fail "service deleted: rules left on a node"; fi
+}
+
+drill6() {
+  echo
+  say "== drill 6: cluster DNS from a pod, through kube-dns's cluster IP"
+  k apply -f - >/dev/null <<'SVC'
+apiVersion: v1
+kind: Service
+metadata: {name: example-dns}
+spec:
+  selector: {app: example}
+  ports: [{port: 80, targetPort: 80}]
+SVC
+  local pod svc_ip t
+  pod=$(k get pods -l app=example -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
+  svc_ip=$(k get service example-dns -o jsonpath='{.spec.clusterIP}' 2>/dev/null)
+  [ -n "$pod" ] && [ -n "$svc_ip" ] || { fail "no seed pod or example-dns has no cluster IP"; return; }
+  # resolves NAME WANT: kubelab-tool in the nginx image resolves NAME with the pod's resolv.conf.
+  resolves() { k exec "$pod" -- kubelab-tool lookup "$1" 2>/dev/null | grep -qx "$2"; }
+  if t=$(until_ok 60 resolves kubernetes.default.svc.cluster.local 10.96.0.1); then
+    pass "$pod resolves kubernetes.default.svc.cluster.local to 10.96.0.1 (${t} s)"
+  else fail "$pod: kubernetes.default.svc.cluster.local did not resolve to 10.96.0.1"; fi
+  if t=$(until_ok 60 resolves example-dns "$svc_ip"); then pass "$pod resolves example-dns (search path) to $svc_ip (${t} s)"
+  else fail "$pod: example-dns did not resolve to $svc_ip"; fi
+  local victim; victim=$(k -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
+  if [ -n "$victim" ] && k -n kube-system delete pod "$victim" --wait=false >/dev/null 2>&1; then
+    local ok=1 i
+    for i in 1 2 3 4 5; do resolves example-dns "$svc_ip" || ok=0; done
+    if [ $ok = 1 ]; then pass "DNS pod $victim deleted: example-dns still resolves, 5 of 5"; else fail "DNS pod $victim deleted: lookups failed"; fi
+  else
+    fail "no DNS pod to delete"
+  fi
+  k delete service example-dns >/dev/null
 }
 
 for d in $drills; do "drill$d"; done

@@ -51,6 +51,16 @@ wait_for "nodes" nodes_ready
 say "3 nodes Ready $(since "$t0") s after docker-compose up"
 k get nodes -o wide
 
+# Cluster DNS, as kubeadm's CoreDNS addon (the kubelets name 10.96.0.10 in pods' resolv.conf).
+k apply -f "$root/deploy/addons/dns.yaml" >/dev/null
+dns_ready() {
+  local out; out=$(k -n kube-system get deployment coredns -o jsonpath='{.status.readyReplicas}/{.spec.replicas}' 2>/dev/null || true)
+  echo "coredns ${out:-?/?} ready"
+  [ -n "$out" ] && [ "${out%/*}" = "${out#*/}" ]
+}
+wait_for "cluster DNS" dns_ready
+say "cluster DNS: kube-dns $(k -n kube-system get service kube-dns -o jsonpath='{.spec.clusterIP}') ($(since "$t0") s after docker-compose up)"
+
 [ "${LAB_NO_SEED:-}" = 1 ] && exit 0
 k apply -f "$root/deploy/examples/nginx-deployment.yaml"
 pods_running() {
