@@ -1,6 +1,8 @@
 package defaults
 
 import (
+	"strconv"
+
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "kubelab.io/proto/api/apps/v1"
@@ -41,4 +43,32 @@ func DaemonSet(ds *appsv1.DaemonSet) {
 		spec.Template = &corev1.PodTemplateSpec{}
 	}
 	PodTemplateSpec(spec.Template)
+}
+
+// DaemonSetTemplateGenerationAnnotation is how apps/v1 shows a DaemonSet's template
+// generation (the internal spec.templateGeneration): the pods' pod-template-generation label.
+const DaemonSetTemplateGenerationAnnotation = "deprecated.daemonset.template.generation"
+
+// DaemonSetTemplateGeneration keeps the annotation as Kubernetes' DaemonSet strategy keeps
+// templateGeneration: 1 on create (old is nil), then the stored value, plus one when the pod
+// template changed. What a client writes there is ignored, as upstream.
+func DaemonSetTemplateGeneration(ds, old *appsv1.DaemonSet) {
+	var gen int64 = 1
+	if old != nil {
+		gen, _ = strconv.ParseInt(old.GetMetadata().GetAnnotations()[DaemonSetTemplateGenerationAnnotation], 10, 64)
+		if !proto.Equal(old.GetSpec().GetTemplate(), ds.GetSpec().GetTemplate()) {
+			gen++
+		}
+	}
+	if ds.Metadata == nil {
+		ds.Metadata = &metav1.ObjectMeta{}
+	}
+	if gen == 0 { // stored before kubelab kept it, and the template is unchanged
+		delete(ds.Metadata.Annotations, DaemonSetTemplateGenerationAnnotation)
+		return
+	}
+	if ds.Metadata.Annotations == nil {
+		ds.Metadata.Annotations = map[string]string{}
+	}
+	ds.Metadata.Annotations[DaemonSetTemplateGenerationAnnotation] = strconv.FormatInt(gen, 10)
 }

@@ -124,6 +124,12 @@ func Resources() []*Resource {
 		}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupApps, "DaemonSet"), StatusSubresource: true,
+			PrepareForCreate: func(obj runtime.Object) {
+				defaults.DaemonSetTemplateGeneration(obj.(*appsv1.DaemonSet), nil)
+			},
+			PrepareForUpdate: func(obj, old runtime.Object) {
+				defaults.DaemonSetTemplateGeneration(obj.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet))
+			},
 		}),
 		// As upstream's strategy: rollingUpdate.maxUnavailable (alpha, gate off) is dropped
 		// unless the stored object has it; scale is served as for Deployments.
