@@ -57,7 +57,7 @@ func TestStatefulSetKind(t *testing.T) {
 	if out := kubectl(t, s, "create", "-f", manifest); !strings.Contains(out, "statefulset.apps/web created") {
 		t.Errorf("kubectl create -f: %s", out)
 	}
-	got := c.get(statefulsets + "/web").must(t, http.StatusOK).json(t)
+	got := c.get(statefulsets+"/web").must(t, http.StatusOK).json(t)
 	for path, want := range map[string]any{
 		"spec.replicas":                                         float64(2),
 		"spec.serviceName":                                      "nginx",
@@ -119,7 +119,7 @@ func TestStatefulSetKind(t *testing.T) {
 	if out := kubectl(t, s, "scale", "sts", "web", "--replicas=5"); !strings.Contains(out, "statefulset.apps/web scaled") {
 		t.Errorf("kubectl scale: %s", out)
 	}
-	sc := c.get(statefulsets + "/web/scale").must(t, http.StatusOK).json(t)
+	sc := c.get(statefulsets+"/web/scale").must(t, http.StatusOK).json(t)
 	if digPath(sc, "spec.replicas") != float64(5) || digPath(sc, "status.replicas") != float64(2) || digPath(sc, "status.selector") != "app=nginx" {
 		t.Errorf("scale = %v", sc)
 	}
