@@ -11,6 +11,7 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/scheduling"
 )
 
 // Labels and annotations of daemon pods, as Kubernetes names them.
@@ -97,16 +98,16 @@ func NodeShouldRunDaemonPod(node *corev1.Node, ds *appsv1.DaemonSet) (shouldRun,
 		return false, false
 	}
 	pod := newPod(ds, name)
-	if !controller.RequiredNodeAffinityMatches(pod, node) {
+	if !scheduling.RequiredNodeAffinityMatches(pod, node) {
 		return false, false
 	}
 	taints, tolerations := node.GetSpec().GetTaints(), pod.GetSpec().GetTolerations()
-	if _, untolerated := controller.FindUntoleratedTaint(taints, tolerations, func(t *corev1.Taint) bool {
+	if _, untolerated := scheduling.FindUntoleratedTaint(taints, tolerations, func(t *corev1.Taint) bool {
 		return t.GetEffect() == effectNoExecute || t.GetEffect() == effectNoSchedule
 	}); !untolerated {
 		return true, true
 	}
-	_, untolerated := controller.FindUntoleratedTaint(taints, tolerations, func(t *corev1.Taint) bool {
+	_, untolerated := scheduling.FindUntoleratedTaint(taints, tolerations, func(t *corev1.Taint) bool {
 		return t.GetEffect() == effectNoExecute
 	})
 	return false, !untolerated

@@ -5,6 +5,7 @@ import (
 
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/scheduling"
 )
 
 // Taints the controller owns, and their effects.
@@ -81,23 +82,6 @@ func reconcileTaints(current []*corev1.Taint, h health, noExecute bool, now time
 	return next, changed
 }
 
-// tolerates is upstream's Toleration.ToleratesTaint.
-func tolerates(tol *corev1.Toleration, t *corev1.Taint) bool {
-	if tol.GetEffect() != "" && tol.GetEffect() != t.GetEffect() {
-		return false
-	}
-	if tol.GetKey() != "" && tol.GetKey() != t.GetKey() {
-		return false
-	}
-	switch tol.GetOperator() {
-	case "Exists":
-		return true
-	case "", "Equal":
-		return tol.GetKey() != "" && tol.GetValue() == t.GetValue()
-	}
-	return false
-}
-
 // withDefaultTolerations adds the tolerations the DefaultTolerationSeconds admission plugin
 // would have added: not-ready and unreachable NoExecute for the default seconds, unless the
 // pod already tolerates that taint key with NoExecute. kubelab's apiserver has no such
@@ -135,7 +119,7 @@ func evictionTime(tols []*corev1.Toleration, taints []*corev1.Taint, firstSeen t
 		var seconds *int64
 		matched := false
 		for _, tol := range tols {
-			if !tolerates(tol, t) {
+			if !scheduling.ToleratesTaint(tol, t) {
 				continue
 			}
 			matched = true

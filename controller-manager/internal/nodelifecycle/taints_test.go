@@ -9,6 +9,7 @@ import (
 
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/scheduling"
 )
 
 var t0 = time.Unix(1_700_000_000, 0)
@@ -120,7 +121,7 @@ func TestTolerates(t *testing.T) {
 		{&corev1.Toleration{Key: "k", Operator: "Exists", Effect: EffectNoSchedule}, false},
 		{&corev1.Toleration{Key: "other", Operator: "Exists"}, false},
 	} {
-		if got := tolerates(tc.tol, tt); got != tc.want {
+		if got := scheduling.ToleratesTaint(tc.tol, tt); got != tc.want {
 			t.Errorf("tolerates(%v) = %v, want %v", tc.tol, got, tc.want)
 		}
 	}

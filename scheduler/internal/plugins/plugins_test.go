@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/scheduling"
 	"kubelab.io/scheduler/internal/framework"
 	tu "kubelab.io/scheduler/internal/testutil"
 )
@@ -191,13 +192,13 @@ func TestNodeAffinityMatchFields(t *testing.T) {
 		NodeSelectorTerms: []*corev1.NodeSelectorTerm{{MatchFields: []*corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: "In", Values: []string{"n2"}}}}},
 	}}}
 	for name, want := range map[string]bool{"n1": false, "n2": true} {
-		if got := RequiredMatches(pod, tu.Node(name).Obj()); got != want {
+		if got := scheduling.RequiredNodeAffinityMatches(pod, tu.Node(name).Obj()); got != want {
 			t.Errorf("%s: got %v, want %v", name, got, want)
 		}
 	}
 	// An empty term matches nothing.
 	pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms = []*corev1.NodeSelectorTerm{{}}
-	if RequiredMatches(pod, tu.Node("n2").Obj()) {
+	if scheduling.RequiredNodeAffinityMatches(pod, tu.Node("n2").Obj()) {
 		t.Error("empty term matched")
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	"kubelab.io/proto/scheduling"
 	"kubelab.io/scheduler/internal/framework"
 )
 
@@ -50,10 +51,8 @@ func (NodeUnschedulable) Filter(_ context.Context, _ *framework.CycleState, pod 
 		return nil
 	}
 	taint := &corev1.Taint{Key: TaintNodeUnschedulable, Effect: "NoSchedule"}
-	for _, t := range pod.GetSpec().GetTolerations() {
-		if ToleratesTaint(t, taint) {
-			return nil
-		}
+	if scheduling.Tolerated(taint, pod.GetSpec().GetTolerations()) {
+		return nil
 	}
 	return framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonUnschedulable)
 }

@@ -5,36 +5,9 @@ import (
 	"fmt"
 
 	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/scheduling"
 	"kubelab.io/scheduler/internal/framework"
 )
-
-// ToleratesTaint reports whether toleration t tolerates taint: same effect (or an empty
-// toleration effect, matching all), same key (or an empty key with Exists, matching all),
-// and, for Equal (the default operator), the same value.
-func ToleratesTaint(t *corev1.Toleration, taint *corev1.Taint) bool {
-	if t.GetEffect() != "" && t.GetEffect() != taint.GetEffect() {
-		return false
-	}
-	if t.GetKey() != "" && t.GetKey() != taint.GetKey() {
-		return false
-	}
-	switch t.GetOperator() {
-	case "", "Equal":
-		return t.GetValue() == taint.GetValue()
-	case "Exists":
-		return true
-	}
-	return false
-}
-
-func tolerated(taint *corev1.Taint, tolerations []*corev1.Toleration) bool {
-	for _, t := range tolerations {
-		if ToleratesTaint(t, taint) {
-			return true
-		}
-	}
-	return false
-}
 
 // TaintToleration keeps pods off nodes with NoSchedule/NoExecute taints they do not
 // tolerate, and prefers nodes with fewer untolerated PreferNoSchedule taints.
@@ -51,7 +24,7 @@ func (TaintToleration) Filter(_ context.Context, _ *framework.CycleState, pod *c
 		if e := taint.GetEffect(); e != "NoSchedule" && e != "NoExecute" {
 			continue
 		}
-		if !tolerated(taint, tolerations) {
+		if !scheduling.Tolerated(taint, tolerations) {
 			return framework.NewStatus(framework.UnschedulableAndUnresolvable,
 				fmt.Sprintf(errReasonUntoleratedFormat, taint.GetKey(), taint.GetValue()))
 		}
@@ -83,7 +56,7 @@ func (TaintToleration) Score(_ context.Context, state *framework.CycleState, pod
 	tolerations := v.([]*corev1.Toleration)
 	var n int64
 	for _, taint := range ni.Node().GetSpec().GetTaints() {
-		if taint.GetEffect() == "PreferNoSchedule" && !tolerated(taint, tolerations) {
+		if taint.GetEffect() == "PreferNoSchedule" && !scheduling.Tolerated(taint, tolerations) {
 			n++
 		}
 	}

@@ -1,4 +1,10 @@
-package controller
+// Package scheduling holds the placement rules more than one component judges, the way
+// Kubernetes keeps them in component-helpers/scheduling/corev1: whether a node satisfies a
+// pod's nodeSelector and required node affinity, and whether a toleration tolerates a taint.
+// The scheduler filters nodes with them, the daemonset controller decides which nodes need a
+// daemon pod, and the node lifecycle controller decides which pods a NoExecute taint evicts;
+// one copy keeps them agreeing.
+package scheduling
 
 import (
 	"slices"
@@ -7,15 +13,9 @@ import (
 	corev1 "kubelab.io/proto/api/core/v1"
 )
 
-// The scheduling rules a controller must judge the way the scheduler does (the daemonset
-// controller decides which nodes a pod would be allowed on): upstream's
-// component-helpers/scheduling/corev1/nodeaffinity and Toleration.ToleratesTaint. The
-// scheduler's copy is in scheduler/internal/plugins (nodeaffinity.go, taints.go); the two
-// modules share only proto/, so each keeps its own until the rule moves there.
-
 // RequiredNodeAffinityMatches reports whether node satisfies pod's nodeSelector and its
-// requiredDuringSchedulingIgnoredDuringExecution node affinity: every nodeSelector label,
-// and at least one of the affinity's terms (ORed; no terms matches no node).
+// requiredDuringSchedulingIgnoredDuringExecution node affinity: every nodeSelector label, and
+// at least one of the affinity's terms (ORed; a selector with no terms matches no node).
 func RequiredNodeAffinityMatches(pod *corev1.Pod, node *corev1.Node) bool {
 	labels := node.GetMetadata().GetLabels()
 	for k, v := range pod.GetSpec().GetNodeSelector() {
@@ -27,19 +27,19 @@ func RequiredNodeAffinityMatches(pod *corev1.Pod, node *corev1.Node) bool {
 	if req == nil {
 		return true
 	}
-	return slices.ContainsFunc(req.GetNodeSelectorTerms(), func(t *corev1.NodeSelectorTerm) bool { return nodeSelectorTermMatches(t, node) })
+	return slices.ContainsFunc(req.GetNodeSelectorTerms(), func(t *corev1.NodeSelectorTerm) bool { return NodeSelectorTermMatches(t, node) })
 }
 
-// nodeSelectorTermMatches reports whether node satisfies every requirement of term (ANDed).
-// A term without requirements matches no node; matchFields knows only metadata.name with
-// In or NotIn, as upstream.
-func nodeSelectorTermMatches(term *corev1.NodeSelectorTerm, node *corev1.Node) bool {
+// NodeSelectorTermMatches reports whether node satisfies every requirement of term (ANDed).
+// A term without requirements matches no node; matchFields knows only metadata.name with In
+// or NotIn, as upstream.
+func NodeSelectorTermMatches(term *corev1.NodeSelectorTerm, node *corev1.Node) bool {
 	if len(term.GetMatchExpressions()) == 0 && len(term.GetMatchFields()) == 0 {
 		return false
 	}
 	labels := node.GetMetadata().GetLabels()
 	for _, r := range term.GetMatchExpressions() {
-		if !nodeRequirementMatches(r, labels) {
+		if !requirementMatches(r, labels) {
 			return false
 		}
 	}
@@ -48,14 +48,14 @@ func nodeSelectorTermMatches(term *corev1.NodeSelectorTerm, node *corev1.Node) b
 		if op := r.GetOperator(); r.GetKey() != "metadata.name" || (op != "In" && op != "NotIn") {
 			return false
 		}
-		if !nodeRequirementMatches(r, fields) {
+		if !requirementMatches(r, fields) {
 			return false
 		}
 	}
 	return true
 }
 
-func nodeRequirementMatches(r *corev1.NodeSelectorRequirement, labels map[string]string) bool {
+func requirementMatches(r *corev1.NodeSelectorRequirement, labels map[string]string) bool {
 	v, has := labels[r.GetKey()]
 	switch r.GetOperator() {
 	case "In":
@@ -99,14 +99,16 @@ func ToleratesTaint(t *corev1.Toleration, taint *corev1.Taint) bool {
 	return false
 }
 
+// Tolerated reports whether one of tolerations tolerates taint.
+func Tolerated(taint *corev1.Taint, tolerations []*corev1.Toleration) bool {
+	return slices.ContainsFunc(tolerations, func(t *corev1.Toleration) bool { return ToleratesTaint(t, taint) })
+}
+
 // FindUntoleratedTaint returns the first of taints that passes filter and that none of
 // tolerations tolerates, as upstream's v1helper.FindMatchingUntoleratedTaint.
 func FindUntoleratedTaint(taints []*corev1.Taint, tolerations []*corev1.Toleration, filter func(*corev1.Taint) bool) (*corev1.Taint, bool) {
 	for _, taint := range taints {
-		if !filter(taint) {
-			continue
-		}
-		if !slices.ContainsFunc(tolerations, func(t *corev1.Toleration) bool { return ToleratesTaint(t, taint) }) {
+		if filter(taint) && !Tolerated(taint, tolerations) {
 			return taint, true
 		}
 	}
