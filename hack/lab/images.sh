@@ -37,7 +37,7 @@ for c in apiserver controller-manager scheduler kubelet proxy; do
   fi
 done
 
-# ---- registry content: nginx:1.14.2, pause:3.9/3.6 pushed into a directory ------------
+# ---- registry content: nginx:1.14.2, pause:3.9/3.6, kubelab/dns:1.0.0 pushed into a directory
 "$root/hack/node/build-images.sh" >/dev/null
 regdata="$cache/registry-data"
 want=$(cat "$root"/.local/images/*.inputs | sha256sum | cut -c1-64)
