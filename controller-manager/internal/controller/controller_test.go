@@ -277,3 +277,34 @@ func (q *fakeQueue) Add(k string) { q.keys = append(q.keys, k) }
 func cacheGVK() runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: scheme.GroupApps, Version: "v1", Kind: "ReplicaSet"}
 }
+
+func TestUpdatePodCondition(t *testing.T) {
+	at := func(d time.Duration) *metav1.Time { return NewTime(epoch.Add(d)) }
+	target := &corev1.PodCondition{Type: "DisruptionTarget", Status: ConditionTrue, Reason: "DeletionByPodGC"}
+	for _, tc := range []struct {
+		name        string
+		conds       []*corev1.PodCondition
+		want        []*corev1.PodCondition
+		wantChanged bool
+	}{
+		{"added", []*corev1.PodCondition{{Type: PodReady, Status: ConditionTrue}},
+			[]*corev1.PodCondition{{Type: PodReady, Status: ConditionTrue}, {Type: "DisruptionTarget", Status: ConditionTrue, Reason: "DeletionByPodGC", LastTransitionTime: at(time.Minute)}}, true},
+		{"status flips: new transition time", []*corev1.PodCondition{{Type: "DisruptionTarget", Status: ConditionFalse, LastTransitionTime: at(0)}},
+			[]*corev1.PodCondition{{Type: "DisruptionTarget", Status: ConditionTrue, Reason: "DeletionByPodGC", LastTransitionTime: at(time.Minute)}}, true},
+		{"reason changes: transition time kept", []*corev1.PodCondition{{Type: "DisruptionTarget", Status: ConditionTrue, Reason: "Other", LastTransitionTime: at(0)}},
+			[]*corev1.PodCondition{{Type: "DisruptionTarget", Status: ConditionTrue, Reason: "DeletionByPodGC", LastTransitionTime: at(0)}}, true},
+		{"unchanged", []*corev1.PodCondition{{Type: "DisruptionTarget", Status: ConditionTrue, Reason: "DeletionByPodGC", LastTransitionTime: at(0)}},
+			[]*corev1.PodCondition{{Type: "DisruptionTarget", Status: ConditionTrue, Reason: "DeletionByPodGC", LastTransitionTime: at(0)}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &corev1.PodStatus{Conditions: tc.conds}
+			changed := UpdatePodCondition(st, target, epoch.Add(time.Minute))
+			if changed != tc.wantChanged || !slices.EqualFunc(st.GetConditions(), tc.want, func(a, b *corev1.PodCondition) bool { return proto.Equal(a, b) }) {
+				t.Fatalf("got %v, %v; want %v, %v", st.GetConditions(), changed, tc.want, tc.wantChanged)
+			}
+			if target.LastTransitionTime != nil {
+				t.Fatal("the condition passed in was modified")
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 )
@@ -42,6 +44,27 @@ func GetPodCondition(pod *corev1.Pod, typ string) *corev1.PodCondition {
 		}
 	}
 	return nil
+}
+
+// UpdatePodCondition sets c in status as Kubernetes' pod.UpdatePodCondition does: a type
+// the status lacks is appended, an existing one replaced in place. lastTransitionTime is now,
+// unless the condition's status is unchanged, when the old one is kept. c is not modified;
+// status is, so it must be a copy of a cached pod's. It reports whether anything changed.
+func UpdatePodCondition(status *corev1.PodStatus, c *corev1.PodCondition, now time.Time) bool {
+	c = proto.Clone(c).(*corev1.PodCondition)
+	c.LastTransitionTime = NewTime(now)
+	for i, old := range status.GetConditions() {
+		if old.GetType() != c.GetType() {
+			continue
+		}
+		if old.GetStatus() == c.GetStatus() {
+			c.LastTransitionTime = old.GetLastTransitionTime()
+		}
+		status.Conditions[i] = c
+		return !proto.Equal(old, c)
+	}
+	status.Conditions = append(status.Conditions, c)
+	return true
 }
 
 // IsPodReady reports whether the pod's Ready condition is True.
