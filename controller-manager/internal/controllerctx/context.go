@@ -95,6 +95,11 @@ type Options struct {
 	LargeClusterSizeThreshold int
 	UnhealthyZoneThreshold    float64
 
+	// TerminatedPodGCThreshold is how many terminated pods may exist before the pod
+	// garbage collector deletes the oldest (--terminated-pod-gc-threshold, 12500; 0 or less:
+	// never).
+	TerminatedPodGCThreshold int
+
 	// RootCAFile is the PEM bundle the root-ca-cert-publisher puts in every namespace's
 	// kube-root-ca.crt (--root-ca-file); when empty, the CA of the controller-manager's
 	// kubeconfig. RootCA is that bundle, read once at start by the controller-manager.
@@ -112,5 +117,6 @@ func DefaultOptions() Options {
 		NodeMonitorGracePeriod: 40 * time.Second, NodeMonitorPeriod: 5 * time.Second,
 		DefaultUnreachableTolerationSeconds: 300, DefaultNotReadyTolerationSeconds: 300,
 		NodeEvictionRate: 0.1, SecondaryNodeEvictionRate: 0.01, LargeClusterSizeThreshold: 50, UnhealthyZoneThreshold: 0.55,
+		TerminatedPodGCThreshold: 12500,
 	}
 }
