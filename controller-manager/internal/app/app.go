@@ -63,7 +63,7 @@ func OneWorker(controllerctx.Options) int { return 1 }
 
 // KnownControllers are the names --controllers accepts, all enabled by "*".
 var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption",
-	"job", "ttl-after-finished", "cronjob", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation", "endpointslice", "endpoint", "daemonset", "statefulset"}
+	"job", "ttl-after-finished", "cronjob", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation", "endpointslice", "endpoint", "daemonset", "statefulset", "pod-garbage-collector"}
 
 // options are the parsed flags.
 type options struct {
@@ -117,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&co.EndpointUpdatesBatchPeriod, "endpoint-updates-batch-period", co.EndpointUpdatesBatchPeriod, "how long the endpoints controller waits after a pod change before syncing its services, to write several changes at once")
 	fs.DurationVar(&co.EndpointSliceUpdatesBatchPeriod, "endpointslice-updates-batch-period", co.EndpointSliceUpdatesBatchPeriod, "how long the endpointslice controller waits after a pod change before syncing its services, to write several changes at once")
 	fs.DurationVar(&co.ResourceQuotaSyncPeriod, "resource-quota-sync-period", co.ResourceQuotaSyncPeriod, "how often every quota's usage is recomputed from its namespace's pods (0 disables)")
+	fs.IntVar(&co.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", co.TerminatedPodGCThreshold, "number of terminated pods that can exist before the terminated pod garbage collector starts deleting terminated pods; if <= 0, the terminated pod garbage collector is disabled")
 	fs.StringVar(&co.ClusterCIDR, "cluster-cidr", co.ClusterCIDR, "CIDR range of pods; each node gets a slice")
 	fs.IntVar(&co.NodeCIDRMaskSize, "node-cidr-mask-size", co.NodeCIDRMaskSize, "prefix length of each node's pod CIDR")
 	fs.DurationVar(&co.NodeMonitorGracePeriod, "node-monitor-grace-period", co.NodeMonitorGracePeriod, "how long a node may go without a heartbeat before it is marked unhealthy")

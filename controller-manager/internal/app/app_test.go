@@ -36,8 +36,8 @@ func TestEnabledControllers(t *testing.T) {
 		wantErr bool
 	}{
 		{"*", []string{"clusterrole-aggregation", "cronjob", "daemonset", "deployment", "disruption", "endpoint", "endpointslice", "garbagecollector", "job", "namespace", "nodeipam",
-			"nodelifecycle", "replicaset", "resourcequota", "root-ca-cert-publisher", "serviceaccount", "statefulset", "ttl-after-finished"}, false},
-		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation,-endpoint,-endpointslice", []string{"cronjob", "daemonset", "deployment", "disruption", "job",
+			"nodelifecycle", "pod-garbage-collector", "replicaset", "resourcequota", "root-ca-cert-publisher", "serviceaccount", "statefulset", "ttl-after-finished"}, false},
+		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation,-endpoint,-endpointslice,-pod-garbage-collector", []string{"cronjob", "daemonset", "deployment", "disruption", "job",
 			"namespace", "nodelifecycle", "replicaset", "resourcequota", "serviceaccount", "statefulset", "ttl-after-finished"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},
@@ -69,7 +69,8 @@ func TestFlags(t *testing.T) {
 		o.controllerOp.LargeClusterSizeThreshold != 50 || o.controllerOp.UnhealthyZoneThreshold != 0.55 ||
 		o.controllerOp.ConcurrentServiceEndpointSyncs != 5 || o.controllerOp.ConcurrentEndpointSyncs != 5 || o.controllerOp.MaxEndpointsPerSlice != 100 ||
 		o.controllerOp.EndpointUpdatesBatchPeriod != 0 || o.controllerOp.EndpointSliceUpdatesBatchPeriod != 0 ||
-		o.controllerOp.ConcurrentDaemonSetSyncs != 2 || o.controllerOp.ConcurrentStatefulSetSyncs != 5 {
+		o.controllerOp.ConcurrentDaemonSetSyncs != 2 || o.controllerOp.ConcurrentStatefulSetSyncs != 5 ||
+		o.controllerOp.TerminatedPodGCThreshold != 12500 {
 		t.Fatalf("defaults = %+v", o)
 	}
 	o, err = parseFlags([]string{"--concurrent-replicaset-syncs=2", "--cluster-cidr=10.8.0.0/16", "--node-cidr-mask-size=26",
@@ -77,7 +78,7 @@ func TestFlags(t *testing.T) {
 		"--concurrent-resource-quota-syncs=3", "--resource-quota-sync-period=30s",
 		"--node-eviction-rate=0.5", "--secondary-node-eviction-rate=0.05", "--large-cluster-size-threshold=10", "--unhealthy-zone-threshold=0.4",
 		"--concurrent-service-endpoint-syncs=7", "--concurrent-endpoint-syncs=3", "--max-endpoints-per-slice=50", "--endpointslice-updates-batch-period=500ms",
-		"--concurrent-daemonset-syncs=4", "--concurrent-statefulset-syncs=3"}, io.Discard)
+		"--concurrent-daemonset-syncs=4", "--concurrent-statefulset-syncs=3", "--terminated-pod-gc-threshold=0"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestFlags(t *testing.T) {
 		co.ConcurrentResourceQuotaSyncs != 3 || co.ResourceQuotaSyncPeriod != 30*time.Second ||
 		co.NodeEvictionRate != 0.5 || co.SecondaryNodeEvictionRate != 0.05 || co.LargeClusterSizeThreshold != 10 || co.UnhealthyZoneThreshold != 0.4 ||
 		co.ConcurrentServiceEndpointSyncs != 7 || co.ConcurrentEndpointSyncs != 3 || co.MaxEndpointsPerSlice != 50 || co.EndpointSliceUpdatesBatchPeriod != 500*time.Millisecond ||
-		co.ConcurrentDaemonSetSyncs != 4 || co.ConcurrentStatefulSetSyncs != 3 {
+		co.ConcurrentDaemonSetSyncs != 4 || co.ConcurrentStatefulSetSyncs != 3 || co.TerminatedPodGCThreshold != 0 {
 		t.Fatalf("parsed = %+v", o)
 	}
 	for _, bad := range [][]string{

@@ -14,6 +14,7 @@ import (
 	"kubelab.io/controller-manager/internal/namespace"
 	"kubelab.io/controller-manager/internal/nodeipam"
 	"kubelab.io/controller-manager/internal/nodelifecycle"
+	"kubelab.io/controller-manager/internal/podgc"
 	"kubelab.io/controller-manager/internal/replicaset"
 	"kubelab.io/controller-manager/internal/resourcequota"
 	"kubelab.io/controller-manager/internal/rootcacertpublisher"
@@ -41,6 +42,8 @@ func NewControllerInitializers() map[string]InitFunc {
 		"cronjob":            Init(cronjob.New, func(o controllerctx.Options) int { return o.ConcurrentCronJobSyncs }),
 		// One worker, as kube-controller-manager runs it.
 		"disruption": Init(disruption.New, OneWorker),
+		// One loop, a pass every 20 s.
+		"pod-garbage-collector": Init(podgc.New, OneWorker),
 		// One worker each, as kube-controller-manager runs them: their work is one create
 		// per namespace.
 		"serviceaccount":         Init(serviceaccount.New, OneWorker),
