@@ -21,6 +21,7 @@ import (
 	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
+	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/validation"
 )
@@ -84,6 +85,8 @@ func Default(obj runtime.Object) {
 		MutatingWebhookConfiguration(o)
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
 		ValidatingWebhookConfiguration(o)
+	case *schedulingv1.PriorityClass:
+		PriorityClass(o)
 	}
 }
 

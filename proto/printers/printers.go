@@ -55,6 +55,7 @@ var printersByKind = map[string]printer{
 	"Job":                 {jobColumns, jobRow},
 	"CronJob":             {cronJobColumns, cronJobRow},
 	"ControllerRevision":  {controllerRevisionColumns, controllerRevisionRow},
+	"PriorityClass":       {priorityClassColumns, priorityClassRow},
 }
 
 // printerFor returns kind's printer, or the default one (NAME, CREATED AT).

@@ -37,6 +37,7 @@ var Mappings = []Mapping{
 	{Kind: batch("CronJob"), Plural: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: discovery("EndpointSlice"), Plural: "endpointslices", Singular: "endpointslice", Namespaced: true},
 	{Kind: policy("PodDisruptionBudget"), Plural: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Namespaced: true},
+	{Kind: scheduling("PriorityClass"), Plural: "priorityclasses", Singular: "priorityclass", ShortNames: []string{"pc"}},
 	{Kind: coordination("Lease"), Plural: "leases", Singular: "lease", Namespaced: true},
 	{Kind: rbac("Role"), Plural: "roles", Singular: "role", Namespaced: true},
 	{Kind: rbac("ClusterRole"), Plural: "clusterroles", Singular: "clusterrole"},
@@ -94,4 +95,8 @@ func batch(kind string) runtime.GroupVersionKind {
 
 func discovery(kind string) runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: GroupDiscovery, Version: "v1", Kind: kind}
+}
+
+func scheduling(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupScheduling, Version: "v1", Kind: kind}
 }

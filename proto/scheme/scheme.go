@@ -13,6 +13,7 @@ import (
 	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
+	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
 	"kubelab.io/proto/runtime"
 )
 
@@ -28,6 +29,7 @@ const (
 	GroupPolicy                = "policy"
 	GroupBatch                 = "batch"
 	GroupDiscovery             = "discovery.k8s.io"
+	GroupScheduling            = "scheduling.k8s.io"
 )
 
 // Scheme holds every kind; it is built at init and read-only afterwards.
@@ -55,6 +57,7 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(batch("Job"), &batchv1.Job{}, &batchv1.JobList{})
 	s.AddKind(batch("CronJob"), &batchv1.CronJob{}, &batchv1.CronJobList{})
 	s.AddKind(policy("PodDisruptionBudget"), &policyv1.PodDisruptionBudget{}, &policyv1.PodDisruptionBudgetList{})
+	s.AddKind(scheduling("PriorityClass"), &schedulingv1.PriorityClass{}, &schedulingv1.PriorityClassList{})
 	s.AddKind(coordination("Lease"), &coordinationv1.Lease{}, &coordinationv1.LeaseList{})
 	s.AddKind(rbac("Role"), &rbacv1.Role{}, &rbacv1.RoleList{})
 	s.AddKind(rbac("ClusterRole"), &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleList{})

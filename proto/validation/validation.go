@@ -19,6 +19,7 @@ import (
 	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
+	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
 )
@@ -61,6 +62,8 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidateCronJob(o)
 	case *policyv1.PodDisruptionBudget:
 		return ValidatePodDisruptionBudget(o)
+	case *schedulingv1.PriorityClass:
+		return ValidatePriorityClass(o)
 	case *coordinationv1.Lease:
 		return ValidateLease(o)
 	case *rbacv1.Role:
@@ -151,6 +154,10 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *batchv1.CronJob:
 		if op, ok := old.(*batchv1.CronJob); ok {
 			return ValidateCronJobUpdate(o, op)
+		}
+	case *schedulingv1.PriorityClass:
+		if op, ok := old.(*schedulingv1.PriorityClass); ok {
+			return ValidatePriorityClassUpdate(o, op)
 		}
 	case *rbacv1.RoleBinding:
 		if op, ok := old.(*rbacv1.RoleBinding); ok {

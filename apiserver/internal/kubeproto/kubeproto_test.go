@@ -222,3 +222,20 @@ func TestReviews(t *testing.T) {
 		}
 	}
 }
+
+// TestPriorityClass reads what `kubectl create priorityclass high --value=-5
+// --preemption-policy=Never` sends: every non-pointer scalar on the wire, the value a
+// negative int32 sign-extended to ten bytes.
+func TestPriorityClass(t *testing.T) {
+	negFive := int64(-5)
+	pc := msgb{}.sub(1, meta("high", nil)).varint(2, uint64(negFive)).varint(3, 0).str(4, "").str(5, "Never")
+	got, err := ToJSON(body("scheduling.k8s.io/v1", "PriorityClass", pc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": map[string]any{"name": "high"},
+		"value": float64(-5), "preemptionPolicy": "Never"}
+	if m := decodeJSON(t, got); !reflect.DeepEqual(m, want) {
+		t.Errorf("priorityclass:\n got %v\nwant %v", m, want)
+	}
+}

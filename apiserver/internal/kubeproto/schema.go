@@ -269,6 +269,12 @@ var (
 		3: ignoredStatus,
 	}}
 
+	// scheduling.k8s.io/v1: what `kubectl create priorityclass` sends.
+	priorityClass = &message{name: "PriorityClass", fields: map[protowire.Number]field{
+		1: msg("metadata", objectMeta), 2: i32("value"), 3: boolean("globalDefault"),
+		4: str("description"), 5: ptr(str("preemptionPolicy")),
+	}}
+
 	// rbac.authorization.k8s.io/v1
 
 	policyRule = &message{name: "PolicyRule", fields: map[protowire.Number]field{
@@ -392,6 +398,7 @@ var kinds = map[string]*message{
 	"policy/v1 PodDisruptionBudget":                   podDisruptionBudget,
 	"batch/v1 Job":                                    job,
 	"batch/v1 CronJob":                                cronJob,
+	"scheduling.k8s.io/v1 PriorityClass":              priorityClass,
 	// The body of a DELETE (kubectl drain --disable-eviction sends one).
 	"v1 DeleteOptions":             deleteOptions,
 	"meta.k8s.io/v1 DeleteOptions": deleteOptions,

@@ -45,6 +45,11 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1
 	if opts == nil {
 		opts = &metav1.DeleteOptions{}
 	}
+	if s.Resource.DeleteForbidden != nil {
+		if err := s.Resource.DeleteForbidden(name); err != nil {
+			return nil, err
+		}
+	}
 	policy, err := propagationPolicy(opts)
 	if err != nil {
 		return nil, err
@@ -155,6 +160,9 @@ func (s *Store) DeleteCollection(ctx context.Context, namespace string, listOpts
 	var done []runtime.Object
 	for _, item := range runtime.Items(list) {
 		m := item.GetMetadata()
+		if s.Resource.DeleteForbidden != nil && s.Resource.DeleteForbidden(m.GetName()) != nil {
+			continue
+		}
 		res, err := s.Delete(ctx, m.GetNamespace(), m.GetName(), opts)
 		if apierrors.IsNotFound(err) {
 			continue

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -9,6 +10,8 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
+	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/defaults"
 	"kubelab.io/proto/resource"
 	"kubelab.io/proto/runtime"
@@ -152,6 +155,19 @@ func Resources() []*Resource {
 		}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupPolicy, "PodDisruptionBudget"), StatusSubresource: true,
+		}),
+		// The system classes are the apiserver's (server/priorityclasses.go creates them):
+		// validation keeps their value and globalDefault, and they cannot be deleted, as in
+		// Kubernetes' priorityclass storage.
+		std(&Resource{
+			Kind: gvk(scheme.GroupScheduling, "PriorityClass"),
+			DeleteForbidden: func(name string) error {
+				if schedulingv1.IsSystemPriorityClass(name) {
+					return apierrors.NewForbidden(apierrors.GroupResource{Group: scheme.GroupScheduling, Resource: "priorityclasses"}, name,
+						errors.New("this is a system priority class and cannot be deleted"))
+				}
+				return nil
+			},
 		}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupCoordination, "Lease"),

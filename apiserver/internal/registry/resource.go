@@ -71,6 +71,10 @@ type Resource struct {
 	// that its deletion started (a namespace's Terminating phase).
 	DeletionBlocked func(obj runtime.Object) bool
 	MarkDeleting    func(obj runtime.Object)
+	// DeleteForbidden, when set, may refuse the deletion of an object by its name, before the
+	// object is even read (the system PriorityClasses, which the apiserver keeps). A
+	// deletecollection leaves such objects alone instead of failing on them.
+	DeleteForbidden func(name string) error
 
 	// Virtual resources are answered, never stored (SelfSubjectAccessReview): create is
 	// their only verb, their Store has no Storage, and the pipeline computes the answer.
@@ -107,7 +111,7 @@ func (r *Resource) storagePrefix() string {
 	// Kubernetes keeps the core and apps groups without a group segment; other groups are
 	// prefixed so resources with the same plural cannot collide.
 	switch r.Kind.Group {
-	case "", "apps", "coordination.k8s.io", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "discovery.k8s.io":
+	case "", "apps", "coordination.k8s.io", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "discovery.k8s.io", "scheduling.k8s.io":
 		return r.Plural
 	default:
 		return r.Kind.Group + "/" + r.Plural

@@ -211,6 +211,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err := s.bootstrapNamespaces(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.bootstrapPriorityClasses(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.startMasterEndpoints(ctx); err != nil {
 		return nil, err
 	}
