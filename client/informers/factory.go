@@ -20,6 +20,7 @@ import (
 	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
+	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -229,6 +230,9 @@ func (f *SharedInformerFactory) ControllerRevisions() Informer[*appsv1.Controlle
 }
 func (f *SharedInformerFactory) PodDisruptionBudgets() Informer[*policyv1.PodDisruptionBudget] {
 	return mustFor[*policyv1.PodDisruptionBudget](f, scheme.GroupPolicy, "PodDisruptionBudget")
+}
+func (f *SharedInformerFactory) PriorityClasses() Informer[*schedulingv1.PriorityClass] {
+	return mustFor[*schedulingv1.PriorityClass](f, scheme.GroupScheduling, "PriorityClass")
 }
 func (f *SharedInformerFactory) Jobs() Informer[*batchv1.Job] {
 	return mustFor[*batchv1.Job](f, scheme.GroupBatch, "Job")

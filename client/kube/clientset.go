@@ -32,6 +32,7 @@ import (
 	discoveryv1 "kubelab.io/proto/api/discovery/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
+	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -198,6 +199,7 @@ type (
 	DaemonSetClient      = Resource[*appsv1.DaemonSet, *appsv1.DaemonSetList]
 	StatefulSetClient    = Resource[*appsv1.StatefulSet, *appsv1.StatefulSetList]
 	RevisionClient       = Resource[*appsv1.ControllerRevision, *appsv1.ControllerRevisionList]
+	PriorityClassClient  = Resource[*schedulingv1.PriorityClass, *schedulingv1.PriorityClassList]
 	LeaseClient          = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
 	ClusterRoleClient    = Resource[*rbacv1.ClusterRole, *rbacv1.ClusterRoleList]
 )
@@ -304,6 +306,11 @@ func (c *Clientset) CronJobs(ns string) *CronJobClient {
 // Leases in namespace ns.
 func (c *Clientset) Leases(ns string) *LeaseClient {
 	return NewResource[*coordinationv1.Lease, *coordinationv1.LeaseList](c.t, ns)
+}
+
+// PriorityClasses (cluster-scoped).
+func (c *Clientset) PriorityClasses() *PriorityClassClient {
+	return NewResource[*schedulingv1.PriorityClass, *schedulingv1.PriorityClassList](c.t, "")
 }
 
 // ClusterRoles (cluster-scoped).
