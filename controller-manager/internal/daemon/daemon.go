@@ -424,8 +424,8 @@ func (c *Controller) updateNode(oldObj, newObj runtime.Object) {
 }
 
 // deleteNode queues the DaemonSets that ran on the node, so their status stops counting
-// it. Upstream has no such handler and waits for the pod garbage collector to delete the
-// node's pods; kubelab has no pod garbage collector.
+// it at once. Upstream has no such handler: its status follows when the pod garbage
+// collector (podgc here too) deletes the node's pods, 40 s of quarantine later.
 func (c *Controller) deleteNode(obj any) {
 	o, ok := controller.ObjectFromTombstone(obj)
 	if !ok {

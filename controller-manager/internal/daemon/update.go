@@ -79,8 +79,8 @@ func planRollingUpdate(ds *appsv1.DaemonSet, nodes []*corev1.Node, nodeToPods ma
 	for _, n := range nodes {
 		byName[n.GetMetadata().GetName()] = n
 	}
-	// shouldRun is false for a node that is gone: kubelab has no pod garbage collector to
-	// remove its pods, where upstream would wait for one.
+	// shouldRun is false for a node that is gone: its pods are the pod garbage collector's
+	// to remove (after its quarantine), and the rollout need not wait for them.
 	shouldRun := func(nodeName string) bool {
 		n, ok := byName[nodeName]
 		if !ok {
