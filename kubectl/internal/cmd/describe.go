@@ -173,26 +173,34 @@ func selectorString(sel map[string]any) string {
 }
 
 // selectorQuery is a LabelSelector in the labelSelector query's syntax, as
-// metav1.LabelSelectorAsSelector writes it ("" selects everything).
+// metav1.LabelSelectorAsSelector writes it: requirements sorted by key, each set's values
+// sorted ("" selects everything).
 func selectorQuery(sel map[string]any) string {
-	var parts []string
+	type req struct{ key, text string }
+	var reqs []req
 	for _, k := range sortedKeys(nestedMap(sel, "matchLabels")) {
-		parts = append(parts, k+"="+nestedString(sel, "matchLabels", k))
+		reqs = append(reqs, req{k, k + "=" + nestedString(sel, "matchLabels", k)})
 	}
 	for _, e := range nestedSlice(sel, "matchExpressions") {
 		var vals []string
 		for _, v := range nestedSlice(e, "values") {
 			vals = append(vals, fmt.Sprint(v))
 		}
-		op := strings.ToLower(nestedString(e, "operator"))
+		sort.Strings(vals)
+		key, op := nestedString(e, "key"), strings.ToLower(nestedString(e, "operator"))
 		switch op {
 		case "exists":
-			parts = append(parts, nestedString(e, "key"))
+			reqs = append(reqs, req{key, key})
 		case "doesnotexist":
-			parts = append(parts, "!"+nestedString(e, "key"))
+			reqs = append(reqs, req{key, "!" + key})
 		default:
-			parts = append(parts, fmt.Sprintf("%s %s (%s)", nestedString(e, "key"), op, strings.Join(vals, ",")))
+			reqs = append(reqs, req{key, fmt.Sprintf("%s %s (%s)", key, op, strings.Join(vals, ","))})
 		}
+	}
+	sort.SliceStable(reqs, func(i, j int) bool { return reqs[i].key < reqs[j].key })
+	parts := make([]string, len(reqs))
+	for i, r := range reqs {
+		parts[i] = r.text
 	}
 	return strings.Join(parts, ",")
 }
@@ -266,60 +274,17 @@ func describeDeployment(ctx context.Context, w *prefixWriter, c *Client, d *Disc
 	return nil
 }
 
-func describeTemplate(out io.Writer, tmpl map[string]any, _ string) {
-	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	describeTemplateTo(&prefixWriter{w: tw}, tmpl)
-	_ = tw.Flush()
-}
-
-func describeTemplateTo(w *prefixWriter, tmpl map[string]any) {
-	w.line(0, "Pod Template:")
-	mapLines(w, 1, "Labels", nestedStringMap(tmpl, "metadata", "labels"), "=")
-	if anns := nestedStringMap(tmpl, "metadata", "annotations"); len(anns) > 0 {
-		mapLines(w, 1, "Annotations", anns, ": ")
-	}
-	describeContainers(w, 1, nestedSlice(tmpl, "spec", "containers"), nil)
-	describeVolumes(w, 1, nestedSlice(tmpl, "spec", "volumes"))
-	w.line(1, "Node-Selectors:\t%s", orNone(labelsStringOrEmpty(nestedStringMap(tmpl, "spec", "nodeSelector"))))
-	w.line(1, "Tolerations:\t%s", orNone(tolerations(nestedSlice(tmpl, "spec", "tolerations"))))
-}
-
-func labelsStringOrEmpty(m map[string]string) string {
-	if len(m) == 0 {
-		return ""
-	}
-	return labelsString(m)
-}
-
-func tolerations(ts []any) string {
-	var parts []string
-	for _, t := range ts {
-		s := nestedString(t, "key")
-		if v := nestedString(t, "value"); v != "" {
-			s += "=" + v
-		}
-		if e := nestedString(t, "effect"); e != "" {
-			s += ":" + e
-		}
-		if nestedString(t, "operator") == "Exists" && s == "" {
-			s = "op=Exists"
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, "\n")
-}
-
 // describeVolumes prints each volume as kubectl does: its source's type with kubectl's
-// gloss, then the source's fields.
-func describeVolumes(w *prefixWriter, level int, vols []any) {
+// gloss, then the source's fields. space indents the list inside a pod template.
+func describeVolumes(w *prefixWriter, vols []any, space string) {
 	if len(vols) == 0 {
-		w.line(level, "Volumes:\t<none>")
+		w.line(0, "%sVolumes:\t<none>", space)
 		return
 	}
-	w.line(level, "Volumes:")
+	w.line(0, "%sVolumes:", space)
 	for _, v := range vols {
-		w.line(level+1, "%s:", nestedString(v, "name"))
-		l := level + 2
+		w.line(1, "%s%s:", nameIndent(space), nestedString(v, "name"))
+		l := 2
 		switch {
 		case nested(v, "emptyDir") != nil:
 			w.line(l, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)")
@@ -393,123 +358,6 @@ func optionalBool(o any, path ...string) string {
 	return "<nil>"
 }
 
-func describeContainers(w *prefixWriter, level int, cs []any, statuses []any) {
-	w.line(level, "Containers:")
-	for _, ct := range cs {
-		name := nestedString(ct, "name")
-		// kubectl indents a template's containers by one more space than a pod's.
-		if level > 0 {
-			fmt.Fprintf(w.w, "   %s:\n", name)
-		} else {
-			w.line(1, "%s:", name)
-		}
-		l := 2
-		var st any
-		for _, s := range statuses {
-			if nestedString(s, "name") == name {
-				st = s
-			}
-		}
-		if st != nil {
-			w.line(l, "Container ID:\t%s", nestedString(st, "containerID"))
-		}
-		w.line(l, "Image:\t%s", nestedString(ct, "image"))
-		if st != nil {
-			w.line(l, "Image ID:\t%s", nestedString(st, "imageID"))
-		}
-		ports := nestedSlice(ct, "ports")
-		if len(ports) == 0 {
-			w.line(l, "Port:\t<none>")
-			w.line(l, "Host Port:\t<none>")
-		} else {
-			var ps, hs []string
-			for _, p := range ports {
-				proto := nestedString(p, "protocol")
-				if proto == "" {
-					proto = "TCP"
-				}
-				ps = append(ps, fmt.Sprintf("%d/%s", num(p, "containerPort"), proto))
-				hs = append(hs, fmt.Sprintf("%d/%s", num(p, "hostPort"), proto))
-			}
-			w.line(l, "Port:\t%s", strings.Join(ps, ", "))
-			w.line(l, "Host Port:\t%s", strings.Join(hs, ", "))
-		}
-		if cmd := nestedSlice(ct, "command"); len(cmd) > 0 {
-			w.line(l, "Command:")
-			for _, a := range cmd {
-				w.line(l+1, "%v", a)
-			}
-		}
-		if args := nestedSlice(ct, "args"); len(args) > 0 {
-			w.line(l, "Args:")
-			for _, a := range args {
-				w.line(l+1, "%v", a)
-			}
-		}
-		if st != nil {
-			state := nestedMap(st, "state")
-			switch {
-			case state["running"] != nil:
-				w.line(l, "State:\tRunning")
-				w.line(l+1, "Started:\t%s", timestamp(parseTime(nestedString(state, "running", "startedAt"))))
-			case state["waiting"] != nil:
-				w.line(l, "State:\tWaiting")
-				if r := nestedString(state, "waiting", "reason"); r != "" {
-					w.line(l+1, "Reason:\t%s", r)
-				}
-			case state["terminated"] != nil:
-				w.line(l, "State:\tTerminated")
-				w.line(l+1, "Reason:\t%s", nestedString(state, "terminated", "reason"))
-				w.line(l+1, "Exit Code:\t%d", num(state, "terminated", "exitCode"))
-			}
-			ready, _ := nested(st, "ready").(bool)
-			w.line(l, "Ready:\t%v", ready)
-			w.line(l, "Restart Count:\t%d", num(st, "restartCount"))
-		}
-		if lim := nestedStringMap(ct, "resources", "limits"); len(lim) > 0 {
-			w.line(l, "Limits:")
-			for _, k := range sortedKeys(nestedMap(ct, "resources", "limits")) {
-				w.line(l+1, "%s:\t%s", k, lim[k])
-			}
-		}
-		if req := nestedStringMap(ct, "resources", "requests"); len(req) > 0 {
-			w.line(l, "Requests:")
-			for _, k := range sortedKeys(nestedMap(ct, "resources", "requests")) {
-				w.line(l+1, "%s:\t%s", k, req[k])
-			}
-		}
-		env := nestedSlice(ct, "env")
-		if len(env) == 0 {
-			w.line(l, "Environment:\t<none>")
-		} else {
-			w.line(l, "Environment:")
-			for _, e := range env {
-				w.line(l+1, "%s:\t%s", nestedString(e, "name"), nestedString(e, "value"))
-			}
-		}
-		mounts := nestedSlice(ct, "volumeMounts")
-		if len(mounts) == 0 {
-			w.line(l, "Mounts:\t<none>")
-		} else {
-			w.line(l, "Mounts:")
-			mounts = slices.Clone(mounts)
-			slices.SortStableFunc(mounts, func(a, b any) int {
-				return strings.Compare(nestedString(a, "mountPath"), nestedString(b, "mountPath"))
-			})
-			for _, m := range mounts {
-				flags := "rw"
-				if nestedBool(m, "readOnly") {
-					flags = "ro"
-				}
-				if sub := nestedString(m, "subPath"); sub != "" {
-					flags += fmt.Sprintf(",path=%q", sub)
-				}
-				w.line(l+1, "%s from %s (%s)", nestedString(m, "mountPath"), nestedString(m, "name"), flags)
-			}
-		}
-	}
-}
-
 func controlledBy(obj Object) string {
 	for _, r := range nestedSlice(obj, "metadata", "ownerReferences") {
 		if b, _ := nested(r, "controller").(bool); b {
@@ -519,14 +367,20 @@ func controlledBy(obj Object) string {
 	return ""
 }
 
-func describeReplicaSet(w *prefixWriter, obj Object) {
+// controlledHead is how the describers of what a controller may own (replica sets, jobs)
+// begin: name, namespace, selector, labels, annotations and the controller.
+func controlledHead(w *prefixWriter, obj Object, selector string) {
 	metaLines(w, obj, true)
-	w.line(0, "Selector:\t%s", selectorString(nestedMap(obj, "spec", "selector")))
+	w.line(0, "Selector:\t%s", selector)
 	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
 	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
 	if cb := controlledBy(obj); cb != "" {
 		w.line(0, "Controlled By:\t%s", cb)
 	}
+}
+
+func describeReplicaSet(w *prefixWriter, obj Object) {
+	controlledHead(w, obj, selectorString(nestedMap(obj, "spec", "selector")))
 	replicas, ok := nestedInt(obj, "spec", "replicas")
 	if !ok {
 		replicas = 1
@@ -543,7 +397,9 @@ func describePod(w *prefixWriter, obj Object) {
 	if ok {
 		w.line(0, "Priority:\t%d", prio)
 	}
-	w.line(0, "Service Account:\t%s", orNone(nestedString(obj, "spec", "serviceAccountName")))
+	if sa := nestedString(obj, "spec", "serviceAccountName"); sa != "" {
+		w.line(0, "Service Account:\t%s", sa)
+	}
 	node := nestedString(obj, "spec", "nodeName")
 	if ip := nestedString(obj, "status", "hostIP"); node != "" && ip != "" {
 		node += "/" + ip
@@ -560,10 +416,22 @@ func describePod(w *prefixWriter, obj Object) {
 	}
 	w.line(0, "Status:\t%s", status)
 	w.line(0, "IP:\t%s", nestedString(obj, "status", "podIP"))
+	if ips := nestedSlice(obj, "status", "podIPs"); len(ips) > 0 {
+		w.line(0, "IPs:")
+		for _, ip := range ips {
+			w.line(1, "IP:\t%s", nestedString(ip, "ip"))
+		}
+	} else {
+		w.line(0, "IPs:\t<none>")
+	}
 	if cb := controlledBy(obj); cb != "" {
 		w.line(0, "Controlled By:\t%s", cb)
 	}
-	describeContainers(w, 0, nestedSlice(obj, "spec", "containers"), nestedSlice(obj, "status", "containerStatuses"))
+	resolve := podFieldResolver(obj)
+	if init := nestedSlice(obj, "spec", "initContainers"); len(init) > 0 {
+		describeContainers(w, "Init Containers", init, nestedSlice(obj, "status", "initContainerStatuses"), "", resolve)
+	}
+	describeContainers(w, "Containers", nestedSlice(obj, "spec", "containers"), nestedSlice(obj, "status", "containerStatuses"), "", resolve)
 	if conds := nestedSlice(obj, "status", "conditions"); len(conds) > 0 {
 		w.line(0, "Conditions:")
 		w.line(1, "Type\tStatus")
@@ -571,11 +439,12 @@ func describePod(w *prefixWriter, obj Object) {
 			w.line(1, "%s \t%s ", nestedString(cnd, "type"), nestedString(cnd, "status"))
 		}
 	}
-	describeVolumes(w, 0, nestedSlice(obj, "spec", "volumes"))
+	describeVolumes(w, nestedSlice(obj, "spec", "volumes"), "")
 	qos := nestedString(obj, "status", "qosClass")
 	w.line(0, "QoS Class:\t%s", qos)
-	w.line(0, "Node-Selectors:\t%s", orNone(labelsStringOrEmpty(nestedStringMap(obj, "spec", "nodeSelector"))))
-	w.line(0, "Tolerations:\t%s", orNone(tolerations(nestedSlice(obj, "spec", "tolerations"))))
+	mapLines(w, 0, "Node-Selectors", nestedStringMap(obj, "spec", "nodeSelector"), "=")
+	tolerationLines(w, "Tolerations", nestedSlice(obj, "spec", "tolerations"), "")
+	describeTopologySpread(w, nestedSlice(obj, "spec", "topologySpreadConstraints"), "")
 }
 
 func describeNode(ctx context.Context, w *prefixWriter, c *Client, d *Discovery, obj Object) {
