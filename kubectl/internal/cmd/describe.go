@@ -18,9 +18,10 @@ type describeFlags struct {
 	showEvents bool
 }
 
-// NewCmdDescribe is `kubectl describe` for deployments, replica sets, pods, nodes,
-// namespaces, quotas, limit ranges, service accounts, services, endpoints and endpoint
-// slices, each with its events, and a generic description of other kinds.
+// NewCmdDescribe is `kubectl describe` for deployments, replica sets, daemon sets, stateful
+// sets, jobs, cron jobs, pods, nodes, namespaces, quotas, limit ranges, service accounts,
+// services, endpoints and endpoint slices, each with its events, and a generic description
+// of other kinds.
 func NewCmdDescribe(f *Factory, streams Streams) *cobra.Command {
 	o := &describeFlags{}
 	c := &cobra.Command{
@@ -94,6 +95,14 @@ func (o *describeFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 			describeEndpoints(w, obj)
 		case "EndpointSlice":
 			describeEndpointSlice(w, obj)
+		case "DaemonSet":
+			err = describeDaemonSet(ctx, w, c, d, obj)
+		case "StatefulSet":
+			err = describeStatefulSet(ctx, w, c, d, obj)
+		case "Job":
+			describeJob(w, obj)
+		case "CronJob":
+			describeCronJob(w, obj)
 		default:
 			describeGeneric(w, obj)
 		}

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -93,4 +94,17 @@ func namespaceFor(r Resource, ns string) string {
 		return ""
 	}
 	return ns
+}
+
+// listIn is the objects of resource in namespace ns that query selects.
+func listIn(ctx context.Context, c *Client, d *Discovery, resource, ns string, query url.Values) ([]any, error) {
+	res, err := d.Resolve(ctx, resource)
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.GetObject(ctx, res.Path(ns, ""), query)
+	if err != nil {
+		return nil, err
+	}
+	return nestedSlice(list, "items"), nil
 }
