@@ -21,7 +21,7 @@ func NewCmdRollout(f *Factory, streams Streams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "rollout SUBCOMMAND",
 		Short: "Manage the rollout of a resource",
-		Long:  "Manage the rollout of one or many resources.\n\n Valid resource types include:\n\n  *  deployments\n  *  daemonsets",
+		Long:  "Manage the rollout of one or many resources.\n\n Valid resource types include:\n\n  *  deployments\n  *  daemonsets\n  *  statefulsets",
 		Example: `  # Rollback to the previous deployment
   kubectl rollout undo deployment/abc
 
@@ -35,23 +35,51 @@ func NewCmdRollout(f *Factory, streams Streams) *cobra.Command {
 }
 
 // rolloutRefs resolves the arguments of a rollout subcommand to objects of kinds (the
-// ones the subcommand supports).
-func rolloutRefs(ctx context.Context, f *Factory, streams Streams, sel *selection, args []string, kinds ...string) ([]objectRef, error) {
+// ones the subcommand supports); unsupported words the refusal of any other.
+func rolloutRefs(ctx context.Context, f *Factory, streams Streams, sel *selection, args []string, unsupported func(objectRef) error, kinds ...string) ([]objectRef, error) {
 	refs, err := sel.resolve(ctx, f, streams.In, args)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range refs {
 		if !slices.Contains(kinds, r.res.Kind) {
-			return nil, fmt.Errorf("no rollout support for %s", r.res.GroupResource())
+			return nil, unsupported(r)
 		}
 	}
 	return refs, nil
 }
 
-// deploymentRefs resolves the arguments of a rollout subcommand to deployments.
-func deploymentRefs(ctx context.Context, f *Factory, streams Streams, sel *selection, args []string) ([]objectRef, error) {
-	return rolloutRefs(ctx, f, streams, sel, args, "Deployment")
+// rolloutKinds are the kinds status, history, undo and restart support.
+var rolloutKinds = []string{"Deployment", "DaemonSet", "StatefulSet"}
+
+// The refusals of a kind, each as kubectl words it: the status viewer, history viewer and
+// rollbacker factories name its GroupKind (the last two as Go prints the struct), the
+// restarter, pauser and resumer the object.
+
+func noStatusViewer(r objectRef) error {
+	return fmt.Errorf("no status viewer has been implemented for %s", groupKind(r.res))
+}
+
+func noHistoryViewer(r objectRef) error {
+	return fmt.Errorf("error retrieving history for %q, no visitor method exists for {%s %s}", groupKind(r.res), r.res.Group, r.res.Kind)
+}
+
+func noRollbacker(r objectRef) error {
+	return fmt.Errorf("error retrieving rollbacker for %q, no visitor method exists for {%s %s}", groupKind(r.res), r.res.Group, r.res.Kind)
+}
+
+func notSupported(doing string) func(objectRef) error {
+	return func(r objectRef) error {
+		return fmt.Errorf("%s %q %s is not supported", r.res.GroupResource(), r.name, doing)
+	}
+}
+
+// groupKind is "ConfigMap" or "ReplicaSet.apps", as schema.GroupKind prints.
+func groupKind(r Resource) string {
+	if r.Group == "" {
+		return r.Kind
+	}
+	return r.Kind + "." + r.Group
 }
 
 // deploymentStatus is kubectl's DeploymentStatusViewer: a progress message and whether the
@@ -101,7 +129,7 @@ func newCmdRolloutStatus(f *Factory, streams Streams) *cobra.Command {
   kubectl rollout status daemonset/fluentd`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := rolloutRefs(ctx, f, streams, sel, args, "Deployment", "DaemonSet")
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, noStatusViewer, rolloutKinds...)
 			if err != nil {
 				return err
 			}
@@ -121,11 +149,7 @@ func newCmdRolloutStatus(f *Factory, streams Streams) *cobra.Command {
 						}
 						return err
 					}
-					viewer := deploymentStatus
-					if ref.res.Kind == "DaemonSet" {
-						viewer = daemonSetStatus
-					}
-					msg, done, err := viewer(d)
+					msg, done, err := statusViewers[ref.res.Kind](d)
 					if err != nil {
 						return err
 					}
@@ -236,7 +260,7 @@ func newCmdRolloutHistory(f *Factory, streams Streams) *cobra.Command {
   kubectl rollout history deployment/abc --revision=3`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := rolloutRefs(ctx, f, streams, sel, args, "Deployment", "DaemonSet")
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, noHistoryViewer, rolloutKinds...)
 			if err != nil {
 				return err
 			}
@@ -246,8 +270,8 @@ func newCmdRolloutHistory(f *Factory, streams Streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if ref.res.Kind == "DaemonSet" {
-					if err := daemonSetHistory(ctx, f, cl, streams, ref, d, revision); err != nil {
+				if ref.res.Kind != "Deployment" {
+					if err := revisionHistory(ctx, f, cl, streams, ref, d, revision); err != nil {
 						return err
 					}
 					continue
@@ -282,7 +306,7 @@ func newCmdRolloutUndo(f *Factory, streams Streams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "undo (TYPE NAME | TYPE/NAME) [flags]",
 		Short: "Undo a previous rollout",
-		Long:  "Roll back to a previous rollout: the pod template becomes that of the revision (a deployment's ReplicaSet, a daemon set's ControllerRevision).",
+		Long:  "Roll back to a previous rollout: the pod template becomes that of the revision (a deployment's ReplicaSet, a daemon set's or stateful set's ControllerRevision).",
 		Example: `  # Roll back to the previous deployment
   kubectl rollout undo deployment/abc
 
@@ -290,7 +314,7 @@ func newCmdRolloutUndo(f *Factory, streams Streams) *cobra.Command {
   kubectl rollout undo deployment/abc --to-revision=3`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := rolloutRefs(ctx, f, streams, sel, args, "Deployment", "DaemonSet")
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, noRollbacker, rolloutKinds...)
 			if err != nil {
 				return err
 			}
@@ -300,8 +324,8 @@ func newCmdRolloutUndo(f *Factory, streams Streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if ref.res.Kind == "DaemonSet" {
-					if err := daemonSetUndo(ctx, f, cl, streams, ref, d, toRevision); err != nil {
+				if ref.res.Kind != "Deployment" {
+					if err := revisionUndo(ctx, f, cl, streams, ref, d, toRevision); err != nil {
 						return err
 					}
 					continue
@@ -363,7 +387,7 @@ func newCmdRolloutRestart(f *Factory, streams Streams) *cobra.Command {
   kubectl rollout restart daemonset/abc`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := rolloutRefs(ctx, f, streams, sel, args, "Deployment", "DaemonSet")
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, notSupported("restarting"), rolloutKinds...)
 			if err != nil {
 				return err
 			}
@@ -396,7 +420,7 @@ func newCmdRolloutPauseResume(f *Factory, streams Streams, pause bool) *cobra.Co
 		Example: fmt.Sprintf("  # Mark the nginx deployment as %s\n  kubectl rollout %s deployment/nginx", past, verb),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			refs, err := deploymentRefs(ctx, f, streams, sel, args)
+			refs, err := rolloutRefs(ctx, f, streams, sel, args, notSupported(verb[:len(verb)-1]+"ing"), "Deployment")
 			if err != nil {
 				return err
 			}
