@@ -20,7 +20,7 @@ type createFlags struct {
 }
 
 // NewCmdCreate is `kubectl create -f` and its generators (deployment, namespace, configmap,
-// secret generic, poddisruptionbudget, serviceaccount, job, service) and create token.
+// secret generic, poddisruptionbudget, serviceaccount, job, cronjob, service) and create token.
 func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 	o := &createFlags{}
 	c := &cobra.Command{
@@ -48,7 +48,7 @@ func NewCmdCreate(f *Factory, streams Streams) *cobra.Command {
 	secret.AddCommand(newCmdCreateSecretGeneric(f, streams))
 	c.AddCommand(newCmdCreateDeployment(f, streams), newCmdCreateNamespace(f, streams), newCmdCreateConfigMap(f, streams), secret,
 		newCmdCreatePodDisruptionBudget(f, streams), newCmdCreateServiceAccount(f, streams), newCmdCreateToken(f, streams),
-		newCmdCreateJob(f, streams), newCmdCreateService(f, streams))
+		newCmdCreateJob(f, streams), newCmdCreateCronJob(f, streams), newCmdCreateService(f, streams))
 	return c
 }
 
@@ -211,6 +211,17 @@ func (o *createDeploymentFlags) run(ctx context.Context, f *Factory, streams Str
 		"status": map[string]any{},
 	}
 	return createGenerated(ctx, f, streams, obj, ns, o.output, dryRun)
+}
+
+// generatorTarget is what a generator reads before it builds: the --dry-run strategy (with
+// its warnings) and the namespace to create in.
+func generatorTarget(f *Factory, streams Streams, dryRunFlag string) (dryRunStrategy, string, error) {
+	dryRun, err := parseDryRun(dryRunFlag, streams.ErrOut)
+	if err != nil {
+		return dryRun, "", err
+	}
+	ns, _, err := f.Namespace()
+	return dryRun, ns, err
 }
 
 // createGenerated checks an object a generator built, as client-side validation would a
