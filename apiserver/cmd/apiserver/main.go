@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.KubeletCAFile, "kubelet-certificate-authority", "", "CA bundle that verifies kubelets' serving certificates (default: the cluster CA in --cert-dir)")
 	fs.StringVar(&admission, "enable-admission-plugins", strings.Join(server.DefaultAdmissionPlugins, ","), "admission plugins to run, in order")
 	fs.StringVar(&disabledAdmission, "disable-admission-plugins", "", "admission plugins to turn off, even if enabled (e.g. ServiceAccount, when no controller-manager creates the default service accounts)")
+	notReadySeconds := fs.Int64("default-not-ready-toleration-seconds", 300, "how long a pod tolerates node.kubernetes.io/not-ready:NoExecute, by the toleration the DefaultTolerationSeconds admission plugin adds to every pod that has none")
+	unreachableSeconds := fs.Int64("default-unreachable-toleration-seconds", 300, "how long a pod tolerates node.kubernetes.io/unreachable:NoExecute, by the toleration the DefaultTolerationSeconds admission plugin adds to every pod that has none")
 	fs.StringVar(&authorization, "authorization-mode", strings.Join(server.DefaultAuthorizationModes, ","), "authorizers to ask, in order: Node, RBAC, AlwaysAllow, AlwaysDeny (members of system:masters are always allowed)")
 	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens, CSV: token,user,uid,\"group1,group2\"")
 	fs.StringVar(&cfg.BasicAuthFile, "basic-auth-file", "", "INSECURE static passwords for HTTP basic auth, CSV: password,user,uid,\"group1,group2\" (off when empty)")
@@ -79,6 +81,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		cfg.EtcdServers = strings.Split(etcdServers, ",")
 	}
 	cfg.AdmissionPlugins = splitList(admission)
+	cfg.DefaultNotReadyTolerationSeconds, cfg.DefaultUnreachableTolerationSeconds = notReadySeconds, unreachableSeconds
 	cfg.DisableAdmissionPlugins = splitList(disabledAdmission)
 	cfg.AuthorizationModes = splitList(authorization)
 	if len(cfg.AuthorizationModes) == 0 {

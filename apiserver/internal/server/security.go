@@ -9,9 +9,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/apiserver/internal/admission"
+	"kubelab.io/apiserver/internal/admission/defaulttolerationseconds"
 	"kubelab.io/apiserver/internal/admission/limitranger"
 	"kubelab.io/apiserver/internal/admission/namespacelifecycle"
 	"kubelab.io/apiserver/internal/admission/noderestriction"
+	"kubelab.io/apiserver/internal/admission/priority"
 	"kubelab.io/apiserver/internal/admission/resourcequota"
 	"kubelab.io/apiserver/internal/admission/serviceaccount"
 	"kubelab.io/apiserver/internal/admission/webhook"
@@ -23,6 +25,7 @@ import (
 	"kubelab.io/apiserver/internal/request"
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -32,14 +35,18 @@ import (
 // LimitRange, ResourceQuota or webhook configuration exists.
 var DefaultAdmissionPlugins = []string{
 	namespacelifecycle.PluginName, limitranger.PluginName, serviceaccount.PluginName, noderestriction.PluginName,
+	priority.PluginName, defaulttolerationseconds.PluginName,
 	webhook.MutatingPluginName, webhook.ValidatingPluginName, resourcequota.PluginName,
 }
 
 // admissionOrder is the order plugins run in, whatever order they were enabled in (as
 // kube-apiserver's recommended order): mutating webhooks see objects other plugins have
-// defaulted, and ResourceQuota counts last, so nothing refused later has used quota.
+// defaulted (a pod's priority and default tolerations), and ResourceQuota counts last, so
+// nothing refused later has used quota and a quota scoped by priority class sees the class
+// the Priority plugin gave a pod that named none.
 var admissionOrder = []string{
 	namespacelifecycle.PluginName, limitranger.PluginName, serviceaccount.PluginName, noderestriction.PluginName,
+	priority.PluginName, defaulttolerationseconds.PluginName,
 	webhook.MutatingPluginName, webhook.ValidatingPluginName, resourcequota.PluginName,
 }
 
@@ -190,6 +197,23 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 			}, registry.GenerateName))
 		case noderestriction.PluginName:
 			chain = append(chain, noderestriction.New(s.cachedPods()))
+		case priority.PluginName:
+			classes := s.store(scheme.GroupScheduling, "priorityclasses")
+			chain = append(chain, priority.New(priority.Classes{
+				Get: func(ctx context.Context, name string) (*schedulingv1.PriorityClass, error) {
+					obj, err := cachedGet(ctx, classes, "", name)
+					if err != nil {
+						return nil, err
+					}
+					return obj.(*schedulingv1.PriorityClass), nil
+				},
+				List: func(ctx context.Context) ([]*schedulingv1.PriorityClass, error) {
+					return listAs[*schedulingv1.PriorityClass](ctx, classes, "", cacheRead)
+				},
+			}))
+		case defaulttolerationseconds.PluginName:
+			chain = append(chain, defaulttolerationseconds.New(tolerationSeconds(s.cfg.DefaultNotReadyTolerationSeconds),
+				tolerationSeconds(s.cfg.DefaultUnreachableTolerationSeconds)))
 		case webhook.MutatingPluginName, webhook.ValidatingPluginName:
 			mutating := s.store(scheme.GroupAdmissionRegistration, "mutatingwebhookconfigurations")
 			validating := s.store(scheme.GroupAdmissionRegistration, "validatingwebhookconfigurations")
@@ -262,4 +286,12 @@ func (q *quotaStorage) Update(ctx context.Context, namespace, name string, fn fu
 		return next, nil
 	})
 	return err
+}
+
+// tolerationSeconds is a --default-*-toleration-seconds value, DefaultSeconds when unset.
+func tolerationSeconds(v *int64) int64 {
+	if v == nil {
+		return defaulttolerationseconds.DefaultSeconds
+	}
+	return *v
 }

@@ -71,6 +71,11 @@ type Config struct {
 	// tests of an apiserver without a controller-manager, say, turn off ServiceAccount,
 	// whose "default" accounts that controller creates.
 	DisableAdmissionPlugins []string
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds are how long
+	// the DefaultTolerationSeconds plugin makes a pod tolerate the node.kubernetes.io/not-ready
+	// and unreachable NoExecute taints (--default-not-ready-toleration-seconds,
+	// --default-unreachable-toleration-seconds); nil means 300, as kube-apiserver's default.
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds *int64
 	// AuthorizationModes are the authorizers, in order (--authorization-mode); nil means
 	// DefaultAuthorizationModes. Members of system:masters are always allowed, as in
 	// kube-apiserver.

@@ -22,6 +22,8 @@ import (
 	"kubelab.io/client/transport"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
+	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
+	"kubelab.io/proto/apierrors"
 	tu "kubelab.io/scheduler/internal/testutil"
 )
 
@@ -104,12 +106,33 @@ func (c *cluster) createNode(n *corev1.Node) {
 	}
 }
 
+// createPod creates p. A pod with a spec.priority names a PriorityClass of that value and
+// preemption policy, created on first use: the apiserver's Priority admission plugin, as
+// Kubernetes', refuses a priority that no class gives.
 func (c *cluster) createPod(p *corev1.Pod) {
 	c.t.Helper()
 	p.Metadata.Uid = ""
+	if p.Spec.Priority != nil && p.Spec.PriorityClassName == "" {
+		p.Spec.PriorityClassName = c.priorityClass(p.Spec.GetPriority(), p.Spec.GetPreemptionPolicy())
+	}
 	if _, err := c.cs.Pods(p.Metadata.Namespace).Create(context.Background(), p); err != nil {
 		c.t.Fatalf("create pod: %v", err)
 	}
+}
+
+// priorityClass returns the name of a PriorityClass of value and policy (PreemptLowerPriority
+// when empty), creating it if needed.
+func (c *cluster) priorityClass(value int32, policy string) string {
+	c.t.Helper()
+	if policy == "" {
+		policy = "PreemptLowerPriority"
+	}
+	name := fmt.Sprintf("p%d-%s", value, strings.ToLower(policy))
+	pc := &schedulingv1.PriorityClass{Metadata: &metav1.ObjectMeta{Name: name}, Value: value, PreemptionPolicy: &policy}
+	if _, err := c.cs.PriorityClasses().Create(context.Background(), pc); err != nil && !apierrors.IsAlreadyExists(err) {
+		c.t.Fatalf("create priority class %s: %v", name, err)
+	}
+	return name
 }
 
 func (c *cluster) pod(name string) *corev1.Pod {
