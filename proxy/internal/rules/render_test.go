@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,6 +170,50 @@ func TestRenderDeterministic(t *testing.T) {
 	}
 	if b := rules.Render(tc.cfg, servicemap.Build(rs, rsl, node), nil).Data; !bytes.Equal(a, b) {
 		t.Errorf("rendering depends on list order:\n%s", lineDiff(string(a), string(b)))
+	}
+}
+
+// TestRenderJumpsToDeclaredChains: every chain a rule jumps to is declared in the same
+// table, or is iptables' own; iptables-restore rejects the whole input otherwise, and with it
+// every service's rules.
+func TestRenderJumpsToDeclaredChains(t *testing.T) {
+	cases := slices.Clone(goldenCases)
+	cases = append(cases, cases[0])
+	both := &cases[len(cases)-1]
+	both.name, both.cfg, both.existing = "both policies local", rules.Config{ClusterCIDR: "10.244.0.0/16"}, nil
+	both.services = []*corev1.Service{
+		proxytest.Service("default", "both-local", "10.96.3.1", []proxytest.Port{{Port: 80, NodePort: 30090}},
+			proxytest.NodePort(corev1.ServiceTrafficPolicyLocal), proxytest.InternalLocal),
+		proxytest.Service("default", "both-remote", "10.96.3.2", []proxytest.Port{{Port: 80, NodePort: 30091}},
+			proxytest.NodePort(corev1.ServiceTrafficPolicyLocal), proxytest.InternalLocal),
+	}
+	both.slices = []*discoveryv1.EndpointSlice{
+		proxytest.Slice("default", "both-local", "both-local-1", []proxytest.SlicePort{{Port: 80}},
+			proxytest.Endpoint{IP: "10.244.0.30", Node: node}, proxytest.Endpoint{IP: "10.244.1.30", Node: "node-b"}),
+		proxytest.Slice("default", "both-remote", "both-remote-1", []proxytest.SlicePort{{Port: 80}},
+			proxytest.Endpoint{IP: "10.244.1.31", Node: "node-b"}),
+	}
+	builtin := map[string]bool{"ACCEPT": true, "DROP": true, "REJECT": true, "RETURN": true, "DNAT": true, "MARK": true, "MASQUERADE": true}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data := rules.Render(tc.cfg, servicemap.Build(tc.services, tc.slices, node), tc.existing).Data
+			var declared map[string]bool
+			for _, line := range strings.Split(string(data), "\n") {
+				f := strings.Fields(line)
+				switch {
+				case strings.HasPrefix(line, "*"):
+					declared = map[string]bool{}
+				case strings.HasPrefix(line, ":"):
+					declared[f[0][1:]] = true
+				case strings.HasPrefix(line, "-A "):
+					for i := range f[:len(f)-1] {
+						if f[i] == "-j" && !builtin[f[i+1]] && !declared[f[i+1]] {
+							t.Errorf("jump to undeclared chain %s: %s", f[i+1], line)
+						}
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -81,9 +81,11 @@ func (sp *ServicePort) ExternallyAccessible() bool {
 }
 
 // UsesClusterEndpoints reports whether some of the port's traffic may go to any endpoint
-// in the cluster.
+// in the cluster: cluster-IP traffic under Cluster policy, and any externally accessible
+// port's, since even under externalTrafficPolicy Local the node's and the pods' own traffic
+// to a node port or external IP short-circuits to the Cluster endpoints.
 func (sp *ServicePort) UsesClusterEndpoints() bool {
-	return !sp.InternalPolicyLocal || (sp.ExternallyAccessible() && !sp.ExternalPolicyLocal)
+	return !sp.InternalPolicyLocal || sp.ExternallyAccessible()
 }
 
 // UsesLocalEndpoints reports whether some of the port's traffic goes only to this node's

@@ -67,6 +67,14 @@ func TestCategorize(t *testing.T) {
 			eps:     []proxytest.Endpoint{{IP: "10.0.0.1", Node: here}, {IP: "10.0.0.2", Node: there}},
 			cluster: []string{"10.0.0.1", "10.0.0.2"}, local: []string{"10.0.0.1"}, reach: []string{"10.0.0.1", "10.0.0.2"}, hasAny: true,
 		},
+		{
+			// Both Local: a pod's or the node's own traffic to the node port still
+			// short-circuits to any endpoint, so the Cluster endpoints are needed too.
+			name:    "internal and external Local node port: cluster endpoints for the short circuit",
+			edit:    []func(*corev1.Service){proxytest.NodePort(corev1.ServiceTrafficPolicyLocal), proxytest.InternalLocal},
+			eps:     []proxytest.Endpoint{{IP: "10.0.0.1", Node: here}, {IP: "10.0.0.2", Node: there}},
+			cluster: []string{"10.0.0.1", "10.0.0.2"}, local: []string{"10.0.0.1"}, reach: []string{"10.0.0.1", "10.0.0.2"}, hasAny: true,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := proxytest.Service("ns", "svc", "10.96.0.1", []proxytest.Port{{Port: 80, NodePort: 30001}}, tc.edit...)
