@@ -69,7 +69,9 @@ type Proxier struct {
 	lastSynced time.Time
 	// lastData is the last restore input applied, to log only syncs that changed something.
 	lastData []byte
-	// udp is what the last sync programmed for UDP service ports, for conntrack.
+	// udp is what the last sync programmed for UDP service ports, for conntrack; nil until
+	// the first sync, which (knowing nothing of the time before a restart) counts every
+	// UDP port as newly given endpoints.
 	udp map[string]udpPort
 }
 
@@ -255,7 +257,7 @@ func (p *Proxier) Sync(ctx context.Context) error {
 	p.cfg.Log.Log(ctx, level, "synced proxy rules", "servicePorts", len(ports), "endpoints", endpoints,
 		"natRules", res.NATRules, "filterRules", res.FilterRules, "deletedChains", len(res.DeletedChains),
 		"duration", end.Sub(start).Round(time.Microsecond))
-	if p.cfg.Conntrack != nil && prev != nil {
+	if p.cfg.Conntrack != nil {
 		p.clearStaleUDP(ctx, prev, cur)
 	}
 	return nil
@@ -327,7 +329,9 @@ func udpPorts(ports []servicemap.ServicePort) map[string]udpPort {
 
 // clearStaleUDP deletes the conntrack entries the last sync made wrong: flows NATed to an
 // endpoint that is gone, and flows to a service port that had no endpoint (they were
-// rejected, and would stay so) now that it has one.
+// rejected, and would stay so) now that it has one. prev is nil on the first sync: then
+// every flow to a UDP port with endpoints is cleared, since one may still be NATed to an
+// endpoint that went away while the proxy was down.
 func (p *Proxier) clearStaleUDP(ctx context.Context, prev, cur map[string]udpPort) {
 	var filters []conntrack.Filter
 	for name, old := range prev {
