@@ -126,6 +126,9 @@ type Discovery struct {
 
 	groups    *APIGroupList
 	resources []Resource
+	// cached is set once a document came from the disk cache rather than the server: only
+	// then can a miss be the cache's fault. bypassCache makes every read go to the server.
+	cached, bypassCache bool
 }
 
 var illegalCacheChars = regexp.MustCompile(`[^(\w/.)]`)
@@ -147,7 +150,7 @@ func NewDiscovery(c *Client, cacheDir string) *Discovery {
 
 // readCache decodes a fresh cached file into v; false when missing, stale or unreadable.
 func (d *Discovery) readCache(name string, v any) bool {
-	if d.dir == "" {
+	if d.dir == "" || d.bypassCache {
 		return false
 	}
 	p := filepath.Join(d.dir, name)
@@ -156,10 +159,23 @@ func (d *Discovery) readCache(name string, v any) bool {
 		return false
 	}
 	data, err := os.ReadFile(p)
-	if err != nil {
+	if err != nil || json.Unmarshal(data, v) != nil {
 		return false
 	}
-	return json.Unmarshal(data, v) == nil
+	d.cached = true
+	return true
+}
+
+// refreshOnMiss forgets what was read from the disk cache so the next lookup asks the
+// server (and rewrites the cache), as kubectl's deferred REST mapper resets itself on a
+// miss: a resource the server gained since the cache was written is then found. It reports
+// whether there was anything to refresh; it refreshes once per command.
+func (d *Discovery) refreshOnMiss() bool {
+	if !d.cached || d.bypassCache {
+		return false
+	}
+	d.bypassCache, d.groups, d.resources = true, nil, nil
+	return true
 }
 
 // writeCache stores v as kubectl does: directories 0750, files 0660, written atomically.
@@ -301,6 +317,9 @@ func (d *Discovery) Resolve(ctx context.Context, arg string) (Resource, error) {
 	if r, ok := resolveIn(all, arg); ok {
 		return r, nil
 	}
+	if d.refreshOnMiss() {
+		return d.Resolve(ctx, arg)
+	}
 	return Resource{}, errNoResourceType(arg)
 }
 
@@ -358,6 +377,9 @@ func (d *Discovery) ResourceForKind(ctx context.Context, apiVersion, kind string
 		if r.Group == group && r.Version == version && r.Kind == kind {
 			return r, nil
 		}
+	}
+	if d.refreshOnMiss() {
+		return d.ResourceForKind(ctx, apiVersion, kind)
 	}
 	return Resource{}, fmt.Errorf("resource mapping not found for kind %q in version %q", kind, apiVersion)
 }
