@@ -104,6 +104,8 @@ func (h *Handler) answer(ctx context.Context, req *dns.Msg, proto string) (*dns.
 		if resp := h.exchange(ctx, up, proto); resp != nil {
 			m.Answer = append(m.Answer, resp.Answer...)
 			m.Rcode = resp.Rcode
+			// A partial upstream answer makes a partial one here: the client retries over TCP.
+			m.Truncated = resp.Truncated
 			if len(resp.Answer) == 0 {
 				m.Ns = resp.Ns
 			}

@@ -87,3 +87,47 @@ func TestUpstreams(t *testing.T) {
 		t.Error("ParseUpstreams accepted a host name")
 	}
 }
+
+// externalView is view with one ExternalName service, default/ext → big.example.com.
+type externalView struct{ view }
+
+func (externalView) Service(ns, name string) *corev1.Service {
+	if ns != "default" || name != "ext" {
+		return nil
+	}
+	return &corev1.Service{Spec: &corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "big.example.com"}}
+}
+
+// TestChaseKeepsTruncation: when the upstream's answer for an ExternalName's target came
+// back truncated over UDP, the client's answer says so too, so that it retries over TCP
+// rather than take a partial answer as the whole.
+func TestChaseKeepsTruncation(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Truncated = true // what fitted in 512 bytes of a longer answer
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP("192.0.2.1")}}
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	up.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = up.ActivateAndServe() }()
+	<-started
+	defer func() { _ = up.Shutdown() }()
+
+	h := NewHandler(Config{
+		Resolver:  records.New(records.Config{Zone: "cluster.local", TTL: 5}, externalView{}),
+		Forwarder: &Forwarder{Upstreams: []string{pc.LocalAddr().String()}},
+	})
+	m := new(dns.Msg)
+	m.SetQuestion("ext.default.svc.cluster.local.", dns.TypeA)
+	w := &recorder{remote: &net.UDPAddr{IP: net.ParseIP("10.244.0.9"), Port: 40000}}
+	h.ServeDNS(w, m)
+	if r := w.msg; len(r.Answer) != 2 || !r.Truncated {
+		t.Errorf("answer %v truncated=%v; want the CNAME and the partial A, truncated", r.Answer, r.Truncated)
+	}
+}
