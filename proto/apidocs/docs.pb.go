@@ -355,6 +355,7 @@ var descriptions = map[string]string{
 	"kubelab.api.core.v1.WeightedPodAffinityTerm":                              "WeightedPodAffinityTerm is a soft PodAffinityTerm.",
 	"kubelab.api.discovery.v1.Endpoint":                                        "Endpoint is one backend: usually a pod, with its IP.",
 	"kubelab.api.discovery.v1.Endpoint.addresses":                              "addresses hold one address (1-100 allowed; consumers use the first), of the slice's addressType.",
+	"kubelab.api.discovery.v1.Endpoint.deprecatedTopology":                     "deprecatedTopology is v1beta1's topology, kept for clients that still write it (at most 16 labels); nodeName and zone replace it.",
 	"kubelab.api.discovery.v1.Endpoint.nodeName":                               "nodeName is the node that hosts the endpoint (a proxy's Local traffic policies).",
 	"kubelab.api.discovery.v1.EndpointConditions":                              "EndpointConditions is the state of an endpoint. Unset means unknown, and consumers read it as ready (and serving).",
 	"kubelab.api.discovery.v1.EndpointConditions.ready":                        "ready: the endpoint should take new traffic (serving and not terminating, unless the service publishes not-ready addresses).",

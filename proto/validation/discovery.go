@@ -69,9 +69,19 @@ func validateSliceEndpoints(s *discoveryv1.EndpointSlice) apierrors.FieldErrors 
 		if h := ep.GetHints(); h != nil {
 			errs = append(errs, validateEndpointHints(h, child(p, "hints"))...)
 		}
+		if topo := ep.GetDeprecatedTopology(); len(topo) > 0 {
+			tp := child(p, "deprecatedTopology")
+			if len(topo) > maxTopologyLabels {
+				errs = append(errs, apierrors.TooMany(tp, len(topo), maxTopologyLabels))
+			}
+			errs = append(errs, ValidateLabels(topo, tp)...)
+		}
 	}
 	return errs
 }
+
+// maxTopologyLabels is the most deprecatedTopology labels an endpoint may carry.
+const maxTopologyLabels = 16
 
 func validateSliceAddress(addressType, addr, p string) apierrors.FieldErrors {
 	switch addressType {

@@ -199,6 +199,9 @@ type Endpoint struct {
 	Conditions *EndpointConditions  `protobuf:"bytes,2,opt,name=conditions,proto3" json:"conditions,omitempty"`
 	Hostname   *string              `protobuf:"bytes,3,opt,name=hostname,proto3,oneof" json:"hostname,omitempty"`
 	TargetRef  *v11.ObjectReference `protobuf:"bytes,4,opt,name=targetRef,proto3" json:"targetRef,omitempty"`
+	// deprecatedTopology is v1beta1's topology, kept for clients that still write it (at most
+	// 16 labels); nodeName and zone replace it.
+	DeprecatedTopology map[string]string `protobuf:"bytes,5,rep,name=deprecatedTopology,proto3" json:"deprecatedTopology,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// nodeName is the node that hosts the endpoint (a proxy's Local traffic policies).
 	NodeName      *string        `protobuf:"bytes,6,opt,name=nodeName,proto3,oneof" json:"nodeName,omitempty"`
 	Zone          *string        `protobuf:"bytes,7,opt,name=zone,proto3,oneof" json:"zone,omitempty"`
@@ -261,6 +264,13 @@ func (x *Endpoint) GetHostname() string {
 func (x *Endpoint) GetTargetRef() *v11.ObjectReference {
 	if x != nil {
 		return x.TargetRef
+	}
+	return nil
+}
+
+func (x *Endpoint) GetDeprecatedTopology() map[string]string {
+	if x != nil {
+		return x.DeprecatedTopology
 	}
 	return nil
 }
@@ -586,17 +596,21 @@ const file_api_discovery_v1_discovery_proto_rawDesc = "" +
 	"apiVersion\x18\x02 \x01(\tR\n" +
 	"apiVersion\x129\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12C\n" +
-	"\x05items\x18\x04 \x03(\v2'.kubelab.api.discovery.v1.EndpointSliceB\x04\xc8\xf3\x18\x01R\x05items\"\x83\x03\n" +
+	"\x05items\x18\x04 \x03(\v2'.kubelab.api.discovery.v1.EndpointSliceB\x04\xc8\xf3\x18\x01R\x05items\"\xb6\x04\n" +
 	"\bEndpoint\x12\"\n" +
 	"\taddresses\x18\x01 \x03(\tB\x04\xc8\xf3\x18\x01R\taddresses\x12R\n" +
 	"\n" +
 	"conditions\x18\x02 \x01(\v2,.kubelab.api.discovery.v1.EndpointConditionsB\x04\xc8\xf3\x18\x01R\n" +
 	"conditions\x12\x1f\n" +
 	"\bhostname\x18\x03 \x01(\tH\x00R\bhostname\x88\x01\x01\x12B\n" +
-	"\ttargetRef\x18\x04 \x01(\v2$.kubelab.api.core.v1.ObjectReferenceR\ttargetRef\x12\x1f\n" +
+	"\ttargetRef\x18\x04 \x01(\v2$.kubelab.api.core.v1.ObjectReferenceR\ttargetRef\x12j\n" +
+	"\x12deprecatedTopology\x18\x05 \x03(\v2:.kubelab.api.discovery.v1.Endpoint.DeprecatedTopologyEntryR\x12deprecatedTopology\x12\x1f\n" +
 	"\bnodeName\x18\x06 \x01(\tH\x01R\bnodeName\x88\x01\x01\x12\x17\n" +
 	"\x04zone\x18\a \x01(\tH\x02R\x04zone\x88\x01\x01\x12=\n" +
-	"\x05hints\x18\b \x01(\v2'.kubelab.api.discovery.v1.EndpointHintsR\x05hintsB\v\n" +
+	"\x05hints\x18\b \x01(\v2'.kubelab.api.discovery.v1.EndpointHintsR\x05hints\x1aE\n" +
+	"\x17DeprecatedTopologyEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
 	"\t_hostnameB\v\n" +
 	"\t_nodeNameB\a\n" +
 	"\x05_zone\"\x9b\x01\n" +
@@ -637,7 +651,7 @@ func file_api_discovery_v1_discovery_proto_rawDescGZIP() []byte {
 	return file_api_discovery_v1_discovery_proto_rawDescData
 }
 
-var file_api_discovery_v1_discovery_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_api_discovery_v1_discovery_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_api_discovery_v1_discovery_proto_goTypes = []any{
 	(*EndpointSlice)(nil),       // 0: kubelab.api.discovery.v1.EndpointSlice
 	(*EndpointSliceList)(nil),   // 1: kubelab.api.discovery.v1.EndpointSliceList
@@ -647,26 +661,28 @@ var file_api_discovery_v1_discovery_proto_goTypes = []any{
 	(*ForZone)(nil),             // 5: kubelab.api.discovery.v1.ForZone
 	(*ForNode)(nil),             // 6: kubelab.api.discovery.v1.ForNode
 	(*EndpointPort)(nil),        // 7: kubelab.api.discovery.v1.EndpointPort
-	(*v1.ObjectMeta)(nil),       // 8: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),         // 9: kubelab.api.meta.v1.ListMeta
-	(*v11.ObjectReference)(nil), // 10: kubelab.api.core.v1.ObjectReference
+	nil,                         // 8: kubelab.api.discovery.v1.Endpoint.DeprecatedTopologyEntry
+	(*v1.ObjectMeta)(nil),       // 9: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),         // 10: kubelab.api.meta.v1.ListMeta
+	(*v11.ObjectReference)(nil), // 11: kubelab.api.core.v1.ObjectReference
 }
 var file_api_discovery_v1_discovery_proto_depIdxs = []int32{
-	8,  // 0: kubelab.api.discovery.v1.EndpointSlice.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	9,  // 0: kubelab.api.discovery.v1.EndpointSlice.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	2,  // 1: kubelab.api.discovery.v1.EndpointSlice.endpoints:type_name -> kubelab.api.discovery.v1.Endpoint
 	7,  // 2: kubelab.api.discovery.v1.EndpointSlice.ports:type_name -> kubelab.api.discovery.v1.EndpointPort
-	9,  // 3: kubelab.api.discovery.v1.EndpointSliceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	10, // 3: kubelab.api.discovery.v1.EndpointSliceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	0,  // 4: kubelab.api.discovery.v1.EndpointSliceList.items:type_name -> kubelab.api.discovery.v1.EndpointSlice
 	3,  // 5: kubelab.api.discovery.v1.Endpoint.conditions:type_name -> kubelab.api.discovery.v1.EndpointConditions
-	10, // 6: kubelab.api.discovery.v1.Endpoint.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
-	4,  // 7: kubelab.api.discovery.v1.Endpoint.hints:type_name -> kubelab.api.discovery.v1.EndpointHints
-	5,  // 8: kubelab.api.discovery.v1.EndpointHints.forZones:type_name -> kubelab.api.discovery.v1.ForZone
-	6,  // 9: kubelab.api.discovery.v1.EndpointHints.forNodes:type_name -> kubelab.api.discovery.v1.ForNode
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 6: kubelab.api.discovery.v1.Endpoint.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
+	8,  // 7: kubelab.api.discovery.v1.Endpoint.deprecatedTopology:type_name -> kubelab.api.discovery.v1.Endpoint.DeprecatedTopologyEntry
+	4,  // 8: kubelab.api.discovery.v1.Endpoint.hints:type_name -> kubelab.api.discovery.v1.EndpointHints
+	5,  // 9: kubelab.api.discovery.v1.EndpointHints.forZones:type_name -> kubelab.api.discovery.v1.ForZone
+	6,  // 10: kubelab.api.discovery.v1.EndpointHints.forNodes:type_name -> kubelab.api.discovery.v1.ForNode
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_api_discovery_v1_discovery_proto_init() }
@@ -683,7 +699,7 @@ func file_api_discovery_v1_discovery_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_discovery_v1_discovery_proto_rawDesc), len(file_api_discovery_v1_discovery_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
