@@ -161,12 +161,13 @@ func (c *Controller) syncCronJob(ctx context.Context, cj *batchv1.CronJob, jobs 
 		return nil, changed, nil
 	}
 	scheduledTime, missed, err := unmetScheduleTime(cj, now, sched)
-	if missed > tooManyMissed {
-		c.recorder.Eventf(cj, eventWarning, TooManyMissedTimes, "too many missed start times: %d. Set or decrease .spec.startingDeadlineSeconds or check clock skew", missed)
-	}
 	if err != nil {
 		c.recorder.Eventf(cj, eventWarning, InvalidSchedule, "invalid schedule: %s : %s", spec.GetSchedule(), err)
 		return nil, changed, nil
+	}
+	if scheduledTime != nil && missed > tooManyMissed {
+		// Upstream's words exactly (nextScheduleTime): no count, and only with a time to run.
+		c.recorder.Eventf(cj, eventWarning, TooManyMissedTimes, "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew")
 	}
 	next := func() *time.Duration { d := requeueAfter(cj, now, sched); return &d }
 	if scheduledTime == nil {
