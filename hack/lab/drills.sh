@@ -15,7 +15,11 @@
 #   6 cluster DNS           -> from a seed pod, kubernetes.default.svc.cluster.local and a Service's
 #                              short name resolve to their cluster IPs through kube-dns (10.96.0.10,
 #                              the proxy's rules); one DNS pod killed -> names still resolve
-# Env: DRILLS="1 2 3 4 5 6" to pick; DRILL_TIMEOUT (120 s per wait).
+#   7 StatefulSet names     -> a StatefulSet behind a headless Service: its pods come up in
+#                              order as web-sts-0, web-sts-1, and each one's stable name
+#                              (web-sts-N.web-sts.default.svc.cluster.local) resolves to its pod
+#                              IP; web-sts-0 deleted -> made again under its name, which follows
+# Env: DRILLS="1 2 3 4 5 6 7" to pick; DRILL_TIMEOUT (120 s per wait).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 T=${DRILL_TIMEOUT:-120}
@@ -41,7 +45,7 @@ ep_status() {  # name -> "revision raftIndex leader?"
 }
 
 k get --raw /healthz >/dev/null 2>&1 || { say "the lab is not answering; run make lab first"; exit 1; }
-drills=${DRILLS:-1 2 3 4 5 6}
+drills=${DRILLS:-1 2 3 4 5 6 7}
 
 # ---- 1: node down ---------------------------------------------------------------------
 drill1() {
@@ -228,6 +232,71 @@ SVC
     fail "no DNS pod to delete"
   fi
   k delete service example-dns >/dev/null
+}
+
+drill7() {
+  echo
+  say "== drill 7: a StatefulSet's stable names, through the headless Service and cluster DNS"
+  k apply -f - >/dev/null <<'STS'
+apiVersion: v1
+kind: Service
+metadata: {name: web-sts}
+spec:
+  clusterIP: None
+  selector: {app: web-sts}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web-sts}
+spec:
+  serviceName: web-sts
+  replicas: 2
+  selector: {matchLabels: {app: web-sts}}
+  template:
+    metadata: {labels: {app: web-sts}}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.14.2
+        ports: [{name: http, containerPort: 80}]
+        readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 1}
+STS
+  local t pod
+  ready() { [ "$(k get statefulset web-sts -o jsonpath='{.status.readyReplicas}' 2>/dev/null)" = 2 ]; }
+  if t=$(until_ok "$T" ready); then pass "StatefulSet web-sts: 2 of 2 ready ${t} s after create"
+  else
+    fail "StatefulSet web-sts: not ready: $(k get pods -l app=web-sts --no-headers 2>&1 | tr '\n' ';')"
+    k delete statefulset web-sts >/dev/null 2>&1; k delete service web-sts >/dev/null 2>&1
+    return
+  fi
+  local first second
+  first=$(k get pod web-sts-0 -o jsonpath='{.metadata.creationTimestamp}'); second=$(k get pod web-sts-1 -o jsonpath='{.metadata.creationTimestamp}')
+  if [[ ! "$second" < "$first" ]]; then pass "web-sts-0 made before web-sts-1 ($first, $second)"; else fail "web-sts-1 ($second) made before web-sts-0 ($first)"; fi
+  pod=$(k get pods -l app=example -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
+  # names_resolve: each pod's stable name answers its current pod IP, from a seed pod.
+  names_resolve() {
+    local n ip
+    for n in 0 1; do
+      ip=$(k get pod "web-sts-$n" -o jsonpath='{.status.podIP}' 2>/dev/null)
+      [ -n "$ip" ] && k exec "$pod" -- kubelab-tool lookup "web-sts-$n.web-sts.default.svc.cluster.local" 2>/dev/null | grep -qx "$ip" || return 1
+    done
+  }
+  if t=$(until_ok 60 names_resolve); then pass "web-sts-0/1.web-sts.default.svc.cluster.local resolve to their pod IPs from $pod (${t} s)"
+  else fail "the StatefulSet's pod names did not resolve to their pod IPs"; fi
+  local uid; uid=$(k get pod web-sts-0 -o jsonpath='{.metadata.uid}')
+  k delete pod web-sts-0 --wait=false >/dev/null
+  remade() {
+    [ "$(k get pod web-sts-0 -o jsonpath='{.metadata.uid}' 2>/dev/null)" != "$uid" ] &&
+      [ "$(k get statefulset web-sts -o jsonpath='{.status.readyReplicas}' 2>/dev/null)" = 2 ]
+  }
+  if t=$(until_ok "$T" remade); then pass "web-sts-0 deleted: made again under its name and ready ${t} s later"
+  else fail "web-sts-0 was not made again"; fi
+  if t=$(until_ok 60 names_resolve); then pass "web-sts-0's name follows its new pod IP (${t} s)"
+  else fail "web-sts-0's name did not follow its new pod"; fi
+  k delete statefulset web-sts >/dev/null; k delete service web-sts >/dev/null
+  gone() { [ -z "$(k get pods -l app=web-sts --no-headers 2>/dev/null)" ]; }
+  until_ok 60 gone >/dev/null || say "web-sts pods still terminating"
 }
 
 for d in $drills; do "drill$d"; done
