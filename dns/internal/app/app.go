@@ -165,7 +165,7 @@ func Start(ctx context.Context, o *Options, log *slog.Logger) (_ *Server, err er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, httpAddr: map[string]string{}, errc: make(chan error, 4)}
+	s := &Server{log: log, httpAddr: map[string]string{}, errc: make(chan error, 1)}
 	s.closers = append(s.closers, closeT)
 	defer func() {
 		if err != nil {
@@ -263,16 +263,32 @@ func (s *Server) serveDNS(addr string, h dns.Handler) error {
 	tcp := &dns.Server{Listener: ln, Handler: h, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	for _, srv := range []*dns.Server{udp, tcp} {
 		started := make(chan struct{})
+		failed := make(chan error, 1)
 		srv.NotifyStartedFunc = func() { close(started) }
 		go func() {
 			if err := srv.ActivateAndServe(); err != nil {
-				s.errc <- fmt.Errorf("dns: serve: %w", err)
+				failed <- err
+				s.fail(fmt.Errorf("dns: serve: %w", err))
 			}
 		}()
-		<-started
+		// A server that fails before it starts never calls NotifyStartedFunc.
+		select {
+		case <-started:
+		case err := <-failed:
+			return fmt.Errorf("dns: serve: %w", err)
+		}
 		s.closers = append(s.closers, func() { _ = srv.Shutdown() })
 	}
 	return nil
+}
+
+// fail reports a server's end to Run, which acts on the first: later ones are dropped
+// rather than left blocking their goroutines.
+func (s *Server) fail(err error) {
+	select {
+	case s.errc <- err:
+	default:
+	}
 }
 
 func (s *Server) serveHTTP(addr, path string, h http.Handler) error {
@@ -284,7 +300,7 @@ func (s *Server) serveHTTP(addr, path string, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.errc <- fmt.Errorf("serve %s: %w", path, err)
+			s.fail(fmt.Errorf("serve %s: %w", path, err))
 		}
 	}()
 	s.closers = append(s.closers, func() {
