@@ -77,6 +77,7 @@ func validatePodSpec(spec *corev1.PodSpec, p string, opts podOpts) apierrors.Fie
 	errs = append(errs, validatePodSecurityContext(spec.SecurityContext, child(p, "securityContext"))...)
 	errs = append(errs, validateHostNetwork(spec, p)...)
 	errs = append(errs, validateAffinity(spec.Affinity, child(p, "affinity"))...)
+	errs = append(errs, validateTopologySpreadConstraints(spec.TopologySpreadConstraints, child(p, "topologySpreadConstraints"))...)
 	errs = append(errs, validateDNSConfig(spec.DnsConfig, spec.DnsPolicy, child(p, "dnsConfig"))...)
 	for i, g := range spec.ReadinessGates {
 		errs = append(errs, validateLabelName(g.GetConditionType(), child(index(child(p, "readinessGates"), i), "conditionType"))...)
@@ -1046,6 +1047,83 @@ func validateAffinity(a *corev1.Affinity, p string) apierrors.FieldErrors {
 			wp := index(child(ap, "preferredDuringSchedulingIgnoredDuringExecution"), i)
 			errs = append(errs, validateWeight(t.GetWeight(), child(wp, "weight"))...)
 			errs = append(errs, validatePodAffinityTerm(t.GetPodAffinityTerm(), child(wp, "podAffinityTerm"))...)
+		}
+	}
+	return errs
+}
+
+var (
+	unsatisfiableActions  = []string{"DoNotSchedule", "ScheduleAnyway"}
+	nodeInclusionPolicies = []string{"Honor", "Ignore"}
+)
+
+// validateTopologySpreadConstraints is kube-apiserver 1.32's validateTopologySpreadConstraints:
+// like it, the topologyKey only has to be non-empty (a key no node label has matches no
+// domain), and {topologyKey, whenUnsatisfiable} names one constraint.
+func validateTopologySpreadConstraints(constraints []*corev1.TopologySpreadConstraint, p string) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	for i, c := range constraints {
+		cp := index(p, i)
+		if c.GetMaxSkew() <= 0 {
+			errs = append(errs, apierrors.Invalid(child(cp, "maxSkew"), int64(c.GetMaxSkew()), "must be greater than zero"))
+		}
+		if c.GetTopologyKey() == "" {
+			errs = append(errs, apierrors.Required(child(cp, "topologyKey"), "can not be empty"))
+		}
+		if !slices.Contains(unsatisfiableActions, c.GetWhenUnsatisfiable()) {
+			errs = append(errs, apierrors.NotSupported(child(cp, "whenUnsatisfiable"), c.GetWhenUnsatisfiable(), unsatisfiableActions))
+		}
+		for _, rest := range constraints[i+1:] {
+			if c.GetTopologyKey() == rest.GetTopologyKey() && c.GetWhenUnsatisfiable() == rest.GetWhenUnsatisfiable() {
+				errs = append(errs, apierrors.Duplicate(child(cp, "{topologyKey, whenUnsatisfiable}"),
+					fmt.Sprintf("{%s, %s}", c.GetTopologyKey(), c.GetWhenUnsatisfiable())))
+				break
+			}
+		}
+		if c.MinDomains != nil {
+			if *c.MinDomains <= 0 {
+				errs = append(errs, apierrors.Invalid(child(cp, "minDomains"), int64(*c.MinDomains), "must be greater than zero"))
+			}
+			if a := c.GetWhenUnsatisfiable(); a != "DoNotSchedule" {
+				errs = append(errs, apierrors.Invalid(child(cp, "minDomains"), int64(*c.MinDomains),
+					fmt.Sprintf("can only use minDomains if whenUnsatisfiable=DoNotSchedule, not %s", a)))
+			}
+		}
+		for _, f := range []struct {
+			name   string
+			policy *string
+		}{{"nodeAffinityPolicy", c.NodeAffinityPolicy}, {"nodeTaintsPolicy", c.NodeTaintsPolicy}} {
+			if f.policy != nil && !slices.Contains(nodeInclusionPolicies, *f.policy) {
+				errs = append(errs, apierrors.NotSupported(child(cp, f.name), *f.policy, nodeInclusionPolicies))
+			}
+		}
+		errs = append(errs, validateMatchLabelKeys(c.GetMatchLabelKeys(), c.GetLabelSelector(), child(cp, "matchLabelKeys"))...)
+		errs = append(errs, ValidateLabelSelector(c.GetLabelSelector(), child(cp, "labelSelector"))...)
+	}
+	return errs
+}
+
+// validateMatchLabelKeys: label keys, only beside a labelSelector and none of its keys.
+func validateMatchLabelKeys(keys []string, sel *metav1.LabelSelector, p string) apierrors.FieldErrors {
+	if len(keys) == 0 {
+		return nil
+	}
+	var errs apierrors.FieldErrors
+	inSelector := map[string]bool{}
+	if sel == nil {
+		errs = append(errs, apierrors.Forbidden(p, "must not be specified when labelSelector is not set"))
+	} else {
+		for k := range sel.MatchLabels {
+			inSelector[k] = true
+		}
+		for _, r := range sel.MatchExpressions {
+			inSelector[r.GetKey()] = true
+		}
+	}
+	for i, k := range keys {
+		errs = append(errs, validateLabelName(k, index(p, i))...)
+		if inSelector[k] {
+			errs = append(errs, apierrors.Invalid(index(p, i), k, "exists in both matchLabelKeys and labelSelector"))
 		}
 	}
 	return errs

@@ -239,3 +239,30 @@ func TestPriorityClass(t *testing.T) {
 		t.Errorf("priorityclass:\n got %v\nwant %v", m, want)
 	}
 }
+
+// A pod template's topologySpreadConstraints (PodSpec field 33) as Kubernetes writes them: every
+// non-pointer scalar on the wire, the pointers only when set.
+func TestTopologySpreadConstraints(t *testing.T) {
+	sel := msgb{}.sub(1, msgb{}.str(1, "app").str(2, "web"))
+	zone := msgb{}.varint(1, 1).str(2, "topology.kubernetes.io/zone").str(3, "DoNotSchedule").sub(4, sel).
+		varint(5, 2).str(6, "Honor").str(8, "pod-template-hash")
+	host := msgb{}.varint(1, 3).str(2, "kubernetes.io/hostname").str(3, "ScheduleAnyway").str(7, "Ignore")
+	container := msgb{}.str(1, "nginx").str(2, "nginx:1.14.2")
+	template := msgb{}.sub(2, msgb{}.sub(2, container).sub(33, zone).sub(33, host))
+	raw := msgb{}.sub(1, meta("web", nil)).sub(2, msgb{}.sub(3, template))
+
+	out, err := ToJSON(body("apps/v1", "Deployment", raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeJSON(t, out)["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["topologySpreadConstraints"]
+	want := decodeJSON(t, []byte(`{"c": [
+		{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+		 "labelSelector": {"matchLabels": {"app": "web"}}, "minDomains": 2, "nodeAffinityPolicy": "Honor",
+		 "matchLabelKeys": ["pod-template-hash"]},
+		{"maxSkew": 3, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "nodeTaintsPolicy": "Ignore"}
+	]}`))["c"]
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %s\nwant %v", out, want)
+	}
+}

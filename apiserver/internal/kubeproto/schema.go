@@ -153,6 +153,10 @@ var (
 	toleration = &message{name: "Toleration", fields: map[protowire.Number]field{
 		1: str("key"), 2: str("operator"), 3: str("value"), 4: str("effect"), 5: ptr(i64("tolerationSeconds")),
 	}}
+	topologySpreadConstraint = &message{name: "TopologySpreadConstraint", fields: map[protowire.Number]field{
+		1: i32("maxSkew"), 2: str("topologyKey"), 3: str("whenUnsatisfiable"), 4: msg("labelSelector", labelSelector),
+		5: ptr(i32("minDomains")), 6: ptr(str("nodeAffinityPolicy")), 7: ptr(str("nodeTaintsPolicy")), 8: strs("matchLabelKeys"),
+	}}
 	podSpec = &message{name: "PodSpec", fields: map[protowire.Number]field{
 		1: msgs("volumes", volume), 20: msgs("initContainers", container), 2: msgs("containers", container),
 		3: str("restartPolicy"), 4: ptr(i64("terminationGracePeriodSeconds")), 5: ptr(i64("activeDeadlineSeconds")),
@@ -161,6 +165,7 @@ var (
 		19: str("schedulerName"), 22: msgs("tolerations", toleration), 24: str("priorityClassName"),
 		25: ptr(i32("priority")), 15: msgs("imagePullSecrets", localObjectReference),
 		21: ptr(boolean("automountServiceAccountToken")),
+		33: msgs("topologySpreadConstraints", topologySpreadConstraint),
 	}}
 	podTemplateSpec = &message{name: "PodTemplateSpec", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta), 2: msg("spec", podSpec),

@@ -723,10 +723,11 @@ type PodSpec struct {
 	ReadinessGates               []*PodReadinessGate     `protobuf:"bytes,28,rep,name=readinessGates,proto3" json:"readinessGates,omitempty"`
 	EnableServiceLinks           *bool                   `protobuf:"varint,30,opt,name=enableServiceLinks,proto3,oneof" json:"enableServiceLinks,omitempty"`
 	// preemptionPolicy is PreemptLowerPriority or Never.
-	PreemptionPolicy *string                 `protobuf:"bytes,31,opt,name=preemptionPolicy,proto3,oneof" json:"preemptionPolicy,omitempty"`
-	Overhead         map[string]*v1.Quantity `protobuf:"bytes,32,rep,name=overhead,proto3" json:"overhead,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	PreemptionPolicy          *string                     `protobuf:"bytes,31,opt,name=preemptionPolicy,proto3,oneof" json:"preemptionPolicy,omitempty"`
+	Overhead                  map[string]*v1.Quantity     `protobuf:"bytes,32,rep,name=overhead,proto3" json:"overhead,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	TopologySpreadConstraints []*TopologySpreadConstraint `protobuf:"bytes,33,rep,name=topologySpreadConstraints,proto3" json:"topologySpreadConstraints,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
@@ -969,6 +970,117 @@ func (x *PodSpec) GetOverhead() map[string]*v1.Quantity {
 	return nil
 }
 
+func (x *PodSpec) GetTopologySpreadConstraints() []*TopologySpreadConstraint {
+	if x != nil {
+		return x.TopologySpreadConstraints
+	}
+	return nil
+}
+
+// TopologySpreadConstraint says how evenly the pods its labelSelector matches may be spread
+// over the domains (values) of a node label. Field numbers are Kubernetes'.
+type TopologySpreadConstraint struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	MaxSkew     int32                  `protobuf:"varint,1,opt,name=maxSkew,proto3" json:"maxSkew,omitempty"`
+	TopologyKey string                 `protobuf:"bytes,2,opt,name=topologyKey,proto3" json:"topologyKey,omitempty"`
+	// whenUnsatisfiable is DoNotSchedule or ScheduleAnyway.
+	WhenUnsatisfiable string            `protobuf:"bytes,3,opt,name=whenUnsatisfiable,proto3" json:"whenUnsatisfiable,omitempty"`
+	LabelSelector     *v1.LabelSelector `protobuf:"bytes,4,opt,name=labelSelector,proto3" json:"labelSelector,omitempty"`
+	MinDomains        *int32            `protobuf:"varint,5,opt,name=minDomains,proto3,oneof" json:"minDomains,omitempty"`
+	// nodeAffinityPolicy and nodeTaintsPolicy are Honor or Ignore.
+	NodeAffinityPolicy *string  `protobuf:"bytes,6,opt,name=nodeAffinityPolicy,proto3,oneof" json:"nodeAffinityPolicy,omitempty"`
+	NodeTaintsPolicy   *string  `protobuf:"bytes,7,opt,name=nodeTaintsPolicy,proto3,oneof" json:"nodeTaintsPolicy,omitempty"`
+	MatchLabelKeys     []string `protobuf:"bytes,8,rep,name=matchLabelKeys,proto3" json:"matchLabelKeys,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *TopologySpreadConstraint) Reset() {
+	*x = TopologySpreadConstraint{}
+	mi := &file_api_core_v1_core_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopologySpreadConstraint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopologySpreadConstraint) ProtoMessage() {}
+
+func (x *TopologySpreadConstraint) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopologySpreadConstraint.ProtoReflect.Descriptor instead.
+func (*TopologySpreadConstraint) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TopologySpreadConstraint) GetMaxSkew() int32 {
+	if x != nil {
+		return x.MaxSkew
+	}
+	return 0
+}
+
+func (x *TopologySpreadConstraint) GetTopologyKey() string {
+	if x != nil {
+		return x.TopologyKey
+	}
+	return ""
+}
+
+func (x *TopologySpreadConstraint) GetWhenUnsatisfiable() string {
+	if x != nil {
+		return x.WhenUnsatisfiable
+	}
+	return ""
+}
+
+func (x *TopologySpreadConstraint) GetLabelSelector() *v1.LabelSelector {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return nil
+}
+
+func (x *TopologySpreadConstraint) GetMinDomains() int32 {
+	if x != nil && x.MinDomains != nil {
+		return *x.MinDomains
+	}
+	return 0
+}
+
+func (x *TopologySpreadConstraint) GetNodeAffinityPolicy() string {
+	if x != nil && x.NodeAffinityPolicy != nil {
+		return *x.NodeAffinityPolicy
+	}
+	return ""
+}
+
+func (x *TopologySpreadConstraint) GetNodeTaintsPolicy() string {
+	if x != nil && x.NodeTaintsPolicy != nil {
+		return *x.NodeTaintsPolicy
+	}
+	return ""
+}
+
+func (x *TopologySpreadConstraint) GetMatchLabelKeys() []string {
+	if x != nil {
+		return x.MatchLabelKeys
+	}
+	return nil
+}
+
 // PodSecurityContext holds pod-wide security settings.
 type PodSecurityContext struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -983,7 +1095,7 @@ type PodSecurityContext struct {
 
 func (x *PodSecurityContext) Reset() {
 	*x = PodSecurityContext{}
-	mi := &file_api_core_v1_core_proto_msgTypes[11]
+	mi := &file_api_core_v1_core_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1107,7 @@ func (x *PodSecurityContext) String() string {
 func (*PodSecurityContext) ProtoMessage() {}
 
 func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[11]
+	mi := &file_api_core_v1_core_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1120,7 @@ func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
 func (*PodSecurityContext) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{11}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PodSecurityContext) GetRunAsUser() int64 {
@@ -1057,7 +1169,7 @@ type HostAlias struct {
 
 func (x *HostAlias) Reset() {
 	*x = HostAlias{}
-	mi := &file_api_core_v1_core_proto_msgTypes[12]
+	mi := &file_api_core_v1_core_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1181,7 @@ func (x *HostAlias) String() string {
 func (*HostAlias) ProtoMessage() {}
 
 func (x *HostAlias) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[12]
+	mi := &file_api_core_v1_core_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1194,7 @@ func (x *HostAlias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAlias.ProtoReflect.Descriptor instead.
 func (*HostAlias) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{12}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HostAlias) GetIp() string {
@@ -1111,7 +1223,7 @@ type PodDNSConfig struct {
 
 func (x *PodDNSConfig) Reset() {
 	*x = PodDNSConfig{}
-	mi := &file_api_core_v1_core_proto_msgTypes[13]
+	mi := &file_api_core_v1_core_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1235,7 @@ func (x *PodDNSConfig) String() string {
 func (*PodDNSConfig) ProtoMessage() {}
 
 func (x *PodDNSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[13]
+	mi := &file_api_core_v1_core_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1248,7 @@ func (x *PodDNSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodDNSConfig.ProtoReflect.Descriptor instead.
 func (*PodDNSConfig) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{13}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PodDNSConfig) GetNameservers() []string {
@@ -1171,7 +1283,7 @@ type PodDNSConfigOption struct {
 
 func (x *PodDNSConfigOption) Reset() {
 	*x = PodDNSConfigOption{}
-	mi := &file_api_core_v1_core_proto_msgTypes[14]
+	mi := &file_api_core_v1_core_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1295,7 @@ func (x *PodDNSConfigOption) String() string {
 func (*PodDNSConfigOption) ProtoMessage() {}
 
 func (x *PodDNSConfigOption) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[14]
+	mi := &file_api_core_v1_core_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1308,7 @@ func (x *PodDNSConfigOption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodDNSConfigOption.ProtoReflect.Descriptor instead.
 func (*PodDNSConfigOption) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{14}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PodDNSConfigOption) GetName() string {
@@ -1223,7 +1335,7 @@ type PodReadinessGate struct {
 
 func (x *PodReadinessGate) Reset() {
 	*x = PodReadinessGate{}
-	mi := &file_api_core_v1_core_proto_msgTypes[15]
+	mi := &file_api_core_v1_core_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1347,7 @@ func (x *PodReadinessGate) String() string {
 func (*PodReadinessGate) ProtoMessage() {}
 
 func (x *PodReadinessGate) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[15]
+	mi := &file_api_core_v1_core_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1360,7 @@ func (x *PodReadinessGate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodReadinessGate.ProtoReflect.Descriptor instead.
 func (*PodReadinessGate) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{15}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PodReadinessGate) GetConditionType() string {
@@ -1274,7 +1386,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_api_core_v1_core_proto_msgTypes[16]
+	mi := &file_api_core_v1_core_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1398,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[16]
+	mi := &file_api_core_v1_core_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1411,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{16}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Toleration) GetKey() string {
@@ -1349,7 +1461,7 @@ type Affinity struct {
 
 func (x *Affinity) Reset() {
 	*x = Affinity{}
-	mi := &file_api_core_v1_core_proto_msgTypes[17]
+	mi := &file_api_core_v1_core_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1473,7 @@ func (x *Affinity) String() string {
 func (*Affinity) ProtoMessage() {}
 
 func (x *Affinity) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[17]
+	mi := &file_api_core_v1_core_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1486,7 @@ func (x *Affinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Affinity.ProtoReflect.Descriptor instead.
 func (*Affinity) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{17}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Affinity) GetNodeAffinity() *NodeAffinity {
@@ -1409,7 +1521,7 @@ type NodeAffinity struct {
 
 func (x *NodeAffinity) Reset() {
 	*x = NodeAffinity{}
-	mi := &file_api_core_v1_core_proto_msgTypes[18]
+	mi := &file_api_core_v1_core_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1533,7 @@ func (x *NodeAffinity) String() string {
 func (*NodeAffinity) ProtoMessage() {}
 
 func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[18]
+	mi := &file_api_core_v1_core_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1546,7 @@ func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAffinity.ProtoReflect.Descriptor instead.
 func (*NodeAffinity) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{18}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *NodeAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() *NodeSelector {
@@ -1461,7 +1573,7 @@ type NodeSelector struct {
 
 func (x *NodeSelector) Reset() {
 	*x = NodeSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[19]
+	mi := &file_api_core_v1_core_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1585,7 @@ func (x *NodeSelector) String() string {
 func (*NodeSelector) ProtoMessage() {}
 
 func (x *NodeSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[19]
+	mi := &file_api_core_v1_core_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1598,7 @@ func (x *NodeSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelector.ProtoReflect.Descriptor instead.
 func (*NodeSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{19}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *NodeSelector) GetNodeSelectorTerms() []*NodeSelectorTerm {
@@ -1507,7 +1619,7 @@ type NodeSelectorTerm struct {
 
 func (x *NodeSelectorTerm) Reset() {
 	*x = NodeSelectorTerm{}
-	mi := &file_api_core_v1_core_proto_msgTypes[20]
+	mi := &file_api_core_v1_core_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1631,7 @@ func (x *NodeSelectorTerm) String() string {
 func (*NodeSelectorTerm) ProtoMessage() {}
 
 func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[20]
+	mi := &file_api_core_v1_core_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1644,7 @@ func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
 func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{20}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
@@ -1562,7 +1674,7 @@ type NodeSelectorRequirement struct {
 
 func (x *NodeSelectorRequirement) Reset() {
 	*x = NodeSelectorRequirement{}
-	mi := &file_api_core_v1_core_proto_msgTypes[21]
+	mi := &file_api_core_v1_core_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1686,7 @@ func (x *NodeSelectorRequirement) String() string {
 func (*NodeSelectorRequirement) ProtoMessage() {}
 
 func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[21]
+	mi := &file_api_core_v1_core_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1699,7 @@ func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{21}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeSelectorRequirement) GetKey() string {
@@ -1622,7 +1734,7 @@ type PreferredSchedulingTerm struct {
 
 func (x *PreferredSchedulingTerm) Reset() {
 	*x = PreferredSchedulingTerm{}
-	mi := &file_api_core_v1_core_proto_msgTypes[22]
+	mi := &file_api_core_v1_core_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1746,7 @@ func (x *PreferredSchedulingTerm) String() string {
 func (*PreferredSchedulingTerm) ProtoMessage() {}
 
 func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[22]
+	mi := &file_api_core_v1_core_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1759,7 @@ func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreferredSchedulingTerm.ProtoReflect.Descriptor instead.
 func (*PreferredSchedulingTerm) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{22}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PreferredSchedulingTerm) GetWeight() int32 {
@@ -1675,7 +1787,7 @@ type PodAffinity struct {
 
 func (x *PodAffinity) Reset() {
 	*x = PodAffinity{}
-	mi := &file_api_core_v1_core_proto_msgTypes[23]
+	mi := &file_api_core_v1_core_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1799,7 @@ func (x *PodAffinity) String() string {
 func (*PodAffinity) ProtoMessage() {}
 
 func (x *PodAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[23]
+	mi := &file_api_core_v1_core_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1812,7 @@ func (x *PodAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAffinity.ProtoReflect.Descriptor instead.
 func (*PodAffinity) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{23}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PodAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
@@ -1728,7 +1840,7 @@ type PodAntiAffinity struct {
 
 func (x *PodAntiAffinity) Reset() {
 	*x = PodAntiAffinity{}
-	mi := &file_api_core_v1_core_proto_msgTypes[24]
+	mi := &file_api_core_v1_core_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1852,7 @@ func (x *PodAntiAffinity) String() string {
 func (*PodAntiAffinity) ProtoMessage() {}
 
 func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[24]
+	mi := &file_api_core_v1_core_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1865,7 @@ func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAntiAffinity.ProtoReflect.Descriptor instead.
 func (*PodAntiAffinity) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{24}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PodAntiAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
@@ -1782,7 +1894,7 @@ type PodAffinityTerm struct {
 
 func (x *PodAffinityTerm) Reset() {
 	*x = PodAffinityTerm{}
-	mi := &file_api_core_v1_core_proto_msgTypes[25]
+	mi := &file_api_core_v1_core_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1906,7 @@ func (x *PodAffinityTerm) String() string {
 func (*PodAffinityTerm) ProtoMessage() {}
 
 func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[25]
+	mi := &file_api_core_v1_core_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +1919,7 @@ func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAffinityTerm.ProtoReflect.Descriptor instead.
 func (*PodAffinityTerm) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{25}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PodAffinityTerm) GetLabelSelector() *v1.LabelSelector {
@@ -1842,7 +1954,7 @@ type WeightedPodAffinityTerm struct {
 
 func (x *WeightedPodAffinityTerm) Reset() {
 	*x = WeightedPodAffinityTerm{}
-	mi := &file_api_core_v1_core_proto_msgTypes[26]
+	mi := &file_api_core_v1_core_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1966,7 @@ func (x *WeightedPodAffinityTerm) String() string {
 func (*WeightedPodAffinityTerm) ProtoMessage() {}
 
 func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[26]
+	mi := &file_api_core_v1_core_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +1979,7 @@ func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedPodAffinityTerm.ProtoReflect.Descriptor instead.
 func (*WeightedPodAffinityTerm) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{26}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WeightedPodAffinityTerm) GetWeight() int32 {
@@ -1900,7 +2012,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_api_core_v1_core_proto_msgTypes[27]
+	mi := &file_api_core_v1_core_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2024,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[27]
+	mi := &file_api_core_v1_core_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2037,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{27}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Volume) GetName() string {
@@ -1989,7 +2101,7 @@ type HostPathVolumeSource struct {
 
 func (x *HostPathVolumeSource) Reset() {
 	*x = HostPathVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[28]
+	mi := &file_api_core_v1_core_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2113,7 @@ func (x *HostPathVolumeSource) String() string {
 func (*HostPathVolumeSource) ProtoMessage() {}
 
 func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[28]
+	mi := &file_api_core_v1_core_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2126,7 @@ func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathVolumeSource.ProtoReflect.Descriptor instead.
 func (*HostPathVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{28}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HostPathVolumeSource) GetPath() string {
@@ -2043,7 +2155,7 @@ type EmptyDirVolumeSource struct {
 
 func (x *EmptyDirVolumeSource) Reset() {
 	*x = EmptyDirVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	mi := &file_api_core_v1_core_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2167,7 @@ func (x *EmptyDirVolumeSource) String() string {
 func (*EmptyDirVolumeSource) ProtoMessage() {}
 
 func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	mi := &file_api_core_v1_core_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2180,7 @@ func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirVolumeSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{29}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EmptyDirVolumeSource) GetMedium() string {
@@ -2098,7 +2210,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[30]
+	mi := &file_api_core_v1_core_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2222,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[30]
+	mi := &file_api_core_v1_core_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2235,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{30}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -2167,7 +2279,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[31]
+	mi := &file_api_core_v1_core_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2291,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[31]
+	mi := &file_api_core_v1_core_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2304,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{31}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -2234,7 +2346,7 @@ type DownwardAPIVolumeSource struct {
 
 func (x *DownwardAPIVolumeSource) Reset() {
 	*x = DownwardAPIVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	mi := &file_api_core_v1_core_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2358,7 @@ func (x *DownwardAPIVolumeSource) String() string {
 func (*DownwardAPIVolumeSource) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	mi := &file_api_core_v1_core_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +2371,7 @@ func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{32}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
@@ -2290,7 +2402,7 @@ type DownwardAPIVolumeFile struct {
 
 func (x *DownwardAPIVolumeFile) Reset() {
 	*x = DownwardAPIVolumeFile{}
-	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	mi := &file_api_core_v1_core_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +2414,7 @@ func (x *DownwardAPIVolumeFile) String() string {
 func (*DownwardAPIVolumeFile) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	mi := &file_api_core_v1_core_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2427,7 @@ func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{33}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DownwardAPIVolumeFile) GetPath() string {
@@ -2358,7 +2470,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	mi := &file_api_core_v1_core_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2482,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	mi := &file_api_core_v1_core_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2495,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{34}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -2413,7 +2525,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	mi := &file_api_core_v1_core_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2537,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	mi := &file_api_core_v1_core_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2550,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{35}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *VolumeProjection) GetSecret() *SecretProjection {
@@ -2481,7 +2593,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	mi := &file_api_core_v1_core_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2605,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	mi := &file_api_core_v1_core_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2618,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{36}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -2542,7 +2654,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	mi := &file_api_core_v1_core_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2554,7 +2666,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	mi := &file_api_core_v1_core_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2567,7 +2679,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{37}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -2601,7 +2713,7 @@ type DownwardAPIProjection struct {
 
 func (x *DownwardAPIProjection) Reset() {
 	*x = DownwardAPIProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	mi := &file_api_core_v1_core_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2725,7 @@ func (x *DownwardAPIProjection) String() string {
 func (*DownwardAPIProjection) ProtoMessage() {}
 
 func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	mi := &file_api_core_v1_core_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2738,7 @@ func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
 func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{38}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
@@ -2651,7 +2763,7 @@ type ServiceAccountTokenProjection struct {
 
 func (x *ServiceAccountTokenProjection) Reset() {
 	*x = ServiceAccountTokenProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	mi := &file_api_core_v1_core_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +2775,7 @@ func (x *ServiceAccountTokenProjection) String() string {
 func (*ServiceAccountTokenProjection) ProtoMessage() {}
 
 func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	mi := &file_api_core_v1_core_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +2788,7 @@ func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccountTokenProjection.ProtoReflect.Descriptor instead.
 func (*ServiceAccountTokenProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{39}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ServiceAccountTokenProjection) GetAudience() string {
@@ -2712,7 +2824,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_api_core_v1_core_proto_msgTypes[40]
+	mi := &file_api_core_v1_core_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2724,7 +2836,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[40]
+	mi := &file_api_core_v1_core_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2737,7 +2849,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{40}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -2795,7 +2907,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_api_core_v1_core_proto_msgTypes[41]
+	mi := &file_api_core_v1_core_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2807,7 +2919,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[41]
+	mi := &file_api_core_v1_core_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2820,7 +2932,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{41}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Container) GetName() string {
@@ -2992,7 +3104,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[42]
+	mi := &file_api_core_v1_core_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3004,7 +3116,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[42]
+	mi := &file_api_core_v1_core_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3017,7 +3129,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{42}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -3067,7 +3179,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[43]
+	mi := &file_api_core_v1_core_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3079,7 +3191,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[43]
+	mi := &file_api_core_v1_core_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3092,7 +3204,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{43}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -3127,7 +3239,7 @@ type ConfigMapEnvSource struct {
 
 func (x *ConfigMapEnvSource) Reset() {
 	*x = ConfigMapEnvSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[44]
+	mi := &file_api_core_v1_core_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3139,7 +3251,7 @@ func (x *ConfigMapEnvSource) String() string {
 func (*ConfigMapEnvSource) ProtoMessage() {}
 
 func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[44]
+	mi := &file_api_core_v1_core_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3152,7 +3264,7 @@ func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapEnvSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapEnvSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{44}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ConfigMapEnvSource) GetName() string {
@@ -3180,7 +3292,7 @@ type SecretEnvSource struct {
 
 func (x *SecretEnvSource) Reset() {
 	*x = SecretEnvSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[45]
+	mi := &file_api_core_v1_core_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3192,7 +3304,7 @@ func (x *SecretEnvSource) String() string {
 func (*SecretEnvSource) ProtoMessage() {}
 
 func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[45]
+	mi := &file_api_core_v1_core_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3205,7 +3317,7 @@ func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretEnvSource.ProtoReflect.Descriptor instead.
 func (*SecretEnvSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{45}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SecretEnvSource) GetName() string {
@@ -3234,7 +3346,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_api_core_v1_core_proto_msgTypes[46]
+	mi := &file_api_core_v1_core_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3246,7 +3358,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[46]
+	mi := &file_api_core_v1_core_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3259,7 +3371,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{46}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *EnvVar) GetName() string {
@@ -3296,7 +3408,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[47]
+	mi := &file_api_core_v1_core_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3308,7 +3420,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[47]
+	mi := &file_api_core_v1_core_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3321,7 +3433,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{47}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *EnvVarSource) GetFieldRef() *ObjectFieldSelector {
@@ -3363,7 +3475,7 @@ type ObjectFieldSelector struct {
 
 func (x *ObjectFieldSelector) Reset() {
 	*x = ObjectFieldSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[48]
+	mi := &file_api_core_v1_core_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3375,7 +3487,7 @@ func (x *ObjectFieldSelector) String() string {
 func (*ObjectFieldSelector) ProtoMessage() {}
 
 func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[48]
+	mi := &file_api_core_v1_core_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3388,7 +3500,7 @@ func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
 func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{48}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ObjectFieldSelector) GetApiVersion() string {
@@ -3417,7 +3529,7 @@ type ResourceFieldSelector struct {
 
 func (x *ResourceFieldSelector) Reset() {
 	*x = ResourceFieldSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[49]
+	mi := &file_api_core_v1_core_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3429,7 +3541,7 @@ func (x *ResourceFieldSelector) String() string {
 func (*ResourceFieldSelector) ProtoMessage() {}
 
 func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[49]
+	mi := &file_api_core_v1_core_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3442,7 +3554,7 @@ func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
 func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{49}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ResourceFieldSelector) GetContainerName() string {
@@ -3478,7 +3590,7 @@ type ConfigMapKeySelector struct {
 
 func (x *ConfigMapKeySelector) Reset() {
 	*x = ConfigMapKeySelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[50]
+	mi := &file_api_core_v1_core_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3490,7 +3602,7 @@ func (x *ConfigMapKeySelector) String() string {
 func (*ConfigMapKeySelector) ProtoMessage() {}
 
 func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[50]
+	mi := &file_api_core_v1_core_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3503,7 +3615,7 @@ func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapKeySelector.ProtoReflect.Descriptor instead.
 func (*ConfigMapKeySelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{50}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ConfigMapKeySelector) GetName() string {
@@ -3539,7 +3651,7 @@ type SecretKeySelector struct {
 
 func (x *SecretKeySelector) Reset() {
 	*x = SecretKeySelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[51]
+	mi := &file_api_core_v1_core_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3551,7 +3663,7 @@ func (x *SecretKeySelector) String() string {
 func (*SecretKeySelector) ProtoMessage() {}
 
 func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[51]
+	mi := &file_api_core_v1_core_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3564,7 +3676,7 @@ func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretKeySelector.ProtoReflect.Descriptor instead.
 func (*SecretKeySelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{51}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SecretKeySelector) GetName() string {
@@ -3599,7 +3711,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_api_core_v1_core_proto_msgTypes[52]
+	mi := &file_api_core_v1_core_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3611,7 +3723,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[52]
+	mi := &file_api_core_v1_core_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3624,7 +3736,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{52}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ResourceRequirements) GetLimits() map[string]*v1.Quantity {
@@ -3654,7 +3766,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_api_core_v1_core_proto_msgTypes[53]
+	mi := &file_api_core_v1_core_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3666,7 +3778,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[53]
+	mi := &file_api_core_v1_core_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3679,7 +3791,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{53}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -3729,7 +3841,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_api_core_v1_core_proto_msgTypes[54]
+	mi := &file_api_core_v1_core_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3741,7 +3853,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[54]
+	mi := &file_api_core_v1_core_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3754,7 +3866,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{54}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -3837,7 +3949,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[55]
+	mi := &file_api_core_v1_core_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3849,7 +3961,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[55]
+	mi := &file_api_core_v1_core_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3862,7 +3974,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{55}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -3887,7 +3999,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[56]
+	mi := &file_api_core_v1_core_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3899,7 +4011,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[56]
+	mi := &file_api_core_v1_core_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3912,7 +4024,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{56}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -3961,7 +4073,7 @@ type HTTPHeader struct {
 
 func (x *HTTPHeader) Reset() {
 	*x = HTTPHeader{}
-	mi := &file_api_core_v1_core_proto_msgTypes[57]
+	mi := &file_api_core_v1_core_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3973,7 +4085,7 @@ func (x *HTTPHeader) String() string {
 func (*HTTPHeader) ProtoMessage() {}
 
 func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[57]
+	mi := &file_api_core_v1_core_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3986,7 +4098,7 @@ func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPHeader.ProtoReflect.Descriptor instead.
 func (*HTTPHeader) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{57}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *HTTPHeader) GetName() string {
@@ -4014,7 +4126,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[58]
+	mi := &file_api_core_v1_core_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4026,7 +4138,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[58]
+	mi := &file_api_core_v1_core_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4039,7 +4151,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{58}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *TCPSocketAction) GetPort() *v1.IntOrString {
@@ -4067,7 +4179,7 @@ type GRPCAction struct {
 
 func (x *GRPCAction) Reset() {
 	*x = GRPCAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[59]
+	mi := &file_api_core_v1_core_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4079,7 +4191,7 @@ func (x *GRPCAction) String() string {
 func (*GRPCAction) ProtoMessage() {}
 
 func (x *GRPCAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[59]
+	mi := &file_api_core_v1_core_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4092,7 +4204,7 @@ func (x *GRPCAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GRPCAction.ProtoReflect.Descriptor instead.
 func (*GRPCAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{59}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GRPCAction) GetPort() int32 {
@@ -4120,7 +4232,7 @@ type Lifecycle struct {
 
 func (x *Lifecycle) Reset() {
 	*x = Lifecycle{}
-	mi := &file_api_core_v1_core_proto_msgTypes[60]
+	mi := &file_api_core_v1_core_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4132,7 +4244,7 @@ func (x *Lifecycle) String() string {
 func (*Lifecycle) ProtoMessage() {}
 
 func (x *Lifecycle) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[60]
+	mi := &file_api_core_v1_core_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4145,7 +4257,7 @@ func (x *Lifecycle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
 func (*Lifecycle) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{60}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *Lifecycle) GetPostStart() *LifecycleHandler {
@@ -4175,7 +4287,7 @@ type LifecycleHandler struct {
 
 func (x *LifecycleHandler) Reset() {
 	*x = LifecycleHandler{}
-	mi := &file_api_core_v1_core_proto_msgTypes[61]
+	mi := &file_api_core_v1_core_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4187,7 +4299,7 @@ func (x *LifecycleHandler) String() string {
 func (*LifecycleHandler) ProtoMessage() {}
 
 func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[61]
+	mi := &file_api_core_v1_core_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4200,7 +4312,7 @@ func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleHandler.ProtoReflect.Descriptor instead.
 func (*LifecycleHandler) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{61}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *LifecycleHandler) GetExec() *ExecAction {
@@ -4241,7 +4353,7 @@ type SleepAction struct {
 
 func (x *SleepAction) Reset() {
 	*x = SleepAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[62]
+	mi := &file_api_core_v1_core_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4253,7 +4365,7 @@ func (x *SleepAction) String() string {
 func (*SleepAction) ProtoMessage() {}
 
 func (x *SleepAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[62]
+	mi := &file_api_core_v1_core_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4266,7 +4378,7 @@ func (x *SleepAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepAction.ProtoReflect.Descriptor instead.
 func (*SleepAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{62}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SleepAction) GetSeconds() int64 {
@@ -4292,7 +4404,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_api_core_v1_core_proto_msgTypes[63]
+	mi := &file_api_core_v1_core_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4304,7 +4416,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[63]
+	mi := &file_api_core_v1_core_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4317,7 +4429,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{63}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *SecurityContext) GetCapabilities() *Capabilities {
@@ -4380,7 +4492,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_api_core_v1_core_proto_msgTypes[64]
+	mi := &file_api_core_v1_core_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4392,7 +4504,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[64]
+	mi := &file_api_core_v1_core_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4405,7 +4517,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{64}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -4446,7 +4558,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[65]
+	mi := &file_api_core_v1_core_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4458,7 +4570,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[65]
+	mi := &file_api_core_v1_core_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4471,7 +4583,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{65}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -4580,7 +4692,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[66]
+	mi := &file_api_core_v1_core_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4592,7 +4704,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[66]
+	mi := &file_api_core_v1_core_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4605,7 +4717,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{66}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *PodCondition) GetType() string {
@@ -4660,7 +4772,7 @@ type HostIP struct {
 
 func (x *HostIP) Reset() {
 	*x = HostIP{}
-	mi := &file_api_core_v1_core_proto_msgTypes[67]
+	mi := &file_api_core_v1_core_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4672,7 +4784,7 @@ func (x *HostIP) String() string {
 func (*HostIP) ProtoMessage() {}
 
 func (x *HostIP) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[67]
+	mi := &file_api_core_v1_core_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4685,7 +4797,7 @@ func (x *HostIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostIP.ProtoReflect.Descriptor instead.
 func (*HostIP) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{67}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *HostIP) GetIp() string {
@@ -4705,7 +4817,7 @@ type PodIP struct {
 
 func (x *PodIP) Reset() {
 	*x = PodIP{}
-	mi := &file_api_core_v1_core_proto_msgTypes[68]
+	mi := &file_api_core_v1_core_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4717,7 +4829,7 @@ func (x *PodIP) String() string {
 func (*PodIP) ProtoMessage() {}
 
 func (x *PodIP) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[68]
+	mi := &file_api_core_v1_core_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4730,7 +4842,7 @@ func (x *PodIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodIP.ProtoReflect.Descriptor instead.
 func (*PodIP) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{68}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *PodIP) GetIp() string {
@@ -4758,7 +4870,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[69]
+	mi := &file_api_core_v1_core_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4770,7 +4882,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[69]
+	mi := &file_api_core_v1_core_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4783,7 +4895,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{69}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -4861,7 +4973,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_api_core_v1_core_proto_msgTypes[70]
+	mi := &file_api_core_v1_core_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4873,7 +4985,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[70]
+	mi := &file_api_core_v1_core_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4886,7 +4998,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{70}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -4921,7 +5033,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_api_core_v1_core_proto_msgTypes[71]
+	mi := &file_api_core_v1_core_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4933,7 +5045,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[71]
+	mi := &file_api_core_v1_core_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4946,7 +5058,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{71}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -4973,7 +5085,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_api_core_v1_core_proto_msgTypes[72]
+	mi := &file_api_core_v1_core_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4985,7 +5097,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[72]
+	mi := &file_api_core_v1_core_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4998,7 +5110,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{72}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *v1.Time {
@@ -5024,7 +5136,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_api_core_v1_core_proto_msgTypes[73]
+	mi := &file_api_core_v1_core_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5036,7 +5148,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[73]
+	mi := &file_api_core_v1_core_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5049,7 +5161,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{73}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -5114,7 +5226,7 @@ type Binding struct {
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_api_core_v1_core_proto_msgTypes[74]
+	mi := &file_api_core_v1_core_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5126,7 +5238,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[74]
+	mi := &file_api_core_v1_core_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5139,7 +5251,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{74}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Binding) GetKind() string {
@@ -5184,7 +5296,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_api_core_v1_core_proto_msgTypes[75]
+	mi := &file_api_core_v1_core_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5196,7 +5308,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[75]
+	mi := &file_api_core_v1_core_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5209,7 +5321,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{75}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *Node) GetKind() string {
@@ -5260,7 +5372,7 @@ type NodeList struct {
 
 func (x *NodeList) Reset() {
 	*x = NodeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[76]
+	mi := &file_api_core_v1_core_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5272,7 +5384,7 @@ func (x *NodeList) String() string {
 func (*NodeList) ProtoMessage() {}
 
 func (x *NodeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[76]
+	mi := &file_api_core_v1_core_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5285,7 +5397,7 @@ func (x *NodeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeList.ProtoReflect.Descriptor instead.
 func (*NodeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{76}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *NodeList) GetKind() string {
@@ -5330,7 +5442,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[77]
+	mi := &file_api_core_v1_core_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5342,7 +5454,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[77]
+	mi := &file_api_core_v1_core_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5355,7 +5467,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{77}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *NodeSpec) GetPodCIDR() string {
@@ -5407,7 +5519,7 @@ type Taint struct {
 
 func (x *Taint) Reset() {
 	*x = Taint{}
-	mi := &file_api_core_v1_core_proto_msgTypes[78]
+	mi := &file_api_core_v1_core_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5419,7 +5531,7 @@ func (x *Taint) String() string {
 func (*Taint) ProtoMessage() {}
 
 func (x *Taint) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[78]
+	mi := &file_api_core_v1_core_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5432,7 +5544,7 @@ func (x *Taint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Taint.ProtoReflect.Descriptor instead.
 func (*Taint) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{78}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *Taint) GetKey() string {
@@ -5481,7 +5593,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[79]
+	mi := &file_api_core_v1_core_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5493,7 +5605,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[79]
+	mi := &file_api_core_v1_core_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5506,7 +5618,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{79}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]*v1.Quantity {
@@ -5587,7 +5699,7 @@ type NodeCondition struct {
 
 func (x *NodeCondition) Reset() {
 	*x = NodeCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[80]
+	mi := &file_api_core_v1_core_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5599,7 +5711,7 @@ func (x *NodeCondition) String() string {
 func (*NodeCondition) ProtoMessage() {}
 
 func (x *NodeCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[80]
+	mi := &file_api_core_v1_core_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5612,7 +5724,7 @@ func (x *NodeCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeCondition.ProtoReflect.Descriptor instead.
 func (*NodeCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{80}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *NodeCondition) GetType() string {
@@ -5669,7 +5781,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[81]
+	mi := &file_api_core_v1_core_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5681,7 +5793,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[81]
+	mi := &file_api_core_v1_core_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5694,7 +5806,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{81}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -5721,7 +5833,7 @@ type NodeDaemonEndpoints struct {
 
 func (x *NodeDaemonEndpoints) Reset() {
 	*x = NodeDaemonEndpoints{}
-	mi := &file_api_core_v1_core_proto_msgTypes[82]
+	mi := &file_api_core_v1_core_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5733,7 +5845,7 @@ func (x *NodeDaemonEndpoints) String() string {
 func (*NodeDaemonEndpoints) ProtoMessage() {}
 
 func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[82]
+	mi := &file_api_core_v1_core_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5746,7 +5858,7 @@ func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDaemonEndpoints.ProtoReflect.Descriptor instead.
 func (*NodeDaemonEndpoints) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{82}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *NodeDaemonEndpoints) GetKubeletEndpoint() *DaemonEndpoint {
@@ -5766,7 +5878,7 @@ type DaemonEndpoint struct {
 
 func (x *DaemonEndpoint) Reset() {
 	*x = DaemonEndpoint{}
-	mi := &file_api_core_v1_core_proto_msgTypes[83]
+	mi := &file_api_core_v1_core_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5778,7 +5890,7 @@ func (x *DaemonEndpoint) String() string {
 func (*DaemonEndpoint) ProtoMessage() {}
 
 func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[83]
+	mi := &file_api_core_v1_core_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5791,7 +5903,7 @@ func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonEndpoint.ProtoReflect.Descriptor instead.
 func (*DaemonEndpoint) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{83}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *DaemonEndpoint) GetPort() int32 {
@@ -5820,7 +5932,7 @@ type NodeSystemInfo struct {
 
 func (x *NodeSystemInfo) Reset() {
 	*x = NodeSystemInfo{}
-	mi := &file_api_core_v1_core_proto_msgTypes[84]
+	mi := &file_api_core_v1_core_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5832,7 +5944,7 @@ func (x *NodeSystemInfo) String() string {
 func (*NodeSystemInfo) ProtoMessage() {}
 
 func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[84]
+	mi := &file_api_core_v1_core_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5845,7 +5957,7 @@ func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSystemInfo.ProtoReflect.Descriptor instead.
 func (*NodeSystemInfo) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{84}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *NodeSystemInfo) GetMachineID() string {
@@ -5929,7 +6041,7 @@ type ContainerImage struct {
 
 func (x *ContainerImage) Reset() {
 	*x = ContainerImage{}
-	mi := &file_api_core_v1_core_proto_msgTypes[85]
+	mi := &file_api_core_v1_core_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5941,7 +6053,7 @@ func (x *ContainerImage) String() string {
 func (*ContainerImage) ProtoMessage() {}
 
 func (x *ContainerImage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[85]
+	mi := &file_api_core_v1_core_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5954,7 +6066,7 @@ func (x *ContainerImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerImage.ProtoReflect.Descriptor instead.
 func (*ContainerImage) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{85}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ContainerImage) GetNames() []string {
@@ -5998,7 +6110,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_api_core_v1_core_proto_msgTypes[86]
+	mi := &file_api_core_v1_core_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6010,7 +6122,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[86]
+	mi := &file_api_core_v1_core_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6023,7 +6135,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{86}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *Event) GetKind() string {
@@ -6158,7 +6270,7 @@ type EventList struct {
 
 func (x *EventList) Reset() {
 	*x = EventList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[87]
+	mi := &file_api_core_v1_core_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6170,7 +6282,7 @@ func (x *EventList) String() string {
 func (*EventList) ProtoMessage() {}
 
 func (x *EventList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[87]
+	mi := &file_api_core_v1_core_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6183,7 +6295,7 @@ func (x *EventList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventList.ProtoReflect.Descriptor instead.
 func (*EventList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{87}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *EventList) GetKind() string {
@@ -6225,7 +6337,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[88]
+	mi := &file_api_core_v1_core_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6237,7 +6349,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[88]
+	mi := &file_api_core_v1_core_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6250,7 +6362,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{88}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -6278,7 +6390,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_api_core_v1_core_proto_msgTypes[89]
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6290,7 +6402,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[89]
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6303,7 +6415,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{89}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -6333,7 +6445,7 @@ type LimitRange struct {
 
 func (x *LimitRange) Reset() {
 	*x = LimitRange{}
-	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6345,7 +6457,7 @@ func (x *LimitRange) String() string {
 func (*LimitRange) ProtoMessage() {}
 
 func (x *LimitRange) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6358,7 +6470,7 @@ func (x *LimitRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRange.ProtoReflect.Descriptor instead.
 func (*LimitRange) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *LimitRange) GetKind() string {
@@ -6402,7 +6514,7 @@ type LimitRangeList struct {
 
 func (x *LimitRangeList) Reset() {
 	*x = LimitRangeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6414,7 +6526,7 @@ func (x *LimitRangeList) String() string {
 func (*LimitRangeList) ProtoMessage() {}
 
 func (x *LimitRangeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6427,7 +6539,7 @@ func (x *LimitRangeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeList.ProtoReflect.Descriptor instead.
 func (*LimitRangeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *LimitRangeList) GetKind() string {
@@ -6468,7 +6580,7 @@ type LimitRangeSpec struct {
 
 func (x *LimitRangeSpec) Reset() {
 	*x = LimitRangeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6480,7 +6592,7 @@ func (x *LimitRangeSpec) String() string {
 func (*LimitRangeSpec) ProtoMessage() {}
 
 func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6493,7 +6605,7 @@ func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeSpec.ProtoReflect.Descriptor instead.
 func (*LimitRangeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *LimitRangeSpec) GetLimits() []*LimitRangeItem {
@@ -6518,7 +6630,7 @@ type LimitRangeItem struct {
 
 func (x *LimitRangeItem) Reset() {
 	*x = LimitRangeItem{}
-	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	mi := &file_api_core_v1_core_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6530,7 +6642,7 @@ func (x *LimitRangeItem) String() string {
 func (*LimitRangeItem) ProtoMessage() {}
 
 func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	mi := &file_api_core_v1_core_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6543,7 +6655,7 @@ func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeItem.ProtoReflect.Descriptor instead.
 func (*LimitRangeItem) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *LimitRangeItem) GetType() string {
@@ -6602,7 +6714,7 @@ type ResourceQuota struct {
 
 func (x *ResourceQuota) Reset() {
 	*x = ResourceQuota{}
-	mi := &file_api_core_v1_core_proto_msgTypes[94]
+	mi := &file_api_core_v1_core_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6614,7 +6726,7 @@ func (x *ResourceQuota) String() string {
 func (*ResourceQuota) ProtoMessage() {}
 
 func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[94]
+	mi := &file_api_core_v1_core_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6627,7 +6739,7 @@ func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuota.ProtoReflect.Descriptor instead.
 func (*ResourceQuota) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{94}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ResourceQuota) GetKind() string {
@@ -6678,7 +6790,7 @@ type ResourceQuotaList struct {
 
 func (x *ResourceQuotaList) Reset() {
 	*x = ResourceQuotaList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[95]
+	mi := &file_api_core_v1_core_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6690,7 +6802,7 @@ func (x *ResourceQuotaList) String() string {
 func (*ResourceQuotaList) ProtoMessage() {}
 
 func (x *ResourceQuotaList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[95]
+	mi := &file_api_core_v1_core_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6703,7 +6815,7 @@ func (x *ResourceQuotaList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaList.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{95}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *ResourceQuotaList) GetKind() string {
@@ -6745,7 +6857,7 @@ type ResourceQuotaSpec struct {
 
 func (x *ResourceQuotaSpec) Reset() {
 	*x = ResourceQuotaSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[96]
+	mi := &file_api_core_v1_core_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6757,7 +6869,7 @@ func (x *ResourceQuotaSpec) String() string {
 func (*ResourceQuotaSpec) ProtoMessage() {}
 
 func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[96]
+	mi := &file_api_core_v1_core_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6770,7 +6882,7 @@ func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaSpec.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{96}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ResourceQuotaSpec) GetHard() map[string]*v1.Quantity {
@@ -6798,7 +6910,7 @@ type ResourceQuotaStatus struct {
 
 func (x *ResourceQuotaStatus) Reset() {
 	*x = ResourceQuotaStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[97]
+	mi := &file_api_core_v1_core_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6810,7 +6922,7 @@ func (x *ResourceQuotaStatus) String() string {
 func (*ResourceQuotaStatus) ProtoMessage() {}
 
 func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[97]
+	mi := &file_api_core_v1_core_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6823,7 +6935,7 @@ func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaStatus.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{97}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ResourceQuotaStatus) GetHard() map[string]*v1.Quantity {
@@ -6857,7 +6969,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_api_core_v1_core_proto_msgTypes[98]
+	mi := &file_api_core_v1_core_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6869,7 +6981,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[98]
+	mi := &file_api_core_v1_core_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6882,7 +6994,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{98}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ConfigMap) GetKind() string {
@@ -6940,7 +7052,7 @@ type ConfigMapList struct {
 
 func (x *ConfigMapList) Reset() {
 	*x = ConfigMapList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[99]
+	mi := &file_api_core_v1_core_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6952,7 +7064,7 @@ func (x *ConfigMapList) String() string {
 func (*ConfigMapList) ProtoMessage() {}
 
 func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[99]
+	mi := &file_api_core_v1_core_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6965,7 +7077,7 @@ func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapList.ProtoReflect.Descriptor instead.
 func (*ConfigMapList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{99}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ConfigMapList) GetKind() string {
@@ -7016,7 +7128,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_api_core_v1_core_proto_msgTypes[100]
+	mi := &file_api_core_v1_core_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7028,7 +7140,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[100]
+	mi := &file_api_core_v1_core_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7041,7 +7153,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{100}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *Secret) GetKind() string {
@@ -7106,7 +7218,7 @@ type SecretList struct {
 
 func (x *SecretList) Reset() {
 	*x = SecretList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[101]
+	mi := &file_api_core_v1_core_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7118,7 +7230,7 @@ func (x *SecretList) String() string {
 func (*SecretList) ProtoMessage() {}
 
 func (x *SecretList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[101]
+	mi := &file_api_core_v1_core_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7131,7 +7243,7 @@ func (x *SecretList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretList.ProtoReflect.Descriptor instead.
 func (*SecretList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{101}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *SecretList) GetKind() string {
@@ -7182,7 +7294,7 @@ type ServiceAccount struct {
 
 func (x *ServiceAccount) Reset() {
 	*x = ServiceAccount{}
-	mi := &file_api_core_v1_core_proto_msgTypes[102]
+	mi := &file_api_core_v1_core_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7194,7 +7306,7 @@ func (x *ServiceAccount) String() string {
 func (*ServiceAccount) ProtoMessage() {}
 
 func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[102]
+	mi := &file_api_core_v1_core_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7207,7 +7319,7 @@ func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccount.ProtoReflect.Descriptor instead.
 func (*ServiceAccount) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{102}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ServiceAccount) GetKind() string {
@@ -7265,7 +7377,7 @@ type ServiceAccountList struct {
 
 func (x *ServiceAccountList) Reset() {
 	*x = ServiceAccountList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[103]
+	mi := &file_api_core_v1_core_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7277,7 +7389,7 @@ func (x *ServiceAccountList) String() string {
 func (*ServiceAccountList) ProtoMessage() {}
 
 func (x *ServiceAccountList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[103]
+	mi := &file_api_core_v1_core_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7290,7 +7402,7 @@ func (x *ServiceAccountList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccountList.ProtoReflect.Descriptor instead.
 func (*ServiceAccountList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{103}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ServiceAccountList) GetKind() string {
@@ -7340,7 +7452,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_api_core_v1_core_proto_msgTypes[104]
+	mi := &file_api_core_v1_core_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7352,7 +7464,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[104]
+	mi := &file_api_core_v1_core_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7365,7 +7477,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{104}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *Service) GetKind() string {
@@ -7416,7 +7528,7 @@ type ServiceList struct {
 
 func (x *ServiceList) Reset() {
 	*x = ServiceList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[105]
+	mi := &file_api_core_v1_core_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7428,7 +7540,7 @@ func (x *ServiceList) String() string {
 func (*ServiceList) ProtoMessage() {}
 
 func (x *ServiceList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[105]
+	mi := &file_api_core_v1_core_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7441,7 +7553,7 @@ func (x *ServiceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceList.ProtoReflect.Descriptor instead.
 func (*ServiceList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{105}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ServiceList) GetKind() string {
@@ -7525,7 +7637,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[106]
+	mi := &file_api_core_v1_core_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7537,7 +7649,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[106]
+	mi := &file_api_core_v1_core_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7550,7 +7662,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{106}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ServiceSpec) GetPorts() []*ServicePort {
@@ -7714,7 +7826,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[107]
+	mi := &file_api_core_v1_core_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7726,7 +7838,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[107]
+	mi := &file_api_core_v1_core_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7739,7 +7851,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{107}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *ServicePort) GetName() string {
@@ -7794,7 +7906,7 @@ type SessionAffinityConfig struct {
 
 func (x *SessionAffinityConfig) Reset() {
 	*x = SessionAffinityConfig{}
-	mi := &file_api_core_v1_core_proto_msgTypes[108]
+	mi := &file_api_core_v1_core_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7806,7 +7918,7 @@ func (x *SessionAffinityConfig) String() string {
 func (*SessionAffinityConfig) ProtoMessage() {}
 
 func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[108]
+	mi := &file_api_core_v1_core_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7819,7 +7931,7 @@ func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
 func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{108}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *SessionAffinityConfig) GetClientIP() *ClientIPConfig {
@@ -7840,7 +7952,7 @@ type ClientIPConfig struct {
 
 func (x *ClientIPConfig) Reset() {
 	*x = ClientIPConfig{}
-	mi := &file_api_core_v1_core_proto_msgTypes[109]
+	mi := &file_api_core_v1_core_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7852,7 +7964,7 @@ func (x *ClientIPConfig) String() string {
 func (*ClientIPConfig) ProtoMessage() {}
 
 func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[109]
+	mi := &file_api_core_v1_core_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7865,7 +7977,7 @@ func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
 func (*ClientIPConfig) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{109}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
@@ -7886,7 +7998,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[110]
+	mi := &file_api_core_v1_core_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7898,7 +8010,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[110]
+	mi := &file_api_core_v1_core_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7911,7 +8023,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{110}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
@@ -7938,7 +8050,7 @@ type LoadBalancerStatus struct {
 
 func (x *LoadBalancerStatus) Reset() {
 	*x = LoadBalancerStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[111]
+	mi := &file_api_core_v1_core_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7950,7 +8062,7 @@ func (x *LoadBalancerStatus) String() string {
 func (*LoadBalancerStatus) ProtoMessage() {}
 
 func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[111]
+	mi := &file_api_core_v1_core_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7963,7 +8075,7 @@ func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
 func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{111}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
@@ -7987,7 +8099,7 @@ type LoadBalancerIngress struct {
 
 func (x *LoadBalancerIngress) Reset() {
 	*x = LoadBalancerIngress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[112]
+	mi := &file_api_core_v1_core_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7999,7 +8111,7 @@ func (x *LoadBalancerIngress) String() string {
 func (*LoadBalancerIngress) ProtoMessage() {}
 
 func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[112]
+	mi := &file_api_core_v1_core_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8012,7 +8124,7 @@ func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
 func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{112}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *LoadBalancerIngress) GetIp() string {
@@ -8055,7 +8167,7 @@ type PortStatus struct {
 
 func (x *PortStatus) Reset() {
 	*x = PortStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[113]
+	mi := &file_api_core_v1_core_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8067,7 +8179,7 @@ func (x *PortStatus) String() string {
 func (*PortStatus) ProtoMessage() {}
 
 func (x *PortStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[113]
+	mi := &file_api_core_v1_core_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8080,7 +8192,7 @@ func (x *PortStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStatus.ProtoReflect.Descriptor instead.
 func (*PortStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{113}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *PortStatus) GetPort() int32 {
@@ -8119,7 +8231,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_api_core_v1_core_proto_msgTypes[114]
+	mi := &file_api_core_v1_core_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8131,7 +8243,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[114]
+	mi := &file_api_core_v1_core_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8144,7 +8256,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{114}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *Endpoints) GetKind() string {
@@ -8188,7 +8300,7 @@ type EndpointsList struct {
 
 func (x *EndpointsList) Reset() {
 	*x = EndpointsList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[115]
+	mi := &file_api_core_v1_core_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8200,7 +8312,7 @@ func (x *EndpointsList) String() string {
 func (*EndpointsList) ProtoMessage() {}
 
 func (x *EndpointsList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[115]
+	mi := &file_api_core_v1_core_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8213,7 +8325,7 @@ func (x *EndpointsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointsList.ProtoReflect.Descriptor instead.
 func (*EndpointsList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{115}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *EndpointsList) GetKind() string {
@@ -8258,7 +8370,7 @@ type EndpointSubset struct {
 
 func (x *EndpointSubset) Reset() {
 	*x = EndpointSubset{}
-	mi := &file_api_core_v1_core_proto_msgTypes[116]
+	mi := &file_api_core_v1_core_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8270,7 +8382,7 @@ func (x *EndpointSubset) String() string {
 func (*EndpointSubset) ProtoMessage() {}
 
 func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[116]
+	mi := &file_api_core_v1_core_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8283,7 +8395,7 @@ func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSubset.ProtoReflect.Descriptor instead.
 func (*EndpointSubset) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{116}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *EndpointSubset) GetAddresses() []*EndpointAddress {
@@ -8320,7 +8432,7 @@ type EndpointAddress struct {
 
 func (x *EndpointAddress) Reset() {
 	*x = EndpointAddress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[117]
+	mi := &file_api_core_v1_core_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8332,7 +8444,7 @@ func (x *EndpointAddress) String() string {
 func (*EndpointAddress) ProtoMessage() {}
 
 func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[117]
+	mi := &file_api_core_v1_core_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8345,7 +8457,7 @@ func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointAddress.ProtoReflect.Descriptor instead.
 func (*EndpointAddress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{117}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *EndpointAddress) GetIp() string {
@@ -8390,7 +8502,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[118]
+	mi := &file_api_core_v1_core_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8402,7 +8514,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[118]
+	mi := &file_api_core_v1_core_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8415,7 +8527,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{118}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -8510,7 +8622,7 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x05items\x18\x04 \x03(\v2\x18.kubelab.api.core.v1.PodB\x04\xc8\xf3\x18\x01R\x05items\"\x80\x01\n" +
 	"\x0fPodTemplateSpec\x12;\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x120\n" +
-	"\x04spec\x18\x02 \x01(\v2\x1c.kubelab.api.core.v1.PodSpecR\x04spec\"\x89\x0f\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1c.kubelab.api.core.v1.PodSpecR\x04spec\"\xf6\x0f\n" +
 	"\aPodSpec\x125\n" +
 	"\avolumes\x18\x01 \x03(\v2\x1b.kubelab.api.core.v1.VolumeR\avolumes\x12F\n" +
 	"\x0einitContainers\x18\x14 \x03(\v2\x1e.kubelab.api.core.v1.ContainerR\x0einitContainers\x12D\n" +
@@ -8544,7 +8656,8 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x0ereadinessGates\x18\x1c \x03(\v2%.kubelab.api.core.v1.PodReadinessGateR\x0ereadinessGates\x123\n" +
 	"\x12enableServiceLinks\x18\x1e \x01(\bH\x04R\x12enableServiceLinks\x88\x01\x01\x12/\n" +
 	"\x10preemptionPolicy\x18\x1f \x01(\tH\x05R\x10preemptionPolicy\x88\x01\x01\x12F\n" +
-	"\boverhead\x18  \x03(\v2*.kubelab.api.core.v1.PodSpec.OverheadEntryR\boverhead\x1a?\n" +
+	"\boverhead\x18  \x03(\v2*.kubelab.api.core.v1.PodSpec.OverheadEntryR\boverhead\x12k\n" +
+	"\x19topologySpreadConstraints\x18! \x03(\v2-.kubelab.api.core.v1.TopologySpreadConstraintR\x19topologySpreadConstraints\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aZ\n" +
@@ -8556,7 +8669,21 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x1d_automountServiceAccountTokenB\v\n" +
 	"\t_priorityB\x15\n" +
 	"\x13_enableServiceLinksB\x13\n" +
-	"\x11_preemptionPolicy\"\x8e\x02\n" +
+	"\x11_preemptionPolicy\"\xce\x03\n" +
+	"\x18TopologySpreadConstraint\x12\x1e\n" +
+	"\amaxSkew\x18\x01 \x01(\x05B\x04\xc8\xf3\x18\x01R\amaxSkew\x12&\n" +
+	"\vtopologyKey\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\vtopologyKey\x122\n" +
+	"\x11whenUnsatisfiable\x18\x03 \x01(\tB\x04\xc8\xf3\x18\x01R\x11whenUnsatisfiable\x12H\n" +
+	"\rlabelSelector\x18\x04 \x01(\v2\".kubelab.api.meta.v1.LabelSelectorR\rlabelSelector\x12#\n" +
+	"\n" +
+	"minDomains\x18\x05 \x01(\x05H\x00R\n" +
+	"minDomains\x88\x01\x01\x123\n" +
+	"\x12nodeAffinityPolicy\x18\x06 \x01(\tH\x01R\x12nodeAffinityPolicy\x88\x01\x01\x12/\n" +
+	"\x10nodeTaintsPolicy\x18\a \x01(\tH\x02R\x10nodeTaintsPolicy\x88\x01\x01\x12&\n" +
+	"\x0ematchLabelKeys\x18\b \x03(\tR\x0ematchLabelKeysB\r\n" +
+	"\v_minDomainsB\x15\n" +
+	"\x13_nodeAffinityPolicyB\x13\n" +
+	"\x11_nodeTaintsPolicy\"\x8e\x02\n" +
 	"\x12PodSecurityContext\x12!\n" +
 	"\trunAsUser\x18\x02 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12#\n" +
 	"\n" +
@@ -9299,7 +9426,7 @@ func file_api_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_api_core_v1_core_proto_rawDescData
 }
 
-var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 138)
+var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 139)
 var file_api_core_v1_core_proto_goTypes = []any{
 	(*ObjectReference)(nil),               // 0: kubelab.api.core.v1.ObjectReference
 	(*LocalObjectReference)(nil),          // 1: kubelab.api.core.v1.LocalObjectReference
@@ -9312,358 +9439,361 @@ var file_api_core_v1_core_proto_goTypes = []any{
 	(*PodList)(nil),                       // 8: kubelab.api.core.v1.PodList
 	(*PodTemplateSpec)(nil),               // 9: kubelab.api.core.v1.PodTemplateSpec
 	(*PodSpec)(nil),                       // 10: kubelab.api.core.v1.PodSpec
-	(*PodSecurityContext)(nil),            // 11: kubelab.api.core.v1.PodSecurityContext
-	(*HostAlias)(nil),                     // 12: kubelab.api.core.v1.HostAlias
-	(*PodDNSConfig)(nil),                  // 13: kubelab.api.core.v1.PodDNSConfig
-	(*PodDNSConfigOption)(nil),            // 14: kubelab.api.core.v1.PodDNSConfigOption
-	(*PodReadinessGate)(nil),              // 15: kubelab.api.core.v1.PodReadinessGate
-	(*Toleration)(nil),                    // 16: kubelab.api.core.v1.Toleration
-	(*Affinity)(nil),                      // 17: kubelab.api.core.v1.Affinity
-	(*NodeAffinity)(nil),                  // 18: kubelab.api.core.v1.NodeAffinity
-	(*NodeSelector)(nil),                  // 19: kubelab.api.core.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),              // 20: kubelab.api.core.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),       // 21: kubelab.api.core.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil),       // 22: kubelab.api.core.v1.PreferredSchedulingTerm
-	(*PodAffinity)(nil),                   // 23: kubelab.api.core.v1.PodAffinity
-	(*PodAntiAffinity)(nil),               // 24: kubelab.api.core.v1.PodAntiAffinity
-	(*PodAffinityTerm)(nil),               // 25: kubelab.api.core.v1.PodAffinityTerm
-	(*WeightedPodAffinityTerm)(nil),       // 26: kubelab.api.core.v1.WeightedPodAffinityTerm
-	(*Volume)(nil),                        // 27: kubelab.api.core.v1.Volume
-	(*HostPathVolumeSource)(nil),          // 28: kubelab.api.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),          // 29: kubelab.api.core.v1.EmptyDirVolumeSource
-	(*ConfigMapVolumeSource)(nil),         // 30: kubelab.api.core.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),            // 31: kubelab.api.core.v1.SecretVolumeSource
-	(*DownwardAPIVolumeSource)(nil),       // 32: kubelab.api.core.v1.DownwardAPIVolumeSource
-	(*DownwardAPIVolumeFile)(nil),         // 33: kubelab.api.core.v1.DownwardAPIVolumeFile
-	(*ProjectedVolumeSource)(nil),         // 34: kubelab.api.core.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),              // 35: kubelab.api.core.v1.VolumeProjection
-	(*SecretProjection)(nil),              // 36: kubelab.api.core.v1.SecretProjection
-	(*ConfigMapProjection)(nil),           // 37: kubelab.api.core.v1.ConfigMapProjection
-	(*DownwardAPIProjection)(nil),         // 38: kubelab.api.core.v1.DownwardAPIProjection
-	(*ServiceAccountTokenProjection)(nil), // 39: kubelab.api.core.v1.ServiceAccountTokenProjection
-	(*KeyToPath)(nil),                     // 40: kubelab.api.core.v1.KeyToPath
-	(*Container)(nil),                     // 41: kubelab.api.core.v1.Container
-	(*ContainerPort)(nil),                 // 42: kubelab.api.core.v1.ContainerPort
-	(*EnvFromSource)(nil),                 // 43: kubelab.api.core.v1.EnvFromSource
-	(*ConfigMapEnvSource)(nil),            // 44: kubelab.api.core.v1.ConfigMapEnvSource
-	(*SecretEnvSource)(nil),               // 45: kubelab.api.core.v1.SecretEnvSource
-	(*EnvVar)(nil),                        // 46: kubelab.api.core.v1.EnvVar
-	(*EnvVarSource)(nil),                  // 47: kubelab.api.core.v1.EnvVarSource
-	(*ObjectFieldSelector)(nil),           // 48: kubelab.api.core.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),         // 49: kubelab.api.core.v1.ResourceFieldSelector
-	(*ConfigMapKeySelector)(nil),          // 50: kubelab.api.core.v1.ConfigMapKeySelector
-	(*SecretKeySelector)(nil),             // 51: kubelab.api.core.v1.SecretKeySelector
-	(*ResourceRequirements)(nil),          // 52: kubelab.api.core.v1.ResourceRequirements
-	(*VolumeMount)(nil),                   // 53: kubelab.api.core.v1.VolumeMount
-	(*Probe)(nil),                         // 54: kubelab.api.core.v1.Probe
-	(*ExecAction)(nil),                    // 55: kubelab.api.core.v1.ExecAction
-	(*HTTPGetAction)(nil),                 // 56: kubelab.api.core.v1.HTTPGetAction
-	(*HTTPHeader)(nil),                    // 57: kubelab.api.core.v1.HTTPHeader
-	(*TCPSocketAction)(nil),               // 58: kubelab.api.core.v1.TCPSocketAction
-	(*GRPCAction)(nil),                    // 59: kubelab.api.core.v1.GRPCAction
-	(*Lifecycle)(nil),                     // 60: kubelab.api.core.v1.Lifecycle
-	(*LifecycleHandler)(nil),              // 61: kubelab.api.core.v1.LifecycleHandler
-	(*SleepAction)(nil),                   // 62: kubelab.api.core.v1.SleepAction
-	(*SecurityContext)(nil),               // 63: kubelab.api.core.v1.SecurityContext
-	(*Capabilities)(nil),                  // 64: kubelab.api.core.v1.Capabilities
-	(*PodStatus)(nil),                     // 65: kubelab.api.core.v1.PodStatus
-	(*PodCondition)(nil),                  // 66: kubelab.api.core.v1.PodCondition
-	(*HostIP)(nil),                        // 67: kubelab.api.core.v1.HostIP
-	(*PodIP)(nil),                         // 68: kubelab.api.core.v1.PodIP
-	(*ContainerStatus)(nil),               // 69: kubelab.api.core.v1.ContainerStatus
-	(*ContainerState)(nil),                // 70: kubelab.api.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),         // 71: kubelab.api.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),         // 72: kubelab.api.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),      // 73: kubelab.api.core.v1.ContainerStateTerminated
-	(*Binding)(nil),                       // 74: kubelab.api.core.v1.Binding
-	(*Node)(nil),                          // 75: kubelab.api.core.v1.Node
-	(*NodeList)(nil),                      // 76: kubelab.api.core.v1.NodeList
-	(*NodeSpec)(nil),                      // 77: kubelab.api.core.v1.NodeSpec
-	(*Taint)(nil),                         // 78: kubelab.api.core.v1.Taint
-	(*NodeStatus)(nil),                    // 79: kubelab.api.core.v1.NodeStatus
-	(*NodeCondition)(nil),                 // 80: kubelab.api.core.v1.NodeCondition
-	(*NodeAddress)(nil),                   // 81: kubelab.api.core.v1.NodeAddress
-	(*NodeDaemonEndpoints)(nil),           // 82: kubelab.api.core.v1.NodeDaemonEndpoints
-	(*DaemonEndpoint)(nil),                // 83: kubelab.api.core.v1.DaemonEndpoint
-	(*NodeSystemInfo)(nil),                // 84: kubelab.api.core.v1.NodeSystemInfo
-	(*ContainerImage)(nil),                // 85: kubelab.api.core.v1.ContainerImage
-	(*Event)(nil),                         // 86: kubelab.api.core.v1.Event
-	(*EventList)(nil),                     // 87: kubelab.api.core.v1.EventList
-	(*EventSource)(nil),                   // 88: kubelab.api.core.v1.EventSource
-	(*EventSeries)(nil),                   // 89: kubelab.api.core.v1.EventSeries
-	(*LimitRange)(nil),                    // 90: kubelab.api.core.v1.LimitRange
-	(*LimitRangeList)(nil),                // 91: kubelab.api.core.v1.LimitRangeList
-	(*LimitRangeSpec)(nil),                // 92: kubelab.api.core.v1.LimitRangeSpec
-	(*LimitRangeItem)(nil),                // 93: kubelab.api.core.v1.LimitRangeItem
-	(*ResourceQuota)(nil),                 // 94: kubelab.api.core.v1.ResourceQuota
-	(*ResourceQuotaList)(nil),             // 95: kubelab.api.core.v1.ResourceQuotaList
-	(*ResourceQuotaSpec)(nil),             // 96: kubelab.api.core.v1.ResourceQuotaSpec
-	(*ResourceQuotaStatus)(nil),           // 97: kubelab.api.core.v1.ResourceQuotaStatus
-	(*ConfigMap)(nil),                     // 98: kubelab.api.core.v1.ConfigMap
-	(*ConfigMapList)(nil),                 // 99: kubelab.api.core.v1.ConfigMapList
-	(*Secret)(nil),                        // 100: kubelab.api.core.v1.Secret
-	(*SecretList)(nil),                    // 101: kubelab.api.core.v1.SecretList
-	(*ServiceAccount)(nil),                // 102: kubelab.api.core.v1.ServiceAccount
-	(*ServiceAccountList)(nil),            // 103: kubelab.api.core.v1.ServiceAccountList
-	(*Service)(nil),                       // 104: kubelab.api.core.v1.Service
-	(*ServiceList)(nil),                   // 105: kubelab.api.core.v1.ServiceList
-	(*ServiceSpec)(nil),                   // 106: kubelab.api.core.v1.ServiceSpec
-	(*ServicePort)(nil),                   // 107: kubelab.api.core.v1.ServicePort
-	(*SessionAffinityConfig)(nil),         // 108: kubelab.api.core.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                // 109: kubelab.api.core.v1.ClientIPConfig
-	(*ServiceStatus)(nil),                 // 110: kubelab.api.core.v1.ServiceStatus
-	(*LoadBalancerStatus)(nil),            // 111: kubelab.api.core.v1.LoadBalancerStatus
-	(*LoadBalancerIngress)(nil),           // 112: kubelab.api.core.v1.LoadBalancerIngress
-	(*PortStatus)(nil),                    // 113: kubelab.api.core.v1.PortStatus
-	(*Endpoints)(nil),                     // 114: kubelab.api.core.v1.Endpoints
-	(*EndpointsList)(nil),                 // 115: kubelab.api.core.v1.EndpointsList
-	(*EndpointSubset)(nil),                // 116: kubelab.api.core.v1.EndpointSubset
-	(*EndpointAddress)(nil),               // 117: kubelab.api.core.v1.EndpointAddress
-	(*EndpointPort)(nil),                  // 118: kubelab.api.core.v1.EndpointPort
-	nil,                                   // 119: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                   // 120: kubelab.api.core.v1.PodSpec.OverheadEntry
-	nil,                                   // 121: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                   // 122: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                   // 123: kubelab.api.core.v1.NodeStatus.CapacityEntry
-	nil,                                   // 124: kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	nil,                                   // 125: kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	nil,                                   // 126: kubelab.api.core.v1.LimitRangeItem.MinEntry
-	nil,                                   // 127: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	nil,                                   // 128: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                                   // 129: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                                   // 130: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                                   // 131: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                                   // 132: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                                   // 133: kubelab.api.core.v1.ConfigMap.DataEntry
-	nil,                                   // 134: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                   // 135: kubelab.api.core.v1.Secret.DataEntry
-	nil,                                   // 136: kubelab.api.core.v1.Secret.StringDataEntry
-	nil,                                   // 137: kubelab.api.core.v1.ServiceSpec.SelectorEntry
-	(*v1.ObjectMeta)(nil),                 // 138: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),                   // 139: kubelab.api.meta.v1.ListMeta
-	(*v1.Time)(nil),                       // 140: kubelab.api.meta.v1.Time
-	(*v1.LabelSelector)(nil),              // 141: kubelab.api.meta.v1.LabelSelector
-	(*v1.Quantity)(nil),                   // 142: kubelab.api.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                // 143: kubelab.api.meta.v1.IntOrString
-	(*v1.MicroTime)(nil),                  // 144: kubelab.api.meta.v1.MicroTime
-	(*v1.Condition)(nil),                  // 145: kubelab.api.meta.v1.Condition
+	(*TopologySpreadConstraint)(nil),      // 11: kubelab.api.core.v1.TopologySpreadConstraint
+	(*PodSecurityContext)(nil),            // 12: kubelab.api.core.v1.PodSecurityContext
+	(*HostAlias)(nil),                     // 13: kubelab.api.core.v1.HostAlias
+	(*PodDNSConfig)(nil),                  // 14: kubelab.api.core.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),            // 15: kubelab.api.core.v1.PodDNSConfigOption
+	(*PodReadinessGate)(nil),              // 16: kubelab.api.core.v1.PodReadinessGate
+	(*Toleration)(nil),                    // 17: kubelab.api.core.v1.Toleration
+	(*Affinity)(nil),                      // 18: kubelab.api.core.v1.Affinity
+	(*NodeAffinity)(nil),                  // 19: kubelab.api.core.v1.NodeAffinity
+	(*NodeSelector)(nil),                  // 20: kubelab.api.core.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),              // 21: kubelab.api.core.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),       // 22: kubelab.api.core.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil),       // 23: kubelab.api.core.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                   // 24: kubelab.api.core.v1.PodAffinity
+	(*PodAntiAffinity)(nil),               // 25: kubelab.api.core.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),               // 26: kubelab.api.core.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),       // 27: kubelab.api.core.v1.WeightedPodAffinityTerm
+	(*Volume)(nil),                        // 28: kubelab.api.core.v1.Volume
+	(*HostPathVolumeSource)(nil),          // 29: kubelab.api.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),          // 30: kubelab.api.core.v1.EmptyDirVolumeSource
+	(*ConfigMapVolumeSource)(nil),         // 31: kubelab.api.core.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),            // 32: kubelab.api.core.v1.SecretVolumeSource
+	(*DownwardAPIVolumeSource)(nil),       // 33: kubelab.api.core.v1.DownwardAPIVolumeSource
+	(*DownwardAPIVolumeFile)(nil),         // 34: kubelab.api.core.v1.DownwardAPIVolumeFile
+	(*ProjectedVolumeSource)(nil),         // 35: kubelab.api.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),              // 36: kubelab.api.core.v1.VolumeProjection
+	(*SecretProjection)(nil),              // 37: kubelab.api.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),           // 38: kubelab.api.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),         // 39: kubelab.api.core.v1.DownwardAPIProjection
+	(*ServiceAccountTokenProjection)(nil), // 40: kubelab.api.core.v1.ServiceAccountTokenProjection
+	(*KeyToPath)(nil),                     // 41: kubelab.api.core.v1.KeyToPath
+	(*Container)(nil),                     // 42: kubelab.api.core.v1.Container
+	(*ContainerPort)(nil),                 // 43: kubelab.api.core.v1.ContainerPort
+	(*EnvFromSource)(nil),                 // 44: kubelab.api.core.v1.EnvFromSource
+	(*ConfigMapEnvSource)(nil),            // 45: kubelab.api.core.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),               // 46: kubelab.api.core.v1.SecretEnvSource
+	(*EnvVar)(nil),                        // 47: kubelab.api.core.v1.EnvVar
+	(*EnvVarSource)(nil),                  // 48: kubelab.api.core.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),           // 49: kubelab.api.core.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),         // 50: kubelab.api.core.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),          // 51: kubelab.api.core.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),             // 52: kubelab.api.core.v1.SecretKeySelector
+	(*ResourceRequirements)(nil),          // 53: kubelab.api.core.v1.ResourceRequirements
+	(*VolumeMount)(nil),                   // 54: kubelab.api.core.v1.VolumeMount
+	(*Probe)(nil),                         // 55: kubelab.api.core.v1.Probe
+	(*ExecAction)(nil),                    // 56: kubelab.api.core.v1.ExecAction
+	(*HTTPGetAction)(nil),                 // 57: kubelab.api.core.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                    // 58: kubelab.api.core.v1.HTTPHeader
+	(*TCPSocketAction)(nil),               // 59: kubelab.api.core.v1.TCPSocketAction
+	(*GRPCAction)(nil),                    // 60: kubelab.api.core.v1.GRPCAction
+	(*Lifecycle)(nil),                     // 61: kubelab.api.core.v1.Lifecycle
+	(*LifecycleHandler)(nil),              // 62: kubelab.api.core.v1.LifecycleHandler
+	(*SleepAction)(nil),                   // 63: kubelab.api.core.v1.SleepAction
+	(*SecurityContext)(nil),               // 64: kubelab.api.core.v1.SecurityContext
+	(*Capabilities)(nil),                  // 65: kubelab.api.core.v1.Capabilities
+	(*PodStatus)(nil),                     // 66: kubelab.api.core.v1.PodStatus
+	(*PodCondition)(nil),                  // 67: kubelab.api.core.v1.PodCondition
+	(*HostIP)(nil),                        // 68: kubelab.api.core.v1.HostIP
+	(*PodIP)(nil),                         // 69: kubelab.api.core.v1.PodIP
+	(*ContainerStatus)(nil),               // 70: kubelab.api.core.v1.ContainerStatus
+	(*ContainerState)(nil),                // 71: kubelab.api.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),         // 72: kubelab.api.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),         // 73: kubelab.api.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),      // 74: kubelab.api.core.v1.ContainerStateTerminated
+	(*Binding)(nil),                       // 75: kubelab.api.core.v1.Binding
+	(*Node)(nil),                          // 76: kubelab.api.core.v1.Node
+	(*NodeList)(nil),                      // 77: kubelab.api.core.v1.NodeList
+	(*NodeSpec)(nil),                      // 78: kubelab.api.core.v1.NodeSpec
+	(*Taint)(nil),                         // 79: kubelab.api.core.v1.Taint
+	(*NodeStatus)(nil),                    // 80: kubelab.api.core.v1.NodeStatus
+	(*NodeCondition)(nil),                 // 81: kubelab.api.core.v1.NodeCondition
+	(*NodeAddress)(nil),                   // 82: kubelab.api.core.v1.NodeAddress
+	(*NodeDaemonEndpoints)(nil),           // 83: kubelab.api.core.v1.NodeDaemonEndpoints
+	(*DaemonEndpoint)(nil),                // 84: kubelab.api.core.v1.DaemonEndpoint
+	(*NodeSystemInfo)(nil),                // 85: kubelab.api.core.v1.NodeSystemInfo
+	(*ContainerImage)(nil),                // 86: kubelab.api.core.v1.ContainerImage
+	(*Event)(nil),                         // 87: kubelab.api.core.v1.Event
+	(*EventList)(nil),                     // 88: kubelab.api.core.v1.EventList
+	(*EventSource)(nil),                   // 89: kubelab.api.core.v1.EventSource
+	(*EventSeries)(nil),                   // 90: kubelab.api.core.v1.EventSeries
+	(*LimitRange)(nil),                    // 91: kubelab.api.core.v1.LimitRange
+	(*LimitRangeList)(nil),                // 92: kubelab.api.core.v1.LimitRangeList
+	(*LimitRangeSpec)(nil),                // 93: kubelab.api.core.v1.LimitRangeSpec
+	(*LimitRangeItem)(nil),                // 94: kubelab.api.core.v1.LimitRangeItem
+	(*ResourceQuota)(nil),                 // 95: kubelab.api.core.v1.ResourceQuota
+	(*ResourceQuotaList)(nil),             // 96: kubelab.api.core.v1.ResourceQuotaList
+	(*ResourceQuotaSpec)(nil),             // 97: kubelab.api.core.v1.ResourceQuotaSpec
+	(*ResourceQuotaStatus)(nil),           // 98: kubelab.api.core.v1.ResourceQuotaStatus
+	(*ConfigMap)(nil),                     // 99: kubelab.api.core.v1.ConfigMap
+	(*ConfigMapList)(nil),                 // 100: kubelab.api.core.v1.ConfigMapList
+	(*Secret)(nil),                        // 101: kubelab.api.core.v1.Secret
+	(*SecretList)(nil),                    // 102: kubelab.api.core.v1.SecretList
+	(*ServiceAccount)(nil),                // 103: kubelab.api.core.v1.ServiceAccount
+	(*ServiceAccountList)(nil),            // 104: kubelab.api.core.v1.ServiceAccountList
+	(*Service)(nil),                       // 105: kubelab.api.core.v1.Service
+	(*ServiceList)(nil),                   // 106: kubelab.api.core.v1.ServiceList
+	(*ServiceSpec)(nil),                   // 107: kubelab.api.core.v1.ServiceSpec
+	(*ServicePort)(nil),                   // 108: kubelab.api.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),         // 109: kubelab.api.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                // 110: kubelab.api.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                 // 111: kubelab.api.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),            // 112: kubelab.api.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),           // 113: kubelab.api.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                    // 114: kubelab.api.core.v1.PortStatus
+	(*Endpoints)(nil),                     // 115: kubelab.api.core.v1.Endpoints
+	(*EndpointsList)(nil),                 // 116: kubelab.api.core.v1.EndpointsList
+	(*EndpointSubset)(nil),                // 117: kubelab.api.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),               // 118: kubelab.api.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                  // 119: kubelab.api.core.v1.EndpointPort
+	nil,                                   // 120: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                   // 121: kubelab.api.core.v1.PodSpec.OverheadEntry
+	nil,                                   // 122: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                   // 123: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                   // 124: kubelab.api.core.v1.NodeStatus.CapacityEntry
+	nil,                                   // 125: kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	nil,                                   // 126: kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	nil,                                   // 127: kubelab.api.core.v1.LimitRangeItem.MinEntry
+	nil,                                   // 128: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                   // 129: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                   // 130: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                   // 131: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                   // 132: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                   // 133: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                   // 134: kubelab.api.core.v1.ConfigMap.DataEntry
+	nil,                                   // 135: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                   // 136: kubelab.api.core.v1.Secret.DataEntry
+	nil,                                   // 137: kubelab.api.core.v1.Secret.StringDataEntry
+	nil,                                   // 138: kubelab.api.core.v1.ServiceSpec.SelectorEntry
+	(*v1.ObjectMeta)(nil),                 // 139: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),                   // 140: kubelab.api.meta.v1.ListMeta
+	(*v1.Time)(nil),                       // 141: kubelab.api.meta.v1.Time
+	(*v1.LabelSelector)(nil),              // 142: kubelab.api.meta.v1.LabelSelector
+	(*v1.Quantity)(nil),                   // 143: kubelab.api.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                // 144: kubelab.api.meta.v1.IntOrString
+	(*v1.MicroTime)(nil),                  // 145: kubelab.api.meta.v1.MicroTime
+	(*v1.Condition)(nil),                  // 146: kubelab.api.meta.v1.Condition
 }
 var file_api_core_v1_core_proto_depIdxs = []int32{
-	138, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	139, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	4,   // 1: kubelab.api.core.v1.Namespace.spec:type_name -> kubelab.api.core.v1.NamespaceSpec
 	5,   // 2: kubelab.api.core.v1.Namespace.status:type_name -> kubelab.api.core.v1.NamespaceStatus
-	139, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	140, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	2,   // 4: kubelab.api.core.v1.NamespaceList.items:type_name -> kubelab.api.core.v1.Namespace
 	6,   // 5: kubelab.api.core.v1.NamespaceStatus.conditions:type_name -> kubelab.api.core.v1.NamespaceCondition
-	140, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	138, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	141, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	139, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 8: kubelab.api.core.v1.Pod.spec:type_name -> kubelab.api.core.v1.PodSpec
-	65,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
-	139, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	66,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
+	140, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	7,   // 11: kubelab.api.core.v1.PodList.items:type_name -> kubelab.api.core.v1.Pod
-	138, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	139, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 13: kubelab.api.core.v1.PodTemplateSpec.spec:type_name -> kubelab.api.core.v1.PodSpec
-	27,  // 14: kubelab.api.core.v1.PodSpec.volumes:type_name -> kubelab.api.core.v1.Volume
-	41,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
-	41,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
-	119, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
-	11,  // 18: kubelab.api.core.v1.PodSpec.securityContext:type_name -> kubelab.api.core.v1.PodSecurityContext
+	28,  // 14: kubelab.api.core.v1.PodSpec.volumes:type_name -> kubelab.api.core.v1.Volume
+	42,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
+	42,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
+	120, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	12,  // 18: kubelab.api.core.v1.PodSpec.securityContext:type_name -> kubelab.api.core.v1.PodSecurityContext
 	1,   // 19: kubelab.api.core.v1.PodSpec.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
-	17,  // 20: kubelab.api.core.v1.PodSpec.affinity:type_name -> kubelab.api.core.v1.Affinity
-	16,  // 21: kubelab.api.core.v1.PodSpec.tolerations:type_name -> kubelab.api.core.v1.Toleration
-	12,  // 22: kubelab.api.core.v1.PodSpec.hostAliases:type_name -> kubelab.api.core.v1.HostAlias
-	13,  // 23: kubelab.api.core.v1.PodSpec.dnsConfig:type_name -> kubelab.api.core.v1.PodDNSConfig
-	15,  // 24: kubelab.api.core.v1.PodSpec.readinessGates:type_name -> kubelab.api.core.v1.PodReadinessGate
-	120, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
-	14,  // 26: kubelab.api.core.v1.PodDNSConfig.options:type_name -> kubelab.api.core.v1.PodDNSConfigOption
-	18,  // 27: kubelab.api.core.v1.Affinity.nodeAffinity:type_name -> kubelab.api.core.v1.NodeAffinity
-	23,  // 28: kubelab.api.core.v1.Affinity.podAffinity:type_name -> kubelab.api.core.v1.PodAffinity
-	24,  // 29: kubelab.api.core.v1.Affinity.podAntiAffinity:type_name -> kubelab.api.core.v1.PodAntiAffinity
-	19,  // 30: kubelab.api.core.v1.NodeAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.NodeSelector
-	22,  // 31: kubelab.api.core.v1.NodeAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PreferredSchedulingTerm
-	20,  // 32: kubelab.api.core.v1.NodeSelector.nodeSelectorTerms:type_name -> kubelab.api.core.v1.NodeSelectorTerm
-	21,  // 33: kubelab.api.core.v1.NodeSelectorTerm.matchExpressions:type_name -> kubelab.api.core.v1.NodeSelectorRequirement
-	21,  // 34: kubelab.api.core.v1.NodeSelectorTerm.matchFields:type_name -> kubelab.api.core.v1.NodeSelectorRequirement
-	20,  // 35: kubelab.api.core.v1.PreferredSchedulingTerm.preference:type_name -> kubelab.api.core.v1.NodeSelectorTerm
-	25,  // 36: kubelab.api.core.v1.PodAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
-	26,  // 37: kubelab.api.core.v1.PodAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
-	25,  // 38: kubelab.api.core.v1.PodAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
-	26,  // 39: kubelab.api.core.v1.PodAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
-	141, // 40: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
-	25,  // 41: kubelab.api.core.v1.WeightedPodAffinityTerm.podAffinityTerm:type_name -> kubelab.api.core.v1.PodAffinityTerm
-	28,  // 42: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
-	29,  // 43: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
-	31,  // 44: kubelab.api.core.v1.Volume.secret:type_name -> kubelab.api.core.v1.SecretVolumeSource
-	32,  // 45: kubelab.api.core.v1.Volume.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIVolumeSource
-	30,  // 46: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
-	34,  // 47: kubelab.api.core.v1.Volume.projected:type_name -> kubelab.api.core.v1.ProjectedVolumeSource
-	142, // 48: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
-	40,  // 49: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
-	40,  // 50: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
-	33,  // 51: kubelab.api.core.v1.DownwardAPIVolumeSource.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
-	48,  // 52: kubelab.api.core.v1.DownwardAPIVolumeFile.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
-	49,  // 53: kubelab.api.core.v1.DownwardAPIVolumeFile.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
-	35,  // 54: kubelab.api.core.v1.ProjectedVolumeSource.sources:type_name -> kubelab.api.core.v1.VolumeProjection
-	36,  // 55: kubelab.api.core.v1.VolumeProjection.secret:type_name -> kubelab.api.core.v1.SecretProjection
-	38,  // 56: kubelab.api.core.v1.VolumeProjection.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIProjection
-	37,  // 57: kubelab.api.core.v1.VolumeProjection.configMap:type_name -> kubelab.api.core.v1.ConfigMapProjection
-	39,  // 58: kubelab.api.core.v1.VolumeProjection.serviceAccountToken:type_name -> kubelab.api.core.v1.ServiceAccountTokenProjection
-	40,  // 59: kubelab.api.core.v1.SecretProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
-	40,  // 60: kubelab.api.core.v1.ConfigMapProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
-	33,  // 61: kubelab.api.core.v1.DownwardAPIProjection.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
-	42,  // 62: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
-	43,  // 63: kubelab.api.core.v1.Container.envFrom:type_name -> kubelab.api.core.v1.EnvFromSource
-	46,  // 64: kubelab.api.core.v1.Container.env:type_name -> kubelab.api.core.v1.EnvVar
-	52,  // 65: kubelab.api.core.v1.Container.resources:type_name -> kubelab.api.core.v1.ResourceRequirements
-	53,  // 66: kubelab.api.core.v1.Container.volumeMounts:type_name -> kubelab.api.core.v1.VolumeMount
-	54,  // 67: kubelab.api.core.v1.Container.livenessProbe:type_name -> kubelab.api.core.v1.Probe
-	54,  // 68: kubelab.api.core.v1.Container.readinessProbe:type_name -> kubelab.api.core.v1.Probe
-	54,  // 69: kubelab.api.core.v1.Container.startupProbe:type_name -> kubelab.api.core.v1.Probe
-	60,  // 70: kubelab.api.core.v1.Container.lifecycle:type_name -> kubelab.api.core.v1.Lifecycle
-	63,  // 71: kubelab.api.core.v1.Container.securityContext:type_name -> kubelab.api.core.v1.SecurityContext
-	44,  // 72: kubelab.api.core.v1.EnvFromSource.configMapRef:type_name -> kubelab.api.core.v1.ConfigMapEnvSource
-	45,  // 73: kubelab.api.core.v1.EnvFromSource.secretRef:type_name -> kubelab.api.core.v1.SecretEnvSource
-	47,  // 74: kubelab.api.core.v1.EnvVar.valueFrom:type_name -> kubelab.api.core.v1.EnvVarSource
-	48,  // 75: kubelab.api.core.v1.EnvVarSource.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
-	49,  // 76: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
-	50,  // 77: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
-	51,  // 78: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
-	142, // 79: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
-	121, // 80: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	122, // 81: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	55,  // 82: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
-	56,  // 83: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
-	58,  // 84: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
-	59,  // 85: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
-	143, // 86: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
-	57,  // 87: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
-	143, // 88: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
-	61,  // 89: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
-	61,  // 90: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
-	55,  // 91: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
-	56,  // 92: kubelab.api.core.v1.LifecycleHandler.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
-	58,  // 93: kubelab.api.core.v1.LifecycleHandler.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
-	62,  // 94: kubelab.api.core.v1.LifecycleHandler.sleep:type_name -> kubelab.api.core.v1.SleepAction
-	64,  // 95: kubelab.api.core.v1.SecurityContext.capabilities:type_name -> kubelab.api.core.v1.Capabilities
-	66,  // 96: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
-	67,  // 97: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
-	68,  // 98: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
-	140, // 99: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
-	69,  // 100: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	69,  // 101: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	140, // 102: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	140, // 103: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	70,  // 104: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
-	70,  // 105: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
-	71,  // 106: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
-	72,  // 107: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
-	73,  // 108: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
-	140, // 109: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
-	140, // 110: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
-	140, // 111: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
-	138, // 112: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 113: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
-	138, // 114: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	77,  // 115: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
-	79,  // 116: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
-	139, // 117: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	75,  // 118: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
-	78,  // 119: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
-	140, // 120: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
-	123, // 121: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
-	124, // 122: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	80,  // 123: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
-	81,  // 124: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
-	82,  // 125: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
-	84,  // 126: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
-	85,  // 127: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
-	140, // 128: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
-	140, // 129: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	83,  // 130: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
-	138, // 131: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 132: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
-	88,  // 133: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
-	140, // 134: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
-	140, // 135: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
-	144, // 136: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
-	89,  // 137: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
-	0,   // 138: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
-	139, // 139: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	86,  // 140: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
-	144, // 141: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
-	138, // 142: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	92,  // 143: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
-	139, // 144: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	90,  // 145: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
-	93,  // 146: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
-	125, // 147: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	126, // 148: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
-	127, // 149: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	128, // 150: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	129, // 151: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	138, // 152: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	96,  // 153: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
-	97,  // 154: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
-	139, // 155: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	94,  // 156: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
-	130, // 157: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	131, // 158: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	132, // 159: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	138, // 160: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	133, // 161: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
-	134, // 162: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	139, // 163: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	98,  // 164: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
-	138, // 165: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	135, // 166: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
-	136, // 167: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
-	139, // 168: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	100, // 169: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
-	138, // 170: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 171: kubelab.api.core.v1.ServiceAccount.secrets:type_name -> kubelab.api.core.v1.ObjectReference
-	1,   // 172: kubelab.api.core.v1.ServiceAccount.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
-	139, // 173: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	102, // 174: kubelab.api.core.v1.ServiceAccountList.items:type_name -> kubelab.api.core.v1.ServiceAccount
-	138, // 175: kubelab.api.core.v1.Service.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	106, // 176: kubelab.api.core.v1.Service.spec:type_name -> kubelab.api.core.v1.ServiceSpec
-	110, // 177: kubelab.api.core.v1.Service.status:type_name -> kubelab.api.core.v1.ServiceStatus
-	139, // 178: kubelab.api.core.v1.ServiceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	104, // 179: kubelab.api.core.v1.ServiceList.items:type_name -> kubelab.api.core.v1.Service
-	107, // 180: kubelab.api.core.v1.ServiceSpec.ports:type_name -> kubelab.api.core.v1.ServicePort
-	137, // 181: kubelab.api.core.v1.ServiceSpec.selector:type_name -> kubelab.api.core.v1.ServiceSpec.SelectorEntry
-	108, // 182: kubelab.api.core.v1.ServiceSpec.sessionAffinityConfig:type_name -> kubelab.api.core.v1.SessionAffinityConfig
-	143, // 183: kubelab.api.core.v1.ServicePort.targetPort:type_name -> kubelab.api.meta.v1.IntOrString
-	109, // 184: kubelab.api.core.v1.SessionAffinityConfig.clientIP:type_name -> kubelab.api.core.v1.ClientIPConfig
-	111, // 185: kubelab.api.core.v1.ServiceStatus.loadBalancer:type_name -> kubelab.api.core.v1.LoadBalancerStatus
-	145, // 186: kubelab.api.core.v1.ServiceStatus.conditions:type_name -> kubelab.api.meta.v1.Condition
-	112, // 187: kubelab.api.core.v1.LoadBalancerStatus.ingress:type_name -> kubelab.api.core.v1.LoadBalancerIngress
-	113, // 188: kubelab.api.core.v1.LoadBalancerIngress.ports:type_name -> kubelab.api.core.v1.PortStatus
-	138, // 189: kubelab.api.core.v1.Endpoints.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	116, // 190: kubelab.api.core.v1.Endpoints.subsets:type_name -> kubelab.api.core.v1.EndpointSubset
-	139, // 191: kubelab.api.core.v1.EndpointsList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	114, // 192: kubelab.api.core.v1.EndpointsList.items:type_name -> kubelab.api.core.v1.Endpoints
-	117, // 193: kubelab.api.core.v1.EndpointSubset.addresses:type_name -> kubelab.api.core.v1.EndpointAddress
-	117, // 194: kubelab.api.core.v1.EndpointSubset.notReadyAddresses:type_name -> kubelab.api.core.v1.EndpointAddress
-	118, // 195: kubelab.api.core.v1.EndpointSubset.ports:type_name -> kubelab.api.core.v1.EndpointPort
-	0,   // 196: kubelab.api.core.v1.EndpointAddress.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
-	142, // 197: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 198: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 199: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 200: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 201: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 202: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 203: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 204: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 205: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 206: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 207: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 208: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	142, // 209: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	210, // [210:210] is the sub-list for method output_type
-	210, // [210:210] is the sub-list for method input_type
-	210, // [210:210] is the sub-list for extension type_name
-	210, // [210:210] is the sub-list for extension extendee
-	0,   // [0:210] is the sub-list for field type_name
+	18,  // 20: kubelab.api.core.v1.PodSpec.affinity:type_name -> kubelab.api.core.v1.Affinity
+	17,  // 21: kubelab.api.core.v1.PodSpec.tolerations:type_name -> kubelab.api.core.v1.Toleration
+	13,  // 22: kubelab.api.core.v1.PodSpec.hostAliases:type_name -> kubelab.api.core.v1.HostAlias
+	14,  // 23: kubelab.api.core.v1.PodSpec.dnsConfig:type_name -> kubelab.api.core.v1.PodDNSConfig
+	16,  // 24: kubelab.api.core.v1.PodSpec.readinessGates:type_name -> kubelab.api.core.v1.PodReadinessGate
+	121, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
+	11,  // 26: kubelab.api.core.v1.PodSpec.topologySpreadConstraints:type_name -> kubelab.api.core.v1.TopologySpreadConstraint
+	142, // 27: kubelab.api.core.v1.TopologySpreadConstraint.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	15,  // 28: kubelab.api.core.v1.PodDNSConfig.options:type_name -> kubelab.api.core.v1.PodDNSConfigOption
+	19,  // 29: kubelab.api.core.v1.Affinity.nodeAffinity:type_name -> kubelab.api.core.v1.NodeAffinity
+	24,  // 30: kubelab.api.core.v1.Affinity.podAffinity:type_name -> kubelab.api.core.v1.PodAffinity
+	25,  // 31: kubelab.api.core.v1.Affinity.podAntiAffinity:type_name -> kubelab.api.core.v1.PodAntiAffinity
+	20,  // 32: kubelab.api.core.v1.NodeAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.NodeSelector
+	23,  // 33: kubelab.api.core.v1.NodeAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PreferredSchedulingTerm
+	21,  // 34: kubelab.api.core.v1.NodeSelector.nodeSelectorTerms:type_name -> kubelab.api.core.v1.NodeSelectorTerm
+	22,  // 35: kubelab.api.core.v1.NodeSelectorTerm.matchExpressions:type_name -> kubelab.api.core.v1.NodeSelectorRequirement
+	22,  // 36: kubelab.api.core.v1.NodeSelectorTerm.matchFields:type_name -> kubelab.api.core.v1.NodeSelectorRequirement
+	21,  // 37: kubelab.api.core.v1.PreferredSchedulingTerm.preference:type_name -> kubelab.api.core.v1.NodeSelectorTerm
+	26,  // 38: kubelab.api.core.v1.PodAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
+	27,  // 39: kubelab.api.core.v1.PodAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
+	26,  // 40: kubelab.api.core.v1.PodAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
+	27,  // 41: kubelab.api.core.v1.PodAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
+	142, // 42: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	26,  // 43: kubelab.api.core.v1.WeightedPodAffinityTerm.podAffinityTerm:type_name -> kubelab.api.core.v1.PodAffinityTerm
+	29,  // 44: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
+	30,  // 45: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
+	32,  // 46: kubelab.api.core.v1.Volume.secret:type_name -> kubelab.api.core.v1.SecretVolumeSource
+	33,  // 47: kubelab.api.core.v1.Volume.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIVolumeSource
+	31,  // 48: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
+	35,  // 49: kubelab.api.core.v1.Volume.projected:type_name -> kubelab.api.core.v1.ProjectedVolumeSource
+	143, // 50: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
+	41,  // 51: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
+	41,  // 52: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
+	34,  // 53: kubelab.api.core.v1.DownwardAPIVolumeSource.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
+	49,  // 54: kubelab.api.core.v1.DownwardAPIVolumeFile.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
+	50,  // 55: kubelab.api.core.v1.DownwardAPIVolumeFile.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
+	36,  // 56: kubelab.api.core.v1.ProjectedVolumeSource.sources:type_name -> kubelab.api.core.v1.VolumeProjection
+	37,  // 57: kubelab.api.core.v1.VolumeProjection.secret:type_name -> kubelab.api.core.v1.SecretProjection
+	39,  // 58: kubelab.api.core.v1.VolumeProjection.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIProjection
+	38,  // 59: kubelab.api.core.v1.VolumeProjection.configMap:type_name -> kubelab.api.core.v1.ConfigMapProjection
+	40,  // 60: kubelab.api.core.v1.VolumeProjection.serviceAccountToken:type_name -> kubelab.api.core.v1.ServiceAccountTokenProjection
+	41,  // 61: kubelab.api.core.v1.SecretProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
+	41,  // 62: kubelab.api.core.v1.ConfigMapProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
+	34,  // 63: kubelab.api.core.v1.DownwardAPIProjection.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
+	43,  // 64: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
+	44,  // 65: kubelab.api.core.v1.Container.envFrom:type_name -> kubelab.api.core.v1.EnvFromSource
+	47,  // 66: kubelab.api.core.v1.Container.env:type_name -> kubelab.api.core.v1.EnvVar
+	53,  // 67: kubelab.api.core.v1.Container.resources:type_name -> kubelab.api.core.v1.ResourceRequirements
+	54,  // 68: kubelab.api.core.v1.Container.volumeMounts:type_name -> kubelab.api.core.v1.VolumeMount
+	55,  // 69: kubelab.api.core.v1.Container.livenessProbe:type_name -> kubelab.api.core.v1.Probe
+	55,  // 70: kubelab.api.core.v1.Container.readinessProbe:type_name -> kubelab.api.core.v1.Probe
+	55,  // 71: kubelab.api.core.v1.Container.startupProbe:type_name -> kubelab.api.core.v1.Probe
+	61,  // 72: kubelab.api.core.v1.Container.lifecycle:type_name -> kubelab.api.core.v1.Lifecycle
+	64,  // 73: kubelab.api.core.v1.Container.securityContext:type_name -> kubelab.api.core.v1.SecurityContext
+	45,  // 74: kubelab.api.core.v1.EnvFromSource.configMapRef:type_name -> kubelab.api.core.v1.ConfigMapEnvSource
+	46,  // 75: kubelab.api.core.v1.EnvFromSource.secretRef:type_name -> kubelab.api.core.v1.SecretEnvSource
+	48,  // 76: kubelab.api.core.v1.EnvVar.valueFrom:type_name -> kubelab.api.core.v1.EnvVarSource
+	49,  // 77: kubelab.api.core.v1.EnvVarSource.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
+	50,  // 78: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
+	51,  // 79: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
+	52,  // 80: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
+	143, // 81: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
+	122, // 82: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	123, // 83: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	56,  // 84: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
+	57,  // 85: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
+	59,  // 86: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
+	60,  // 87: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
+	144, // 88: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	58,  // 89: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
+	144, // 90: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	62,  // 91: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
+	62,  // 92: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
+	56,  // 93: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
+	57,  // 94: kubelab.api.core.v1.LifecycleHandler.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
+	59,  // 95: kubelab.api.core.v1.LifecycleHandler.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
+	63,  // 96: kubelab.api.core.v1.LifecycleHandler.sleep:type_name -> kubelab.api.core.v1.SleepAction
+	65,  // 97: kubelab.api.core.v1.SecurityContext.capabilities:type_name -> kubelab.api.core.v1.Capabilities
+	67,  // 98: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
+	68,  // 99: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
+	69,  // 100: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
+	141, // 101: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	70,  // 102: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
+	70,  // 103: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
+	141, // 104: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	141, // 105: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	71,  // 106: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
+	71,  // 107: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
+	72,  // 108: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
+	73,  // 109: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
+	74,  // 110: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
+	141, // 111: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
+	141, // 112: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
+	141, // 113: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
+	139, // 114: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 115: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
+	139, // 116: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	78,  // 117: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
+	80,  // 118: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
+	140, // 119: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	76,  // 120: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
+	79,  // 121: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
+	141, // 122: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
+	124, // 123: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
+	125, // 124: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	81,  // 125: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
+	82,  // 126: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
+	83,  // 127: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
+	85,  // 128: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
+	86,  // 129: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
+	141, // 130: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
+	141, // 131: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	84,  // 132: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
+	139, // 133: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 134: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
+	89,  // 135: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
+	141, // 136: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
+	141, // 137: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
+	145, // 138: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
+	90,  // 139: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
+	0,   // 140: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
+	140, // 141: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	87,  // 142: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
+	145, // 143: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
+	139, // 144: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	93,  // 145: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
+	140, // 146: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	91,  // 147: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
+	94,  // 148: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
+	126, // 149: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	127, // 150: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
+	128, // 151: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	129, // 152: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	130, // 153: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	139, // 154: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	97,  // 155: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
+	98,  // 156: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
+	140, // 157: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	95,  // 158: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
+	131, // 159: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	132, // 160: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	133, // 161: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	139, // 162: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	134, // 163: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
+	135, // 164: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	140, // 165: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	99,  // 166: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
+	139, // 167: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	136, // 168: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
+	137, // 169: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
+	140, // 170: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	101, // 171: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
+	139, // 172: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 173: kubelab.api.core.v1.ServiceAccount.secrets:type_name -> kubelab.api.core.v1.ObjectReference
+	1,   // 174: kubelab.api.core.v1.ServiceAccount.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
+	140, // 175: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	103, // 176: kubelab.api.core.v1.ServiceAccountList.items:type_name -> kubelab.api.core.v1.ServiceAccount
+	139, // 177: kubelab.api.core.v1.Service.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	107, // 178: kubelab.api.core.v1.Service.spec:type_name -> kubelab.api.core.v1.ServiceSpec
+	111, // 179: kubelab.api.core.v1.Service.status:type_name -> kubelab.api.core.v1.ServiceStatus
+	140, // 180: kubelab.api.core.v1.ServiceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	105, // 181: kubelab.api.core.v1.ServiceList.items:type_name -> kubelab.api.core.v1.Service
+	108, // 182: kubelab.api.core.v1.ServiceSpec.ports:type_name -> kubelab.api.core.v1.ServicePort
+	138, // 183: kubelab.api.core.v1.ServiceSpec.selector:type_name -> kubelab.api.core.v1.ServiceSpec.SelectorEntry
+	109, // 184: kubelab.api.core.v1.ServiceSpec.sessionAffinityConfig:type_name -> kubelab.api.core.v1.SessionAffinityConfig
+	144, // 185: kubelab.api.core.v1.ServicePort.targetPort:type_name -> kubelab.api.meta.v1.IntOrString
+	110, // 186: kubelab.api.core.v1.SessionAffinityConfig.clientIP:type_name -> kubelab.api.core.v1.ClientIPConfig
+	112, // 187: kubelab.api.core.v1.ServiceStatus.loadBalancer:type_name -> kubelab.api.core.v1.LoadBalancerStatus
+	146, // 188: kubelab.api.core.v1.ServiceStatus.conditions:type_name -> kubelab.api.meta.v1.Condition
+	113, // 189: kubelab.api.core.v1.LoadBalancerStatus.ingress:type_name -> kubelab.api.core.v1.LoadBalancerIngress
+	114, // 190: kubelab.api.core.v1.LoadBalancerIngress.ports:type_name -> kubelab.api.core.v1.PortStatus
+	139, // 191: kubelab.api.core.v1.Endpoints.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	117, // 192: kubelab.api.core.v1.Endpoints.subsets:type_name -> kubelab.api.core.v1.EndpointSubset
+	140, // 193: kubelab.api.core.v1.EndpointsList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	115, // 194: kubelab.api.core.v1.EndpointsList.items:type_name -> kubelab.api.core.v1.Endpoints
+	118, // 195: kubelab.api.core.v1.EndpointSubset.addresses:type_name -> kubelab.api.core.v1.EndpointAddress
+	118, // 196: kubelab.api.core.v1.EndpointSubset.notReadyAddresses:type_name -> kubelab.api.core.v1.EndpointAddress
+	119, // 197: kubelab.api.core.v1.EndpointSubset.ports:type_name -> kubelab.api.core.v1.EndpointPort
+	0,   // 198: kubelab.api.core.v1.EndpointAddress.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
+	143, // 199: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 200: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 201: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 202: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 203: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 204: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 205: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 206: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 207: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 208: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 209: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 210: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	143, // 211: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	212, // [212:212] is the sub-list for method output_type
+	212, // [212:212] is the sub-list for method input_type
+	212, // [212:212] is the sub-list for extension type_name
+	212, // [212:212] is the sub-list for extension extendee
+	0,   // [0:212] is the sub-list for field type_name
 }
 
 func init() { file_api_core_v1_core_proto_init() }
@@ -9673,44 +9803,45 @@ func file_api_core_v1_core_proto_init() {
 	}
 	file_api_core_v1_core_proto_msgTypes[10].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[11].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[14].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[16].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[28].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[30].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[12].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[15].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[17].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[29].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[31].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[32].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[33].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[34].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[36].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[35].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[37].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[39].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[38].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[40].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[41].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[44].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[42].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[45].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[50].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[46].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[51].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[54].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[59].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[63].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[69].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[98].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[102].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[106].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[52].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[55].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[60].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[64].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[70].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[99].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[101].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[103].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[107].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[109].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[112].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[108].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[110].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[113].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[117].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[114].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[118].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[119].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_core_v1_core_proto_rawDesc), len(file_api_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   138,
+			NumMessages:   139,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
