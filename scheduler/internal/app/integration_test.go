@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -683,5 +684,43 @@ func TestInterPodAffinity(t *testing.T) {
 	}
 	if c.pod("web-3").GetSpec().GetNodeName() != "" {
 		t.Error("web-3 was bound beside another web pod")
+	}
+}
+
+// Topology spread keeps a set even across zones: with zone c cordoned (still a domain, at
+// 0) and a node without a zone, two pods take zones a and b and the third waits, until a
+// pod placed by hand in zone c raises the minimum; that assigned pod's arrival requeues it.
+func TestPodTopologySpread(t *testing.T) {
+	c := newCluster(t)
+	c.createNode(tu.Node("node-1").Label("topology.kubernetes.io/zone", "a").Obj())
+	c.createNode(tu.Node("node-2").Label("topology.kubernetes.io/zone", "b").Obj())
+	c.createNode(tu.Node("node-3").Label("topology.kubernetes.io/zone", "c").Unschedulable().Obj())
+	c.createNode(tu.Node("node-4").Obj())
+	c.startScheduler()
+
+	web := func(name string) *corev1.Pod {
+		return tu.Pod(name).Label("app", "web").
+			Spread(tu.SpreadConstraint(1, "topology.kubernetes.io/zone", "DoNotSchedule", "app", "web")).Obj()
+	}
+	c.createPod(web("web-0"))
+	c.waitBound(10*time.Second, "web-0")
+	c.createPod(web("web-1"))
+	bound := c.waitBound(10*time.Second, "web-0", "web-1")
+	if got := []string{bound["web-0"], bound["web-1"]}; !slices.Contains(got, "node-1") || !slices.Contains(got, "node-2") {
+		t.Errorf("web-0 and web-1 on %v, want one on node-1 and one on node-2", got)
+	}
+
+	c.createPod(web("web-2"))
+	ev := c.waitEvent("web-2", "FailedScheduling", 10*time.Second)
+	want := "0/4 nodes are available: 1 node(s) didn't match pod topology spread constraints (missing required label), " +
+		"1 node(s) were unschedulable, 2 node(s) didn't match pod topology spread constraints. " +
+		"preemption: 0/4 nodes are available: 2 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
+	if ev.GetMessage() != want {
+		t.Errorf("FailedScheduling %q, want %q", ev.GetMessage(), want)
+	}
+
+	c.createPod(tu.Pod("web-by-hand").Label("app", "web").NodeName("node-3").Obj())
+	if got := c.waitBound(10*time.Second, "web-2"); got["web-2"] != "node-1" && got["web-2"] != "node-2" {
+		t.Errorf("web-2 on %q, want node-1 or node-2", got["web-2"])
 	}
 }

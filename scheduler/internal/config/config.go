@@ -147,11 +147,12 @@ var (
 	DefaultFilter = []string{
 		plugins.NodeUnschedulableName, plugins.NodeNameName, plugins.TaintTolerationName,
 		plugins.NodeAffinityName, plugins.NodePortsName, plugins.NodeResourcesFitName,
-		plugins.InterPodAffinityName,
+		plugins.PodTopologySpreadName, plugins.InterPodAffinityName,
 	}
 	DefaultScore = []framework.WeightedPlugin{
 		{Name: plugins.TaintTolerationName, Weight: 3},
 		{Name: plugins.NodeAffinityName, Weight: 2},
+		{Name: plugins.PodTopologySpreadName, Weight: 2},
 		{Name: plugins.InterPodAffinityName, Weight: 2},
 		{Name: plugins.NodeResourcesLeastAllocatedName, Weight: 1},
 		{Name: plugins.NodeResourcesBalancedAllocationName, Weight: 1},

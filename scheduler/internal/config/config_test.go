@@ -43,7 +43,8 @@ func TestResolve(t *testing.T) {
 			name:       "disable one score plugin, reweight another",
 			plugins:    "score: {disabled: [{name: ImageLocality}], enabled: [{name: NodeAffinity, weight: 7}]}",
 			wantFilter: DefaultFilter,
-			wantScore: []framework.WeightedPlugin{{Name: "TaintToleration", Weight: 3}, {Name: "InterPodAffinity", Weight: 2}, {Name: "NodeResourcesLeastAllocated", Weight: 1},
+			wantScore: []framework.WeightedPlugin{{Name: "TaintToleration", Weight: 3}, {Name: "PodTopologySpread", Weight: 2}, {Name: "InterPodAffinity", Weight: 2},
+				{Name: "NodeResourcesLeastAllocated", Weight: 1},
 				{Name: "NodeResourcesBalancedAllocation", Weight: 1}, {Name: "NodeAffinity", Weight: 7}},
 		},
 		{

@@ -19,6 +19,7 @@ const (
 	NodeResourcesLeastAllocatedName     = "NodeResourcesLeastAllocated"
 	NodeResourcesBalancedAllocationName = "NodeResourcesBalancedAllocation"
 	InterPodAffinityName                = "InterPodAffinity"
+	PodTopologySpreadName               = "PodTopologySpread"
 	DefaultBinderName                   = "DefaultBinder"
 	DefaultPreemptionName               = "DefaultPreemption"
 )
@@ -36,6 +37,7 @@ func Registry() framework.Registry {
 		NodeResourcesLeastAllocatedName:     func(framework.Handle) (framework.Plugin, error) { return LeastAllocated{}, nil },
 		NodeResourcesBalancedAllocationName: func(framework.Handle) (framework.Plugin, error) { return BalancedAllocation{}, nil },
 		InterPodAffinityName:                func(framework.Handle) (framework.Plugin, error) { return InterPodAffinity{}, nil },
+		PodTopologySpreadName:               func(framework.Handle) (framework.Plugin, error) { return PodTopologySpread{}, nil },
 		DefaultBinderName:                   NewDefaultBinder,
 		DefaultPreemptionName:               NewDefaultPreemption,
 	}

@@ -7,6 +7,7 @@ package queue
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -302,13 +303,16 @@ func (q *Queue) MoveAllToActiveOrBackoffQueue(event string) {
 	q.moveRequestCycle = q.schedulingCycle
 }
 
-// MoveRejectedBy moves back the unschedulable pods that plugin rejected (and those no
-// plugin did): for events only that plugin cares about, such as an assigned pod added for
-// InterPodAffinity, where moving every pod would only churn the queue.
-func (q *Queue) MoveRejectedBy(event, plugin string) {
+// MoveRejectedBy moves back the unschedulable pods that one of plugins rejected (and those
+// no plugin did): for events only those plugins care about, such as an assigned pod added
+// for InterPodAffinity and PodTopologySpread, where moving every pod would only churn the
+// queue.
+func (q *Queue) MoveRejectedBy(event string, plugins ...string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.moveLocked(func(p *QueuedPodInfo) bool { return len(p.UnschedulablePlugins) == 0 || p.UnschedulablePlugins[plugin] })
+	q.moveLocked(func(p *QueuedPodInfo) bool {
+		return len(p.UnschedulablePlugins) == 0 || slices.ContainsFunc(plugins, func(n string) bool { return p.UnschedulablePlugins[n] })
+	})
 	q.moveRequestCycle = q.schedulingCycle
 }
 

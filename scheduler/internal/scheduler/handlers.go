@@ -15,7 +15,8 @@ const (
 	EventNodeUpdate        = "NodeUpdate"
 	EventAssignedPodDelete = "AssignedPodDelete"
 	// EventAssignedPodAdd and EventAssignedPodUpdate (its labels changed) can only help
-	// pods that InterPodAffinity rejected.
+	// pods that InterPodAffinity or PodTopologySpread rejected (a pod in the least-loaded
+	// domain raises the minimum the skew is measured from).
 	EventAssignedPodAdd    = "AssignedPodAdd"
 	EventAssignedPodUpdate = "AssignedPodUpdate"
 )
@@ -44,7 +45,7 @@ func (s *Scheduler) onPodAdd(obj runtime.Object) {
 	case assigned(pod):
 		if !terminal(pod) {
 			s.cache.AddPod(pod)
-			s.queue.MoveRejectedBy(EventAssignedPodAdd, plugins.InterPodAffinityName)
+			s.queue.MoveRejectedBy(EventAssignedPodAdd, plugins.InterPodAffinityName, plugins.PodTopologySpreadName)
 		}
 	case s.responsible(pod) && pod.GetMetadata().GetDeletionTimestamp() == nil && !terminal(pod):
 		s.queue.Add(pod)
@@ -68,7 +69,7 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj runtime.Object) {
 		s.queue.Delete(pod)
 		if !terminal(pod) {
 			s.cache.AddPod(pod)
-			s.queue.MoveRejectedBy(EventAssignedPodAdd, plugins.InterPodAffinityName)
+			s.queue.MoveRejectedBy(EventAssignedPodAdd, plugins.InterPodAffinityName, plugins.PodTopologySpreadName)
 		}
 		return
 	}
@@ -81,7 +82,7 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj runtime.Object) {
 	}
 	s.cache.UpdatePod(oldPod, pod)
 	if !maps.Equal(oldPod.GetMetadata().GetLabels(), pod.GetMetadata().GetLabels()) {
-		s.queue.MoveRejectedBy(EventAssignedPodUpdate, plugins.InterPodAffinityName)
+		s.queue.MoveRejectedBy(EventAssignedPodUpdate, plugins.InterPodAffinityName, plugins.PodTopologySpreadName)
 	}
 }
 

@@ -207,6 +207,18 @@ func (p *PodWrapper) PreferredPodAntiAffinity(weight int32, term *corev1.PodAffi
 	return p
 }
 
+// SpreadConstraint spreads the pods whose label key is value over topologyKey.
+func SpreadConstraint(maxSkew int32, topologyKey, whenUnsatisfiable, key, value string) *corev1.TopologySpreadConstraint {
+	return &corev1.TopologySpreadConstraint{MaxSkew: maxSkew, TopologyKey: topologyKey, WhenUnsatisfiable: whenUnsatisfiable,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{key: value}}}
+}
+
+// Spread adds topology spread constraints.
+func (p *PodWrapper) Spread(cs ...*corev1.TopologySpreadConstraint) *PodWrapper {
+	p.Spec.TopologySpreadConstraints = append(p.Spec.TopologySpreadConstraints, cs...)
+	return p
+}
+
 // Obj returns the pod.
 func (p *PodWrapper) Obj() *corev1.Pod { return p.Pod }
 
