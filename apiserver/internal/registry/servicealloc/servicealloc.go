@@ -227,29 +227,61 @@ func invalid(svc *corev1.Service, errs ...*apierrors.FieldError) error {
 // initIPFamilies is upstream's initIPFamilyFields on a single-stack IPv4 cluster: policy
 // SingleStack and families [IPv4] unless set; a headless service without selector gets
 // RequireDualStack (as upstream, where it means "every family the cluster has").
+//
+// Every cluster IP beyond the families named gets its family inferred, and one of a family
+// this cluster has no range for is refused, as upstream: only the first is checked against
+// the range, so a second one kept would be claimed unchecked.
 func (a *Allocator) initIPFamilies(svc *corev1.Service) error {
 	spec := svc.Spec
-	if spec.ClusterIP == corev1.ClusterIPNone && len(spec.Selector) == 0 {
+	headlessNoSelector := spec.ClusterIP == corev1.ClusterIPNone && len(spec.Selector) == 0
+	if spec.IpFamilyPolicy == nil {
+		if headlessNoSelector {
+			spec.IpFamilyPolicy = proto.String(corev1.IPFamilyPolicyRequireDualStack)
+		} else {
+			spec.IpFamilyPolicy = proto.String(corev1.IPFamilyPolicySingleStack)
+		}
+	}
+	var errs apierrors.FieldErrors
+	if spec.GetIpFamilyPolicy() == corev1.IPFamilyPolicySingleStack {
+		if len(spec.ClusterIPs) == 2 {
+			errs = append(errs, apierrors.Invalid("spec.ipFamilyPolicy", spec.GetIpFamilyPolicy(), "must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified"))
+		}
+		if len(spec.IpFamilies) == 2 {
+			errs = append(errs, apierrors.Invalid("spec.ipFamilyPolicy", spec.GetIpFamilyPolicy(), "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified"))
+		}
+	}
+	for i, s := range spec.ClusterIPs {
+		if s == corev1.ClusterIPNone {
+			break
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil || i < len(spec.IpFamilies) {
+			continue // validation says what is wrong with it
+		}
+		fam := corev1.IPv4Protocol
+		if !ip.Unmap().Is4() {
+			fam = corev1.IPv6Protocol
+		}
+		if fam != a.ipFamily {
+			errs = append(errs, apierrors.Invalid(fmt.Sprintf("spec.clusterIPs[%d]", i), jsonList(spec.ClusterIPs), fam+" is not configured on this cluster"))
+			continue
+		}
+		spec.IpFamilies = append(spec.IpFamilies, fam)
+	}
+	if len(errs) > 0 {
+		return invalid(svc, errs...)
+	}
+	if headlessNoSelector {
 		if len(spec.IpFamilies) == 0 {
 			spec.IpFamilies = []string{a.ipFamily}
 		}
-		if spec.IpFamilyPolicy == nil {
-			spec.IpFamilyPolicy = proto.String(corev1.IPFamilyPolicyRequireDualStack)
-		}
 		return a.checkFamilies(svc)
-	}
-	if spec.IpFamilyPolicy == nil {
-		spec.IpFamilyPolicy = proto.String(corev1.IPFamilyPolicySingleStack)
 	}
 	if spec.GetIpFamilyPolicy() == corev1.IPFamilyPolicyRequireDualStack {
 		return invalid(svc, apierrors.Invalid("spec.ipFamilyPolicy", spec.GetIpFamilyPolicy(), "this cluster is not configured for dual-stack services"))
 	}
 	if len(spec.IpFamilies) == 0 {
-		fam := a.ipFamily
-		if ip, err := netip.ParseAddr(spec.ClusterIP); err == nil && !ip.Is4() {
-			fam = corev1.IPv6Protocol
-		}
-		spec.IpFamilies = []string{fam}
+		spec.IpFamilies = []string{a.ipFamily}
 	}
 	return a.checkFamilies(svc)
 }

@@ -89,3 +89,26 @@ func TestAllocate(t *testing.T) {
 		t.Errorf("headless without selector: %v %v", err, headless.Spec)
 	}
 }
+
+// A second cluster IP is refused on this single-stack cluster, as upstream's
+// initIPFamilyFields refuses it: it is never checked against a range, so were it kept it
+// would be claimed as it stands, and a second service naming it would lose that claim.
+func TestAllocateSecondClusterIP(t *testing.T) {
+	a := newAlloc(t, "10.0.0.0/24", "30000-30003", fakeClaims{})
+	for _, c := range []struct {
+		policy string
+		want   string
+	}{
+		{"", `Service "d" is invalid: [spec.ipFamilyPolicy: Invalid value: "SingleStack": must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified, spec.clusterIPs[1]: Invalid value: ["10.0.0.5","fd00::5"]: IPv6 is not configured on this cluster]`},
+		{"PreferDualStack", `Service "d" is invalid: spec.clusterIPs[1]: Invalid value: ["10.0.0.5","fd00::5"]: IPv6 is not configured on this cluster`},
+	} {
+		svc := &corev1.Service{Metadata: &metav1.ObjectMeta{Name: "d", Namespace: "default"}, Spec: &corev1.ServiceSpec{
+			ClusterIP: "10.0.0.5", ClusterIPs: []string{"10.0.0.5", "fd00::5"}, Ports: []*corev1.ServicePort{{Port: 80}}}}
+		if c.policy != "" {
+			svc.Spec.IpFamilyPolicy = &c.policy
+		}
+		if err := a.Allocate(context.Background(), svc, nil); !apierrors.IsInvalid(err) || err.Error() != c.want {
+			t.Errorf("policy %q: err = %v\nwant %s", c.policy, err, c.want)
+		}
+	}
+}
