@@ -256,10 +256,11 @@ func (f *Framework) RunFilterPlugins(ctx context.Context, state *CycleState, pod
 
 // RunFilterPluginsWithNominatedPods runs the filters on node as if the pods nominated to
 // it with a priority at least pod's were already there, so the room preemption freed for
-// them is not taken by a pod of lower priority (kube-scheduler's
-// RunFilterPluginsWithNominatedPods). kube-scheduler runs the filters a second time
-// without the nominated pods, for inter-pod affinity, which kubelab does not implement:
-// every kubelab filter only gets stricter as pods are added, so one run decides.
+// them is not taken by a pod of lower priority; then, when it added any, once more without
+// them, and the node must pass both (kube-scheduler's RunFilterPluginsWithNominatedPods).
+// Resources and anti-affinity get stricter as pods are added, but a pod's required
+// affinity gets looser: a nominated pod may still land elsewhere, so it must not be what
+// satisfies it.
 func (f *Framework) RunFilterPluginsWithNominatedPods(ctx context.Context, state *CycleState, pod *corev1.Pod, node *NodeInfo) *Status {
 	if f.nominator == nil || node.Node() == nil {
 		return f.RunFilterPlugins(ctx, state, pod, node)
@@ -275,7 +276,11 @@ func (f *Framework) RunFilterPluginsWithNominatedPods(ctx context.Context, state
 		}
 		withNominated.AddPodInfo(pi)
 	}
-	return f.RunFilterPlugins(ctx, state, pod, withNominated)
+	s := f.RunFilterPlugins(ctx, state, pod, withNominated)
+	if withNominated == node || !s.IsSuccess() {
+		return s
+	}
+	return f.RunFilterPlugins(ctx, state, pod, node)
 }
 
 // HasPostFilterPlugins reports whether any PostFilter plugin is enabled.

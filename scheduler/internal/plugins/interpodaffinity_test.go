@@ -246,3 +246,27 @@ func TestInterPodAffinityScore(t *testing.T) {
 		})
 	}
 }
+
+// A pod nominated to a node is not there yet and may end up elsewhere: it must not be
+// what satisfies another pod's required affinity (kube-scheduler runs the filters with
+// and without the nominated pods, and both must pass).
+func TestInterPodAffinityNominatedPodDoesNotSatisfyAffinity(t *testing.T) {
+	nom := fakeNominator{"n3": {tu.Pod("nom").Label("app", "db").Priority(10).Obj()}}
+	fwk, err := framework.New(framework.Profile{Filter: []string{InterPodAffinityName}, Bind: []string{DefaultBinderName}},
+		Registry(), framework.Handle{Binder: &fakeBinder{}, Nominator: nom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := affinityCluster(nil)
+	pod := tu.Pod("p").PodAffinity(tu.PodAffinityTerm(hostnameKey, "app", "db")).Obj()
+	state := framework.NewCycleState()
+	state.SetSnapshot(framework.NewSnapshot(nodes...))
+	if s := fwk.RunPreFilterPlugins(context.Background(), state, pod); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	for _, ni := range nodes {
+		if s := fwk.RunFilterPluginsWithNominatedPods(context.Background(), state, pod, ni); s.IsSuccess() {
+			t.Errorf("%s passes, want %q: no db pod runs anywhere", ni.Name(), ErrReasonAffinityRulesNotMatch)
+		}
+	}
+}
