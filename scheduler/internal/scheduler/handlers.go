@@ -19,6 +19,9 @@ const (
 	// domain raises the minimum the skew is measured from).
 	EventAssignedPodAdd    = "AssignedPodAdd"
 	EventAssignedPodUpdate = "AssignedPodUpdate"
+	// EventNodeDelete can only help pods that PodTopologySpread rejected (the domain that
+	// held the minimum down may go with the node).
+	EventNodeDelete = "NodeDelete"
 )
 
 func assigned(p *corev1.Pod) bool { return p.GetSpec().GetNodeName() != "" }
@@ -123,6 +126,7 @@ func (s *Scheduler) onNodeUpdate(oldObj, newObj runtime.Object) {
 func (s *Scheduler) onNodeDelete(obj any) {
 	if node, ok := unwrap[*corev1.Node](obj); ok {
 		s.cache.RemoveNode(node)
+		s.queue.MoveRejectedBy(EventNodeDelete, plugins.PodTopologySpreadName)
 	}
 }
 

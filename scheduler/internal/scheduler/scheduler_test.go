@@ -260,3 +260,19 @@ func TestPreemption(t *testing.T) {
 		t.Errorf("metrics %v", got)
 	}
 }
+
+// A node's deletion can make a pod fit that PodTopologySpread rejected: the empty domain
+// that held the minimum down goes with it. The pod is retried at once, not after
+// MaxInUnschedulable.
+func TestNodeDeleteRequeuesSpreadPods(t *testing.T) {
+	const zone = "topology.kubernetes.io/zone"
+	tainted := tu.Node("n2").Label(zone, "b").Taint("dedicated", "x", "NoSchedule").Obj()
+	s, _, rec, tx := setup(t,
+		tu.Node("n1").Label(zone, "a").Obj(), tainted,
+		tu.Pod("w1").Label("app", "web").NodeName("n1").Obj(),
+		tu.Pod("p").Label("app", "web").Spread(tu.SpreadConstraint(1, zone, "DoNotSchedule", "app", "web")).Obj())
+	waitFor(t, "FailedScheduling", func() bool { _, ok := rec.find("default/p", "FailedScheduling"); return ok })
+	waitFor(t, "p parked unschedulable", func() bool { return s.Queue().Pending()["unschedulable"] == 1 })
+	tx.DeleteObject(tainted)
+	waitFor(t, "Scheduled", func() bool { _, ok := rec.find("default/p", "Scheduled"); return ok })
+}
