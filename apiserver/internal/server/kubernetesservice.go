@@ -55,8 +55,8 @@ type masterEndpoints struct {
 	done  chan struct{}
 }
 
-// startMasterEndpoints reconciles once (so the service exists when Start returns), then
-// every endpointReconcileInterval until Close.
+// startMasterEndpoints reconciles once (so the service normally exists when Start
+// returns), then every endpointReconcileInterval until Close.
 func (s *Server) startMasterEndpoints(ctx context.Context) error {
 	ip, err := endpointIP(s.cfg.AdvertiseAddress)
 	if err != nil {
@@ -64,7 +64,13 @@ func (s *Server) startMasterEndpoints(ctx context.Context) error {
 	}
 	m := &masterEndpoints{s: s, ip: ip, port: s.listener.Addr().(*net.TCPAddr).Port, done: make(chan struct{})}
 	if err := m.reconcile(ctx); err != nil {
-		return fmt.Errorf("kubernetes service: %w", err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("kubernetes service: %w", err)
+		}
+		// Not fatal, as upstream's controller: the address may be held by a service created
+		// while this one was gone, or a peer's create may have just won, and an apiserver that
+		// refused to start over either would never start again. The loop retries.
+		s.log.Error("reconcile the kubernetes service", "err", err)
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	m.stop = cancel

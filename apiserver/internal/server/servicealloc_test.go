@@ -309,3 +309,24 @@ func TestKubernetesServiceRepaired(t *testing.T) {
 		t.Errorf("endpoints after a restart = %v", ep["subsets"])
 	}
 }
+
+// TestKubernetesServiceAddressTaken: a service that took the kubernetes service's address
+// while it was gone keeps the kubernetes service from being recreated, not the apiserver
+// from starting, as upstream's controller only logs that it cannot sync it.
+func TestKubernetesServiceAddressTaken(t *testing.T) {
+	s := testServer(t)
+	c := adminClient(t, s)
+	c.del(services+"/kubernetes").must(t, http.StatusOK)
+	c.post(services, serviceJSON("squatter", `{"clusterIP":"10.96.0.1","ports":[{"port":443}]}`)).must(t, http.StatusCreated)
+	s = restart(t, s)
+	c = adminClient(t, s)
+	c.get(services+"/kubernetes").must(t, http.StatusNotFound)
+	// Once the address is free, the next round puts the service back.
+	c.del(services+"/squatter").must(t, http.StatusOK)
+	if err := s.masterEndpoints.reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if dig(c.get(services+"/kubernetes").must(t, http.StatusOK).json(t), "spec", "clusterIP") != "10.96.0.1" {
+		t.Error("kubernetes service not recreated with 10.96.0.1")
+	}
+}
