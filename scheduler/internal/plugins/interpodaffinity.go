@@ -296,7 +296,8 @@ func (InterPodAffinity) Score(_ context.Context, state *framework.CycleState, _ 
 	return score, nil
 }
 
-// NormalizeScore maps the scores linearly from [min, max] onto [0, MaxNodeScore].
+// NormalizeScore maps the scores linearly from [min, max] onto [0, MaxNodeScore], dividing
+// before multiplying, as kube-scheduler does (the float results differ by one at times).
 func (InterPodAffinity) NormalizeScore(_ context.Context, _ *framework.CycleState, _ *corev1.Pod, scores []framework.NodeScore) *framework.Status {
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	for _, s := range scores {
@@ -305,7 +306,7 @@ func (InterPodAffinity) NormalizeScore(_ context.Context, _ *framework.CycleStat
 	for i := range scores {
 		var f float64
 		if hi > lo {
-			f = float64(framework.MaxNodeScore) * float64(scores[i].Score-lo) / float64(hi-lo)
+			f = float64(framework.MaxNodeScore) * (float64(scores[i].Score-lo) / float64(hi-lo))
 		}
 		scores[i].Score = int64(f)
 	}

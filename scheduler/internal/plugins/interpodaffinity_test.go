@@ -231,6 +231,15 @@ func TestInterPodAffinityScore(t *testing.T) {
 			want:     []int64{0, 0, 100, 0},
 		},
 		{
+			// 100 * (29/50) is 57.99... in floating point, so 57 as kube-scheduler scores
+			// it, where (100*29)/50 gave 58: a point that can decide between two nodes.
+			name: "normalized as kube-scheduler rounds",
+			pod: tu.Pod("p").PreferredPodAffinity(29, tu.PodAffinityTerm(hostnameKey, "app", "web")).
+				PreferredPodAffinity(50, tu.PodAffinityTerm(hostnameKey, "app", "db")).Obj(),
+			existing: map[string][]*corev1.Pod{"n1": {web("w1")}, "n2": {tu.Pod("d1").Label("app", "db").Obj()}},
+			want:     []int64{57, 100, 0, 0},
+		},
+		{
 			name:     "an existing pod's preferred anti-affinity pushes the pod away",
 			pod:      web("p"),
 			existing: map[string][]*corev1.Pod{"n2": {tu.Pod("shy").PreferredPodAntiAffinity(3, tu.PodAffinityTerm(hostnameKey, "app", "web")).Obj()}},
