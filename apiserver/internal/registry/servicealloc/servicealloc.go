@@ -217,7 +217,7 @@ func (a *Allocator) Allocate(ctx context.Context, obj, old runtime.Object) error
 			return err
 		}
 	}
-	return a.allocateNodePorts(svc, held, read)
+	return a.allocateNodePorts(svc, old, held, read)
 }
 
 func invalid(svc *corev1.Service, errs ...*apierrors.FieldError) error {
@@ -356,8 +356,8 @@ func (a *Allocator) allocateClusterIP(svc *corev1.Service, held map[string]bool,
 // allocateNodePorts is upstream's initNodePorts/updateNodePorts: each port of a service
 // that needs node ports gets one (ports sharing a port number, say TCP and UDP 53, share
 // it), a requested one is checked, and a LoadBalancer with externalTrafficPolicy Local gets
-// a healthCheckNodePort. A service that needs none keeps those it was given explicitly.
-func (a *Allocator) allocateNodePorts(svc *corev1.Service, held map[string]bool, read func(string) (map[string]string, error)) error {
+// a healthCheckNodePort (upstream's allocHealthCheckNodePort, and kept through updates). A service that needs none keeps those it was given explicitly.
+func (a *Allocator) allocateNodePorts(svc *corev1.Service, old runtime.Object, held map[string]bool, read func(string) (map[string]string, error)) error {
 	spec := svc.Spec
 	need := corev1.NeedsNodePorts(svc)
 	var claimed map[string]string
@@ -433,8 +433,36 @@ func (a *Allocator) allocateNodePorts(svc *corev1.Service, held map[string]bool,
 		}
 	}
 	if corev1.NeedsHealthCheckNodePort(svc) {
-		if hc := spec.GetHealthCheckNodePort(); hc != 0 {
-			return check(int(hc), "spec.healthCheckNodePort")
+		hc := spec.GetHealthCheckNodePort()
+		if o, ok := old.(*corev1.Service); ok && corev1.NeedsHealthCheckNodePort(o) {
+			// Upstream's updateHealthCheckNodePort: a load balancer probes it, so it stays.
+			if hc != o.GetSpec().GetHealthCheckNodePort() {
+				return invalid(svc, apierrors.Invalid("spec.healthCheckNodePort", int64(hc), "cannot change healthCheckNodePort on loadBalancer service with externalTraffic=Local during update"))
+			}
+			return nil
+		}
+		if hc != 0 {
+			// Upstream's allocHealthCheckNodePort: apart from the service's own node ports,
+			// and its failures are 500s.
+			fail := func(msg string) error {
+				return apierrors.NewInternalError(fmt.Errorf("failed to allocate requested HealthCheck NodePort %d: %s", hc, msg))
+			}
+			key := NodePortPrefix + strconv.Itoa(int(hc))
+			switch {
+			case taken[int(hc)]:
+				return fail("provided port is already allocated")
+			case held[key]:
+				return nil
+			case int(hc) < a.ports.Base || int(hc) >= a.ports.Base+a.ports.Size:
+				return fail(fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %s", a.ports))
+			}
+			if err := load(); err != nil {
+				return err
+			}
+			if claimed[key] != "" {
+				return fail("provided port is already allocated")
+			}
+			return nil
 		}
 		np, err := next()
 		if err != nil {

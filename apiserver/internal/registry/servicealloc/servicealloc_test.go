@@ -2,6 +2,7 @@ package servicealloc
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -110,5 +111,40 @@ func TestAllocateSecondClusterIP(t *testing.T) {
 		if err := a.Allocate(context.Background(), svc, nil); !apierrors.IsInvalid(err) || err.Error() != c.want {
 			t.Errorf("policy %q: err = %v\nwant %s", c.policy, err, c.want)
 		}
+	}
+}
+
+// A healthCheckNodePort is allocated as upstream's allocHealthCheckNodePort does, after the
+// service's node ports and apart from them: one of those, or one another service holds,
+// is a 500; and it cannot change while the service keeps needing it.
+func TestHealthCheckNodePort(t *testing.T) {
+	a := newAlloc(t, "10.0.0.0/24", "30000-30009", fakeClaims{NodePortPrefix + "30005": "default/other"})
+	lb := func(hc int32) *corev1.Service {
+		return &corev1.Service{Metadata: &metav1.ObjectMeta{Name: "lb", Namespace: "default"}, Spec: &corev1.ServiceSpec{
+			Type: "LoadBalancer", ExternalTrafficPolicy: "Local", HealthCheckNodePort: hc,
+			Ports: []*corev1.ServicePort{{Port: 80, NodePort: 30001}}}}
+	}
+	for _, c := range []struct {
+		hc   int32
+		want string
+	}{
+		{30001, "Internal error occurred: failed to allocate requested HealthCheck NodePort 30001: provided port is already allocated"},
+		{30005, "Internal error occurred: failed to allocate requested HealthCheck NodePort 30005: provided port is already allocated"},
+		{31000, "Internal error occurred: failed to allocate requested HealthCheck NodePort 31000: provided port is not in the valid range. The range of valid ports is 30000-30009"},
+	} {
+		if err := a.Allocate(context.Background(), lb(c.hc), nil); apierrors.CodeOf(err) != 500 || fmt.Sprint(err) != c.want {
+			t.Errorf("healthCheckNodePort %d: err = %v, want 500 %q", c.hc, err, c.want)
+		}
+	}
+	old := lb(30002)
+	if err := a.Allocate(context.Background(), old, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Allocate(context.Background(), lb(30002), old); err != nil {
+		t.Errorf("unchanged healthCheckNodePort: %v", err)
+	}
+	want := `Service "lb" is invalid: spec.healthCheckNodePort: Invalid value: 30003: cannot change healthCheckNodePort on loadBalancer service with externalTraffic=Local during update`
+	if err := a.Allocate(context.Background(), lb(30003), old); !apierrors.IsInvalid(err) || fmt.Sprint(err) != want {
+		t.Errorf("changed healthCheckNodePort: err = %v\nwant %s", err, want)
 	}
 }
