@@ -118,13 +118,15 @@ func TestProxyServiceOnContainerd(t *testing.T) {
 	if out, err := c.kubectl("scale", "deployment", "example-deployment", "--replicas=0"); err != nil {
 		t.Fatalf("kubectl scale: %v\n%s", err, out)
 	}
-	waitFor(t, 90*time.Second, "the cluster IP to refuse connections", func() bool {
+	// The pods' own refusals while they terminate also answer "refused": wait for the
+	// proxy's REJECT rule first, then for the refusal it gives.
+	waitFor(t, 90*time.Second, "a REJECT rule for the service without endpoints", func() bool {
+		return strings.Contains(c.iptablesSave(t), `"default/example has no endpoints"`)
+	})
+	waitFor(t, 30*time.Second, "the cluster IP to refuse connections", func() bool {
 		out, _ := exec.Command("curl", "-sS", "-o", "/dev/null", "--max-time", "2", "http://"+clusterIP+"/").CombinedOutput()
 		return strings.Contains(string(out), "Connection refused") || strings.Contains(string(out), "Couldn't connect")
 	})
-	if save := c.iptablesSave(t); !strings.Contains(save, `"default/example has no endpoints"`) {
-		t.Errorf("no REJECT rule for the service without endpoints:\n%s", save)
-	}
 	t.Logf("scaled to 0: http://%s/ is refused (REJECT in filter KUBE-SERVICES)", clusterIP)
 
 	// proxy --cleanup: every rule and chain of the proxy goes; the CNI plugin's stay.
@@ -166,7 +168,14 @@ func runInNetns(t *testing.T) {
 	cmd := exec.Command("unshare", "-n", os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.count=1", "-test.v", "-test.timeout=9m")
 	cmd.Env = append(os.Environ(), proxyNetnsEnv+"=1", "KUBELAB_BIN="+binDir, proxyBinEnv+"="+proxy)
 	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace of its own (unshare -n):\n%s", tail(string(out), 80))
+	// The failures first (the log dumps that follow them would push them out of the tail).
+	var failures []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "proxy_test.go:") && !strings.Contains(line, "---- ") {
+			failures = append(failures, line)
+		}
+	}
+	t.Logf("in a network namespace of its own (unshare -n):\n%s\n...\n%s", strings.Join(failures, "\n"), tail(string(out), 80))
 	if err != nil {
 		t.Fatalf("unshare -n %s: %v", t.Name(), err)
 	}
