@@ -151,6 +151,15 @@ func TestE2ELifecycleOnContainerd(t *testing.T) {
 			}}
 		}))
 		le.waitRunningReady("graceful", 60*time.Second)
+		// nginx logs to stderr, that is the CRI log file. It runs as PID 1, which ignores
+		// a SIGTERM that comes before it has set its handlers (as on any Kubernetes node):
+		// the pod is Ready the moment the container starts, so wait for nginx's own
+		// "start worker processes", logged once its handlers are in place.
+		logFile := filepath.Join("/var/log/pods", "default_graceful_"+p.GetMetadata().GetUid(), "nginx", "0.log")
+		wait(t, 30*time.Second, "nginx up (its handlers set)", func() (bool, string) {
+			b, _ := os.ReadFile(logFile)
+			return strings.Contains(string(b), "start worker processes"), lastLines(string(b), 2)
+		})
 		start := time.Now()
 		le.deleteAndWait(30*time.Second, "graceful")
 		took := time.Since(start)
@@ -160,8 +169,6 @@ func TestE2ELifecycleOnContainerd(t *testing.T) {
 		if took > 15*time.Second {
 			t.Errorf("deletion took %v: nginx did not stop on SIGTERM (grace 20 s)", took)
 		}
-		// nginx logs the signal at notice level to stderr, that is the CRI log file.
-		logFile := filepath.Join("/var/log/pods", "default_graceful_"+p.GetMetadata().GetUid(), "nginx", "0.log")
 		b, err := os.ReadFile(logFile)
 		if err != nil {
 			t.Fatalf("container log: %v", err)
