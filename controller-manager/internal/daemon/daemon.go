@@ -48,8 +48,8 @@ var Kind = runtime.GroupVersionKind{Group: scheme.GroupApps, Version: "v1", Kind
 const (
 	SuccessfulCreate   = "SuccessfulCreate"
 	FailedCreate       = "FailedCreate"
-	SuccessfulDelete   = "SuccessfulDelete"
-	FailedDelete       = "FailedDelete"
+	SuccessfulDelete   = controller.EventSuccessfulDelete
+	FailedDelete       = controller.EventFailedDelete
 	FailedDaemonPod    = "FailedDaemonPod"
 	SucceededDaemonPod = "SucceededDaemonPod"
 	SelectingAll       = "SelectingAll"
@@ -57,9 +57,7 @@ const (
 )
 
 // EventRecorder is the part of record.Recorder the controller uses.
-type EventRecorder interface {
-	Eventf(obj runtime.Object, eventType, reason, format string, args ...any)
-}
+type EventRecorder = controller.EventRecorder
 
 // Config is what the controller needs; New builds it from a controllerctx.Context.
 type Config struct {
@@ -221,14 +219,7 @@ func (c *Controller) deleteDaemonSet(obj any) {
 // resolveControllerRef returns the DaemonSet ref names in namespace, if it is still the
 // same object (same uid).
 func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerReference) *appsv1.DaemonSet {
-	if ref.GetKind() != Kind.Kind || ref.GetApiVersion() != Kind.APIVersion() {
-		return nil
-	}
-	ds, err := c.dsLister.Namespace(namespace).Get(ref.GetName())
-	if err != nil || ds.GetMetadata().GetUid() != ref.GetUid() {
-		return nil
-	}
-	return ds
+	return controller.ResolveControllerRef(c.dsLister, Kind, namespace, ref)
 }
 
 // daemonSetsSelecting lists the DaemonSets of namespace whose selector matches lbls: the

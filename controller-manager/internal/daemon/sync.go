@@ -14,7 +14,6 @@ import (
 	"kubelab.io/controller-manager/internal/controller"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
-	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
@@ -328,22 +327,9 @@ func (c *Controller) syncNodes(ctx context.Context, key string, ds *appsv1.Daemo
 	return errors.Join(errs...)
 }
 
-// deletePodAPI deletes pod, conditional on its uid. A pod already gone (or replaced by a
-// namesake) is not an error, but deleted is false then.
+// deletePodAPI deletes pod, conditional on its uid (controller.DeletePod).
 func (c *Controller) deletePodAPI(ctx context.Context, ds *appsv1.DaemonSet, pod *corev1.Pod) (deleted bool, _ error) {
-	m := pod.GetMetadata()
-	opts := &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{Uid: proto.String(m.GetUid())}}
-	_, err := c.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), opts)
-	switch {
-	case err == nil:
-		c.recorder.Eventf(ds, "Normal", SuccessfulDelete, "Deleted pod: %s", m.GetName())
-		return true, nil
-	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
-		return false, nil
-	default:
-		c.recorder.Eventf(ds, "Warning", FailedDelete, "Error deleting: %v", err)
-		return false, err
-	}
+	return controller.DeletePod(ctx, c.client, c.recorder, ds, pod)
 }
 
 // counts is a DaemonSet's status arithmetic.

@@ -55,9 +55,7 @@ const (
 const leaderAnnotation = "control-plane.alpha.kubernetes.io/leader"
 
 // EventRecorder is the part of record.Recorder the controller uses.
-type EventRecorder interface {
-	Eventf(obj runtime.Object, eventType, reason, format string, args ...any)
-}
+type EventRecorder = controller.EventRecorder
 
 // Config is what the controller needs; New builds it from a controllerctx.Context.
 type Config struct {

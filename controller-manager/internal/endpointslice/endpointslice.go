@@ -62,9 +62,7 @@ const (
 )
 
 // EventRecorder is the part of record.Recorder the controller uses.
-type EventRecorder interface {
-	Eventf(obj runtime.Object, eventType, reason, format string, args ...any)
-}
+type EventRecorder = controller.EventRecorder
 
 // Config is what the controller needs; New builds it from a controllerctx.Context.
 type Config struct {

@@ -43,17 +43,15 @@ var Kind = runtime.GroupVersionKind{Group: scheme.GroupBatch, Version: "v1", Kin
 const (
 	SuccessfulCreate = "SuccessfulCreate"
 	FailedCreate     = "FailedCreate"
-	SuccessfulDelete = "SuccessfulDelete"
-	FailedDelete     = "FailedDelete"
+	SuccessfulDelete = controller.EventSuccessfulDelete
+	FailedDelete     = controller.EventFailedDelete
 	Completed        = "Completed"
 	Suspended        = "Suspended"
 	Resumed          = "Resumed"
 )
 
 // EventRecorder is the part of record.Recorder the controller uses.
-type EventRecorder interface {
-	Eventf(obj runtime.Object, eventType, reason, format string, args ...any)
-}
+type EventRecorder = controller.EventRecorder
 
 // Config is what the controller needs; New builds it from a controllerctx.Context.
 type Config struct {

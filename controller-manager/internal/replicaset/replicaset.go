@@ -41,8 +41,8 @@ var Kind = runtime.GroupVersionKind{Group: scheme.GroupApps, Version: "v1", Kind
 const (
 	SuccessfulCreate = "SuccessfulCreate"
 	FailedCreate     = "FailedCreate"
-	SuccessfulDelete = "SuccessfulDelete"
-	FailedDelete     = "FailedDelete"
+	SuccessfulDelete = controller.EventSuccessfulDelete
+	FailedDelete     = controller.EventFailedDelete
 	InvalidSelector  = "InvalidSelector"
 )
 
@@ -50,9 +50,7 @@ const (
 const replicaFailure = "ReplicaFailure"
 
 // EventRecorder is the part of record.Recorder the controller uses.
-type EventRecorder interface {
-	Eventf(obj runtime.Object, eventType, reason, format string, args ...any)
-}
+type EventRecorder = controller.EventRecorder
 
 // Config is what the controller needs; New builds it from a controllerctx.Context.
 type Config struct {
@@ -193,14 +191,7 @@ func (c *Controller) deleteRS(obj any) {
 // resolveControllerRef returns the ReplicaSet ref names in namespace, if it is still the
 // same object (same uid).
 func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
-	if ref.GetKind() != Kind.Kind || ref.GetApiVersion() != Kind.APIVersion() {
-		return nil
-	}
-	rs, err := c.rsLister.Namespace(namespace).Get(ref.GetName())
-	if err != nil || rs.GetMetadata().GetUid() != ref.GetUid() {
-		return nil
-	}
-	return rs
+	return controller.ResolveControllerRef(c.rsLister, Kind, namespace, ref)
 }
 
 // replicaSetsFor lists the ReplicaSets whose selector matches an orphan pod.
@@ -480,22 +471,9 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 	return nil
 }
 
-// deletePodAPI deletes pod, conditional on its uid. A pod already gone (or replaced by a
-// namesake) is not an error, but deleted is false then.
+// deletePodAPI deletes pod, conditional on its uid (controller.DeletePod).
 func (c *Controller) deletePodAPI(ctx context.Context, rs *appsv1.ReplicaSet, pod *corev1.Pod) (deleted bool, _ error) {
-	m := pod.GetMetadata()
-	opts := &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{Uid: proto.String(m.GetUid())}}
-	_, err := c.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), opts)
-	switch {
-	case err == nil:
-		c.recorder.Eventf(rs, "Normal", SuccessfulDelete, "Deleted pod: %s", m.GetName())
-		return true, nil
-	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
-		return false, nil
-	default:
-		c.recorder.Eventf(rs, "Warning", FailedDelete, "Error deleting: %v", err)
-		return false, err
-	}
+	return controller.DeletePod(ctx, c.client, c.recorder, rs, pod)
 }
 
 // podsToDelete picks the n pods to delete first: see controller.ActivePodsWithRanks, with

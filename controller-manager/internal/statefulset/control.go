@@ -22,8 +22,8 @@ import (
 const (
 	SuccessfulCreate = "SuccessfulCreate"
 	FailedCreate     = "FailedCreate"
-	SuccessfulDelete = "SuccessfulDelete"
-	FailedDelete     = "FailedDelete"
+	SuccessfulDelete = controller.EventSuccessfulDelete
+	FailedDelete     = controller.EventFailedDelete
 	SuccessfulUpdate = "SuccessfulUpdate"
 	FailedUpdate     = "FailedUpdate"
 )

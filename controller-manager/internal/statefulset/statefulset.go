@@ -44,9 +44,7 @@ import (
 var Kind = runtime.GroupVersionKind{Group: scheme.GroupApps, Version: "v1", Kind: "StatefulSet"}
 
 // EventRecorder is the part of record.Recorder the controller uses.
-type EventRecorder interface {
-	Eventf(obj runtime.Object, eventType, reason, format string, args ...any)
-}
+type EventRecorder = controller.EventRecorder
 
 // Config is what the controller needs; New builds it from a controllerctx.Context.
 type Config struct {
@@ -153,14 +151,7 @@ func (c *Controller) enqueue(set *appsv1.StatefulSet) {
 // resolveControllerRef returns the StatefulSet ref names in namespace, if it is still the
 // same object (same uid).
 func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerReference) *appsv1.StatefulSet {
-	if ref.GetKind() != Kind.Kind || ref.GetApiVersion() != Kind.APIVersion() {
-		return nil
-	}
-	set, err := c.setLister.Namespace(namespace).Get(ref.GetName())
-	if err != nil || set.GetMetadata().GetUid() != ref.GetUid() {
-		return nil
-	}
-	return set
+	return controller.ResolveControllerRef(c.setLister, Kind, namespace, ref)
 }
 
 // setsFor lists the StatefulSets whose selector matches an orphan pod, for a chance to
