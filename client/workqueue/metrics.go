@@ -1,11 +1,11 @@
 package workqueue
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"kubelab.io/client/metrics"
 )
 
 // Metrics receives one queue's measurements. The queue calls it with its lock held, so
@@ -63,37 +63,22 @@ func NewPrometheusProvider(reg prometheus.Registerer) (*PrometheusProvider, erro
 		}, []string{"name"}),
 	}
 	var err error
-	if p.depth, err = register(reg, p.depth); err != nil {
+	if p.depth, err = metrics.Register(reg, p.depth); err != nil {
 		return nil, err
 	}
-	if p.adds, err = register(reg, p.adds); err != nil {
+	if p.adds, err = metrics.Register(reg, p.adds); err != nil {
 		return nil, err
 	}
-	if p.latency, err = register(reg, p.latency); err != nil {
+	if p.latency, err = metrics.Register(reg, p.latency); err != nil {
 		return nil, err
 	}
-	if p.work, err = register(reg, p.work); err != nil {
+	if p.work, err = metrics.Register(reg, p.work); err != nil {
 		return nil, err
 	}
-	if p.retries, err = register(reg, p.retries); err != nil {
+	if p.retries, err = metrics.Register(reg, p.retries); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	var zero C
-	return zero, fmt.Errorf("register workqueue metrics: %w", err)
 }
 
 // For returns the Metrics of the queue called name.

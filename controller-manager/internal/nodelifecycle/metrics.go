@@ -1,11 +1,12 @@
 package nodelifecycle
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"kubelab.io/client/metrics"
 )
 
 // zoneMetrics are upstream's node_collector zone gauges, labelled by zone ("region:zone",
@@ -29,17 +30,9 @@ func newZoneMetrics(reg prometheus.Registerer) (*zoneMetrics, error) {
 		{&m.size, "zone_size", "Gauge measuring number of registered Nodes per zones."},
 		{&m.unhealthy, "unhealthy_nodes_in_zone", "Gauge measuring number of not Ready Nodes per zones."},
 	} {
-		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Subsystem: "node_collector", Name: g.name, Help: g.help}, []string{"zone"})
-		if err := reg.Register(v); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			existing, ok := v, false
-			if errors.As(err, &are) {
-				existing, ok = are.ExistingCollector.(*prometheus.GaugeVec)
-			}
-			if !ok {
-				return nil, fmt.Errorf("register node_collector_%s: %w", g.name, err)
-			}
-			v = existing
+		v, err := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Subsystem: "node_collector", Name: g.name, Help: g.help}, []string{"zone"}))
+		if err != nil {
+			return nil, fmt.Errorf("node_collector_%s: %w", g.name, err)
 		}
 		*g.dst = v
 	}

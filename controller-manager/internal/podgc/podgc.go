@@ -43,6 +43,7 @@ import (
 	"kubelab.io/client/cache"
 	"kubelab.io/client/informers"
 	"kubelab.io/client/kube"
+	"kubelab.io/client/metrics"
 	"kubelab.io/client/transport"
 	"kubelab.io/controller-manager/internal/controller"
 	"kubelab.io/controller-manager/internal/controllerctx"
@@ -183,13 +184,13 @@ func NewController(cfg Config) (*Controller, error) {
 	}
 	var err error
 	labelNames := []string{"namespace", "reason"}
-	if c.deleting, err = controller.RegisterMetric(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if c.deleting, err = metrics.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Subsystem: "pod_gc_collector", Name: "force_delete_pods_total",
 		Help: "Number of pods that are being forcefully deleted since the Pod GC Controller started.",
 	}, labelNames)); err != nil {
 		return nil, fmt.Errorf("pod-garbage-collector: %w", err)
 	}
-	if c.errors, err = controller.RegisterMetric(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if c.errors, err = metrics.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Subsystem: "pod_gc_collector", Name: "force_delete_pod_errors_total",
 		Help: "Number of errors encountered when forcefully deleting the pods since the Pod GC Controller started.",
 	}, labelNames)); err != nil {
