@@ -10,6 +10,7 @@ import (
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
 )
 
@@ -56,4 +57,22 @@ func ResolveControllerRef[T runtime.Object](lister cache.Lister[T], gvk runtime.
 		return none
 	}
 	return obj
+}
+
+// Selecting lists the objects of lister in namespace whose selector (selectorOf) matches
+// lbls: the owners that may adopt an orphan with those labels. A selector that does not
+// parse or selects everything adopts nothing, as upstream.
+func Selecting[T runtime.Object](lister cache.Lister[T], namespace string, lbls map[string]string, selectorOf func(T) *metav1.LabelSelector) []T {
+	all, err := lister.Namespace(namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	var out []T
+	for _, o := range all {
+		sel, err := labels.FromLabelSelector(selectorOf(o))
+		if err == nil && !sel.Empty() && sel.Matches(lbls) {
+			out = append(out, o)
+		}
+	}
+	return out
 }

@@ -225,19 +225,7 @@ func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerRef
 // daemonSetsSelecting lists the DaemonSets of namespace whose selector matches lbls: the
 // ones that may adopt an orphan with those labels.
 func (c *Controller) daemonSetsSelecting(namespace string, lbls map[string]string) []*appsv1.DaemonSet {
-	all, err := c.dsLister.Namespace(namespace).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*appsv1.DaemonSet
-	for _, ds := range all {
-		sel, err := labels.FromLabelSelector(ds.GetSpec().GetSelector())
-		if err != nil || sel.Empty() || !sel.Matches(lbls) {
-			continue
-		}
-		out = append(out, ds)
-	}
-	return out
+	return controller.Selecting(c.dsLister, namespace, lbls, func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.GetSpec().GetSelector() })
 }
 
 // enqueueOwnerOrSelecting queues obj's controlling DaemonSet, or, for an orphan, every

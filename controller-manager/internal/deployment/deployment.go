@@ -29,8 +29,8 @@ import (
 	"kubelab.io/controller-manager/internal/controllerctx"
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
-	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -181,19 +181,8 @@ func (c *Controller) resolveControllerRef(namespace string, ref interface {
 
 // deploymentsForReplicaSet lists the deployments whose selector matches an orphan rs.
 func (c *Controller) deploymentsForReplicaSet(rs *appsv1.ReplicaSet) []*appsv1.Deployment {
-	ds, err := c.dLister.Namespace(rs.GetMetadata().GetNamespace()).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*appsv1.Deployment
-	for _, d := range ds {
-		sel, err := labels.FromLabelSelector(d.GetSpec().GetSelector())
-		if err != nil || sel.Empty() || !sel.Matches(rs.GetMetadata().GetLabels()) {
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
+	m := rs.GetMetadata()
+	return controller.Selecting(c.dLister, m.GetNamespace(), m.GetLabels(), func(d *appsv1.Deployment) *metav1.LabelSelector { return d.GetSpec().GetSelector() })
 }
 
 func (c *Controller) addReplicaSet(obj runtime.Object) {

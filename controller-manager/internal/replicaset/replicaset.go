@@ -196,19 +196,8 @@ func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerRef
 
 // replicaSetsFor lists the ReplicaSets whose selector matches an orphan pod.
 func (c *Controller) replicaSetsFor(pod *corev1.Pod) []*appsv1.ReplicaSet {
-	all, err := c.rsLister.Namespace(pod.GetMetadata().GetNamespace()).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*appsv1.ReplicaSet
-	for _, rs := range all {
-		sel, err := labels.FromLabelSelector(rs.GetSpec().GetSelector())
-		if err != nil || sel.Empty() || !sel.Matches(pod.GetMetadata().GetLabels()) {
-			continue
-		}
-		out = append(out, rs)
-	}
-	return out
+	m := pod.GetMetadata()
+	return controller.Selecting(c.rsLister, m.GetNamespace(), m.GetLabels(), func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.GetSpec().GetSelector() })
 }
 
 func (c *Controller) addPod(obj runtime.Object) {

@@ -157,18 +157,8 @@ func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerRef
 // setsFor lists the StatefulSets whose selector matches an orphan pod, for a chance to
 // adopt it.
 func (c *Controller) setsFor(pod *corev1.Pod) []*appsv1.StatefulSet {
-	all, err := c.setLister.Namespace(pod.GetMetadata().GetNamespace()).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*appsv1.StatefulSet
-	for _, set := range all {
-		sel, err := labels.FromLabelSelector(set.GetSpec().GetSelector())
-		if err == nil && !sel.Empty() && sel.Matches(pod.GetMetadata().GetLabels()) {
-			out = append(out, set)
-		}
-	}
-	return out
+	m := pod.GetMetadata()
+	return controller.Selecting(c.setLister, m.GetNamespace(), m.GetLabels(), func(set *appsv1.StatefulSet) *metav1.LabelSelector { return set.GetSpec().GetSelector() })
 }
 
 func (c *Controller) addPod(obj runtime.Object) {
