@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCHTIME="${BENCHTIME:-2s}"
 set -x
-go test -run '^$' -bench BenchmarkAPIServer -benchtime "$BENCHTIME" ./apiserver/internal/server/
+go test -run '^$' -bench 'BenchmarkAPIServer|BenchmarkHTTPSFloor' -benchtime "$BENCHTIME" ./apiserver/internal/server/
 set +x
 hack/startup-time.sh
 
