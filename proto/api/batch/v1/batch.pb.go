@@ -202,8 +202,10 @@ type JobSpec struct {
 	// ttlSecondsAfterFinished: once the job has finished (Complete or Failed) this long, it
 	// may be deleted; the ttl-after-finished controller deletes it.
 	TtlSecondsAfterFinished *int32 `protobuf:"varint,8,opt,name=ttlSecondsAfterFinished,proto3,oneof" json:"ttlSecondsAfterFinished,omitempty"`
-	// completionMode is NonIndexed (the default: every success counts alike). Indexed is
-	// refused by kubelab.
+	// completionMode is NonIndexed (the default: every success counts alike) or Indexed: each
+	// pod gets a completion index from 0 to completions-1 (annotation and label
+	// batch.kubernetes.io/job-completion-index, hostname JOBNAME-INDEX), and the job completes
+	// when every index has a succeeded pod.
 	CompletionMode *string `protobuf:"bytes,9,opt,name=completionMode,proto3,oneof" json:"completionMode,omitempty"`
 	// suspend stops the job: its active pods are deleted and no new ones are made until it is
 	// false again; a suspended job's activeDeadlineSeconds timer is reset on resume.
@@ -327,6 +329,14 @@ type JobStatus struct {
 	Succeeded int32 `protobuf:"varint,5,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
 	// failed is how many of the job's pods reached phase Failed.
 	Failed int32 `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	// completedIndexes are the succeeded indexes of an Indexed job, as ranges in text form
+	// ("1,3-5,7").
+	CompletedIndexes string `protobuf:"bytes,7,opt,name=completedIndexes,proto3" json:"completedIndexes,omitempty"`
+	// uncountedTerminatedPods are the uids of finished pods the controller has seen but not
+	// yet added to succeeded or failed; it removes their batch.kubernetes.io/job-tracking
+	// finalizer only once their uid is recorded here, so a pod is counted exactly once even
+	// across a restart of the controller or the pod's deletion.
+	UncountedTerminatedPods *UncountedTerminatedPods `protobuf:"bytes,8,opt,name=uncountedTerminatedPods,proto3" json:"uncountedTerminatedPods,omitempty"`
 	// ready is how many of the job's active pods have the Ready condition.
 	Ready *int32 `protobuf:"varint,9,opt,name=ready,proto3,oneof" json:"ready,omitempty"`
 	// terminating is how many of the job's pods are being deleted but not yet gone.
@@ -407,6 +417,20 @@ func (x *JobStatus) GetFailed() int32 {
 	return 0
 }
 
+func (x *JobStatus) GetCompletedIndexes() string {
+	if x != nil {
+		return x.CompletedIndexes
+	}
+	return ""
+}
+
+func (x *JobStatus) GetUncountedTerminatedPods() *UncountedTerminatedPods {
+	if x != nil {
+		return x.UncountedTerminatedPods
+	}
+	return nil
+}
+
 func (x *JobStatus) GetReady() int32 {
 	if x != nil && x.Ready != nil {
 		return *x.Ready
@@ -419,6 +443,60 @@ func (x *JobStatus) GetTerminating() int32 {
 		return *x.Terminating
 	}
 	return 0
+}
+
+// UncountedTerminatedPods holds the uids of a job's finished pods not yet counted in its
+// status.
+type UncountedTerminatedPods struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Succeeded     []string               `protobuf:"bytes,1,rep,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        []string               `protobuf:"bytes,2,rep,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UncountedTerminatedPods) Reset() {
+	*x = UncountedTerminatedPods{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UncountedTerminatedPods) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UncountedTerminatedPods) ProtoMessage() {}
+
+func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
+func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UncountedTerminatedPods) GetSucceeded() []string {
+	if x != nil {
+		return x.Succeeded
+	}
+	return nil
+}
+
+func (x *UncountedTerminatedPods) GetFailed() []string {
+	if x != nil {
+		return x.Failed
+	}
+	return nil
 }
 
 // JobCondition is one condition of a Job.
@@ -436,7 +514,7 @@ type JobCondition struct {
 
 func (x *JobCondition) Reset() {
 	*x = JobCondition{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[4]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +526,7 @@ func (x *JobCondition) String() string {
 func (*JobCondition) ProtoMessage() {}
 
 func (x *JobCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[4]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +539,7 @@ func (x *JobCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobCondition.ProtoReflect.Descriptor instead.
 func (*JobCondition) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{4}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JobCondition) GetType() string {
@@ -522,7 +600,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +612,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +625,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{5}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CronJob) GetKind() string {
@@ -598,7 +676,7 @@ type CronJobList struct {
 
 func (x *CronJobList) Reset() {
 	*x = CronJobList{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +688,7 @@ func (x *CronJobList) String() string {
 func (*CronJobList) ProtoMessage() {}
 
 func (x *CronJobList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +701,7 @@ func (x *CronJobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobList.ProtoReflect.Descriptor instead.
 func (*CronJobList) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{6}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CronJobList) GetKind() string {
@@ -684,7 +762,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +774,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +787,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{7}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -780,7 +858,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +870,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +883,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{8}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *v1.ObjectMeta {
@@ -837,7 +915,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +927,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +940,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{9}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CronJobStatus) GetActive() []*v11.ObjectReference {
@@ -926,7 +1004,7 @@ const file_api_batch_v1_batch_proto_rawDesc = "" +
 	"\x18_ttlSecondsAfterFinishedB\x11\n" +
 	"\x0f_completionModeB\n" +
 	"\n" +
-	"\b_suspend\"\xf5\x02\n" +
+	"\b_suspend\"\x8a\x04\n" +
 	"\tJobStatus\x12B\n" +
 	"\n" +
 	"conditions\x18\x01 \x03(\v2\".kubelab.api.batch.v1.JobConditionR\n" +
@@ -935,11 +1013,16 @@ const file_api_batch_v1_batch_proto_rawDesc = "" +
 	"\x0ecompletionTime\x18\x03 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x0ecompletionTime\x12\x16\n" +
 	"\x06active\x18\x04 \x01(\x05R\x06active\x12\x1c\n" +
 	"\tsucceeded\x18\x05 \x01(\x05R\tsucceeded\x12\x16\n" +
-	"\x06failed\x18\x06 \x01(\x05R\x06failed\x12\x19\n" +
+	"\x06failed\x18\x06 \x01(\x05R\x06failed\x12*\n" +
+	"\x10completedIndexes\x18\a \x01(\tR\x10completedIndexes\x12g\n" +
+	"\x17uncountedTerminatedPods\x18\b \x01(\v2-.kubelab.api.batch.v1.UncountedTerminatedPodsR\x17uncountedTerminatedPods\x12\x19\n" +
 	"\x05ready\x18\t \x01(\x05H\x00R\x05ready\x88\x01\x01\x12%\n" +
 	"\vterminating\x18\v \x01(\x05H\x01R\vterminating\x88\x01\x01B\b\n" +
 	"\x06_readyB\x0e\n" +
-	"\f_terminating\"\x84\x02\n" +
+	"\f_terminating\"O\n" +
+	"\x17UncountedTerminatedPods\x12\x1c\n" +
+	"\tsucceeded\x18\x01 \x03(\tR\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x02 \x03(\tR\x06failed\"\x84\x02\n" +
 	"\fJobCondition\x12\x18\n" +
 	"\x04type\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04type\x12\x1c\n" +
 	"\x06status\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x06status\x12?\n" +
@@ -997,54 +1080,56 @@ func file_api_batch_v1_batch_proto_rawDescGZIP() []byte {
 	return file_api_batch_v1_batch_proto_rawDescData
 }
 
-var file_api_batch_v1_batch_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_api_batch_v1_batch_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_api_batch_v1_batch_proto_goTypes = []any{
-	(*Job)(nil),                 // 0: kubelab.api.batch.v1.Job
-	(*JobList)(nil),             // 1: kubelab.api.batch.v1.JobList
-	(*JobSpec)(nil),             // 2: kubelab.api.batch.v1.JobSpec
-	(*JobStatus)(nil),           // 3: kubelab.api.batch.v1.JobStatus
-	(*JobCondition)(nil),        // 4: kubelab.api.batch.v1.JobCondition
-	(*CronJob)(nil),             // 5: kubelab.api.batch.v1.CronJob
-	(*CronJobList)(nil),         // 6: kubelab.api.batch.v1.CronJobList
-	(*CronJobSpec)(nil),         // 7: kubelab.api.batch.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),     // 8: kubelab.api.batch.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),       // 9: kubelab.api.batch.v1.CronJobStatus
-	(*v1.ObjectMeta)(nil),       // 10: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),         // 11: kubelab.api.meta.v1.ListMeta
-	(*v1.LabelSelector)(nil),    // 12: kubelab.api.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil), // 13: kubelab.api.core.v1.PodTemplateSpec
-	(*v1.Time)(nil),             // 14: kubelab.api.meta.v1.Time
-	(*v11.ObjectReference)(nil), // 15: kubelab.api.core.v1.ObjectReference
+	(*Job)(nil),                     // 0: kubelab.api.batch.v1.Job
+	(*JobList)(nil),                 // 1: kubelab.api.batch.v1.JobList
+	(*JobSpec)(nil),                 // 2: kubelab.api.batch.v1.JobSpec
+	(*JobStatus)(nil),               // 3: kubelab.api.batch.v1.JobStatus
+	(*UncountedTerminatedPods)(nil), // 4: kubelab.api.batch.v1.UncountedTerminatedPods
+	(*JobCondition)(nil),            // 5: kubelab.api.batch.v1.JobCondition
+	(*CronJob)(nil),                 // 6: kubelab.api.batch.v1.CronJob
+	(*CronJobList)(nil),             // 7: kubelab.api.batch.v1.CronJobList
+	(*CronJobSpec)(nil),             // 8: kubelab.api.batch.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),         // 9: kubelab.api.batch.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),           // 10: kubelab.api.batch.v1.CronJobStatus
+	(*v1.ObjectMeta)(nil),           // 11: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),             // 12: kubelab.api.meta.v1.ListMeta
+	(*v1.LabelSelector)(nil),        // 13: kubelab.api.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil),     // 14: kubelab.api.core.v1.PodTemplateSpec
+	(*v1.Time)(nil),                 // 15: kubelab.api.meta.v1.Time
+	(*v11.ObjectReference)(nil),     // 16: kubelab.api.core.v1.ObjectReference
 }
 var file_api_batch_v1_batch_proto_depIdxs = []int32{
-	10, // 0: kubelab.api.batch.v1.Job.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	11, // 0: kubelab.api.batch.v1.Job.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	2,  // 1: kubelab.api.batch.v1.Job.spec:type_name -> kubelab.api.batch.v1.JobSpec
 	3,  // 2: kubelab.api.batch.v1.Job.status:type_name -> kubelab.api.batch.v1.JobStatus
-	11, // 3: kubelab.api.batch.v1.JobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	12, // 3: kubelab.api.batch.v1.JobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	0,  // 4: kubelab.api.batch.v1.JobList.items:type_name -> kubelab.api.batch.v1.Job
-	12, // 5: kubelab.api.batch.v1.JobSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	13, // 6: kubelab.api.batch.v1.JobSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
-	4,  // 7: kubelab.api.batch.v1.JobStatus.conditions:type_name -> kubelab.api.batch.v1.JobCondition
-	14, // 8: kubelab.api.batch.v1.JobStatus.startTime:type_name -> kubelab.api.meta.v1.Time
-	14, // 9: kubelab.api.batch.v1.JobStatus.completionTime:type_name -> kubelab.api.meta.v1.Time
-	14, // 10: kubelab.api.batch.v1.JobCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	14, // 11: kubelab.api.batch.v1.JobCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	10, // 12: kubelab.api.batch.v1.CronJob.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	7,  // 13: kubelab.api.batch.v1.CronJob.spec:type_name -> kubelab.api.batch.v1.CronJobSpec
-	9,  // 14: kubelab.api.batch.v1.CronJob.status:type_name -> kubelab.api.batch.v1.CronJobStatus
-	11, // 15: kubelab.api.batch.v1.CronJobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	5,  // 16: kubelab.api.batch.v1.CronJobList.items:type_name -> kubelab.api.batch.v1.CronJob
-	8,  // 17: kubelab.api.batch.v1.CronJobSpec.jobTemplate:type_name -> kubelab.api.batch.v1.JobTemplateSpec
-	10, // 18: kubelab.api.batch.v1.JobTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	2,  // 19: kubelab.api.batch.v1.JobTemplateSpec.spec:type_name -> kubelab.api.batch.v1.JobSpec
-	15, // 20: kubelab.api.batch.v1.CronJobStatus.active:type_name -> kubelab.api.core.v1.ObjectReference
-	14, // 21: kubelab.api.batch.v1.CronJobStatus.lastScheduleTime:type_name -> kubelab.api.meta.v1.Time
-	14, // 22: kubelab.api.batch.v1.CronJobStatus.lastSuccessfulTime:type_name -> kubelab.api.meta.v1.Time
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	13, // 5: kubelab.api.batch.v1.JobSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	14, // 6: kubelab.api.batch.v1.JobSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	5,  // 7: kubelab.api.batch.v1.JobStatus.conditions:type_name -> kubelab.api.batch.v1.JobCondition
+	15, // 8: kubelab.api.batch.v1.JobStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	15, // 9: kubelab.api.batch.v1.JobStatus.completionTime:type_name -> kubelab.api.meta.v1.Time
+	4,  // 10: kubelab.api.batch.v1.JobStatus.uncountedTerminatedPods:type_name -> kubelab.api.batch.v1.UncountedTerminatedPods
+	15, // 11: kubelab.api.batch.v1.JobCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	15, // 12: kubelab.api.batch.v1.JobCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	11, // 13: kubelab.api.batch.v1.CronJob.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	8,  // 14: kubelab.api.batch.v1.CronJob.spec:type_name -> kubelab.api.batch.v1.CronJobSpec
+	10, // 15: kubelab.api.batch.v1.CronJob.status:type_name -> kubelab.api.batch.v1.CronJobStatus
+	12, // 16: kubelab.api.batch.v1.CronJobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	6,  // 17: kubelab.api.batch.v1.CronJobList.items:type_name -> kubelab.api.batch.v1.CronJob
+	9,  // 18: kubelab.api.batch.v1.CronJobSpec.jobTemplate:type_name -> kubelab.api.batch.v1.JobTemplateSpec
+	11, // 19: kubelab.api.batch.v1.JobTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	2,  // 20: kubelab.api.batch.v1.JobTemplateSpec.spec:type_name -> kubelab.api.batch.v1.JobSpec
+	16, // 21: kubelab.api.batch.v1.CronJobStatus.active:type_name -> kubelab.api.core.v1.ObjectReference
+	15, // 22: kubelab.api.batch.v1.CronJobStatus.lastScheduleTime:type_name -> kubelab.api.meta.v1.Time
+	15, // 23: kubelab.api.batch.v1.CronJobStatus.lastSuccessfulTime:type_name -> kubelab.api.meta.v1.Time
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_api_batch_v1_batch_proto_init() }
@@ -1054,14 +1139,14 @@ func file_api_batch_v1_batch_proto_init() {
 	}
 	file_api_batch_v1_batch_proto_msgTypes[2].OneofWrappers = []any{}
 	file_api_batch_v1_batch_proto_msgTypes[3].OneofWrappers = []any{}
-	file_api_batch_v1_batch_proto_msgTypes[7].OneofWrappers = []any{}
+	file_api_batch_v1_batch_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_batch_v1_batch_proto_rawDesc), len(file_api_batch_v1_batch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
