@@ -210,14 +210,59 @@ func (a *Allocator) Allocate(ctx context.Context, obj, old runtime.Object) error
 		return claimed, nil
 	}
 	if corev1.NeedsClusterIP(svc) {
-		if err := a.initIPFamilies(svc); err != nil {
+		if err := a.initIPFamilies(svc, old); err != nil {
 			return err
 		}
 		if err := a.allocateClusterIP(svc, held, read); err != nil {
 			return err
 		}
 	}
-	return a.allocateNodePorts(svc, old, held, read)
+	if err := a.allocateNodePorts(svc, old, held, read); err != nil {
+		return err
+	}
+	return a.checkClaimCount(svc, held)
+}
+
+// MaxClaimOps is how many claims one write of a Service may take and release together:
+// etcd refuses a transaction of more than --max-txn-ops operations (128 by default, and
+// kubelab may run on an etcd it did not configure); the Service's own put or delete is one
+// of them, and each release is a nested transaction whose one compare must fit in what
+// the outer one leaves (etcd's checkTxnRequest), so 128-1-1. Only distinct values are
+// claims, so a ClusterIP service with any number of ports needs one; a node port service
+// with more node ports than this cannot be stored (upstream keeps node ports in one bitmap
+// key and has no such bound).
+const MaxClaimOps = 126
+
+// checkClaimCount refuses, with a 422 that says why, a service whose claims would not fit
+// in one etcd transaction: all of them for its create and its final delete, and what an
+// update takes plus what it releases.
+func (a *Allocator) checkClaimCount(svc *corev1.Service, held map[string]bool) error {
+	want := a.Claims(svc).Take
+	ops := len(want)
+	if len(held) > 0 {
+		ops = 0
+		kept := map[string]bool{}
+		for _, k := range want {
+			kept[k] = true
+			if !held[k] {
+				ops++
+			}
+		}
+		for k := range held {
+			if !kept[k] {
+				ops++
+			}
+		}
+	}
+	switch {
+	case len(want) > MaxClaimOps:
+		return invalid(svc, apierrors.Forbidden("spec.ports", fmt.Sprintf(
+			"%d node ports and cluster IPs: a service may hold at most %d, since each is an etcd key written in the service's own transaction, which etcd limits to 128 operations", len(want), MaxClaimOps)))
+	case ops > MaxClaimOps:
+		return invalid(svc, apierrors.Forbidden("spec.ports", fmt.Sprintf(
+			"%d node ports and cluster IPs taken and released: an update may change at most %d at once, since each is an operation in the service's own etcd transaction, which etcd limits to 128", ops, MaxClaimOps)))
+	}
+	return nil
 }
 
 func invalid(svc *corev1.Service, errs ...*apierrors.FieldError) error {
@@ -226,16 +271,21 @@ func invalid(svc *corev1.Service, errs ...*apierrors.FieldError) error {
 
 // initIPFamilies is upstream's initIPFamilyFields on a single-stack IPv4 cluster: policy
 // SingleStack and families [IPv4] unless set; a headless service without selector gets
-// RequireDualStack (as upstream, where it means "every family the cluster has").
+// RequireDualStack (as upstream, where it means "every family the cluster has"). An
+// update that leaves the policy out keeps the old one (a PUT of the original manifest, or
+// an apply that never named it, must not turn PreferDualStack into SingleStack); the
+// families follow from the cluster IPs the strategy kept.
 //
 // Every cluster IP beyond the families named gets its family inferred, and one of a family
 // this cluster has no range for is refused, as upstream: only the first is checked against
 // the range, so a second one kept would be claimed unchecked.
-func (a *Allocator) initIPFamilies(svc *corev1.Service) error {
+func (a *Allocator) initIPFamilies(svc *corev1.Service, old runtime.Object) error {
 	spec := svc.Spec
 	headlessNoSelector := spec.ClusterIP == corev1.ClusterIPNone && len(spec.Selector) == 0
 	if spec.IpFamilyPolicy == nil {
-		if headlessNoSelector {
+		if o, ok := old.(*corev1.Service); ok && o.GetSpec().IpFamilyPolicy != nil {
+			spec.IpFamilyPolicy = proto.String(o.GetSpec().GetIpFamilyPolicy())
+		} else if headlessNoSelector {
 			spec.IpFamilyPolicy = proto.String(corev1.IPFamilyPolicyRequireDualStack)
 		} else {
 			spec.IpFamilyPolicy = proto.String(corev1.IPFamilyPolicySingleStack)
@@ -402,11 +452,23 @@ func (a *Allocator) allocateNodePorts(svc *corev1.Service, old runtime.Object, h
 		return a.ports.Base + i, nil
 	}
 	// Requested ports first, so a chosen one never lands on a port asked for further on.
+	// On create, as upstream's initNodePorts, only ports sharing a port number (TCP and UDP
+	// 53) may share a node port: one asked for again by another port number is "already
+	// allocated", whatever the protocols. An update, as updateNodePorts, lets TCP and UDP
+	// share one; validation refuses the same node port twice for one protocol.
+	byNumber := map[int32]int32{} // node port → the service port number that holds it
 	for i, p := range spec.Ports {
-		if p.GetNodePort() != 0 {
-			if err := check(int(p.GetNodePort()), fmt.Sprintf("spec.ports[%d].nodePort", i)); err != nil {
-				return err
-			}
+		np := p.GetNodePort()
+		if np == 0 {
+			continue
+		}
+		path := fmt.Sprintf("spec.ports[%d].nodePort", i)
+		if port, ok := byNumber[np]; ok && old == nil && port != p.GetPort() {
+			return invalid(svc, apierrors.Invalid(path, int64(np), "provided port is already allocated"))
+		}
+		byNumber[np] = p.GetPort()
+		if err := check(int(np), path); err != nil {
+			return err
 		}
 	}
 	if need {
