@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -308,7 +309,10 @@ type udpPort struct {
 	clusterIP   string
 	externalIPs []string
 	nodePort    int32
-	endpoints   map[string]bool // endpoint IPs reachable from this node
+	// endpoints are the endpoints reachable from this node, by ip:port as upstream's
+	// endpoints map keys them: an endpoint whose port changed is one gone and one new,
+	// and flows still NATed to the old port must be cleared.
+	endpoints map[string]servicemap.Endpoint
 }
 
 func udpPorts(ports []servicemap.ServicePort) map[string]udpPort {
@@ -318,9 +322,9 @@ func udpPorts(ports []servicemap.ServicePort) map[string]udpPort {
 		if sp.Name.Protocol != corev1.ProtocolUDP {
 			continue
 		}
-		u := udpPort{clusterIP: sp.ClusterIP, externalIPs: sp.ExternalIPs, nodePort: sp.NodePort, endpoints: map[string]bool{}}
+		u := udpPort{clusterIP: sp.ClusterIP, externalIPs: sp.ExternalIPs, nodePort: sp.NodePort, endpoints: map[string]servicemap.Endpoint{}}
 		for _, e := range servicemap.Categorize(sp).AllReachable {
-			u.endpoints[e.IP] = true
+			u.endpoints[net.JoinHostPort(e.IP, strconv.Itoa(int(e.Port)))] = e
 		}
 		out[sp.Name.String()] = u
 	}
@@ -336,15 +340,17 @@ func (p *Proxier) clearStaleUDP(ctx context.Context, prev, cur map[string]udpPor
 	var filters []conntrack.Filter
 	for name, old := range prev {
 		now, still := cur[name]
-		for ep := range old.endpoints {
-			if still && now.endpoints[ep] {
+		for key, ep := range old.endpoints {
+			if _, kept := now.endpoints[key]; still && kept {
 				continue
 			}
+			// The conntrack tool matches the NAT target by address only: an endpoint that
+			// moved port clears its address's flows, as upstream's ClearEntriesForNAT.
 			for _, ip := range append([]string{old.clusterIP}, old.externalIPs...) {
-				filters = append(filters, conntrack.Filter{OrigDst: ip, DstNAT: ep})
+				filters = append(filters, conntrack.Filter{OrigDst: ip, DstNAT: ep.IP})
 			}
 			if old.nodePort != 0 {
-				filters = append(filters, conntrack.Filter{OrigPortDst: old.nodePort, DstNAT: ep})
+				filters = append(filters, conntrack.Filter{OrigPortDst: old.nodePort, DstNAT: ep.IP})
 			}
 		}
 	}
@@ -359,7 +365,12 @@ func (p *Proxier) clearStaleUDP(ctx context.Context, prev, cur map[string]udpPor
 			filters = append(filters, conntrack.Filter{OrigPortDst: now.nodePort})
 		}
 	}
+	done := map[conntrack.Filter]bool{}
 	for _, f := range filters {
+		if done[f] {
+			continue // two ports of one address went
+		}
+		done[f] = true
 		if err := p.cfg.Conntrack.ClearUDP(ctx, f); err != nil {
 			p.cfg.Log.Warn("clear stale conntrack entries", "filter", f.String(), "err", err)
 		} else {

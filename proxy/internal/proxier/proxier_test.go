@@ -200,6 +200,15 @@ func TestConntrackUDP(t *testing.T) {
 		t.Errorf("after an endpoint went: cleared %v, want %v", got, want)
 	}
 
+	// The endpoint keeps its address and moves port: flows NATed to the old port are stale.
+	dns = f.api.UpdateObject(proxytest.Slice("kube-system", "dns", "dns-1", []proxytest.SlicePort{{Name: "dns", Port: 5353, Protocol: "UDP"}},
+		proxytest.Endpoint{IP: "10.244.0.2", Node: "node-a"}))
+	f.sync(t)
+	want = []string{"udp dport=30053 nat-to=10.244.0.2", "udp dst=10.96.0.12 nat-to=10.244.0.2"}
+	if got := f.ct.take(); !slices.Equal(got, want) {
+		t.Errorf("after the endpoint's port changed: cleared %v, want %v", got, want)
+	}
+
 	f.api.DeleteObject(dns)
 	f.sync(t)
 	f.ct.take()
