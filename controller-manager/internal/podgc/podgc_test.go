@@ -243,6 +243,34 @@ func TestTerminatingPodsOnOutOfServiceNodes(t *testing.T) {
 	}
 }
 
+// TestOutOfServiceTakesTerminatingNotFinished: upstream 1.32's gcTerminating picks pods by
+// deletionTimestamp alone, whatever their phase: a finished pod nobody deleted stays (it is
+// gcTerminated's, beyond the threshold), a finished one being deleted goes without a status
+// patch, and a node whose Ready condition is Unknown or missing counts as not Ready.
+func TestOutOfServiceTakesTerminatingNotFinished(t *testing.T) {
+	f := newFixture(t, DefaultTerminatedPodGCThreshold)
+	unknown := node("unknown", true, TaintNodeOutOfService)
+	unknown.Status.Conditions[0].Status = "Unknown"
+	silent := node("silent", true, TaintNodeOutOfService)
+	silent.Status.Conditions = nil
+	f.put(node("down", false, TaintNodeOutOfService), unknown, silent,
+		pod("done", on("down"), phase(controller.PodSucceeded)),
+		pod("failed", on("down"), phase(controller.PodFailed)),
+		pod("done-deleting", on("down"), phase(controller.PodSucceeded), terminating()),
+		pod("on-unknown", on("unknown"), terminating()),
+		pod("on-silent", on("silent"), terminating()))
+	want := []string{"delete pods default/done-deleting", "delete pods default/on-silent", "delete pods default/on-unknown",
+		"patch pods default/on-silent/status", "patch pods default/on-unknown/status"}
+	got := f.gc()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("actions = %q, want %q", got, want)
+	}
+	if n := f.count("default", reasonOutOfService); n != 3 {
+		t.Errorf("pod_gc_collector_force_delete_pods_total{reason=out-of-service} = %v, want 3", n)
+	}
+}
+
 func TestUnscheduledTerminatingPods(t *testing.T) {
 	f := newFixture(t, DefaultTerminatedPodGCThreshold)
 	f.put(pod("stuck", terminating(), phase(controller.PodPending)), pod("waiting", phase(controller.PodPending)))
