@@ -133,7 +133,26 @@ func validateJobStatus(st *batchv1.JobStatus) apierrors.FieldErrors {
 	errs = append(errs, nonNegative(int64(st.GetSucceeded()), "status.succeeded")...)
 	errs = append(errs, nonNegative(int64(st.GetFailed()), "status.failed")...)
 	errs = append(errs, nonNegative(int64(st.GetReady()), "status.ready")...)
-	return append(errs, nonNegative(int64(st.GetTerminating()), "status.terminating")...)
+	errs = append(errs, nonNegative(int64(st.GetTerminating()), "status.terminating")...)
+	// A uid is listed once, in one list: the job controller counts each pod exactly once.
+	seen := map[string]bool{}
+	u := st.GetUncountedTerminatedPods()
+	for _, l := range []struct {
+		path string
+		uids []string
+	}{{"status.uncountedTerminatedPods.succeeded", u.GetSucceeded()}, {"status.uncountedTerminatedPods.failed", u.GetFailed()}} {
+		for i, uid := range l.uids {
+			switch p := index(l.path, i); {
+			case uid == "":
+				errs = append(errs, apierrors.Invalid(p, uid, "must not be empty"))
+			case seen[uid]:
+				errs = append(errs, apierrors.Duplicate(p, uid))
+			default:
+				seen[uid] = true
+			}
+		}
+	}
+	return errs
 }
 
 // ValidateJobUpdate checks an update of a Job: the new one must be valid, and what decides

@@ -65,6 +65,18 @@ func TestJob(t *testing.T) {
 		}, want{}},
 		{"negative status", func(j *batchv1.Job) { j.Status.Failed = -1 },
 			want{"status.failed", invalid, "must be greater than or equal to 0"}},
+		{"uncounted uids", func(j *batchv1.Job) {
+			j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Succeeded: []string{"a", "b"}, Failed: []string{"c"}}
+		}, want{}},
+		{"uncounted uid twice", func(j *batchv1.Job) {
+			j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Succeeded: []string{"a", "a"}}
+		}, want{"status.uncountedTerminatedPods.succeeded[1]", duplicate, `"a"`}},
+		{"uncounted uid in both lists", func(j *batchv1.Job) {
+			j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Succeeded: []string{"a"}, Failed: []string{"a"}}
+		}, want{"status.uncountedTerminatedPods.failed[0]", duplicate, `"a"`}},
+		{"uncounted uid empty", func(j *batchv1.Job) {
+			j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Failed: []string{""}}
+		}, want{"status.uncountedTerminatedPods.failed[0]", invalid, "must not be empty"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := newJob()

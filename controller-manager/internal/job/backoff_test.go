@@ -86,7 +86,8 @@ func TestFailedPodReplacedAfterBackoff(t *testing.T) {
 	f.put(finishedAt("a", "Failed", epoch))
 	f.now = epoch.Add(4 * time.Second)
 	f.sync()
-	f.expect([]string{updateStatus})
+	// Counted: recorded as uncounted, finalizer removed, then moved into failed.
+	f.expect([]string{"patch pods default/a", updateStatus, updateStatus})
 	if j := f.stored(); j.GetStatus().GetFailed() != 1 || j.GetStatus().GetActive() != 0 {
 		t.Errorf("status = %v", j.GetStatus())
 	}

@@ -1,19 +1,25 @@
 // Package job is the Job controller, after Kubernetes' pkg/controller/job: it runs a Job's
 // pods from its template, at most parallelism at once and no more than the completions still
 // missing, counts the pods that succeeded and failed, and finishes the job: Complete once
-// completions pods succeeded, Failed once more pods failed than backoffLimit allows or the
-// job outlived activeDeadlineSeconds. A suspended job's active pods are deleted.
+// completions pods succeeded (for an Indexed job: every index), Failed once more pods failed
+// than backoffLimit allows or the job outlived activeDeadlineSeconds. A suspended job's
+// active pods are deleted.
 //
 // As upstream since 1.31, a job that meets its success or failure criteria first gets the
 // SuccessCriteriaMet or FailureTarget condition, its remaining pods are deleted, and only
 // when none is left running does it get the terminal Complete or Failed condition.
 //
-// kubelab does not track pods with the batch.kubernetes.io/job-tracking finalizer
-// (uncountedTerminatedPods): the counts are of the finished pods the job still has, and
-// never go down, so a finished pod deleted by hand is not redone. Only NonIndexed
-// completion is run; podFailurePolicy and successPolicy are not implemented. A failed pod is
-// replaced after upstream's exponential delay (backoff.go). ttlSecondsAfterFinished is the
-// ttlafterfinished controller's, as upstream.
+// Every pod the controller creates carries the batch.kubernetes.io/job-tracking finalizer,
+// and a finished pod is counted in three steps, each surviving a restart of the controller:
+// its uid is written to status.uncountedTerminatedPods, its finalizer is removed, and the
+// uid moves into succeeded or failed. A pod without the finalizer is never counted again, so
+// a pod is counted exactly once even if it is deleted before the controller sees it end.
+// Pods the controller deletes because the job is suspended or its parallelism went down
+// lose the finalizer before the deletion and are not counted; a pod deleted by anyone else
+// before it succeeded counts as failed (upstream's default podReplacementPolicy,
+// TerminatingOrFailed). podFailurePolicy, successPolicy and backoffLimitPerIndex are not
+// implemented. A failed pod is replaced after upstream's exponential delay (backoff.go).
+// ttlSecondsAfterFinished is the ttlafterfinished controller's, as upstream.
 package job
 
 import (
@@ -65,6 +71,9 @@ type Config struct {
 	Now func() time.Time
 	// Queue defaults to a rate-limited work queue named "job".
 	Queue workqueue.Interface[string]
+	// OrphanQueue holds the keys of pods whose tracking finalizer no job sync will remove;
+	// it defaults to a rate-limited work queue named "job_orphan_pod".
+	OrphanQueue workqueue.Interface[string]
 	// PodFailureBackoff and MaxPodFailureBackoff bound the delay before a failed pod is
 	// replaced; zero is DefaultPodFailureBackoff and MaxPodFailureBackoff.
 	PodFailureBackoff, MaxPodFailureBackoff time.Duration
@@ -77,7 +86,9 @@ type Controller struct {
 	podLister    cache.Lister[*corev1.Pod]
 	synced       []func() bool
 	queue        workqueue.Interface[string]
+	orphans      workqueue.Interface[string]
 	expectations *controller.Expectations
+	finalizers   *finalizerExpectations
 	recorder     EventRecorder
 	log          *slog.Logger
 	now          func() time.Time
@@ -93,13 +104,14 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 		return nil, fmt.Errorf("job: queue metrics: %w", err)
 	}
 	return NewController(Config{
-		Queue:    workqueue.New(workqueue.Config[string]{Name: "job", Metrics: metrics.For("job")}),
-		Client:   cc.Client,
-		Job:      cc.Informers.Jobs().Informer(),
-		Pod:      cc.Informers.Pods().Informer(),
-		Recorder: cc.Recorder("job-controller"),
-		Log:      cc.Log,
-		Now:      cc.Now,
+		Queue:       workqueue.New(workqueue.Config[string]{Name: "job", Metrics: metrics.For("job")}),
+		OrphanQueue: workqueue.New(workqueue.Config[string]{Name: "job_orphan_pod", Metrics: metrics.For("job_orphan_pod")}),
+		Client:      cc.Client,
+		Job:         cc.Informers.Jobs().Informer(),
+		Pod:         cc.Informers.Pods().Informer(),
+		Recorder:    cc.Recorder("job-controller"),
+		Log:         cc.Log,
+		Now:         cc.Now,
 	})
 }
 
@@ -117,6 +129,9 @@ func NewController(cfg Config) (*Controller, error) {
 	if cfg.Queue == nil {
 		cfg.Queue = workqueue.NewNamed[string]("job")
 	}
+	if cfg.OrphanQueue == nil {
+		cfg.OrphanQueue = workqueue.NewNamed[string]("job_orphan_pod")
+	}
 	if cfg.PodFailureBackoff <= 0 {
 		cfg.PodFailureBackoff = DefaultPodFailureBackoff
 	}
@@ -129,7 +144,9 @@ func NewController(cfg Config) (*Controller, error) {
 		jobLister:    cache.NewLister[*batchv1.Job](cfg.Job.GetIndexer(), jobMapping),
 		podLister:    cache.NewLister[*corev1.Pod](cfg.Pod.GetIndexer(), controller.CoreMapping("Pod")),
 		queue:        cfg.Queue,
+		orphans:      cfg.OrphanQueue,
 		expectations: controller.NewExpectations(cfg.Now),
+		finalizers:   newFinalizerExpectations(),
 		recorder:     cfg.Recorder,
 		log:          cfg.Log,
 		now:          cfg.Now,
@@ -152,9 +169,16 @@ func NewController(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-// Run waits for the caches, then runs workers until ctx ends.
+// Run waits for the caches, then runs workers until ctx ends, and one worker that removes
+// the tracking finalizer from orphan pods.
 func (c *Controller) Run(ctx context.Context, workers int) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		controller.RunWhenSynced(ctx, c.synced, c.orphans, 1, c.log.With("queue", "job_orphan_pod"), c.syncOrphan)
+	}()
 	controller.RunWhenSynced(ctx, c.synced, c.queue, workers, c.log, c.sync)
+	<-done
 }
 
 // --- event handlers: they only enqueue ---
@@ -170,6 +194,11 @@ func (c *Controller) updateJob(oldObj, newObj runtime.Object) {
 		return
 	}
 	c.enqueue(newObj)
+	// A finished job has no sync left to remove its pods' finalizers: a backup for a
+	// finalizer the last sync could not remove.
+	if job, ok := newObj.(*batchv1.Job); ok && FinishedCondition(job.GetStatus()) != nil {
+		c.cleanupFinalizers(job)
+	}
 }
 
 func (c *Controller) deleteJob(obj any) {
@@ -181,17 +210,25 @@ func (c *Controller) deleteJob(obj any) {
 		c.expectations.Delete(key)
 		c.queue.Add(key)
 	}
+	if job, ok := o.(*batchv1.Job); ok {
+		c.cleanupFinalizers(job)
+	}
 }
 
 // ownerKey is the key of the job that controls pod, if that job is still in the cache with
-// the same uid.
+// the same uid and has not finished. Any other pod that still has the tracking finalizer
+// is queued as an orphan: no sync of a job will remove it.
 func (c *Controller) ownerKey(pod *corev1.Pod) (string, bool) {
 	ref := controller.GetControllerOf(pod)
 	if ref == nil || ref.GetKind() != Kind.Kind || ref.GetApiVersion() != Kind.APIVersion() {
+		if ref == nil {
+			c.enqueueOrphan(pod)
+		}
 		return "", false
 	}
-	job, err := c.jobLister.Namespace(pod.GetMetadata().GetNamespace()).Get(ref.GetName())
-	if err != nil || job.GetMetadata().GetUid() != ref.GetUid() {
+	job := controller.ResolveControllerRef(c.jobLister, Kind, pod.GetMetadata().GetNamespace(), ref)
+	if job == nil || FinishedCondition(job.GetStatus()) != nil {
+		c.enqueueOrphan(pod)
 		return "", false
 	}
 	key, err := controller.KeyFunc(job)
@@ -205,7 +242,7 @@ func (c *Controller) addPod(obj runtime.Object) {
 	}
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
 		// A restarted controller may first see a pod already being deleted.
-		c.deletePod(pod)
+		c.podGone(pod, false)
 		return
 	}
 	if key, ok := c.ownerKey(pod); ok {
@@ -225,11 +262,15 @@ func (c *Controller) updatePod(oldObj, newObj runtime.Object) {
 		return
 	}
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
-		c.deletePod(pod)
+		c.podGone(pod, false)
 		return
 	}
-	// A phase change is the news a job waits for: a pod succeeded or failed.
+	// A phase change is the news a job waits for: a pod succeeded or failed. A finalizer
+	// gone is the removal the controller expects.
 	if key, ok := c.ownerKey(pod); ok {
+		if !hasTrackingFinalizer(pod) {
+			c.finalizers.observed(key, pod.GetMetadata().GetUid())
+		}
 		c.queue.Add(key)
 	}
 }
@@ -239,16 +280,23 @@ func (c *Controller) deletePod(obj any) {
 	if !ok {
 		return
 	}
-	pod, ok := o.(*corev1.Pod)
-	if !ok {
-		return
+	if pod, ok := o.(*corev1.Pod); ok {
+		c.podGone(pod, true)
 	}
+}
+
+// podGone handles a pod being deleted (final: removed from the store, else given a
+// deletionTimestamp): the deletion its job expected, and the end of its finalizer.
+func (c *Controller) podGone(pod *corev1.Pod, final bool) {
 	key, ok := c.ownerKey(pod)
 	if !ok {
 		return
 	}
 	if podKey, err := controller.KeyFunc(pod); err == nil {
 		c.expectations.DeletionObserved(key, podKey)
+	}
+	if final || !hasTrackingFinalizer(pod) {
+		c.finalizers.observed(key, pod.GetMetadata().GetUid())
 	}
 	c.queue.Add(key)
 }

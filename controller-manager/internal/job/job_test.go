@@ -115,11 +115,12 @@ func newJob(completions, parallelism, backoffLimit int32) *batchv1.Job {
 	}
 }
 
-// pod is a pod of newJob's in phase.
+// pod is a pod of newJob's in phase, with the tracking finalizer the controller gives it.
 func pod(name, phase string) *corev1.Pod {
 	j := newJob(1, 1, 0)
 	p := controller.PodFromTemplate(j.Spec.Template, j, controller.NewControllerRef(j, Kind))
 	p.Metadata.Name, p.Metadata.Uid, p.Metadata.GenerateName = name, "uid-"+name, ""
+	p.Metadata.Finalizers = []string{batchv1.JobTrackingFinalizer}
 	p.Status = &corev1.PodStatus{Phase: phase}
 	return p
 }
@@ -160,7 +161,7 @@ func TestParallelismBoundsActivePods(t *testing.T) {
 	f.put(pod("c", "Running"))
 	f.c.expectations.Delete("default/pi")
 	f.sync()
-	f.expect([]string{createPod, updateStatus}, "Normal SuccessfulCreate Created pod: pi-00003")
+	f.expect([]string{createPod, "patch pods default/a", "patch pods default/b", updateStatus, updateStatus}, "Normal SuccessfulCreate Created pod: pi-00003")
 	if st := f.stored().GetStatus(); st.GetSucceeded() != 2 || st.GetActive() != 2 {
 		t.Errorf("status = %v", st)
 	}
@@ -173,7 +174,7 @@ func TestCompletionsCompleteTheJob(t *testing.T) {
 	f.put(pod("b", "Running"))
 	f.sync()
 	// One running, one to go: nothing to create while it runs.
-	f.expect([]string{updateStatus})
+	f.expect([]string{"patch pods default/a", updateStatus, updateStatus})
 	if st := f.stored().GetStatus(); st.GetSucceeded() != 1 || st.GetActive() != 1 || len(st.GetConditions()) != 0 {
 		t.Errorf("status = %v", st)
 	}
@@ -182,7 +183,7 @@ func TestCompletionsCompleteTheJob(t *testing.T) {
 	f.now = epoch.Add(7 * time.Second)
 	f.put(pod("b", "Succeeded"))
 	f.sync()
-	f.expect([]string{updateStatus}, "Normal Completed Job completed")
+	f.expect([]string{"patch pods default/b", updateStatus, updateStatus}, "Normal Completed Job completed")
 	j := f.stored()
 	if got, want := conditions(j), []string{"SuccessCriteriaMet=True CompletionsReached", "Complete=True CompletionsReached"}; !slices.Equal(got, want) {
 		t.Errorf("conditions = %q, want %q", got, want)
@@ -206,19 +207,21 @@ func TestBackoffLimitFailsTheJob(t *testing.T) {
 	f.put(pod("b", "Running"))
 	f.sync()
 	// One failure is within backoffLimit 1: the failed pod is replaced.
-	f.expect([]string{createPod, updateStatus}, "Normal SuccessfulCreate Created pod: pi-00001")
+	f.expect([]string{createPod, "patch pods default/a", updateStatus, updateStatus}, "Normal SuccessfulCreate Created pod: pi-00001")
 
 	f.c.expectations.Delete("default/pi")
 	f.put(f.stored())
 	f.put(pod("c", "Failed"))
 	f.sync()
-	// Two failures: FailureTarget, and the running pod goes; Failed waits for it to end.
-	f.expect([]string{"delete pods default/b", updateStatus}, "Normal SuccessfulDelete Deleted pod: b")
+	// Two failures: FailureTarget, and the running pod goes, keeping its finalizer until
+	// it is counted: when a job fails, its pods that did not succeed count as failed, as
+	// upstream. Failed waits for the pod to end.
+	f.expect([]string{"delete pods default/b", "patch pods default/b", "patch pods default/c", updateStatus, updateStatus}, "Normal SuccessfulDelete Deleted pod: b")
 	j := f.stored()
 	if got, want := conditions(j), []string{"FailureTarget=True BackoffLimitExceeded"}; !slices.Equal(got, want) {
 		t.Errorf("conditions = %q, want %q", got, want)
 	}
-	if j.GetStatus().GetFailed() != 2 || j.GetStatus().GetTerminating() != 1 || j.GetStatus().GetActive() != 0 {
+	if j.GetStatus().GetFailed() != 3 || j.GetStatus().GetTerminating() != 1 || j.GetStatus().GetActive() != 0 {
 		t.Errorf("status = %v", j.GetStatus())
 	}
 
@@ -252,7 +255,7 @@ func TestActiveDeadlineFailsTheJob(t *testing.T) {
 	f.put(f.stored())
 	f.now = epoch.Add(60 * time.Second)
 	f.sync()
-	f.expect([]string{"delete pods default/a", updateStatus}, "Normal SuccessfulDelete Deleted pod: a")
+	f.expect([]string{"delete pods default/a", "patch pods default/a", updateStatus, updateStatus}, "Normal SuccessfulDelete Deleted pod: a")
 	f.c.expectations.Delete("default/pi")
 	f.put(f.stored())
 	f.put(pod("a", "Failed")) // the kubelet killed it
@@ -271,7 +274,8 @@ func TestSuspendDeletesActivePods(t *testing.T) {
 	f.put(pod("a", "Running"))
 	f.put(pod("b", "Pending"))
 	f.sync()
-	f.expect([]string{"delete pods default/a", "delete pods default/b", updateStatus},
+	// Their finalizers go first: pods deleted for a suspension did not fail.
+	f.expect([]string{"delete pods default/a", "delete pods default/b", "patch pods default/a", "patch pods default/b", updateStatus},
 		"Normal Suspended Job suspended", "Normal SuccessfulDelete Deleted pod: a", "Normal SuccessfulDelete Deleted pod: b")
 	if got, want := conditions(f.stored()), []string{"Suspended=True JobSuspended"}; !slices.Equal(got, want) {
 		t.Errorf("conditions = %q, want %q", got, want)
@@ -305,7 +309,8 @@ func TestSuspendDeletesActivePods(t *testing.T) {
 func TestRestartCreatesNoDuplicates(t *testing.T) {
 	f := newFixture(t)
 	j := newJob(3, 2, 6)
-	j.Status = &batchv1.JobStatus{StartTime: controller.NewTime(epoch), Active: 2, Ready: proto.Int32(0), Terminating: proto.Int32(0)}
+	j.Status = &batchv1.JobStatus{StartTime: controller.NewTime(epoch), Active: 2, Ready: proto.Int32(0), Terminating: proto.Int32(0),
+		UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{}}
 	f.put(j)
 	f.put(pod("a", "Running"))
 	f.put(pod("b", "Pending"))

@@ -7,7 +7,6 @@ import (
 
 	"kubelab.io/controller-manager/internal/controller"
 	batchv1 "kubelab.io/proto/api/batch/v1"
-	corev1 "kubelab.io/proto/api/core/v1"
 )
 
 // Condition reasons and messages, as Kubernetes' job controller words them.
@@ -21,38 +20,6 @@ const (
 	msgDeadlineExceeded     = "Job was active longer than specified deadline"
 	msgCompletionsReached   = "Reached expected number of succeeded pods"
 )
-
-// podCounts is what a job's pods say, sorted by what the controller does with them.
-type podCounts struct {
-	// active are running or pending and not being deleted: the ones parallelism bounds.
-	active []*corev1.Pod
-	// ready counts the active pods that are Ready.
-	ready int32
-	// terminating are being deleted and have not ended: a finishing job waits for them.
-	terminating int32
-	// succeeded and failed count the pods that ended so.
-	succeeded, failed int32
-}
-
-func countPods(pods []*corev1.Pod) podCounts {
-	var c podCounts
-	for _, p := range pods {
-		switch {
-		case p.GetStatus().GetPhase() == controller.PodSucceeded:
-			c.succeeded++
-		case p.GetStatus().GetPhase() == controller.PodFailed:
-			c.failed++
-		case p.GetMetadata().GetDeletionTimestamp() != nil:
-			c.terminating++
-		default:
-			c.active = append(c.active, p)
-			if controller.IsPodReady(p) {
-				c.ready++
-			}
-		}
-	}
-	return c
-}
 
 // wantActive is how many pods should run: parallelism, but never more than the completions
 // still missing. A work queue job (no completions) starts no pod once one has succeeded: the
@@ -69,12 +36,13 @@ func wantActive(spec *batchv1.JobSpec, active, succeeded int32) int32 {
 }
 
 // successCriteriaMet reports whether the job has done its work: completions pods succeeded,
-// or, for a work queue, one did and none still runs.
+// or, for a work queue, one did; in both cases with none still running (the sync that sees
+// the last completion deletes the pods still running first).
 func successCriteriaMet(spec *batchv1.JobSpec, active, succeeded int32) bool {
 	if spec.Completions == nil {
 		return succeeded > 0 && active == 0
 	}
-	return succeeded >= spec.GetCompletions()
+	return succeeded >= spec.GetCompletions() && active == 0
 }
 
 // pastActiveDeadline reports whether the job has been active longer than

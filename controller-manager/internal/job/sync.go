@@ -13,11 +13,30 @@ import (
 	"kubelab.io/controller-manager/internal/controller"
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
-	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
 )
+
+// syncCtx is what one sync of a job knows, as upstream's syncJobCtx.
+type syncCtx struct {
+	key string
+	job *batchv1.Job
+	// status is the status being built; job.Status is what the apiserver last stored.
+	status *batchv1.JobStatus
+	pods   []*corev1.Pod
+	// expectedRm are the pods whose finalizer this controller removed and the cache still
+	// shows: already counted.
+	expectedRm map[string]bool
+	// uncountedSucceeded and uncountedFailed are status.uncountedTerminatedPods as sets.
+	uncountedSucceeded, uncountedFailed map[string]bool
+	// target is the SuccessCriteriaMet or FailureTarget condition the job has met, or nil.
+	target *batchv1.JobCondition
+	// finishing is set once target is met and no pod is left to delete: every pod's
+	// finalizer may then go, and those not succeeded count as failed if the job failed.
+	finishing   bool
+	terminating int32
+}
 
 // sync brings the job key one step closer to done and writes what it saw in the status
 // subresource. It is level-based: everything is read again from the caches. It returns nil
@@ -31,12 +50,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	job, err := c.jobLister.Namespace(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		c.expectations.Delete(key)
+		c.finalizers.delete(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if FinishedCondition(job.GetStatus()) != nil || job.GetMetadata().GetDeletionTimestamp() != nil {
+	if FinishedCondition(job.GetStatus()) != nil {
+		// Its pods' finalizers went before the condition was written; the orphan queue
+		// takes any left over.
 		return nil
 	}
 	selector, err := labels.FromLabelSelector(job.GetSpec().GetSelector())
@@ -67,62 +89,283 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if status == nil {
 		status = &batchv1.JobStatus{}
 	}
-	counts := countPods(pods)
-	// Never below what was reported: a finished pod deleted since must not be redone.
-	status.Succeeded = max(status.GetSucceeded(), counts.succeeded)
-	status.Failed = max(status.GetFailed(), counts.failed)
+	if status.UncountedTerminatedPods == nil {
+		status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
+	}
+	sc := &syncCtx{
+		key: key, job: job, status: status, pods: pods,
+		expectedRm:         c.finalizers.get(key),
+		uncountedSucceeded: toSet(status.UncountedTerminatedPods.GetSucceeded()),
+		uncountedFailed:    toSet(status.UncountedTerminatedPods.GetFailed()),
+		terminating:        countTerminating(pods),
+	}
+	active := controller.FilterActivePods(pods)
+	newSucceeded, newFailed := sc.newFinishedPods()
+	succeeded := status.GetSucceeded() + int32(len(newSucceeded)+len(sc.uncountedSucceeded))
+	failed := status.GetFailed() + int32(len(newFailed)+len(sc.uncountedFailed))
 	suspended := job.GetSpec().GetSuspend()
 	if status.StartTime == nil && !suspended {
 		status.StartTime = controller.NewTime(now)
 	}
 
-	c.judge(job, status, int32(len(counts.active)), now)
+	spec := job.GetSpec()
+	switch past, _ := pastActiveDeadline(&batchv1.Job{Spec: spec, Status: status}, now); {
+	case conditionTrue(status, batchv1.JobSuccessCriteriaMet):
+		sc.target = findCondition(status, batchv1.JobSuccessCriteriaMet)
+	case conditionTrue(status, batchv1.JobFailureTarget):
+		sc.target = findCondition(status, batchv1.JobFailureTarget)
+	// Failure is judged first, as upstream: a job past its deadline fails even if its
+	// last pods succeed.
+	case failed > spec.GetBackoffLimit():
+		sc.target = c.meet(job, status, batchv1.JobFailureTarget, batchv1.JobReasonBackoffLimitExceeded, msgBackoffLimitExceeded, succeeded, failed, now)
+	case past && !suspended:
+		sc.target = c.meet(job, status, batchv1.JobFailureTarget, batchv1.JobReasonDeadlineExceeded, msgDeadlineExceeded, succeeded, failed, now)
+	}
+
 	var manageErr error
-	active, created := counts.active, 0
-	switch {
-	case conditionTrue(status, batchv1.JobFailureTarget) || conditionTrue(status, batchv1.JobSuccessCriteriaMet) || suspended:
-		// A job that is done or suspended runs nothing: whatever still runs goes.
+	if sc.target != nil {
+		// A job that is done runs nothing: whatever still runs goes, keeping its finalizer
+		// so a failed job counts it as failed.
+		deleted := 0
 		if satisfied && len(active) > 0 {
-			manageErr = c.deletePods(ctx, key, job, active)
-			counts.terminating += int32(len(active))
-			active = nil
+			deleted, manageErr = c.deletePods(ctx, key, job, active, false)
+			sc.terminating += int32(deleted)
 		}
-	case satisfied:
-		want := wantActive(job.GetSpec(), int32(len(active)), status.Succeeded)
-		switch diff := int(want) - len(active); {
-		case diff > 0:
-			if wait := failureBackoff(pods, c.backoff, c.maxBackoff, now); wait > 0 {
-				// Failed pods are replaced only once the delay has passed; the sync then
-				// comes from the queue, not from a pod event.
-				c.log.Info("delaying pod creation after failures", "namespace", ns, "name", name, "delay", wait)
-				c.queue.AddAfter(key, wait)
-				break
-			}
-			created, manageErr = c.createPods(ctx, key, job, diff)
-		case diff < 0:
-			// parallelism went down: the newest pods, which did least, go first.
-			victims := append([]*corev1.Pod(nil), active...)
-			controller.SortForDeletion(victims)
-			manageErr = c.deletePods(ctx, key, job, victims[:-diff])
-			active = victims[-diff:]
-			counts.terminating += int32(-diff)
+		// Until every pod is deleted and seen, some may yet be counted: hold on.
+		sc.finishing = satisfied && deleted == len(active)
+		active = nil
+	} else {
+		manageCalled := false
+		if satisfied && job.GetMetadata().GetDeletionTimestamp() == nil {
+			active, manageErr = c.manage(ctx, sc, active, succeeded, now)
+			manageCalled = true
+		}
+		if successCriteriaMet(spec, int32(len(active)), succeeded) {
+			sc.target = c.meet(job, status, batchv1.JobSuccessCriteriaMet, batchv1.JobReasonCompletionsReached, msgCompletionsReached, succeeded, failed, now)
+			sc.finishing = true
+		} else if manageCalled {
+			c.suspendCondition(job, status, suspended, now)
 		}
 	}
-	c.suspendCondition(job, status, suspended, now)
-	// The pods just created count as active, as upstream reports them.
-	c.finish(job, status, int32(len(active)+created)+counts.terminating, now)
-	status.Active = int32(len(active) + created)
+	status.Active = int32(len(active))
 	status.Ready = proto.Int32(readyOf(active))
-	status.Terminating = proto.Int32(counts.terminating)
+	status.Terminating = proto.Int32(sc.terminating)
 
-	if err := c.updateStatus(ctx, job, status); err != nil {
+	if err := c.trackStatus(ctx, sc); err != nil {
 		return errors.Join(manageErr, err)
 	}
-	if past, left := pastActiveDeadline(&batchv1.Job{Spec: job.GetSpec(), Status: status}, now); !past && left > 0 && FinishedCondition(status) == nil {
+	if past, left := pastActiveDeadline(&batchv1.Job{Spec: spec, Status: status}, now); !past && left > 0 && sc.target == nil && !suspended {
 		// Wake up when the deadline passes, not at the next pod event.
 		c.queue.AddAfter(key, left)
 	}
 	return manageErr
+}
+
+// meet sets the interim condition t (SuccessCriteriaMet or FailureTarget) on st and
+// returns it.
+func (c *Controller) meet(job *batchv1.Job, st *batchv1.JobStatus, t, reason, message string, succeeded, failed int32, now time.Time) *batchv1.JobCondition {
+	setCondition(st, t, controller.ConditionTrue, reason, message, now)
+	c.log.Info("job met its criteria", "namespace", job.GetMetadata().GetNamespace(), "name", job.GetMetadata().GetName(),
+		"condition", t, "succeeded", succeeded, "failed", failed)
+	return findCondition(st, t)
+}
+
+// manage creates and deletes pods so that the right number runs, and returns the active
+// pods left. Pods it deletes (suspend, parallelism lowered) lose their tracking finalizer
+// first, as upstream's deleteJobPods: they did not fail and are never counted.
+func (c *Controller) manage(ctx context.Context, sc *syncCtx, active []*corev1.Pod, succeeded int32, now time.Time) ([]*corev1.Pod, error) {
+	job := sc.job
+	if job.GetSpec().GetSuspend() {
+		if len(active) == 0 {
+			return nil, nil
+		}
+		deleted, err := c.deletePods(ctx, sc.key, job, active, true)
+		sc.terminating += int32(deleted)
+		return nil, err
+	}
+	want := wantActive(job.GetSpec(), int32(len(active)), succeeded)
+	if diff := int(want) - len(active); diff < 0 {
+		// parallelism went down: the newest pods, which did least, go first.
+		victims := append([]*corev1.Pod(nil), active...)
+		controller.SortForDeletion(victims)
+		deleted, err := c.deletePods(ctx, sc.key, job, victims[:-diff], true)
+		sc.terminating += int32(deleted)
+		return victims[-diff:], err
+	} else if diff > 0 {
+		if wait := failureBackoff(sc.pods, c.backoff, c.maxBackoff, now); wait > 0 {
+			// Failed pods are replaced only once the delay has passed; the sync then
+			// comes from the queue, not from a pod event.
+			c.log.Info("delaying pod creation after failures", "namespace", job.GetMetadata().GetNamespace(), "name", job.GetMetadata().GetName(), "delay", wait)
+			c.queue.AddAfter(sc.key, wait)
+			return active, nil
+		}
+		created, err := c.createPods(ctx, sc.key, job, diff)
+		return append(active, created...), err
+	}
+	return active, nil
+}
+
+// newFinishedPods are the pods that ended and are not counted yet: they still have the
+// finalizer, are not in uncountedTerminatedPods, and their finalizer removal is not pending.
+func (sc *syncCtx) newFinishedPods() (succeeded, failed []*corev1.Pod) {
+	for _, p := range sc.pods {
+		uid := p.GetMetadata().GetUid()
+		if !hasTrackingFinalizer(p) || sc.expectedRm[uid] || sc.uncountedSucceeded[uid] || sc.uncountedFailed[uid] {
+			continue
+		}
+		switch {
+		case p.GetStatus().GetPhase() == controller.PodSucceeded:
+			succeeded = append(succeeded, p)
+		case isPodFailed(p):
+			failed = append(failed, p)
+		}
+	}
+	return succeeded, failed
+}
+
+// isPodFailed is upstream's for a job without podFailurePolicy and with the default
+// podReplacementPolicy (TerminatingOrFailed): a pod failed when its phase says so, or when
+// it is being deleted before it succeeded — an orphaned or evicted pod may never reach
+// phase Failed.
+func isPodFailed(p *corev1.Pod) bool {
+	if p.GetStatus().GetPhase() == controller.PodFailed {
+		return true
+	}
+	return p.GetMetadata().GetDeletionTimestamp() != nil && p.GetStatus().GetPhase() != controller.PodSucceeded
+}
+
+// trackStatus counts finished pods exactly once, as upstream's
+// trackJobStatusAndRemoveFinalizers, in steps each of which a restart may follow:
+//
+//  1. the uids of newly finished pods are added to status.uncountedTerminatedPods (and the
+//     interim condition, if any), and the status is written;
+//  2. their tracking finalizers are removed;
+//  3. the uids whose pods no longer have the finalizer move from uncountedTerminatedPods
+//     into succeeded and failed; once nothing is uncounted and nothing terminates, the
+//     terminal condition is added; the status is written again.
+//
+// A restart after 1 finds the uids recorded and does not add them twice; after 2 it finds
+// the finalizers gone and does step 3. A pod is never counted without first being recorded.
+func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx) error {
+	st := sc.status
+	withFinalizer := map[string]bool{}
+	for _, p := range sc.pods {
+		if uid := p.GetMetadata().GetUid(); hasTrackingFinalizer(p) && !sc.expectedRm[uid] {
+			withFinalizer[uid] = true
+		}
+	}
+	// Uids recorded by an earlier sync whose finalizer is gone since are counted now.
+	countUncounted(st, withFinalizer)
+
+	failedJob := sc.finishing && sc.target.GetType() == batchv1.JobFailureTarget
+	var rm []*corev1.Pod
+	for _, p := range sc.pods {
+		uid := p.GetMetadata().GetUid()
+		if !hasTrackingFinalizer(p) || sc.expectedRm[uid] {
+			continue // counted by an earlier sync
+		}
+		failed := isPodFailed(p)
+		succeeded := p.GetStatus().GetPhase() == controller.PodSucceeded
+		// The finalizer of a pod still running stays until the job is done with it.
+		if !succeeded && !failed && !sc.finishing && sc.job.GetMetadata().GetDeletionTimestamp() == nil {
+			continue
+		}
+		rm = append(rm, p)
+		u := st.UncountedTerminatedPods
+		switch {
+		case succeeded && !sc.uncountedFailed[uid]:
+			if !sc.uncountedSucceeded[uid] {
+				u.Succeeded = append(u.Succeeded, uid)
+			}
+		case failed || failedJob:
+			// When the job failed, every pod that did not succeed counts as failed.
+			if !sc.uncountedFailed[uid] {
+				u.Failed = append(u.Failed, uid)
+			}
+		}
+	}
+
+	job := sc.job
+	// What the finalizers' removal loses must be stored first: the uids, and the interim
+	// condition that says why running pods were deleted.
+	if len(rm) > 0 && !statusEqual(job.GetStatus(), st) {
+		written, err := c.writeStatus(ctx, job, st)
+		if err != nil {
+			return fmt.Errorf("adding uncounted pods to status: %w", err)
+		}
+		job = written
+	}
+	var rmErr error
+	if len(rm) > 0 {
+		var done []bool
+		done, rmErr = c.removeTrackingFinalizers(ctx, sc.key, rm)
+		for i, p := range rm {
+			if done[i] {
+				delete(withFinalizer, p.GetMetadata().GetUid())
+			}
+		}
+	}
+	countUncounted(st, withFinalizer)
+	finished := rmErr == nil && c.enactFinished(sc)
+	if !statusEqual(job.GetStatus(), st) {
+		if _, err := c.writeStatus(ctx, job, st); err != nil {
+			return errors.Join(rmErr, fmt.Errorf("removing uncounted pods from status: %w", err))
+		}
+	}
+	if finished {
+		c.recordFinished(sc.job, st)
+	}
+	return rmErr
+}
+
+// countUncounted moves the uids of uncountedTerminatedPods whose pod no longer has the
+// tracking finalizer (removed, or the pod is gone) into succeeded and failed.
+func countUncounted(st *batchv1.JobStatus, withFinalizer map[string]bool) {
+	u := st.UncountedTerminatedPods
+	keep := func(uids []string) []string {
+		var out []string
+		for _, uid := range uids {
+			if withFinalizer[uid] {
+				out = append(out, uid)
+			}
+		}
+		return out
+	}
+	s, f := keep(u.GetSucceeded()), keep(u.GetFailed())
+	st.Succeeded += int32(len(u.GetSucceeded()) - len(s))
+	st.Failed += int32(len(u.GetFailed()) - len(f))
+	u.Succeeded, u.Failed = s, f
+}
+
+// enactFinished adds the terminal condition once the job met its criteria, every pod is
+// counted and none still terminates, and reports whether it did.
+func (c *Controller) enactFinished(sc *syncCtx) bool {
+	st := sc.status
+	if !sc.finishing || sc.target == nil {
+		return false
+	}
+	if u := st.GetUncountedTerminatedPods(); len(u.GetSucceeded())+len(u.GetFailed()) > 0 || sc.terminating > 0 {
+		return false
+	}
+	now := c.now()
+	if sc.target.GetType() == batchv1.JobFailureTarget {
+		setCondition(st, batchv1.JobFailed, controller.ConditionTrue, sc.target.GetReason(), sc.target.GetMessage(), now)
+		return true
+	}
+	setCondition(st, batchv1.JobComplete, controller.ConditionTrue, sc.target.GetReason(), sc.target.GetMessage(), now)
+	st.CompletionTime = controller.NewTime(now)
+	return true
+}
+
+// recordFinished records the event Kubernetes records when a job finishes.
+func (c *Controller) recordFinished(job *batchv1.Job, st *batchv1.JobStatus) {
+	if conditionTrue(st, batchv1.JobComplete) {
+		c.recorder.Eventf(job, "Normal", Completed, "Job completed")
+		return
+	}
+	if f := findCondition(st, batchv1.JobFailed); f != nil {
+		c.recorder.Eventf(job, "Warning", f.GetReason(), "%s", f.GetMessage())
+	}
 }
 
 func readyOf(pods []*corev1.Pod) int32 {
@@ -135,43 +378,24 @@ func readyOf(pods []*corev1.Pod) int32 {
 	return n
 }
 
-// judge adds SuccessCriteriaMet or FailureTarget once the job has met its criteria. Failure
-// is judged first, as upstream: a job past its deadline fails even if its last pods succeed.
-func (c *Controller) judge(job *batchv1.Job, st *batchv1.JobStatus, active int32, now time.Time) {
-	if conditionTrue(st, batchv1.JobFailureTarget) || conditionTrue(st, batchv1.JobSuccessCriteriaMet) {
-		return
+// countTerminating counts the pods being deleted that have not ended: a finishing job
+// waits for them.
+func countTerminating(pods []*corev1.Pod) int32 {
+	var n int32
+	for _, p := range pods {
+		if p.GetMetadata().GetDeletionTimestamp() != nil && !controller.IsPodTerminal(p) {
+			n++
+		}
 	}
-	spec := job.GetSpec()
-	switch past, _ := pastActiveDeadline(&batchv1.Job{Spec: spec, Status: st}, now); {
-	case st.GetFailed() > spec.GetBackoffLimit():
-		setCondition(st, batchv1.JobFailureTarget, controller.ConditionTrue, batchv1.JobReasonBackoffLimitExceeded, msgBackoffLimitExceeded, now)
-	case past && !spec.GetSuspend():
-		setCondition(st, batchv1.JobFailureTarget, controller.ConditionTrue, batchv1.JobReasonDeadlineExceeded, msgDeadlineExceeded, now)
-	case successCriteriaMet(spec, active, st.GetSucceeded()):
-		setCondition(st, batchv1.JobSuccessCriteriaMet, controller.ConditionTrue, batchv1.JobReasonCompletionsReached, msgCompletionsReached, now)
-	default:
-		return
-	}
-	c.log.Info("job met its criteria", "namespace", job.GetMetadata().GetNamespace(), "name", job.GetMetadata().GetName(),
-		"condition", st.GetConditions()[len(st.GetConditions())-1].GetType(), "succeeded", st.GetSucceeded(), "failed", st.GetFailed())
+	return n
 }
 
-// finish adds the terminal condition once the criteria are met and no pod of the job still
-// runs, with the event Kubernetes records.
-func (c *Controller) finish(job *batchv1.Job, st *batchv1.JobStatus, running int32, now time.Time) {
-	if running > 0 {
-		return
+func toSet(uids []string) map[string]bool {
+	s := make(map[string]bool, len(uids))
+	for _, u := range uids {
+		s[u] = true
 	}
-	if ft := findCondition(st, batchv1.JobFailureTarget); ft != nil && ft.GetStatus() == controller.ConditionTrue {
-		setCondition(st, batchv1.JobFailed, controller.ConditionTrue, ft.GetReason(), ft.GetMessage(), now)
-		c.recorder.Eventf(job, "Warning", ft.GetReason(), "%s", ft.GetMessage())
-		return
-	}
-	if sc := findCondition(st, batchv1.JobSuccessCriteriaMet); sc != nil && sc.GetStatus() == controller.ConditionTrue {
-		setCondition(st, batchv1.JobComplete, controller.ConditionTrue, sc.GetReason(), sc.GetMessage(), now)
-		st.CompletionTime = controller.NewTime(now)
-		c.recorder.Eventf(job, "Normal", Completed, "Job completed")
-	}
+	return s
 }
 
 // suspendCondition keeps the Suspended condition in step with spec.suspend. A resumed job's
@@ -192,17 +416,24 @@ func (c *Controller) suspendCondition(job *batchv1.Job, st *batchv1.JobStatus, s
 	}
 }
 
-// createPods creates n pods from the job's template, expecting them first so the informer's
-// add events are counted even if they arrive before Create returns. It returns how many it
-// created.
-func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, n int) (int, error) {
+// createPods creates n pods from the job's template, each with the tracking finalizer,
+// expecting them first so the informer's add events are counted even if they arrive before
+// Create returns. It returns the pods it created.
+func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, n int) ([]*corev1.Pod, error) {
 	ns := job.GetMetadata().GetNamespace()
 	c.expectations.ExpectCreations(key, n)
 	c.log.Info("creating pods", "namespace", ns, "name", job.GetMetadata().GetName(), "creating", n)
 	ref := controller.NewControllerRef(job, Kind)
+	var (
+		mu      sync.Mutex
+		created []*corev1.Pod
+	)
 	successes, err := controller.SlowStartBatch(n, controller.SlowStartInitialBatchSize, func() error {
 		pod := controller.PodFromTemplate(job.GetSpec().GetTemplate(), job, ref)
-		created, err := c.client.Pods(ns).Create(ctx, pod)
+		if !hasTrackingFinalizer(pod) {
+			pod.Metadata.Finalizers = append(pod.Metadata.Finalizers, batchv1.JobTrackingFinalizer)
+		}
+		p, err := c.client.Pods(ns).Create(ctx, pod)
 		if apierrors.HasStatusCause(err, apierrors.CauseNamespaceTerminating) {
 			return nil // the namespace's deletion takes the job too
 		}
@@ -210,20 +441,25 @@ func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Jo
 			c.recorder.Eventf(job, "Warning", FailedCreate, "Error creating: %v", err)
 			return err
 		}
-		c.recorder.Eventf(job, "Normal", SuccessfulCreate, "Created pod: %s", created.GetMetadata().GetName())
+		c.recorder.Eventf(job, "Normal", SuccessfulCreate, "Created pod: %s", p.GetMetadata().GetName())
+		mu.Lock()
+		created = append(created, p)
+		mu.Unlock()
 		return nil
 	})
 	for range n - successes {
 		c.expectations.CreationObserved(key) // never to be seen
 	}
 	if err != nil {
-		return successes, fmt.Errorf("create pods for job %s: %w", key, err)
+		return created, fmt.Errorf("create pods for job %s: %w", key, err)
 	}
-	return successes, nil
+	return created, nil
 }
 
-// deletePods deletes pods (each conditional on its uid), expecting the deletions first.
-func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) error {
+// deletePods deletes pods (each conditional on its uid), expecting the deletions first, and
+// returns how many it deleted. With dropFinalizer each pod's tracking finalizer is removed
+// before its deletion, so the pod is never counted.
+func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod, dropFinalizer bool) (int, error) {
 	podKeys := make([]string, len(pods))
 	for i, p := range pods {
 		podKeys[i], _ = controller.KeyFunc(p)
@@ -232,43 +468,48 @@ func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Jo
 	c.log.Info("deleting pods", "namespace", job.GetMetadata().GetNamespace(), "name", job.GetMetadata().GetName(), "deleting", len(pods))
 	var wg sync.WaitGroup
 	errs := make([]error, len(pods))
+	deleted := make([]bool, len(pods))
 	for i, p := range pods {
 		wg.Go(func() {
-			m := p.GetMetadata()
-			opts := &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{Uid: proto.String(m.GetUid())}}
-			_, err := c.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), opts)
-			switch {
-			case err == nil:
-				c.recorder.Eventf(job, "Normal", SuccessfulDelete, "Deleted pod: %s", m.GetName())
-				return
-			case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
-			default:
-				c.recorder.Eventf(job, "Warning", FailedDelete, "Error deleting: %v", err)
-				errs[i] = err
+			var err error
+			if dropFinalizer {
+				err = c.removeTrackingFinalizer(ctx, p)
 			}
-			c.expectations.DeletionObserved(key, podKeys[i]) // no event of it is coming
+			if err == nil {
+				deleted[i], err = controller.DeletePod(ctx, c.client, c.recorder, job, p)
+			}
+			errs[i] = err
+			if !deleted[i] {
+				c.expectations.DeletionObserved(key, podKeys[i]) // no event of it is coming
+			}
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("delete pods of job %s: %w", key, err)
+	n := 0
+	for _, d := range deleted {
+		if d {
+			n++
+		}
 	}
-	return nil
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("delete pods of job %s: %w", key, err)
+	}
+	return n, nil
 }
 
-// updateStatus writes status through the status subresource unless nothing changed. A
+// writeStatus writes status through the status subresource and returns the stored job. A
 // conflict goes back to the queue: the next sync recomputes the status from the caches.
-func (c *Controller) updateStatus(ctx context.Context, job *batchv1.Job, status *batchv1.JobStatus) error {
-	if statusEqual(job.GetStatus(), status) {
-		return nil
-	}
+func (c *Controller) writeStatus(ctx context.Context, job *batchv1.Job, status *batchv1.JobStatus) (*batchv1.Job, error) {
 	next := proto.Clone(job).(*batchv1.Job)
-	next.Status = status
+	next.Status = proto.Clone(status).(*batchv1.JobStatus)
+	u := status.GetUncountedTerminatedPods()
 	c.log.Info("updating status", "namespace", job.GetMetadata().GetNamespace(), "name", job.GetMetadata().GetName(),
 		"active", status.GetActive(), "succeeded", status.GetSucceeded(), "failed", status.GetFailed(),
-		"ready", status.GetReady(), "terminating", status.GetTerminating())
-	if _, err := c.client.Jobs(job.GetMetadata().GetNamespace()).UpdateStatus(ctx, next); err != nil {
-		return fmt.Errorf("update status of job %s/%s: %w", job.GetMetadata().GetNamespace(), job.GetMetadata().GetName(), err)
+		"ready", status.GetReady(), "terminating", status.GetTerminating(),
+		"uncountedSucceeded", len(u.GetSucceeded()), "uncountedFailed", len(u.GetFailed()))
+	written, err := c.client.Jobs(job.GetMetadata().GetNamespace()).UpdateStatus(ctx, next)
+	if err != nil {
+		return nil, fmt.Errorf("update status of job %s/%s: %w", job.GetMetadata().GetNamespace(), job.GetMetadata().GetName(), err)
 	}
-	return nil
+	return written, nil
 }

@@ -10,10 +10,22 @@ const (
 	LabelLegacyJobName       = "job-name"
 )
 
-// Completion modes. kubelab runs NonIndexed only; validation refuses Indexed.
+// Completion modes.
 const (
 	NonIndexedCompletion = "NonIndexed"
 	IndexedCompletion    = "Indexed"
+)
+
+// JobTrackingFinalizer is on every pod the job controller creates: the pod is not removed
+// until the controller has counted it in its job's status (uncountedTerminatedPods first,
+// then succeeded or failed), so a finished pod is counted exactly once.
+const JobTrackingFinalizer = "batch.kubernetes.io/job-tracking"
+
+// JobCompletionIndexAnnotation (and the label of the same name) carries an Indexed job's
+// pod's completion index; JOB_COMPLETION_INDEX reads it through the downward API.
+const (
+	JobCompletionIndexAnnotation = "batch.kubernetes.io/job-completion-index"
+	JobCompletionIndexEnv        = "JOB_COMPLETION_INDEX"
 )
 
 // Job condition types, and the reasons the job controller gives them.
