@@ -38,10 +38,7 @@ func (f *Fake) FailRestore(err error) {
 // NewFake returns a Fake whose filter and nat tables hold the built-in chains.
 func NewFake() *Fake {
 	f := &Fake{tables: map[string]map[string][]string{}, order: map[string][]string{}}
-	for table, chains := range map[string][]string{
-		"filter": {"INPUT", "FORWARD", "OUTPUT"},
-		"nat":    {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"},
-	} {
+	for table, chains := range builtinChains {
 		for _, c := range chains {
 			f.create(table, c)
 		}
@@ -103,6 +100,38 @@ func (f *Fake) Rules(table, chain string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.tables[table][chain]...)
+}
+
+// builtinChains are the chains each table starts with.
+var builtinChains = map[string][]string{
+	"filter": {"INPUT", "FORWARD", "OUTPUT"},
+	"nat":    {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"},
+	"mangle": {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"},
+}
+
+func (f *Fake) ChainExists(_ context.Context, table, chain string) (bool, error) {
+	return f.HasChain(table, chain), nil
+}
+
+func (f *Fake) DeleteChain(_ context.Context, table, chain string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.tables[table][chain]; ok {
+		delete(f.tables[table], chain)
+		f.order[table] = slices.DeleteFunc(f.order[table], func(c string) bool { return c == chain })
+	}
+	return nil
+}
+
+// Flush is `iptables -t table -F; iptables -t table -X`: every rule and every chain that
+// is not built in goes.
+func (f *Fake) Flush(table string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tables[table], f.order[table] = map[string][]string{}, nil
+	for _, c := range builtinChains[table] {
+		f.create(table, c)
+	}
 }
 
 // HasChain reports whether the chain exists.

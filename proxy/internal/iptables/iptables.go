@@ -26,6 +26,10 @@ type Interface interface {
 	DeleteRule(ctx context.Context, table, chain string, args ...string) (bool, error)
 	// Chains lists the chains of table, as iptables-save shows them.
 	Chains(ctx context.Context, table string) ([]string, error)
+	// ChainExists reports whether a chain exists; an error means iptables could not say.
+	ChainExists(ctx context.Context, table, chain string) (bool, error)
+	// DeleteChain deletes an empty chain; one already gone is no error.
+	DeleteChain(ctx context.Context, table, chain string) error
 	// Restore applies data with iptables-restore --noflush: all of a table's lines or
 	// none of them.
 	Restore(ctx context.Context, data []byte) error
@@ -122,6 +126,25 @@ func (e *Exec) DeleteRule(ctx context.Context, table, chain string, args ...stri
 	}
 	_, err = e.run(ctx, nil, "iptables", append(append(e.wait(), "-t", table, "-D", chain), args...)...)
 	return err == nil, err
+}
+
+func (e *Exec) ChainExists(ctx context.Context, table, chain string) (bool, error) {
+	_, err := e.run(ctx, nil, "iptables", append(e.wait(), "-t", table, "-S", chain)...)
+	switch {
+	case err == nil:
+		return true, nil
+	case exitCode(err) == 1: // no such chain
+		return false, nil
+	}
+	return false, err
+}
+
+func (e *Exec) DeleteChain(ctx context.Context, table, chain string) error {
+	if ok, err := e.ChainExists(ctx, table, chain); err != nil || !ok {
+		return err
+	}
+	_, err := e.run(ctx, nil, "iptables", append(e.wait(), "-t", table, "-X", chain)...)
+	return err
 }
 
 func (e *Exec) Chains(ctx context.Context, table string) ([]string, error) {

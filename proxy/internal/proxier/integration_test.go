@@ -120,6 +120,26 @@ func TestIntegrationNetns(t *testing.T) {
 		save = iptablesSave(t)
 	}
 	waitGet(t, clusterIP, "endpoint 10.244.0.5 saw")
+
+	// Someone flushes iptables: the canary (one in each of mangle, nat and filter) is
+	// gone at the next check, and the rules come back at once.
+	if save = iptablesSave(t); strings.Count(save, ":KUBE-PROXY-CANARY - [0:0]") != 3 {
+		t.Fatalf("want KUBE-PROXY-CANARY in mangle, nat and filter:\n%s", save)
+	}
+	for _, table := range []string{"mangle", "nat", "filter"} {
+		for _, op := range []string{"-F", "-X"} {
+			if out, err := exec.Command("iptables", "-t", table, op).CombinedOutput(); err != nil {
+				t.Fatalf("iptables -t %s %s: %v: %s", table, op, err, out)
+			}
+		}
+	}
+	waitGet(t, clusterIP, "endpoint 10.244.0.5 saw")
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(save, ":KUBE-PROXY-CANARY - [0:0]") != 3; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("canaries not set up again after the flush:\n%s", save)
+		}
+		save = iptablesSave(t)
+	}
 	stop()
 
 	// --cleanup: nothing of the proxy's is left.

@@ -63,6 +63,8 @@ type Proxier struct {
 	services informers.Informer[*corev1.Service]
 	slices   informers.Informer[*discoveryv1.EndpointSlice]
 	trigger  chan struct{}
+	// force asks Run for a sync at once, past MinSyncPeriod: iptables was flushed.
+	force chan struct{}
 
 	mu sync.Mutex
 	// queuedAt is when the oldest change not yet synced arrived (zero: none).
@@ -108,7 +110,7 @@ func New(cfg Config, factory *informers.SharedInformerFactory) (*Proxier, error)
 	}
 	p := &Proxier{
 		cfg: cfg, services: factory.Services(), slices: factory.EndpointSlices(),
-		trigger: make(chan struct{}, 1),
+		trigger: make(chan struct{}, 1), force: make(chan struct{}, 1),
 	}
 	h := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(runtime.Object) { p.changed() },
@@ -144,8 +146,12 @@ func (p *Proxier) changed() {
 // Run syncs until ctx ends: once the informers have listed everything (rules written from
 // a partial list would cut off services), then after changes, no more often than
 // MinSyncPeriod, and at least every SyncPeriod. A failed sync is retried after a back-off
-// of 1s, doubling up to SyncPeriod.
+// of 1s, doubling up to SyncPeriod. Meanwhile it watches the iptables canary
+// (monitorCanary) and syncs at once when it is gone.
 func (p *Proxier) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { p.monitorCanary(ctx) })
 	if !cache.WaitForCacheSync(ctx, p.services.Informer().HasSynced, p.slices.Informer().HasSynced) {
 		return nil
 	}
@@ -166,6 +172,8 @@ func (p *Proxier) Run(ctx context.Context) error {
 				t.Stop()
 				pending = true
 				continue
+			case <-p.force:
+				t.Stop()
 			case <-t.C():
 			}
 		}
@@ -262,6 +270,94 @@ func (p *Proxier) Sync(ctx context.Context) error {
 		p.clearStaleUDP(ctx, prev, cur)
 	}
 	return nil
+}
+
+// Canary flush timing, upstream's iptablesFlushPollTime and iptablesFlushTimeout: once the
+// first table's canary is gone, the others are waited for (a flush of several tables is
+// several commands) so the resync does not run between them.
+const (
+	canaryFlushPoll    = 100 * time.Millisecond
+	canaryFlushTimeout = 5 * time.Second
+)
+
+// monitorCanary is kube-proxy's iptables Monitor: it keeps an empty KUBE-PROXY-CANARY
+// chain in the mangle, nat and filter tables and checks the mangle one every SyncPeriod.
+// When it is gone, someone flushed iptables and every service rule went with it, so it
+// asks Run for a sync at once rather than at the next periodic one, then sets the canaries
+// up again. Nobody but the proxy writes to mangle, which is why it is watched.
+func (p *Proxier) monitorCanary(ctx context.Context) {
+	ipt, tables := p.cfg.IPTables, rules.CanaryTables
+	for {
+		for !p.ensureCanaries(ctx) {
+			if !p.sleep(ctx, p.cfg.SyncPeriod) {
+				return
+			}
+		}
+		for {
+			if !p.sleep(ctx, p.cfg.SyncPeriod) {
+				return
+			}
+			ok, err := ipt.ChainExists(ctx, tables[0], rules.CanaryChain)
+			if err != nil {
+				p.cfg.Log.Warn("check iptables canary", "table", tables[0], "chain", rules.CanaryChain, "err", err)
+				continue
+			}
+			if !ok {
+				break
+			}
+		}
+		p.cfg.Log.Info("iptables canary deleted", "table", tables[0], "chain", rules.CanaryChain)
+		for deadline := p.cfg.Clock.Now().Add(canaryFlushTimeout); !p.canariesGone(ctx, tables[1:]); {
+			if !p.cfg.Clock.Now().Before(deadline) {
+				p.cfg.Log.Warn("inconsistent iptables state detected: canary gone from some tables only")
+				break
+			}
+			if !p.sleep(ctx, canaryFlushPoll) {
+				return
+			}
+		}
+		p.cfg.Log.Info("reloading proxy rules after iptables flush")
+		select {
+		case p.force <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// ensureCanaries creates the canary in every table; false when one could not be.
+func (p *Proxier) ensureCanaries(ctx context.Context) bool {
+	for _, table := range rules.CanaryTables {
+		if err := p.cfg.IPTables.EnsureChain(ctx, table, rules.CanaryChain); err != nil {
+			if ctx.Err() == nil {
+				p.cfg.Log.Error("set up iptables canary", "table", table, "chain", rules.CanaryChain, "err", err)
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// canariesGone reports whether the canary is gone from every table in tables; one that
+// cannot be checked counts as still there.
+func (p *Proxier) canariesGone(ctx context.Context, tables []string) bool {
+	for _, table := range tables {
+		if ok, err := p.cfg.IPTables.ChainExists(ctx, table, rules.CanaryChain); ok || err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// sleep waits d on the clock; false when ctx ended first.
+func (p *Proxier) sleep(ctx context.Context, d time.Duration) bool {
+	t := p.cfg.Clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C():
+		return true
+	}
 }
 
 // Healthy reports whether the rules keep up with the API: no change has waited longer
@@ -380,7 +476,8 @@ func (p *Proxier) clearStaleUDP(ctx context.Context, prev, cur map[string]udpPor
 }
 
 // Cleanup removes every rule and chain the proxy made (proxy --cleanup): the jumps from
-// the built-in chains first, so the chains can then be emptied and deleted in one restore.
+// the built-in chains first, so the chains can then be emptied and deleted in one restore,
+// and the canaries.
 func Cleanup(ctx context.Context, ipt iptables.Interface) error {
 	var errs []error
 	existing := map[string][]string{}
@@ -408,6 +505,11 @@ func Cleanup(ctx context.Context, ipt iptables.Interface) error {
 	if data := rules.Cleanup(existing); data != nil {
 		if err := ipt.Restore(ctx, data); err != nil {
 			errs = append(errs, fmt.Errorf("delete chains: %w", err))
+		}
+	}
+	for _, table := range rules.CanaryTables {
+		if err := ipt.DeleteChain(ctx, table, rules.CanaryChain); err != nil {
+			errs = append(errs, fmt.Errorf("delete %s/%s: %w", table, rules.CanaryChain, err))
 		}
 	}
 	return errors.Join(errs...)

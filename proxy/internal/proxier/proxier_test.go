@@ -300,3 +300,58 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
+
+// TestCanaryForcesResync: the proxy keeps KUBE-PROXY-CANARY in mangle, nat and filter; when
+// iptables is flushed under it, the next canary check (every SyncPeriod) syncs at once,
+// ahead of the periodic sync, and sets the canaries up again.
+func TestCanaryForcesResync(t *testing.T) {
+	f := newFixture(t)
+	f.api.AddObject(proxytest.Service("default", "web", "10.96.0.10", []proxytest.Port{{Port: 80}}))
+	f.settle(t)
+	done := make(chan error, 1)
+	go func() { done <- f.p.Run(f.ctx) }()
+	restores := func() int { return len(f.ipt.Restores()) }
+	canaries := func() bool {
+		for _, table := range rules.CanaryTables {
+			if !f.ipt.HasChain(table, rules.CanaryChain) {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "the first sync", func() bool { return restores() == 1 })
+	waitFor(t, "the canaries", canaries)
+
+	// A change 20s in moves the periodic sync to 50s; the canary is checked at 30s.
+	waitFor(t, "the sync and canary timers", func() bool { return f.clock.Waiters() == 2 })
+	f.clock.Step(20 * time.Second)
+	f.api.AddObject(proxytest.Service("default", "api", "10.96.0.11", []proxytest.Port{{Port: 443}}))
+	waitFor(t, "the change's sync", func() bool { return restores() == 2 })
+
+	for _, table := range rules.CanaryTables {
+		f.ipt.Flush(table)
+	}
+	if f.ipt.HasChain(rules.TableNAT, rules.ServicesChain) {
+		t.Fatal("the flush left KUBE-SERVICES")
+	}
+	waitFor(t, "the sync and canary timers", func() bool { return f.clock.Waiters() == 2 })
+	f.clock.Step(10 * time.Second)
+	waitFor(t, "the forced sync", func() bool { return restores() == 3 })
+	waitFor(t, "the canaries again", canaries)
+	if !f.ipt.HasChain(rules.TableNAT, rules.ServicesChain) || len(f.ipt.Rules(rules.TableNAT, "PREROUTING")) == 0 {
+		t.Errorf("no KUBE-SERVICES or no jump to it after the forced sync: %q", f.ipt.Rules(rules.TableNAT, "PREROUTING"))
+	}
+	if data := string(f.ipt.Restores()[2]); !strings.Contains(data, "default/api") || !strings.Contains(data, "default/web") {
+		t.Errorf("the forced sync lacks a service:\n%s", data)
+	}
+
+	// Canaries intact: the next check (at 60s) finds them and forces nothing; the one sync
+	// is the periodic one, 30s after the forced sync.
+	waitFor(t, "the sync and canary timers", func() bool { return f.clock.Waiters() == 2 })
+	f.clock.Step(30 * time.Second)
+	waitFor(t, "the periodic sync", func() bool { return restores() == 4 })
+	waitFor(t, "the sync and canary timers", func() bool { return f.clock.Waiters() == 2 })
+	if n := restores(); n != 4 {
+		t.Errorf("%d restores after the canary check found them, want 4", n)
+	}
+}

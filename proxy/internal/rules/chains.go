@@ -32,7 +32,16 @@ const MasqueradeMark = "0x4000"
 const (
 	TableFilter = "filter"
 	TableNAT    = "nat"
+	// TableMangle holds only the canary.
+	TableMangle = "mangle"
 )
+
+// CanaryChain is kube-proxy's KUBE-PROXY-CANARY: an empty chain kept in CanaryTables,
+// mangle first, whose disappearance says someone flushed iptables under the proxy.
+const CanaryChain = "KUBE-PROXY-CANARY"
+
+// CanaryTables are where the canary lives, the one watched first.
+var CanaryTables = []string{TableMangle, TableNAT, TableFilter}
 
 // portProtoHash is kube-proxy's: the first 16 characters of the base32 of the sha256 of
 // the service port's name and its lower-case protocol.
