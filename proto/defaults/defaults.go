@@ -22,6 +22,7 @@ import (
 	metav1 "kubelab.io/proto/api/meta/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/validation"
 )
@@ -87,6 +88,12 @@ func Default(obj runtime.Object) {
 		ValidatingWebhookConfiguration(o)
 	case *schedulingv1.PriorityClass:
 		PriorityClass(o)
+	case *corev1.PersistentVolume:
+		PersistentVolume(o)
+	case *corev1.PersistentVolumeClaim:
+		PersistentVolumeClaim(o)
+	case *storagev1.StorageClass:
+		StorageClass(o)
 	}
 }
 
@@ -187,7 +194,7 @@ func PodSpec(spec *corev1.PodSpec) {
 // and projected volumes get defaultMode 0644, a projected token expirationSeconds 3600, a
 // downward API fieldRef apiVersion v1, and hostPath volumes type "".
 func Volume(v *corev1.Volume) {
-	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.DownwardAPI == nil && v.Projected == nil {
+	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.DownwardAPI == nil && v.Projected == nil && v.PersistentVolumeClaim == nil {
 		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
 	}
 	if d := v.DownwardAPI; d != nil {

@@ -18,6 +18,9 @@ func StatefulSet(ss *appsv1.StatefulSet) {
 		ss.Spec = &appsv1.StatefulSetSpec{}
 	}
 	spec := ss.Spec
+	for _, pvc := range spec.VolumeClaimTemplates {
+		PersistentVolumeClaim(pvc)
+	}
 	if spec.PodManagementPolicy == "" {
 		spec.PodManagementPolicy = appsv1.OrderedReadyPodManagement
 	}

@@ -51,11 +51,14 @@ var printersByKind = map[string]printer{
 	"Endpoints":      {endpointsColumns, endpointsRow},
 	"EndpointSlice":  {endpointSliceColumns, endpointSliceRow},
 
-	"PodDisruptionBudget": {podDisruptionBudgetColumns, podDisruptionBudgetRow},
-	"Job":                 {jobColumns, jobRow},
-	"CronJob":             {cronJobColumns, cronJobRow},
-	"ControllerRevision":  {controllerRevisionColumns, controllerRevisionRow},
-	"PriorityClass":       {priorityClassColumns, priorityClassRow},
+	"PodDisruptionBudget":   {podDisruptionBudgetColumns, podDisruptionBudgetRow},
+	"Job":                   {jobColumns, jobRow},
+	"CronJob":               {cronJobColumns, cronJobRow},
+	"ControllerRevision":    {controllerRevisionColumns, controllerRevisionRow},
+	"PriorityClass":         {priorityClassColumns, priorityClassRow},
+	"PersistentVolume":      {persistentVolumeColumns, persistentVolumeRow},
+	"PersistentVolumeClaim": {persistentVolumeClaimColumns, persistentVolumeClaimRow},
+	"StorageClass":          {storageClassColumns, storageClassRow},
 }
 
 // printerFor returns kind's printer, or the default one (NAME, CREATED AT).

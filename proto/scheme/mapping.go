@@ -28,6 +28,8 @@ var Mappings = []Mapping{
 	{Kind: core("ServiceAccount"), Plural: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true},
 	{Kind: core("Service"), Plural: "services", Singular: "service", ShortNames: []string{"svc"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: core("Endpoints"), Plural: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Namespaced: true},
+	{Kind: core("PersistentVolume"), Plural: "persistentvolumes", Singular: "persistentvolume", ShortNames: []string{"pv"}},
+	{Kind: core("PersistentVolumeClaim"), Plural: "persistentvolumeclaims", Singular: "persistentvolumeclaim", ShortNames: []string{"pvc"}, Namespaced: true},
 	{Kind: apps("Deployment"), Plural: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("ReplicaSet"), Plural: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: []string{"all"}, Namespaced: true},
 	{Kind: apps("DaemonSet"), Plural: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Categories: []string{"all"}, Namespaced: true},
@@ -38,6 +40,7 @@ var Mappings = []Mapping{
 	{Kind: discovery("EndpointSlice"), Plural: "endpointslices", Singular: "endpointslice", Namespaced: true},
 	{Kind: policy("PodDisruptionBudget"), Plural: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Namespaced: true},
 	{Kind: scheduling("PriorityClass"), Plural: "priorityclasses", Singular: "priorityclass", ShortNames: []string{"pc"}},
+	{Kind: storage("StorageClass"), Plural: "storageclasses", Singular: "storageclass", ShortNames: []string{"sc"}},
 	{Kind: coordination("Lease"), Plural: "leases", Singular: "lease", Namespaced: true},
 	{Kind: rbac("Role"), Plural: "roles", Singular: "role", Namespaced: true},
 	{Kind: rbac("ClusterRole"), Plural: "clusterroles", Singular: "clusterrole"},
@@ -99,4 +102,8 @@ func discovery(kind string) runtime.GroupVersionKind {
 
 func scheduling(kind string) runtime.GroupVersionKind {
 	return runtime.GroupVersionKind{Group: GroupScheduling, Version: "v1", Kind: kind}
+}
+
+func storage(kind string) runtime.GroupVersionKind {
+	return runtime.GroupVersionKind{Group: GroupStorage, Version: "v1", Kind: kind}
 }

@@ -14,6 +14,7 @@ import (
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 	"kubelab.io/proto/runtime"
 )
 
@@ -30,6 +31,7 @@ const (
 	GroupBatch                 = "batch"
 	GroupDiscovery             = "discovery.k8s.io"
 	GroupScheduling            = "scheduling.k8s.io"
+	GroupStorage               = "storage.k8s.io"
 )
 
 // Scheme holds every kind; it is built at init and read-only afterwards.
@@ -48,6 +50,8 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(core("ServiceAccount"), &corev1.ServiceAccount{}, &corev1.ServiceAccountList{})
 	s.AddKind(core("Service"), &corev1.Service{}, &corev1.ServiceList{})
 	s.AddKind(core("Endpoints"), &corev1.Endpoints{}, &corev1.EndpointsList{})
+	s.AddKind(core("PersistentVolume"), &corev1.PersistentVolume{}, &corev1.PersistentVolumeList{})
+	s.AddKind(core("PersistentVolumeClaim"), &corev1.PersistentVolumeClaim{}, &corev1.PersistentVolumeClaimList{})
 	s.AddKind(discovery("EndpointSlice"), &discoveryv1.EndpointSlice{}, &discoveryv1.EndpointSliceList{})
 	s.AddKind(apps("Deployment"), &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	s.AddKind(apps("ReplicaSet"), &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
@@ -58,6 +62,7 @@ func newScheme() *runtime.Scheme {
 	s.AddKind(batch("CronJob"), &batchv1.CronJob{}, &batchv1.CronJobList{})
 	s.AddKind(policy("PodDisruptionBudget"), &policyv1.PodDisruptionBudget{}, &policyv1.PodDisruptionBudgetList{})
 	s.AddKind(scheduling("PriorityClass"), &schedulingv1.PriorityClass{}, &schedulingv1.PriorityClassList{})
+	s.AddKind(storage("StorageClass"), &storagev1.StorageClass{}, &storagev1.StorageClassList{})
 	s.AddKind(coordination("Lease"), &coordinationv1.Lease{}, &coordinationv1.LeaseList{})
 	s.AddKind(rbac("Role"), &rbacv1.Role{}, &rbacv1.RoleList{})
 	s.AddKind(rbac("ClusterRole"), &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleList{})

@@ -289,6 +289,11 @@ func validateVolumeSource(v *corev1.Volume, p string) apierrors.FieldErrors {
 		errs = append(errs, validateVolumeMode(s.DefaultMode, child(sp, "defaultMode"))...)
 		errs = append(errs, validateKeyToPaths(s.Items, child(sp, "items"))...)
 	}
+	if c := v.GetPersistentVolumeClaim(); c != nil && !more("persistentVolumeClaim") {
+		if c.GetClaimName() == "" {
+			errs = append(errs, apierrors.Required(child(child(p, "persistentVolumeClaim"), "claimName"), ""))
+		}
+	}
 	if c := v.GetConfigMap(); c != nil && !more("configMap") {
 		sp := child(p, "configMap")
 		if c.Name == "" {

@@ -20,8 +20,8 @@ import (
 // upstream, the template's pod spec is not validated here (its labels and annotations are):
 // a pod the controller cannot create shows as a FailedCreate event.
 //
-// kubelab refuses volumeClaimTemplates: it has no PersistentVolumeClaims, and a pod that
-// mounts a claim it never gets is worse than a clear answer at create time.
+// kubelab refuses volumeClaimTemplates: its statefulset controller does not create claims
+// yet, and a pod that mounts a claim it never gets is worse than a clear answer at create time.
 func ValidateStatefulSet(ss *appsv1.StatefulSet) apierrors.FieldErrors {
 	spec := ss.GetSpec()
 	p := "spec"
@@ -42,7 +42,7 @@ func ValidateStatefulSet(ss *appsv1.StatefulSet) apierrors.FieldErrors {
 	}
 	if n := len(spec.GetVolumeClaimTemplates()); n > 0 {
 		errs = append(errs, apierrors.Forbidden(child(p, "volumeClaimTemplates"),
-			"kubelab has no PersistentVolumeClaims, so a StatefulSet cannot have volumeClaimTemplates"))
+			"the statefulset controller does not create PersistentVolumeClaims yet, so a StatefulSet cannot have volumeClaimTemplates"))
 	}
 	errs = append(errs, nonNegative(int64(spec.GetReplicas()), child(p, "replicas"))...)
 	errs = append(errs, nonNegative(int64(spec.GetMinReadySeconds()), child(p, "minReadySeconds"))...)

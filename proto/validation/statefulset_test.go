@@ -55,8 +55,8 @@ func TestStatefulSet(t *testing.T) {
 		{"retention policy", func(ss *appsv1.StatefulSet) { ss.Spec.PersistentVolumeClaimRetentionPolicy.WhenScaled = "Keep" },
 			want{"spec.persistentVolumeClaimRetentionPolicy.whenScaled", notSupported, `supported values: "Retain", "Delete"`}},
 		{"claims", func(ss *appsv1.StatefulSet) {
-			ss.Spec.VolumeClaimTemplates = []*metav1.RawExtension{{Raw: []byte(`{"metadata":{"name":"www"}}`)}}
-		}, want{"spec.volumeClaimTemplates", forbidden, "kubelab has no PersistentVolumeClaims"}},
+			ss.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{{Metadata: &metav1.ObjectMeta{Name: "www"}}}
+		}, want{"spec.volumeClaimTemplates", forbidden, "the statefulset controller does not create PersistentVolumeClaims yet"}},
 		{"negative ordinals", func(ss *appsv1.StatefulSet) { ss.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: -1} },
 			want{"spec.ordinals.start", invalid, "must be greater than or equal to 0"}},
 		{"negative replicas", func(ss *appsv1.StatefulSet) { ss.Spec.Replicas = proto.Int32(-1) },

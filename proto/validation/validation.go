@@ -20,6 +20,7 @@ import (
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
 )
@@ -64,6 +65,12 @@ func Validate(obj runtime.Object) apierrors.FieldErrors {
 		return ValidatePodDisruptionBudget(o)
 	case *schedulingv1.PriorityClass:
 		return ValidatePriorityClass(o)
+	case *corev1.PersistentVolume:
+		return ValidatePersistentVolume(o)
+	case *corev1.PersistentVolumeClaim:
+		return ValidatePersistentVolumeClaim(o)
+	case *storagev1.StorageClass:
+		return ValidateStorageClass(o)
 	case *coordinationv1.Lease:
 		return ValidateLease(o)
 	case *rbacv1.Role:
@@ -158,6 +165,18 @@ func ValidateUpdate(obj, old runtime.Object) apierrors.FieldErrors {
 	case *schedulingv1.PriorityClass:
 		if op, ok := old.(*schedulingv1.PriorityClass); ok {
 			return ValidatePriorityClassUpdate(o, op)
+		}
+	case *corev1.PersistentVolume:
+		if op, ok := old.(*corev1.PersistentVolume); ok {
+			return ValidatePersistentVolumeUpdate(o, op)
+		}
+	case *corev1.PersistentVolumeClaim:
+		if op, ok := old.(*corev1.PersistentVolumeClaim); ok {
+			return ValidatePersistentVolumeClaimUpdate(o, op)
+		}
+	case *storagev1.StorageClass:
+		if op, ok := old.(*storagev1.StorageClass); ok {
+			return ValidateStorageClassUpdate(o, op)
 		}
 	case *rbacv1.RoleBinding:
 		if op, ok := old.(*rbacv1.RoleBinding); ok {

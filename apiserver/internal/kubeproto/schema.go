@@ -252,8 +252,9 @@ var (
 		3: ignoredStatus,
 	}}
 
-	// Nor does any create a StatefulSet. volumeClaimTemplates (4) is left out: kubelab has
-	// no PersistentVolumeClaims, so a body with claims is refused by name.
+	// Nor does any create a StatefulSet. volumeClaimTemplates (4) is left out: the
+	// statefulset controller does not create claims yet, so a body with claims is refused
+	// by name.
 	statefulSet = &message{name: "StatefulSet", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta),
 		2: msg("spec", &message{name: "StatefulSetSpec", fields: map[protowire.Number]field{

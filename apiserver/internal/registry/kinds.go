@@ -4,12 +4,15 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	batchv1 "kubelab.io/proto/api/batch/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
 	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/defaults"
@@ -115,6 +118,32 @@ func Resources() []*Resource {
 			FieldLabels: []string{"spec.clusterIP", "spec.type"},
 		}),
 		std(&Resource{Kind: gvk(scheme.GroupCore, "Endpoints")}),
+		// PersistentVolumes and claims as upstream's strategies: no generation, a new volume
+		// starts Pending with its phase's transition time, which moves with every phase
+		// change through the status subresource. status.phase is no field selector upstream
+		// for either; the name is (metadata.name, as for every kind).
+		std(&Resource{
+			Kind: gvk(scheme.GroupCore, "PersistentVolume"), StatusSubresource: true,
+			GenerationFields: noGeneration,
+			PrepareForCreate: func(obj runtime.Object) {
+				pv := obj.(*corev1.PersistentVolume)
+				pv.Status = &corev1.PersistentVolumeStatus{Phase: corev1.VolumePending, LastPhaseTransitionTime: pv.GetMetadata().GetCreationTimestamp()}
+			},
+			PrepareForStatusUpdate: func(obj, old runtime.Object, now time.Time) {
+				pv, prev := obj.(*corev1.PersistentVolume), old.(*corev1.PersistentVolume)
+				if pv.GetStatus().GetPhase() != prev.GetStatus().GetPhase() &&
+					proto.Equal(pv.GetStatus().GetLastPhaseTransitionTime(), prev.GetStatus().GetLastPhaseTransitionTime()) {
+					pv.Status.LastPhaseTransitionTime = &metav1.Time{Seconds: now.Unix()}
+				}
+			},
+		}),
+		std(&Resource{
+			Kind: gvk(scheme.GroupCore, "PersistentVolumeClaim"), StatusSubresource: true,
+			GenerationFields: noGeneration,
+			PrepareForCreate: func(obj runtime.Object) {
+				obj.(*corev1.PersistentVolumeClaim).Status = &corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
+			},
+		}),
 		std(&Resource{Kind: gvk(scheme.GroupDiscovery, "EndpointSlice"),
 			// As upstream's strategy: what the proxy reads bumps the generation, so the
 			// endpointslice controller can tell its own writes from others'.
@@ -169,6 +198,7 @@ func Resources() []*Resource {
 				return nil
 			},
 		}),
+		std(&Resource{Kind: gvk(scheme.GroupStorage, "StorageClass")}),
 		std(&Resource{
 			Kind: gvk(scheme.GroupCoordination, "Lease"),
 		}),
@@ -185,6 +215,10 @@ func Resources() []*Resource {
 		virtual(gvk(scheme.GroupAuthorization, "SelfSubjectRulesReview"), "selfsubjectrulesreviews"),
 	}
 }
+
+// noGeneration is the GenerationFields of kinds whose upstream strategy never sets
+// metadata.generation (PersistentVolume, PersistentVolumeClaim).
+var noGeneration = []protoreflect.Name{}
 
 // virtual registers a review: a kind whose create the pipeline answers, validated first.
 func virtual(kind runtime.GroupVersionKind, plural string) *Resource {

@@ -8,6 +8,7 @@ package registry
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -44,6 +45,10 @@ type Resource struct {
 	// mutating admission (a Service keeps the cluster IP and node ports a replace left out).
 	// It runs on the main resource only, not on subresources.
 	PrepareForUpdate func(obj, old runtime.Object)
+	// PrepareForStatusUpdate reconciles a status subresource update with the stored object
+	// before validation (a PersistentVolume's lastPhaseTransitionTime follows its phase); now
+	// is the store's clock.
+	PrepareForStatusUpdate func(obj, old runtime.Object, now time.Time)
 	// Allocator, when set, gives objects values from shared pools before validation, held
 	// as storage claims written with the object (a Service's cluster IP and node ports).
 	Allocator Allocator

@@ -211,6 +211,9 @@ func (s *Store) Update(ctx context.Context, namespace, name string, obj runtime.
 		if opts.Subresource == "" && s.Resource.PrepareForUpdate != nil {
 			s.Resource.PrepareForUpdate(next, current)
 		}
+		if opts.Subresource == "status" && s.Resource.PrepareForStatusUpdate != nil {
+			s.Resource.PrepareForStatusUpdate(next, current, s.now())
+		}
 		if opts.Subresource == "" && s.Resource.Allocator != nil {
 			if err := s.Resource.Allocator.Allocate(ctx, next, current); err != nil {
 				return nil, err

@@ -374,7 +374,7 @@ func TestDiscoveryAndMetrics(t *testing.T) {
 	for _, it := range g["groups"].([]any) {
 		groups = append(groups, str(dig(it, "name")))
 	}
-	if strings.Join(groups, ",") != "admissionregistration.k8s.io,apps,authentication.k8s.io,authorization.k8s.io,batch,coordination.k8s.io,discovery.k8s.io,policy,rbac.authorization.k8s.io,scheduling.k8s.io" {
+	if strings.Join(groups, ",") != "admissionregistration.k8s.io,apps,authentication.k8s.io,authorization.k8s.io,batch,coordination.k8s.io,discovery.k8s.io,policy,rbac.authorization.k8s.io,scheduling.k8s.io,storage.k8s.io" {
 		t.Errorf("groups = %v", groups)
 	}
 	rl := c.get("/apis/apps/v1").must(t, 200).json(t)

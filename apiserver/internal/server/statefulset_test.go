@@ -11,7 +11,7 @@ import (
 const statefulsets = "/apis/apps/v1/namespaces/default/statefulsets"
 
 // webStatefulSet is the manifest of Kubernetes' StatefulSet tutorial, without its
-// volumeClaimTemplates: kubelab has no PersistentVolumeClaims.
+// volumeClaimTemplates: the statefulset controller does not create claims yet.
 const webStatefulSet = `apiVersion: apps/v1
 kind: StatefulSet
 metadata:
@@ -79,7 +79,7 @@ func TestStatefulSetKind(t *testing.T) {
 
 	for _, tc := range []struct{ body, want string }{
 		{`{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db"},"spec":{"serviceName":"db","selector":{"matchLabels":{"app":"db"}},"template":{"metadata":{"labels":{"app":"db"}},"spec":{"containers":[{"name":"c","image":"nginx","volumeMounts":[{"name":"data","mountPath":"/data"}]}]}},"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}]}}`,
-			`StatefulSet.apps "db" is invalid: spec.volumeClaimTemplates: Forbidden: kubelab has no PersistentVolumeClaims, so a StatefulSet cannot have volumeClaimTemplates`},
+			`StatefulSet.apps "db" is invalid: spec.volumeClaimTemplates: Forbidden: the statefulset controller does not create PersistentVolumeClaims yet, so a StatefulSet cannot have volumeClaimTemplates`},
 		{`{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"bad"},"spec":{"podManagementPolicy":"Burst","selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}`,
 			`spec.podManagementPolicy: Invalid value: "Burst": must be 'OrderedReady' or 'Parallel'`},
 		{`{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"bad"},"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"y"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}`,

@@ -1680,10 +1680,10 @@ type StatefulSetSpec struct {
 	// template is the pod each ordinal is made from, named <set>-<ordinal>; its restartPolicy
 	// is Always.
 	Template *v11.PodTemplateSpec `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
-	// volumeClaimTemplates would be PersistentVolumeClaims made per pod. kubelab has no
-	// PersistentVolumeClaims: the field is read (any JSON) only so that a StatefulSet naming
-	// claims is refused with 422 rather than stored and silently ignored.
-	VolumeClaimTemplates []*v1.RawExtension `protobuf:"bytes,4,rep,name=volumeClaimTemplates,proto3" json:"volumeClaimTemplates,omitempty"`
+	// volumeClaimTemplates are the PersistentVolumeClaims made for each pod, named
+	// <template>-<set>-<ordinal>. The statefulset controller does not make claims yet, so a set
+	// with templates is refused with 422 rather than stored and silently ignored.
+	VolumeClaimTemplates []*v11.PersistentVolumeClaim `protobuf:"bytes,4,rep,name=volumeClaimTemplates,proto3" json:"volumeClaimTemplates,omitempty"`
 	// serviceName names the headless Service that gives the pods their DNS names
 	// (<pod>.<serviceName>.<namespace>.svc.cluster.local); it is each pod's subdomain.
 	ServiceName string `protobuf:"bytes,5,opt,name=serviceName,proto3" json:"serviceName,omitempty"`
@@ -1757,7 +1757,7 @@ func (x *StatefulSetSpec) GetTemplate() *v11.PodTemplateSpec {
 	return nil
 }
 
-func (x *StatefulSetSpec) GetVolumeClaimTemplates() []*v1.RawExtension {
+func (x *StatefulSetSpec) GetVolumeClaimTemplates() []*v11.PersistentVolumeClaim {
 	if x != nil {
 		return x.VolumeClaimTemplates
 	}
@@ -2714,12 +2714,12 @@ const file_api_apps_v1_apps_proto_rawDesc = "" +
 	"apiVersion\x18\x02 \x01(\tR\n" +
 	"apiVersion\x129\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12<\n" +
-	"\x05items\x18\x04 \x03(\v2 .kubelab.api.apps.v1.StatefulSetB\x04\xc8\xf3\x18\x01R\x05items\"\xb3\x06\n" +
+	"\x05items\x18\x04 \x03(\v2 .kubelab.api.apps.v1.StatefulSetB\x04\xc8\xf3\x18\x01R\x05items\"\xbc\x06\n" +
 	"\x0fStatefulSetSpec\x12\x1f\n" +
 	"\breplicas\x18\x01 \x01(\x05H\x00R\breplicas\x88\x01\x01\x12>\n" +
 	"\bselector\x18\x02 \x01(\v2\".kubelab.api.meta.v1.LabelSelectorR\bselector\x12F\n" +
-	"\btemplate\x18\x03 \x01(\v2$.kubelab.api.core.v1.PodTemplateSpecB\x04\xc8\xf3\x18\x01R\btemplate\x12U\n" +
-	"\x14volumeClaimTemplates\x18\x04 \x03(\v2!.kubelab.api.meta.v1.RawExtensionR\x14volumeClaimTemplates\x12&\n" +
+	"\btemplate\x18\x03 \x01(\v2$.kubelab.api.core.v1.PodTemplateSpecB\x04\xc8\xf3\x18\x01R\btemplate\x12^\n" +
+	"\x14volumeClaimTemplates\x18\x04 \x03(\v2*.kubelab.api.core.v1.PersistentVolumeClaimR\x14volumeClaimTemplates\x12&\n" +
 	"\vserviceName\x18\x05 \x01(\tB\x04\xc8\xf3\x18\x01R\vserviceName\x120\n" +
 	"\x13podManagementPolicy\x18\x06 \x01(\tR\x13podManagementPolicy\x12\\\n" +
 	"\x0eupdateStrategy\x18\a \x01(\v2..kubelab.api.apps.v1.StatefulSetUpdateStrategyB\x04\xc8\xf3\x18\x01R\x0eupdateStrategy\x127\n" +
@@ -2848,7 +2848,8 @@ var file_api_apps_v1_apps_proto_goTypes = []any{
 	(*v11.PodTemplateSpec)(nil),                             // 36: kubelab.api.core.v1.PodTemplateSpec
 	(*v1.IntOrString)(nil),                                  // 37: kubelab.api.meta.v1.IntOrString
 	(*v1.Time)(nil),                                         // 38: kubelab.api.meta.v1.Time
-	(*v1.RawExtension)(nil),                                 // 39: kubelab.api.meta.v1.RawExtension
+	(*v11.PersistentVolumeClaim)(nil),                       // 39: kubelab.api.core.v1.PersistentVolumeClaim
+	(*v1.RawExtension)(nil),                                 // 40: kubelab.api.meta.v1.RawExtension
 }
 var file_api_apps_v1_apps_proto_depIdxs = []int32{
 	33, // 0: kubelab.api.apps.v1.Deployment.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
@@ -2894,7 +2895,7 @@ var file_api_apps_v1_apps_proto_depIdxs = []int32{
 	19, // 40: kubelab.api.apps.v1.StatefulSetList.items:type_name -> kubelab.api.apps.v1.StatefulSet
 	35, // 41: kubelab.api.apps.v1.StatefulSetSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
 	36, // 42: kubelab.api.apps.v1.StatefulSetSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
-	39, // 43: kubelab.api.apps.v1.StatefulSetSpec.volumeClaimTemplates:type_name -> kubelab.api.meta.v1.RawExtension
+	39, // 43: kubelab.api.apps.v1.StatefulSetSpec.volumeClaimTemplates:type_name -> kubelab.api.core.v1.PersistentVolumeClaim
 	22, // 44: kubelab.api.apps.v1.StatefulSetSpec.updateStrategy:type_name -> kubelab.api.apps.v1.StatefulSetUpdateStrategy
 	24, // 45: kubelab.api.apps.v1.StatefulSetSpec.persistentVolumeClaimRetentionPolicy:type_name -> kubelab.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
 	25, // 46: kubelab.api.apps.v1.StatefulSetSpec.ordinals:type_name -> kubelab.api.apps.v1.StatefulSetOrdinals
@@ -2903,7 +2904,7 @@ var file_api_apps_v1_apps_proto_depIdxs = []int32{
 	27, // 49: kubelab.api.apps.v1.StatefulSetStatus.conditions:type_name -> kubelab.api.apps.v1.StatefulSetCondition
 	38, // 50: kubelab.api.apps.v1.StatefulSetCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
 	33, // 51: kubelab.api.apps.v1.ControllerRevision.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	39, // 52: kubelab.api.apps.v1.ControllerRevision.data:type_name -> kubelab.api.meta.v1.RawExtension
+	40, // 52: kubelab.api.apps.v1.ControllerRevision.data:type_name -> kubelab.api.meta.v1.RawExtension
 	34, // 53: kubelab.api.apps.v1.ControllerRevisionList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	28, // 54: kubelab.api.apps.v1.ControllerRevisionList.items:type_name -> kubelab.api.apps.v1.ControllerRevision
 	33, // 55: kubelab.api.apps.v1.Scale.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta

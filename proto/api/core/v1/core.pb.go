@@ -1,6 +1,6 @@
 // Package core/v1 holds the kinds of Kubernetes' core API group ("v1"): Pod, Node, Namespace,
-// Event, Binding, LimitRange, ResourceQuota, ConfigMap, Secret, ServiceAccount, Service and
-// Endpoints, and the types they are built from.
+// Event, Binding, LimitRange, ResourceQuota, ConfigMap, Secret, ServiceAccount, Service,
+// Endpoints, PersistentVolume and PersistentVolumeClaim, and the types they are built from.
 //
 // Conventions are those of api/meta/v1/meta.proto: JSON field names, Kubernetes' struct
 // order, `optional` for pointer fields, emit_empty for fields without `omitempty`.
@@ -1998,16 +1998,18 @@ func (x *WeightedPodAffinityTerm) GetPodAffinityTerm() *PodAffinityTerm {
 
 // Volume is a named volume the pod's containers can mount; one source is set.
 type Volume struct {
-	state         protoimpl.MessageState   `protogen:"open.v1"`
-	Name          string                   `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	HostPath      *HostPathVolumeSource    `protobuf:"bytes,2,opt,name=hostPath,proto3" json:"hostPath,omitempty"`
-	EmptyDir      *EmptyDirVolumeSource    `protobuf:"bytes,3,opt,name=emptyDir,proto3" json:"emptyDir,omitempty"`
-	Secret        *SecretVolumeSource      `protobuf:"bytes,7,opt,name=secret,proto3" json:"secret,omitempty"`
-	DownwardAPI   *DownwardAPIVolumeSource `protobuf:"bytes,16,opt,name=downwardAPI,proto3" json:"downwardAPI,omitempty"`
-	ConfigMap     *ConfigMapVolumeSource   `protobuf:"bytes,20,opt,name=configMap,proto3" json:"configMap,omitempty"`
-	Projected     *ProjectedVolumeSource   `protobuf:"bytes,26,opt,name=projected,proto3" json:"projected,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState   `protogen:"open.v1"`
+	Name        string                   `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	HostPath    *HostPathVolumeSource    `protobuf:"bytes,2,opt,name=hostPath,proto3" json:"hostPath,omitempty"`
+	EmptyDir    *EmptyDirVolumeSource    `protobuf:"bytes,3,opt,name=emptyDir,proto3" json:"emptyDir,omitempty"`
+	Secret      *SecretVolumeSource      `protobuf:"bytes,7,opt,name=secret,proto3" json:"secret,omitempty"`
+	DownwardAPI *DownwardAPIVolumeSource `protobuf:"bytes,16,opt,name=downwardAPI,proto3" json:"downwardAPI,omitempty"`
+	ConfigMap   *ConfigMapVolumeSource   `protobuf:"bytes,20,opt,name=configMap,proto3" json:"configMap,omitempty"`
+	Projected   *ProjectedVolumeSource   `protobuf:"bytes,26,opt,name=projected,proto3" json:"projected,omitempty"`
+	// persistentVolumeClaim mounts the PersistentVolume bound to a claim in the pod's namespace.
+	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `protobuf:"bytes,10,opt,name=persistentVolumeClaim,proto3" json:"persistentVolumeClaim,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
@@ -2089,6 +2091,67 @@ func (x *Volume) GetProjected() *ProjectedVolumeSource {
 	return nil
 }
 
+func (x *Volume) GetPersistentVolumeClaim() *PersistentVolumeClaimVolumeSource {
+	if x != nil {
+		return x.PersistentVolumeClaim
+	}
+	return nil
+}
+
+// PersistentVolumeClaimVolumeSource names a claim in the pod's namespace.
+type PersistentVolumeClaimVolumeSource struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClaimName string                 `protobuf:"bytes,1,opt,name=claimName,proto3" json:"claimName,omitempty"`
+	// readOnly mounts the volume read-only whatever the containers' volumeMounts say.
+	ReadOnly      bool `protobuf:"varint,2,opt,name=readOnly,proto3" json:"readOnly,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimVolumeSource) Reset() {
+	*x = PersistentVolumeClaimVolumeSource{}
+	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimVolumeSource) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimVolumeSource.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimVolumeSource) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *PersistentVolumeClaimVolumeSource) GetClaimName() string {
+	if x != nil {
+		return x.ClaimName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimVolumeSource) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
 // HostPathVolumeSource mounts a path of the node.
 type HostPathVolumeSource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2101,7 +2164,7 @@ type HostPathVolumeSource struct {
 
 func (x *HostPathVolumeSource) Reset() {
 	*x = HostPathVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	mi := &file_api_core_v1_core_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +2176,7 @@ func (x *HostPathVolumeSource) String() string {
 func (*HostPathVolumeSource) ProtoMessage() {}
 
 func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	mi := &file_api_core_v1_core_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +2189,7 @@ func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathVolumeSource.ProtoReflect.Descriptor instead.
 func (*HostPathVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{29}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HostPathVolumeSource) GetPath() string {
@@ -2155,7 +2218,7 @@ type EmptyDirVolumeSource struct {
 
 func (x *EmptyDirVolumeSource) Reset() {
 	*x = EmptyDirVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[30]
+	mi := &file_api_core_v1_core_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2167,7 +2230,7 @@ func (x *EmptyDirVolumeSource) String() string {
 func (*EmptyDirVolumeSource) ProtoMessage() {}
 
 func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[30]
+	mi := &file_api_core_v1_core_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2180,7 +2243,7 @@ func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirVolumeSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{30}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EmptyDirVolumeSource) GetMedium() string {
@@ -2210,7 +2273,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[31]
+	mi := &file_api_core_v1_core_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2222,7 +2285,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[31]
+	mi := &file_api_core_v1_core_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2235,7 +2298,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{31}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -2279,7 +2342,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	mi := &file_api_core_v1_core_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2354,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	mi := &file_api_core_v1_core_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2367,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{32}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -2346,7 +2409,7 @@ type DownwardAPIVolumeSource struct {
 
 func (x *DownwardAPIVolumeSource) Reset() {
 	*x = DownwardAPIVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	mi := &file_api_core_v1_core_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2421,7 @@ func (x *DownwardAPIVolumeSource) String() string {
 func (*DownwardAPIVolumeSource) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	mi := &file_api_core_v1_core_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2434,7 @@ func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{33}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
@@ -2402,7 +2465,7 @@ type DownwardAPIVolumeFile struct {
 
 func (x *DownwardAPIVolumeFile) Reset() {
 	*x = DownwardAPIVolumeFile{}
-	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	mi := &file_api_core_v1_core_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +2477,7 @@ func (x *DownwardAPIVolumeFile) String() string {
 func (*DownwardAPIVolumeFile) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	mi := &file_api_core_v1_core_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +2490,7 @@ func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{34}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DownwardAPIVolumeFile) GetPath() string {
@@ -2470,7 +2533,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	mi := &file_api_core_v1_core_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2482,7 +2545,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	mi := &file_api_core_v1_core_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2495,7 +2558,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{35}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -2525,7 +2588,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	mi := &file_api_core_v1_core_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +2600,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	mi := &file_api_core_v1_core_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2550,7 +2613,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{36}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *VolumeProjection) GetSecret() *SecretProjection {
@@ -2593,7 +2656,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	mi := &file_api_core_v1_core_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2605,7 +2668,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	mi := &file_api_core_v1_core_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2618,7 +2681,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{37}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -2654,7 +2717,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	mi := &file_api_core_v1_core_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2666,7 +2729,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	mi := &file_api_core_v1_core_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2679,7 +2742,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{38}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -2713,7 +2776,7 @@ type DownwardAPIProjection struct {
 
 func (x *DownwardAPIProjection) Reset() {
 	*x = DownwardAPIProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	mi := &file_api_core_v1_core_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +2788,7 @@ func (x *DownwardAPIProjection) String() string {
 func (*DownwardAPIProjection) ProtoMessage() {}
 
 func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	mi := &file_api_core_v1_core_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +2801,7 @@ func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
 func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{39}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
@@ -2763,7 +2826,7 @@ type ServiceAccountTokenProjection struct {
 
 func (x *ServiceAccountTokenProjection) Reset() {
 	*x = ServiceAccountTokenProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[40]
+	mi := &file_api_core_v1_core_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +2838,7 @@ func (x *ServiceAccountTokenProjection) String() string {
 func (*ServiceAccountTokenProjection) ProtoMessage() {}
 
 func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[40]
+	mi := &file_api_core_v1_core_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +2851,7 @@ func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccountTokenProjection.ProtoReflect.Descriptor instead.
 func (*ServiceAccountTokenProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{40}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ServiceAccountTokenProjection) GetAudience() string {
@@ -2824,7 +2887,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_api_core_v1_core_proto_msgTypes[41]
+	mi := &file_api_core_v1_core_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2836,7 +2899,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[41]
+	mi := &file_api_core_v1_core_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2849,7 +2912,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{41}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -2907,7 +2970,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_api_core_v1_core_proto_msgTypes[42]
+	mi := &file_api_core_v1_core_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2919,7 +2982,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[42]
+	mi := &file_api_core_v1_core_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2932,7 +2995,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{42}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Container) GetName() string {
@@ -3104,7 +3167,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[43]
+	mi := &file_api_core_v1_core_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3116,7 +3179,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[43]
+	mi := &file_api_core_v1_core_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3129,7 +3192,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{43}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -3179,7 +3242,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[44]
+	mi := &file_api_core_v1_core_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3191,7 +3254,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[44]
+	mi := &file_api_core_v1_core_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3267,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{44}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -3239,7 +3302,7 @@ type ConfigMapEnvSource struct {
 
 func (x *ConfigMapEnvSource) Reset() {
 	*x = ConfigMapEnvSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[45]
+	mi := &file_api_core_v1_core_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3251,7 +3314,7 @@ func (x *ConfigMapEnvSource) String() string {
 func (*ConfigMapEnvSource) ProtoMessage() {}
 
 func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[45]
+	mi := &file_api_core_v1_core_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3264,7 +3327,7 @@ func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapEnvSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapEnvSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{45}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ConfigMapEnvSource) GetName() string {
@@ -3292,7 +3355,7 @@ type SecretEnvSource struct {
 
 func (x *SecretEnvSource) Reset() {
 	*x = SecretEnvSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[46]
+	mi := &file_api_core_v1_core_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3304,7 +3367,7 @@ func (x *SecretEnvSource) String() string {
 func (*SecretEnvSource) ProtoMessage() {}
 
 func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[46]
+	mi := &file_api_core_v1_core_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3317,7 +3380,7 @@ func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretEnvSource.ProtoReflect.Descriptor instead.
 func (*SecretEnvSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{46}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SecretEnvSource) GetName() string {
@@ -3346,7 +3409,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_api_core_v1_core_proto_msgTypes[47]
+	mi := &file_api_core_v1_core_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3358,7 +3421,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[47]
+	mi := &file_api_core_v1_core_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3371,7 +3434,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{47}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *EnvVar) GetName() string {
@@ -3408,7 +3471,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[48]
+	mi := &file_api_core_v1_core_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3420,7 +3483,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[48]
+	mi := &file_api_core_v1_core_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3433,7 +3496,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{48}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *EnvVarSource) GetFieldRef() *ObjectFieldSelector {
@@ -3475,7 +3538,7 @@ type ObjectFieldSelector struct {
 
 func (x *ObjectFieldSelector) Reset() {
 	*x = ObjectFieldSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[49]
+	mi := &file_api_core_v1_core_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3487,7 +3550,7 @@ func (x *ObjectFieldSelector) String() string {
 func (*ObjectFieldSelector) ProtoMessage() {}
 
 func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[49]
+	mi := &file_api_core_v1_core_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3500,7 +3563,7 @@ func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
 func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{49}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ObjectFieldSelector) GetApiVersion() string {
@@ -3529,7 +3592,7 @@ type ResourceFieldSelector struct {
 
 func (x *ResourceFieldSelector) Reset() {
 	*x = ResourceFieldSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[50]
+	mi := &file_api_core_v1_core_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3541,7 +3604,7 @@ func (x *ResourceFieldSelector) String() string {
 func (*ResourceFieldSelector) ProtoMessage() {}
 
 func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[50]
+	mi := &file_api_core_v1_core_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3554,7 +3617,7 @@ func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
 func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{50}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ResourceFieldSelector) GetContainerName() string {
@@ -3590,7 +3653,7 @@ type ConfigMapKeySelector struct {
 
 func (x *ConfigMapKeySelector) Reset() {
 	*x = ConfigMapKeySelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[51]
+	mi := &file_api_core_v1_core_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3602,7 +3665,7 @@ func (x *ConfigMapKeySelector) String() string {
 func (*ConfigMapKeySelector) ProtoMessage() {}
 
 func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[51]
+	mi := &file_api_core_v1_core_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3615,7 +3678,7 @@ func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapKeySelector.ProtoReflect.Descriptor instead.
 func (*ConfigMapKeySelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{51}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ConfigMapKeySelector) GetName() string {
@@ -3651,7 +3714,7 @@ type SecretKeySelector struct {
 
 func (x *SecretKeySelector) Reset() {
 	*x = SecretKeySelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[52]
+	mi := &file_api_core_v1_core_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3663,7 +3726,7 @@ func (x *SecretKeySelector) String() string {
 func (*SecretKeySelector) ProtoMessage() {}
 
 func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[52]
+	mi := &file_api_core_v1_core_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3676,7 +3739,7 @@ func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretKeySelector.ProtoReflect.Descriptor instead.
 func (*SecretKeySelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{52}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SecretKeySelector) GetName() string {
@@ -3711,7 +3774,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_api_core_v1_core_proto_msgTypes[53]
+	mi := &file_api_core_v1_core_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3723,7 +3786,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[53]
+	mi := &file_api_core_v1_core_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3736,7 +3799,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{53}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ResourceRequirements) GetLimits() map[string]*v1.Quantity {
@@ -3766,7 +3829,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_api_core_v1_core_proto_msgTypes[54]
+	mi := &file_api_core_v1_core_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3778,7 +3841,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[54]
+	mi := &file_api_core_v1_core_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3791,7 +3854,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{54}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -3841,7 +3904,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_api_core_v1_core_proto_msgTypes[55]
+	mi := &file_api_core_v1_core_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3853,7 +3916,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[55]
+	mi := &file_api_core_v1_core_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3866,7 +3929,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{55}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -3949,7 +4012,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[56]
+	mi := &file_api_core_v1_core_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3961,7 +4024,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[56]
+	mi := &file_api_core_v1_core_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3974,7 +4037,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{56}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -3999,7 +4062,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[57]
+	mi := &file_api_core_v1_core_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4074,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[57]
+	mi := &file_api_core_v1_core_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4087,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{57}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -4073,7 +4136,7 @@ type HTTPHeader struct {
 
 func (x *HTTPHeader) Reset() {
 	*x = HTTPHeader{}
-	mi := &file_api_core_v1_core_proto_msgTypes[58]
+	mi := &file_api_core_v1_core_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4085,7 +4148,7 @@ func (x *HTTPHeader) String() string {
 func (*HTTPHeader) ProtoMessage() {}
 
 func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[58]
+	mi := &file_api_core_v1_core_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4098,7 +4161,7 @@ func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPHeader.ProtoReflect.Descriptor instead.
 func (*HTTPHeader) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{58}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *HTTPHeader) GetName() string {
@@ -4126,7 +4189,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[59]
+	mi := &file_api_core_v1_core_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4138,7 +4201,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[59]
+	mi := &file_api_core_v1_core_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4151,7 +4214,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{59}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *TCPSocketAction) GetPort() *v1.IntOrString {
@@ -4179,7 +4242,7 @@ type GRPCAction struct {
 
 func (x *GRPCAction) Reset() {
 	*x = GRPCAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[60]
+	mi := &file_api_core_v1_core_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4191,7 +4254,7 @@ func (x *GRPCAction) String() string {
 func (*GRPCAction) ProtoMessage() {}
 
 func (x *GRPCAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[60]
+	mi := &file_api_core_v1_core_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4204,7 +4267,7 @@ func (x *GRPCAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GRPCAction.ProtoReflect.Descriptor instead.
 func (*GRPCAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{60}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GRPCAction) GetPort() int32 {
@@ -4232,7 +4295,7 @@ type Lifecycle struct {
 
 func (x *Lifecycle) Reset() {
 	*x = Lifecycle{}
-	mi := &file_api_core_v1_core_proto_msgTypes[61]
+	mi := &file_api_core_v1_core_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4244,7 +4307,7 @@ func (x *Lifecycle) String() string {
 func (*Lifecycle) ProtoMessage() {}
 
 func (x *Lifecycle) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[61]
+	mi := &file_api_core_v1_core_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4257,7 +4320,7 @@ func (x *Lifecycle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
 func (*Lifecycle) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{61}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Lifecycle) GetPostStart() *LifecycleHandler {
@@ -4287,7 +4350,7 @@ type LifecycleHandler struct {
 
 func (x *LifecycleHandler) Reset() {
 	*x = LifecycleHandler{}
-	mi := &file_api_core_v1_core_proto_msgTypes[62]
+	mi := &file_api_core_v1_core_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4299,7 +4362,7 @@ func (x *LifecycleHandler) String() string {
 func (*LifecycleHandler) ProtoMessage() {}
 
 func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[62]
+	mi := &file_api_core_v1_core_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4312,7 +4375,7 @@ func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleHandler.ProtoReflect.Descriptor instead.
 func (*LifecycleHandler) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{62}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *LifecycleHandler) GetExec() *ExecAction {
@@ -4353,7 +4416,7 @@ type SleepAction struct {
 
 func (x *SleepAction) Reset() {
 	*x = SleepAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[63]
+	mi := &file_api_core_v1_core_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4365,7 +4428,7 @@ func (x *SleepAction) String() string {
 func (*SleepAction) ProtoMessage() {}
 
 func (x *SleepAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[63]
+	mi := &file_api_core_v1_core_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4378,7 +4441,7 @@ func (x *SleepAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepAction.ProtoReflect.Descriptor instead.
 func (*SleepAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{63}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *SleepAction) GetSeconds() int64 {
@@ -4404,7 +4467,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_api_core_v1_core_proto_msgTypes[64]
+	mi := &file_api_core_v1_core_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4416,7 +4479,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[64]
+	mi := &file_api_core_v1_core_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4429,7 +4492,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{64}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SecurityContext) GetCapabilities() *Capabilities {
@@ -4492,7 +4555,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_api_core_v1_core_proto_msgTypes[65]
+	mi := &file_api_core_v1_core_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4504,7 +4567,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[65]
+	mi := &file_api_core_v1_core_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4517,7 +4580,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{65}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -4558,7 +4621,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[66]
+	mi := &file_api_core_v1_core_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4570,7 +4633,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[66]
+	mi := &file_api_core_v1_core_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4583,7 +4646,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{66}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -4692,7 +4755,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[67]
+	mi := &file_api_core_v1_core_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4704,7 +4767,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[67]
+	mi := &file_api_core_v1_core_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4717,7 +4780,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{67}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *PodCondition) GetType() string {
@@ -4772,7 +4835,7 @@ type HostIP struct {
 
 func (x *HostIP) Reset() {
 	*x = HostIP{}
-	mi := &file_api_core_v1_core_proto_msgTypes[68]
+	mi := &file_api_core_v1_core_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4784,7 +4847,7 @@ func (x *HostIP) String() string {
 func (*HostIP) ProtoMessage() {}
 
 func (x *HostIP) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[68]
+	mi := &file_api_core_v1_core_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4797,7 +4860,7 @@ func (x *HostIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostIP.ProtoReflect.Descriptor instead.
 func (*HostIP) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{68}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *HostIP) GetIp() string {
@@ -4817,7 +4880,7 @@ type PodIP struct {
 
 func (x *PodIP) Reset() {
 	*x = PodIP{}
-	mi := &file_api_core_v1_core_proto_msgTypes[69]
+	mi := &file_api_core_v1_core_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4829,7 +4892,7 @@ func (x *PodIP) String() string {
 func (*PodIP) ProtoMessage() {}
 
 func (x *PodIP) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[69]
+	mi := &file_api_core_v1_core_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4842,7 +4905,7 @@ func (x *PodIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodIP.ProtoReflect.Descriptor instead.
 func (*PodIP) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{69}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PodIP) GetIp() string {
@@ -4870,7 +4933,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[70]
+	mi := &file_api_core_v1_core_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4882,7 +4945,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[70]
+	mi := &file_api_core_v1_core_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4895,7 +4958,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{70}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -4973,7 +5036,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_api_core_v1_core_proto_msgTypes[71]
+	mi := &file_api_core_v1_core_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4985,7 +5048,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[71]
+	mi := &file_api_core_v1_core_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4998,7 +5061,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{71}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -5033,7 +5096,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_api_core_v1_core_proto_msgTypes[72]
+	mi := &file_api_core_v1_core_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5045,7 +5108,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[72]
+	mi := &file_api_core_v1_core_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5058,7 +5121,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{72}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -5085,7 +5148,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_api_core_v1_core_proto_msgTypes[73]
+	mi := &file_api_core_v1_core_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5097,7 +5160,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[73]
+	mi := &file_api_core_v1_core_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5110,7 +5173,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{73}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *v1.Time {
@@ -5136,7 +5199,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_api_core_v1_core_proto_msgTypes[74]
+	mi := &file_api_core_v1_core_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5148,7 +5211,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[74]
+	mi := &file_api_core_v1_core_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5161,7 +5224,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{74}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -5226,7 +5289,7 @@ type Binding struct {
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_api_core_v1_core_proto_msgTypes[75]
+	mi := &file_api_core_v1_core_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5238,7 +5301,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[75]
+	mi := &file_api_core_v1_core_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5251,7 +5314,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{75}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *Binding) GetKind() string {
@@ -5296,7 +5359,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_api_core_v1_core_proto_msgTypes[76]
+	mi := &file_api_core_v1_core_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5308,7 +5371,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[76]
+	mi := &file_api_core_v1_core_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5321,7 +5384,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{76}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *Node) GetKind() string {
@@ -5372,7 +5435,7 @@ type NodeList struct {
 
 func (x *NodeList) Reset() {
 	*x = NodeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[77]
+	mi := &file_api_core_v1_core_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5384,7 +5447,7 @@ func (x *NodeList) String() string {
 func (*NodeList) ProtoMessage() {}
 
 func (x *NodeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[77]
+	mi := &file_api_core_v1_core_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5397,7 +5460,7 @@ func (x *NodeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeList.ProtoReflect.Descriptor instead.
 func (*NodeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{77}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *NodeList) GetKind() string {
@@ -5442,7 +5505,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[78]
+	mi := &file_api_core_v1_core_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5454,7 +5517,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[78]
+	mi := &file_api_core_v1_core_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5467,7 +5530,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{78}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *NodeSpec) GetPodCIDR() string {
@@ -5519,7 +5582,7 @@ type Taint struct {
 
 func (x *Taint) Reset() {
 	*x = Taint{}
-	mi := &file_api_core_v1_core_proto_msgTypes[79]
+	mi := &file_api_core_v1_core_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5531,7 +5594,7 @@ func (x *Taint) String() string {
 func (*Taint) ProtoMessage() {}
 
 func (x *Taint) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[79]
+	mi := &file_api_core_v1_core_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5544,7 +5607,7 @@ func (x *Taint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Taint.ProtoReflect.Descriptor instead.
 func (*Taint) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{79}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *Taint) GetKey() string {
@@ -5593,7 +5656,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[80]
+	mi := &file_api_core_v1_core_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5605,7 +5668,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[80]
+	mi := &file_api_core_v1_core_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5618,7 +5681,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{80}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]*v1.Quantity {
@@ -5699,7 +5762,7 @@ type NodeCondition struct {
 
 func (x *NodeCondition) Reset() {
 	*x = NodeCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[81]
+	mi := &file_api_core_v1_core_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5711,7 +5774,7 @@ func (x *NodeCondition) String() string {
 func (*NodeCondition) ProtoMessage() {}
 
 func (x *NodeCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[81]
+	mi := &file_api_core_v1_core_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5724,7 +5787,7 @@ func (x *NodeCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeCondition.ProtoReflect.Descriptor instead.
 func (*NodeCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{81}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *NodeCondition) GetType() string {
@@ -5781,7 +5844,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[82]
+	mi := &file_api_core_v1_core_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5793,7 +5856,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[82]
+	mi := &file_api_core_v1_core_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5806,7 +5869,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{82}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -5833,7 +5896,7 @@ type NodeDaemonEndpoints struct {
 
 func (x *NodeDaemonEndpoints) Reset() {
 	*x = NodeDaemonEndpoints{}
-	mi := &file_api_core_v1_core_proto_msgTypes[83]
+	mi := &file_api_core_v1_core_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5845,7 +5908,7 @@ func (x *NodeDaemonEndpoints) String() string {
 func (*NodeDaemonEndpoints) ProtoMessage() {}
 
 func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[83]
+	mi := &file_api_core_v1_core_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5858,7 +5921,7 @@ func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDaemonEndpoints.ProtoReflect.Descriptor instead.
 func (*NodeDaemonEndpoints) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{83}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *NodeDaemonEndpoints) GetKubeletEndpoint() *DaemonEndpoint {
@@ -5878,7 +5941,7 @@ type DaemonEndpoint struct {
 
 func (x *DaemonEndpoint) Reset() {
 	*x = DaemonEndpoint{}
-	mi := &file_api_core_v1_core_proto_msgTypes[84]
+	mi := &file_api_core_v1_core_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5890,7 +5953,7 @@ func (x *DaemonEndpoint) String() string {
 func (*DaemonEndpoint) ProtoMessage() {}
 
 func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[84]
+	mi := &file_api_core_v1_core_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5903,7 +5966,7 @@ func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonEndpoint.ProtoReflect.Descriptor instead.
 func (*DaemonEndpoint) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{84}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *DaemonEndpoint) GetPort() int32 {
@@ -5932,7 +5995,7 @@ type NodeSystemInfo struct {
 
 func (x *NodeSystemInfo) Reset() {
 	*x = NodeSystemInfo{}
-	mi := &file_api_core_v1_core_proto_msgTypes[85]
+	mi := &file_api_core_v1_core_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5944,7 +6007,7 @@ func (x *NodeSystemInfo) String() string {
 func (*NodeSystemInfo) ProtoMessage() {}
 
 func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[85]
+	mi := &file_api_core_v1_core_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5957,7 +6020,7 @@ func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSystemInfo.ProtoReflect.Descriptor instead.
 func (*NodeSystemInfo) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{85}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *NodeSystemInfo) GetMachineID() string {
@@ -6041,7 +6104,7 @@ type ContainerImage struct {
 
 func (x *ContainerImage) Reset() {
 	*x = ContainerImage{}
-	mi := &file_api_core_v1_core_proto_msgTypes[86]
+	mi := &file_api_core_v1_core_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6053,7 +6116,7 @@ func (x *ContainerImage) String() string {
 func (*ContainerImage) ProtoMessage() {}
 
 func (x *ContainerImage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[86]
+	mi := &file_api_core_v1_core_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6066,7 +6129,7 @@ func (x *ContainerImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerImage.ProtoReflect.Descriptor instead.
 func (*ContainerImage) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{86}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ContainerImage) GetNames() []string {
@@ -6110,7 +6173,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_api_core_v1_core_proto_msgTypes[87]
+	mi := &file_api_core_v1_core_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6122,7 +6185,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[87]
+	mi := &file_api_core_v1_core_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6135,7 +6198,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{87}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *Event) GetKind() string {
@@ -6270,7 +6333,7 @@ type EventList struct {
 
 func (x *EventList) Reset() {
 	*x = EventList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[88]
+	mi := &file_api_core_v1_core_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6282,7 +6345,7 @@ func (x *EventList) String() string {
 func (*EventList) ProtoMessage() {}
 
 func (x *EventList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[88]
+	mi := &file_api_core_v1_core_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6295,7 +6358,7 @@ func (x *EventList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventList.ProtoReflect.Descriptor instead.
 func (*EventList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{88}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *EventList) GetKind() string {
@@ -6337,7 +6400,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[89]
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6349,7 +6412,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[89]
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6362,7 +6425,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{89}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -6390,7 +6453,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6402,7 +6465,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6415,7 +6478,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -6445,7 +6508,7 @@ type LimitRange struct {
 
 func (x *LimitRange) Reset() {
 	*x = LimitRange{}
-	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6457,7 +6520,7 @@ func (x *LimitRange) String() string {
 func (*LimitRange) ProtoMessage() {}
 
 func (x *LimitRange) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6470,7 +6533,7 @@ func (x *LimitRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRange.ProtoReflect.Descriptor instead.
 func (*LimitRange) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *LimitRange) GetKind() string {
@@ -6514,7 +6577,7 @@ type LimitRangeList struct {
 
 func (x *LimitRangeList) Reset() {
 	*x = LimitRangeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6526,7 +6589,7 @@ func (x *LimitRangeList) String() string {
 func (*LimitRangeList) ProtoMessage() {}
 
 func (x *LimitRangeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6539,7 +6602,7 @@ func (x *LimitRangeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeList.ProtoReflect.Descriptor instead.
 func (*LimitRangeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *LimitRangeList) GetKind() string {
@@ -6580,7 +6643,7 @@ type LimitRangeSpec struct {
 
 func (x *LimitRangeSpec) Reset() {
 	*x = LimitRangeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	mi := &file_api_core_v1_core_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6592,7 +6655,7 @@ func (x *LimitRangeSpec) String() string {
 func (*LimitRangeSpec) ProtoMessage() {}
 
 func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	mi := &file_api_core_v1_core_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6605,7 +6668,7 @@ func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeSpec.ProtoReflect.Descriptor instead.
 func (*LimitRangeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *LimitRangeSpec) GetLimits() []*LimitRangeItem {
@@ -6630,7 +6693,7 @@ type LimitRangeItem struct {
 
 func (x *LimitRangeItem) Reset() {
 	*x = LimitRangeItem{}
-	mi := &file_api_core_v1_core_proto_msgTypes[94]
+	mi := &file_api_core_v1_core_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6642,7 +6705,7 @@ func (x *LimitRangeItem) String() string {
 func (*LimitRangeItem) ProtoMessage() {}
 
 func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[94]
+	mi := &file_api_core_v1_core_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6655,7 +6718,7 @@ func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeItem.ProtoReflect.Descriptor instead.
 func (*LimitRangeItem) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{94}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *LimitRangeItem) GetType() string {
@@ -6714,7 +6777,7 @@ type ResourceQuota struct {
 
 func (x *ResourceQuota) Reset() {
 	*x = ResourceQuota{}
-	mi := &file_api_core_v1_core_proto_msgTypes[95]
+	mi := &file_api_core_v1_core_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6726,7 +6789,7 @@ func (x *ResourceQuota) String() string {
 func (*ResourceQuota) ProtoMessage() {}
 
 func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[95]
+	mi := &file_api_core_v1_core_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6739,7 +6802,7 @@ func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuota.ProtoReflect.Descriptor instead.
 func (*ResourceQuota) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{95}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *ResourceQuota) GetKind() string {
@@ -6790,7 +6853,7 @@ type ResourceQuotaList struct {
 
 func (x *ResourceQuotaList) Reset() {
 	*x = ResourceQuotaList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[96]
+	mi := &file_api_core_v1_core_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6802,7 +6865,7 @@ func (x *ResourceQuotaList) String() string {
 func (*ResourceQuotaList) ProtoMessage() {}
 
 func (x *ResourceQuotaList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[96]
+	mi := &file_api_core_v1_core_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6815,7 +6878,7 @@ func (x *ResourceQuotaList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaList.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{96}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ResourceQuotaList) GetKind() string {
@@ -6857,7 +6920,7 @@ type ResourceQuotaSpec struct {
 
 func (x *ResourceQuotaSpec) Reset() {
 	*x = ResourceQuotaSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[97]
+	mi := &file_api_core_v1_core_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6869,7 +6932,7 @@ func (x *ResourceQuotaSpec) String() string {
 func (*ResourceQuotaSpec) ProtoMessage() {}
 
 func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[97]
+	mi := &file_api_core_v1_core_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6882,7 +6945,7 @@ func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaSpec.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{97}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ResourceQuotaSpec) GetHard() map[string]*v1.Quantity {
@@ -6910,7 +6973,7 @@ type ResourceQuotaStatus struct {
 
 func (x *ResourceQuotaStatus) Reset() {
 	*x = ResourceQuotaStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[98]
+	mi := &file_api_core_v1_core_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6922,7 +6985,7 @@ func (x *ResourceQuotaStatus) String() string {
 func (*ResourceQuotaStatus) ProtoMessage() {}
 
 func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[98]
+	mi := &file_api_core_v1_core_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6935,7 +6998,7 @@ func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaStatus.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{98}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ResourceQuotaStatus) GetHard() map[string]*v1.Quantity {
@@ -6969,7 +7032,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_api_core_v1_core_proto_msgTypes[99]
+	mi := &file_api_core_v1_core_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6981,7 +7044,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[99]
+	mi := &file_api_core_v1_core_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6994,7 +7057,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{99}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ConfigMap) GetKind() string {
@@ -7052,7 +7115,7 @@ type ConfigMapList struct {
 
 func (x *ConfigMapList) Reset() {
 	*x = ConfigMapList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[100]
+	mi := &file_api_core_v1_core_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7064,7 +7127,7 @@ func (x *ConfigMapList) String() string {
 func (*ConfigMapList) ProtoMessage() {}
 
 func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[100]
+	mi := &file_api_core_v1_core_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7077,7 +7140,7 @@ func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapList.ProtoReflect.Descriptor instead.
 func (*ConfigMapList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{100}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ConfigMapList) GetKind() string {
@@ -7128,7 +7191,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_api_core_v1_core_proto_msgTypes[101]
+	mi := &file_api_core_v1_core_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7140,7 +7203,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[101]
+	mi := &file_api_core_v1_core_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7153,7 +7216,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{101}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *Secret) GetKind() string {
@@ -7218,7 +7281,7 @@ type SecretList struct {
 
 func (x *SecretList) Reset() {
 	*x = SecretList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[102]
+	mi := &file_api_core_v1_core_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7230,7 +7293,7 @@ func (x *SecretList) String() string {
 func (*SecretList) ProtoMessage() {}
 
 func (x *SecretList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[102]
+	mi := &file_api_core_v1_core_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7243,7 +7306,7 @@ func (x *SecretList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretList.ProtoReflect.Descriptor instead.
 func (*SecretList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{102}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *SecretList) GetKind() string {
@@ -7294,7 +7357,7 @@ type ServiceAccount struct {
 
 func (x *ServiceAccount) Reset() {
 	*x = ServiceAccount{}
-	mi := &file_api_core_v1_core_proto_msgTypes[103]
+	mi := &file_api_core_v1_core_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7306,7 +7369,7 @@ func (x *ServiceAccount) String() string {
 func (*ServiceAccount) ProtoMessage() {}
 
 func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[103]
+	mi := &file_api_core_v1_core_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7319,7 +7382,7 @@ func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccount.ProtoReflect.Descriptor instead.
 func (*ServiceAccount) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{103}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ServiceAccount) GetKind() string {
@@ -7377,7 +7440,7 @@ type ServiceAccountList struct {
 
 func (x *ServiceAccountList) Reset() {
 	*x = ServiceAccountList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[104]
+	mi := &file_api_core_v1_core_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7389,7 +7452,7 @@ func (x *ServiceAccountList) String() string {
 func (*ServiceAccountList) ProtoMessage() {}
 
 func (x *ServiceAccountList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[104]
+	mi := &file_api_core_v1_core_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7402,7 +7465,7 @@ func (x *ServiceAccountList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccountList.ProtoReflect.Descriptor instead.
 func (*ServiceAccountList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{104}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ServiceAccountList) GetKind() string {
@@ -7452,7 +7515,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_api_core_v1_core_proto_msgTypes[105]
+	mi := &file_api_core_v1_core_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7464,7 +7527,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[105]
+	mi := &file_api_core_v1_core_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7477,7 +7540,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{105}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *Service) GetKind() string {
@@ -7528,7 +7591,7 @@ type ServiceList struct {
 
 func (x *ServiceList) Reset() {
 	*x = ServiceList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[106]
+	mi := &file_api_core_v1_core_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7540,7 +7603,7 @@ func (x *ServiceList) String() string {
 func (*ServiceList) ProtoMessage() {}
 
 func (x *ServiceList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[106]
+	mi := &file_api_core_v1_core_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7553,7 +7616,7 @@ func (x *ServiceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceList.ProtoReflect.Descriptor instead.
 func (*ServiceList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{106}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ServiceList) GetKind() string {
@@ -7637,7 +7700,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[107]
+	mi := &file_api_core_v1_core_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7649,7 +7712,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[107]
+	mi := &file_api_core_v1_core_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7662,7 +7725,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{107}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *ServiceSpec) GetPorts() []*ServicePort {
@@ -7826,7 +7889,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[108]
+	mi := &file_api_core_v1_core_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7838,7 +7901,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[108]
+	mi := &file_api_core_v1_core_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7851,7 +7914,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{108}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ServicePort) GetName() string {
@@ -7906,7 +7969,7 @@ type SessionAffinityConfig struct {
 
 func (x *SessionAffinityConfig) Reset() {
 	*x = SessionAffinityConfig{}
-	mi := &file_api_core_v1_core_proto_msgTypes[109]
+	mi := &file_api_core_v1_core_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7918,7 +7981,7 @@ func (x *SessionAffinityConfig) String() string {
 func (*SessionAffinityConfig) ProtoMessage() {}
 
 func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[109]
+	mi := &file_api_core_v1_core_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7931,7 +7994,7 @@ func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
 func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{109}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *SessionAffinityConfig) GetClientIP() *ClientIPConfig {
@@ -7952,7 +8015,7 @@ type ClientIPConfig struct {
 
 func (x *ClientIPConfig) Reset() {
 	*x = ClientIPConfig{}
-	mi := &file_api_core_v1_core_proto_msgTypes[110]
+	mi := &file_api_core_v1_core_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7964,7 +8027,7 @@ func (x *ClientIPConfig) String() string {
 func (*ClientIPConfig) ProtoMessage() {}
 
 func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[110]
+	mi := &file_api_core_v1_core_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7977,7 +8040,7 @@ func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
 func (*ClientIPConfig) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{110}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
@@ -7998,7 +8061,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[111]
+	mi := &file_api_core_v1_core_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8010,7 +8073,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[111]
+	mi := &file_api_core_v1_core_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8023,7 +8086,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{111}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
@@ -8050,7 +8113,7 @@ type LoadBalancerStatus struct {
 
 func (x *LoadBalancerStatus) Reset() {
 	*x = LoadBalancerStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[112]
+	mi := &file_api_core_v1_core_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8062,7 +8125,7 @@ func (x *LoadBalancerStatus) String() string {
 func (*LoadBalancerStatus) ProtoMessage() {}
 
 func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[112]
+	mi := &file_api_core_v1_core_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8075,7 +8138,7 @@ func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
 func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{112}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
@@ -8099,7 +8162,7 @@ type LoadBalancerIngress struct {
 
 func (x *LoadBalancerIngress) Reset() {
 	*x = LoadBalancerIngress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[113]
+	mi := &file_api_core_v1_core_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8111,7 +8174,7 @@ func (x *LoadBalancerIngress) String() string {
 func (*LoadBalancerIngress) ProtoMessage() {}
 
 func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[113]
+	mi := &file_api_core_v1_core_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8124,7 +8187,7 @@ func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
 func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{113}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *LoadBalancerIngress) GetIp() string {
@@ -8167,7 +8230,7 @@ type PortStatus struct {
 
 func (x *PortStatus) Reset() {
 	*x = PortStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[114]
+	mi := &file_api_core_v1_core_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8179,7 +8242,7 @@ func (x *PortStatus) String() string {
 func (*PortStatus) ProtoMessage() {}
 
 func (x *PortStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[114]
+	mi := &file_api_core_v1_core_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8192,7 +8255,7 @@ func (x *PortStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStatus.ProtoReflect.Descriptor instead.
 func (*PortStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{114}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *PortStatus) GetPort() int32 {
@@ -8231,7 +8294,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_api_core_v1_core_proto_msgTypes[115]
+	mi := &file_api_core_v1_core_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8243,7 +8306,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[115]
+	mi := &file_api_core_v1_core_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8256,7 +8319,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{115}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *Endpoints) GetKind() string {
@@ -8300,7 +8363,7 @@ type EndpointsList struct {
 
 func (x *EndpointsList) Reset() {
 	*x = EndpointsList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[116]
+	mi := &file_api_core_v1_core_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8312,7 +8375,7 @@ func (x *EndpointsList) String() string {
 func (*EndpointsList) ProtoMessage() {}
 
 func (x *EndpointsList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[116]
+	mi := &file_api_core_v1_core_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8325,7 +8388,7 @@ func (x *EndpointsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointsList.ProtoReflect.Descriptor instead.
 func (*EndpointsList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{116}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *EndpointsList) GetKind() string {
@@ -8370,7 +8433,7 @@ type EndpointSubset struct {
 
 func (x *EndpointSubset) Reset() {
 	*x = EndpointSubset{}
-	mi := &file_api_core_v1_core_proto_msgTypes[117]
+	mi := &file_api_core_v1_core_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8382,7 +8445,7 @@ func (x *EndpointSubset) String() string {
 func (*EndpointSubset) ProtoMessage() {}
 
 func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[117]
+	mi := &file_api_core_v1_core_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8395,7 +8458,7 @@ func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSubset.ProtoReflect.Descriptor instead.
 func (*EndpointSubset) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{117}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *EndpointSubset) GetAddresses() []*EndpointAddress {
@@ -8432,7 +8495,7 @@ type EndpointAddress struct {
 
 func (x *EndpointAddress) Reset() {
 	*x = EndpointAddress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[118]
+	mi := &file_api_core_v1_core_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8444,7 +8507,7 @@ func (x *EndpointAddress) String() string {
 func (*EndpointAddress) ProtoMessage() {}
 
 func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[118]
+	mi := &file_api_core_v1_core_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8457,7 +8520,7 @@ func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointAddress.ProtoReflect.Descriptor instead.
 func (*EndpointAddress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{118}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *EndpointAddress) GetIp() string {
@@ -8502,7 +8565,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[119]
+	mi := &file_api_core_v1_core_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8514,7 +8577,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[119]
+	mi := &file_api_core_v1_core_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8527,7 +8590,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{119}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -8556,6 +8619,1000 @@ func (x *EndpointPort) GetAppProtocol() string {
 		return *x.AppProtocol
 	}
 	return ""
+}
+
+// PersistentVolume is a piece of storage in the cluster, provisioned by an administrator or by
+// a StorageClass's provisioner, that one claim at a time may bind. Cluster-scoped.
+type PersistentVolume struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Kind          string                  `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                  `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ObjectMeta          `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *PersistentVolumeSpec   `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *PersistentVolumeStatus `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolume) Reset() {
+	*x = PersistentVolume{}
+	mi := &file_api_core_v1_core_proto_msgTypes[121]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolume) ProtoMessage() {}
+
+func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[121]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
+func (*PersistentVolume) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{121}
+}
+
+func (x *PersistentVolume) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PersistentVolume) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *PersistentVolume) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolume) GetSpec() *PersistentVolumeSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PersistentVolume) GetStatus() *PersistentVolumeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// PersistentVolumeList is a list of PersistentVolumes.
+type PersistentVolumeList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                 `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*PersistentVolume    `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeList) Reset() {
+	*x = PersistentVolumeList{}
+	mi := &file_api_core_v1_core_proto_msgTypes[122]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeList) ProtoMessage() {}
+
+func (x *PersistentVolumeList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[122]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeList.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeList) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{122}
+}
+
+func (x *PersistentVolumeList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PersistentVolumeList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *PersistentVolumeList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolumeList) GetItems() []*PersistentVolume {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// PersistentVolumeSpec describes the storage. Numbers below 100 are Kubernetes' own; the
+// sources, inline in JSON as in Kubernetes' PersistentVolumeSource, are 100 + their number
+// there.
+type PersistentVolumeSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// capacity holds the volume's size under "storage".
+	Capacity map[string]*v1.Quantity `protobuf:"bytes,1,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// hostPath is a directory of the node (single-node test clusters).
+	HostPath *HostPathVolumeSource `protobuf:"bytes,103,opt,name=hostPath,proto3" json:"hostPath,omitempty"`
+	// local is a disk, partition or directory of one node.
+	Local *LocalVolumeSource `protobuf:"bytes,120,opt,name=local,proto3" json:"local,omitempty"`
+	// accessModes are ReadWriteOnce, ReadOnlyMany, ReadWriteMany or ReadWriteOncePod.
+	AccessModes []string `protobuf:"bytes,3,rep,name=accessModes,proto3" json:"accessModes,omitempty"`
+	// claimRef is the claim this volume is bound to (or reserved for, when only its name is
+	// set); the binder writes it.
+	ClaimRef *ObjectReference `protobuf:"bytes,4,opt,name=claimRef,proto3" json:"claimRef,omitempty"`
+	// persistentVolumeReclaimPolicy says what happens to a released volume: Retain (the
+	// default), Delete or Recycle.
+	PersistentVolumeReclaimPolicy string `protobuf:"bytes,5,opt,name=persistentVolumeReclaimPolicy,proto3" json:"persistentVolumeReclaimPolicy,omitempty"`
+	// storageClassName is the class the volume belongs to; "" is no class.
+	StorageClassName string   `protobuf:"bytes,6,opt,name=storageClassName,proto3" json:"storageClassName,omitempty"`
+	MountOptions     []string `protobuf:"bytes,7,rep,name=mountOptions,proto3" json:"mountOptions,omitempty"`
+	// volumeMode is Filesystem (the default) or Block.
+	VolumeMode *string `protobuf:"bytes,8,opt,name=volumeMode,proto3,oneof" json:"volumeMode,omitempty"`
+	// nodeAffinity limits the nodes that can reach the volume; a local volume needs it.
+	NodeAffinity  *VolumeNodeAffinity `protobuf:"bytes,9,opt,name=nodeAffinity,proto3" json:"nodeAffinity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeSpec) Reset() {
+	*x = PersistentVolumeSpec{}
+	mi := &file_api_core_v1_core_proto_msgTypes[123]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeSpec) ProtoMessage() {}
+
+func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[123]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{123}
+}
+
+func (x *PersistentVolumeSpec) GetCapacity() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Capacity
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetHostPath() *HostPathVolumeSource {
+	if x != nil {
+		return x.HostPath
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetLocal() *LocalVolumeSource {
+	if x != nil {
+		return x.Local
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetClaimRef() *ObjectReference {
+	if x != nil {
+		return x.ClaimRef
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetPersistentVolumeReclaimPolicy() string {
+	if x != nil {
+		return x.PersistentVolumeReclaimPolicy
+	}
+	return ""
+}
+
+func (x *PersistentVolumeSpec) GetStorageClassName() string {
+	if x != nil {
+		return x.StorageClassName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeSpec) GetMountOptions() []string {
+	if x != nil {
+		return x.MountOptions
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetVolumeMode() string {
+	if x != nil && x.VolumeMode != nil {
+		return *x.VolumeMode
+	}
+	return ""
+}
+
+func (x *PersistentVolumeSpec) GetNodeAffinity() *VolumeNodeAffinity {
+	if x != nil {
+		return x.NodeAffinity
+	}
+	return nil
+}
+
+// LocalVolumeSource is storage attached to one node.
+type LocalVolumeSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// fsType is the filesystem of a block device; unset means the kubelet picks one.
+	FsType        *string `protobuf:"bytes,2,opt,name=fsType,proto3,oneof" json:"fsType,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalVolumeSource) Reset() {
+	*x = LocalVolumeSource{}
+	mi := &file_api_core_v1_core_proto_msgTypes[124]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalVolumeSource) ProtoMessage() {}
+
+func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[124]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
+func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{124}
+}
+
+func (x *LocalVolumeSource) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LocalVolumeSource) GetFsType() string {
+	if x != nil && x.FsType != nil {
+		return *x.FsType
+	}
+	return ""
+}
+
+// VolumeNodeAffinity limits the nodes a volume can be used from.
+type VolumeNodeAffinity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Required      *NodeSelector          `protobuf:"bytes,1,opt,name=required,proto3" json:"required,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VolumeNodeAffinity) Reset() {
+	*x = VolumeNodeAffinity{}
+	mi := &file_api_core_v1_core_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeNodeAffinity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeNodeAffinity) ProtoMessage() {}
+
+func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
+func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{125}
+}
+
+func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
+	if x != nil {
+		return x.Required
+	}
+	return nil
+}
+
+// PersistentVolumeStatus is the volume's lifecycle phase.
+type PersistentVolumeStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// phase is Pending, Available, Bound, Released or Failed.
+	Phase   string `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Reason  string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// lastPhaseTransitionTime is when phase last changed.
+	LastPhaseTransitionTime *v1.Time `protobuf:"bytes,4,opt,name=lastPhaseTransitionTime,proto3" json:"lastPhaseTransitionTime,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeStatus) Reset() {
+	*x = PersistentVolumeStatus{}
+	mi := &file_api_core_v1_core_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeStatus) ProtoMessage() {}
+
+func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *PersistentVolumeStatus) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetLastPhaseTransitionTime() *v1.Time {
+	if x != nil {
+		return x.LastPhaseTransitionTime
+	}
+	return nil
+}
+
+// PersistentVolumeClaim is a user's request for storage, bound to one PersistentVolume that
+// satisfies it. Namespaced.
+type PersistentVolumeClaim struct {
+	state         protoimpl.MessageState       `protogen:"open.v1"`
+	Kind          string                       `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                       `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ObjectMeta               `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *PersistentVolumeClaimSpec   `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *PersistentVolumeClaimStatus `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaim) Reset() {
+	*x = PersistentVolumeClaim{}
+	mi := &file_api_core_v1_core_proto_msgTypes[127]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaim) ProtoMessage() {}
+
+func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[127]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaim.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaim) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{127}
+}
+
+func (x *PersistentVolumeClaim) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaim) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaim) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaim) GetSpec() *PersistentVolumeClaimSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaim) GetStatus() *PersistentVolumeClaimStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// PersistentVolumeClaimList is a list of PersistentVolumeClaims.
+type PersistentVolumeClaimList struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Kind          string                   `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ApiVersion    string                   `protobuf:"bytes,2,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Metadata      *v1.ListMeta             `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*PersistentVolumeClaim `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimList) Reset() {
+	*x = PersistentVolumeClaimList{}
+	mi := &file_api_core_v1_core_proto_msgTypes[128]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimList) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[128]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimList.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimList) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{128}
+}
+
+func (x *PersistentVolumeClaimList) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimList) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimList) GetMetadata() *v1.ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimList) GetItems() []*PersistentVolumeClaim {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// PersistentVolumeClaimSpec is what the claim asks for.
+type PersistentVolumeClaimSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accessModes the volume must offer.
+	AccessModes []string `protobuf:"bytes,1,rep,name=accessModes,proto3" json:"accessModes,omitempty"`
+	// selector limits the volumes the claim may bind by their labels.
+	Selector *v1.LabelSelector `protobuf:"bytes,4,opt,name=selector,proto3" json:"selector,omitempty"`
+	// resources.requests.storage is the least capacity the volume must have.
+	Resources *VolumeResourceRequirements `protobuf:"bytes,2,opt,name=resources,proto3" json:"resources,omitempty"`
+	// volumeName binds the claim to that volume; the binder sets it when it picks one.
+	VolumeName string `protobuf:"bytes,3,opt,name=volumeName,proto3" json:"volumeName,omitempty"`
+	// storageClassName: unset lets the DefaultStorageClass admission plugin (or, later, the
+	// binder) choose the default class; "" asks for a volume with no class.
+	StorageClassName *string `protobuf:"bytes,5,opt,name=storageClassName,proto3,oneof" json:"storageClassName,omitempty"`
+	// volumeMode is Filesystem (the default) or Block.
+	VolumeMode    *string `protobuf:"bytes,6,opt,name=volumeMode,proto3,oneof" json:"volumeMode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimSpec) Reset() {
+	*x = PersistentVolumeClaimSpec{}
+	mi := &file_api_core_v1_core_proto_msgTypes[129]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimSpec) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[129]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimSpec.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimSpec) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{129}
+}
+
+func (x *PersistentVolumeClaimSpec) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetSelector() *v1.LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetResources() *VolumeResourceRequirements {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetVolumeName() string {
+	if x != nil {
+		return x.VolumeName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimSpec) GetStorageClassName() string {
+	if x != nil && x.StorageClassName != nil {
+		return *x.StorageClassName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimSpec) GetVolumeMode() string {
+	if x != nil && x.VolumeMode != nil {
+		return *x.VolumeMode
+	}
+	return ""
+}
+
+// VolumeResourceRequirements is the storage a claim requests (and may be limited to).
+type VolumeResourceRequirements struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Limits        map[string]*v1.Quantity `protobuf:"bytes,1,rep,name=limits,proto3" json:"limits,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Requests      map[string]*v1.Quantity `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VolumeResourceRequirements) Reset() {
+	*x = VolumeResourceRequirements{}
+	mi := &file_api_core_v1_core_proto_msgTypes[130]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeResourceRequirements) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeResourceRequirements) ProtoMessage() {}
+
+func (x *VolumeResourceRequirements) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[130]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeResourceRequirements.ProtoReflect.Descriptor instead.
+func (*VolumeResourceRequirements) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{130}
+}
+
+func (x *VolumeResourceRequirements) GetLimits() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+func (x *VolumeResourceRequirements) GetRequests() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// PersistentVolumeClaimStatus is the claim's binding state.
+type PersistentVolumeClaimStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// phase is Pending, Bound or Lost.
+	Phase string `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	// accessModes and capacity are those of the bound volume.
+	AccessModes   []string                          `protobuf:"bytes,2,rep,name=accessModes,proto3" json:"accessModes,omitempty"`
+	Capacity      map[string]*v1.Quantity           `protobuf:"bytes,3,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Conditions    []*PersistentVolumeClaimCondition `protobuf:"bytes,4,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimStatus) Reset() {
+	*x = PersistentVolumeClaimStatus{}
+	mi := &file_api_core_v1_core_proto_msgTypes[131]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimStatus) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[131]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimStatus.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimStatus) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{131}
+}
+
+func (x *PersistentVolumeClaimStatus) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimStatus) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimStatus) GetCapacity() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Capacity
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimStatus) GetConditions() []*PersistentVolumeClaimCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+// PersistentVolumeClaimCondition is one observation of a claim (e.g. Resizing).
+type PersistentVolumeClaimCondition struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	LastProbeTime      *v1.Time               `protobuf:"bytes,3,opt,name=lastProbeTime,proto3" json:"lastProbeTime,omitempty"`
+	LastTransitionTime *v1.Time               `protobuf:"bytes,4,opt,name=lastTransitionTime,proto3" json:"lastTransitionTime,omitempty"`
+	Reason             string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message            string                 `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimCondition) Reset() {
+	*x = PersistentVolumeClaimCondition{}
+	mi := &file_api_core_v1_core_proto_msgTypes[132]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimCondition) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[132]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimCondition.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimCondition) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{132}
+}
+
+func (x *PersistentVolumeClaimCondition) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimCondition) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimCondition) GetLastProbeTime() *v1.Time {
+	if x != nil {
+		return x.LastProbeTime
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimCondition) GetLastTransitionTime() *v1.Time {
+	if x != nil {
+		return x.LastTransitionTime
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimCondition) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimCondition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// TopologySelectorTerm matches a topology domain when all its requirements match (a
+// StorageClass's allowedTopologies).
+type TopologySelectorTerm struct {
+	state                 protoimpl.MessageState              `protogen:"open.v1"`
+	MatchLabelExpressions []*TopologySelectorLabelRequirement `protobuf:"bytes,1,rep,name=matchLabelExpressions,proto3" json:"matchLabelExpressions,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *TopologySelectorTerm) Reset() {
+	*x = TopologySelectorTerm{}
+	mi := &file_api_core_v1_core_proto_msgTypes[133]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopologySelectorTerm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopologySelectorTerm) ProtoMessage() {}
+
+func (x *TopologySelectorTerm) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[133]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopologySelectorTerm.ProtoReflect.Descriptor instead.
+func (*TopologySelectorTerm) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{133}
+}
+
+func (x *TopologySelectorTerm) GetMatchLabelExpressions() []*TopologySelectorLabelRequirement {
+	if x != nil {
+		return x.MatchLabelExpressions
+	}
+	return nil
+}
+
+// TopologySelectorLabelRequirement matches a label key against any of its values.
+type TopologySelectorLabelRequirement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Values        []string               `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopologySelectorLabelRequirement) Reset() {
+	*x = TopologySelectorLabelRequirement{}
+	mi := &file_api_core_v1_core_proto_msgTypes[134]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopologySelectorLabelRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopologySelectorLabelRequirement) ProtoMessage() {}
+
+func (x *TopologySelectorLabelRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[134]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopologySelectorLabelRequirement.ProtoReflect.Descriptor instead.
+func (*TopologySelectorLabelRequirement) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{134}
+}
+
+func (x *TopologySelectorLabelRequirement) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *TopologySelectorLabelRequirement) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
 }
 
 var File_api_core_v1_core_proto protoreflect.FileDescriptor
@@ -8754,7 +9811,7 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\vtopologyKey\x18\x03 \x01(\tB\x04\xc8\xf3\x18\x01R\vtopologyKey\"\x8d\x01\n" +
 	"\x17WeightedPodAffinityTerm\x12\x1c\n" +
 	"\x06weight\x18\x01 \x01(\x05B\x04\xc8\xf3\x18\x01R\x06weight\x12T\n" +
-	"\x0fpodAffinityTerm\x18\x02 \x01(\v2$.kubelab.api.core.v1.PodAffinityTermB\x04\xc8\xf3\x18\x01R\x0fpodAffinityTerm\"\xd5\x03\n" +
+	"\x0fpodAffinityTerm\x18\x02 \x01(\v2$.kubelab.api.core.v1.PodAffinityTermB\x04\xc8\xf3\x18\x01R\x0fpodAffinityTerm\"\xc3\x04\n" +
 	"\x06Volume\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04name\x12E\n" +
 	"\bhostPath\x18\x02 \x01(\v2).kubelab.api.core.v1.HostPathVolumeSourceR\bhostPath\x12E\n" +
@@ -8762,7 +9819,12 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x06secret\x18\a \x01(\v2'.kubelab.api.core.v1.SecretVolumeSourceR\x06secret\x12N\n" +
 	"\vdownwardAPI\x18\x10 \x01(\v2,.kubelab.api.core.v1.DownwardAPIVolumeSourceR\vdownwardAPI\x12H\n" +
 	"\tconfigMap\x18\x14 \x01(\v2*.kubelab.api.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12H\n" +
-	"\tprojected\x18\x1a \x01(\v2*.kubelab.api.core.v1.ProjectedVolumeSourceR\tprojected\"R\n" +
+	"\tprojected\x18\x1a \x01(\v2*.kubelab.api.core.v1.ProjectedVolumeSourceR\tprojected\x12l\n" +
+	"\x15persistentVolumeClaim\x18\n" +
+	" \x01(\v26.kubelab.api.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\"c\n" +
+	"!PersistentVolumeClaimVolumeSource\x12\"\n" +
+	"\tclaimName\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\tclaimName\x12\x1a\n" +
+	"\breadOnly\x18\x02 \x01(\bR\breadOnly\"R\n" +
 	"\x14HostPathVolumeSource\x12\x18\n" +
 	"\x04path\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04path\x12\x17\n" +
 	"\x04type\x18\x02 \x01(\tH\x00R\x04type\x88\x01\x01B\a\n" +
@@ -9412,7 +10474,109 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x04port\x18\x02 \x01(\x05B\x04\xc8\xf3\x18\x01R\x04port\x12\x1a\n" +
 	"\bprotocol\x18\x03 \x01(\tR\bprotocol\x12%\n" +
 	"\vappProtocol\x18\x04 \x01(\tH\x00R\vappProtocol\x88\x01\x01B\x0e\n" +
-	"\f_appProtocolB%Z#kubelab.io/proto/api/core/v1;corev1b\x06proto3"
+	"\f_appProtocol\"\x87\x02\n" +
+	"\x10PersistentVolume\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12=\n" +
+	"\x04spec\x18\x04 \x01(\v2).kubelab.api.core.v1.PersistentVolumeSpecR\x04spec\x12C\n" +
+	"\x06status\x18\x05 \x01(\v2+.kubelab.api.core.v1.PersistentVolumeStatusR\x06status\"\xc8\x01\n" +
+	"\x14PersistentVolumeList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12A\n" +
+	"\x05items\x18\x04 \x03(\v2%.kubelab.api.core.v1.PersistentVolumeB\x04\xc8\xf3\x18\x01R\x05items\"\xc7\x05\n" +
+	"\x14PersistentVolumeSpec\x12S\n" +
+	"\bcapacity\x18\x01 \x03(\v27.kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntryR\bcapacity\x12E\n" +
+	"\bhostPath\x18g \x01(\v2).kubelab.api.core.v1.HostPathVolumeSourceR\bhostPath\x12<\n" +
+	"\x05local\x18x \x01(\v2&.kubelab.api.core.v1.LocalVolumeSourceR\x05local\x12 \n" +
+	"\vaccessModes\x18\x03 \x03(\tR\vaccessModes\x12@\n" +
+	"\bclaimRef\x18\x04 \x01(\v2$.kubelab.api.core.v1.ObjectReferenceR\bclaimRef\x12D\n" +
+	"\x1dpersistentVolumeReclaimPolicy\x18\x05 \x01(\tR\x1dpersistentVolumeReclaimPolicy\x12*\n" +
+	"\x10storageClassName\x18\x06 \x01(\tR\x10storageClassName\x12\"\n" +
+	"\fmountOptions\x18\a \x03(\tR\fmountOptions\x12#\n" +
+	"\n" +
+	"volumeMode\x18\b \x01(\tH\x00R\n" +
+	"volumeMode\x88\x01\x01\x12K\n" +
+	"\fnodeAffinity\x18\t \x01(\v2'.kubelab.api.core.v1.VolumeNodeAffinityR\fnodeAffinity\x1aZ\n" +
+	"\rCapacityEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.kubelab.api.meta.v1.QuantityR\x05value:\x028\x01B\r\n" +
+	"\v_volumeMode\"U\n" +
+	"\x11LocalVolumeSource\x12\x18\n" +
+	"\x04path\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04path\x12\x1b\n" +
+	"\x06fsType\x18\x02 \x01(\tH\x00R\x06fsType\x88\x01\x01B\t\n" +
+	"\a_fsType\"S\n" +
+	"\x12VolumeNodeAffinity\x12=\n" +
+	"\brequired\x18\x01 \x01(\v2!.kubelab.api.core.v1.NodeSelectorR\brequired\"\xb5\x01\n" +
+	"\x16PersistentVolumeStatus\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12S\n" +
+	"\x17lastPhaseTransitionTime\x18\x04 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x17lastPhaseTransitionTime\"\x96\x02\n" +
+	"\x15PersistentVolumeClaim\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x12;\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12B\n" +
+	"\x04spec\x18\x04 \x01(\v2..kubelab.api.core.v1.PersistentVolumeClaimSpecR\x04spec\x12H\n" +
+	"\x06status\x18\x05 \x01(\v20.kubelab.api.core.v1.PersistentVolumeClaimStatusR\x06status\"\xd2\x01\n" +
+	"\x19PersistentVolumeClaimList\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x02 \x01(\tR\n" +
+	"apiVersion\x129\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x12F\n" +
+	"\x05items\x18\x04 \x03(\v2*.kubelab.api.core.v1.PersistentVolumeClaimB\x04\xc8\xf3\x18\x01R\x05items\"\xec\x02\n" +
+	"\x19PersistentVolumeClaimSpec\x12 \n" +
+	"\vaccessModes\x18\x01 \x03(\tR\vaccessModes\x12>\n" +
+	"\bselector\x18\x04 \x01(\v2\".kubelab.api.meta.v1.LabelSelectorR\bselector\x12S\n" +
+	"\tresources\x18\x02 \x01(\v2/.kubelab.api.core.v1.VolumeResourceRequirementsB\x04\xc8\xf3\x18\x01R\tresources\x12\x1e\n" +
+	"\n" +
+	"volumeName\x18\x03 \x01(\tR\n" +
+	"volumeName\x12/\n" +
+	"\x10storageClassName\x18\x05 \x01(\tH\x00R\x10storageClassName\x88\x01\x01\x12#\n" +
+	"\n" +
+	"volumeMode\x18\x06 \x01(\tH\x01R\n" +
+	"volumeMode\x88\x01\x01B\x13\n" +
+	"\x11_storageClassNameB\r\n" +
+	"\v_volumeMode\"\x82\x03\n" +
+	"\x1aVolumeResourceRequirements\x12S\n" +
+	"\x06limits\x18\x01 \x03(\v2;.kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntryR\x06limits\x12Y\n" +
+	"\brequests\x18\x02 \x03(\v2=.kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntryR\brequests\x1aX\n" +
+	"\vLimitsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.kubelab.api.meta.v1.QuantityR\x05value:\x028\x01\x1aZ\n" +
+	"\rRequestsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.kubelab.api.meta.v1.QuantityR\x05value:\x028\x01\"\xe2\x02\n" +
+	"\x1bPersistentVolumeClaimStatus\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12 \n" +
+	"\vaccessModes\x18\x02 \x03(\tR\vaccessModes\x12Z\n" +
+	"\bcapacity\x18\x03 \x03(\v2>.kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntryR\bcapacity\x12S\n" +
+	"\n" +
+	"conditions\x18\x04 \x03(\v23.kubelab.api.core.v1.PersistentVolumeClaimConditionR\n" +
+	"conditions\x1aZ\n" +
+	"\rCapacityEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.kubelab.api.meta.v1.QuantityR\x05value:\x028\x01\"\x96\x02\n" +
+	"\x1ePersistentVolumeClaimCondition\x12\x18\n" +
+	"\x04type\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04type\x12\x1c\n" +
+	"\x06status\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x06status\x12?\n" +
+	"\rlastProbeTime\x18\x03 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\rlastProbeTime\x12I\n" +
+	"\x12lastTransitionTime\x18\x04 \x01(\v2\x19.kubelab.api.meta.v1.TimeR\x12lastTransitionTime\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"\x83\x01\n" +
+	"\x14TopologySelectorTerm\x12k\n" +
+	"\x15matchLabelExpressions\x18\x01 \x03(\v25.kubelab.api.core.v1.TopologySelectorLabelRequirementR\x15matchLabelExpressions\"X\n" +
+	" TopologySelectorLabelRequirement\x12\x16\n" +
+	"\x03key\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x03key\x12\x1c\n" +
+	"\x06values\x18\x02 \x03(\tB\x04\xc8\xf3\x18\x01R\x06valuesB%Z#kubelab.io/proto/api/core/v1;corev1b\x06proto3"
 
 var (
 	file_api_core_v1_core_proto_rawDescOnce sync.Once
@@ -9426,175 +10590,194 @@ func file_api_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_api_core_v1_core_proto_rawDescData
 }
 
-var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 139)
+var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 158)
 var file_api_core_v1_core_proto_goTypes = []any{
-	(*ObjectReference)(nil),               // 0: kubelab.api.core.v1.ObjectReference
-	(*LocalObjectReference)(nil),          // 1: kubelab.api.core.v1.LocalObjectReference
-	(*Namespace)(nil),                     // 2: kubelab.api.core.v1.Namespace
-	(*NamespaceList)(nil),                 // 3: kubelab.api.core.v1.NamespaceList
-	(*NamespaceSpec)(nil),                 // 4: kubelab.api.core.v1.NamespaceSpec
-	(*NamespaceStatus)(nil),               // 5: kubelab.api.core.v1.NamespaceStatus
-	(*NamespaceCondition)(nil),            // 6: kubelab.api.core.v1.NamespaceCondition
-	(*Pod)(nil),                           // 7: kubelab.api.core.v1.Pod
-	(*PodList)(nil),                       // 8: kubelab.api.core.v1.PodList
-	(*PodTemplateSpec)(nil),               // 9: kubelab.api.core.v1.PodTemplateSpec
-	(*PodSpec)(nil),                       // 10: kubelab.api.core.v1.PodSpec
-	(*TopologySpreadConstraint)(nil),      // 11: kubelab.api.core.v1.TopologySpreadConstraint
-	(*PodSecurityContext)(nil),            // 12: kubelab.api.core.v1.PodSecurityContext
-	(*HostAlias)(nil),                     // 13: kubelab.api.core.v1.HostAlias
-	(*PodDNSConfig)(nil),                  // 14: kubelab.api.core.v1.PodDNSConfig
-	(*PodDNSConfigOption)(nil),            // 15: kubelab.api.core.v1.PodDNSConfigOption
-	(*PodReadinessGate)(nil),              // 16: kubelab.api.core.v1.PodReadinessGate
-	(*Toleration)(nil),                    // 17: kubelab.api.core.v1.Toleration
-	(*Affinity)(nil),                      // 18: kubelab.api.core.v1.Affinity
-	(*NodeAffinity)(nil),                  // 19: kubelab.api.core.v1.NodeAffinity
-	(*NodeSelector)(nil),                  // 20: kubelab.api.core.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),              // 21: kubelab.api.core.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),       // 22: kubelab.api.core.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil),       // 23: kubelab.api.core.v1.PreferredSchedulingTerm
-	(*PodAffinity)(nil),                   // 24: kubelab.api.core.v1.PodAffinity
-	(*PodAntiAffinity)(nil),               // 25: kubelab.api.core.v1.PodAntiAffinity
-	(*PodAffinityTerm)(nil),               // 26: kubelab.api.core.v1.PodAffinityTerm
-	(*WeightedPodAffinityTerm)(nil),       // 27: kubelab.api.core.v1.WeightedPodAffinityTerm
-	(*Volume)(nil),                        // 28: kubelab.api.core.v1.Volume
-	(*HostPathVolumeSource)(nil),          // 29: kubelab.api.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),          // 30: kubelab.api.core.v1.EmptyDirVolumeSource
-	(*ConfigMapVolumeSource)(nil),         // 31: kubelab.api.core.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),            // 32: kubelab.api.core.v1.SecretVolumeSource
-	(*DownwardAPIVolumeSource)(nil),       // 33: kubelab.api.core.v1.DownwardAPIVolumeSource
-	(*DownwardAPIVolumeFile)(nil),         // 34: kubelab.api.core.v1.DownwardAPIVolumeFile
-	(*ProjectedVolumeSource)(nil),         // 35: kubelab.api.core.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),              // 36: kubelab.api.core.v1.VolumeProjection
-	(*SecretProjection)(nil),              // 37: kubelab.api.core.v1.SecretProjection
-	(*ConfigMapProjection)(nil),           // 38: kubelab.api.core.v1.ConfigMapProjection
-	(*DownwardAPIProjection)(nil),         // 39: kubelab.api.core.v1.DownwardAPIProjection
-	(*ServiceAccountTokenProjection)(nil), // 40: kubelab.api.core.v1.ServiceAccountTokenProjection
-	(*KeyToPath)(nil),                     // 41: kubelab.api.core.v1.KeyToPath
-	(*Container)(nil),                     // 42: kubelab.api.core.v1.Container
-	(*ContainerPort)(nil),                 // 43: kubelab.api.core.v1.ContainerPort
-	(*EnvFromSource)(nil),                 // 44: kubelab.api.core.v1.EnvFromSource
-	(*ConfigMapEnvSource)(nil),            // 45: kubelab.api.core.v1.ConfigMapEnvSource
-	(*SecretEnvSource)(nil),               // 46: kubelab.api.core.v1.SecretEnvSource
-	(*EnvVar)(nil),                        // 47: kubelab.api.core.v1.EnvVar
-	(*EnvVarSource)(nil),                  // 48: kubelab.api.core.v1.EnvVarSource
-	(*ObjectFieldSelector)(nil),           // 49: kubelab.api.core.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),         // 50: kubelab.api.core.v1.ResourceFieldSelector
-	(*ConfigMapKeySelector)(nil),          // 51: kubelab.api.core.v1.ConfigMapKeySelector
-	(*SecretKeySelector)(nil),             // 52: kubelab.api.core.v1.SecretKeySelector
-	(*ResourceRequirements)(nil),          // 53: kubelab.api.core.v1.ResourceRequirements
-	(*VolumeMount)(nil),                   // 54: kubelab.api.core.v1.VolumeMount
-	(*Probe)(nil),                         // 55: kubelab.api.core.v1.Probe
-	(*ExecAction)(nil),                    // 56: kubelab.api.core.v1.ExecAction
-	(*HTTPGetAction)(nil),                 // 57: kubelab.api.core.v1.HTTPGetAction
-	(*HTTPHeader)(nil),                    // 58: kubelab.api.core.v1.HTTPHeader
-	(*TCPSocketAction)(nil),               // 59: kubelab.api.core.v1.TCPSocketAction
-	(*GRPCAction)(nil),                    // 60: kubelab.api.core.v1.GRPCAction
-	(*Lifecycle)(nil),                     // 61: kubelab.api.core.v1.Lifecycle
-	(*LifecycleHandler)(nil),              // 62: kubelab.api.core.v1.LifecycleHandler
-	(*SleepAction)(nil),                   // 63: kubelab.api.core.v1.SleepAction
-	(*SecurityContext)(nil),               // 64: kubelab.api.core.v1.SecurityContext
-	(*Capabilities)(nil),                  // 65: kubelab.api.core.v1.Capabilities
-	(*PodStatus)(nil),                     // 66: kubelab.api.core.v1.PodStatus
-	(*PodCondition)(nil),                  // 67: kubelab.api.core.v1.PodCondition
-	(*HostIP)(nil),                        // 68: kubelab.api.core.v1.HostIP
-	(*PodIP)(nil),                         // 69: kubelab.api.core.v1.PodIP
-	(*ContainerStatus)(nil),               // 70: kubelab.api.core.v1.ContainerStatus
-	(*ContainerState)(nil),                // 71: kubelab.api.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),         // 72: kubelab.api.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),         // 73: kubelab.api.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),      // 74: kubelab.api.core.v1.ContainerStateTerminated
-	(*Binding)(nil),                       // 75: kubelab.api.core.v1.Binding
-	(*Node)(nil),                          // 76: kubelab.api.core.v1.Node
-	(*NodeList)(nil),                      // 77: kubelab.api.core.v1.NodeList
-	(*NodeSpec)(nil),                      // 78: kubelab.api.core.v1.NodeSpec
-	(*Taint)(nil),                         // 79: kubelab.api.core.v1.Taint
-	(*NodeStatus)(nil),                    // 80: kubelab.api.core.v1.NodeStatus
-	(*NodeCondition)(nil),                 // 81: kubelab.api.core.v1.NodeCondition
-	(*NodeAddress)(nil),                   // 82: kubelab.api.core.v1.NodeAddress
-	(*NodeDaemonEndpoints)(nil),           // 83: kubelab.api.core.v1.NodeDaemonEndpoints
-	(*DaemonEndpoint)(nil),                // 84: kubelab.api.core.v1.DaemonEndpoint
-	(*NodeSystemInfo)(nil),                // 85: kubelab.api.core.v1.NodeSystemInfo
-	(*ContainerImage)(nil),                // 86: kubelab.api.core.v1.ContainerImage
-	(*Event)(nil),                         // 87: kubelab.api.core.v1.Event
-	(*EventList)(nil),                     // 88: kubelab.api.core.v1.EventList
-	(*EventSource)(nil),                   // 89: kubelab.api.core.v1.EventSource
-	(*EventSeries)(nil),                   // 90: kubelab.api.core.v1.EventSeries
-	(*LimitRange)(nil),                    // 91: kubelab.api.core.v1.LimitRange
-	(*LimitRangeList)(nil),                // 92: kubelab.api.core.v1.LimitRangeList
-	(*LimitRangeSpec)(nil),                // 93: kubelab.api.core.v1.LimitRangeSpec
-	(*LimitRangeItem)(nil),                // 94: kubelab.api.core.v1.LimitRangeItem
-	(*ResourceQuota)(nil),                 // 95: kubelab.api.core.v1.ResourceQuota
-	(*ResourceQuotaList)(nil),             // 96: kubelab.api.core.v1.ResourceQuotaList
-	(*ResourceQuotaSpec)(nil),             // 97: kubelab.api.core.v1.ResourceQuotaSpec
-	(*ResourceQuotaStatus)(nil),           // 98: kubelab.api.core.v1.ResourceQuotaStatus
-	(*ConfigMap)(nil),                     // 99: kubelab.api.core.v1.ConfigMap
-	(*ConfigMapList)(nil),                 // 100: kubelab.api.core.v1.ConfigMapList
-	(*Secret)(nil),                        // 101: kubelab.api.core.v1.Secret
-	(*SecretList)(nil),                    // 102: kubelab.api.core.v1.SecretList
-	(*ServiceAccount)(nil),                // 103: kubelab.api.core.v1.ServiceAccount
-	(*ServiceAccountList)(nil),            // 104: kubelab.api.core.v1.ServiceAccountList
-	(*Service)(nil),                       // 105: kubelab.api.core.v1.Service
-	(*ServiceList)(nil),                   // 106: kubelab.api.core.v1.ServiceList
-	(*ServiceSpec)(nil),                   // 107: kubelab.api.core.v1.ServiceSpec
-	(*ServicePort)(nil),                   // 108: kubelab.api.core.v1.ServicePort
-	(*SessionAffinityConfig)(nil),         // 109: kubelab.api.core.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                // 110: kubelab.api.core.v1.ClientIPConfig
-	(*ServiceStatus)(nil),                 // 111: kubelab.api.core.v1.ServiceStatus
-	(*LoadBalancerStatus)(nil),            // 112: kubelab.api.core.v1.LoadBalancerStatus
-	(*LoadBalancerIngress)(nil),           // 113: kubelab.api.core.v1.LoadBalancerIngress
-	(*PortStatus)(nil),                    // 114: kubelab.api.core.v1.PortStatus
-	(*Endpoints)(nil),                     // 115: kubelab.api.core.v1.Endpoints
-	(*EndpointsList)(nil),                 // 116: kubelab.api.core.v1.EndpointsList
-	(*EndpointSubset)(nil),                // 117: kubelab.api.core.v1.EndpointSubset
-	(*EndpointAddress)(nil),               // 118: kubelab.api.core.v1.EndpointAddress
-	(*EndpointPort)(nil),                  // 119: kubelab.api.core.v1.EndpointPort
-	nil,                                   // 120: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                   // 121: kubelab.api.core.v1.PodSpec.OverheadEntry
-	nil,                                   // 122: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                   // 123: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                   // 124: kubelab.api.core.v1.NodeStatus.CapacityEntry
-	nil,                                   // 125: kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	nil,                                   // 126: kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	nil,                                   // 127: kubelab.api.core.v1.LimitRangeItem.MinEntry
-	nil,                                   // 128: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	nil,                                   // 129: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                                   // 130: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                                   // 131: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                                   // 132: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                                   // 133: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                                   // 134: kubelab.api.core.v1.ConfigMap.DataEntry
-	nil,                                   // 135: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                   // 136: kubelab.api.core.v1.Secret.DataEntry
-	nil,                                   // 137: kubelab.api.core.v1.Secret.StringDataEntry
-	nil,                                   // 138: kubelab.api.core.v1.ServiceSpec.SelectorEntry
-	(*v1.ObjectMeta)(nil),                 // 139: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),                   // 140: kubelab.api.meta.v1.ListMeta
-	(*v1.Time)(nil),                       // 141: kubelab.api.meta.v1.Time
-	(*v1.LabelSelector)(nil),              // 142: kubelab.api.meta.v1.LabelSelector
-	(*v1.Quantity)(nil),                   // 143: kubelab.api.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                // 144: kubelab.api.meta.v1.IntOrString
-	(*v1.MicroTime)(nil),                  // 145: kubelab.api.meta.v1.MicroTime
-	(*v1.Condition)(nil),                  // 146: kubelab.api.meta.v1.Condition
+	(*ObjectReference)(nil),                   // 0: kubelab.api.core.v1.ObjectReference
+	(*LocalObjectReference)(nil),              // 1: kubelab.api.core.v1.LocalObjectReference
+	(*Namespace)(nil),                         // 2: kubelab.api.core.v1.Namespace
+	(*NamespaceList)(nil),                     // 3: kubelab.api.core.v1.NamespaceList
+	(*NamespaceSpec)(nil),                     // 4: kubelab.api.core.v1.NamespaceSpec
+	(*NamespaceStatus)(nil),                   // 5: kubelab.api.core.v1.NamespaceStatus
+	(*NamespaceCondition)(nil),                // 6: kubelab.api.core.v1.NamespaceCondition
+	(*Pod)(nil),                               // 7: kubelab.api.core.v1.Pod
+	(*PodList)(nil),                           // 8: kubelab.api.core.v1.PodList
+	(*PodTemplateSpec)(nil),                   // 9: kubelab.api.core.v1.PodTemplateSpec
+	(*PodSpec)(nil),                           // 10: kubelab.api.core.v1.PodSpec
+	(*TopologySpreadConstraint)(nil),          // 11: kubelab.api.core.v1.TopologySpreadConstraint
+	(*PodSecurityContext)(nil),                // 12: kubelab.api.core.v1.PodSecurityContext
+	(*HostAlias)(nil),                         // 13: kubelab.api.core.v1.HostAlias
+	(*PodDNSConfig)(nil),                      // 14: kubelab.api.core.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),                // 15: kubelab.api.core.v1.PodDNSConfigOption
+	(*PodReadinessGate)(nil),                  // 16: kubelab.api.core.v1.PodReadinessGate
+	(*Toleration)(nil),                        // 17: kubelab.api.core.v1.Toleration
+	(*Affinity)(nil),                          // 18: kubelab.api.core.v1.Affinity
+	(*NodeAffinity)(nil),                      // 19: kubelab.api.core.v1.NodeAffinity
+	(*NodeSelector)(nil),                      // 20: kubelab.api.core.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),                  // 21: kubelab.api.core.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),           // 22: kubelab.api.core.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil),           // 23: kubelab.api.core.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                       // 24: kubelab.api.core.v1.PodAffinity
+	(*PodAntiAffinity)(nil),                   // 25: kubelab.api.core.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),                   // 26: kubelab.api.core.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),           // 27: kubelab.api.core.v1.WeightedPodAffinityTerm
+	(*Volume)(nil),                            // 28: kubelab.api.core.v1.Volume
+	(*PersistentVolumeClaimVolumeSource)(nil), // 29: kubelab.api.core.v1.PersistentVolumeClaimVolumeSource
+	(*HostPathVolumeSource)(nil),              // 30: kubelab.api.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),              // 31: kubelab.api.core.v1.EmptyDirVolumeSource
+	(*ConfigMapVolumeSource)(nil),             // 32: kubelab.api.core.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                // 33: kubelab.api.core.v1.SecretVolumeSource
+	(*DownwardAPIVolumeSource)(nil),           // 34: kubelab.api.core.v1.DownwardAPIVolumeSource
+	(*DownwardAPIVolumeFile)(nil),             // 35: kubelab.api.core.v1.DownwardAPIVolumeFile
+	(*ProjectedVolumeSource)(nil),             // 36: kubelab.api.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                  // 37: kubelab.api.core.v1.VolumeProjection
+	(*SecretProjection)(nil),                  // 38: kubelab.api.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),               // 39: kubelab.api.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),             // 40: kubelab.api.core.v1.DownwardAPIProjection
+	(*ServiceAccountTokenProjection)(nil),     // 41: kubelab.api.core.v1.ServiceAccountTokenProjection
+	(*KeyToPath)(nil),                         // 42: kubelab.api.core.v1.KeyToPath
+	(*Container)(nil),                         // 43: kubelab.api.core.v1.Container
+	(*ContainerPort)(nil),                     // 44: kubelab.api.core.v1.ContainerPort
+	(*EnvFromSource)(nil),                     // 45: kubelab.api.core.v1.EnvFromSource
+	(*ConfigMapEnvSource)(nil),                // 46: kubelab.api.core.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),                   // 47: kubelab.api.core.v1.SecretEnvSource
+	(*EnvVar)(nil),                            // 48: kubelab.api.core.v1.EnvVar
+	(*EnvVarSource)(nil),                      // 49: kubelab.api.core.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),               // 50: kubelab.api.core.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),             // 51: kubelab.api.core.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),              // 52: kubelab.api.core.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),                 // 53: kubelab.api.core.v1.SecretKeySelector
+	(*ResourceRequirements)(nil),              // 54: kubelab.api.core.v1.ResourceRequirements
+	(*VolumeMount)(nil),                       // 55: kubelab.api.core.v1.VolumeMount
+	(*Probe)(nil),                             // 56: kubelab.api.core.v1.Probe
+	(*ExecAction)(nil),                        // 57: kubelab.api.core.v1.ExecAction
+	(*HTTPGetAction)(nil),                     // 58: kubelab.api.core.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                        // 59: kubelab.api.core.v1.HTTPHeader
+	(*TCPSocketAction)(nil),                   // 60: kubelab.api.core.v1.TCPSocketAction
+	(*GRPCAction)(nil),                        // 61: kubelab.api.core.v1.GRPCAction
+	(*Lifecycle)(nil),                         // 62: kubelab.api.core.v1.Lifecycle
+	(*LifecycleHandler)(nil),                  // 63: kubelab.api.core.v1.LifecycleHandler
+	(*SleepAction)(nil),                       // 64: kubelab.api.core.v1.SleepAction
+	(*SecurityContext)(nil),                   // 65: kubelab.api.core.v1.SecurityContext
+	(*Capabilities)(nil),                      // 66: kubelab.api.core.v1.Capabilities
+	(*PodStatus)(nil),                         // 67: kubelab.api.core.v1.PodStatus
+	(*PodCondition)(nil),                      // 68: kubelab.api.core.v1.PodCondition
+	(*HostIP)(nil),                            // 69: kubelab.api.core.v1.HostIP
+	(*PodIP)(nil),                             // 70: kubelab.api.core.v1.PodIP
+	(*ContainerStatus)(nil),                   // 71: kubelab.api.core.v1.ContainerStatus
+	(*ContainerState)(nil),                    // 72: kubelab.api.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),             // 73: kubelab.api.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),             // 74: kubelab.api.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),          // 75: kubelab.api.core.v1.ContainerStateTerminated
+	(*Binding)(nil),                           // 76: kubelab.api.core.v1.Binding
+	(*Node)(nil),                              // 77: kubelab.api.core.v1.Node
+	(*NodeList)(nil),                          // 78: kubelab.api.core.v1.NodeList
+	(*NodeSpec)(nil),                          // 79: kubelab.api.core.v1.NodeSpec
+	(*Taint)(nil),                             // 80: kubelab.api.core.v1.Taint
+	(*NodeStatus)(nil),                        // 81: kubelab.api.core.v1.NodeStatus
+	(*NodeCondition)(nil),                     // 82: kubelab.api.core.v1.NodeCondition
+	(*NodeAddress)(nil),                       // 83: kubelab.api.core.v1.NodeAddress
+	(*NodeDaemonEndpoints)(nil),               // 84: kubelab.api.core.v1.NodeDaemonEndpoints
+	(*DaemonEndpoint)(nil),                    // 85: kubelab.api.core.v1.DaemonEndpoint
+	(*NodeSystemInfo)(nil),                    // 86: kubelab.api.core.v1.NodeSystemInfo
+	(*ContainerImage)(nil),                    // 87: kubelab.api.core.v1.ContainerImage
+	(*Event)(nil),                             // 88: kubelab.api.core.v1.Event
+	(*EventList)(nil),                         // 89: kubelab.api.core.v1.EventList
+	(*EventSource)(nil),                       // 90: kubelab.api.core.v1.EventSource
+	(*EventSeries)(nil),                       // 91: kubelab.api.core.v1.EventSeries
+	(*LimitRange)(nil),                        // 92: kubelab.api.core.v1.LimitRange
+	(*LimitRangeList)(nil),                    // 93: kubelab.api.core.v1.LimitRangeList
+	(*LimitRangeSpec)(nil),                    // 94: kubelab.api.core.v1.LimitRangeSpec
+	(*LimitRangeItem)(nil),                    // 95: kubelab.api.core.v1.LimitRangeItem
+	(*ResourceQuota)(nil),                     // 96: kubelab.api.core.v1.ResourceQuota
+	(*ResourceQuotaList)(nil),                 // 97: kubelab.api.core.v1.ResourceQuotaList
+	(*ResourceQuotaSpec)(nil),                 // 98: kubelab.api.core.v1.ResourceQuotaSpec
+	(*ResourceQuotaStatus)(nil),               // 99: kubelab.api.core.v1.ResourceQuotaStatus
+	(*ConfigMap)(nil),                         // 100: kubelab.api.core.v1.ConfigMap
+	(*ConfigMapList)(nil),                     // 101: kubelab.api.core.v1.ConfigMapList
+	(*Secret)(nil),                            // 102: kubelab.api.core.v1.Secret
+	(*SecretList)(nil),                        // 103: kubelab.api.core.v1.SecretList
+	(*ServiceAccount)(nil),                    // 104: kubelab.api.core.v1.ServiceAccount
+	(*ServiceAccountList)(nil),                // 105: kubelab.api.core.v1.ServiceAccountList
+	(*Service)(nil),                           // 106: kubelab.api.core.v1.Service
+	(*ServiceList)(nil),                       // 107: kubelab.api.core.v1.ServiceList
+	(*ServiceSpec)(nil),                       // 108: kubelab.api.core.v1.ServiceSpec
+	(*ServicePort)(nil),                       // 109: kubelab.api.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),             // 110: kubelab.api.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                    // 111: kubelab.api.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                     // 112: kubelab.api.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),                // 113: kubelab.api.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),               // 114: kubelab.api.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                        // 115: kubelab.api.core.v1.PortStatus
+	(*Endpoints)(nil),                         // 116: kubelab.api.core.v1.Endpoints
+	(*EndpointsList)(nil),                     // 117: kubelab.api.core.v1.EndpointsList
+	(*EndpointSubset)(nil),                    // 118: kubelab.api.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),                   // 119: kubelab.api.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                      // 120: kubelab.api.core.v1.EndpointPort
+	(*PersistentVolume)(nil),                  // 121: kubelab.api.core.v1.PersistentVolume
+	(*PersistentVolumeList)(nil),              // 122: kubelab.api.core.v1.PersistentVolumeList
+	(*PersistentVolumeSpec)(nil),              // 123: kubelab.api.core.v1.PersistentVolumeSpec
+	(*LocalVolumeSource)(nil),                 // 124: kubelab.api.core.v1.LocalVolumeSource
+	(*VolumeNodeAffinity)(nil),                // 125: kubelab.api.core.v1.VolumeNodeAffinity
+	(*PersistentVolumeStatus)(nil),            // 126: kubelab.api.core.v1.PersistentVolumeStatus
+	(*PersistentVolumeClaim)(nil),             // 127: kubelab.api.core.v1.PersistentVolumeClaim
+	(*PersistentVolumeClaimList)(nil),         // 128: kubelab.api.core.v1.PersistentVolumeClaimList
+	(*PersistentVolumeClaimSpec)(nil),         // 129: kubelab.api.core.v1.PersistentVolumeClaimSpec
+	(*VolumeResourceRequirements)(nil),        // 130: kubelab.api.core.v1.VolumeResourceRequirements
+	(*PersistentVolumeClaimStatus)(nil),       // 131: kubelab.api.core.v1.PersistentVolumeClaimStatus
+	(*PersistentVolumeClaimCondition)(nil),    // 132: kubelab.api.core.v1.PersistentVolumeClaimCondition
+	(*TopologySelectorTerm)(nil),              // 133: kubelab.api.core.v1.TopologySelectorTerm
+	(*TopologySelectorLabelRequirement)(nil),  // 134: kubelab.api.core.v1.TopologySelectorLabelRequirement
+	nil,                                       // 135: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                       // 136: kubelab.api.core.v1.PodSpec.OverheadEntry
+	nil,                                       // 137: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                       // 138: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                       // 139: kubelab.api.core.v1.NodeStatus.CapacityEntry
+	nil,                                       // 140: kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	nil,                                       // 141: kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	nil,                                       // 142: kubelab.api.core.v1.LimitRangeItem.MinEntry
+	nil,                                       // 143: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                       // 144: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                       // 145: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                       // 146: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                       // 147: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                       // 148: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                       // 149: kubelab.api.core.v1.ConfigMap.DataEntry
+	nil,                                       // 150: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                       // 151: kubelab.api.core.v1.Secret.DataEntry
+	nil,                                       // 152: kubelab.api.core.v1.Secret.StringDataEntry
+	nil,                                       // 153: kubelab.api.core.v1.ServiceSpec.SelectorEntry
+	nil,                                       // 154: kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                       // 155: kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry
+	nil,                                       // 156: kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry
+	nil,                                       // 157: kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	(*v1.ObjectMeta)(nil),                     // 158: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),                       // 159: kubelab.api.meta.v1.ListMeta
+	(*v1.Time)(nil),                           // 160: kubelab.api.meta.v1.Time
+	(*v1.LabelSelector)(nil),                  // 161: kubelab.api.meta.v1.LabelSelector
+	(*v1.Quantity)(nil),                       // 162: kubelab.api.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                    // 163: kubelab.api.meta.v1.IntOrString
+	(*v1.MicroTime)(nil),                      // 164: kubelab.api.meta.v1.MicroTime
+	(*v1.Condition)(nil),                      // 165: kubelab.api.meta.v1.Condition
 }
 var file_api_core_v1_core_proto_depIdxs = []int32{
-	139, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	158, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	4,   // 1: kubelab.api.core.v1.Namespace.spec:type_name -> kubelab.api.core.v1.NamespaceSpec
 	5,   // 2: kubelab.api.core.v1.Namespace.status:type_name -> kubelab.api.core.v1.NamespaceStatus
-	140, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	159, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	2,   // 4: kubelab.api.core.v1.NamespaceList.items:type_name -> kubelab.api.core.v1.Namespace
 	6,   // 5: kubelab.api.core.v1.NamespaceStatus.conditions:type_name -> kubelab.api.core.v1.NamespaceCondition
-	141, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	139, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	160, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	158, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 8: kubelab.api.core.v1.Pod.spec:type_name -> kubelab.api.core.v1.PodSpec
-	66,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
-	140, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	67,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
+	159, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	7,   // 11: kubelab.api.core.v1.PodList.items:type_name -> kubelab.api.core.v1.Pod
-	139, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	158, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 13: kubelab.api.core.v1.PodTemplateSpec.spec:type_name -> kubelab.api.core.v1.PodSpec
 	28,  // 14: kubelab.api.core.v1.PodSpec.volumes:type_name -> kubelab.api.core.v1.Volume
-	42,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
-	42,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
-	120, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	43,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
+	43,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
+	135, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
 	12,  // 18: kubelab.api.core.v1.PodSpec.securityContext:type_name -> kubelab.api.core.v1.PodSecurityContext
 	1,   // 19: kubelab.api.core.v1.PodSpec.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
 	18,  // 20: kubelab.api.core.v1.PodSpec.affinity:type_name -> kubelab.api.core.v1.Affinity
@@ -9602,9 +10785,9 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	13,  // 22: kubelab.api.core.v1.PodSpec.hostAliases:type_name -> kubelab.api.core.v1.HostAlias
 	14,  // 23: kubelab.api.core.v1.PodSpec.dnsConfig:type_name -> kubelab.api.core.v1.PodDNSConfig
 	16,  // 24: kubelab.api.core.v1.PodSpec.readinessGates:type_name -> kubelab.api.core.v1.PodReadinessGate
-	121, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
+	136, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
 	11,  // 26: kubelab.api.core.v1.PodSpec.topologySpreadConstraints:type_name -> kubelab.api.core.v1.TopologySpreadConstraint
-	142, // 27: kubelab.api.core.v1.TopologySpreadConstraint.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	161, // 27: kubelab.api.core.v1.TopologySpreadConstraint.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
 	15,  // 28: kubelab.api.core.v1.PodDNSConfig.options:type_name -> kubelab.api.core.v1.PodDNSConfigOption
 	19,  // 29: kubelab.api.core.v1.Affinity.nodeAffinity:type_name -> kubelab.api.core.v1.NodeAffinity
 	24,  // 30: kubelab.api.core.v1.Affinity.podAffinity:type_name -> kubelab.api.core.v1.PodAffinity
@@ -9619,181 +10802,212 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	27,  // 39: kubelab.api.core.v1.PodAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
 	26,  // 40: kubelab.api.core.v1.PodAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
 	27,  // 41: kubelab.api.core.v1.PodAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
-	142, // 42: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	161, // 42: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
 	26,  // 43: kubelab.api.core.v1.WeightedPodAffinityTerm.podAffinityTerm:type_name -> kubelab.api.core.v1.PodAffinityTerm
-	29,  // 44: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
-	30,  // 45: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
-	32,  // 46: kubelab.api.core.v1.Volume.secret:type_name -> kubelab.api.core.v1.SecretVolumeSource
-	33,  // 47: kubelab.api.core.v1.Volume.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIVolumeSource
-	31,  // 48: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
-	35,  // 49: kubelab.api.core.v1.Volume.projected:type_name -> kubelab.api.core.v1.ProjectedVolumeSource
-	143, // 50: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
-	41,  // 51: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
-	41,  // 52: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
-	34,  // 53: kubelab.api.core.v1.DownwardAPIVolumeSource.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
-	49,  // 54: kubelab.api.core.v1.DownwardAPIVolumeFile.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
-	50,  // 55: kubelab.api.core.v1.DownwardAPIVolumeFile.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
-	36,  // 56: kubelab.api.core.v1.ProjectedVolumeSource.sources:type_name -> kubelab.api.core.v1.VolumeProjection
-	37,  // 57: kubelab.api.core.v1.VolumeProjection.secret:type_name -> kubelab.api.core.v1.SecretProjection
-	39,  // 58: kubelab.api.core.v1.VolumeProjection.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIProjection
-	38,  // 59: kubelab.api.core.v1.VolumeProjection.configMap:type_name -> kubelab.api.core.v1.ConfigMapProjection
-	40,  // 60: kubelab.api.core.v1.VolumeProjection.serviceAccountToken:type_name -> kubelab.api.core.v1.ServiceAccountTokenProjection
-	41,  // 61: kubelab.api.core.v1.SecretProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
-	41,  // 62: kubelab.api.core.v1.ConfigMapProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
-	34,  // 63: kubelab.api.core.v1.DownwardAPIProjection.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
-	43,  // 64: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
-	44,  // 65: kubelab.api.core.v1.Container.envFrom:type_name -> kubelab.api.core.v1.EnvFromSource
-	47,  // 66: kubelab.api.core.v1.Container.env:type_name -> kubelab.api.core.v1.EnvVar
-	53,  // 67: kubelab.api.core.v1.Container.resources:type_name -> kubelab.api.core.v1.ResourceRequirements
-	54,  // 68: kubelab.api.core.v1.Container.volumeMounts:type_name -> kubelab.api.core.v1.VolumeMount
-	55,  // 69: kubelab.api.core.v1.Container.livenessProbe:type_name -> kubelab.api.core.v1.Probe
-	55,  // 70: kubelab.api.core.v1.Container.readinessProbe:type_name -> kubelab.api.core.v1.Probe
-	55,  // 71: kubelab.api.core.v1.Container.startupProbe:type_name -> kubelab.api.core.v1.Probe
-	61,  // 72: kubelab.api.core.v1.Container.lifecycle:type_name -> kubelab.api.core.v1.Lifecycle
-	64,  // 73: kubelab.api.core.v1.Container.securityContext:type_name -> kubelab.api.core.v1.SecurityContext
-	45,  // 74: kubelab.api.core.v1.EnvFromSource.configMapRef:type_name -> kubelab.api.core.v1.ConfigMapEnvSource
-	46,  // 75: kubelab.api.core.v1.EnvFromSource.secretRef:type_name -> kubelab.api.core.v1.SecretEnvSource
-	48,  // 76: kubelab.api.core.v1.EnvVar.valueFrom:type_name -> kubelab.api.core.v1.EnvVarSource
-	49,  // 77: kubelab.api.core.v1.EnvVarSource.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
-	50,  // 78: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
-	51,  // 79: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
-	52,  // 80: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
-	143, // 81: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
-	122, // 82: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	123, // 83: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	56,  // 84: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
-	57,  // 85: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
-	59,  // 86: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
-	60,  // 87: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
-	144, // 88: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
-	58,  // 89: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
-	144, // 90: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
-	62,  // 91: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
-	62,  // 92: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
-	56,  // 93: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
-	57,  // 94: kubelab.api.core.v1.LifecycleHandler.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
-	59,  // 95: kubelab.api.core.v1.LifecycleHandler.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
-	63,  // 96: kubelab.api.core.v1.LifecycleHandler.sleep:type_name -> kubelab.api.core.v1.SleepAction
-	65,  // 97: kubelab.api.core.v1.SecurityContext.capabilities:type_name -> kubelab.api.core.v1.Capabilities
-	67,  // 98: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
-	68,  // 99: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
-	69,  // 100: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
-	141, // 101: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
-	70,  // 102: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	70,  // 103: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	141, // 104: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	141, // 105: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	71,  // 106: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
-	71,  // 107: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
-	72,  // 108: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
-	73,  // 109: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
-	74,  // 110: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
-	141, // 111: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
-	141, // 112: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
-	141, // 113: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
-	139, // 114: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 115: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
-	139, // 116: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	78,  // 117: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
-	80,  // 118: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
-	140, // 119: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	76,  // 120: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
-	79,  // 121: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
-	141, // 122: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
-	124, // 123: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
-	125, // 124: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	81,  // 125: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
-	82,  // 126: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
-	83,  // 127: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
-	85,  // 128: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
-	86,  // 129: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
-	141, // 130: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
-	141, // 131: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	84,  // 132: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
-	139, // 133: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 134: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
-	89,  // 135: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
-	141, // 136: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
-	141, // 137: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
-	145, // 138: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
-	90,  // 139: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
-	0,   // 140: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
-	140, // 141: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	87,  // 142: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
-	145, // 143: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
-	139, // 144: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	93,  // 145: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
-	140, // 146: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	91,  // 147: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
-	94,  // 148: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
-	126, // 149: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	127, // 150: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
-	128, // 151: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	129, // 152: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	130, // 153: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	139, // 154: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	97,  // 155: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
-	98,  // 156: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
-	140, // 157: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	95,  // 158: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
-	131, // 159: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	132, // 160: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	133, // 161: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	139, // 162: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	134, // 163: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
-	135, // 164: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	140, // 165: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	99,  // 166: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
-	139, // 167: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	136, // 168: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
-	137, // 169: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
-	140, // 170: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	101, // 171: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
-	139, // 172: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 173: kubelab.api.core.v1.ServiceAccount.secrets:type_name -> kubelab.api.core.v1.ObjectReference
-	1,   // 174: kubelab.api.core.v1.ServiceAccount.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
-	140, // 175: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	103, // 176: kubelab.api.core.v1.ServiceAccountList.items:type_name -> kubelab.api.core.v1.ServiceAccount
-	139, // 177: kubelab.api.core.v1.Service.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	107, // 178: kubelab.api.core.v1.Service.spec:type_name -> kubelab.api.core.v1.ServiceSpec
-	111, // 179: kubelab.api.core.v1.Service.status:type_name -> kubelab.api.core.v1.ServiceStatus
-	140, // 180: kubelab.api.core.v1.ServiceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	105, // 181: kubelab.api.core.v1.ServiceList.items:type_name -> kubelab.api.core.v1.Service
-	108, // 182: kubelab.api.core.v1.ServiceSpec.ports:type_name -> kubelab.api.core.v1.ServicePort
-	138, // 183: kubelab.api.core.v1.ServiceSpec.selector:type_name -> kubelab.api.core.v1.ServiceSpec.SelectorEntry
-	109, // 184: kubelab.api.core.v1.ServiceSpec.sessionAffinityConfig:type_name -> kubelab.api.core.v1.SessionAffinityConfig
-	144, // 185: kubelab.api.core.v1.ServicePort.targetPort:type_name -> kubelab.api.meta.v1.IntOrString
-	110, // 186: kubelab.api.core.v1.SessionAffinityConfig.clientIP:type_name -> kubelab.api.core.v1.ClientIPConfig
-	112, // 187: kubelab.api.core.v1.ServiceStatus.loadBalancer:type_name -> kubelab.api.core.v1.LoadBalancerStatus
-	146, // 188: kubelab.api.core.v1.ServiceStatus.conditions:type_name -> kubelab.api.meta.v1.Condition
-	113, // 189: kubelab.api.core.v1.LoadBalancerStatus.ingress:type_name -> kubelab.api.core.v1.LoadBalancerIngress
-	114, // 190: kubelab.api.core.v1.LoadBalancerIngress.ports:type_name -> kubelab.api.core.v1.PortStatus
-	139, // 191: kubelab.api.core.v1.Endpoints.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	117, // 192: kubelab.api.core.v1.Endpoints.subsets:type_name -> kubelab.api.core.v1.EndpointSubset
-	140, // 193: kubelab.api.core.v1.EndpointsList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	115, // 194: kubelab.api.core.v1.EndpointsList.items:type_name -> kubelab.api.core.v1.Endpoints
-	118, // 195: kubelab.api.core.v1.EndpointSubset.addresses:type_name -> kubelab.api.core.v1.EndpointAddress
-	118, // 196: kubelab.api.core.v1.EndpointSubset.notReadyAddresses:type_name -> kubelab.api.core.v1.EndpointAddress
-	119, // 197: kubelab.api.core.v1.EndpointSubset.ports:type_name -> kubelab.api.core.v1.EndpointPort
-	0,   // 198: kubelab.api.core.v1.EndpointAddress.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
-	143, // 199: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 200: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 201: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 202: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 203: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 204: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 205: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 206: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 207: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 208: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 209: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 210: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	143, // 211: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	212, // [212:212] is the sub-list for method output_type
-	212, // [212:212] is the sub-list for method input_type
-	212, // [212:212] is the sub-list for extension type_name
-	212, // [212:212] is the sub-list for extension extendee
-	0,   // [0:212] is the sub-list for field type_name
+	30,  // 44: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
+	31,  // 45: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
+	33,  // 46: kubelab.api.core.v1.Volume.secret:type_name -> kubelab.api.core.v1.SecretVolumeSource
+	34,  // 47: kubelab.api.core.v1.Volume.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIVolumeSource
+	32,  // 48: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
+	36,  // 49: kubelab.api.core.v1.Volume.projected:type_name -> kubelab.api.core.v1.ProjectedVolumeSource
+	29,  // 50: kubelab.api.core.v1.Volume.persistentVolumeClaim:type_name -> kubelab.api.core.v1.PersistentVolumeClaimVolumeSource
+	162, // 51: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
+	42,  // 52: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
+	42,  // 53: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
+	35,  // 54: kubelab.api.core.v1.DownwardAPIVolumeSource.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
+	50,  // 55: kubelab.api.core.v1.DownwardAPIVolumeFile.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
+	51,  // 56: kubelab.api.core.v1.DownwardAPIVolumeFile.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
+	37,  // 57: kubelab.api.core.v1.ProjectedVolumeSource.sources:type_name -> kubelab.api.core.v1.VolumeProjection
+	38,  // 58: kubelab.api.core.v1.VolumeProjection.secret:type_name -> kubelab.api.core.v1.SecretProjection
+	40,  // 59: kubelab.api.core.v1.VolumeProjection.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIProjection
+	39,  // 60: kubelab.api.core.v1.VolumeProjection.configMap:type_name -> kubelab.api.core.v1.ConfigMapProjection
+	41,  // 61: kubelab.api.core.v1.VolumeProjection.serviceAccountToken:type_name -> kubelab.api.core.v1.ServiceAccountTokenProjection
+	42,  // 62: kubelab.api.core.v1.SecretProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
+	42,  // 63: kubelab.api.core.v1.ConfigMapProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
+	35,  // 64: kubelab.api.core.v1.DownwardAPIProjection.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
+	44,  // 65: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
+	45,  // 66: kubelab.api.core.v1.Container.envFrom:type_name -> kubelab.api.core.v1.EnvFromSource
+	48,  // 67: kubelab.api.core.v1.Container.env:type_name -> kubelab.api.core.v1.EnvVar
+	54,  // 68: kubelab.api.core.v1.Container.resources:type_name -> kubelab.api.core.v1.ResourceRequirements
+	55,  // 69: kubelab.api.core.v1.Container.volumeMounts:type_name -> kubelab.api.core.v1.VolumeMount
+	56,  // 70: kubelab.api.core.v1.Container.livenessProbe:type_name -> kubelab.api.core.v1.Probe
+	56,  // 71: kubelab.api.core.v1.Container.readinessProbe:type_name -> kubelab.api.core.v1.Probe
+	56,  // 72: kubelab.api.core.v1.Container.startupProbe:type_name -> kubelab.api.core.v1.Probe
+	62,  // 73: kubelab.api.core.v1.Container.lifecycle:type_name -> kubelab.api.core.v1.Lifecycle
+	65,  // 74: kubelab.api.core.v1.Container.securityContext:type_name -> kubelab.api.core.v1.SecurityContext
+	46,  // 75: kubelab.api.core.v1.EnvFromSource.configMapRef:type_name -> kubelab.api.core.v1.ConfigMapEnvSource
+	47,  // 76: kubelab.api.core.v1.EnvFromSource.secretRef:type_name -> kubelab.api.core.v1.SecretEnvSource
+	49,  // 77: kubelab.api.core.v1.EnvVar.valueFrom:type_name -> kubelab.api.core.v1.EnvVarSource
+	50,  // 78: kubelab.api.core.v1.EnvVarSource.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
+	51,  // 79: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
+	52,  // 80: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
+	53,  // 81: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
+	162, // 82: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
+	137, // 83: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	138, // 84: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	57,  // 85: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
+	58,  // 86: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
+	60,  // 87: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
+	61,  // 88: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
+	163, // 89: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	59,  // 90: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
+	163, // 91: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	63,  // 92: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
+	63,  // 93: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
+	57,  // 94: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
+	58,  // 95: kubelab.api.core.v1.LifecycleHandler.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
+	60,  // 96: kubelab.api.core.v1.LifecycleHandler.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
+	64,  // 97: kubelab.api.core.v1.LifecycleHandler.sleep:type_name -> kubelab.api.core.v1.SleepAction
+	66,  // 98: kubelab.api.core.v1.SecurityContext.capabilities:type_name -> kubelab.api.core.v1.Capabilities
+	68,  // 99: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
+	69,  // 100: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
+	70,  // 101: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
+	160, // 102: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	71,  // 103: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
+	71,  // 104: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
+	160, // 105: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	160, // 106: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	72,  // 107: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
+	72,  // 108: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
+	73,  // 109: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
+	74,  // 110: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
+	75,  // 111: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
+	160, // 112: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
+	160, // 113: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
+	160, // 114: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
+	158, // 115: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 116: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
+	158, // 117: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	79,  // 118: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
+	81,  // 119: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
+	159, // 120: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	77,  // 121: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
+	80,  // 122: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
+	160, // 123: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
+	139, // 124: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
+	140, // 125: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	82,  // 126: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
+	83,  // 127: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
+	84,  // 128: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
+	86,  // 129: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
+	87,  // 130: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
+	160, // 131: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
+	160, // 132: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	85,  // 133: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
+	158, // 134: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 135: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
+	90,  // 136: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
+	160, // 137: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
+	160, // 138: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
+	164, // 139: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
+	91,  // 140: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
+	0,   // 141: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
+	159, // 142: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	88,  // 143: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
+	164, // 144: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
+	158, // 145: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	94,  // 146: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
+	159, // 147: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	92,  // 148: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
+	95,  // 149: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
+	141, // 150: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	142, // 151: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
+	143, // 152: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	144, // 153: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	145, // 154: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	158, // 155: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	98,  // 156: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
+	99,  // 157: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
+	159, // 158: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	96,  // 159: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
+	146, // 160: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	147, // 161: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	148, // 162: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	158, // 163: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	149, // 164: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
+	150, // 165: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	159, // 166: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	100, // 167: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
+	158, // 168: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	151, // 169: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
+	152, // 170: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
+	159, // 171: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	102, // 172: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
+	158, // 173: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 174: kubelab.api.core.v1.ServiceAccount.secrets:type_name -> kubelab.api.core.v1.ObjectReference
+	1,   // 175: kubelab.api.core.v1.ServiceAccount.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
+	159, // 176: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	104, // 177: kubelab.api.core.v1.ServiceAccountList.items:type_name -> kubelab.api.core.v1.ServiceAccount
+	158, // 178: kubelab.api.core.v1.Service.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	108, // 179: kubelab.api.core.v1.Service.spec:type_name -> kubelab.api.core.v1.ServiceSpec
+	112, // 180: kubelab.api.core.v1.Service.status:type_name -> kubelab.api.core.v1.ServiceStatus
+	159, // 181: kubelab.api.core.v1.ServiceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	106, // 182: kubelab.api.core.v1.ServiceList.items:type_name -> kubelab.api.core.v1.Service
+	109, // 183: kubelab.api.core.v1.ServiceSpec.ports:type_name -> kubelab.api.core.v1.ServicePort
+	153, // 184: kubelab.api.core.v1.ServiceSpec.selector:type_name -> kubelab.api.core.v1.ServiceSpec.SelectorEntry
+	110, // 185: kubelab.api.core.v1.ServiceSpec.sessionAffinityConfig:type_name -> kubelab.api.core.v1.SessionAffinityConfig
+	163, // 186: kubelab.api.core.v1.ServicePort.targetPort:type_name -> kubelab.api.meta.v1.IntOrString
+	111, // 187: kubelab.api.core.v1.SessionAffinityConfig.clientIP:type_name -> kubelab.api.core.v1.ClientIPConfig
+	113, // 188: kubelab.api.core.v1.ServiceStatus.loadBalancer:type_name -> kubelab.api.core.v1.LoadBalancerStatus
+	165, // 189: kubelab.api.core.v1.ServiceStatus.conditions:type_name -> kubelab.api.meta.v1.Condition
+	114, // 190: kubelab.api.core.v1.LoadBalancerStatus.ingress:type_name -> kubelab.api.core.v1.LoadBalancerIngress
+	115, // 191: kubelab.api.core.v1.LoadBalancerIngress.ports:type_name -> kubelab.api.core.v1.PortStatus
+	158, // 192: kubelab.api.core.v1.Endpoints.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	118, // 193: kubelab.api.core.v1.Endpoints.subsets:type_name -> kubelab.api.core.v1.EndpointSubset
+	159, // 194: kubelab.api.core.v1.EndpointsList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	116, // 195: kubelab.api.core.v1.EndpointsList.items:type_name -> kubelab.api.core.v1.Endpoints
+	119, // 196: kubelab.api.core.v1.EndpointSubset.addresses:type_name -> kubelab.api.core.v1.EndpointAddress
+	119, // 197: kubelab.api.core.v1.EndpointSubset.notReadyAddresses:type_name -> kubelab.api.core.v1.EndpointAddress
+	120, // 198: kubelab.api.core.v1.EndpointSubset.ports:type_name -> kubelab.api.core.v1.EndpointPort
+	0,   // 199: kubelab.api.core.v1.EndpointAddress.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
+	158, // 200: kubelab.api.core.v1.PersistentVolume.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	123, // 201: kubelab.api.core.v1.PersistentVolume.spec:type_name -> kubelab.api.core.v1.PersistentVolumeSpec
+	126, // 202: kubelab.api.core.v1.PersistentVolume.status:type_name -> kubelab.api.core.v1.PersistentVolumeStatus
+	159, // 203: kubelab.api.core.v1.PersistentVolumeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	121, // 204: kubelab.api.core.v1.PersistentVolumeList.items:type_name -> kubelab.api.core.v1.PersistentVolume
+	154, // 205: kubelab.api.core.v1.PersistentVolumeSpec.capacity:type_name -> kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry
+	30,  // 206: kubelab.api.core.v1.PersistentVolumeSpec.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
+	124, // 207: kubelab.api.core.v1.PersistentVolumeSpec.local:type_name -> kubelab.api.core.v1.LocalVolumeSource
+	0,   // 208: kubelab.api.core.v1.PersistentVolumeSpec.claimRef:type_name -> kubelab.api.core.v1.ObjectReference
+	125, // 209: kubelab.api.core.v1.PersistentVolumeSpec.nodeAffinity:type_name -> kubelab.api.core.v1.VolumeNodeAffinity
+	20,  // 210: kubelab.api.core.v1.VolumeNodeAffinity.required:type_name -> kubelab.api.core.v1.NodeSelector
+	160, // 211: kubelab.api.core.v1.PersistentVolumeStatus.lastPhaseTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	158, // 212: kubelab.api.core.v1.PersistentVolumeClaim.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	129, // 213: kubelab.api.core.v1.PersistentVolumeClaim.spec:type_name -> kubelab.api.core.v1.PersistentVolumeClaimSpec
+	131, // 214: kubelab.api.core.v1.PersistentVolumeClaim.status:type_name -> kubelab.api.core.v1.PersistentVolumeClaimStatus
+	159, // 215: kubelab.api.core.v1.PersistentVolumeClaimList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	127, // 216: kubelab.api.core.v1.PersistentVolumeClaimList.items:type_name -> kubelab.api.core.v1.PersistentVolumeClaim
+	161, // 217: kubelab.api.core.v1.PersistentVolumeClaimSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	130, // 218: kubelab.api.core.v1.PersistentVolumeClaimSpec.resources:type_name -> kubelab.api.core.v1.VolumeResourceRequirements
+	155, // 219: kubelab.api.core.v1.VolumeResourceRequirements.limits:type_name -> kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry
+	156, // 220: kubelab.api.core.v1.VolumeResourceRequirements.requests:type_name -> kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry
+	157, // 221: kubelab.api.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	132, // 222: kubelab.api.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> kubelab.api.core.v1.PersistentVolumeClaimCondition
+	160, // 223: kubelab.api.core.v1.PersistentVolumeClaimCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	160, // 224: kubelab.api.core.v1.PersistentVolumeClaimCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	134, // 225: kubelab.api.core.v1.TopologySelectorTerm.matchLabelExpressions:type_name -> kubelab.api.core.v1.TopologySelectorLabelRequirement
+	162, // 226: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 227: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 228: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 229: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 230: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 231: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 232: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 233: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 234: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 235: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 236: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 237: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 238: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 239: kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 240: kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 241: kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	162, // 242: kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	243, // [243:243] is the sub-list for method output_type
+	243, // [243:243] is the sub-list for method input_type
+	243, // [243:243] is the sub-list for extension type_name
+	243, // [243:243] is the sub-list for extension extendee
+	0,   // [0:243] is the sub-list for field type_name
 }
 
 func init() { file_api_core_v1_core_proto_init() }
@@ -9806,42 +11020,45 @@ func file_api_core_v1_core_proto_init() {
 	file_api_core_v1_core_proto_msgTypes[12].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[15].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[17].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[29].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[31].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[30].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[32].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[33].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[34].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[35].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[37].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[36].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[38].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[40].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[39].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[41].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[42].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[45].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[43].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[46].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[51].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[47].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[52].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[55].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[60].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[64].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[70].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[99].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[101].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[103].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[107].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[53].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[56].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[61].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[65].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[71].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[102].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[104].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[108].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[110].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[113].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[109].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[111].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[114].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[118].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[115].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[119].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[120].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[123].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[124].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[129].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_core_v1_core_proto_rawDesc), len(file_api_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   139,
+			NumMessages:   158,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
