@@ -13,20 +13,25 @@ import (
 
 // ValidateJob checks a Job as Kubernetes' ValidateJob does: non-negative counts, a selector
 // that selects the template's labels, a template whose pods end (restartPolicy OnFailure or
-// Never), and, unless manualSelector, the selector and labels the apiserver generated. Of
-// the completion modes only NonIndexed is run by kubelab, so Indexed is refused here rather
-// than accepted and ignored.
+// Never), and, unless manualSelector, the selector and labels the apiserver generated; an
+// Indexed job needs completions, and only an Indexed job has completedIndexes.
 func ValidateJob(j *batchv1.Job) apierrors.FieldErrors {
 	spec := j.GetSpec()
 	p := "spec"
 	errs := validateJobCounts(spec, p)
 	errs = append(errs, validateJobSelectorAndTemplate(spec, p)...)
 	errs = append(errs, validateGeneratedSelector(j)...)
+	if ci := j.GetStatus().GetCompletedIndexes(); ci != "" && spec.GetCompletionMode() != batchv1.IndexedCompletion {
+		errs = append(errs, apierrors.Invalid("status.completedIndexes", ci, "cannot set non-empty completedIndexes when non-indexed completion mode"))
+	}
 	return append(errs, validateJobStatus(j.GetStatus())...)
 }
 
+// maxParallelismForIndexedJob bounds an Indexed job's parallelism, as upstream.
+const maxParallelismForIndexedJob = 100000
+
 // validateJobCounts checks what a Job and a CronJob's job template share besides the pod
-// template: non-negative counts and a completion mode kubelab runs.
+// template: non-negative counts and a known completion mode; Indexed needs completions.
 func validateJobCounts(spec *batchv1.JobSpec, p string) apierrors.FieldErrors {
 	var errs apierrors.FieldErrors
 	for _, f := range []struct {
@@ -48,7 +53,13 @@ func validateJobCounts(spec *batchv1.JobSpec, p string) apierrors.FieldErrors {
 		switch m := spec.GetCompletionMode(); m {
 		case batchv1.NonIndexedCompletion:
 		case batchv1.IndexedCompletion:
-			errs = append(errs, apierrors.Forbidden(child(p, "completionMode"), "Indexed completion is not supported by kubelab"))
+			if spec.Completions == nil {
+				errs = append(errs, apierrors.Required(child(p, "completions"), fmt.Sprintf("when completion mode is %s", batchv1.IndexedCompletion)))
+			}
+			if spec.Parallelism != nil && spec.GetParallelism() > maxParallelismForIndexedJob {
+				errs = append(errs, apierrors.Invalid(child(p, "parallelism"), spec.GetParallelism(),
+					fmt.Sprintf("must be less than or equal to %d when completion mode is %s", maxParallelismForIndexedJob, batchv1.IndexedCompletion)))
+			}
 		default:
 			errs = append(errs, apierrors.NotSupported(child(p, "completionMode"), m,
 				[]string{batchv1.NonIndexedCompletion, batchv1.IndexedCompletion}))

@@ -44,8 +44,21 @@ func TestJob(t *testing.T) {
 			want{"spec.backoffLimit", invalid, "must be greater than or equal to 0"}},
 		{"negative activeDeadlineSeconds", func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = proto.Int64(-5) },
 			want{"spec.activeDeadlineSeconds", invalid, "must be greater than or equal to 0"}},
-		{"Indexed", func(j *batchv1.Job) { j.Spec.CompletionMode = proto.String("Indexed") },
-			want{"spec.completionMode", forbidden, "not supported by kubelab"}},
+		{"Indexed", func(j *batchv1.Job) {
+			j.Spec.CompletionMode, j.Spec.Completions = proto.String("Indexed"), proto.Int32(3)
+			j.Status.CompletedIndexes = "0,2"
+		}, want{}},
+		// Defaulting sets completions 1 when parallelism is unset too: only a job that sets
+		// parallelism alone reaches validation without completions.
+		{"Indexed without completions", func(j *batchv1.Job) {
+			j.Spec.CompletionMode, j.Spec.Completions, j.Spec.Parallelism = proto.String("Indexed"), nil, proto.Int32(2)
+		},
+			want{"spec.completions", required, "when completion mode is Indexed"}},
+		{"Indexed parallelism too high", func(j *batchv1.Job) {
+			j.Spec.CompletionMode, j.Spec.Completions, j.Spec.Parallelism = proto.String("Indexed"), proto.Int32(3), proto.Int32(100001)
+		}, want{"spec.parallelism", invalid, "must be less than or equal to 100000 when completion mode is Indexed"}},
+		{"completedIndexes of a NonIndexed job", func(j *batchv1.Job) { j.Status.CompletedIndexes = "1" },
+			want{"status.completedIndexes", invalid, "cannot set non-empty completedIndexes when non-indexed completion mode"}},
 		{"unknown completionMode", func(j *batchv1.Job) { j.Spec.CompletionMode = proto.String("Sorted") },
 			want{"spec.completionMode", notSupported, `supported values: "NonIndexed", "Indexed"`}},
 		{"no selector", func(j *batchv1.Job) { j.Spec.Selector = nil }, want{"spec.selector", required, ""}},

@@ -17,8 +17,8 @@
 // Pods the controller deletes because the job is suspended or its parallelism went down
 // lose the finalizer before the deletion and are not counted; a pod deleted by anyone else
 // before it succeeded counts as failed (upstream's default podReplacementPolicy,
-// TerminatingOrFailed). podFailurePolicy, successPolicy and backoffLimitPerIndex are not
-// implemented. A failed pod is replaced after upstream's exponential delay (backoff.go).
+// TerminatingOrFailed). An Indexed job's pods carry their completion index (indexed.go).
+// podFailurePolicy, successPolicy and backoffLimitPerIndex are not implemented. A failed pod is replaced after upstream's exponential delay (backoff.go).
 // ttlSecondsAfterFinished is the ttlafterfinished controller's, as upstream.
 package job
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,6 +37,9 @@ type syncCtx struct {
 	// finalizer may then go, and those not succeeded count as failed if the job failed.
 	finishing   bool
 	terminating int32
+	// prevIndexes and indexes are an Indexed job's succeeded indexes: as stored, and with
+	// the succeeded pods not yet counted.
+	prevIndexes, indexes intervals
 }
 
 // sync brings the job key one step closer to done and writes what it saw in the status
@@ -103,6 +107,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	newSucceeded, newFailed := sc.newFinishedPods()
 	succeeded := status.GetSucceeded() + int32(len(newSucceeded)+len(sc.uncountedSucceeded))
 	failed := status.GetFailed() + int32(len(newFailed)+len(sc.uncountedFailed))
+	if isIndexed(job) {
+		// An index is what succeeds: two pods of one index that both succeeded count once.
+		sc.prevIndexes, sc.indexes = succeededIndexes(job, pods)
+		succeeded = int32(sc.indexes.total())
+	}
 	suspended := job.GetSpec().GetSuspend()
 	if status.StartTime == nil && !suspended {
 		status.StartTime = controller.NewTime(now)
@@ -184,25 +193,31 @@ func (c *Controller) manage(ctx context.Context, sc *syncCtx, active []*corev1.P
 		return nil, err
 	}
 	want := wantActive(job.GetSpec(), int32(len(active)), succeeded)
-	if diff := int(want) - len(active); diff < 0 {
-		// parallelism went down: the newest pods, which did least, go first.
-		victims := append([]*corev1.Pod(nil), active...)
-		controller.SortForDeletion(victims)
-		deleted, err := c.deletePods(ctx, sc.key, job, victims[:-diff], true)
+	// Too many pods, or (Indexed) pods of an index held twice or of no valid index: the
+	// ones that did least go first. A sync either deletes or creates, as upstream.
+	if victims := podsForRemoval(job, active, max(0, len(active)-int(want))); len(victims) > 0 {
+		deleted, err := c.deletePods(ctx, sc.key, job, victims, true)
 		sc.terminating += int32(deleted)
-		return victims[-diff:], err
-	} else if diff > 0 {
-		if wait := failureBackoff(sc.pods, c.backoff, c.maxBackoff, now); wait > 0 {
-			// Failed pods are replaced only once the delay has passed; the sync then
-			// comes from the queue, not from a pod event.
-			c.log.Info("delaying pod creation after failures", "namespace", job.GetMetadata().GetNamespace(), "name", job.GetMetadata().GetName(), "delay", wait)
-			c.queue.AddAfter(sc.key, wait)
-			return active, nil
-		}
-		created, err := c.createPods(ctx, sc.key, job, diff)
-		return append(active, created...), err
+		return slices.DeleteFunc(slices.Clone(active), func(p *corev1.Pod) bool { return slices.Contains(victims, p) }), err
 	}
-	return active, nil
+	diff := int(want) - len(active)
+	if diff <= 0 {
+		return active, nil
+	}
+	if wait := failureBackoff(sc.pods, c.backoff, c.maxBackoff, now); wait > 0 {
+		// Failed pods are replaced only once the delay has passed; the sync then comes
+		// from the queue, not from a pod event.
+		c.log.Info("delaying pod creation after failures", "namespace", job.GetMetadata().GetNamespace(), "name", job.GetMetadata().GetName(), "delay", wait)
+		c.queue.AddAfter(sc.key, wait)
+		return active, nil
+	}
+	var indexes []int
+	if isIndexed(job) {
+		indexes = pendingIndexes(active, sc.indexes, diff, int(job.GetSpec().GetCompletions()))
+		diff = len(indexes)
+	}
+	created, err := c.createPods(ctx, sc.key, job, diff, indexes)
+	return append(active, created...), err
 }
 
 // newFinishedPods are the pods that ended and are not counted yet: they still have the
@@ -212,6 +227,9 @@ func (sc *syncCtx) newFinishedPods() (succeeded, failed []*corev1.Pod) {
 		uid := p.GetMetadata().GetUid()
 		if !hasTrackingFinalizer(p) || sc.expectedRm[uid] || sc.uncountedSucceeded[uid] || sc.uncountedFailed[uid] {
 			continue
+		}
+		if isIndexed(sc.job) && !validIndex(sc.job, p) {
+			continue // never counted: not one of the job's indexes
 		}
 		switch {
 		case p.GetStatus().GetPhase() == controller.PodSucceeded:
@@ -258,6 +276,7 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx) error {
 	countUncounted(st, withFinalizer)
 
 	failedJob := sc.finishing && sc.target.GetType() == batchv1.JobFailureTarget
+	indexed := isIndexed(sc.job)
 	var rm []*corev1.Pod
 	for _, p := range sc.pods {
 		uid := p.GetMetadata().GetUid()
@@ -274,15 +293,20 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx) error {
 		u := st.UncountedTerminatedPods
 		switch {
 		case succeeded && !sc.uncountedFailed[uid]:
-			if !sc.uncountedSucceeded[uid] {
+			// An Indexed job's success is its index, in completedIndexes: no uid needed.
+			if !indexed && !sc.uncountedSucceeded[uid] {
 				u.Succeeded = append(u.Succeeded, uid)
 			}
 		case failed || failedJob:
 			// When the job failed, every pod that did not succeed counts as failed.
-			if !sc.uncountedFailed[uid] {
+			if !sc.uncountedFailed[uid] && (!indexed || validIndex(sc.job, p)) {
 				u.Failed = append(u.Failed, uid)
 			}
 		}
+	}
+	if indexed {
+		st.Succeeded = int32(sc.indexes.total())
+		st.CompletedIndexes = sc.indexes.String()
 	}
 
 	job := sc.job
@@ -416,22 +440,31 @@ func (c *Controller) suspendCondition(job *batchv1.Job, st *batchv1.JobStatus, s
 	}
 }
 
-// createPods creates n pods from the job's template, each with the tracking finalizer,
-// expecting them first so the informer's add events are counted even if they arrive before
-// Create returns. It returns the pods it created.
-func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, n int) ([]*corev1.Pod, error) {
+// createPods creates n pods from the job's template, each with the tracking finalizer
+// (and, for an Indexed job, the next of indexes), expecting them first so the informer's
+// add events are counted even if they arrive before Create returns. It returns the pods it
+// created.
+func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, n int, indexes []int) ([]*corev1.Pod, error) {
 	ns := job.GetMetadata().GetNamespace()
 	c.expectations.ExpectCreations(key, n)
-	c.log.Info("creating pods", "namespace", ns, "name", job.GetMetadata().GetName(), "creating", n)
+	c.log.Info("creating pods", "namespace", ns, "name", job.GetMetadata().GetName(), "creating", n, "indexes", indexes)
 	ref := controller.NewControllerRef(job, Kind)
 	var (
 		mu      sync.Mutex
 		created []*corev1.Pod
+		next    int
 	)
 	successes, err := controller.SlowStartBatch(n, controller.SlowStartInitialBatchSize, func() error {
 		pod := controller.PodFromTemplate(job.GetSpec().GetTemplate(), job, ref)
 		if !hasTrackingFinalizer(pod) {
 			pod.Metadata.Finalizers = append(pod.Metadata.Finalizers, batchv1.JobTrackingFinalizer)
+		}
+		if indexes != nil {
+			mu.Lock()
+			i := indexes[next]
+			next++
+			mu.Unlock()
+			setCompletionIndex(pod, job, i)
 		}
 		p, err := c.client.Pods(ns).Create(ctx, pod)
 		if apierrors.HasStatusCause(err, apierrors.CauseNamespaceTerminating) {

@@ -108,6 +108,8 @@ func TestFieldRefValueSharesMetadata(t *testing.T) {
 	for path, want := range map[string]string{
 		"metadata.name": "web-0", "metadata.labels['tier']": "front", "spec.nodeName": "node-1",
 		"spec.serviceAccountName": "shop-sa", "status.podIP": "10.0.0.5", "status.hostIP": "192.168.1.10",
+		// How an Indexed job's JOB_COMPLETION_INDEX reads its pod's index.
+		"metadata.annotations['build']": "7",
 	} {
 		if got, err := fieldRefValue(pod, path, ec); err != nil || got != want {
 			t.Errorf("%s: %q %v, want %q", path, got, err, want)
