@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"kubelab.io/apiserver/internal/admission"
+	"kubelab.io/apiserver/internal/admission/defaultstorageclass"
 	"kubelab.io/apiserver/internal/admission/defaulttolerationseconds"
 	"kubelab.io/apiserver/internal/admission/limitranger"
 	"kubelab.io/apiserver/internal/admission/namespacelifecycle"
@@ -16,6 +17,7 @@ import (
 	"kubelab.io/apiserver/internal/admission/priority"
 	"kubelab.io/apiserver/internal/admission/resourcequota"
 	"kubelab.io/apiserver/internal/admission/serviceaccount"
+	"kubelab.io/apiserver/internal/admission/storageprotection"
 	"kubelab.io/apiserver/internal/admission/webhook"
 	"kubelab.io/apiserver/internal/authn"
 	"kubelab.io/apiserver/internal/authz"
@@ -26,6 +28,7 @@ import (
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -35,7 +38,7 @@ import (
 // LimitRange, ResourceQuota or webhook configuration exists.
 var DefaultAdmissionPlugins = []string{
 	namespacelifecycle.PluginName, limitranger.PluginName, serviceaccount.PluginName, noderestriction.PluginName,
-	priority.PluginName, defaulttolerationseconds.PluginName,
+	priority.PluginName, defaulttolerationseconds.PluginName, defaultstorageclass.PluginName, storageprotection.PluginName,
 	webhook.MutatingPluginName, webhook.ValidatingPluginName, resourcequota.PluginName,
 }
 
@@ -46,7 +49,7 @@ var DefaultAdmissionPlugins = []string{
 // the Priority plugin gave a pod that named none.
 var admissionOrder = []string{
 	namespacelifecycle.PluginName, limitranger.PluginName, serviceaccount.PluginName, noderestriction.PluginName,
-	priority.PluginName, defaulttolerationseconds.PluginName,
+	priority.PluginName, defaulttolerationseconds.PluginName, defaultstorageclass.PluginName, storageprotection.PluginName,
 	webhook.MutatingPluginName, webhook.ValidatingPluginName, resourcequota.PluginName,
 }
 
@@ -214,6 +217,13 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 		case defaulttolerationseconds.PluginName:
 			chain = append(chain, defaulttolerationseconds.New(tolerationSeconds(s.cfg.DefaultNotReadyTolerationSeconds),
 				tolerationSeconds(s.cfg.DefaultUnreachableTolerationSeconds)))
+		case defaultstorageclass.PluginName:
+			classes := s.store(scheme.GroupStorage, "storageclasses")
+			chain = append(chain, defaultstorageclass.New(func(ctx context.Context) ([]*storagev1.StorageClass, error) {
+				return listAs[*storagev1.StorageClass](ctx, classes, "", cacheRead)
+			}, s.log))
+		case storageprotection.PluginName:
+			chain = append(chain, storageprotection.New())
 		case webhook.MutatingPluginName, webhook.ValidatingPluginName:
 			mutating := s.store(scheme.GroupAdmissionRegistration, "mutatingwebhookconfigurations")
 			validating := s.store(scheme.GroupAdmissionRegistration, "validatingwebhookconfigurations")
