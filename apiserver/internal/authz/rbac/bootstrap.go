@@ -59,6 +59,7 @@ var (
 	policy       = []string{"policy"}
 	batch        = []string{"batch"}
 	discovery    = []string{"discovery.k8s.io"}
+	storageGroup = []string{"storage.k8s.io"}
 	events       = []string{"", "events.k8s.io"}
 )
 
@@ -119,6 +120,9 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule([]string{"create"}, core, "pods/binding", "bindings"),
 			rule([]string{"update", "patch"}, core, "pods/status"),
 			rule(readVerbs, apps, "replicasets"),
+			// VolumeBinding reads claims, volumes and classes, as upstream's role.
+			rule(readVerbs, core, "persistentvolumeclaims", "persistentvolumes"),
+			rule(readVerbs, storageGroup, "storageclasses"),
 			// Preemption spares the pods PodDisruptionBudgets protect, as upstream's role allows.
 			rule(readVerbs, policy, "poddisruptionbudgets"),
 			// Leader election: only its own Lease (named by --leader-elect-resource-name;
@@ -147,6 +151,14 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule(readVerbs, core, "services"),
 			rule(join(readVerbs, writeVerbs), core, "endpoints"),
 			rule(join(readVerbs, writeVerbs), discovery, "endpointslices"),
+			// Persistent volume binder (and provisioners), as upstream's
+			// system:controller:persistent-volume-binder: it binds claims to volumes on both
+			// sides, makes and deletes volumes, and reads classes. The pvc- and
+			// pv-protection controllers update claims and volumes to drop their finalizers.
+			rule(join(readVerbs, []string{"create", "update", "patch", "delete"}), core, "persistentvolumes"),
+			rule([]string{"update", "patch"}, core, "persistentvolumes/status", "persistentvolumeclaims/status"),
+			rule(join(readVerbs, []string{"update", "patch"}), core, "persistentvolumeclaims"),
+			rule(readVerbs, storageGroup, "storageclasses"),
 			// Node lifecycle and IPAM controllers.
 			rule(join(readVerbs, []string{"update", "patch", "delete"}), core, "nodes"),
 			rule([]string{"update", "patch"}, core, "nodes/status"),
@@ -184,6 +196,11 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule(readVerbs, core, "nodes"),
 			// Services, for the environment variables of pods (upstream's serviceLister).
 			rule(readVerbs, core, "services"),
+			// The volumes of its pods: claims and the volumes bound to them (upstream's
+			// rule; the Node authorizer narrows it to its pods' claims there), and a claim's
+			// status for expansion.
+			rule([]string{"get"}, core, "persistentvolumeclaims", "persistentvolumes"),
+			rule([]string{"update", "patch"}, core, "persistentvolumeclaims/status"),
 			rule(eventVerbs, events, "events")),
 		// A node's service proxy: what it routes (services and their endpoints) and its own
 		// Node, as upstream's role. Upstream binds it to system:kube-proxy only; kubelab also
@@ -193,6 +210,13 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule([]string{"get"}, core, "nodes"),
 			rule(eventVerbs, events, "events"),
 			rule([]string{"list", "watch"}, discovery, "endpointslices")),
+		// The scheduler's VolumeBinding binds and provisions claims when their class waits
+		// for the first consumer, as upstream's system:volume-scheduler (bound to the
+		// scheduler).
+		clusterRole("system:volume-scheduler",
+			rule([]string{"get", "list", "patch", "update", "watch"}, core, "persistentvolumes"),
+			rule(readVerbs, storageGroup, "storageclasses"),
+			rule([]string{"get", "list", "patch", "update", "watch"}, core, "persistentvolumeclaims")),
 		// Service account issuer discovery (the OIDC documents), for every service account.
 		clusterRole("system:service-account-issuer-discovery",
 			urls([]string{"get"}, "/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks", "/openid/v1/jwks/")),
@@ -207,6 +231,7 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		clusterRoleBinding("system:public-info-viewer", "system:public-info-viewer", groupSubject("system:authenticated"), groupSubject("system:unauthenticated")),
 		clusterRoleBinding("system:basic-user", "system:basic-user", groupSubject("system:authenticated")),
 		clusterRoleBinding("system:kube-scheduler", "system:kube-scheduler", userSubject(UserKubeScheduler)),
+		clusterRoleBinding("system:volume-scheduler", "system:volume-scheduler", userSubject(UserKubeScheduler)),
 		clusterRoleBinding("system:kube-controller-manager", "system:kube-controller-manager", userSubject(UserKubeControllerManager)),
 		clusterRoleBinding("system:node", "system:node", groupSubject("system:nodes")),
 		clusterRoleBinding("system:node-proxier", "system:node-proxier", userSubject(UserKubeProxy), groupSubject("system:nodes")),

@@ -14,8 +14,8 @@ import (
 // creating one more labelled ClusterRole. edit is labelled aggregate-to-admin and view
 // aggregate-to-edit, so admin ⊇ edit ⊇ view.
 //
-// The rules are upstream's (v1.34) restricted to the resources kubelab serves: no volumes,
-// workloads other than Deployments, ReplicaSets and Jobs, proxy subresources, networking
+// The rules are upstream's (v1.34) restricted to the resources kubelab serves: no
+// replication controllers, workloads other than Deployments, ReplicaSets and Jobs, proxy subresources, networking
 // policies or autoscaling, and no localsubjectaccessreviews. As upstream since 1.22, edit
 // may not write Endpoints or EndpointSlices (they could point a service anywhere), only read
 // them. Lists are sorted, as
@@ -79,7 +79,7 @@ func userFacingRoles() []*rbacv1.ClusterRole {
 			rule([]string{"impersonate"}, core, "serviceaccounts"),
 			rule(write, core, "pods", "pods/attach", "pods/exec", "pods/portforward"),
 			rule([]string{"create"}, core, "pods/eviction"),
-			rule(write, core, "configmaps", "events", "secrets", "serviceaccounts", "services"),
+			rule(write, core, "configmaps", "events", "persistentvolumeclaims", "secrets", "serviceaccounts", "services"),
 			rule([]string{"create"}, core, "serviceaccounts/token"),
 			rule(write, apps, "daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"),
 			rule(write, batch, "cronjobs", "jobs"),
@@ -88,7 +88,7 @@ func userFacingRoles() []*rbacv1.ClusterRole {
 		// Reading what is in a namespace, except secrets (reading a secret is as good as
 		// holding its credentials) and RBAC.
 		aggregateTo("system:aggregate-to-view", AggregateToView,
-			rule(readVerbs, core, "configmaps", "endpoints", "pods", "serviceaccounts", "services", "services/status"),
+			rule(readVerbs, core, "configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "pods", "serviceaccounts", "services", "services/status"),
 			rule(readVerbs, core, "events", "limitranges", "namespaces/status", "pods/log", "pods/status", "resourcequotas", "resourcequotas/status"),
 			// Reading namespaces in a namespace reads that one namespace: a hint of where one
 			// has access.
