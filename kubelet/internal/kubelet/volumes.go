@@ -84,6 +84,8 @@ func volumeSourceName(v *corev1.Volume) string {
 		return "downwardAPI"
 	case v.GetProjected() != nil:
 		return "projected"
+	case v.GetPersistentVolumeClaim() != nil:
+		return "persistentVolumeClaim"
 	}
 	return ""
 }
@@ -94,7 +96,7 @@ func unsupportedVolume(pod *corev1.Pod) error {
 	for _, v := range pod.GetSpec().GetVolumes() {
 		src := volumeSourceName(v)
 		switch src {
-		case "hostPath", "configMap", "secret", "downwardAPI", "projected":
+		case "hostPath", "configMap", "secret", "downwardAPI", "projected", "persistentVolumeClaim":
 			continue
 		case "emptyDir":
 			if m := v.GetEmptyDir().GetMedium(); m != "" && m != "Memory" {
@@ -188,6 +190,10 @@ func setUpVolumes(ctx context.Context, vc volumeContext, pod *corev1.Pod) (map[s
 		case v.GetHostPath() != nil:
 			hv.Path = v.GetHostPath().GetPath()
 			err = checkHostPath(hv.Path, v.GetHostPath().GetType())
+		case v.GetPersistentVolumeClaim() != nil:
+			// Until this kubelet mounts claims, a pod using one waits in ContainerCreating
+			// with a FailedMount event, as a pod whose claim is not bound yet does.
+			err = fmt.Errorf("persistentVolumeClaim %q cannot be mounted: this kubelet does not mount PersistentVolumeClaims yet", v.GetPersistentVolumeClaim().GetClaimName())
 		case apiData:
 			hv.ReadOnly = true
 			hv.Path, err = setUpAPIVolume(ctx, vc, pod, v)

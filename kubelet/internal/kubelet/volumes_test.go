@@ -188,6 +188,14 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 		t.Fatalf("bad hostPath: %v", err)
 	}
 
+	// A claim is a mount error naming it (the pod waits, ContainerCreating, with a
+	// FailedMount event) until this kubelet mounts claims.
+	claim := volumePod(&corev1.Volume{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "www-web-0"}})
+	_, err = setUpVolumes(context.Background(), volumeContext{Root: root}, claim)
+	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), `MountVolume.SetUp failed for volume "data" : persistentVolumeClaim "www-web-0" cannot be mounted`) {
+		t.Fatalf("claim volume: %v", err)
+	}
+
 	// The pod's directory goes, and the listing of pod directories sees it go.
 	if uids, err := podDirs(root); err != nil || strings.Join(uids, ",") != "uid-1" {
 		t.Fatalf("podDirs: %v %v", uids, err)
