@@ -99,6 +99,10 @@ type RefManager[T runtime.Object] struct {
 	// adoption of this sync. Controllers re-read the owner from the API (not the cache) and
 	// refuse when it is gone, has another uid, or is being deleted — RecheckDeletionTimestamp.
 	CanAdopt func(ctx context.Context) error
+	// Finalizers are added to an object in the patch that adopts it and removed in the one
+	// that releases it, as upstream's ControllerRefManager does for the job controller's
+	// tracking finalizer: an adopted pod is then counted exactly once too.
+	Finalizers []string
 
 	canAdoptOnce sync.Once
 	canAdoptErr  error
@@ -165,8 +169,12 @@ func (m *RefManager[T]) Claim(ctx context.Context, objs []T, filters ...func(T) 
 // and recreated under the same name is not touched.
 type ownerRefPatch struct {
 	Metadata struct {
-		OwnerReferences []any  `json:"ownerReferences"`
-		UID             string `json:"uid"`
+		OwnerReferences []any `json:"ownerReferences"`
+		// Finalizers merge into the object's (metadata.finalizers has patch strategy merge).
+		Finalizers []string `json:"finalizers,omitempty"`
+		// DeleteFinalizers are removed from the object's.
+		DeleteFinalizers []string `json:"$deleteFromPrimitiveList/finalizers,omitempty"`
+		UID              string   `json:"uid"`
 	} `json:"metadata"`
 }
 
@@ -187,6 +195,7 @@ func (m *RefManager[T]) adopt(ctx context.Context, obj T) (T, error) {
 		"apiVersion": ref.GetApiVersion(), "kind": ref.GetKind(), "name": ref.GetName(), "uid": ref.GetUid(),
 		"controller": true, "blockOwnerDeletion": true,
 	}}
+	p.Metadata.Finalizers = m.Finalizers
 	return m.patch(ctx, obj, p, "adopt")
 }
 
@@ -194,6 +203,7 @@ func (m *RefManager[T]) release(ctx context.Context, obj T) error {
 	var p ownerRefPatch
 	p.Metadata.UID = obj.GetMetadata().GetUid()
 	p.Metadata.OwnerReferences = []any{map[string]any{"$patch": "delete", "uid": m.Controller.GetMetadata().GetUid()}}
+	p.Metadata.DeleteFinalizers = m.Finalizers
 	_, err := m.patch(ctx, obj, p, "release")
 	if apierrors.IsNotFound(err) {
 		return nil // gone: nothing to release
@@ -219,11 +229,12 @@ func (m *RefManager[T]) patch(ctx context.Context, obj T, p ownerRefPatch, verb 
 type PodControllerRefManager struct {
 	// Client writes the ownerReference patches.
 	Client *kube.Clientset
-	// Controller, ControllerKind, Selector and CanAdopt are as in RefManager.
+	// Controller, ControllerKind, Selector, CanAdopt and Finalizers are as in RefManager.
 	Controller     runtime.Object
 	ControllerKind runtime.GroupVersionKind
 	Selector       labels.Selector
 	CanAdopt       func(ctx context.Context) error
+	Finalizers     []string
 }
 
 // ClaimPods is RefManager.Claim for pods.
@@ -233,6 +244,7 @@ func (m *PodControllerRefManager) ClaimPods(ctx context.Context, pods []*corev1.
 			return m.Client.Pods(ns).Patch(ctx, name, transport.StrategicMerge, data)
 		},
 		Kind: "pod", Controller: m.Controller, ControllerKind: m.ControllerKind, Selector: m.Selector, CanAdopt: m.CanAdopt,
+		Finalizers: m.Finalizers,
 	}
 	return rm.Claim(ctx, pods, filters...)
 }

@@ -81,6 +81,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		CanAdopt: controller.RecheckDeletionTimestamp(func(ctx context.Context) (runtime.Object, error) {
 			return c.client.Jobs(ns).Get(ctx, name)
 		}, job.GetMetadata().GetUid()),
+		// An adopted pod is tracked like one the job made, so it is counted exactly once.
+		Finalizers: []string{batchv1.JobTrackingFinalizer},
 	}
 	// Finished pods are claimed too: they are what succeeded and failed count.
 	pods, err := m.ClaimPods(ctx, all)
