@@ -21,6 +21,7 @@ import (
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -233,6 +234,15 @@ func (f *SharedInformerFactory) PodDisruptionBudgets() Informer[*policyv1.PodDis
 }
 func (f *SharedInformerFactory) PriorityClasses() Informer[*schedulingv1.PriorityClass] {
 	return mustFor[*schedulingv1.PriorityClass](f, scheme.GroupScheduling, "PriorityClass")
+}
+func (f *SharedInformerFactory) PersistentVolumes() Informer[*corev1.PersistentVolume] {
+	return mustFor[*corev1.PersistentVolume](f, scheme.GroupCore, "PersistentVolume")
+}
+func (f *SharedInformerFactory) PersistentVolumeClaims() Informer[*corev1.PersistentVolumeClaim] {
+	return mustFor[*corev1.PersistentVolumeClaim](f, scheme.GroupCore, "PersistentVolumeClaim")
+}
+func (f *SharedInformerFactory) StorageClasses() Informer[*storagev1.StorageClass] {
+	return mustFor[*storagev1.StorageClass](f, scheme.GroupStorage, "StorageClass")
 }
 func (f *SharedInformerFactory) Jobs() Informer[*batchv1.Job] {
 	return mustFor[*batchv1.Job](f, scheme.GroupBatch, "Job")

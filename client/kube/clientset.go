@@ -33,6 +33,7 @@ import (
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	rbacv1 "kubelab.io/proto/api/rbac/v1"
 	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/proto/scheme"
 )
@@ -200,6 +201,9 @@ type (
 	StatefulSetClient    = Resource[*appsv1.StatefulSet, *appsv1.StatefulSetList]
 	RevisionClient       = Resource[*appsv1.ControllerRevision, *appsv1.ControllerRevisionList]
 	PriorityClassClient  = Resource[*schedulingv1.PriorityClass, *schedulingv1.PriorityClassList]
+	PVClient             = Resource[*corev1.PersistentVolume, *corev1.PersistentVolumeList]
+	PVCClient            = Resource[*corev1.PersistentVolumeClaim, *corev1.PersistentVolumeClaimList]
+	StorageClassClient   = Resource[*storagev1.StorageClass, *storagev1.StorageClassList]
 	LeaseClient          = Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
 	ClusterRoleClient    = Resource[*rbacv1.ClusterRole, *rbacv1.ClusterRoleList]
 )
@@ -311,6 +315,21 @@ func (c *Clientset) Leases(ns string) *LeaseClient {
 // PriorityClasses (cluster-scoped).
 func (c *Clientset) PriorityClasses() *PriorityClassClient {
 	return NewResource[*schedulingv1.PriorityClass, *schedulingv1.PriorityClassList](c.t, "")
+}
+
+// PersistentVolumes (cluster-scoped).
+func (c *Clientset) PersistentVolumes() *PVClient {
+	return NewResource[*corev1.PersistentVolume, *corev1.PersistentVolumeList](c.t, "")
+}
+
+// PersistentVolumeClaims in namespace ns ("" for every namespace, to list and watch).
+func (c *Clientset) PersistentVolumeClaims(ns string) *PVCClient {
+	return NewResource[*corev1.PersistentVolumeClaim, *corev1.PersistentVolumeClaimList](c.t, ns)
+}
+
+// StorageClasses (cluster-scoped).
+func (c *Clientset) StorageClasses() *StorageClassClient {
+	return NewResource[*storagev1.StorageClass, *storagev1.StorageClassList](c.t, "")
 }
 
 // ClusterRoles (cluster-scoped).

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"kubelab.io/client/transport"
+	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 )
 
 const (
@@ -222,5 +230,50 @@ func TestStorageKubectl(t *testing.T) {
 		if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.HasPrefix(l, want) }) {
 			t.Errorf("kubectl get pv,pvc,sc lacks a line starting %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestStorageClientset: the clientset's typed PersistentVolume, PersistentVolumeClaim and
+// StorageClass clients work over both transports (gRPC carries the protobuf), status
+// included, as the binder and provisioner will use them.
+func TestStorageClientset(t *testing.T) {
+	s := testServer(t)
+	ctx := context.Background()
+	for transportName, cs := range clientTransports(t, s) {
+		t.Run(transportName, func(t *testing.T) {
+			sc, err := cs.StorageClasses().Create(ctx, &storagev1.StorageClass{Metadata: &metav1.ObjectMeta{Name: "sc-" + transportName},
+				Provisioner: "rancher.io/local-path", VolumeBindingMode: proto.String(storagev1.VolumeBindingWaitForFirstConsumer)})
+			if err != nil || sc.GetReclaimPolicy() != "Delete" {
+				t.Fatalf("create class: %v %v", sc, err)
+			}
+			pv, err := cs.PersistentVolumes().Create(ctx, &corev1.PersistentVolume{Metadata: &metav1.ObjectMeta{Name: "pv-" + transportName},
+				Spec: &corev1.PersistentVolumeSpec{Capacity: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}, AccessModes: []string{corev1.ReadWriteOnce},
+					StorageClassName: sc.GetMetadata().GetName(), Local: &corev1.LocalVolumeSource{Path: "/mnt/disk"},
+					NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []*corev1.NodeSelectorTerm{{
+						MatchExpressions: []*corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: "In", Values: []string{"node-1"}}}}}}}}})
+			if err != nil {
+				t.Fatalf("create volume: %v", err)
+			}
+			pvc, err := cs.PersistentVolumeClaims("default").Create(ctx, &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Name: "pvc-" + transportName},
+				Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{corev1.ReadWriteOnce}, StorageClassName: proto.String(sc.GetMetadata().GetName()),
+					Resources: &corev1.VolumeResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}}})
+			if err != nil {
+				t.Fatalf("create claim: %v", err)
+			}
+			pv.Spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: "default", Name: pvc.GetMetadata().GetName(), Uid: pvc.GetMetadata().GetUid()}
+			if pv, err = cs.PersistentVolumes().Update(ctx, pv); err != nil {
+				t.Fatalf("bind volume: %v", err)
+			}
+			pv.Status.Phase = corev1.VolumeBound
+			if pv, err = cs.PersistentVolumes().UpdateStatus(ctx, pv); err != nil || pv.GetStatus().GetPhase() != corev1.VolumeBound {
+				t.Fatalf("volume status: %v %v", pv.GetStatus(), err)
+			}
+			list, err := cs.PersistentVolumeClaims("").List(ctx, transport.ListOptions{})
+			if err != nil || !slices.ContainsFunc(list.GetItems(), func(c *corev1.PersistentVolumeClaim) bool {
+				return c.GetMetadata().GetName() == pvc.GetMetadata().GetName() && c.GetSpec().GetVolumeMode() == corev1.PersistentVolumeFilesystem
+			}) {
+				t.Fatalf("list claims: %v %v", list, err)
+			}
+		})
 	}
 }
