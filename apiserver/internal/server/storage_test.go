@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -230,6 +232,40 @@ func TestStorageKubectl(t *testing.T) {
 		if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.HasPrefix(l, want) }) {
 			t.Errorf("kubectl get pv,pvc,sc lacks a line starting %q:\n%s", want, out)
 		}
+	}
+	// kubectl apply (strict field validation, server-side defaults) creates and updates a claim.
+	manifest := filepath.Join(t.TempDir(), "pvc.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: applied
+  labels: {app: web}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 2Gi
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := kubectl(t, s, "apply", "-f", manifest); !strings.Contains(out, "persistentvolumeclaim/applied created") {
+		t.Errorf("kubectl apply: %s", out)
+	}
+	if out := kubectl(t, s, "get", "pvc", "applied", "-o", "jsonpath={.spec.storageClassName} {.metadata.finalizers[0]}"); out != "standard kubernetes.io/pvc-protection" {
+		t.Errorf("applied claim: %q", out)
+	}
+	if out := kubectl(t, s, "label", "pvc", "applied", "tier=db"); !strings.Contains(out, "labeled") {
+		t.Errorf("kubectl label: %s", out)
+	}
+
+	// kubectl explain reads the schemas from the OpenAPI v3 documents.
+	out = kubectl(t, s, "explain", "pvc.spec.storageClassName")
+	if !strings.Contains(out, "KIND:       PersistentVolumeClaim") || !strings.Contains(out, "storageClassName") {
+		t.Errorf("kubectl explain pvc.spec.storageClassName:\n%s", out)
+	}
+	out = kubectl(t, s, "explain", "storageclass.volumeBindingMode")
+	if !strings.Contains(out, "GROUP:      storage.k8s.io") {
+		t.Errorf("kubectl explain storageclass.volumeBindingMode:\n%s", out)
 	}
 }
 
