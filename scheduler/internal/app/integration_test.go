@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"kubelab.io/apiserver/apiservertest"
 	"kubelab.io/client/kube"
 	"kubelab.io/client/transport"
+	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	schedulingv1 "kubelab.io/proto/api/scheduling/v1"
@@ -722,5 +724,67 @@ func TestPodTopologySpread(t *testing.T) {
 	c.createPod(tu.Pod("web-by-hand").Label("app", "web").NodeName("node-3").Obj())
 	if got := c.waitBound(10*time.Second, "web-2"); got["web-2"] != "node-1" && got["web-2"] != "node-2" {
 		t.Errorf("web-2 on %q, want node-1 or node-2", got["web-2"])
+	}
+}
+
+// Pods that declare no topologySpreadConstraints are spread by the system default ones
+// over the pods of their ReplicaSet: on three equal nodes, by score alone, three replicas
+// take one node each, and three more make it two each. The resource score plugins, which
+// spread pods too, are disabled so that only PodTopologySpread's score tells nodes apart.
+func TestSystemDefaultSpreading(t *testing.T) {
+	c := newCluster(t)
+	threeNodes(c)
+	ctx := context.Background()
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	tmpl := tu.Pod("").Label("app", "web").Obj()
+	rs, err := c.cs.ReplicaSets("default").Create(ctx, &appsv1.ReplicaSet{
+		Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: &appsv1.ReplicaSetSpec{Replicas: proto.Int32(6), Selector: sel, Template: &corev1.PodTemplateSpec{
+			Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: tmpl.Spec,
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "scheduler.yaml")
+	cfg := `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- plugins:
+    score:
+      disabled: [{name: NodeResourcesLeastAllocated}, {name: NodeResourcesBalancedAllocation}]
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.startScheduler("--config", path)
+	replica := func(i int) string {
+		name := fmt.Sprintf("web-%d", i)
+		p := tu.Pod(name).Label("app", "web").Obj()
+		p.Metadata.OwnerReferences = []*metav1.OwnerReference{{
+			ApiVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", Uid: rs.GetMetadata().GetUid(), Controller: proto.Bool(true),
+		}}
+		c.createPod(p)
+		return name
+	}
+	perNode := func(names []string) map[string]int {
+		n := map[string]int{}
+		for _, node := range c.waitBound(10*time.Second, names...) {
+			n[node]++
+		}
+		return n
+	}
+	var names []string
+	for i := range 3 {
+		names = append(names, replica(i))
+	}
+	if got := perNode(names); len(got) != 3 {
+		t.Fatalf("three replicas on %v, want one on each node", got)
+	}
+	for i := 3; i < 6; i++ {
+		names = append(names, replica(i))
+	}
+	if got, want := perNode(names), map[string]int{"node-1": 2, "node-2": 2, "node-3": 2}; !maps.Equal(got, want) {
+		t.Errorf("six replicas on %v, want %v", got, want)
 	}
 }

@@ -1,10 +1,12 @@
 // Package config reads a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) the
 // way kube-scheduler does, for the parts kubelab implements: profiles[].plugins.{filter,
 // score, postFilter, reserve, permit, bind}.{enabled,disabled} with weights,
-// percentageOfNodesToScore, extenders[], leaderElection and clientConnection.kubeconfig.
+// profiles[].pluginConfig for PodTopologySpread's args, percentageOfNodesToScore, extenders[], leaderElection and clientConnection.kubeconfig.
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -64,6 +66,15 @@ type Profile struct {
 	SchedulerName            string   `json:"schedulerName,omitempty"`
 	PercentageOfNodesToScore *int32   `json:"percentageOfNodesToScore,omitempty"`
 	Plugins                  *Plugins `json:"plugins,omitempty"`
+	// PluginConfig gives plugins their args; kubelab's only configurable plugin is
+	// PodTopologySpread (args for any other plugin are refused, not silently ignored).
+	PluginConfig []PluginConfig `json:"pluginConfig,omitempty"`
+}
+
+// PluginConfig is one plugin's args.
+type PluginConfig struct {
+	Name string          `json:"name"`
+	Args json.RawMessage `json:"args,omitempty"`
 }
 
 // Plugins lists, per extension point, plugins to enable and disable on top of the defaults.
@@ -261,6 +272,11 @@ func (p Profile) Resolve() (framework.Profile, error) {
 		}
 		return ns
 	}
+	args, err := pluginArgs(p.PluginConfig)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	out.PluginArgs = args
 	filter := merge(toWeighted(DefaultFilter), pl.Filter, pl.MultiPoint, false)
 	score := merge(DefaultScore, pl.Score, pl.MultiPoint, true)
 	out.Filter = fromWeighted(filter)
@@ -273,6 +289,44 @@ func (p Profile) Resolve() (framework.Profile, error) {
 	// are resolved from it (the other points have no in-tree plugins but the binder).
 	if len(out.Bind) == 0 {
 		errs = append(errs, errors.New("plugins.bind: at least one bind plugin is required"))
+	}
+	return out, errors.Join(errs...)
+}
+
+// pluginArgs decodes pluginConfig strictly into each plugin's args type and validates
+// them, as kube-scheduler does when it loads the file.
+func pluginArgs(pcs []PluginConfig) (map[string]any, error) {
+	var errs []error
+	out := map[string]any{}
+	for i, pc := range pcs {
+		path := fmt.Sprintf("pluginConfig[%d]", i)
+		if _, dup := out[pc.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s.name: Duplicate value: %q", path, pc.Name))
+			continue
+		}
+		switch pc.Name {
+		case plugins.PodTopologySpreadName:
+			a := &plugins.PodTopologySpreadArgs{}
+			if len(pc.Args) > 0 {
+				dec := json.NewDecoder(bytes.NewReader(pc.Args))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(a); err != nil {
+					errs = append(errs, fmt.Errorf("%s.args: %w", path, err))
+					continue
+				}
+			}
+			if err := a.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s.args: %w", path, err))
+				continue
+			}
+			out[pc.Name] = a
+		default:
+			if _, ok := plugins.Registry()[pc.Name]; !ok {
+				errs = append(errs, fmt.Errorf("%s.name: unknown plugin %q", path, pc.Name))
+			} else {
+				errs = append(errs, fmt.Errorf("%s: plugin %q takes no args in kubelab", path, pc.Name))
+			}
+		}
 	}
 	return out, errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"kubelab.io/scheduler/internal/framework"
+	"kubelab.io/scheduler/internal/plugins"
 )
 
 func TestDefaults(t *testing.T) {
@@ -122,6 +123,43 @@ func TestInvalid(t *testing.T) {
 	for name, doc := range cases {
 		if _, err := Parse([]byte(doc)); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// PodTopologySpread's args reach the plugin's factory; other plugins' args are refused.
+func TestPluginConfig(t *testing.T) {
+	const head = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- pluginConfig:\n"
+	c, err := Parse([]byte(head + `  - name: PodTopologySpread
+    args:
+      apiVersion: kubescheduler.config.k8s.io/v1
+      kind: PodTopologySpreadArgs
+      defaultingType: List
+      defaultConstraints:
+      - maxSkew: 1
+        topologyKey: topology.kubernetes.io/zone
+        whenUnsatisfiable: ScheduleAnyway
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Profiles[0].Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := p.PluginArgs[plugins.PodTopologySpreadName].(*plugins.PodTopologySpreadArgs)
+	if !ok || a.DefaultingType != "List" || len(a.DefaultConstraints) != 1 || a.DefaultConstraints[0].TopologyKey != "topology.kubernetes.io/zone" {
+		t.Fatalf("args %#v", p.PluginArgs)
+	}
+	for name, tc := range map[string]struct{ doc, want string }{
+		"System with constraints": {"  - name: PodTopologySpread\n    args: {defaultConstraints: [{maxSkew: 1, topologyKey: k, whenUnsatisfiable: ScheduleAnyway}]}\n", `"System", .defaultConstraints must be empty`},
+		"unknown arg":             {"  - name: PodTopologySpread\n    args: {defaultingType: List, spread: true}\n", "unknown field"},
+		"other plugin's args":     {"  - name: InterPodAffinity\n    args: {hardPodAffinityWeight: 1}\n", "takes no args"},
+		"unknown plugin":          {"  - name: Nope\n", `unknown plugin "Nope"`},
+		"duplicate":               {"  - name: PodTopologySpread\n  - name: PodTopologySpread\n", "Duplicate value"},
+	} {
+		if _, err := Parse([]byte(head + tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", name, err, tc.want)
 		}
 	}
 }

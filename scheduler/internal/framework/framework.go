@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
 	"kubelab.io/proto/labels"
@@ -27,6 +28,24 @@ type Handle struct {
 	// PDBLister lists the PodDisruptionBudgets DefaultPreemption tries not to violate. Nil
 	// means the scheduler knows of no budget.
 	PDBLister PDBLister
+	// Workloads reads the Services and controllers that select a pod (PodTopologySpread's
+	// default constraints spread a pod's group by their selectors).
+	Workloads WorkloadListers
+	// Args is the plugin's pluginConfig args from the profile (nil when it has none); the
+	// framework sets it per plugin before calling the plugin's factory.
+	Args any
+}
+
+// WorkloadListers read, from the scheduler's informer caches, the objects whose selectors
+// make up a pod's default spreading selector. A nil func knows of no such object. kubelab
+// has no ReplicationControllers, so, unlike upstream's helper.DefaultSelector, no lister
+// for them. Objects returned are shared: read only.
+type WorkloadListers struct {
+	// Services lists the Services of namespace.
+	Services func(namespace string) ([]*corev1.Service, error)
+	// ReplicaSet and StatefulSet get one object by namespace and name.
+	ReplicaSet  func(namespace, name string) (*appsv1.ReplicaSet, error)
+	StatefulSet func(namespace, name string) (*appsv1.StatefulSet, error)
 }
 
 // PDBLister reads PodDisruptionBudgets from the scheduler's informer cache
@@ -86,6 +105,8 @@ type Profile struct {
 	Bind          []string
 	// PercentageOfNodesToScore overrides the global setting when non-nil.
 	PercentageOfNodesToScore *int32
+	// PluginArgs holds the profile's pluginConfig args by plugin name (Handle.Args).
+	PluginArgs map[string]any
 }
 
 type weightedScore struct {
@@ -126,7 +147,9 @@ func New(profile Profile, registry Registry, h Handle) (*Framework, error) {
 		if !ok {
 			return nil, fmt.Errorf("plugin %q is not registered", name)
 		}
-		p, err := factory(h)
+		ph := h
+		ph.Args = profile.PluginArgs[name]
+		p, err := factory(ph)
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", name, err)
 		}

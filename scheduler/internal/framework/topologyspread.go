@@ -25,12 +25,13 @@ type SpreadConstraint struct {
 	HonorNodeTaints   bool
 }
 
-// NewSpreadConstraints parses pod's topologySpreadConstraints whose whenUnsatisfiable is
-// action (DoNotSchedule for filtering, ScheduleAnyway for scoring), in the pod's order.
-func NewSpreadConstraints(pod *corev1.Pod, action string) ([]SpreadConstraint, error) {
+// NewSpreadConstraints parses the constraints (a pod's topologySpreadConstraints, or the
+// default ones it is given) whose whenUnsatisfiable is action (DoNotSchedule for
+// filtering, ScheduleAnyway for scoring), in their order; matchLabelKeys take their values
+// from podLabels.
+func NewSpreadConstraints(constraints []*corev1.TopologySpreadConstraint, podLabels map[string]string, action string) ([]SpreadConstraint, error) {
 	var out []SpreadConstraint
-	podLabels := pod.GetMetadata().GetLabels()
-	for _, c := range pod.GetSpec().GetTopologySpreadConstraints() {
+	for _, c := range constraints {
 		if c.GetWhenUnsatisfiable() != action {
 			continue
 		}

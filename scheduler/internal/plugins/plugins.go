@@ -37,7 +37,7 @@ func Registry() framework.Registry {
 		NodeResourcesLeastAllocatedName:     func(framework.Handle) (framework.Plugin, error) { return LeastAllocated{}, nil },
 		NodeResourcesBalancedAllocationName: func(framework.Handle) (framework.Plugin, error) { return BalancedAllocation{}, nil },
 		InterPodAffinityName:                func(framework.Handle) (framework.Plugin, error) { return InterPodAffinity{}, nil },
-		PodTopologySpreadName:               func(framework.Handle) (framework.Plugin, error) { return PodTopologySpread{}, nil },
+		PodTopologySpreadName:               NewPodTopologySpread,
 		DefaultBinderName:                   NewDefaultBinder,
 		DefaultPreemptionName:               NewDefaultPreemption,
 	}

@@ -29,9 +29,20 @@ const hostnameLabel = "kubernetes.io/hostname"
 // Counts are taken once per cycle over the snapshot (PreFilter). When Filter is handed a
 // node whose pods differ from the snapshot's (preemption's trial removals, nominated
 // pods), the difference is applied to the counts for that call, as upstream's
-// AddPod/RemovePod do. kube-scheduler's system default constraints (for pods with none,
-// owned by a Service, ReplicaSet or StatefulSet) are not applied: such pods are skipped.
-type PodTopologySpread struct{}
+// AddPod/RemovePod do.
+//
+// A pod that declares no constraints gets the default ones (see NewPodTopologySpread):
+// with the System defaulting, kube-scheduler's hostname and zone constraints, scoring
+// only, over the pods of the Services and ReplicaSet or StatefulSet that select it.
+type PodTopologySpread struct {
+	// defaults are the constraints a pod without any gets (nil: none).
+	defaults []*corev1.TopologySpreadConstraint
+	// systemDefaulted: the defaults are the system ones, under which a node lacking a
+	// topology label is still scored (by the constraints whose label it has), since
+	// nobody asked for those labels.
+	systemDefaulted bool
+	workloads       framework.WorkloadListers
+}
 
 func (PodTopologySpread) Name() string { return PodTopologySpreadName }
 
@@ -76,8 +87,8 @@ func (s *spreadFilterState) update(p *corev1.Pod, node *corev1.Node, delta int64
 
 // PreFilter counts, for each DoNotSchedule constraint, the matching pods per domain; a
 // pod without such constraints skips Filter.
-func (PodTopologySpread) PreFilter(_ context.Context, state *framework.CycleState, pod *corev1.Pod) *framework.Status {
-	cs, err := framework.NewSpreadConstraints(pod, "DoNotSchedule")
+func (pl PodTopologySpread) PreFilter(_ context.Context, state *framework.CycleState, pod *corev1.Pod) *framework.Status {
+	cs, err := pl.constraints(pod, "DoNotSchedule")
 	if err != nil {
 		return framework.NewStatus(framework.UnschedulableAndUnresolvable, err.Error())
 	}
@@ -197,18 +208,21 @@ type spreadScoreState struct {
 
 // PreScore counts, for each ScheduleAnyway constraint, the matching pods in every domain
 // a feasible node is in, over all eligible nodes of the snapshot.
-func (PodTopologySpread) PreScore(_ context.Context, state *framework.CycleState, pod *corev1.Pod, nodes []*framework.NodeInfo) *framework.Status {
+func (pl PodTopologySpread) PreScore(_ context.Context, state *framework.CycleState, pod *corev1.Pod, nodes []*framework.NodeInfo) *framework.Status {
 	snap := state.Snapshot()
 	if snap == nil || len(nodes) == 0 {
 		return framework.NewStatus(framework.Skip)
 	}
-	cs, err := framework.NewSpreadConstraints(pod, "ScheduleAnyway")
+	cs, err := pl.constraints(pod, "ScheduleAnyway")
 	if err != nil {
 		return framework.AsStatus(err)
 	}
 	if len(cs) == 0 {
 		return framework.NewStatus(framework.Skip)
 	}
+	// Constraints the pod (or the configuration's list) asked for need every topology
+	// label on a node; the system defaults take each node as it is labelled.
+	requireAll := len(pod.GetSpec().GetTopologySpreadConstraints()) > 0 || !pl.systemDefaulted
 	s := &spreadScoreState{
 		constraints: cs, namespace: pod.GetMetadata().GetNamespace(), ignored: map[string]bool{},
 		matching: make([]map[string]int64, len(cs)), weight: make([]float64, len(cs)),
@@ -218,13 +232,13 @@ func (PodTopologySpread) PreScore(_ context.Context, state *framework.CycleState
 	}
 	for _, ni := range nodes {
 		node := ni.Node()
-		if !framework.NodeHasSpreadKeys(node, cs) {
+		if requireAll && !framework.NodeHasSpreadKeys(node, cs) {
 			s.ignored[ni.Name()] = true
 			continue
 		}
 		for i := range cs {
-			if cs[i].TopologyKey != hostnameLabel {
-				s.matching[i][node.GetMetadata().GetLabels()[cs[i].TopologyKey]] = 0
+			if v, ok := node.GetMetadata().GetLabels()[cs[i].TopologyKey]; ok && cs[i].TopologyKey != hostnameLabel {
+				s.matching[i][v] = 0
 			}
 		}
 	}
@@ -237,13 +251,13 @@ func (PodTopologySpread) PreScore(_ context.Context, state *framework.CycleState
 	}
 	for _, ni := range snap.List {
 		node := ni.Node()
-		if node == nil || !framework.NodeHasSpreadKeys(node, cs) {
+		if node == nil || requireAll && !framework.NodeHasSpreadKeys(node, cs) {
 			continue
 		}
 		for i := range cs {
 			c := &cs[i]
-			value := node.GetMetadata().GetLabels()[c.TopologyKey]
-			if _, ok := s.matching[i][value]; !ok || !c.CountsNode(pod, node) {
+			value, has := node.GetMetadata().GetLabels()[c.TopologyKey]
+			if _, ok := s.matching[i][value]; !has || !ok || !c.CountsNode(pod, node) {
 				continue
 			}
 			s.matching[i][value] += c.CountMatching(ni.Pods, s.namespace)

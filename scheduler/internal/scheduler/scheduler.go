@@ -19,9 +19,11 @@ import (
 
 	kcache "kubelab.io/client/cache"
 	"kubelab.io/client/informers"
+	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
+	"kubelab.io/proto/labels"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/scheduler/internal/cache"
 	"kubelab.io/scheduler/internal/config"
@@ -134,12 +136,25 @@ func New(cfg Config) (*Scheduler, error) {
 	// the informer must exist before the factory starts, and must have synced before the
 	// first preemption, or a budget would be missed as if it were not there.
 	pdbs := cfg.Informers.PodDisruptionBudgets()
+	// PodTopologySpread's default constraints select a pod's group by the Services and the
+	// ReplicaSet or StatefulSet that select it; like budgets, only read, and synced before
+	// the first pod is scheduled, so its first pods spread too.
+	svcs, rss, sss := cfg.Informers.Services(), cfg.Informers.ReplicaSets(), cfg.Informers.StatefulSets()
+	workloads := framework.WorkloadListers{
+		Services: func(ns string) ([]*corev1.Service, error) {
+			return svcs.Lister().Namespace(ns).List(labels.Everything())
+		},
+		ReplicaSet:  func(ns, name string) (*appsv1.ReplicaSet, error) { return rss.Lister().Namespace(ns).Get(name) },
+		StatefulSet: func(ns, name string) (*appsv1.StatefulSet, error) { return sss.Lister().Namespace(ns).Get(name) },
+	}
 	for _, p := range cfg.Configuration.Profiles {
 		fp, err := p.Resolve()
 		if err != nil {
 			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
 		}
-		fwk, err := framework.New(fp, cfg.Registry, framework.Handle{Binder: cfg.Client, Nominator: s.queue, Preempter: s, PDBLister: pdbs.Lister()})
+		fwk, err := framework.New(fp, cfg.Registry, framework.Handle{
+			Binder: cfg.Client, Nominator: s.queue, Preempter: s, PDBLister: pdbs.Lister(), Workloads: workloads,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
 		}
@@ -165,7 +180,10 @@ func New(cfg Config) (*Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.synced = []func() bool{pr.HasSynced, nr.HasSynced, pdbs.Informer().HasSynced}
+	s.synced = []func() bool{
+		pr.HasSynced, nr.HasSynced, pdbs.Informer().HasSynced,
+		svcs.Informer().HasSynced, rss.Informer().HasSynced, sss.Informer().HasSynced,
+	}
 	return s, nil
 }
 

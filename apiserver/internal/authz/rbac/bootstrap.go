@@ -119,7 +119,11 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule(join(readVerbs, []string{"delete"}), core, "pods"),
 			rule([]string{"create"}, core, "pods/binding", "bindings"),
 			rule([]string{"update", "patch"}, core, "pods/status"),
-			rule(readVerbs, apps, "replicasets"),
+			// PodTopologySpread's default constraints select a pod's group by the Services,
+			// ReplicaSets and StatefulSets that select it, as upstream's role allows
+			// (upstream also reads replicationcontrollers, a kind kubelab has not).
+			rule(readVerbs, core, "services"),
+			rule(readVerbs, apps, "replicasets", "statefulsets"),
 			// VolumeBinding reads claims, volumes and classes, as upstream's role.
 			rule(readVerbs, core, "persistentvolumeclaims", "persistentvolumes"),
 			rule(readVerbs, storageGroup, "storageclasses"),
