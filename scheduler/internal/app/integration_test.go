@@ -788,3 +788,29 @@ profiles:
 		t.Errorf("six replicas on %v, want %v", got, want)
 	}
 }
+
+// A pod that PodTopologySpread rejected is retried as soon as the assigned pod that kept
+// it out is deleted: well before the queue's flush of leftover unschedulable pods (every
+// 30 s, for pods parked 5 min), so only the delete event can have moved it.
+func TestSpreadRequeueOnPodDelete(t *testing.T) {
+	c := newCluster(t)
+	c.createNode(tu.Node("node-1").Obj())
+	c.createNode(tu.Node("node-2").Obj())
+	c.startScheduler()
+	c.createPod(tu.Pod("web-0").Label("app", "web").NodeName("node-1").Obj())
+	c.createPod(tu.Pod("web-1").Label("app", "web").NodeName("node-2").Obj())
+	// minDomains 3 with two nodes: the minimum counts as 0, so a second web pod on
+	// either node would skew 2.
+	sc := tu.SpreadConstraint(1, "kubernetes.io/hostname", "DoNotSchedule", "app", "web")
+	sc.MinDomains = proto.Int32(3)
+	c.createPod(tu.Pod("web-2").Label("app", "web").Spread(sc).Obj())
+	if ev := c.waitEvent("web-2", "FailedScheduling", 10*time.Second); !strings.Contains(ev.GetMessage(), "didn't match pod topology spread constraints") {
+		t.Fatalf("FailedScheduling %q", ev.GetMessage())
+	}
+	if _, err := c.cs.Pods("default").Delete(context.Background(), "web-0", &metav1.DeleteOptions{GracePeriodSeconds: proto.Int64(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.waitBound(10*time.Second, "web-2"); got["web-2"] != "node-1" {
+		t.Errorf("web-2 on %q, want node-1", got["web-2"])
+	}
+}

@@ -129,14 +129,24 @@ type Framework struct {
 	bind       []BindPlugin
 
 	nominator PodNominator
+	// hinters are the plugins, by name, that tell which assigned pods' going may help.
+	hinters map[string]AssignedPodGoneHinter
 
 	mu      sync.Mutex
 	waiting map[string]*waitingPod
 }
 
+// AssignedPodGoneMayHelp reports whether assigned pod gone leaving its node (deleted, or
+// finished) may make pod, which plugin rejected, schedulable: the plugin's hint, or true
+// for a plugin that gives none.
+func (f *Framework) AssignedPodGoneMayHelp(plugin string, pod, gone *corev1.Pod) bool {
+	h, ok := f.hinters[plugin]
+	return !ok || h.AssignedPodGoneMayHelp(pod, gone)
+}
+
 // New instantiates the profile's plugins from the registry.
 func New(profile Profile, registry Registry, h Handle) (*Framework, error) {
-	f := &Framework{profile: profile, waiting: map[string]*waitingPod{}, nominator: h.Nominator}
+	f := &Framework{profile: profile, waiting: map[string]*waitingPod{}, nominator: h.Nominator, hinters: map[string]AssignedPodGoneHinter{}}
 	h.Framework = f
 	instances := map[string]Plugin{}
 	get := func(name string) (Plugin, error) {
@@ -154,6 +164,9 @@ func New(profile Profile, registry Registry, h Handle) (*Framework, error) {
 			return nil, fmt.Errorf("plugin %q: %w", name, err)
 		}
 		instances[name] = p
+		if hp, ok := p.(AssignedPodGoneHinter); ok {
+			f.hinters[name] = hp
+		}
 		return p, nil
 	}
 	for _, name := range profile.Filter {

@@ -218,3 +218,12 @@ func (f *FitError) Error() string {
 	}
 	return msg
 }
+
+// AssignedPodGoneHinter is a plugin that can tell whether an assigned pod leaving its node
+// (deleted, or finished) may make a pod it rejected schedulable: upstream's queueing hint
+// for Pod/Delete events. It must be cheap and may not call the queue. The pods of a
+// plugin without it are requeued by any pod going.
+type AssignedPodGoneHinter interface {
+	Plugin
+	AssignedPodGoneMayHelp(pod, gone *corev1.Pod) bool
+}

@@ -312,3 +312,21 @@ func (InterPodAffinity) NormalizeScore(_ context.Context, _ *framework.CycleStat
 	}
 	return nil
 }
+
+// AssignedPodGoneMayHelp is InterPodAffinity's queueing hint for an assigned pod going:
+// it helps when pod's required anti-affinity selects it, or when it had required
+// anti-affinity terms of its own (which may have kept pod away), as upstream's hint
+// decides. Its going never meets pod's required affinity.
+func (InterPodAffinity) AssignedPodGoneMayHelp(pod, gone *corev1.Pod) bool {
+	terms := framework.NewAffinityTerms(pod)
+	if terms.AffinityParseError != nil {
+		return true
+	}
+	for i := range terms.RequiredAntiAffinityTerms {
+		if terms.RequiredAntiAffinityTerms[i].Matches(gone) {
+			return true
+		}
+	}
+	goneTerms := framework.NewAffinityTerms(gone)
+	return len(goneTerms.RequiredAntiAffinityTerms) > 0
+}

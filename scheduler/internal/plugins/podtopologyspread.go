@@ -322,3 +322,22 @@ func (PodTopologySpread) NormalizeScore(_ context.Context, state *framework.Cycl
 	}
 	return nil
 }
+
+// AssignedPodGoneMayHelp is PodTopologySpread's queueing hint for an assigned pod going:
+// only a pod of pod's namespace that one of its DoNotSchedule constraints selects was
+// counted against it.
+func (pl PodTopologySpread) AssignedPodGoneMayHelp(pod, gone *corev1.Pod) bool {
+	if gone.GetMetadata().GetNamespace() != pod.GetMetadata().GetNamespace() {
+		return false
+	}
+	cs, err := pl.constraints(pod, "DoNotSchedule")
+	if err != nil {
+		return true
+	}
+	for _, c := range cs {
+		if c.Selector.Matches(gone.GetMetadata().GetLabels()) {
+			return true
+		}
+	}
+	return false
+}

@@ -243,3 +243,40 @@ func TestPodTopologySpreadArgsValidate(t *testing.T) {
 		})
 	}
 }
+
+// The queueing hints for an assigned pod going: only a pod that was counted against the
+// rejected pod (or kept it away) requeues it.
+func TestAssignedPodGoneHints(t *testing.T) {
+	spread := tu.Pod("p").Label("app", "web").Spread(tu.SpreadConstraint(1, zoneKey, "DoNotSchedule", "app", "web")).Obj()
+	anti := tu.Pod("p").Label("app", "web").PodAntiAffinity(tu.PodAffinityTerm(hostnameKey, "app", "web")).Obj()
+	blocker := tu.Pod("b").Label("app", "db").PodAntiAffinity(tu.PodAffinityTerm(hostnameKey, "app", "web")).Obj()
+	w := fakeWorkloads(nil, []*appsv1.ReplicaSet{replicaSet("web", map[string]string{"app": "web"})}, nil)
+	listed, err := NewPodTopologySpread(framework.Handle{Workloads: w, Args: &PodTopologySpreadArgs{
+		DefaultingType: ListDefaulting, DefaultConstraints: []DefaultSpreadConstraint{{MaxSkew: 1, TopologyKey: zoneKey, WhenUnsatisfiable: "DoNotSchedule"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		pl        framework.AssignedPodGoneHinter
+		pod, gone *corev1.Pod
+		want      bool
+	}{
+		{"spread: a pod the constraint selects", PodTopologySpread{}, spread, tu.Pod("w").Label("app", "web").Obj(), true},
+		{"spread: a pod it does not select", PodTopologySpread{}, spread, tu.Pod("d").Label("app", "db").Obj(), false},
+		{"spread: a matching pod of another namespace", PodTopologySpread{}, spread, tu.Pod("w").Namespace("other").Label("app", "web").Obj(), false},
+		{"spread: listed default constraints select by the ReplicaSet", listed.(PodTopologySpread),
+			ownedBy(tu.Pod("p").Label("app", "web").Obj(), "ReplicaSet", "web"), tu.Pod("w").Label("app", "web").Obj(), true},
+		{"anti-affinity: a pod the pod's term selects", InterPodAffinity{}, anti, tu.Pod("w").Label("app", "web").Obj(), true},
+		{"anti-affinity: a pod with anti-affinity of its own", InterPodAffinity{}, tu.Pod("p").Label("app", "web").Obj(), blocker, true},
+		{"anti-affinity: an unrelated pod", InterPodAffinity{}, anti, tu.Pod("d").Label("app", "db").Obj(), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.pl.AssignedPodGoneMayHelp(tc.pod, tc.gone); got != tc.want {
+				t.Errorf("AssignedPodGoneMayHelp = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -316,6 +316,17 @@ func (q *Queue) MoveRejectedBy(event string, plugins ...string) {
 	q.moveRequestCycle = q.schedulingCycle
 }
 
+// MoveIf moves back the unschedulable pods for which which is true (called with the
+// queue locked: it must not call the queue): for events whose help depends on the pod,
+// such as an assigned pod going, which only helps the pods whose rejecting plugins' hints
+// say so.
+func (q *Queue) MoveIf(event string, which func(*QueuedPodInfo) bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.moveLocked(which)
+	q.moveRequestCycle = q.schedulingCycle
+}
+
 func (q *Queue) moveLocked(which func(*QueuedPodInfo) bool) {
 	moved := false
 	for key, p := range q.unschedulable {

@@ -7,6 +7,7 @@ import (
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/runtime"
 	"kubelab.io/scheduler/internal/plugins"
+	"kubelab.io/scheduler/internal/queue"
 )
 
 // Events that re-activate unschedulable pods.
@@ -79,7 +80,7 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj runtime.Object) {
 	if terminal(pod) {
 		if !terminal(oldPod) {
 			s.cache.RemovePod(pod)
-			s.queue.MoveAllToActiveOrBackoffQueue(EventAssignedPodDelete)
+			s.assignedPodGone(pod)
 		}
 		return
 	}
@@ -96,10 +97,30 @@ func (s *Scheduler) onPodDelete(obj any) {
 	}
 	if assigned(pod) {
 		s.cache.RemovePod(pod)
-		s.queue.MoveAllToActiveOrBackoffQueue(EventAssignedPodDelete)
+		s.assignedPodGone(pod)
 		return
 	}
 	s.queue.Delete(pod)
+}
+
+// assignedPodGone requeues the unschedulable pods that gone's leaving its node (deleted,
+// or finished) may help, as upstream's queueing hints for Pod/Delete decide: a pod is
+// moved when any plugin that rejected it says it may help (PodTopologySpread and
+// InterPodAffinity look at gone's labels and terms; the other plugins always say yes), or
+// when no plugin rejected it.
+func (s *Scheduler) assignedPodGone(gone *corev1.Pod) {
+	s.queue.MoveIf(EventAssignedPodDelete, func(p *queue.QueuedPodInfo) bool {
+		fwk := s.frameworkFor(p.Pod)
+		if fwk == nil || len(p.UnschedulablePlugins) == 0 {
+			return true
+		}
+		for name := range p.UnschedulablePlugins {
+			if fwk.AssignedPodGoneMayHelp(name, p.Pod, gone) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func (s *Scheduler) onNodeAdd(obj runtime.Object) {
