@@ -1,12 +1,14 @@
-// Package quota is what a pod takes of a ResourceQuota, the one rule both sides of quota
-// share: the apiserver's ResourceQuota admission plugin charges a new pod with it, and the
-// controller-manager's resource quota controller recomputes status.used with it when pods
-// go away. Keeping it here means the charge and the recompute can never disagree about
-// what a pod counts for (Kubernetes' pkg/quota/v1/evaluator/core pod evaluator).
+// Package quota is what a pod or a PersistentVolumeClaim takes of a ResourceQuota, the one
+// rule both sides of quota share: the apiserver's ResourceQuota admission plugin charges a
+// new pod or claim with it, and the controller-manager's resource quota controller
+// recomputes status.used with it when they go away. Keeping it here means the charge and
+// the recompute can never disagree about what an object counts for (Kubernetes'
+// pkg/quota/v1/evaluator/core pod and pvc evaluators).
 //
-// Tracked: pods, count/pods, cpu and requests.cpu, memory and requests.memory, limits.cpu,
-// limits.memory, of pods that still Count (not finished, not past their deletion grace
-// period). A quota with spec.scopes tracks only the pods that match all of them (Matches).
+// Tracked for pods: pods, count/pods, cpu and requests.cpu, memory and requests.memory,
+// limits.cpu, limits.memory, of pods that still Count (not finished, not past their
+// deletion grace period). A quota with spec.scopes tracks only the pods that match all of
+// them (Matches). For claims: see claims.go.
 package quota
 
 import (
@@ -119,9 +121,10 @@ func Tracks(spec *corev1.ResourceQuotaSpec, pod *corev1.Pod) bool {
 	return false
 }
 
-// Recompute is the status at now of a quota with spec over the pods of its namespace,
-// computed from scratch: only the pods that match its scopes count.
-func Recompute(spec *corev1.ResourceQuotaSpec, pods []*corev1.Pod, now time.Time) (*corev1.ResourceQuotaStatus, error) {
+// Recompute is the status at now of a quota with spec over the pods and claims of its
+// namespace, computed from scratch: only the pods that match its scopes count, and claims
+// only when it has none.
+func Recompute(spec *corev1.ResourceQuotaSpec, pods []*corev1.Pod, claims []*corev1.PersistentVolumeClaim, now time.Time) (*corev1.ResourceQuotaStatus, error) {
 	hard, err := resource.ParseList(spec.GetHard())
 	if err != nil {
 		return nil, fmt.Errorf("spec.hard: %w", err)
@@ -132,5 +135,5 @@ func Recompute(spec *corev1.ResourceQuotaSpec, pods []*corev1.Pod, now time.Time
 			matching = append(matching, pod)
 		}
 	}
-	return Status(spec, Usage(matching, hard, now))
+	return Status(spec, Usage(matching, hard, now).Add(ClaimsUsage(spec, claims, hard)))
 }

@@ -124,7 +124,7 @@ func TestRecompute(t *testing.T) {
 		pod("Running", container(quantities("memory", "512Mi"), nil)),
 		pod("Succeeded", container(quantities("memory", "512Mi"), nil)),
 	}
-	st, err := Recompute(spec, pods, now)
+	st, err := Recompute(spec, pods, nil, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestStatusRefusesUnparsableHard(t *testing.T) {
 	if _, err := Status(spec, nil); err == nil {
 		t.Error("Status accepted spec.hard pods=two")
 	}
-	if _, err := Recompute(spec, nil, now); err == nil {
+	if _, err := Recompute(spec, nil, nil, now); err == nil {
 		t.Error("Recompute accepted spec.hard pods=two")
 	}
 }

@@ -120,7 +120,7 @@ func TestRecomputeCountsOnlyMatchingPods(t *testing.T) {
 		{"unscoped", &corev1.ResourceQuotaSpec{Hard: quantities("pods", "5")}, "pods=4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := Recompute(tc.spec, pods, now)
+			st, err := Recompute(tc.spec, pods, nil, now)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -331,7 +331,7 @@ func (c *Controller) recompute(ctx context.Context, q *corev1.ResourceQuota) err
 	if err != nil {
 		return err
 	}
-	status, err := quota.Recompute(q.GetSpec(), pods, time.Now())
+	status, err := quota.Recompute(q.GetSpec(), pods, nil, time.Now())
 	if err != nil {
 		// Validation refuses such a spec, so it cannot be stored; retrying would not help.
 		c.log.Error("quota spec does not parse; not recomputed", "namespace", namespace, "name", name, "err", err)

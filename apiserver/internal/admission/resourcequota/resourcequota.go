@@ -75,7 +75,7 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	if err != nil {
 		return err
 	}
-	status, err := quota.Recompute(q.GetSpec(), pods, time.Now())
+	status, err := quota.Recompute(q.GetSpec(), pods, nil, time.Now())
 	if err != nil {
 		return nil // validation reports it
 	}
