@@ -250,7 +250,7 @@ func (s *Server) buildAdmission(_ context.Context) (admission.Chain, error) {
 				chain = append(chain, webhook.NewValidating(src))
 			}
 		case resourcequota.PluginName:
-			chain = append(chain, resourcequota.New(&quotaStorage{quotas: s.store("", "resourcequotas"), pods: s.store("", "pods")}))
+			chain = append(chain, resourcequota.New(&quotaStorage{quotas: s.store("", "resourcequotas"), pods: s.store("", "pods"), claims: s.store("", "persistentvolumeclaims")}))
 		}
 	}
 	return chain, nil
@@ -274,7 +274,7 @@ var cacheRead, etcdRead = registry.ListOptions{ResourceVersion: "0"}, registry.L
 
 // quotaStorage is the ResourceQuota plugin's view of storage.
 type quotaStorage struct {
-	quotas, pods *registry.Store
+	quotas, pods, claims *registry.Store
 }
 
 // List reads from the watch cache: the charge itself is a compare-and-swap on the quota as
@@ -285,6 +285,10 @@ func (q *quotaStorage) List(ctx context.Context, namespace string) ([]*corev1.Re
 
 func (q *quotaStorage) Pods(ctx context.Context, namespace string) ([]*corev1.Pod, error) {
 	return listAs[*corev1.Pod](ctx, q.pods, namespace, etcdRead)
+}
+
+func (q *quotaStorage) Claims(ctx context.Context, namespace string) ([]*corev1.PersistentVolumeClaim, error) {
+	return listAs[*corev1.PersistentVolumeClaim](ctx, q.claims, namespace, etcdRead)
 }
 
 func (q *quotaStorage) Update(ctx context.Context, namespace, name string, fn func(*corev1.ResourceQuota) error) error {

@@ -1,16 +1,19 @@
-// Package resourcequota is the ResourceQuota admission plugin: a pod is created only if
-// every ResourceQuota of its namespace has room for it, and the room it takes is recorded
-// in the quota's status.used in the same step, as Kubernetes' plugin/pkg/admission/
-// resourcequota does. What a pod counts for, and which scoped quotas it counts against, is
-// kubelab.io/proto/quota's rule, the one the controller-manager's resource quota
-// controller recomputes with.
+// Package resourcequota is the ResourceQuota admission plugin: a pod or a
+// PersistentVolumeClaim is created only if every ResourceQuota of its namespace has room
+// for it, and the room it takes is recorded in the quota's status.used in the same step,
+// as Kubernetes' plugin/pkg/admission/resourcequota does. What an object counts for, and
+// which quotas it counts against, is kubelab.io/proto/quota's rule, the one the
+// controller-manager's resource quota controller recomputes with.
+//
+// Claims are charged on create only: kubelab refuses claim expansion and a claim's class
+// cannot change, so no update can make a claim take more.
 //
 // Concurrency: the check and the increment are one compare-and-swap on the quota object
 // (storage's GuaranteedUpdate re-runs the check on the latest quota when another write won
 // the race), so parallel creates can never together overshoot a quota.
 //
 // Room comes back through the resource quota controller, as in Kubernetes: it recomputes
-// status.used from the namespace's pods when a pod is deleted or finishes, and every
+// status.used from the namespace's pods and claims when one is deleted (or a pod finishes), and every
 // --resource-quota-sync-period. That also returns the charge of a create that failed after
 // its quota was charged (the name was taken, say). This plugin recomputes only when a quota
 // is created or its spec changes, so the new limits apply to the current usage at once.
@@ -46,6 +49,8 @@ type Quotas interface {
 	Update(ctx context.Context, namespace, name string, fn func(*corev1.ResourceQuota) error) error
 	// Pods lists a namespace's pods, read fresh.
 	Pods(ctx context.Context, namespace string) ([]*corev1.Pod, error)
+	// Claims lists a namespace's PersistentVolumeClaims, read fresh.
+	Claims(ctx context.Context, namespace string) ([]*corev1.PersistentVolumeClaim, error)
 }
 
 type Plugin struct{ q Quotas }
@@ -59,7 +64,7 @@ func (p *Plugin) Handles(op admission.Operation) bool {
 }
 
 // Admit fills a quota's status when it is created or its hard limits change: status.hard
-// mirrors spec.hard, status.used is recomputed from the namespace's pods.
+// mirrors spec.hard, status.used is recomputed from the namespace's pods and claims.
 func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	if a.Resource != "resourcequotas" || a.Kind.Group != "" || a.Subresource != "" {
 		return nil
@@ -75,7 +80,11 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	if err != nil {
 		return err
 	}
-	status, err := quota.Recompute(q.GetSpec(), pods, nil, time.Now())
+	claims, err := p.q.Claims(ctx, a.Namespace)
+	if err != nil {
+		return err
+	}
+	status, err := quota.Recompute(q.GetSpec(), pods, claims, time.Now())
 	if err != nil {
 		return nil // validation reports it
 	}
@@ -83,16 +92,48 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	return nil
 }
 
-// Validate charges a new pod to every quota of its namespace that tracks it (quota.Tracks:
-// the quota caps a pod resource and the pod matches all its scopes), or refuses it.
+// charged is a new object as quota sees it.
+type charged struct {
+	// tracks reports whether a quota with spec takes anything of the object.
+	tracks func(spec *corev1.ResourceQuotaSpec) bool
+	// usage is what the object takes of each resource hard tracks.
+	usage func(hard resource.List) resource.List
+	// constraints refuses an object that does not state what quota q needs to know
+	// (a pod's requests and limits); nil when there is nothing to state.
+	constraints func(q *corev1.ResourceQuota, hard resource.List) error
+}
+
+// chargedFor is how the object of a create counts, ok false when quota takes nothing of it.
+func chargedFor(a *admission.Attributes) (c charged, ok bool) {
+	switch obj := a.Object.(type) {
+	case *corev1.Pod:
+		now := time.Now()
+		return charged{
+			tracks:      func(spec *corev1.ResourceQuotaSpec) bool { return quota.Tracks(spec, obj) },
+			usage:       func(hard resource.List) resource.List { return quota.PodUsage(obj, hard, now) },
+			constraints: func(q *corev1.ResourceQuota, hard resource.List) error { return podConstraints(q, hard, obj) },
+		}, a.Resource == "pods"
+	case *corev1.PersistentVolumeClaim:
+		return charged{
+			tracks: quota.TracksClaim,
+			usage:  func(hard resource.List) resource.List { return quota.ClaimUsage(obj, hard) },
+		}, a.Resource == "persistentvolumeclaims"
+	}
+	return charged{}, false
+}
+
+// Validate charges a new pod or claim to every quota of its namespace that tracks it (for
+// a pod, quota.Tracks: the quota caps a pod resource and the pod matches all its scopes;
+// for a claim, quota.TracksClaim), or refuses it.
 func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
-	if a.Operation != admission.Create || a.Resource != "pods" || a.Kind.Group != "" || a.Subresource != "" {
+	if a.Operation != admission.Create || a.Kind.Group != "" || a.Subresource != "" {
 		return nil
 	}
-	pod, ok := a.Object.(*corev1.Pod)
+	obj, ok := chargedFor(a)
 	if !ok {
 		return nil
 	}
+	gr := apierrors.GroupResource{Resource: a.Resource}
 	quotas, err := p.q.List(ctx, a.Namespace)
 	if err != nil || len(quotas) == 0 {
 		return err
@@ -101,25 +142,25 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 		return strings.Compare(x.GetMetadata().GetName(), y.GetMetadata().GetName())
 	})
 	for _, rq := range quotas {
-		if !quota.Tracks(rq.GetSpec(), pod) {
-			// Out of its scopes (or it caps nothing of pods): no charge, no write, and
-			// no demand that the pod state requests, as upstream skips such quotas.
+		if !obj.tracks(rq.GetSpec()) {
+			// Out of its scopes (or it caps nothing of the kind): no charge, no write,
+			// and no demand that a pod state requests, as upstream skips such quotas.
 			continue
 		}
 		name := rq.GetMetadata().GetName()
 		if a.DryRun {
 			// Check against the quota as listed; charge nothing.
-			if err := charge(proto.Clone(rq).(*corev1.ResourceQuota), pod); err != nil {
-				return apierrors.NewForbidden(apierrors.GroupResource{Resource: "pods"}, a.Name, err)
+			if err := charge(proto.Clone(rq).(*corev1.ResourceQuota), obj); err != nil {
+				return apierrors.NewForbidden(gr, a.Name, err)
 			}
 			continue
 		}
 		err := p.q.Update(ctx, a.Namespace, name, func(q *corev1.ResourceQuota) error {
-			return charge(q, pod)
+			return charge(q, obj)
 		})
 		var refused *refusal
 		if errors.As(err, &refused) {
-			return apierrors.NewForbidden(apierrors.GroupResource{Resource: "pods"}, a.Name, errors.New(refused.msg))
+			return apierrors.NewForbidden(gr, a.Name, errors.New(refused.msg))
 		}
 		if err != nil {
 			return fmt.Errorf("charge quota %s: %w", name, err)
@@ -132,20 +173,20 @@ type refusal struct{ msg string }
 
 func (r *refusal) Error() string { return r.msg }
 
-// charge adds pod's usage to q's status.used, or refuses with Kubernetes' message when a
+// charge adds obj's usage to q's status.used, or refuses with Kubernetes' message when a
 // hard limit would be exceeded.
-func charge(q *corev1.ResourceQuota, pod *corev1.Pod) error {
+func charge(q *corev1.ResourceQuota, obj charged) error {
 	hard, err := resource.ParseList(q.GetSpec().GetHard())
 	if err != nil || len(hard) == 0 {
 		return nil
 	}
-	for _, name := range requiredResources(hard) {
-		if !specifies(pod, name) {
-			return &refusal{fmt.Sprintf("failed quota: %s: must specify %s", q.GetMetadata().GetName(), name)}
+	if obj.constraints != nil {
+		if err := obj.constraints(q, hard); err != nil {
+			return err
 		}
 	}
 	used, _ := resource.ParseList(q.GetStatus().GetUsed())
-	delta := quota.PodUsage(pod, hard, time.Now())
+	delta := obj.usage(hard)
 	next := used.Add(delta)
 	var exceeded []string
 	for name, limit := range hard {
@@ -172,6 +213,17 @@ func list(l resource.List, names []string) string {
 		parts[i] = n + "=" + l[n].String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// podConstraints refuses a pod that does not state, in every container, a compute
+// resource q caps, with Kubernetes' message.
+func podConstraints(q *corev1.ResourceQuota, hard resource.List, pod *corev1.Pod) error {
+	for _, name := range requiredResources(hard) {
+		if !specifies(pod, name) {
+			return &refusal{fmt.Sprintf("failed quota: %s: must specify %s", q.GetMetadata().GetName(), name)}
+		}
+	}
+	return nil
 }
 
 // requiredResources are the compute resources a pod must state when a quota tracks them.
