@@ -2,7 +2,7 @@ package kubelet_test
 
 // Volumes on the real containerd: a hostPath nginx serves from, an emptyDir the kubelet
 // makes and removes, a hostPath whose type check fails until the path appears, and a pod
-// directory left by a dead kubelet that housekeeping removes. ConfigMap and Secret volumes
+// directory left by a dead kubelet that housekeeping removes, a bound claim's hostPath PV. ConfigMap and Secret volumes
 // are in e2e_objects_test.go.
 
 import (
@@ -18,6 +18,7 @@ import (
 
 	krt "kubelab.io/kubelet/runtime"
 	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
 )
 
 // httpBody GETs url and returns the body ("" and the error when it fails).
@@ -118,6 +119,31 @@ func TestE2EVolumesOnContainerd(t *testing.T) {
 		le.deleteAndWait(30*time.Second, "hostpath-wait")
 	})
 
+	t.Run("a bound claim's hostPath PV is mounted, and nginx serves its files", func(t *testing.T) {
+		le := e.sub(t)
+		dir := filepath.Join(t.TempDir(), "pv")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("served from a claim\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		le.boundHostPathClaim("www-web-0", "pv-web-0", dir)
+		le.nginx("claim", func(p *corev1.Pod) {
+			p.Spec.Volumes = []*corev1.Volume{{Name: "www", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "www-web-0", ReadOnly: true}}}
+			p.Spec.Containers[0].VolumeMounts = []*corev1.VolumeMount{{Name: "www", MountPath: "/usr/share/nginx/html"}}
+		})
+		p := le.waitRunningReady("claim", 60*time.Second)
+		wait(t, 20*time.Second, "nginx serves the PV's file", func() (bool, string) {
+			body, err := httpBody("http://" + p.GetStatus().GetPodIP() + "/")
+			return err == nil && body == "served from a claim\n", fmt.Sprint(body, err)
+		})
+		le.deleteAndWait(30*time.Second, "claim")
+		if _, err := os.Stat(filepath.Join(dir, "index.html")); err != nil {
+			t.Errorf("the PV's content gone with the pod: %v", err)
+		}
+	})
+
 	t.Run("housekeeping removes the directory of a pod that is gone", func(t *testing.T) {
 		dir := filepath.Join(root, "pods", "00000000-dead-kube-let0-000000000000", "volumes", "kubernetes.io~empty-dir", "data")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -128,4 +154,29 @@ func TestE2EVolumesOnContainerd(t *testing.T) {
 			return os.IsNotExist(err), fmt.Sprint(err)
 		})
 	})
+}
+
+// boundHostPathClaim creates claim bound to a hostPath PV at dir, as the provisioner and
+// the binder leave them.
+func (e *e2eEnv) boundHostPathClaim(claim, pv, dir string) {
+	e.t.Helper()
+	storage := map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}
+	c, err := e.cs.PersistentVolumeClaims("default").Create(e.ctx, &corev1.PersistentVolumeClaim{
+		Metadata: &metav1.ObjectMeta{Name: claim},
+		Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{"ReadWriteOnce"}, StorageClassName: ptr(""), VolumeName: pv,
+			Resources: &corev1.VolumeResourceRequirements{Requests: storage}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.cs.PersistentVolumes().Create(e.ctx, &corev1.PersistentVolume{
+		Metadata: &metav1.ObjectMeta{Name: pv},
+		Spec: &corev1.PersistentVolumeSpec{Capacity: storage, AccessModes: []string{"ReadWriteOnce"},
+			HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: ptr("Directory")},
+			ClaimRef: &corev1.ObjectReference{Kind: "PersistentVolumeClaim", ApiVersion: "v1", Namespace: "default", Name: claim, Uid: c.GetMetadata().GetUid()}}}); err != nil {
+		e.t.Fatal(err)
+	}
+	c.Status = &corev1.PersistentVolumeClaimStatus{Phase: "Bound", AccessModes: []string{"ReadWriteOnce"}, Capacity: storage}
+	if _, err := e.cs.PersistentVolumeClaims("default").UpdateStatus(e.ctx, c); err != nil {
+		e.t.Fatal(err)
+	}
 }

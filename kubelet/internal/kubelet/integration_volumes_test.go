@@ -42,12 +42,7 @@ func TestIntegrationServiceAccountVolume(t *testing.T) {
 	fake := krt.NewFake()
 	// The kubelet runs with its node's credentials, as in a cluster: the Node authorizer
 	// must let it read kube-root-ca.crt and request the pod's token.
-	nodeCS, err := kube.NewForConfigFile(srv.UserKubeconfig("system:node:node-1", "system:nodes"),
-		kube.Options{GRPC: true, GRPCAddress: srv.GRPCAddr(), QPS: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = nodeCS.Close() })
+	nodeCS := nodeClientset(t, srv, "node-1")
 	startKubeletAt(t, nodeCS, fake, "node-1", root)
 
 	pod := nginxPod("sa-web", "node-1")
@@ -121,6 +116,19 @@ func TestIntegrationServiceAccountVolume(t *testing.T) {
 		_, err := os.Stat(filepath.Join(root, "pods", uid))
 		return os.IsNotExist(err), fmt.Sprint(err)
 	})
+}
+
+// nodeClientset is a clientset to srv with node's credentials, as its kubelet has them
+// in a cluster (the Node authorizer and system:node's role decide what it may read).
+func nodeClientset(t *testing.T, srv *apiservertest.Server, node string) *kube.Clientset {
+	t.Helper()
+	cs, err := kube.NewForConfigFile(srv.UserKubeconfig("system:node:"+node, "system:nodes"),
+		kube.Options{GRPC: true, GRPCAddress: srv.GRPCAddr(), QPS: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
 }
 
 // tokenClient is a REST clientset to srv that authenticates with a bearer token only.

@@ -24,6 +24,8 @@ type volumeContext struct {
 	Objects objectGetter
 	// Tokens issues service account tokens (nil: none can be).
 	Tokens *tokenManager
+	// Claims reads PersistentVolumeClaims and their PVs (nil: none can be read).
+	Claims claimGetter
 	// Allocatable is the node's, for resourceFieldRef limits a container does not set.
 	Allocatable resource.List
 }

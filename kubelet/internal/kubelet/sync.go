@@ -345,7 +345,7 @@ func podMetadataPrint(pod *corev1.Pod) string {
 func (k *Kubelet) volumeContext() volumeContext {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return volumeContext{Root: k.cfg.RootDir, Objects: k.objects, Tokens: k.tokens, Allocatable: k.allocatable}
+	return volumeContext{Root: k.cfg.RootDir, Objects: k.objects, Tokens: k.tokens, Claims: clientClaims{k.client}, Allocatable: k.allocatable}
 }
 
 // refreshVolumes brings the API-data volumes of a pod whose containers run up to date with

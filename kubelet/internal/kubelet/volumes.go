@@ -16,7 +16,8 @@ import (
 )
 
 // Volumes. The kubelet mounts what lives on the node (emptyDir: a pod directory on disk,
-// or a tmpfs for medium Memory; hostPath) and writes API data as files (configMap, secret,
+// or a tmpfs for medium Memory; hostPath; a claim's hostPath or local PV, see claims.go)
+// and writes API data as files (configMap, secret,
 // downwardAPI, projected: see projected.go). Anything else is refused before any
 // container starts: a container must never run without a mount its spec asks for.
 //
@@ -191,9 +192,10 @@ func setUpVolumes(ctx context.Context, vc volumeContext, pod *corev1.Pod) (map[s
 			hv.Path = v.GetHostPath().GetPath()
 			err = checkHostPath(hv.Path, v.GetHostPath().GetType())
 		case v.GetPersistentVolumeClaim() != nil:
-			// Until this kubelet mounts claims, a pod using one waits in ContainerCreating
-			// with a FailedMount event, as a pod whose claim is not bound yet does.
-			err = fmt.Errorf("persistentVolumeClaim %q cannot be mounted: this kubelet does not mount PersistentVolumeClaims yet", v.GetPersistentVolumeClaim().GetClaimName())
+			// Its errors are worded as Kubernetes' (see claims.go), not wrapped here.
+			if hv, err = claimVolume(ctx, vc.Claims, pod, v); err != nil {
+				return nil, err
+			}
 		case apiData:
 			hv.ReadOnly = true
 			hv.Path, err = setUpAPIVolume(ctx, vc, pod, v)

@@ -188,11 +188,11 @@ func TestSetUpVolumesAndMounts(t *testing.T) {
 		t.Fatalf("bad hostPath: %v", err)
 	}
 
-	// A claim is a mount error naming it (the pod waits, ContainerCreating, with a
-	// FailedMount event) until this kubelet mounts claims.
+	// A claim this kubelet cannot read is a mount error naming it (the pod waits,
+	// ContainerCreating, with a FailedMount event); claims.go's tests cover the rest.
 	claim := volumePod(&corev1.Volume{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "www-web-0"}})
 	_, err = setUpVolumes(context.Background(), volumeContext{Root: root}, claim)
-	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), `MountVolume.SetUp failed for volume "data" : persistentVolumeClaim "www-web-0" cannot be mounted`) {
+	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), `failed to process volumes=[data]: error processing PVC default/www-web-0: `) {
 		t.Fatalf("claim volume: %v", err)
 	}
 

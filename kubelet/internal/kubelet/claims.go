@@ -1,0 +1,102 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"kubelab.io/client/kube"
+	corev1 "kubelab.io/proto/api/core/v1"
+)
+
+// Claims. A persistentVolumeClaim volume is the PersistentVolume its claim is bound to,
+// mounted as that PV's source says: a hostPath PV is its path (checked or created as its
+// type says, as a hostPath volume), a local PV its path, which must exist. The container
+// runtime bind-mounts the path, as it does for a hostPath volume. A claim that is missing
+// or not Bound, or a PV missing or bound to another claim, is an error the kubelet retries
+// (the pod waits, ContainerCreating, with a FailedMount event), worded as Kubernetes'
+// kubelet words it when its volume manager cannot process the pod's claim.
+
+// claimGetter reads a pod's claims and their PVs when its volumes are set up. The
+// kubelet's gets them from the apiserver (the Node authorizer lets it get the claims of
+// its pods and their PVs); a set-up is rare enough that a get per mount is cheap. A
+// missing object is an apierrors NotFound error.
+type claimGetter interface {
+	PersistentVolumeClaim(ctx context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error)
+	PersistentVolume(ctx context.Context, name string) (*corev1.PersistentVolume, error)
+}
+
+// clientClaims is the claimGetter of a clientset.
+type clientClaims struct{ c *kube.Clientset }
+
+func (g clientClaims) PersistentVolumeClaim(ctx context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {
+	return g.c.PersistentVolumeClaims(ns).Get(ctx, name)
+}
+
+func (g clientClaims) PersistentVolume(ctx context.Context, name string) (*corev1.PersistentVolume, error) {
+	return g.c.PersistentVolumes().Get(ctx, name)
+}
+
+// claimPV is the PV bound to pod's claim of volume v, or the error Kubernetes' volume
+// manager gives for the claim ("error processing PVC ns/name: ...").
+func claimPV(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.Volume) (*corev1.PersistentVolume, error) {
+	ns, name := pod.GetMetadata().GetNamespace(), v.GetPersistentVolumeClaim().GetClaimName()
+	wrap := func(err error) error { return fmt.Errorf("error processing PVC %s/%s: %w", ns, name, err) }
+	if g == nil {
+		return nil, wrap(errors.New("failed to fetch PVC from API server: no client"))
+	}
+	pvc, err := g.PersistentVolumeClaim(ctx, ns, name)
+	if err != nil {
+		return nil, wrap(fmt.Errorf("failed to fetch PVC from API server: %w", err))
+	}
+	if pvc.GetMetadata().GetDeletionTimestamp() != nil {
+		// As Kubernetes: a claim being deleted is not mounted by a pod starting now (pods
+		// already running keep it, the StorageObjectInUseProtection finalizer holds it).
+		return nil, wrap(errors.New("can't start pod because PVC is being deleted"))
+	}
+	pvName := pvc.GetSpec().GetVolumeName()
+	if pvc.GetStatus().GetPhase() != "Bound" || pvName == "" {
+		return nil, wrap(errors.New("PVC is not bound"))
+	}
+	pv, err := g.PersistentVolume(ctx, pvName)
+	if err != nil {
+		return nil, wrap(fmt.Errorf("failed to fetch PV %s from API server: %w", pvName, err))
+	}
+	if ref := pv.GetSpec().GetClaimRef(); ref.GetName() != name || ref.GetNamespace() != ns ||
+		ref.GetUid() != "" && ref.GetUid() != pvc.GetMetadata().GetUid() {
+		return nil, wrap(fmt.Errorf("PV %s is not bound to this PVC (claimRef %s/%s)", pvName, ref.GetNamespace(), ref.GetName()))
+	}
+	return pv, nil
+}
+
+// claimVolume resolves pod's claim volume v to the host path its PV names.
+func claimVolume(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.Volume) (hostVolume, error) {
+	hv := hostVolume{ReadOnly: v.GetPersistentVolumeClaim().GetReadOnly()}
+	pv, err := claimPV(ctx, g, pod, v)
+	if err != nil {
+		// Kubernetes' kubelet words it so in its FailedMount event (its volume manager
+		// never got as far as mounting).
+		return hv, fmt.Errorf("Unable to attach or mount volumes: unmounted volumes=[%s], unattached volumes=[], failed to process volumes=[%s]: %w", v.GetName(), v.GetName(), err)
+	}
+	spec := pv.GetSpec()
+	switch {
+	case spec.GetHostPath() != nil:
+		hv.Path = spec.GetHostPath().GetPath()
+		err = checkHostPath(hv.Path, spec.GetHostPath().GetType())
+	case spec.GetLocal() != nil:
+		hv.Path = spec.GetLocal().GetPath()
+		if _, statErr := os.Stat(hv.Path); statErr != nil {
+			err = fmt.Errorf("path %q does not exist", hv.Path)
+		}
+	default:
+		// Retried, as Kubernetes' kubelet finds no plugin for it: nothing in the pod can
+		// change it, but the claim may be bound again.
+		err = errors.New("no volume plugin matched: this kubelet mounts hostPath and local PersistentVolumes")
+	}
+	if err != nil {
+		// Kubernetes names the volume by its PV here.
+		return hv, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", pv.GetMetadata().GetName(), err)
+	}
+	return hv, nil
+}
