@@ -16,13 +16,19 @@ import (
 // partition; a maxUnavailable, if one got past the strategy, positive and at most 100%) or
 // OnDelete without rollingUpdate; a claim retention policy of Retain or Delete; non-negative
 // replicas, minReadySeconds and ordinals.start; a non-empty selector that selects the
-// template's labels; pods that restart Always and have no activeDeadlineSeconds. As
-// upstream, the template's pod spec is not validated here (its labels and annotations are):
-// a pod the controller cannot create shows as a FailedCreate event.
-//
-// kubelab refuses volumeClaimTemplates: its statefulset controller does not create claims
-// yet, and a pod that mounts a claim it never gets is worse than a clear answer at create time.
+// template's labels; pods that restart Always and have no activeDeadlineSeconds; and each
+// volumeClaimTemplate's spec valid as a claim's (spec.volumeClaimTemplates[i].spec…), as
+// upstream validates them once a set is created. As upstream, the template's pod spec is not
+// validated here (its labels and annotations are): a pod the controller cannot create
+// shows as a FailedCreate event.
 func ValidateStatefulSet(ss *appsv1.StatefulSet) apierrors.FieldErrors {
+	return validateStatefulSet(ss, true)
+}
+
+// validateStatefulSet is ValidateStatefulSet; claimTemplates says whether to validate the
+// volumeClaimTemplates. An update skips them, as upstream: they cannot change, and a set
+// stored before they were validated must stay updatable (to scale, or to delete).
+func validateStatefulSet(ss *appsv1.StatefulSet, claimTemplates bool) apierrors.FieldErrors {
 	spec := ss.GetSpec()
 	p := "spec"
 	var errs apierrors.FieldErrors
@@ -40,9 +46,10 @@ func ValidateStatefulSet(ss *appsv1.StatefulSet) apierrors.FieldErrors {
 		errs = append(errs, validateClaimRetention(rp.GetWhenDeleted(), child(rpp, "whenDeleted"))...)
 		errs = append(errs, validateClaimRetention(rp.GetWhenScaled(), child(rpp, "whenScaled"))...)
 	}
-	if n := len(spec.GetVolumeClaimTemplates()); n > 0 {
-		errs = append(errs, apierrors.Forbidden(child(p, "volumeClaimTemplates"),
-			"the statefulset controller does not create PersistentVolumeClaims yet, so a StatefulSet cannot have volumeClaimTemplates"))
+	if claimTemplates {
+		for i, t := range spec.GetVolumeClaimTemplates() {
+			errs = append(errs, validatePersistentVolumeClaimSpec(t.GetSpec(), child(index(child(p, "volumeClaimTemplates"), i), "spec"))...)
+		}
 	}
 	errs = append(errs, nonNegative(int64(spec.GetReplicas()), child(p, "replicas"))...)
 	errs = append(errs, nonNegative(int64(spec.GetMinReadySeconds()), child(p, "minReadySeconds"))...)
@@ -164,10 +171,10 @@ func validateStatefulSetStatus(st *appsv1.StatefulSetStatus) apierrors.FieldErro
 
 // ValidateStatefulSetUpdate checks an update of a StatefulSet: the new one must be valid;
 // only replicas, ordinals, template, updateStrategy, persistentVolumeClaimRetentionPolicy
-// and minReadySeconds may change (the selector and serviceName may not); and
-// status.collisionCount never goes down.
+// and minReadySeconds may change (the selector, serviceName and volumeClaimTemplates may
+// not); and status.collisionCount never goes down.
 func ValidateStatefulSetUpdate(ss, old *appsv1.StatefulSet) apierrors.FieldErrors {
-	errs := ValidateStatefulSet(ss)
+	errs := validateStatefulSet(ss, false)
 	mutable := func(spec *appsv1.StatefulSetSpec) *appsv1.StatefulSetSpec {
 		c, _ := proto.Clone(spec).(*appsv1.StatefulSetSpec)
 		if c == nil {

@@ -29,6 +29,19 @@ func newStatefulSet() *appsv1.StatefulSet {
 	return ss
 }
 
+// claimTemplate is a ReadWriteOnce claim template of storage (none when "").
+func claimTemplate(name, storage string) *corev1.PersistentVolumeClaim {
+	c := &corev1.PersistentVolumeClaim{
+		Metadata: &metav1.ObjectMeta{Name: name},
+		Spec:     &corev1.PersistentVolumeClaimSpec{AccessModes: []string{corev1.ReadWriteOnce}},
+	}
+	if storage != "" {
+		c.Spec.Resources = &corev1.VolumeResourceRequirements{Requests: map[string]*metav1.Quantity{corev1.ResourceStorage: {String_: storage}}}
+	}
+	defaults.PersistentVolumeClaim(c)
+	return c
+}
+
 func TestStatefulSet(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -54,9 +67,23 @@ func TestStatefulSet(t *testing.T) {
 		}, want{"spec.updateStrategy.rollingUpdate.maxUnavailable", invalid, "cannot be 0"}},
 		{"retention policy", func(ss *appsv1.StatefulSet) { ss.Spec.PersistentVolumeClaimRetentionPolicy.WhenScaled = "Keep" },
 			want{"spec.persistentVolumeClaimRetentionPolicy.whenScaled", notSupported, `supported values: "Retain", "Delete"`}},
-		{"claims", func(ss *appsv1.StatefulSet) {
-			ss.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{{Metadata: &metav1.ObjectMeta{Name: "www"}}}
-		}, want{"spec.volumeClaimTemplates", forbidden, "the statefulset controller does not create PersistentVolumeClaims yet"}},
+		{"claim templates", func(ss *appsv1.StatefulSet) {
+			ss.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{claimTemplate("www", "1Gi"), claimTemplate("logs", "10Mi")}
+		}, want{}},
+		{"claim template without storage", func(ss *appsv1.StatefulSet) {
+			ss.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{claimTemplate("www", "1Gi"), claimTemplate("logs", "")}
+		}, want{"spec.volumeClaimTemplates[1].spec.resources[storage]", required, ""}},
+		{"claim template of zero storage", func(ss *appsv1.StatefulSet) {
+			ss.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{claimTemplate("www", "0")}
+		}, want{"spec.volumeClaimTemplates[0].spec.resources[storage]", invalid, "must be greater than zero"}},
+		{"claim template without access modes", func(ss *appsv1.StatefulSet) {
+			ss.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{claimTemplate("www", "1Gi")}
+			ss.Spec.VolumeClaimTemplates[0].Spec.AccessModes = nil
+		}, want{"spec.volumeClaimTemplates[0].spec.accessModes", required, "at least 1 access mode is required"}},
+		{"claim template of an unknown access mode", func(ss *appsv1.StatefulSet) {
+			ss.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{claimTemplate("www", "1Gi")}
+			ss.Spec.VolumeClaimTemplates[0].Spec.AccessModes = []string{"ReadWriteSometimes"}
+		}, want{"spec.volumeClaimTemplates[0].spec.accessModes", notSupported, `supported values: "ReadOnlyMany"`}},
 		{"negative ordinals", func(ss *appsv1.StatefulSet) { ss.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: -1} },
 			want{"spec.ordinals.start", invalid, "must be greater than or equal to 0"}},
 		{"negative replicas", func(ss *appsv1.StatefulSet) { ss.Spec.Replicas = proto.Int32(-1) },
@@ -99,6 +126,9 @@ func TestStatefulSetUpdate(t *testing.T) {
 			ss.Spec.Selector.MatchExpressions = []*metav1.LabelSelectorRequirement{{Key: "tier", Operator: "Exists"}}
 		},
 		"podManagementPolicy": func(ss *appsv1.StatefulSet) { ss.Spec.PodManagementPolicy = "Parallel" },
+		"volumeClaimTemplates": func(ss *appsv1.StatefulSet) {
+			ss.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{claimTemplate("www", "1Gi")}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ss := proto.Clone(old).(*appsv1.StatefulSet)
@@ -106,6 +136,14 @@ func TestStatefulSetUpdate(t *testing.T) {
 			expect(t, validation.ValidateStatefulSetUpdate(ss, old), want{"spec", forbidden, forbiddenMsg})
 		})
 	}
+	// A set stored with a template that validation now refuses can still be scaled: an
+	// update leaves the (immutable) templates alone, as upstream.
+	stored := proto.Clone(old).(*appsv1.StatefulSet)
+	stored.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{claimTemplate("www", "")}
+	scaled := proto.Clone(stored).(*appsv1.StatefulSet)
+	scaled.Spec.Replicas = proto.Int32(0)
+	expect(t, validation.ValidateStatefulSetUpdate(scaled, stored), want{})
+
 	old.Status = &appsv1.StatefulSetStatus{CollisionCount: proto.Int32(2)}
 	ss = proto.Clone(old).(*appsv1.StatefulSet)
 	ss.Status.CollisionCount = proto.Int32(1)

@@ -10,8 +10,8 @@ import (
 
 const statefulsets = "/apis/apps/v1/namespaces/default/statefulsets"
 
-// webStatefulSet is the manifest of Kubernetes' StatefulSet tutorial, without its
-// volumeClaimTemplates: the statefulset controller does not create claims yet.
+// webStatefulSet is the manifest of Kubernetes' StatefulSet tutorial, with its
+// volumeClaimTemplates.
 const webStatefulSet = `apiVersion: apps/v1
 kind: StatefulSet
 metadata:
@@ -33,11 +33,22 @@ spec:
         ports:
         - containerPort: 80
           name: web
+        volumeMounts:
+        - name: www
+          mountPath: /usr/share/nginx/html
+  volumeClaimTemplates:
+  - metadata:
+      name: www
+    spec:
+      accessModes: [ "ReadWriteOnce" ]
+      resources:
+        requests:
+          storage: 1Gi
 `
 
 // TestStatefulSetKind: StatefulSets are served as apps/v1 serves them: upstream's defaults
-// and validation messages, status and scale subresources, volumeClaimTemplates refused with
-// 422, and the stock kubectl's create -f, get sts (NAME READY AGE) and scale sts.
+// and validation messages (volumeClaimTemplates defaulted and validated as claims), status
+// and scale subresources, and the stock kubectl's create -f, get sts (NAME READY AGE) and scale sts.
 func TestStatefulSetKind(t *testing.T) {
 	s, _ := seedServer(t)
 	c := adminClient(t, s)
@@ -76,10 +87,17 @@ func TestStatefulSetKind(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", path, g, want)
 		}
 	}
+	// Templates are defaulted as claims are.
+	if g := dig(got, "spec", "volumeClaimTemplates", 0, "spec", "volumeMode"); g != "Filesystem" {
+		t.Errorf("volumeClaimTemplates[0].spec.volumeMode = %#v, want Filesystem", g)
+	}
+	if g := dig(got, "spec", "volumeClaimTemplates", 0, "status", "phase"); g != "Pending" {
+		t.Errorf("volumeClaimTemplates[0].status.phase = %#v, want Pending", g)
+	}
 
 	for _, tc := range []struct{ body, want string }{
-		{`{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db"},"spec":{"serviceName":"db","selector":{"matchLabels":{"app":"db"}},"template":{"metadata":{"labels":{"app":"db"}},"spec":{"containers":[{"name":"c","image":"nginx","volumeMounts":[{"name":"data","mountPath":"/data"}]}]}},"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}]}}`,
-			`StatefulSet.apps "db" is invalid: spec.volumeClaimTemplates: Forbidden: the statefulset controller does not create PersistentVolumeClaims yet, so a StatefulSet cannot have volumeClaimTemplates`},
+		{`{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db"},"spec":{"serviceName":"db","selector":{"matchLabels":{"app":"db"}},"template":{"metadata":{"labels":{"app":"db"}},"spec":{"containers":[{"name":"c","image":"nginx","volumeMounts":[{"name":"data","mountPath":"/data"}]}]}},"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"]}}]}}`,
+			`StatefulSet.apps "db" is invalid: spec.volumeClaimTemplates[0].spec.resources[storage]: Required value`},
 		{`{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"bad"},"spec":{"podManagementPolicy":"Burst","selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}`,
 			`spec.podManagementPolicy: Invalid value: "Burst": must be 'OrderedReady' or 'Parallel'`},
 		{`{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"bad"},"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"y"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}`,
