@@ -21,6 +21,7 @@ import (
 	"kubelab.io/controller-manager/internal/serviceaccount"
 	"kubelab.io/controller-manager/internal/statefulset"
 	"kubelab.io/controller-manager/internal/ttlafterfinished"
+	"kubelab.io/controller-manager/internal/volume/protection"
 )
 
 // NewControllerInitializers returns the controllers built into this binary, by their
@@ -54,5 +55,8 @@ func NewControllerInitializers() map[string]InitFunc {
 		// Five workers, as kube-controller-manager runs it; every ClusterRole event queues
 		// every aggregated role.
 		"clusterrole-aggregation": Init(clusterroleaggregation.New, func(controllerctx.Options) int { return 5 }),
+		// One worker each, as kube-controller-manager runs them.
+		"pvc-protection": Init(protection.NewPVC, OneWorker),
+		"pv-protection":  Init(protection.NewPV, OneWorker),
 	}
 }
