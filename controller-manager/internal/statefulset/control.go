@@ -105,6 +105,9 @@ func (c *Controller) update(ctx context.Context, set *appsv1.StatefulSet, pods [
 	}); exit || err != nil {
 		return finish(err)
 	}
+	if exit, err := c.fixCondemnedClaims(ctx, updateSet, condemned, monotonic); exit || err != nil {
+		return finish(err)
+	}
 	if exit, err := runForAll(len(condemned), monotonic, func(i int) (bool, error) {
 		return c.processCondemned(ctx, set, condemned[i], firstUnhealthy, monotonic, now)
 	}); exit || err != nil {
@@ -150,6 +153,11 @@ func (c *Controller) processReplica(ctx context.Context, set, updateSet *appsv1.
 		return true, nil
 	}
 	if !isCreated(pod) {
+		// A claim still owned by an earlier pod of this name is about to be collected:
+		// wait for it to go rather than start on it.
+		if stale, err := c.claimIsStale(set, pod); err != nil || stale {
+			return true, err
+		}
 		if err := c.createPod(ctx, set, pod); err != nil {
 			return true, err
 		}
@@ -157,13 +165,45 @@ func (c *Controller) processReplica(ctx context.Context, set, updateSet *appsv1.
 			return true, nil
 		}
 	}
+	// A pending pod may be waiting for a claim deleted since it was made: make it again.
+	if isCreated(pod) && pod.GetStatus().GetPhase() == controller.PodPending {
+		if err := c.createClaims(ctx, set, pod); err != nil {
+			return true, err
+		}
+	}
 	if monotonic && (isTerminating(pod) || !isRunningAndReady(pod) || !isRunningAndAvailable(pod, set.GetSpec().GetMinReadySeconds(), now)) {
 		return true, nil
 	}
-	if !isCreated(pod) || identityMatches(set, pod) {
+	if !isCreated(pod) {
 		return false, nil
 	}
-	return false, c.updateIdentity(ctx, updateSet, pod)
+	// An error here is expected of a pod not yet fully updated; it counts as matching.
+	retentionMatches, err := c.claimsMatchRetention(updateSet, pod)
+	if err != nil {
+		retentionMatches = true
+	}
+	if identityMatches(set, pod) && storageMatches(set, pod) && retentionMatches {
+		return false, nil
+	}
+	return false, c.updateStatefulPod(ctx, updateSet, pod)
+}
+
+// fixCondemnedClaims gives the claims of pods beyond the range the owners the retention
+// policy asks for before any is deleted, so that with whenScaled Delete a claim is owned by
+// its pod and goes with it (upstream's fixPodClaim pass).
+func (c *Controller) fixCondemnedClaims(ctx context.Context, set *appsv1.StatefulSet, condemned []*corev1.Pod, monotonic bool) (bool, error) {
+	return runForAll(len(condemned), monotonic, func(i int) (bool, error) {
+		match, err := c.claimsMatchRetention(set, condemned[i])
+		if err != nil {
+			return true, err
+		}
+		if !match {
+			if err := c.updateClaimsForRetention(ctx, set, condemned[i]); err != nil {
+				return true, err
+			}
+		}
+		return false, nil
+	})
 }
 
 // processCondemned deletes one pod beyond the range. In a monotonic pass it waits for a pod
@@ -249,11 +289,23 @@ func completeRollingUpdate(set *appsv1.StatefulSet, status *appsv1.StatefulSetSt
 
 // --- pod writes, with upstream's events ---
 
+// createPod makes pod's claims, then pod (upstream's CreateStatefulPod), then gives the
+// claims the owners the retention policy asks for now that the pod has a uid.
 func (c *Controller) createPod(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) error {
-	_, err := c.client.Pods(set.GetMetadata().GetNamespace()).Create(ctx, pod)
+	if err := c.createClaims(ctx, set, pod); err != nil {
+		c.podEvent("create", set, pod, err)
+		return err
+	}
+	created, err := c.client.Pods(set.GetMetadata().GetNamespace()).Create(ctx, pod)
 	if apierrors.IsAlreadyExists(err) {
 		// A stale cache: the pod exists and the next sync will see it. No event, as upstream.
 		return fmt.Errorf("create pod %s: %w", pod.GetMetadata().GetName(), err)
+	}
+	if err == nil {
+		if err := c.updateClaimsForRetention(ctx, set, created); err != nil {
+			c.podEvent("update", set, pod, err)
+			return err
+		}
 	}
 	c.podEvent("create", set, pod, err)
 	return err
@@ -271,14 +323,43 @@ func (c *Controller) deletePod(ctx context.Context, set *appsv1.StatefulSet, pod
 	return err
 }
 
-// updateIdentity restores the name labels of pod (from the cache, so updated on a copy),
-// retrying once on a conflict with the pod read again.
-func (c *Controller) updateIdentity(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) error {
+// updateStatefulPod brings pod (from the cache, so changed on a copy) back to its set's invariants
+// (upstream's UpdateStatefulPod): its identity labels; its claim volumes, making any missing
+// claim (the apiserver refuses to change a pod's volumes, so such an update fails with a
+// FailedUpdate event, as upstream's does); and its claims' owners for the retention policy.
+// It writes the pod only when identity or storage changed or claims were fixed, retrying
+// once on a conflict with the pod read again.
+func (c *Controller) updateStatefulPod(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) error {
 	client := c.client.Pods(set.GetMetadata().GetNamespace())
 	next := proto.Clone(pod).(*corev1.Pod)
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		updateIdentity(set, next)
+		consistent := true
+		if !identityMatches(set, next) {
+			updateIdentity(set, next)
+			consistent = false
+		}
+		if !storageMatches(set, next) {
+			updateStorage(set, next)
+			consistent = false
+			if err = c.createClaims(ctx, set, next); err != nil {
+				break
+			}
+		}
+		match, merr := c.claimsMatchRetention(set, next)
+		if merr != nil {
+			err = merr
+			break
+		}
+		if !match {
+			if err = c.updateClaimsForRetention(ctx, set, next); err != nil {
+				break
+			}
+			consistent = false
+		}
+		if consistent {
+			return nil
+		}
 		if _, err = client.Update(ctx, next); !apierrors.IsConflict(err) {
 			break
 		}

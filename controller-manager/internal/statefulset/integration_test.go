@@ -53,7 +53,7 @@ func (c *cluster) start() {
 	factory := informers.NewSharedInformerFactory(cs.Transport(), 0, informers.WithLogger(log))
 	rec := record.New(record.Config{Client: cs.Transport(), Component: "statefulset-controller", Log: log})
 	ctrl, err := NewController(Config{Client: cs, StatefulSet: factory.StatefulSets().Informer(), Pod: factory.Pods().Informer(),
-		Revision: factory.ControllerRevisions().Informer(), Recorder: rec, Log: log})
+		Revision: factory.ControllerRevisions().Informer(), Claim: factory.PersistentVolumeClaims().Informer(), Recorder: rec, Log: log})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -285,4 +285,76 @@ func TestIntegrationOrderedRollout(t *testing.T) {
 			t.Errorf("%q recorded %d times, want %d", msg, counts[msg], want)
 		}
 	}
+}
+
+// TestIntegrationClaims: against a real apiserver, as the controller-manager's RBAC
+// identity, each pod's claims are made before it, labelled, and mounted by it; a restarted
+// controller makes none twice; and a scale-down with whenScaled Delete hands the condemned
+// pod's claim to that pod (for the garbage collector to delete with it).
+func TestIntegrationClaims(t *testing.T) {
+	c := startCluster(t)
+	ctx := context.Background()
+	set := newSet(2, parallel, withData(retain, del))
+	set.Metadata = &metav1.ObjectMeta{Name: "web", Namespace: "default"}
+	if _, err := c.admin.StatefulSets("default").Create(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	c.waitPods("web-0 and web-1", exactly("web-0", "web-1"))
+	claims := func() map[string]*corev1.PersistentVolumeClaim {
+		l, err := c.admin.PersistentVolumeClaims("default").List(ctx, transport.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*corev1.PersistentVolumeClaim{}
+		for _, pvc := range l.GetItems() {
+			out[pvc.GetMetadata().GetName()] = pvc
+		}
+		return out
+	}
+	got := claims()
+	if len(got) != 2 {
+		t.Fatalf("claims = %v", got)
+	}
+	for _, name := range []string{"web-0", "web-1"} {
+		pod, err := c.admin.Pods("default").Get(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claim := got["data-"+name]
+		if claim == nil || claim.GetMetadata().GetLabels()["tier"] != "db" || claim.GetMetadata().GetLabels()["app"] != "nginx" {
+			t.Fatalf("claim of %s = %v", name, claim)
+		}
+		// The claim was written before its pod: a smaller resourceVersion.
+		if cr, pr := atoi(t, claim.GetMetadata().GetResourceVersion()), atoi(t, pod.GetMetadata().GetResourceVersion()); cr >= pr {
+			t.Errorf("claim %s (rv %d) not made before pod %s (rv %d)", claim.GetMetadata().GetName(), cr, name, pr)
+		}
+		if v := pod.GetSpec().GetVolumes()[0]; v.GetName() != "data" || v.GetPersistentVolumeClaim().GetClaimName() != "data-"+name {
+			t.Errorf("%s volumes = %v", name, pod.GetSpec().GetVolumes())
+		}
+	}
+
+	c.restart()
+	c.ready("web-0")
+	c.ready("web-1")
+	web1, err := c.admin.Pods("default").Get(ctx, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.edit(func(s *appsv1.StatefulSet) { s.Spec.Replicas = proto.Int32(1) })
+	c.waitPods("scaled down to web-0", exactly("web-0"))
+	controllertest.Eventually(t, "data-web-1 owned by web-1", func() (bool, string) {
+		got := claims()
+		refs := got["data-web-1"].GetMetadata().GetOwnerReferences()
+		return len(got) == 2 && len(refs) == 1 && refs[0].GetKind() == "Pod" && refs[0].GetUid() == web1.GetMetadata().GetUid() &&
+			len(got["data-web-0"].GetMetadata().GetOwnerReferences()) == 0, fmt.Sprint(got)
+	})
+}
+
+func atoi(t *testing.T, s string) int64 {
+	t.Helper()
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatalf("resourceVersion %q: %v", s, err)
+	}
+	return n
 }

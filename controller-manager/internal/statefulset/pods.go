@@ -95,11 +95,12 @@ func updateIdentity(set *appsv1.StatefulSet, pod *corev1.Pod) {
 // newPod is set's pod of ordinal made from set's template: generateName "<set>-" as every
 // controller's pods, name <set>-<ordinal>, the identity labels, and hostname and subdomain
 // (serviceName) so that the headless Service gives it <name>.<serviceName> in DNS. Those two
-// are set at creation only.
+// are set at creation only. It mounts its ordinal's claim of each volumeClaimTemplate.
 func newPod(set *appsv1.StatefulSet, ordinal int) *corev1.Pod {
 	pod := controller.PodFromTemplate(set.GetSpec().GetTemplate(), set, controller.NewControllerRef(set, Kind))
 	pod.Metadata.Name = podName(set, ordinal)
 	updateIdentity(set, pod)
+	updateStorage(set, pod)
 	pod.Spec.Hostname = pod.Metadata.Name
 	pod.Spec.Subdomain = set.GetSpec().GetServiceName()
 	return pod

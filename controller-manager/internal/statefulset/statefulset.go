@@ -52,7 +52,10 @@ type Config struct {
 	StatefulSet cache.SharedIndexInformer
 	Pod         cache.SharedIndexInformer
 	Revision    cache.SharedIndexInformer
-	Recorder    EventRecorder
+	// Claim is the PersistentVolumeClaim informer: the claims of volumeClaimTemplates are
+	// looked up in its cache. No handler is registered on it (nor upstream's).
+	Claim    cache.SharedIndexInformer
+	Recorder EventRecorder
 	// Log is the controller's logger (the controller-manager labels it controller=statefulset).
 	Log *slog.Logger
 	// Now is the clock of availability (minReadySeconds); nil is time.Now.
@@ -67,6 +70,7 @@ type Controller struct {
 	setLister cache.Lister[*appsv1.StatefulSet]
 	podLister cache.Lister[*corev1.Pod]
 	revLister cache.Lister[*appsv1.ControllerRevision]
+	pvcLister cache.Lister[*corev1.PersistentVolumeClaim]
 	synced    []func() bool
 	queue     workqueue.Interface[string]
 	recorder  EventRecorder
@@ -87,6 +91,7 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 		StatefulSet: cc.Informers.StatefulSets().Informer(),
 		Pod:         cc.Informers.Pods().Informer(),
 		Revision:    cc.Informers.ControllerRevisions().Informer(),
+		Claim:       cc.Informers.PersistentVolumeClaims().Informer(),
 		Recorder:    cc.Recorder("statefulset-controller"),
 		Log:         cc.Log,
 		Now:         cc.Now,
@@ -95,8 +100,8 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 
 // NewController validates cfg, fills its defaults and registers the event handlers.
 func NewController(cfg Config) (*Controller, error) {
-	if cfg.Client == nil || cfg.StatefulSet == nil || cfg.Pod == nil || cfg.Revision == nil || cfg.Recorder == nil {
-		return nil, errors.New("statefulset: Client, StatefulSet, Pod and Revision informers and Recorder are required")
+	if cfg.Client == nil || cfg.StatefulSet == nil || cfg.Pod == nil || cfg.Revision == nil || cfg.Claim == nil || cfg.Recorder == nil {
+		return nil, errors.New("statefulset: Client, StatefulSet, Pod, Revision and Claim informers and Recorder are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -110,11 +115,13 @@ func NewController(cfg Config) (*Controller, error) {
 	setMapping, _ := scheme.MappingFor(Kind)
 	podMapping, _ := scheme.MappingFor(runtime.GroupVersionKind{Version: "v1", Kind: "Pod"})
 	revMapping, _ := scheme.MappingFor(runtime.GroupVersionKind{Group: scheme.GroupApps, Version: "v1", Kind: "ControllerRevision"})
+	pvcMapping, _ := scheme.MappingFor(runtime.GroupVersionKind{Version: "v1", Kind: "PersistentVolumeClaim"})
 	c := &Controller{
 		client:    cfg.Client,
 		setLister: cache.NewLister[*appsv1.StatefulSet](cfg.StatefulSet.GetIndexer(), setMapping),
 		podLister: cache.NewLister[*corev1.Pod](cfg.Pod.GetIndexer(), podMapping),
 		revLister: cache.NewLister[*appsv1.ControllerRevision](cfg.Revision.GetIndexer(), revMapping),
+		pvcLister: cache.NewLister[*corev1.PersistentVolumeClaim](cfg.Claim.GetIndexer(), pvcMapping),
 		queue:     cfg.Queue,
 		recorder:  cfg.Recorder,
 		log:       cfg.Log,
@@ -131,7 +138,7 @@ func NewController(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statefulset: %w", err)
 	}
-	c.synced = []func() bool{cfg.StatefulSet.HasSynced, cfg.Pod.HasSynced, cfg.Revision.HasSynced, setReg.HasSynced, podReg.HasSynced}
+	c.synced = []func() bool{cfg.StatefulSet.HasSynced, cfg.Pod.HasSynced, cfg.Revision.HasSynced, cfg.Claim.HasSynced, setReg.HasSynced, podReg.HasSynced}
 	return c, nil
 }
 

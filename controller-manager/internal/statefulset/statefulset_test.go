@@ -65,7 +65,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	q := workqueue.NewNamed[string]("test")
 	t.Cleanup(q.ShutDown)
 	c, err := NewController(Config{Client: f.cs, StatefulSet: f.inf.StatefulSets().Informer(), Pod: f.inf.Pods().Informer(),
-		Revision: f.inf.ControllerRevisions().Informer(), Recorder: f.rec, Queue: q,
+		Revision: f.inf.ControllerRevisions().Informer(), Claim: f.inf.PersistentVolumeClaims().Informer(), Recorder: f.rec, Queue: q,
 		Now: func() time.Time { return f.now }, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +85,7 @@ func (f *fixture) refresh() {
 		{Kind, f.inf.StatefulSets().Informer().GetIndexer()},
 		{runtime.GroupVersionKind{Version: "v1", Kind: "Pod"}, f.inf.Pods().Informer().GetIndexer()},
 		{runtime.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ControllerRevision"}, f.inf.ControllerRevisions().Informer().GetIndexer()},
+		{runtime.GroupVersionKind{Version: "v1", Kind: "PersistentVolumeClaim"}, f.inf.PersistentVolumeClaims().Informer().GetIndexer()},
 	} {
 		if err := kind.idx.Replace(f.tr.Objects(kind.gvk)); err != nil {
 			f.t.Fatal(err)

@@ -163,6 +163,10 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule([]string{"update", "patch"}, core, "persistentvolumes/status", "persistentvolumeclaims/status"),
 			rule(join(readVerbs, []string{"update", "patch"}), core, "persistentvolumeclaims"),
 			rule(readVerbs, storageGroup, "storageclasses"),
+			// StatefulSet controller: it makes the claims of volumeClaimTemplates (and,
+			// above, updates their owners for the retention policy), as upstream's
+			// system:controller:statefulset-controller.
+			rule([]string{"create"}, core, "persistentvolumeclaims"),
 			// Node lifecycle and IPAM controllers.
 			rule(join(readVerbs, []string{"update", "patch", "delete"}), core, "nodes"),
 			rule([]string{"update", "patch"}, core, "nodes/status"),
