@@ -38,7 +38,8 @@ func startController(t *testing.T, resyncPeriod time.Duration) *kube.Clientset {
 	queue := &countingQueue{Interface: workqueue.NewNamed[string]("resourcequota")}
 	c, err := NewController(Config{
 		Client: cs, Quota: factory.ResourceQuotas().Informer(), Pod: factory.Pods().Informer(),
-		Log: log, Queue: queue, ResyncPeriod: resyncPeriod,
+		Claim: factory.PersistentVolumeClaims().Informer(),
+		Log:   log, Queue: queue, ResyncPeriod: resyncPeriod,
 	})
 	if err != nil {
 		t.Fatal(err)

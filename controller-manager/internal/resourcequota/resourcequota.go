@@ -1,12 +1,14 @@
 // Package resourcequota is the resource quota controller, Kubernetes'
 // pkg/controller/resourcequota: it keeps each ResourceQuota's status true to its namespace.
 // status.hard mirrors spec.hard and status.used is recomputed from the namespace's pods
-// that match the quota's scopes with kubelab.io/proto/quota, the rule the apiserver's
-// ResourceQuota admission plugin charges new pods with.
+// that match the quota's scopes, and its PersistentVolumeClaims, with
+// kubelab.io/proto/quota, the rule the apiserver's ResourceQuota admission plugin charges
+// new pods and claims with.
 //
 // The admission plugin only ever adds to status.used; this controller is how room comes
 // back: when a pod is deleted, when it finishes (Succeeded/Failed) or its resources change,
-// and every --resource-quota-sync-period for every quota, which also returns the charge of
+// when a claim is gone (a claim being deleted holds its room until its finalizers let it
+// go), and every --resource-quota-sync-period for every quota, which also returns the charge of
 // a create that failed after it was charged and the room of pods stuck terminating past
 // their grace period (quota.Counts).
 //
@@ -44,7 +46,7 @@ import (
 	"kubelab.io/proto/scheme"
 )
 
-// listPageSize pages the pod list of a sync, so a namespace with many pods is read in
+// listPageSize pages the pod and claim lists of a sync, so a namespace with many is read in
 // bites (every page at the first page's revision, so the pages form one snapshot).
 const listPageSize = 500
 
@@ -53,6 +55,7 @@ type Config struct {
 	Client *kube.Clientset
 	Quota  cache.SharedIndexInformer
 	Pod    cache.SharedIndexInformer
+	Claim  cache.SharedIndexInformer
 	// Log is the controller's logger (the controller-manager labels it controller=resourcequota).
 	Log *slog.Logger
 	// Queue defaults to a rate-limited work queue named "resourcequota".
@@ -83,6 +86,7 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 		Client:       cc.Client,
 		Quota:        cc.Informers.ResourceQuotas().Informer(),
 		Pod:          cc.Informers.Pods().Informer(),
+		Claim:        cc.Informers.PersistentVolumeClaims().Informer(),
 		Log:          cc.Log,
 		Queue:        workqueue.New(workqueue.Config[string]{Name: "resourcequota", Metrics: metrics.For("resourcequota")}),
 		ResyncPeriod: cc.Options.ResourceQuotaSyncPeriod,
@@ -91,8 +95,8 @@ func New(ctx context.Context, cc *controllerctx.Context) (*Controller, error) {
 
 // NewController validates cfg, fills its defaults and registers the event handlers.
 func NewController(cfg Config) (*Controller, error) {
-	if cfg.Client == nil || cfg.Quota == nil || cfg.Pod == nil {
-		return nil, errors.New("resourcequota: Client and the ResourceQuota and Pod informers are required")
+	if cfg.Client == nil || cfg.Quota == nil || cfg.Pod == nil || cfg.Claim == nil {
+		return nil, errors.New("resourcequota: Client and the ResourceQuota, Pod and PersistentVolumeClaim informers are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -115,12 +119,19 @@ func NewController(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("resourcequota: %w", err)
 	}
 	podReg, err := cfg.Pod.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		UpdateFunc: c.updatePod, DeleteFunc: c.deletePod,
+		UpdateFunc: c.updatePod, DeleteFunc: c.deleteObject,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resourcequota: %w", err)
 	}
-	c.synced = []func() bool{cfg.Quota.HasSynced, cfg.Pod.HasSynced, quotaReg.HasSynced, podReg.HasSynced}
+	claimReg, err := cfg.Claim.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: c.updateClaim, DeleteFunc: c.deleteObject,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resourcequota: %w", err)
+	}
+	c.synced = []func() bool{cfg.Quota.HasSynced, cfg.Pod.HasSynced, cfg.Claim.HasSynced,
+		quotaReg.HasSynced, podReg.HasSynced, claimReg.HasSynced}
 	return c, nil
 }
 
@@ -201,15 +212,35 @@ func (c *Controller) updatePod(oldObj, newObj runtime.Object) {
 	}
 }
 
-// deletePod queues the quotas of a deleted pod's namespace: its room comes back.
-func (c *Controller) deletePod(obj any) {
-	pod, ok := controller.ObjectFromTombstone(obj)
+// deleteObject queues the quotas of a deleted pod's or claim's namespace: its room comes
+// back. A claim is deleted only once its finalizers are gone, so a claim still in use
+// keeps its room, as upstream.
+func (c *Controller) deleteObject(obj any) {
+	o, ok := controller.ObjectFromTombstone(obj)
 	if !ok {
 		c.log.Error("delete handler got an unexpected object", "type", fmt.Sprintf("%T", obj))
 		return
 	}
-	c.enqueueNamespace(pod.GetMetadata().GetNamespace())
+	c.enqueueNamespace(o.GetMetadata().GetNamespace())
 }
+
+// updateClaim queues the namespace's quotas when what a claim counts for changed: its
+// class or its storage request. kubelab refuses both changes today; this keeps the usage
+// true should either become possible. A new claim needs nothing: admission charged it.
+func (c *Controller) updateClaim(oldObj, newObj runtime.Object) {
+	oldClaim, ok1 := oldObj.(*corev1.PersistentVolumeClaim)
+	newClaim, ok2 := newObj.(*corev1.PersistentVolumeClaim)
+	if !ok1 || !ok2 || controller.IsResync(oldClaim, newClaim) {
+		return
+	}
+	if quota.ClaimClass(oldClaim) != quota.ClaimClass(newClaim) ||
+		quota.ClaimUsage(oldClaim, claimStorage)["requests.storage"].Cmp(quota.ClaimUsage(newClaim, claimStorage)["requests.storage"]) != 0 {
+		c.enqueueNamespace(newClaim.GetMetadata().GetNamespace())
+	}
+}
+
+// claimStorage asks ClaimUsage for a claim's storage alone.
+var claimStorage = resource.List{"requests.storage": resource.Quantity{}}
 
 // enqueueNamespace queues every quota of namespace; in a namespace without quotas it costs
 // nothing (no API call).
@@ -278,9 +309,10 @@ func hardEqual(a, b map[string]*metav1.Quantity) bool {
 // status subresource when it changed.
 //
 // Ordering, the point of this function: the admission plugin charges a quota (a
-// compare-and-swap that bumps its resourceVersion) BEFORE it stores the pod. So sync reads
-// the quota first, then lists the pods fresh from the API (not from the informer cache,
-// which may lag and would undercount), and writes with the quota's resourceVersion:
+// compare-and-swap that bumps its resourceVersion) BEFORE it stores the pod (or claim: what
+// is said of pods here holds for claims). So sync reads the quota first, then lists the
+// pods (and claims) fresh from the API (not from the informer cache, which may lag and
+// would undercount), and writes with the quota's resourceVersion:
 //
 //   - a charge made after the quota was read bumped its resourceVersion, so the write fails
 //     with a Conflict and the whole read-list-write runs again on the fresh quota (a status
@@ -323,15 +355,22 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	return nil
 }
 
-// recompute lists q's namespace's pods from the API and writes q's new status, with q's
-// resourceVersion, if it differs. q was read before this call (see sync).
+// recompute lists q's namespace's pods (and, when q tracks claims, its claims) from the API
+// and writes q's new status, with q's resourceVersion, if it differs. q was read before
+// this call (see sync).
 func (c *Controller) recompute(ctx context.Context, q *corev1.ResourceQuota) error {
 	namespace, name := q.GetMetadata().GetNamespace(), q.GetMetadata().GetName()
 	pods, err := c.listPods(ctx, namespace)
 	if err != nil {
 		return err
 	}
-	status, err := quota.Recompute(q.GetSpec(), pods, nil, time.Now())
+	var claims []*corev1.PersistentVolumeClaim
+	if quota.TracksClaim(q.GetSpec()) {
+		if claims, err = listAll(ctx, c.client.PersistentVolumeClaims(namespace)); err != nil {
+			return fmt.Errorf("list persistentvolumeclaims in %s: %w", namespace, err)
+		}
+	}
+	status, err := quota.Recompute(q.GetSpec(), pods, claims, time.Now())
 	if err != nil {
 		// Validation refuses such a spec, so it cannot be stored; retrying would not help.
 		c.log.Error("quota spec does not parse; not recomputed", "namespace", namespace, "name", name, "err", err)
@@ -352,17 +391,30 @@ func (c *Controller) recompute(ctx context.Context, q *corev1.ResourceQuota) err
 
 // listPods reads every pod of namespace from the API, page by page at one revision.
 func (c *Controller) listPods(ctx context.Context, namespace string) ([]*corev1.Pod, error) {
-	var pods []*corev1.Pod
+	pods, err := listAll(ctx, c.client.Pods(namespace))
+	if err != nil {
+		return nil, fmt.Errorf("list pods in %s: %w", namespace, err)
+	}
+	return pods, nil
+}
+
+// listAll reads every object of a namespaced resource client from the API, page by page
+// at one revision.
+func listAll[T runtime.Object, L interface {
+	runtime.ListObject
+	GetItems() []T
+}](ctx context.Context, r *kube.Resource[T, L]) ([]T, error) {
+	var items []T
 	opts := transport.ListOptions{Limit: listPageSize}
 	for {
-		list, err := c.client.Pods(namespace).List(ctx, opts)
+		list, err := r.List(ctx, opts)
 		if err != nil {
-			return nil, fmt.Errorf("list pods in %s: %w", namespace, err)
+			return nil, err
 		}
-		pods = append(pods, list.GetItems()...)
+		items = append(items, list.GetItems()...)
 		opts.Continue = list.GetMetadata().GetContinue()
 		if opts.Continue == "" {
-			return pods, nil
+			return items, nil
 		}
 	}
 }

@@ -61,6 +61,9 @@ func (a *apiServer) Get(ctx context.Context, ref transport.Ref) (runtime.Object,
 }
 
 func (a *apiServer) List(ctx context.Context, ref transport.Ref, opts transport.ListOptions) (runtime.ListObject, error) {
+	if ref.Mapping.Plural == "persistentvolumeclaims" {
+		a.record("list persistentvolumeclaims " + ref.Namespace)
+	}
 	if ref.Mapping.Plural != "pods" {
 		return a.Transport.List(ctx, ref, opts)
 	}
@@ -141,6 +144,7 @@ func fixture(t *testing.T, objs ...runtime.Object) (*Controller, *apiServer, con
 		Client: kube.New(api),
 		Quota:  factory.ResourceQuotas().Informer(),
 		Pod:    factory.Pods().Informer(),
+		Claim:  factory.PersistentVolumeClaims().Informer(),
 		Log:    slog.New(slog.DiscardHandler),
 		Queue:  workqueue.NewNamed[string]("resourcequota-test"),
 	})
@@ -292,11 +296,11 @@ func TestEventHandlersEnqueueWhatNeedsARecompute(t *testing.T) {
 		{"pod requests changed", podUpdate("Running", "100m", "Running", "200m", "2"), both},
 		{"pod became Running: counts the same", podUpdate("Pending", "", "Running", "", "2"), nil},
 		{"pod resync", podUpdate("Running", "", "Failed", "", "1"), nil},
-		{"pod deleted", func() { c.deletePod(pod("team", "a", "Running", "")) }, both},
+		{"pod deleted", func() { c.deleteObject(pod("team", "a", "Running", "")) }, both},
 		{"pod deleted, seen as a tombstone", func() {
-			c.deletePod(cache.DeletedFinalStateUnknown{Key: "team/a", Obj: pod("team", "a", "Running", "")})
+			c.deleteObject(cache.DeletedFinalStateUnknown{Key: "team/a", Obj: pod("team", "a", "Running", "")})
 		}, both},
-		{"pod in a namespace without quotas", func() { c.deletePod(pod("free", "a", "Running", "")) }, nil},
+		{"pod in a namespace without quotas", func() { c.deleteObject(pod("free", "a", "Running", "")) }, nil},
 		{"quota spec.hard changed", func() {
 			c.updateQuota(quotaRV(quantities("pods", "2"), quantities("pods", "1"), "1"), quotaRV(quantities("pods", "3"), quantities("pods", "1"), "2"))
 		}, []string{"team/compute"}},
