@@ -61,8 +61,7 @@ func describeDaemonSet(ctx context.Context, w *prefixWriter, c *Client, d *Disco
 	return nil
 }
 
-// describeStatefulSet prints a StatefulSet as kubectl does. kubelab refuses
-// volumeClaimTemplates, so its set never has claims to list.
+// describeStatefulSet prints a StatefulSet as kubectl does, its volumeClaimTemplates last.
 func describeStatefulSet(ctx context.Context, w *prefixWriter, c *Client, d *Discovery, obj Object) error {
 	pods, err := podsStatus(ctx, c, d, obj)
 	if err != nil {
@@ -85,8 +84,41 @@ func describeStatefulSet(ctx context.Context, w *prefixWriter, c *Client, d *Dis
 	}
 	w.line(0, "Pods Status:\t%s", pods)
 	describeTemplateTo(w, nestedMap(obj, "spec", "template"))
-	w.line(0, "Volume Claims:\t<none>")
+	describeVolumeClaimTemplates(w, nestedSlice(obj, "spec", "volumeClaimTemplates"))
 	return nil
+}
+
+// describeVolumeClaimTemplates prints a set's claim templates as kubectl's
+// describeVolumeClaimTemplates: name, class (the beta annotation first, as
+// GetPersistentVolumeClaimClass), labels and annotations as k=v, the storage request
+// (<default> without one) and the access modes as Go prints a slice.
+func describeVolumeClaimTemplates(w *prefixWriter, templates []any) {
+	if len(templates) == 0 {
+		w.line(0, "Volume Claims:\t<none>")
+		return
+	}
+	w.line(0, "Volume Claims:")
+	for _, t := range templates {
+		pvc, _ := t.(map[string]any)
+		w.line(1, "Name:\t%s", nestedString(pvc, "metadata", "name"))
+		class := nestedString(pvc, "spec", "storageClassName")
+		if a, ok := nestedStringMap(pvc, "metadata", "annotations")["volume.beta.kubernetes.io/storage-class"]; ok {
+			class = a
+		}
+		w.line(1, "StorageClass:\t%s", class)
+		mapLines(w, 1, "Labels", nestedStringMap(pvc, "metadata", "labels"), "=")
+		mapLines(w, 1, "Annotations", nestedStringMap(pvc, "metadata", "annotations"), "=")
+		capacity := "<default>"
+		if q, ok := nestedMap(pvc, "spec", "resources", "requests")["storage"]; ok {
+			capacity = fmt.Sprint(q)
+		}
+		w.line(1, "Capacity:\t%s", capacity)
+		var modes []string
+		for _, m := range nestedSlice(pvc, "spec", "accessModes") {
+			modes = append(modes, fmt.Sprint(m))
+		}
+		w.line(1, "Access Modes:\t[%s]", strings.Join(modes, " "))
+	}
 }
 
 // describeJob prints a Job as kubectl does.
