@@ -252,9 +252,8 @@ var (
 		3: ignoredStatus,
 	}}
 
-	// Nor does any create a StatefulSet. volumeClaimTemplates (4) is left out: the
-	// statefulset controller does not create claims yet, so a body with claims is refused
-	// by name.
+	// Nor does any create a StatefulSet. volumeClaimTemplates (4) is left out, as no
+	// command sends one: a body with claims is refused by name rather than misread.
 	statefulSet = &message{name: "StatefulSet", fields: map[protowire.Number]field{
 		1: msg("metadata", objectMeta),
 		2: msg("spec", &message{name: "StatefulSetSpec", fields: map[protowire.Number]field{

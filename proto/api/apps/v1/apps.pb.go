@@ -1681,8 +1681,8 @@ type StatefulSetSpec struct {
 	// is Always.
 	Template *v11.PodTemplateSpec `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
 	// volumeClaimTemplates are the PersistentVolumeClaims made for each pod, named
-	// <template>-<set>-<ordinal>. The statefulset controller does not make claims yet, so a set
-	// with templates is refused with 422 rather than stored and silently ignored.
+	// <template>-<set>-<ordinal>, before the pod; the pod's volume named after a template
+	// points at its claim, which outlives the pod (see persistentVolumeClaimRetentionPolicy).
 	VolumeClaimTemplates []*v11.PersistentVolumeClaim `protobuf:"bytes,4,rep,name=volumeClaimTemplates,proto3" json:"volumeClaimTemplates,omitempty"`
 	// serviceName names the headless Service that gives the pods their DNS names
 	// (<pod>.<serviceName>.<namespace>.svc.cluster.local); it is each pod's subdomain.
@@ -1697,8 +1697,9 @@ type StatefulSetSpec struct {
 	// minReadySeconds is how long a new pod must be Ready before it counts as available.
 	MinReadySeconds int32 `protobuf:"varint,9,opt,name=minReadySeconds,proto3" json:"minReadySeconds,omitempty"`
 	// persistentVolumeClaimRetentionPolicy says what happens to claims made from
-	// volumeClaimTemplates; defaulted and validated as Kubernetes does, and without effect in
-	// kubelab, which makes no claims.
+	// volumeClaimTemplates when the set is deleted or scaled down: Retain (the default) keeps
+	// them; Delete makes the set, or the scaled-down pod, their owner, so the garbage collector
+	// deletes them with it.
 	PersistentVolumeClaimRetentionPolicy *StatefulSetPersistentVolumeClaimRetentionPolicy `protobuf:"bytes,10,opt,name=persistentVolumeClaimRetentionPolicy,proto3" json:"persistentVolumeClaimRetentionPolicy,omitempty"`
 	// ordinals numbers the replicas from start instead of 0.
 	Ordinals      *StatefulSetOrdinals `protobuf:"bytes,11,opt,name=ordinals,proto3" json:"ordinals,omitempty"`
