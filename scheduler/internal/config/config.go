@@ -88,6 +88,7 @@ type Plugins struct {
 	Score      PluginSet `json:"score,omitempty"`
 	Reserve    PluginSet `json:"reserve,omitempty"`
 	Permit     PluginSet `json:"permit,omitempty"`
+	PreBind    PluginSet `json:"preBind,omitempty"`
 	Bind       PluginSet `json:"bind,omitempty"`
 	MultiPoint PluginSet `json:"multiPoint,omitempty"`
 }
@@ -158,7 +159,7 @@ var (
 	DefaultFilter = []string{
 		plugins.NodeUnschedulableName, plugins.NodeNameName, plugins.TaintTolerationName,
 		plugins.NodeAffinityName, plugins.NodePortsName, plugins.NodeResourcesFitName,
-		plugins.PodTopologySpreadName, plugins.InterPodAffinityName,
+		plugins.VolumeBindingName, plugins.PodTopologySpreadName, plugins.InterPodAffinityName,
 	}
 	DefaultScore = []framework.WeightedPlugin{
 		{Name: plugins.TaintTolerationName, Weight: 3},
@@ -170,7 +171,10 @@ var (
 		{Name: plugins.ImageLocalityName, Weight: 1},
 	}
 	DefaultPostFilter = []string{plugins.DefaultPreemptionName}
-	DefaultBind       = []string{plugins.DefaultBinderName}
+	// VolumeBinding is kube-scheduler's only default Reserve and PreBind plugin.
+	DefaultReserve = []string{plugins.VolumeBindingName}
+	DefaultPreBind = []string{plugins.VolumeBindingName}
+	DefaultBind    = []string{plugins.DefaultBinderName}
 )
 
 // Load reads and resolves the file at path ("" gives the defaults).
@@ -255,7 +259,7 @@ func (p Profile) Resolve() (framework.Profile, error) {
 		}
 	}
 	for point, set := range map[string]PluginSet{"filter": pl.Filter, "score": pl.Score, "postFilter": pl.PostFilter,
-		"reserve": pl.Reserve, "permit": pl.Permit, "bind": pl.Bind, "preFilter": pl.PreFilter, "preScore": pl.PreScore, "multiPoint": pl.MultiPoint} {
+		"reserve": pl.Reserve, "permit": pl.Permit, "preBind": pl.PreBind, "bind": pl.Bind, "preFilter": pl.PreFilter, "preScore": pl.PreScore, "multiPoint": pl.MultiPoint} {
 		check(point, set)
 	}
 	toWeighted := func(ns []string) []framework.WeightedPlugin {
@@ -282,8 +286,9 @@ func (p Profile) Resolve() (framework.Profile, error) {
 	out.Filter = fromWeighted(filter)
 	out.Score = score
 	out.PostFilter = fromWeighted(merge(toWeighted(DefaultPostFilter), pl.PostFilter, PluginSet{}, false))
-	out.Reserve = fromWeighted(merge(nil, pl.Reserve, PluginSet{}, false))
+	out.Reserve = fromWeighted(merge(toWeighted(DefaultReserve), pl.Reserve, PluginSet{}, false))
 	out.Permit = fromWeighted(merge(nil, pl.Permit, PluginSet{}, false))
+	out.PreBind = fromWeighted(merge(toWeighted(DefaultPreBind), pl.PreBind, PluginSet{}, false))
 	out.Bind = fromWeighted(merge(toWeighted(DefaultBind), pl.Bind, PluginSet{}, false))
 	// multiPoint enables a plugin at every point it implements; only filter and score
 	// are resolved from it (the other points have no in-tree plugins but the binder).

@@ -10,6 +10,7 @@ import (
 	appsv1 "kubelab.io/proto/api/apps/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 	"kubelab.io/proto/labels"
 )
 
@@ -31,9 +32,27 @@ type Handle struct {
 	// Workloads reads the Services and controllers that select a pod (PodTopologySpread's
 	// default constraints spread a pod's group by their selectors).
 	Workloads WorkloadListers
+	// Volumes reads and writes the claims, PersistentVolumes and StorageClasses
+	// VolumeBinding works with (zero: the scheduler knows of none).
+	Volumes VolumeAccess
 	// Args is the plugin's pluginConfig args from the profile (nil when it has none); the
 	// framework sets it per plugin before calling the plugin's factory.
 	Args any
+}
+
+// VolumeAccess is VolumeBinding's view of storage: reads from the scheduler's informer
+// caches (objects returned are shared: read only), writes through the API. A nil func
+// knows of no such object.
+type VolumeAccess struct {
+	Claim        func(namespace, name string) (*corev1.PersistentVolumeClaim, error)
+	PV           func(name string) (*corev1.PersistentVolume, error)
+	PVs          func() ([]*corev1.PersistentVolume, error)
+	StorageClass func(name string) (*storagev1.StorageClass, error)
+	UpdatePV     func(ctx context.Context, pv *corev1.PersistentVolume) error
+	UpdateClaim  func(ctx context.Context, pvc *corev1.PersistentVolumeClaim) error
+	// Changed returns a channel closed at the next change of a claim or PV in the caches,
+	// so a PreBind waits for its claims to bind by watching rather than polling.
+	Changed func() <-chan struct{}
 }
 
 // WorkloadListers read, from the scheduler's informer caches, the objects whose selectors
@@ -102,6 +121,7 @@ type Profile struct {
 	PostFilter    []string
 	Reserve       []string
 	Permit        []string
+	PreBind       []string
 	Bind          []string
 	// PercentageOfNodesToScore overrides the global setting when non-nil.
 	PercentageOfNodesToScore *int32
@@ -126,6 +146,7 @@ type Framework struct {
 	score      []weightedScore
 	reserve    []ReservePlugin
 	permit     []PermitPlugin
+	preBind    []PreBindPlugin
 	bind       []BindPlugin
 
 	nominator PodNominator
@@ -212,6 +233,7 @@ func New(profile Profile, registry Registry, h Handle) (*Framework, error) {
 		}, "postFilter"},
 		{profile.Reserve, func(p Plugin) bool { x, ok := p.(ReservePlugin); f.reserve = appendIf(f.reserve, x, ok); return ok }, "reserve"},
 		{profile.Permit, func(p Plugin) bool { x, ok := p.(PermitPlugin); f.permit = appendIf(f.permit, x, ok); return ok }, "permit"},
+		{profile.PreBind, func(p Plugin) bool { x, ok := p.(PreBindPlugin); f.preBind = appendIf(f.preBind, x, ok); return ok }, "preBind"},
 		{profile.Bind, func(p Plugin) bool { x, ok := p.(BindPlugin); f.bind = appendIf(f.bind, x, ok); return ok }, "bind"},
 	}
 	for _, pt := range points {
@@ -545,6 +567,19 @@ func (f *Framework) Reject(key, plugin, msg string) bool {
 	}
 	w.finish(NewStatus(Unschedulable, msg).WithPlugin(plugin))
 	return true
+}
+
+// RunPreBindPlugins runs PreBind in order; the first failure ends it.
+func (f *Framework) RunPreBindPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, nodeName string) *Status {
+	for _, p := range f.preBind {
+		if s := p.PreBind(ctx, state, pod, nodeName); !s.IsSuccess() {
+			if s.IsRejected() {
+				return s.WithPlugin(p.Name())
+			}
+			return AsStatus(fmt.Errorf("running PreBind plugin %q: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+		}
+	}
+	return nil
 }
 
 // RunBindPlugins runs bind plugins until one does not Skip.

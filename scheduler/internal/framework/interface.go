@@ -142,6 +142,14 @@ type PermitPlugin interface {
 	Permit(ctx context.Context, state *CycleState, pod *corev1.Pod, nodeName string) (*Status, time.Duration)
 }
 
+// PreBindPlugin runs in the binding goroutine after Permit and before Bind: what must be
+// true in the API before the pod is bound (VolumeBinding binds or provisions the pod's
+// claims and waits for them). A failure unreserves the pod and requeues it.
+type PreBindPlugin interface {
+	Plugin
+	PreBind(ctx context.Context, state *CycleState, pod *corev1.Pod, nodeName string) *Status
+}
+
 // BindPlugin binds the pod; Skip passes to the next bind plugin.
 type BindPlugin interface {
 	Plugin

@@ -40,6 +40,7 @@ func Registry() framework.Registry {
 		PodTopologySpreadName:               NewPodTopologySpread,
 		DefaultBinderName:                   NewDefaultBinder,
 		DefaultPreemptionName:               NewDefaultPreemption,
+		VolumeBindingName:                   NewVolumeBinding,
 	}
 }
 

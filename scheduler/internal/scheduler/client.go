@@ -24,6 +24,18 @@ func (c apiClient) PatchPodStatus(ctx context.Context, ns, name string, patch []
 	return err
 }
 
+// UpdatePersistentVolume and UpdatePersistentVolumeClaim are VolumeBinding's writes
+// (a PV's claimRef, a claim's selected-node annotation).
+func (c apiClient) UpdatePersistentVolume(ctx context.Context, pv *corev1.PersistentVolume) error {
+	_, err := c.cs.PersistentVolumes().Update(ctx, pv)
+	return err
+}
+
+func (c apiClient) UpdatePersistentVolumeClaim(ctx context.Context, pvc *corev1.PersistentVolumeClaim) error {
+	_, err := c.cs.PersistentVolumeClaims(pvc.GetMetadata().GetNamespace()).Update(ctx, pvc)
+	return err
+}
+
 // DeletePod deletes with the pod's own grace period, and only the pod with uid: a pod
 // recreated under the same name meanwhile is not the victim that was chosen.
 func (c apiClient) DeletePod(ctx context.Context, ns, name, uid string) error {

@@ -83,6 +83,11 @@ type Scheduler struct {
 	// nextStart is where the next search for feasible nodes starts (round robin).
 	nextStart int
 	binding   sync.WaitGroup
+
+	// storageMu guards storageChanged, closed and replaced at each claim or PV change
+	// (VolumeBinding's PreBind waits on it).
+	storageMu      sync.Mutex
+	storageChanged chan struct{}
 }
 
 // New builds the scheduler and registers its informer handlers; start the informers
@@ -147,13 +152,15 @@ func New(cfg Config) (*Scheduler, error) {
 		ReplicaSet:  func(ns, name string) (*appsv1.ReplicaSet, error) { return rss.Lister().Namespace(ns).Get(name) },
 		StatefulSet: func(ns, name string) (*appsv1.StatefulSet, error) { return sss.Lister().Namespace(ns).Get(name) },
 	}
+	pvcs, pvs, classes := cfg.Informers.PersistentVolumeClaims(), cfg.Informers.PersistentVolumes(), cfg.Informers.StorageClasses()
+	volumes := s.volumeAccess(pvcs.Lister(), pvs.Lister(), classes.Lister())
 	for _, p := range cfg.Configuration.Profiles {
 		fp, err := p.Resolve()
 		if err != nil {
 			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
 		}
 		fwk, err := framework.New(fp, cfg.Registry, framework.Handle{
-			Binder: cfg.Client, Nominator: s.queue, Preempter: s, PDBLister: pdbs.Lister(), Workloads: workloads,
+			Binder: cfg.Client, Nominator: s.queue, Preempter: s, PDBLister: pdbs.Lister(), Workloads: workloads, Volumes: volumes,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("profile %q: %w", p.SchedulerName, err)
@@ -183,6 +190,15 @@ func New(cfg Config) (*Scheduler, error) {
 	s.synced = []func() bool{
 		pr.HasSynced, nr.HasSynced, pdbs.Informer().HasSynced,
 		svcs.Informer().HasSynced, rss.Informer().HasSynced, sss.Informer().HasSynced,
+	}
+	for _, inf := range []interface {
+		AddEventHandler(kcache.ResourceEventHandler) (kcache.ResourceEventHandlerRegistration, error)
+	}{pvcs.Informer(), pvs.Informer(), classes.Informer()} {
+		reg, err := inf.AddEventHandler(s.storageHandler())
+		if err != nil {
+			return nil, err
+		}
+		s.synced = append(s.synced, reg.HasSynced)
 	}
 	return s, nil
 }
@@ -303,6 +319,13 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) bool {
 	s.binding.Go(func() {
 		if st := fwk.WaitOnPermit(ctx, assumed); !st.IsSuccess() {
 			undo()
+			s.failure(ctx, qp, cycle, start, st.AsError(), st.IsRejected())
+			return
+		}
+		if st := fwk.RunPreBindPlugins(ctx, state, assumed, host); !st.IsSuccess() {
+			undo()
+			// What the pod held (its node's room, the volumes assumed for it) is free again.
+			s.queue.MoveAllToActiveOrBackoffQueue("AssignedPodDelete")
 			s.failure(ctx, qp, cycle, start, st.AsError(), st.IsRejected())
 			return
 		}
