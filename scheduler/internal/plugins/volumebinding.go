@@ -104,7 +104,7 @@ func podClaimNames(pod *corev1.Pod) []string {
 	return out
 }
 
-// delayBinding says whether pvc's class binds when its first consumer is scheduled.
+// claimClass is pvc's StorageClass (nil for the empty class, bound only statically).
 func (p *VolumeBinding) claimClass(pvc *corev1.PersistentVolumeClaim) (*storagev1.StorageClass, error) {
 	name := pvc.GetSpec().GetStorageClassName()
 	if name == "" || p.v.StorageClass == nil {
@@ -500,7 +500,7 @@ func (p *VolumeBinding) waitBound(ctx context.Context, pod *corev1.Pod, d *nodeD
 	}
 }
 
-// PreFilter here is the only pre-point; VolumeBinding gives no score (upstream's needs the
+// VolumeBinding gives no score (upstream's needs the
 // StorageCapacityScoring gate).
 var (
 	_ framework.PreFilterPlugin = (*VolumeBinding)(nil)
