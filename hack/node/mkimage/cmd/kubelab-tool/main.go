@@ -36,7 +36,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: kubelab-tool write FILE TEXT... | sleep DURATION | exit CODE | cat [FILE...] | lookup [-server IP:PORT] NAME")
+		return fmt.Errorf("usage: kubelab-tool write FILE TEXT... | rm PATH... | sleep DURATION | exit CODE | cat [FILE...] | lookup [-server IP:PORT] NAME")
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "write":
@@ -48,6 +48,19 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Printf("wrote %d bytes to %s\n", len(text), rest[0])
+		return nil
+	case "rm":
+		// rm -rf, for images without a shell: the local-path provisioner's helper pod removes
+		// a deleted volume's directory with it. A path already gone is not an error.
+		if len(rest) == 0 {
+			return fmt.Errorf("usage: kubelab-tool rm PATH...")
+		}
+		for _, p := range rest {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			fmt.Printf("removed %s\n", p)
+		}
 		return nil
 	case "sleep":
 		if len(rest) != 1 {
