@@ -36,8 +36,8 @@ func TestEnabledControllers(t *testing.T) {
 		wantErr bool
 	}{
 		{"*", []string{"clusterrole-aggregation", "cronjob", "daemonset", "deployment", "disruption", "endpoint", "endpointslice", "garbagecollector", "job", "namespace", "nodeipam",
-			"nodelifecycle", "pod-garbage-collector", "pv-protection", "pvc-protection", "replicaset", "resourcequota", "root-ca-cert-publisher", "serviceaccount", "statefulset", "ttl-after-finished"}, false},
-		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation,-endpoint,-endpointslice,-pod-garbage-collector,-pv-protection,-pvc-protection", []string{"cronjob", "daemonset", "deployment", "disruption", "job",
+			"nodelifecycle", "persistentvolume-binder", "pod-garbage-collector", "pv-protection", "pvc-protection", "replicaset", "resourcequota", "root-ca-cert-publisher", "serviceaccount", "statefulset", "ttl-after-finished"}, false},
+		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation,-endpoint,-endpointslice,-pod-garbage-collector,-pv-protection,-pvc-protection,-persistentvolume-binder", []string{"cronjob", "daemonset", "deployment", "disruption", "job",
 			"namespace", "nodelifecycle", "replicaset", "resourcequota", "serviceaccount", "statefulset", "ttl-after-finished"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},

@@ -21,6 +21,7 @@ import (
 	"kubelab.io/controller-manager/internal/serviceaccount"
 	"kubelab.io/controller-manager/internal/statefulset"
 	"kubelab.io/controller-manager/internal/ttlafterfinished"
+	"kubelab.io/controller-manager/internal/volume/binder"
 	"kubelab.io/controller-manager/internal/volume/protection"
 )
 
@@ -58,5 +59,7 @@ func NewControllerInitializers() map[string]InitFunc {
 		// One worker each, as kube-controller-manager runs them.
 		"pvc-protection": Init(protection.NewPVC, OneWorker),
 		"pv-protection":  Init(protection.NewPV, OneWorker),
+		// Upstream runs one claim and one volume worker; here both loops share a queue.
+		"persistentvolume-binder": Init(binder.New, func(controllerctx.Options) int { return 2 }),
 	}
 }

@@ -3,9 +3,6 @@ package protection
 import (
 	"slices"
 
-	"google.golang.org/protobuf/proto"
-
-	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
 )
@@ -23,15 +20,6 @@ func needToRemove(m *metav1.ObjectMeta, finalizer string) bool {
 
 func without(finalizers []string, f string) []string {
 	return slices.DeleteFunc(slices.Clone(finalizers), func(s string) bool { return s == f })
-}
-
-// clone copies a cached claim before it is written: cached objects are shared.
-func clone(pvc *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
-	return proto.Clone(pvc).(*corev1.PersistentVolumeClaim)
-}
-
-func cloneVolume(pv *corev1.PersistentVolume) *corev1.PersistentVolume {
-	return proto.Clone(pv).(*corev1.PersistentVolume)
 }
 
 // ignoreNotFound: an object gone meanwhile needs nothing more.

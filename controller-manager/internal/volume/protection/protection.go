@@ -22,6 +22,7 @@ import (
 	"kubelab.io/client/workqueue"
 	"kubelab.io/controller-manager/internal/controller"
 	"kubelab.io/controller-manager/internal/controllerctx"
+	"kubelab.io/controller-manager/internal/volume/volumeutil"
 	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/labels"
@@ -136,7 +137,7 @@ func (c *PVCController) sync(ctx context.Context, key string) error {
 	m := pvc.GetMetadata()
 	switch {
 	case needToAdd(m, corev1.PVCProtectionFinalizer):
-		cp := clone(pvc)
+		cp := volumeutil.CloneClaim(pvc)
 		cp.Metadata.Finalizers = append(cp.Metadata.Finalizers, corev1.PVCProtectionFinalizer)
 		if _, err := c.client.PersistentVolumeClaims(ns).Update(ctx, cp); err != nil {
 			return fmt.Errorf("add finalizer to claim %s: %w", key, ignoreNotFound(err))
@@ -159,7 +160,7 @@ func (c *PVCController) sync(ctx context.Context, key string) error {
 			c.log.Debug("claim still in use; keeping its finalizer", "namespace", ns, "name", name, "pod", user)
 			return nil
 		}
-		cp := clone(pvc)
+		cp := volumeutil.CloneClaim(pvc)
 		cp.Metadata.Finalizers = without(cp.Metadata.Finalizers, corev1.PVCProtectionFinalizer)
 		if _, err := c.client.PersistentVolumeClaims(ns).Update(ctx, cp); err != nil {
 			return ignoreNotFound(err)
@@ -275,7 +276,7 @@ func (c *PVController) sync(ctx context.Context, name string) error {
 	m := pv.GetMetadata()
 	switch {
 	case needToAdd(m, corev1.PVProtectionFinalizer):
-		cp := cloneVolume(pv)
+		cp := volumeutil.CloneVolume(pv)
 		cp.Metadata.Finalizers = append(cp.Metadata.Finalizers, corev1.PVProtectionFinalizer)
 		if _, err := c.client.PersistentVolumes().Update(ctx, cp); err != nil {
 			return fmt.Errorf("add finalizer to volume %s: %w", name, ignoreNotFound(err))
@@ -286,7 +287,7 @@ func (c *PVController) sync(ctx context.Context, name string) error {
 			c.log.Debug("volume still bound; keeping its finalizer", "name", name)
 			return nil
 		}
-		cp := cloneVolume(pv)
+		cp := volumeutil.CloneVolume(pv)
 		cp.Metadata.Finalizers = without(cp.Metadata.Finalizers, corev1.PVProtectionFinalizer)
 		if _, err := c.client.PersistentVolumes().Update(ctx, cp); err != nil {
 			return ignoreNotFound(err)
