@@ -22,6 +22,7 @@ import (
 	"kubelab.io/controller-manager/internal/statefulset"
 	"kubelab.io/controller-manager/internal/ttlafterfinished"
 	"kubelab.io/controller-manager/internal/volume/binder"
+	"kubelab.io/controller-manager/internal/volume/localpath"
 	"kubelab.io/controller-manager/internal/volume/protection"
 )
 
@@ -61,5 +62,8 @@ func NewControllerInitializers() map[string]InitFunc {
 		"pv-protection":  Init(protection.NewPV, OneWorker),
 		// Upstream runs one claim and one volume worker; here both loops share a queue.
 		"persistentvolume-binder": Init(binder.New, func(controllerctx.Options) int { return 2 }),
+		// kubelab's built-in kubelab.io/local-path provisioner (upstream runs provisioners
+		// outside the controller-manager).
+		"local-path-provisioner": Init(localpath.New, func(controllerctx.Options) int { return 2 }),
 	}
 }

@@ -105,6 +105,11 @@ type Options struct {
 	// kubeconfig. RootCA is that bundle, read once at start by the controller-manager.
 	RootCAFile string
 	RootCA     []byte
+
+	// LocalPathHelperImage is the image of the kubelab.io/local-path provisioner's helper
+	// pods, which remove a deleted volume's directory on its node
+	// (--local-path-helper-image, nginx:1.14.2: every kubelab node has it offline).
+	LocalPathHelperImage string
 }
 
 // DefaultOptions are kube-controller-manager's defaults.
@@ -118,5 +123,6 @@ func DefaultOptions() Options {
 		DefaultUnreachableTolerationSeconds: 300, DefaultNotReadyTolerationSeconds: 300,
 		NodeEvictionRate: 0.1, SecondaryNodeEvictionRate: 0.01, LargeClusterSizeThreshold: 50, UnhealthyZoneThreshold: 0.55,
 		TerminatedPodGCThreshold: 12500,
+		LocalPathHelperImage:     "nginx:1.14.2",
 	}
 }
