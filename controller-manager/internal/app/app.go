@@ -129,7 +129,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&co.SecondaryNodeEvictionRate, "secondary-node-eviction-rate", co.SecondaryNodeEvictionRate, "nodes per second given a NoExecute taint in a partially disrupted zone larger than --large-cluster-size-threshold")
 	fs.IntVar(&co.LargeClusterSizeThreshold, "large-cluster-size-threshold", co.LargeClusterSizeThreshold, "zones of more nodes than this use --secondary-node-eviction-rate when partially disrupted; smaller ones stop tainting")
 	fs.StringVar(&co.RootCAFile, "root-ca-file", "", "PEM-encoded CA bundle the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt ConfigMap (ca.crt); when empty, the CA of --kubeconfig's cluster: its certificate-authority-data, else the certificate-authority file")
-	fs.StringVar(&co.LocalPathHelperImage, "local-path-helper-image", co.LocalPathHelperImage, "image of the kubelab.io/local-path provisioner's helper pods, which remove a deleted volume's directory on its node (needs rm)")
+	fs.StringVar(&co.LocalPathHelperImage, "local-path-helper-image", co.LocalPathHelperImage, "image of the kubelab.io/local-path provisioner's helper pods, which remove a deleted volume's directory on its node (needs /usr/local/bin/kubelab-tool, as kubelab's nginx image has)")
 	fs.Float64Var(&co.UnhealthyZoneThreshold, "unhealthy-zone-threshold", co.UnhealthyZoneThreshold, "fraction of not-ready nodes (more than 2) at which a zone counts as partially disrupted")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -108,7 +108,8 @@ type Options struct {
 
 	// LocalPathHelperImage is the image of the kubelab.io/local-path provisioner's helper
 	// pods, which remove a deleted volume's directory on its node
-	// (--local-path-helper-image, nginx:1.14.2: every kubelab node has it offline).
+	// (--local-path-helper-image, nginx:1.14.2: every kubelab node has it offline, with
+	// /usr/local/bin/kubelab-tool, whose rm the helpers run).
 	LocalPathHelperImage string
 }
 

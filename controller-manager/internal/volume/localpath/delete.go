@@ -105,9 +105,10 @@ func (c *Controller) deletePod(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// helperPod removes dir on node: it mounts dir's parent and runs rm -rf on dir's base
-// name there. It names its node itself, so no scheduler is involved, and tolerates every
-// taint, so a cordoned or tainted node still gets its space back.
+// helperPod removes dir on node: it mounts dir's parent and removes dir's base name
+// there with kubelab-tool rm (rm -rf; kubelab's nginx image has no shell or rm). It
+// names its node itself, so no scheduler is involved, and tolerates every taint, so a
+// cordoned or tainted node still gets its space back.
 func (c *Controller) helperPod(podName, volume, node, dir string) *corev1.Pod {
 	return &corev1.Pod{
 		Metadata: &metav1.ObjectMeta{Name: podName, Namespace: HelperNamespace, Labels: map[string]string{HelperLabel: volume}},
@@ -120,7 +121,7 @@ func (c *Controller) helperPod(podName, volume, node, dir string) *corev1.Pod {
 				Path: path.Dir(dir), Type: proto.String("DirectoryOrCreate")}}},
 			Containers: []*corev1.Container{{
 				Name: "helper-pod", Image: c.helperImage,
-				Command:      []string{"rm", "-rf", path.Join(helperMount, path.Base(dir))},
+				Command:      []string{HelperCommand, "rm", path.Join(helperMount, path.Base(dir))},
 				VolumeMounts: []*corev1.VolumeMount{{Name: "data", MountPath: helperMount}},
 			}},
 		},

@@ -237,7 +237,7 @@ func TestProvisionAndDelete(t *testing.T) {
 		t.Errorf("helper pod volumes = %v", v)
 	}
 	if c := ps.GetContainers()[0]; c.GetImage() != DefaultHelperImage ||
-		!slices.Equal(c.GetCommand(), []string{"rm", "-rf", "/data/pvc-" + uid + "_default_data"}) {
+		!slices.Equal(c.GetCommand(), []string{"/usr/local/bin/kubelab-tool", "rm", "/data/pvc-" + uid + "_default_data"}) {
 		t.Errorf("helper container = %v", c)
 	}
 	// The volume waits for the pod.

@@ -12,9 +12,9 @@
 //     claim's uid. The binder completes the binding.
 //   - a Released volume of ours with reclaim policy Delete has its directory removed by a
 //     helper pod on its node (named after the volume, nodeName set so no scheduler is
-//     involved, tolerating every taint, running `rm -rf` on a hostPath of the volume's
-//     parent directory); once the pod Succeeded the volume is deleted, and once the volume
-//     is gone, the pod.
+//     involved, tolerating every taint, running kubelab-tool rm (rm -rf) on a hostPath
+//     of the volume's parent directory); once the pod Succeeded the volume is deleted,
+//     and once the volume is gone, the pod.
 //
 // Crash-safe: every step is recomputed from the API. The volume's name is derived from the
 // claim's uid, so a restart between creating it and the binding finds it instead of making
@@ -54,8 +54,10 @@ const (
 	// DefaultBasePath is where volumes go when the class has no "path" parameter.
 	DefaultBasePath = "/var/lib/kubelab/local-path"
 	// DefaultHelperImage runs the helper pods: the one image every kubelab node has
-	// offline, with /bin/sh and rm.
+	// offline. It has no shell or rm, but HelperCommand (hack/node/mkimage), whose "rm"
+	// is rm -rf; an image given instead must have it too.
 	DefaultHelperImage = "nginx:1.14.2"
+	HelperCommand      = "/usr/local/bin/kubelab-tool"
 	// HelperNamespace holds the helper pods.
 	HelperNamespace = "kube-system"
 	// HelperLabel on a helper pod names the volume it cleans.
