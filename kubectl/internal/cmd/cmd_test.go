@@ -86,16 +86,18 @@ func TestDiscoveryCacheDir(t *testing.T) {
 }
 
 func TestJSONPath(t *testing.T) {
-	data := decode(t, `{"items":[{"metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},{"metadata":{"name":"b"}}]}`)
+	data := decode(t, `{"items":[{"metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},{"metadata":{"name":"b","annotations":{"volume.kubernetes.io/selected-node":"n1"}}}]}`)
 	for tmpl, want := range map[string]string{
-		`{.items[*].metadata.name}`:                                "a b",
-		`{.items[0].metadata.name}`:                                "a",
-		`{.items[-1].metadata.name}`:                               "b",
-		`{range .items[*]}{.metadata.name}{"\n"}{end}`:             "a\nb\n",
-		`{.items[0].status.conditions[?(@.type=="Ready")].status}`: "True",
-		`name={.items[1].metadata.name}`:                           "name=b",
-		`{.items[0].metadata}`:                                     `{"name":"a"}`,
-		`{.items[*].missing}`:                                      "",
+		`{.items[*].metadata.name}`:                                             "a b",
+		`{.items[0].metadata.name}`:                                             "a",
+		`{.items[-1].metadata.name}`:                                            "b",
+		`{range .items[*]}{.metadata.name}{"\n"}{end}`:                          "a\nb\n",
+		`{.items[0].status.conditions[?(@.type=="Ready")].status}`:              "True",
+		`name={.items[1].metadata.name}`:                                        "name=b",
+		`{.items[0].metadata}`:                                                  `{"name":"a"}`,
+		`{.items[1].metadata.annotations.volume\.kubernetes\.io/selected-node}`: "n1",
+		`{..volume\.kubernetes\.io/selected-node}`:                              "n1",
+		`{.items[*].missing}`:                                                   "",
 	} {
 		jp, err := ParseJSONPath(tmpl)
 		if err != nil {

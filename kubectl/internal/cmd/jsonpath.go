@@ -140,7 +140,7 @@ func parsePath(p string) ([]jpStep, error) {
 		case strings.HasPrefix(p, ".."):
 			p = p[2:]
 			n := fieldEnd(p)
-			steps = append(steps, jpStep{kind: "recursive", name: p[:n]})
+			steps = append(steps, jpStep{kind: "recursive", name: fieldName(p, n)})
 			p = p[n:]
 		case p[0] == '.':
 			p = p[1:]
@@ -148,7 +148,7 @@ func parsePath(p string) ([]jpStep, error) {
 			if n == 0 {
 				continue
 			}
-			name := p[:n]
+			name := fieldName(p, n)
 			p = p[n:]
 			if name == "*" {
 				steps = append(steps, jpStep{kind: "all"})
@@ -175,21 +175,30 @@ func parsePath(p string) ([]jpStep, error) {
 			if n == 0 {
 				return nil, fmt.Errorf("unrecognized character in action: %q", p[:1])
 			}
-			steps = append(steps, jpStep{kind: "field", name: p[:n]})
+			steps = append(steps, jpStep{kind: "field", name: fieldName(p, n)})
 			p = p[n:]
 		}
 	}
 	return steps, nil
 }
 
+// fieldEnd is where the field name at the start of p ends: at an unescaped '.' or '['. A
+// backslash escapes the next character, as in kubectl's
+// {.metadata.annotations.kubernetes\.io/change-cause}.
 func fieldEnd(p string) int {
-	for i, c := range p {
-		if c == '.' || c == '[' {
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			i++
+		case '.', '[':
 			return i
 		}
 	}
 	return len(p)
 }
+
+// fieldName is the field name p[:n] with its escaping backslashes removed.
+func fieldName(p string, n int) string { return strings.ReplaceAll(p[:n], "\\", "") }
 
 func parseBracket(inner string) (jpStep, error) {
 	switch {
