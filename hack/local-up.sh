@@ -4,14 +4,15 @@
 # component (hack/pki.sh), the apiserver on embedded etcd, the controller-manager, the
 # scheduler and the kubelet. Waits until the node is Ready, applies the cluster DNS addon
 # (deploy/addons/dns.yaml, kube-dns at 10.96.0.10, the kubelet's --cluster-dns) and waits for
-# it, then applies the seed Deployment (deploy/examples/nginx-deployment.yaml), waits for its 3
-# pods and curls each pod IP.
+# it, applies the default StorageClass (deploy/addons/storage.yaml, volumes under
+# $KUBELAB_DIR/local-path), then applies the seed Deployment
+# (deploy/examples/nginx-deployment.yaml), waits for its 3 pods and curls each pod IP.
 #
 #   hack/local-up.sh          (make up)     re-runnable: what runs is reused, a component whose
 #                                           binary changed is restarted
 #   hack/local-down.sh        (make down)   stops it all and removes pods, bridge and IPAM state
 #
-# Data in $KUBELAB_DIR (default <repo>/.local): pki/, etcd/, kubelet/, logs/, run/ (pid files), env.
+# Data in $KUBELAB_DIR (default <repo>/.local): pki/, etcd/, kubelet/, local-path/ (volumes), logs/, run/ (pid files), env.
 # Knobs (environment; the e2e test uses them to run a second cluster beside `make up`'s):
 #   KUBELAB_DIR, KUBELAB_BIN (<repo>/bin; set = do not build), KUBELAB_NODE_NAME (hostname -s),
 #   KUBELAB_API_PORT (6443), KUBELAB_GRPC_PORT (6444), KUBELAB_KUBELET_PORT (10250),
@@ -152,6 +153,11 @@ if [ "$cluster_dns" = 1 ]; then
     { kc -n kube-system get pods -o wide; exit 1; }
   kc -n kube-system get service kube-dns
 fi
+
+step "default StorageClass (deploy/addons/storage.yaml)"
+# The class's volumes live with the cluster's data ($dir/local-path): make clean removes them,
+# and a second cluster beside this one (the e2e tests') keeps its own.
+{ cat "$root/deploy/addons/storage.yaml"; printf 'parameters:\n  path: %s\n' "$dir/local-path"; } | kc apply -f -
 
 if [ "$apply" = 1 ]; then
   step "seed Deployment"

@@ -61,6 +61,10 @@ dns_ready() {
 wait_for "cluster DNS" dns_ready
 say "cluster DNS: kube-dns $(k -n kube-system get service kube-dns -o jsonpath='{.spec.clusterIP}') ($(since "$t0") s after docker-compose up)"
 
+# The default StorageClass: kubelab.io/local-path volumes in each node's /var/lib/kubelab/local-path.
+k apply -f "$root/deploy/addons/storage.yaml" >/dev/null
+say "default StorageClass: $(k get storageclass --no-headers 2>/dev/null | awk '{print $1, $2, $3}' | tr '\n' ' ')"
+
 [ "${LAB_NO_SEED:-}" = 1 ] && exit 0
 k apply -f "$root/deploy/examples/nginx-deployment.yaml"
 pods_running() {
