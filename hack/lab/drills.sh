@@ -19,7 +19,13 @@
 #                              order as web-sts-0, web-sts-1, and each one's stable name
 #                              (web-sts-N.web-sts.default.svc.cluster.local) resolves to its pod
 #                              IP; web-sts-0 deleted -> made again under its name, which follows
-# Env: DRILLS="1 2 3 4 5 6 7" to pick; DRILL_TIMEOUT (120 s per wait).
+#   8 volumes               -> a StatefulSet of 3 with a volumeClaimTemplate on the default class
+#                              (local-path, WaitForFirstConsumer), the leading controller-manager
+#                              killed (SIGKILL) as it is applied: 3 claims, 3 volumes (none
+#                              twice), each pinned to its pod's node; a page written into vol-0's
+#                              volume is still there after vol-0 is made again; claims deleted ->
+#                              their volumes and directories go (helper pods on the nodes)
+# Env: DRILLS="1 2 3 4 5 6 7 8" to pick; DRILL_TIMEOUT (120 s per wait).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 T=${DRILL_TIMEOUT:-120}
@@ -45,7 +51,7 @@ ep_status() {  # name -> "revision raftIndex leader?"
 }
 
 k get --raw /healthz >/dev/null 2>&1 || { say "the lab is not answering; run make lab first"; exit 1; }
-drills=${DRILLS:-1 2 3 4 5 6 7}
+drills=${DRILLS:-1 2 3 4 5 6 7 8}
 
 # ---- 1: node down ---------------------------------------------------------------------
 drill1() {
@@ -297,6 +303,71 @@ STS
   k delete statefulset web-sts >/dev/null; k delete service web-sts >/dev/null
   gone() { [ -z "$(k get pods -l app=web-sts --no-headers 2>/dev/null)" ]; }
   until_ok 60 gone >/dev/null || say "web-sts pods still terminating"
+}
+
+# ---- 8: persistent volumes, provisioned across a controller-manager crash -------------------
+drill8() {
+  echo
+  say "== drill 8: a StatefulSet's volumes on the default class, the controller-manager killed"
+  local h c t
+  h=$(holder kube-controller-manager); c=${h%%_*}
+  k apply -f - >/dev/null <<'STS'
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: vol}
+spec:
+  serviceName: vol
+  replicas: 3
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: vol}}
+  template:
+    metadata: {labels: {app: vol}}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.14.2
+        volumeMounts: [{name: data, mountPath: /usr/share/nginx/html}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 16Mi}}
+STS
+  if [ -n "$c" ]; then say "controller-manager lease held by $h; docker kill $c"; docker kill -s KILL "$c" >/dev/null; fi
+  ready() { [ "$(k get statefulset vol -o jsonpath='{.status.readyReplicas}' 2>/dev/null)" = 3 ]; }
+  if t=$(until_ok "$T" ready); then pass "StatefulSet vol: 3 of 3 ready on their claims ${t} s after create (controller-manager killed)"
+  else
+    fail "StatefulSet vol not ready: $(k get pods,pvc -l app=vol --no-headers 2>&1 | tr '\n' ';')"
+  fi
+  [ -n "$c" ] && docker start "$c" >/dev/null 2>&1
+  local claims pvs pinned=0 n node pv
+  claims=$(k get pvc --no-headers 2>/dev/null | awk '$1 ~ /^data-vol-/ && $2 == "Bound"' | wc -l)
+  pvs=$(k get pv --no-headers 2>/dev/null | awk '$6 ~ /^default\/data-vol-/' | wc -l)
+  for n in 0 1 2; do
+    node=$(k get pod "vol-$n" -o jsonpath='{.spec.nodeName}' 2>/dev/null)
+    pv=$(k get pvc "data-vol-$n" -o jsonpath='{.spec.volumeName}' 2>/dev/null)
+    [ -n "$node" ] && [ "$(k get pv "$pv" -o jsonpath='{.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}' 2>/dev/null)" = "$node" ] && pinned=$((pinned + 1))
+  done
+  if [ "$claims" = 3 ] && [ "$pvs" = 3 ] && [ "$pinned" = 3 ]; then pass "3 claims Bound to 3 volumes, none made twice, each pinned to its pod's node"
+  else fail "claims Bound: $claims, volumes: $pvs, pinned to their pod's node: $pinned (want 3, 3, 3)"; fi
+  local page="kept by data-vol-0 $(date +%s)" uid node0
+  uid=$(k get pod vol-0 -o jsonpath='{.metadata.uid}'); node0=$(k get pod vol-0 -o jsonpath='{.spec.nodeName}')
+  k exec vol-0 -- kubelab-tool write /usr/share/nginx/html/index.html "$page" >/dev/null 2>&1
+  k delete pod vol-0 --wait=false >/dev/null
+  kept() {
+    [ "$(k get pod vol-0 -o jsonpath='{.metadata.uid} {.status.phase}' 2>/dev/null)" != "$uid Running" ] &&
+      [ "$(k get pod vol-0 -o jsonpath='{.status.phase} {.spec.nodeName}' 2>/dev/null)" = "Running $node0" ] &&
+      [ "$(k exec vol-0 -- kubelab-tool cat /usr/share/nginx/html/index.html 2>/dev/null)" = "$page" ]
+  }
+  if t=$(until_ok "$T" kept); then pass "vol-0 made again on $node0, where its volume is, ${t} s later, its volume's page kept"
+  else fail "vol-0's page was not kept: $(k get pod vol-0 -o wide --no-headers 2>&1)"; fi
+  k delete statefulset vol >/dev/null 2>&1
+  gone_pods() { [ -z "$(k get pods -l app=vol --no-headers 2>/dev/null)" ]; }
+  until_ok 60 gone_pods >/dev/null || say "vol pods still terminating"
+  k delete pvc data-vol-0 data-vol-1 data-vol-2 --wait=false >/dev/null 2>&1
+  gone_pvs() { [ -z "$(k get pv --no-headers 2>/dev/null | awk '$6 ~ /^default\/data-vol-/')" ]; }
+  if t=$(until_ok "$T" gone_pvs); then pass "claims deleted: their 3 volumes removed from the nodes and gone ${t} s later"
+  else fail "volumes left after their claims were deleted: $(k get pv --no-headers 2>&1 | tr '\n' ';')"; fi
 }
 
 for d in $drills; do "drill$d"; done
