@@ -109,7 +109,7 @@ func (s *Server) buildAuthorizer(ctx context.Context) (authz.Authorizer, error) 
 		case authz.ModeAlwaysDeny:
 			chain = append(chain, authz.AlwaysDeny{})
 		case authz.ModeNode:
-			pods := s.store("", "pods")
+			pods, claims := s.store("", "pods"), s.store("", "persistentvolumeclaims")
 			chain = append(chain, &node.Authorizer{GetPod: func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
 				obj, err := cachedGet(ctx, pods, ns, name)
 				if err != nil {
@@ -117,10 +117,14 @@ func (s *Server) buildAuthorizer(ctx context.Context) (authz.Authorizer, error) 
 				}
 				return obj.(*corev1.Pod), nil
 			}, ListNodePods: func(ctx context.Context, ns, nodeName string) ([]*corev1.Pod, error) {
-				if ns == "" {
-					return nil, nil // a cluster-wide get names no object
-				}
+				// ns "" lists every namespace: the pods that may mount a PersistentVolume's claim.
 				return listAs[*corev1.Pod](ctx, pods, ns, registry.ListOptions{ResourceVersion: "0", FieldSelector: "spec.nodeName=" + nodeName})
+			}, GetClaim: func(ctx context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {
+				obj, err := cachedGet(ctx, claims, ns, name)
+				if err != nil {
+					return nil, err
+				}
+				return obj.(*corev1.PersistentVolumeClaim), nil
 			}})
 		case authz.ModeRBAC:
 			st := rbac.Stores{

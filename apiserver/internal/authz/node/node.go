@@ -2,7 +2,9 @@
 // authenticated as system:node:<name> in group system:nodes, touch what belongs to its own
 // node and nothing else — the pods bound to it (read them, write their status, confirm
 // their deletion), the ConfigMaps and Secrets those pods reference (get them, or list and
-// watch one of them alone with a metadata.name field selector), tokens for
+// watch one of them alone with a metadata.name field selector), the PersistentVolumeClaims
+// they mount (get them, and their status) and the PersistentVolumes bound to those claims
+// (get them), tokens for
 // the service accounts those pods run as (serviceaccounts/token), its own Node object and its
 // status, its own Lease in kube-node-lease, and events. For anything else it
 // has no opinion (RBAC may still allow it); for requests from other users it has no opinion
@@ -37,15 +39,22 @@ const (
 // PodGetter reads a pod (from the watch cache where possible).
 type PodGetter func(ctx context.Context, namespace, name string) (*corev1.Pod, error)
 
-// NodePodLister lists the pods of a namespace bound to a node (from the watch cache).
+// NodePodLister lists the pods of a namespace bound to a node, or of every namespace for
+// namespace "" (from the watch cache).
 type NodePodLister func(ctx context.Context, namespace, node string) ([]*corev1.Pod, error)
+
+// ClaimGetter reads a PersistentVolumeClaim (from the watch cache).
+type ClaimGetter func(ctx context.Context, namespace, name string) (*corev1.PersistentVolumeClaim, error)
 
 // Authorizer is the Node authorizer.
 type Authorizer struct {
 	GetPod PodGetter
-	// ListNodePods finds the pods that may reference a ConfigMap or Secret; without it a
-	// kubelet may read none.
+	// ListNodePods finds the pods that may reference a ConfigMap, Secret or claim; without
+	// it a kubelet may read none.
 	ListNodePods NodePodLister
+	// GetClaim finds the volume a claim of the node's pods is bound to; without it a kubelet
+	// may read no PersistentVolume.
+	GetClaim ClaimGetter
 }
 
 // NodeName returns the node a user is the kubelet of, if any.
@@ -81,6 +90,10 @@ func (a *Authorizer) Authorize(ctx context.Context, attrs authz.Attributes) (aut
 			return nodes(node, info)
 		case "configmaps", "secrets":
 			return a.referenced(ctx, node, info)
+		case "persistentvolumeclaims":
+			return a.claim(ctx, node, info)
+		case "persistentvolumes":
+			return a.volume(ctx, node, info)
 		case "serviceaccounts":
 			return a.createToken(ctx, node, info)
 		case "events":
@@ -172,6 +185,67 @@ func (a *Authorizer) referenced(ctx context.Context, node string, info *request.
 		}
 	}
 	return authz.NoOpinion, noRelation, nil
+}
+
+// claim allows a kubelet to get a PersistentVolumeClaim a pod bound to its node mounts, and
+// to read and write its status (upstream's node rules: for volume expansion), nothing else.
+func (a *Authorizer) claim(ctx context.Context, node string, info *request.Info) (authz.Decision, string, error) {
+	noRelation := "no relationship found between node '" + node + "' and this object"
+	if !(info.Subresource == "" && info.Verb == "get") && !(info.Subresource == "status" && is(info.Verb, "get", "update", "patch")) {
+		return authz.NoOpinion, "can only get individual persistentvolumeclaims, or update their status", nil
+	}
+	if info.Name == "" || info.Namespace == "" || a.ListNodePods == nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	pods, err := a.ListNodePods(ctx, info.Namespace, node)
+	if err != nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	for _, pod := range pods {
+		if pod.GetSpec().GetNodeName() == node && slices.Contains(podClaims(pod), info.Name) {
+			return authz.Allow, "", nil
+		}
+	}
+	return authz.NoOpinion, noRelation, nil
+}
+
+// volume allows a kubelet to get a PersistentVolume bound to a claim that a pod bound to its
+// node mounts.
+func (a *Authorizer) volume(ctx context.Context, node string, info *request.Info) (authz.Decision, string, error) {
+	noRelation := "no relationship found between node '" + node + "' and this object"
+	if info.Subresource != "" || info.Verb != "get" {
+		return authz.NoOpinion, "can only get individual persistentvolumes", nil
+	}
+	if info.Name == "" || a.ListNodePods == nil || a.GetClaim == nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	pods, err := a.ListNodePods(ctx, "", node)
+	if err != nil {
+		return authz.NoOpinion, noRelation, nil
+	}
+	for _, pod := range pods {
+		if pod.GetSpec().GetNodeName() != node {
+			continue
+		}
+		for _, name := range podClaims(pod) {
+			pvc, err := a.GetClaim(ctx, pod.GetMetadata().GetNamespace(), name)
+			if err == nil && pvc.GetSpec().GetVolumeName() == info.Name {
+				return authz.Allow, "", nil
+			}
+		}
+	}
+	return authz.NoOpinion, noRelation, nil
+}
+
+// podClaims returns the names of the PersistentVolumeClaims a pod's volumes mount.
+func podClaims(pod *corev1.Pod) []string {
+	var names []string
+	for _, v := range pod.GetSpec().GetVolumes() {
+		if c := v.GetPersistentVolumeClaim(); c != nil {
+			names = append(names, c.GetClaimName())
+		}
+	}
+	return names
 }
 
 // createToken allows a kubelet to request a token (serviceaccounts/token) for a service

@@ -74,3 +74,57 @@ func TestPinned(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimsAndVolumes: a kubelet may get the claims its pods mount (and their status) and
+// the volumes bound to them; not a claim or volume of another node's pods, and no list or
+// write beyond a claim's status.
+func TestClaimsAndVolumes(t *testing.T) {
+	mounts := func(name, ns, node, claim string) *corev1.Pod {
+		return &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: &corev1.PodSpec{NodeName: node,
+			Volumes: []*corev1.Volume{{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}}
+	}
+	pods := []*corev1.Pod{mounts("db-0", "ns", "n1", "data-db-0"), mounts("db-1", "other", "n2", "data-db-1")}
+	claims := map[string]string{"ns/data-db-0": "pv-a", "other/data-db-1": "pv-b", "ns/unused": "pv-c"}
+	a := &Authorizer{
+		ListNodePods: func(_ context.Context, ns, node string) ([]*corev1.Pod, error) {
+			var out []*corev1.Pod
+			for _, p := range pods {
+				if (ns == "" || p.GetMetadata().GetNamespace() == ns) && p.GetSpec().GetNodeName() == node {
+					out = append(out, p)
+				}
+			}
+			return out, nil
+		},
+		GetClaim: func(_ context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {
+			return &corev1.PersistentVolumeClaim{Spec: &corev1.PersistentVolumeClaimSpec{VolumeName: claims[ns+"/"+name]}}, nil
+		},
+	}
+	kubelet := &request.User{Name: "system:node:n1", Groups: []string{request.GroupNodes}}
+	const noRelation = "no relationship found between node 'n1' and this object"
+	for _, tc := range []struct {
+		verb, ns, resource, sub, name string
+		want                          authz.Decision
+		reason                        string
+	}{
+		{"get", "ns", "persistentvolumeclaims", "", "data-db-0", authz.Allow, ""},
+		{"patch", "ns", "persistentvolumeclaims", "status", "data-db-0", authz.Allow, ""},
+		{"get", "", "persistentvolumes", "", "pv-a", authz.Allow, ""},
+		// Another node's pod's claim and volume; a claim no pod mounts.
+		{"get", "other", "persistentvolumeclaims", "", "data-db-1", authz.NoOpinion, noRelation},
+		{"get", "", "persistentvolumes", "", "pv-b", authz.NoOpinion, noRelation},
+		{"get", "ns", "persistentvolumeclaims", "", "unused", authz.NoOpinion, noRelation},
+		{"get", "", "persistentvolumes", "", "pv-c", authz.NoOpinion, noRelation},
+		// Nothing but gets (and a claim's status).
+		{"list", "ns", "persistentvolumeclaims", "", "", authz.NoOpinion, "can only get individual persistentvolumeclaims, or update their status"},
+		{"update", "ns", "persistentvolumeclaims", "", "data-db-0", authz.NoOpinion, "can only get individual persistentvolumeclaims, or update their status"},
+		{"delete", "", "persistentvolumes", "", "pv-a", authz.NoOpinion, "can only get individual persistentvolumes"},
+		{"list", "", "persistentvolumes", "", "", authz.NoOpinion, "can only get individual persistentvolumes"},
+	} {
+		info := &request.Info{IsResourceRequest: true, Verb: tc.verb, APIVersion: "v1", Namespace: tc.ns,
+			Resource: tc.resource, Subresource: tc.sub, Name: tc.name}
+		d, reason, err := a.Authorize(context.Background(), authz.Attributes{User: kubelet, Info: info})
+		if err != nil || d != tc.want || reason != tc.reason {
+			t.Errorf("%s %s/%s %s/%s = %v %q %v, want %v %q", tc.verb, tc.resource, tc.sub, tc.ns, tc.name, d, reason, err, tc.want, tc.reason)
+		}
+	}
+}

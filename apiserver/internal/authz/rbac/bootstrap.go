@@ -204,11 +204,9 @@ func systemRoles() []*rbacv1.ClusterRole {
 			rule(readVerbs, core, "nodes"),
 			// Services, for the environment variables of pods (upstream's serviceLister).
 			rule(readVerbs, core, "services"),
-			// The volumes of its pods: claims and the volumes bound to them (upstream's
-			// rule; the Node authorizer narrows it to its pods' claims there), and a claim's
-			// status for expansion.
-			rule([]string{"get"}, core, "persistentvolumeclaims", "persistentvolumes"),
-			rule([]string{"update", "patch"}, core, "persistentvolumeclaims/status"),
+			// Not the claims its pods mount or the volumes bound to them, which upstream's role
+			// lists: bound to system:nodes, that rule would let any kubelet read every claim.
+			// The Node authorizer allows them per pod.
 			rule(eventVerbs, events, "events")),
 		// A node's service proxy: what it routes (services and their endpoints) and its own
 		// Node, as upstream's role. Upstream binds it to system:kube-proxy only; kubelab also

@@ -9,8 +9,7 @@ import (
 
 // TestStorageRoles: the bootstrap roles give the storage API to those upstream gives it to:
 // the binder and protection controllers (controller-manager), the scheduler's VolumeBinding
-// (kube-scheduler and volume-scheduler), kubelets (reading their pods' claims and volumes),
-// and the namespace users (edit writes claims, view reads them). Aggregated rules are
+// (kube-scheduler and volume-scheduler), and the namespace users (edit writes claims, view reads them). Aggregated rules are
 // checked on the system:aggregate-to-* roles that feed admin, edit and view.
 func TestStorageRoles(t *testing.T) {
 	roles := map[string]*rbacv1.ClusterRole{}
@@ -35,10 +34,11 @@ func TestStorageRoles(t *testing.T) {
 		{UserKubeScheduler, res("update", "", "persistentvolumes", ""), false},
 		{"system:volume-scheduler", res("update", "", "persistentvolumes", ""), true},
 		{"system:volume-scheduler", res("patch", "", "persistentvolumeclaims", ""), true},
-		{"system:node", res("get", "", "persistentvolumeclaims", ""), true},
-		{"system:node", res("get", "", "persistentvolumes", ""), true},
-		{"system:node", res("patch", "", "persistentvolumeclaims", "status"), true},
-		{"system:node", res("delete", "", "persistentvolumes", ""), false},
+		// Kubelets read their pods' claims and volumes through the Node authorizer only:
+		// system:node is bound to every node, so a rule here would open every claim to each.
+		{"system:node", res("get", "", "persistentvolumeclaims", ""), false},
+		{"system:node", res("get", "", "persistentvolumes", ""), false},
+		{"system:node", res("patch", "", "persistentvolumeclaims", "status"), false},
 		{"system:aggregate-to-edit", res("create", "", "persistentvolumeclaims", ""), true},
 		{"system:aggregate-to-view", res("list", "", "persistentvolumeclaims", ""), true},
 		{"system:aggregate-to-view", res("get", "", "persistentvolumeclaims", "status"), true},
