@@ -202,6 +202,10 @@ func (e *FieldError) ErrorBody() string {
 	case CauseFieldValueTooMany:
 		fmt.Fprintf(&b, "Too many: %s", quoteValue(e.Value))
 	default:
+		if e.Value == OmitValue {
+			b.WriteString("Invalid value")
+			break
+		}
 		fmt.Fprintf(&b, "Invalid value: %s", quoteValue(e.Value))
 	}
 	if e.Detail != "" {
@@ -210,6 +214,12 @@ func (e *FieldError) ErrorBody() string {
 	}
 	return b.String()
 }
+
+// OmitValue, as a field error's value, leaves the value out of its message ("Invalid value:
+// detail"), as Kubernetes' field.OmitValueType does where the value is a whole struct.
+var OmitValue = omitValue{}
+
+type omitValue struct{}
 
 func quoteValue(v any) string {
 	switch v := v.(type) {

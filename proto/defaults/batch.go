@@ -14,8 +14,8 @@ const DefaultJobBackoffLimit = 6
 // Job defaults a Job as batch/v1 does: with neither parallelism nor completions, both are 1
 // (a single pod that must succeed); with only parallelism, completions stays unset (a work
 // queue: any success completes the job). backoffLimit 6, completionMode NonIndexed, suspend
-// false, and the pod template's own defaults (restartPolicy Always, which validation then
-// refuses: a Job's pods must end).
+// false, the pod template's own defaults (restartPolicy Always, which validation then
+// refuses: a Job's pods must end), and status True for a podFailurePolicy's condition patterns.
 func Job(j *batchv1.Job) {
 	if j.Spec == nil {
 		j.Spec = &batchv1.JobSpec{}
@@ -40,6 +40,14 @@ func Job(j *batchv1.Job) {
 		spec.Template = &corev1.PodTemplateSpec{}
 	}
 	PodTemplateSpec(spec.Template)
+	// A podFailurePolicy's condition pattern matches a True condition unless it says otherwise.
+	for _, r := range spec.GetPodFailurePolicy().GetRules() {
+		for _, c := range r.GetOnPodConditions() {
+			if c.GetStatus() == "" {
+				c.Status = "True"
+			}
+		}
+	}
 }
 
 // JobOnCreate is what the apiserver does to a new Job after defaulting: unless

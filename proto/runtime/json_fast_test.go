@@ -10,6 +10,7 @@ import (
 
 	admissionregistrationv1 "kubelab.io/proto/api/admissionregistration/v1"
 	appsv1 "kubelab.io/proto/api/apps/v1"
+	batchv1 "kubelab.io/proto/api/batch/v1"
 	coordinationv1 "kubelab.io/proto/api/coordination/v1"
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
@@ -66,6 +67,7 @@ var fastKinds = []func() proto.Message{
 	func() proto.Message { return &corev1.ResourceQuota{} },
 	func() proto.Message { return &appsv1.Deployment{} },
 	func() proto.Message { return &appsv1.ReplicaSet{} },
+	func() proto.Message { return &batchv1.Job{} },
 	func() proto.Message { return &coordinationv1.Lease{} },
 	func() proto.Message { return &admissionregistrationv1.MutatingWebhookConfiguration{} },
 }

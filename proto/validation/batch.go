@@ -19,6 +19,7 @@ func ValidateJob(j *batchv1.Job) apierrors.FieldErrors {
 	spec := j.GetSpec()
 	p := "spec"
 	errs := validateJobCounts(spec, p)
+	errs = append(errs, validatePodFailurePolicy(spec, child(p, "podFailurePolicy"))...)
 	errs = append(errs, validateJobSelectorAndTemplate(spec, p)...)
 	errs = append(errs, validateGeneratedSelector(j)...)
 	if ci := j.GetStatus().GetCompletedIndexes(); ci != "" && spec.GetCompletionMode() != batchv1.IndexedCompletion {
@@ -85,17 +86,21 @@ func validateJobSelectorAndTemplate(spec *batchv1.JobSpec, p string) apierrors.F
 				goSyntax{templateLabels(t)}, "`selector` does not match template `labels`"))
 		}
 	}
-	return append(errs, validateJobPodTemplate(t, tp)...)
+	return append(errs, validateJobPodTemplate(t, tp, spec.GetPodFailurePolicy() != nil)...)
 }
 
 // validateJobPodTemplate checks the pod template of a Job (or of a CronJob's job template):
-// a valid template whose pods end.
-func validateJobPodTemplate(t *corev1.PodTemplateSpec, tp string) apierrors.FieldErrors {
+// a valid template whose pods end, and, with a podFailurePolicy, whose pods end at their
+// containers' first failure, so the policy sees every exit code.
+func validateJobPodTemplate(t *corev1.PodTemplateSpec, tp string, withPodFailurePolicy bool) apierrors.FieldErrors {
 	errs := ValidatePodTemplateSpec(t, tp)
 	// Defaulting turns an unset restartPolicy into Always, so both mean the user gave none.
 	rpp := child(child(tp, "spec"), "restartPolicy")
 	switch rp := t.GetSpec().GetRestartPolicy(); rp {
 	case "OnFailure", "Never":
+		if withPodFailurePolicy && rp != "Never" {
+			errs = append(errs, apierrors.Invalid(rpp, rp, fmt.Sprintf("only %q is supported when podFailurePolicy is specified", "Never")))
+		}
 	case "Always", "":
 		errs = append(errs, apierrors.Required(rpp, fmt.Sprintf("valid values: %q, %q", "OnFailure", "Never")))
 	default:
@@ -168,7 +173,8 @@ func validateJobStatus(st *batchv1.JobStatus) apierrors.FieldErrors {
 
 // ValidateJobUpdate checks an update of a Job: the new one must be valid, and what decides
 // which pods are the job's (selector, manualSelector, template, completions, completionMode)
-// cannot change; parallelism, activeDeadlineSeconds, backoffLimit and suspend can.
+// and podFailurePolicy cannot change; parallelism, activeDeadlineSeconds, backoffLimit and
+// suspend can.
 func ValidateJobUpdate(j, old *batchv1.Job) apierrors.FieldErrors {
 	errs := ValidateJob(j)
 	spec, os := j.GetSpec(), old.GetSpec()
@@ -185,6 +191,128 @@ func ValidateJobUpdate(j, old *batchv1.Job) apierrors.FieldErrors {
 	}
 	if spec.GetCompletionMode() != os.GetCompletionMode() {
 		errs = append(errs, apierrors.Invalid("spec.completionMode", spec.GetCompletionMode(), fieldImmutableErrMsg))
+	}
+	if !proto.Equal(spec.GetPodFailurePolicy(), os.GetPodFailurePolicy()) {
+		errs = append(errs, apierrors.Invalid("spec.podFailurePolicy", bare("batch.PodFailurePolicy{...}"), fieldImmutableErrMsg))
+	}
+	return errs
+}
+
+// Bounds of a podFailurePolicy, as upstream's.
+const (
+	maxPodFailurePolicyRules                   = 20
+	maxPodFailurePolicyOnExitCodesValues       = 255
+	maxPodFailurePolicyOnPodConditionsPatterns = 20
+)
+
+// validatePodFailurePolicy checks spec.podFailurePolicy, when set, as upstream's
+// validatePodFailurePolicy: at most 20 rules, each with a known action and exactly one of
+// onExitCodes and onPodConditions. FailIndex needs backoffLimitPerIndex, a field kubelab
+// does not have, so it is always refused with upstream's message for its absence.
+func validatePodFailurePolicy(spec *batchv1.JobSpec, p string) apierrors.FieldErrors {
+	pfp := spec.GetPodFailurePolicy()
+	if pfp == nil {
+		return nil
+	}
+	var errs apierrors.FieldErrors
+	rp := child(p, "rules")
+	if n := len(pfp.GetRules()); n > maxPodFailurePolicyRules {
+		errs = append(errs, apierrors.TooMany(rp, n, maxPodFailurePolicyRules))
+	}
+	names := map[string]bool{}
+	for _, c := range spec.GetTemplate().GetSpec().GetContainers() {
+		names[c.GetName()] = true
+	}
+	for _, c := range spec.GetTemplate().GetSpec().GetInitContainers() {
+		names[c.GetName()] = true
+	}
+	actions := []string{batchv1.PodFailurePolicyActionCount, batchv1.PodFailurePolicyActionFailIndex,
+		batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyActionIgnore}
+	for i, r := range pfp.GetRules() {
+		p := index(rp, i)
+		ap := child(p, "action")
+		switch a := r.GetAction(); a {
+		case "":
+			errs = append(errs, apierrors.Required(ap, fmt.Sprintf("valid values: %q", actions)))
+		case batchv1.PodFailurePolicyActionFailIndex:
+			errs = append(errs, apierrors.Invalid(ap, a, "requires the backoffLimitPerIndex to be set"))
+		case batchv1.PodFailurePolicyActionCount, batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyActionIgnore:
+		default:
+			errs = append(errs, apierrors.NotSupported(ap, a, actions))
+		}
+		if r.GetOnExitCodes() != nil {
+			errs = append(errs, validateOnExitCodes(r.GetOnExitCodes(), child(p, "onExitCodes"), names)...)
+		}
+		if len(r.GetOnPodConditions()) > 0 {
+			errs = append(errs, validateOnPodConditions(r.GetOnPodConditions(), child(p, "onPodConditions"))...)
+		}
+		switch hasCodes, hasConds := r.GetOnExitCodes() != nil, len(r.GetOnPodConditions()) > 0; {
+		case hasCodes && hasConds:
+			errs = append(errs, apierrors.Invalid(p, apierrors.OmitValue, "specifying both OnExitCodes and OnPodConditions is not supported"))
+		case !hasCodes && !hasConds:
+			errs = append(errs, apierrors.Invalid(p, apierrors.OmitValue, "specifying one of OnExitCodes and OnPodConditions is required"))
+		}
+	}
+	return errs
+}
+
+func validateOnExitCodes(r *batchv1.PodFailurePolicyOnExitCodesRequirement, p string, containerNames map[string]bool) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	ops := []string{batchv1.PodFailurePolicyOnExitCodesOpIn, batchv1.PodFailurePolicyOnExitCodesOpNotIn}
+	op := r.GetOperator()
+	switch {
+	case op == "":
+		errs = append(errs, apierrors.Required(child(p, "operator"), fmt.Sprintf("valid values: %q", ops)))
+	case op != batchv1.PodFailurePolicyOnExitCodesOpIn && op != batchv1.PodFailurePolicyOnExitCodesOpNotIn:
+		errs = append(errs, apierrors.NotSupported(child(p, "operator"), op, ops))
+	}
+	if r.ContainerName != nil && !containerNames[r.GetContainerName()] {
+		errs = append(errs, apierrors.Invalid(child(p, "containerName"), r.GetContainerName(), "must be one of the container or initContainer names in the pod template"))
+	}
+	vp := child(p, "values")
+	values := r.GetValues()
+	switch {
+	case len(values) == 0:
+		errs = append(errs, apierrors.Invalid(vp, goSyntax{values}, "at least one value is required"))
+	case len(values) > maxPodFailurePolicyOnExitCodesValues:
+		errs = append(errs, apierrors.TooMany(vp, len(values), maxPodFailurePolicyOnExitCodesValues))
+	}
+	seen := map[int32]bool{}
+	ordered := true
+	for i, v := range values {
+		if op == batchv1.PodFailurePolicyOnExitCodesOpIn && v == 0 {
+			errs = append(errs, apierrors.Invalid(index(vp, i), v, "must not be 0 for the In operator"))
+		}
+		if seen[v] {
+			errs = append(errs, apierrors.Duplicate(index(vp, i), v))
+		}
+		seen[v] = true
+		if i > 0 && values[i-1] > v {
+			ordered = false
+		}
+	}
+	if !ordered {
+		errs = append(errs, apierrors.Invalid(vp, goSyntax{values}, "must be ordered"))
+	}
+	return errs
+}
+
+func validateOnPodConditions(patterns []*batchv1.PodFailurePolicyOnPodConditionsPattern, p string) apierrors.FieldErrors {
+	var errs apierrors.FieldErrors
+	if len(patterns) > maxPodFailurePolicyOnPodConditionsPatterns {
+		errs = append(errs, apierrors.TooMany(p, len(patterns), maxPodFailurePolicyOnPodConditionsPatterns))
+	}
+	statuses := []string{"False", "True", "Unknown"}
+	for i, c := range patterns {
+		cp := index(p, i)
+		errs = append(errs, validateLabelName(c.GetType(), child(cp, "type"))...)
+		switch s := c.GetStatus(); s {
+		case "":
+			errs = append(errs, apierrors.Required(child(cp, "status"), fmt.Sprintf("valid values: %q", statuses)))
+		case "False", "True", "Unknown":
+		default:
+			errs = append(errs, apierrors.NotSupported(child(cp, "status"), s, statuses))
+		}
 	}
 	return errs
 }

@@ -130,11 +130,12 @@ func validateJobTemplateSpec(t *batchv1.JobTemplateSpec, p string) apierrors.Fie
 	spec := t.GetSpec()
 	sp := child(p, "spec")
 	errs := validateJobCounts(spec, sp)
+	errs = append(errs, validatePodFailurePolicy(spec, child(sp, "podFailurePolicy"))...)
 	pt := spec.GetTemplate()
 	if pt == nil {
 		pt = &corev1.PodTemplateSpec{}
 	}
-	errs = append(errs, validateJobPodTemplate(pt, child(sp, "template"))...)
+	errs = append(errs, validateJobPodTemplate(pt, child(sp, "template"), spec.GetPodFailurePolicy() != nil)...)
 	if spec.GetSelector() != nil {
 		errs = append(errs, apierrors.Invalid(child(sp, "selector"), selectorValue{spec.GetSelector()}, "`selector` will be auto-generated"))
 	}

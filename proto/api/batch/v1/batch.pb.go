@@ -209,9 +209,14 @@ type JobSpec struct {
 	CompletionMode *string `protobuf:"bytes,9,opt,name=completionMode,proto3,oneof" json:"completionMode,omitempty"`
 	// suspend stops the job: its active pods are deleted and no new ones are made until it is
 	// false again; a suspended job's activeDeadlineSeconds timer is reset on resume.
-	Suspend       *bool `protobuf:"varint,10,opt,name=suspend,proto3,oneof" json:"suspend,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Suspend *bool `protobuf:"varint,10,opt,name=suspend,proto3,oneof" json:"suspend,omitempty"`
+	// podFailurePolicy decides, by a failed pod's container exit codes or conditions, whether
+	// the failure fails the job at once (FailJob), is not counted against backoffLimit
+	// (Ignore), or counts as usual (Count). The template's restartPolicy must then be Never.
+	// Immutable.
+	PodFailurePolicy *PodFailurePolicy `protobuf:"bytes,11,opt,name=podFailurePolicy,proto3" json:"podFailurePolicy,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *JobSpec) Reset() {
@@ -314,6 +319,248 @@ func (x *JobSpec) GetSuspend() bool {
 	return false
 }
 
+func (x *JobSpec) GetPodFailurePolicy() *PodFailurePolicy {
+	if x != nil {
+		return x.PodFailurePolicy
+	}
+	return nil
+}
+
+// PodFailurePolicy is the ordered list of rules a failed pod is checked against; the first
+// rule it matches decides, and a pod no rule matches counts against backoffLimit.
+type PodFailurePolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// rules: at most 20.
+	Rules         []*PodFailurePolicyRule `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicy) Reset() {
+	*x = PodFailurePolicy{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicy) ProtoMessage() {}
+
+func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// PodFailurePolicyRule is one requirement and the action taken when a failed pod meets it.
+// Exactly one of onExitCodes and onPodConditions is set.
+type PodFailurePolicyRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// action is FailJob (the job fails and its running pods are deleted), Ignore (the pod is
+	// replaced and does not count towards backoffLimit), Count (as if no rule matched) or
+	// FailIndex (needs backoffLimitPerIndex, which kubelab does not have).
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	// onExitCodes matches the exit codes of the pod's terminated containers.
+	OnExitCodes *PodFailurePolicyOnExitCodesRequirement `protobuf:"bytes,2,opt,name=onExitCodes,proto3" json:"onExitCodes,omitempty"`
+	// onPodConditions matches when any pattern matches one of the pod's conditions; at most 20.
+	OnPodConditions []*PodFailurePolicyOnPodConditionsPattern `protobuf:"bytes,3,rep,name=onPodConditions,proto3" json:"onPodConditions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicyRule) Reset() {
+	*x = PodFailurePolicyRule{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicyRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicyRule) ProtoMessage() {}
+
+func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PodFailurePolicyRule) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyRule) GetOnExitCodes() *PodFailurePolicyOnExitCodesRequirement {
+	if x != nil {
+		return x.OnExitCodes
+	}
+	return nil
+}
+
+func (x *PodFailurePolicyRule) GetOnPodConditions() []*PodFailurePolicyOnPodConditionsPattern {
+	if x != nil {
+		return x.OnPodConditions
+	}
+	return nil
+}
+
+// PodFailurePolicyOnExitCodesRequirement matches a failed pod by the exit codes in the
+// state.terminated of its container and init container statuses; exit code 0 never matches.
+type PodFailurePolicyOnExitCodesRequirement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// containerName restricts the check to the container (or init container) of that name.
+	ContainerName *string `protobuf:"bytes,1,opt,name=containerName,proto3,oneof" json:"containerName,omitempty"`
+	// operator is In (some container's exit code is in values) or NotIn (some container's
+	// non-zero exit code is not).
+	Operator string `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	// values: 1 to 255 exit codes, ordered, without duplicates; 0 is refused with In.
+	Values        []int32 `protobuf:"varint,3,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
+	*x = PodFailurePolicyOnExitCodesRequirement{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
+	if x != nil && x.ContainerName != nil {
+		return *x.ContainerName
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetValues() []int32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// PodFailurePolicyOnPodConditionsPattern matches a pod condition of the type and status.
+type PodFailurePolicyOnPodConditionsPattern struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is the pod condition's type, usually DisruptionTarget.
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// status is True, False or Unknown; True when unset.
+	Status        string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) Reset() {
+	*x = PodFailurePolicyOnPodConditionsPattern{}
+	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicyOnPodConditionsPattern) ProtoMessage() {}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Message {
+	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicyOnPodConditionsPattern.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicyOnPodConditionsPattern) Descriptor() ([]byte, []int) {
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 // JobStatus is the observed state of a Job.
 type JobStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -347,7 +594,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[3]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +606,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[3]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +619,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{3}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JobStatus) GetConditions() []*JobCondition {
@@ -457,7 +704,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[4]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +716,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[4]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +729,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{4}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -514,7 +761,7 @@ type JobCondition struct {
 
 func (x *JobCondition) Reset() {
 	*x = JobCondition{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +773,7 @@ func (x *JobCondition) String() string {
 func (*JobCondition) ProtoMessage() {}
 
 func (x *JobCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[5]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +786,7 @@ func (x *JobCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobCondition.ProtoReflect.Descriptor instead.
 func (*JobCondition) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{5}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JobCondition) GetType() string {
@@ -600,7 +847,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +859,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[6]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +872,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{6}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CronJob) GetKind() string {
@@ -676,7 +923,7 @@ type CronJobList struct {
 
 func (x *CronJobList) Reset() {
 	*x = CronJobList{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +935,7 @@ func (x *CronJobList) String() string {
 func (*CronJobList) ProtoMessage() {}
 
 func (x *CronJobList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[7]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +948,7 @@ func (x *CronJobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobList.ProtoReflect.Descriptor instead.
 func (*CronJobList) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{7}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CronJobList) GetKind() string {
@@ -762,7 +1009,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +1021,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[8]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +1034,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{8}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -858,7 +1105,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +1117,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[9]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +1130,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{9}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *v1.ObjectMeta {
@@ -915,7 +1162,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_api_batch_v1_batch_proto_msgTypes[10]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1174,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_batch_v1_batch_proto_msgTypes[10]
+	mi := &file_api_batch_v1_batch_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1187,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{10}
+	return file_api_batch_v1_batch_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CronJobStatus) GetActive() []*v11.ObjectReference {
@@ -983,7 +1230,7 @@ const file_api_batch_v1_batch_proto_rawDesc = "" +
 	"apiVersion\x18\x02 \x01(\tR\n" +
 	"apiVersion\x129\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1d.kubelab.api.meta.v1.ListMetaR\bmetadata\x125\n" +
-	"\x05items\x18\x04 \x03(\v2\x19.kubelab.api.batch.v1.JobB\x04\xc8\xf3\x18\x01R\x05items\"\x94\x05\n" +
+	"\x05items\x18\x04 \x03(\v2\x19.kubelab.api.batch.v1.JobB\x04\xc8\xf3\x18\x01R\x05items\"\xe8\x05\n" +
 	"\aJobSpec\x12%\n" +
 	"\vparallelism\x18\x01 \x01(\x05H\x00R\vparallelism\x88\x01\x01\x12%\n" +
 	"\vcompletions\x18\x02 \x01(\x05H\x01R\vcompletions\x88\x01\x01\x129\n" +
@@ -995,7 +1242,8 @@ const file_api_batch_v1_batch_proto_rawDesc = "" +
 	"\x17ttlSecondsAfterFinished\x18\b \x01(\x05H\x05R\x17ttlSecondsAfterFinished\x88\x01\x01\x12+\n" +
 	"\x0ecompletionMode\x18\t \x01(\tH\x06R\x0ecompletionMode\x88\x01\x01\x12\x1d\n" +
 	"\asuspend\x18\n" +
-	" \x01(\bH\aR\asuspend\x88\x01\x01B\x0e\n" +
+	" \x01(\bH\aR\asuspend\x88\x01\x01\x12R\n" +
+	"\x10podFailurePolicy\x18\v \x01(\v2&.kubelab.api.batch.v1.PodFailurePolicyR\x10podFailurePolicyB\x0e\n" +
 	"\f_parallelismB\x0e\n" +
 	"\f_completionsB\x18\n" +
 	"\x16_activeDeadlineSecondsB\x11\n" +
@@ -1004,7 +1252,21 @@ const file_api_batch_v1_batch_proto_rawDesc = "" +
 	"\x18_ttlSecondsAfterFinishedB\x11\n" +
 	"\x0f_completionModeB\n" +
 	"\n" +
-	"\b_suspend\"\x8a\x04\n" +
+	"\b_suspend\"Z\n" +
+	"\x10PodFailurePolicy\x12F\n" +
+	"\x05rules\x18\x01 \x03(\v2*.kubelab.api.batch.v1.PodFailurePolicyRuleB\x04\xc8\xf3\x18\x01R\x05rules\"\xfc\x01\n" +
+	"\x14PodFailurePolicyRule\x12\x1c\n" +
+	"\x06action\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x06action\x12^\n" +
+	"\vonExitCodes\x18\x02 \x01(\v2<.kubelab.api.batch.v1.PodFailurePolicyOnExitCodesRequirementR\vonExitCodes\x12f\n" +
+	"\x0fonPodConditions\x18\x03 \x03(\v2<.kubelab.api.batch.v1.PodFailurePolicyOnPodConditionsPatternR\x0fonPodConditions\"\xa5\x01\n" +
+	"&PodFailurePolicyOnExitCodesRequirement\x12)\n" +
+	"\rcontainerName\x18\x01 \x01(\tH\x00R\rcontainerName\x88\x01\x01\x12 \n" +
+	"\boperator\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\boperator\x12\x1c\n" +
+	"\x06values\x18\x03 \x03(\x05B\x04\xc8\xf3\x18\x01R\x06valuesB\x10\n" +
+	"\x0e_containerName\"`\n" +
+	"&PodFailurePolicyOnPodConditionsPattern\x12\x18\n" +
+	"\x04type\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04type\x12\x1c\n" +
+	"\x06status\x18\x02 \x01(\tB\x04\xc8\xf3\x18\x01R\x06status\"\x8a\x04\n" +
 	"\tJobStatus\x12B\n" +
 	"\n" +
 	"conditions\x18\x01 \x03(\v2\".kubelab.api.batch.v1.JobConditionR\n" +
@@ -1080,56 +1342,64 @@ func file_api_batch_v1_batch_proto_rawDescGZIP() []byte {
 	return file_api_batch_v1_batch_proto_rawDescData
 }
 
-var file_api_batch_v1_batch_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_api_batch_v1_batch_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_api_batch_v1_batch_proto_goTypes = []any{
-	(*Job)(nil),                     // 0: kubelab.api.batch.v1.Job
-	(*JobList)(nil),                 // 1: kubelab.api.batch.v1.JobList
-	(*JobSpec)(nil),                 // 2: kubelab.api.batch.v1.JobSpec
-	(*JobStatus)(nil),               // 3: kubelab.api.batch.v1.JobStatus
-	(*UncountedTerminatedPods)(nil), // 4: kubelab.api.batch.v1.UncountedTerminatedPods
-	(*JobCondition)(nil),            // 5: kubelab.api.batch.v1.JobCondition
-	(*CronJob)(nil),                 // 6: kubelab.api.batch.v1.CronJob
-	(*CronJobList)(nil),             // 7: kubelab.api.batch.v1.CronJobList
-	(*CronJobSpec)(nil),             // 8: kubelab.api.batch.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),         // 9: kubelab.api.batch.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),           // 10: kubelab.api.batch.v1.CronJobStatus
-	(*v1.ObjectMeta)(nil),           // 11: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),             // 12: kubelab.api.meta.v1.ListMeta
-	(*v1.LabelSelector)(nil),        // 13: kubelab.api.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil),     // 14: kubelab.api.core.v1.PodTemplateSpec
-	(*v1.Time)(nil),                 // 15: kubelab.api.meta.v1.Time
-	(*v11.ObjectReference)(nil),     // 16: kubelab.api.core.v1.ObjectReference
+	(*Job)(nil),                  // 0: kubelab.api.batch.v1.Job
+	(*JobList)(nil),              // 1: kubelab.api.batch.v1.JobList
+	(*JobSpec)(nil),              // 2: kubelab.api.batch.v1.JobSpec
+	(*PodFailurePolicy)(nil),     // 3: kubelab.api.batch.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil), // 4: kubelab.api.batch.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 5: kubelab.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
+	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 6: kubelab.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
+	(*JobStatus)(nil),               // 7: kubelab.api.batch.v1.JobStatus
+	(*UncountedTerminatedPods)(nil), // 8: kubelab.api.batch.v1.UncountedTerminatedPods
+	(*JobCondition)(nil),            // 9: kubelab.api.batch.v1.JobCondition
+	(*CronJob)(nil),                 // 10: kubelab.api.batch.v1.CronJob
+	(*CronJobList)(nil),             // 11: kubelab.api.batch.v1.CronJobList
+	(*CronJobSpec)(nil),             // 12: kubelab.api.batch.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),         // 13: kubelab.api.batch.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),           // 14: kubelab.api.batch.v1.CronJobStatus
+	(*v1.ObjectMeta)(nil),           // 15: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),             // 16: kubelab.api.meta.v1.ListMeta
+	(*v1.LabelSelector)(nil),        // 17: kubelab.api.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil),     // 18: kubelab.api.core.v1.PodTemplateSpec
+	(*v1.Time)(nil),                 // 19: kubelab.api.meta.v1.Time
+	(*v11.ObjectReference)(nil),     // 20: kubelab.api.core.v1.ObjectReference
 }
 var file_api_batch_v1_batch_proto_depIdxs = []int32{
-	11, // 0: kubelab.api.batch.v1.Job.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	15, // 0: kubelab.api.batch.v1.Job.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	2,  // 1: kubelab.api.batch.v1.Job.spec:type_name -> kubelab.api.batch.v1.JobSpec
-	3,  // 2: kubelab.api.batch.v1.Job.status:type_name -> kubelab.api.batch.v1.JobStatus
-	12, // 3: kubelab.api.batch.v1.JobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	7,  // 2: kubelab.api.batch.v1.Job.status:type_name -> kubelab.api.batch.v1.JobStatus
+	16, // 3: kubelab.api.batch.v1.JobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	0,  // 4: kubelab.api.batch.v1.JobList.items:type_name -> kubelab.api.batch.v1.Job
-	13, // 5: kubelab.api.batch.v1.JobSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	14, // 6: kubelab.api.batch.v1.JobSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
-	5,  // 7: kubelab.api.batch.v1.JobStatus.conditions:type_name -> kubelab.api.batch.v1.JobCondition
-	15, // 8: kubelab.api.batch.v1.JobStatus.startTime:type_name -> kubelab.api.meta.v1.Time
-	15, // 9: kubelab.api.batch.v1.JobStatus.completionTime:type_name -> kubelab.api.meta.v1.Time
-	4,  // 10: kubelab.api.batch.v1.JobStatus.uncountedTerminatedPods:type_name -> kubelab.api.batch.v1.UncountedTerminatedPods
-	15, // 11: kubelab.api.batch.v1.JobCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	15, // 12: kubelab.api.batch.v1.JobCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	11, // 13: kubelab.api.batch.v1.CronJob.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	8,  // 14: kubelab.api.batch.v1.CronJob.spec:type_name -> kubelab.api.batch.v1.CronJobSpec
-	10, // 15: kubelab.api.batch.v1.CronJob.status:type_name -> kubelab.api.batch.v1.CronJobStatus
-	12, // 16: kubelab.api.batch.v1.CronJobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	6,  // 17: kubelab.api.batch.v1.CronJobList.items:type_name -> kubelab.api.batch.v1.CronJob
-	9,  // 18: kubelab.api.batch.v1.CronJobSpec.jobTemplate:type_name -> kubelab.api.batch.v1.JobTemplateSpec
-	11, // 19: kubelab.api.batch.v1.JobTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	2,  // 20: kubelab.api.batch.v1.JobTemplateSpec.spec:type_name -> kubelab.api.batch.v1.JobSpec
-	16, // 21: kubelab.api.batch.v1.CronJobStatus.active:type_name -> kubelab.api.core.v1.ObjectReference
-	15, // 22: kubelab.api.batch.v1.CronJobStatus.lastScheduleTime:type_name -> kubelab.api.meta.v1.Time
-	15, // 23: kubelab.api.batch.v1.CronJobStatus.lastSuccessfulTime:type_name -> kubelab.api.meta.v1.Time
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	17, // 5: kubelab.api.batch.v1.JobSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	18, // 6: kubelab.api.batch.v1.JobSpec.template:type_name -> kubelab.api.core.v1.PodTemplateSpec
+	3,  // 7: kubelab.api.batch.v1.JobSpec.podFailurePolicy:type_name -> kubelab.api.batch.v1.PodFailurePolicy
+	4,  // 8: kubelab.api.batch.v1.PodFailurePolicy.rules:type_name -> kubelab.api.batch.v1.PodFailurePolicyRule
+	5,  // 9: kubelab.api.batch.v1.PodFailurePolicyRule.onExitCodes:type_name -> kubelab.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
+	6,  // 10: kubelab.api.batch.v1.PodFailurePolicyRule.onPodConditions:type_name -> kubelab.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
+	9,  // 11: kubelab.api.batch.v1.JobStatus.conditions:type_name -> kubelab.api.batch.v1.JobCondition
+	19, // 12: kubelab.api.batch.v1.JobStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	19, // 13: kubelab.api.batch.v1.JobStatus.completionTime:type_name -> kubelab.api.meta.v1.Time
+	8,  // 14: kubelab.api.batch.v1.JobStatus.uncountedTerminatedPods:type_name -> kubelab.api.batch.v1.UncountedTerminatedPods
+	19, // 15: kubelab.api.batch.v1.JobCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	19, // 16: kubelab.api.batch.v1.JobCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	15, // 17: kubelab.api.batch.v1.CronJob.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	12, // 18: kubelab.api.batch.v1.CronJob.spec:type_name -> kubelab.api.batch.v1.CronJobSpec
+	14, // 19: kubelab.api.batch.v1.CronJob.status:type_name -> kubelab.api.batch.v1.CronJobStatus
+	16, // 20: kubelab.api.batch.v1.CronJobList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	10, // 21: kubelab.api.batch.v1.CronJobList.items:type_name -> kubelab.api.batch.v1.CronJob
+	13, // 22: kubelab.api.batch.v1.CronJobSpec.jobTemplate:type_name -> kubelab.api.batch.v1.JobTemplateSpec
+	15, // 23: kubelab.api.batch.v1.JobTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	2,  // 24: kubelab.api.batch.v1.JobTemplateSpec.spec:type_name -> kubelab.api.batch.v1.JobSpec
+	20, // 25: kubelab.api.batch.v1.CronJobStatus.active:type_name -> kubelab.api.core.v1.ObjectReference
+	19, // 26: kubelab.api.batch.v1.CronJobStatus.lastScheduleTime:type_name -> kubelab.api.meta.v1.Time
+	19, // 27: kubelab.api.batch.v1.CronJobStatus.lastSuccessfulTime:type_name -> kubelab.api.meta.v1.Time
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_api_batch_v1_batch_proto_init() }
@@ -1138,15 +1408,16 @@ func file_api_batch_v1_batch_proto_init() {
 		return
 	}
 	file_api_batch_v1_batch_proto_msgTypes[2].OneofWrappers = []any{}
-	file_api_batch_v1_batch_proto_msgTypes[3].OneofWrappers = []any{}
-	file_api_batch_v1_batch_proto_msgTypes[8].OneofWrappers = []any{}
+	file_api_batch_v1_batch_proto_msgTypes[5].OneofWrappers = []any{}
+	file_api_batch_v1_batch_proto_msgTypes[7].OneofWrappers = []any{}
+	file_api_batch_v1_batch_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_batch_v1_batch_proto_rawDesc), len(file_api_batch_v1_batch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

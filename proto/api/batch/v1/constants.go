@@ -39,6 +39,20 @@ const (
 	JobReasonBackoffLimitExceeded = "BackoffLimitExceeded"
 	JobReasonDeadlineExceeded     = "DeadlineExceeded"
 	JobReasonCompletionsReached   = "CompletionsReached"
+	// JobReasonPodFailurePolicy is the reason of a FailureTarget (then Failed) condition set
+	// because a failed pod matched a FailJob rule of the job's podFailurePolicy.
+	JobReasonPodFailurePolicy = "PodFailurePolicy"
+)
+
+// podFailurePolicy rule actions and exit code operators.
+const (
+	PodFailurePolicyActionFailJob   = "FailJob"
+	PodFailurePolicyActionFailIndex = "FailIndex"
+	PodFailurePolicyActionIgnore    = "Ignore"
+	PodFailurePolicyActionCount     = "Count"
+
+	PodFailurePolicyOnExitCodesOpIn    = "In"
+	PodFailurePolicyOnExitCodesOpNotIn = "NotIn"
 )
 
 // CronJob concurrency policies.
