@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -14,15 +15,18 @@ import (
 	"kubelab.io/proto/apierrors"
 )
 
-// syncVolume deletes a Released volume of ours whose reclaim policy is Delete: a helper
-// pod removes its directory on its node, then the pod and the volume are deleted. Each
-// call takes the next step the API state calls for.
+// syncVolume keeps Finalizer on a volume of ours as its reclaim policy asks and deletes
+// one that is to go: a helper pod removes its directory on its node, then the finalizer
+// is removed, the volume deleted and, once it is gone, the pod. Each call takes the next
+// step the API state calls for.
 func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume) error {
 	name := pv.GetMetadata().GetName()
-	if pv.GetMetadata().GetAnnotations()[volumeutil.AnnDynamicallyProvisioned] != ProvisionerName ||
-		pv.GetStatus().GetPhase() != corev1.VolumeReleased ||
-		pv.GetSpec().GetPersistentVolumeReclaimPolicy() != corev1.PersistentVolumeReclaimDelete {
+	if pv.GetMetadata().GetAnnotations()[volumeutil.AnnDynamicallyProvisioned] != ProvisionerName {
 		return nil
+	}
+	pv, err := c.syncFinalizer(ctx, pv)
+	if err != nil || !shouldDelete(pv) {
+		return err
 	}
 	node, dir := volumeNode(pv), pv.GetSpec().GetHostPath().GetPath()
 	if node == "" || dir == "" || path.Dir(dir) == dir {
@@ -48,9 +52,22 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 	switch pod.GetStatus().GetPhase() {
 	case controller.PodSucceeded:
 		// The volume goes first and the pod only once the volume is gone (see
-		// cleanupHelper): while the volume is still there, terminating behind its
-		// pv-protection finalizer, the finished pod is what says its data is gone already,
-		// so no second helper runs.
+		// cleanupHelper): while the volume is still there, terminating behind a
+		// finalizer, the finished pod is what says its data is gone already, so no second
+		// helper runs. Our finalizer goes only now, the data being gone, and before the
+		// delete, as external-provisioner's: a crash between the two leaves a Released
+		// volume the next sync deletes.
+		if slices.Contains(pv.GetMetadata().GetFinalizers(), Finalizer) {
+			cp := volumeutil.CloneVolume(pv)
+			cp.Metadata.Finalizers = slices.DeleteFunc(cp.Metadata.Finalizers, func(f string) bool { return f == Finalizer })
+			if pv, err = c.client.PersistentVolumes().Update(ctx, cp); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				return fmt.Errorf("remove finalizer of volume %s: %w", name, err)
+			}
+			c.log.Info("removed the finalizer of a volume whose data is removed", "name", name, "node", node, "path", dir)
+		}
 		if pv.GetMetadata().GetDeletionTimestamp() != nil {
 			return nil
 		}
@@ -71,6 +88,60 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 	}
 	// Still running: its next status update wakes us.
 	return nil
+}
+
+// shouldDelete reports whether pv's directory is to be removed: its reclaim policy is
+// Delete and it is Released, or it is being deleted and no claim holds it (Available).
+// A deleted Bound volume waits, as pv-protection holds it, until its claim goes and the
+// binder releases it.
+func shouldDelete(pv *corev1.PersistentVolume) bool {
+	if pv.GetSpec().GetPersistentVolumeReclaimPolicy() != corev1.PersistentVolumeReclaimDelete {
+		return false
+	}
+	switch pv.GetStatus().GetPhase() {
+	case corev1.VolumeReleased:
+		return true
+	case corev1.VolumeAvailable:
+		return pv.GetMetadata().GetDeletionTimestamp() != nil
+	}
+	return false
+}
+
+// syncFinalizer gives a live volume of policy Delete our Finalizer (a volume provisioned
+// before the finalizer was) and takes it from a volume of another policy (changed to
+// Retain: its data must outlive the object), as external-provisioner's
+// handleProtectionFinalizer. It returns the volume as it now is.
+func (c *Controller) syncFinalizer(ctx context.Context, pv *corev1.PersistentVolume) (*corev1.PersistentVolume, error) {
+	m := pv.GetMetadata()
+	has := slices.Contains(m.GetFinalizers(), Finalizer)
+	var want bool
+	switch {
+	case pv.GetSpec().GetPersistentVolumeReclaimPolicy() != corev1.PersistentVolumeReclaimDelete:
+		want = false
+	case m.GetDeletionTimestamp() != nil:
+		// A deleted object takes no new finalizers; one it has stays until its data is gone.
+		return pv, nil
+	default:
+		want = true
+	}
+	if has == want {
+		return pv, nil
+	}
+	cp := volumeutil.CloneVolume(pv)
+	if want {
+		cp.Metadata.Finalizers = append(cp.Metadata.Finalizers, Finalizer)
+	} else {
+		cp.Metadata.Finalizers = slices.DeleteFunc(cp.Metadata.Finalizers, func(f string) bool { return f == Finalizer })
+	}
+	updated, err := c.client.PersistentVolumes().Update(ctx, cp)
+	if apierrors.IsNotFound(err) {
+		return nil, nil // gone: nothing is left to do
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finalizer of volume %s: %w", m.GetName(), err)
+	}
+	c.log.Info("updated the finalizer of a volume for its reclaim policy", "name", m.GetName(), "finalizer", want)
+	return updated, nil
 }
 
 // cleanupHelper deletes the helper pod of a volume that is gone, confirmed by the

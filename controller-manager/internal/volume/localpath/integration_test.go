@@ -284,6 +284,9 @@ func TestImmediateClassRetain(t *testing.T) {
 	if !slices.Contains([]string{DefaultBasePath}, pv.GetSpec().GetHostPath().GetPath()[:len(DefaultBasePath)]) {
 		t.Errorf("hostPath %q not under the default base", pv.GetSpec().GetHostPath().GetPath())
 	}
+	if slices.Contains(pv.GetMetadata().GetFinalizers(), Finalizer) {
+		t.Errorf("retained volume has the provisioner's finalizer: %v", pv.GetMetadata().GetFinalizers())
+	}
 	cl.deleteClaim("data")
 	controllertest.Eventually(t, "volume Released", func() (bool, string) {
 		got, err := cl.admin.PersistentVolumes().Get(cl.ctx, pv.GetMetadata().GetName())
@@ -319,5 +322,97 @@ func TestRestartAfterProvisioning(t *testing.T) {
 	}
 	if vols := cl.volumes(); !slices.Equal(vols, []string{want}) {
 		t.Errorf("volumes = %v, want only %s", vols, want)
+	}
+}
+
+// TestDeleteVolumeObjectFirst: a provisioned Delete volume carries external-provisioner's
+// finalizer, so deleting the volume object directly while it is Released (its helper pod
+// not done yet) still removes its directory: the volume stays, Terminating, until the
+// helper pod succeeded, and only then goes.
+func TestDeleteVolumeObjectFirst(t *testing.T) {
+	cl := newCluster(t)
+	cl.run(true)
+	cl.class("standard", storagev1.VolumeBindingWaitForFirstConsumer, corev1.PersistentVolumeReclaimDelete, nil)
+	cl.claim("data", "standard", map[string]string{volumeutil.AnnSelectedNode: "node-1"})
+	_, pv := cl.bound("data")
+	name := pv.GetMetadata().GetName()
+	if !slices.Contains(pv.GetMetadata().GetFinalizers(), Finalizer) {
+		t.Fatalf("provisioned volume's finalizers = %v, want %s", pv.GetMetadata().GetFinalizers(), Finalizer)
+	}
+
+	cl.deleteClaim("data")
+	podName := HelperPodName(name)
+	var pod *corev1.Pod
+	controllertest.Eventually(t, "helper pod", func() (bool, string) {
+		var err error
+		pod, err = cl.admin.Pods(HelperNamespace).Get(cl.ctx, podName)
+		return err == nil, fmt.Sprint(err)
+	})
+	if _, err := cl.admin.PersistentVolumes().Delete(cl.ctx, name, nil); err != nil {
+		t.Fatal(err)
+	}
+	// pv-protection lets the Released volume go; ours holds it for the helper.
+	controllertest.Eventually(t, "volume Terminating behind the provisioner's finalizer alone", func() (bool, string) {
+		got, err := cl.admin.PersistentVolumes().Get(cl.ctx, name)
+		if err != nil {
+			return false, "volume gone before its data was removed: " + err.Error()
+		}
+		return got.GetMetadata().GetDeletionTimestamp() != nil && slices.Equal(got.GetMetadata().GetFinalizers(), []string{Finalizer}),
+			fmt.Sprint(got.GetMetadata().GetFinalizers())
+	})
+	pod.Status = &corev1.PodStatus{Phase: controller.PodSucceeded}
+	if _, err := cl.admin.Pods(HelperNamespace).UpdateStatus(cl.ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, "volume and helper pod gone", func() (bool, string) {
+		_, perr := cl.admin.Pods(HelperNamespace).Get(cl.ctx, podName)
+		_, verr := cl.admin.PersistentVolumes().Get(cl.ctx, name)
+		return apierrors.IsNotFound(perr) && apierrors.IsNotFound(verr), fmt.Sprint(perr, verr)
+	})
+}
+
+// TestFinalizerFollowsReclaimPolicy: a Delete volume of ours made without the finalizer
+// (before it existed) gets it; changed to Retain, it loses it, so deleting the object
+// leaves the data and runs no helper.
+func TestFinalizerFollowsReclaimPolicy(t *testing.T) {
+	cl := newCluster(t)
+	pv, err := cl.admin.PersistentVolumes().Create(cl.ctx, &corev1.PersistentVolume{
+		Metadata: &metav1.ObjectMeta{Name: "pvc-old", Annotations: map[string]string{volumeutil.AnnDynamicallyProvisioned: ProvisionerName}},
+		Spec: &corev1.PersistentVolumeSpec{
+			Capacity:    map[string]*metav1.Quantity{corev1.ResourceStorage: {String_: "1Gi"}},
+			HostPath:    &corev1.HostPathVolumeSource{Path: "/srv/volumes/pvc-old_default_data"},
+			AccessModes: []string{corev1.ReadWriteOnce}, PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.run(true)
+	finalizers := func(want bool) {
+		t.Helper()
+		controllertest.Eventually(t, fmt.Sprintf("finalizer present = %v", want), func() (bool, string) {
+			got, err := cl.admin.PersistentVolumes().Get(cl.ctx, "pvc-old")
+			if err != nil {
+				return false, err.Error()
+			}
+			pv = got
+			return slices.Contains(got.GetMetadata().GetFinalizers(), Finalizer) == want, fmt.Sprint(got.GetMetadata().GetFinalizers())
+		})
+	}
+	finalizers(true)
+	pv.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain
+	if _, err := cl.admin.PersistentVolumes().Update(cl.ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	finalizers(false)
+	if _, err := cl.admin.PersistentVolumes().Delete(cl.ctx, "pvc-old", nil); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, "retained volume object gone", func() (bool, string) {
+		_, err := cl.admin.PersistentVolumes().Get(cl.ctx, "pvc-old")
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	if _, err := cl.admin.Pods(HelperNamespace).Get(cl.ctx, HelperPodName("pvc-old")); !apierrors.IsNotFound(err) {
+		t.Errorf("helper pod for a retained volume: %v", err)
 	}
 }

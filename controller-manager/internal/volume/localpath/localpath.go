@@ -13,8 +13,10 @@
 //   - a Released volume of ours with reclaim policy Delete has its directory removed by a
 //     helper pod on its node (named after the volume, nodeName set so no scheduler is
 //     involved, tolerating every taint, running kubelab-tool rm (rm -rf) on a hostPath
-//     of the volume's parent directory); once the pod Succeeded the volume is deleted,
-//     and once the volume is gone, the pod.
+//     of the volume's parent directory); once the pod Succeeded the volume's Finalizer
+//     is removed and the volume deleted, and once the volume is gone, the pod. A Delete
+//     volume carries the Finalizer from its creation, so a volume deleted directly
+//     (Released, or Available) also has its directory removed before it goes.
 //
 // Crash-safe: every step is recomputed from the API. The volume's name is derived from the
 // claim's uid, so a restart between creating it and the binding finds it instead of making
@@ -62,6 +64,10 @@ const (
 	HelperNamespace = "kube-system"
 	// HelperLabel on a helper pod names the volume it cleans.
 	HelperLabel = "kubelab.io/local-path-helper"
+	// Finalizer is external-provisioner's: on a volume of ours whose reclaim policy is
+	// Delete, it keeps the volume object until its directory is removed, so deleting the
+	// object first (kubectl delete pv) cannot leave the data behind.
+	Finalizer = "external-provisioner.volume.kubernetes.io/finalizer"
 
 	// Event reasons, as external-provisioner records them.
 	EventProvisioning          = "Provisioning"
@@ -302,8 +308,13 @@ func newVolume(pvc *corev1.PersistentVolumeClaim, class *storagev1.StorageClass,
 	if policy == "" {
 		policy = corev1.PersistentVolumeReclaimDelete
 	}
+	var finalizers []string
+	if policy == corev1.PersistentVolumeReclaimDelete {
+		finalizers = []string{Finalizer}
+	}
 	return &corev1.PersistentVolume{
-		Metadata: &metav1.ObjectMeta{Name: VolumeName(pvc), Annotations: map[string]string{volumeutil.AnnDynamicallyProvisioned: ProvisionerName}},
+		Metadata: &metav1.ObjectMeta{Name: VolumeName(pvc), Annotations: map[string]string{volumeutil.AnnDynamicallyProvisioned: ProvisionerName},
+			Finalizers: finalizers},
 		Spec: &corev1.PersistentVolumeSpec{
 			Capacity:                      map[string]*metav1.Quantity{corev1.ResourceStorage: proto.Clone(size).(*metav1.Quantity)},
 			HostPath:                      &corev1.HostPathVolumeSource{Path: dir, Type: proto.String("DirectoryOrCreate")},
