@@ -18,7 +18,12 @@
 // lose the finalizer before the deletion and are not counted; a pod deleted by anyone else
 // before it succeeded counts as failed (upstream's default podReplacementPolicy,
 // TerminatingOrFailed). An Indexed job's pods carry their completion index (indexed.go).
-// podFailurePolicy, successPolicy and backoffLimitPerIndex are not implemented. A failed pod is replaced after upstream's exponential delay (backoff.go).
+// A podFailurePolicy judges each failed pod by its exit codes and conditions
+// (podfailurepolicy.go): a FailJob rule fails the job (reason PodFailurePolicy), an Ignore
+// rule keeps the failure out of status.failed and backoffLimit; with a policy, only a pod in
+// phase Failed has failed, and a pod being deleted is replaced once it has.
+// successPolicy and backoffLimitPerIndex (so the FailIndex action) are not implemented. A
+// failed pod is replaced after upstream's exponential delay (backoff.go).
 // ttlSecondsAfterFinished is the ttlafterfinished controller's, as upstream.
 package job
 

@@ -107,6 +107,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	active := controller.FilterActivePods(pods)
 	newSucceeded, newFailed := sc.newFinishedPods()
+	// A failure an Ignore rule of the podFailurePolicy matched is never counted.
+	newFailed = slices.DeleteFunc(newFailed, func(p *corev1.Pod) bool { return !countsAsFailed(job, p) })
 	succeeded := status.GetSucceeded() + int32(len(newSucceeded)+len(sc.uncountedSucceeded))
 	failed := status.GetFailed() + int32(len(newFailed)+len(sc.uncountedFailed))
 	if isIndexed(job) {
@@ -120,13 +122,16 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 
 	spec := job.GetSpec()
+	failJobMsg := failJobMessage(job, pods)
 	switch past, _ := pastActiveDeadline(&batchv1.Job{Spec: spec, Status: status}, now); {
 	case conditionTrue(status, batchv1.JobSuccessCriteriaMet):
 		sc.target = findCondition(status, batchv1.JobSuccessCriteriaMet)
 	case conditionTrue(status, batchv1.JobFailureTarget):
 		sc.target = findCondition(status, batchv1.JobFailureTarget)
 	// Failure is judged first, as upstream: a job past its deadline fails even if its
-	// last pods succeed.
+	// last pods succeed. A FailJob rule comes before backoffLimit, so the reason names it.
+	case failJobMsg != "":
+		sc.target = c.meet(job, status, batchv1.JobFailureTarget, batchv1.JobReasonPodFailurePolicy, failJobMsg, succeeded, failed, now)
 	case failed > spec.GetBackoffLimit():
 		sc.target = c.meet(job, status, batchv1.JobFailureTarget, batchv1.JobReasonBackoffLimitExceeded, msgBackoffLimitExceeded, succeeded, failed, now)
 	case past && !suspended:
@@ -203,6 +208,12 @@ func (c *Controller) manage(ctx context.Context, sc *syncCtx, active []*corev1.P
 		return slices.DeleteFunc(slices.Clone(active), func(p *corev1.Pod) bool { return slices.Contains(victims, p) }), err
 	}
 	diff := int(want) - len(active)
+	if job.GetSpec().GetPodFailurePolicy() != nil {
+		// A pod being deleted is replaced only once it has failed (upstream's
+		// podReplacementPolicy Failed, implied by a podFailurePolicy): only then is it known
+		// whether its failure ends the job.
+		diff -= int(sc.terminating)
+	}
 	if diff <= 0 {
 		return active, nil
 	}
@@ -236,20 +247,24 @@ func (sc *syncCtx) newFinishedPods() (succeeded, failed []*corev1.Pod) {
 		switch {
 		case p.GetStatus().GetPhase() == controller.PodSucceeded:
 			succeeded = append(succeeded, p)
-		case isPodFailed(p):
+		case isPodFailed(sc.job, p):
 			failed = append(failed, p)
 		}
 	}
 	return succeeded, failed
 }
 
-// isPodFailed is upstream's for a job without podFailurePolicy and with the default
-// podReplacementPolicy (TerminatingOrFailed): a pod failed when its phase says so, or when
-// it is being deleted before it succeeded — an orphaned or evicted pod may never reach
-// phase Failed.
-func isPodFailed(p *corev1.Pod) bool {
+// isPodFailed is upstream's: a pod failed when its phase says so. Without a podFailurePolicy
+// (podReplacementPolicy TerminatingOrFailed) a pod being deleted before it succeeded failed
+// too — an orphaned or evicted pod may never reach phase Failed. With one
+// (podReplacementPolicy Failed) only phase Failed counts: the policy judges the exit codes
+// and conditions of a pod that has ended, which a pod still terminating does not yet have.
+func isPodFailed(job *batchv1.Job, p *corev1.Pod) bool {
 	if p.GetStatus().GetPhase() == controller.PodFailed {
 		return true
+	}
+	if job.GetSpec().GetPodFailurePolicy() != nil {
+		return false
 	}
 	return p.GetMetadata().GetDeletionTimestamp() != nil && p.GetStatus().GetPhase() != controller.PodSucceeded
 }
@@ -285,7 +300,7 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx) error {
 		if !hasTrackingFinalizer(p) || sc.expectedRm[uid] {
 			continue // counted by an earlier sync
 		}
-		failed := isPodFailed(p)
+		failed := isPodFailed(sc.job, p)
 		succeeded := p.GetStatus().GetPhase() == controller.PodSucceeded
 		// The finalizer of a pod still running stays until the job is done with it.
 		if !succeeded && !failed && !sc.finishing && sc.job.GetMetadata().GetDeletionTimestamp() == nil {
@@ -300,8 +315,10 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx) error {
 				u.Succeeded = append(u.Succeeded, uid)
 			}
 		case failed || failedJob:
-			// When the job failed, every pod that did not succeed counts as failed.
-			if !sc.uncountedFailed[uid] && (!indexed || validIndex(sc.job, p)) {
+			// When the job failed, every pod that did not succeed counts as failed, unless
+			// an Ignore rule of the podFailurePolicy says otherwise: then its finalizer goes
+			// and it is never counted.
+			if !sc.uncountedFailed[uid] && (!indexed || validIndex(sc.job, p)) && countsAsFailed(sc.job, p) {
 				u.Failed = append(u.Failed, uid)
 			}
 		}

@@ -58,17 +58,21 @@ type live struct {
 	tr *faultyTransport
 }
 
-func startLive(t *testing.T, srv *apiservertest.Server) *live {
+func startLive(t *testing.T, srv *apiservertest.Server, opts ...func(*Config)) *live {
 	t.Helper()
 	cs := controllertest.ControllerManagerClient(t, srv, "job-controller")
 	tr := &faultyTransport{Interface: cs.Transport()}
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	factory := informers.NewSharedInformerFactory(cs.Transport(), 0, informers.WithLogger(log))
-	c, err := NewController(Config{
+	cfg := Config{
 		Client: kube.New(tr), Job: factory.Jobs().Informer(), Pod: factory.Pods().Informer(),
 		Recorder: &controllertest.Recorder{}, Log: log,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, err := NewController(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
