@@ -39,7 +39,22 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 	podName := HelperPodName(name)
 	pod, err := c.pods.Namespace(HelperNamespace).Get(podName)
 	if apierrors.IsNotFound(err) {
-		_, err := c.client.Pods(HelperNamespace).Create(ctx, c.helperPod(podName, name, node, dir))
+		// Removing data cannot be undone: decide on the volume as the apiserver holds it,
+		// not as the cache does (external-provisioner reads it again too). A copy a moment
+		// old may still say Released of a volume bound again since.
+		live, err := c.client.PersistentVolumes().Get(ctx, name)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read volume %s before deleting it: %w", name, err)
+		}
+		if live.GetMetadata().GetUid() != pv.GetMetadata().GetUid() || !shouldDelete(live) ||
+			live.GetSpec().GetHostPath().GetPath() != dir || volumeNode(live) != node {
+			c.log.Debug("volume changed since the cache saw it; not deleting", "name", name)
+			return nil
+		}
+		_, err = c.client.Pods(HelperNamespace).Create(ctx, c.helperPod(podName, name, node, dir))
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create helper pod for volume %s: %w", name, err)
 		}
