@@ -46,14 +46,19 @@
 // node_collector_zone_health, node_collector_zone_size and
 // node_collector_unhealthy_nodes_in_zone.
 //
-// Not done (upstream has it): the DisruptionTarget pod condition, and excluding nodes
-// labelled node.kubernetes.io/exclude-disruption from the zone counts.
+// An evicted pod gets the DisruptionTarget condition (reason DeletionByTaintManager) before
+// its deletion, as upstream, so a Job's podFailurePolicy can tell the eviction from a
+// failure of the pod's own.
+//
+// Not done (upstream has it): excluding nodes labelled node.kubernetes.io/exclude-disruption
+// from the zone counts.
 package nodelifecycle
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +75,7 @@ import (
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
+	poddisruption "kubelab.io/proto/disruption"
 	"kubelab.io/proto/runtime"
 )
 
@@ -547,10 +553,44 @@ func (c *Controller) evict(ctx context.Context, pod *corev1.Pod) error {
 		c.recorder.Eventf(pod, record.Normal, ReasonTaintManagerEviction, "Marking for deletion Pod %s/%s", m.GetNamespace(), m.GetName())
 	}
 	uid := m.GetUid()
+	if err := c.markDisruptionTarget(ctx, pod); err != nil {
+		return err
+	}
 	_, err := c.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{Uid: &uid}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("evict pod %s/%s: %w", m.GetNamespace(), m.GetName(), err)
 	}
 	c.log.Info("evicted pod", "pod", m.GetNamespace()+"/"+m.GetName(), "node", pod.GetSpec().GetNodeName())
+	return nil
+}
+
+// markDisruptionTarget adds upstream's taint-eviction DisruptionTarget condition to the pod's
+// status unless it is already there. Upstream patches; this writes the cached pod back
+// through pods/status, so a pod changed meanwhile is a conflict and the eviction is retried
+// from the fresher copy (a NotReady node's kubelet rarely writes). A pod gone is left to the
+// deletion, which finds it so too.
+func (c *Controller) markDisruptionTarget(ctx context.Context, pod *corev1.Pod) error {
+	for _, cond := range pod.GetStatus().GetConditions() {
+		if cond.GetType() == poddisruption.PodConditionDisruptionTarget && cond.GetStatus() == "True" {
+			return nil
+		}
+	}
+	next := proto.Clone(pod).(*corev1.Pod)
+	if next.Status == nil {
+		next.Status = &corev1.PodStatus{}
+	}
+	next.Status.Conditions = slices.DeleteFunc(next.Status.Conditions, func(c *corev1.PodCondition) bool {
+		return c.GetType() == poddisruption.PodConditionDisruptionTarget
+	})
+	next.Status.Conditions = append(next.Status.Conditions, &corev1.PodCondition{
+		Type: poddisruption.PodConditionDisruptionTarget, Status: "True",
+		Reason: "DeletionByTaintManager", Message: "Taint manager: deleting due to NoExecute taint",
+		LastTransitionTime: &metav1.Time{Seconds: c.now().Unix()},
+	})
+	m := pod.GetMetadata()
+	_, err := c.client.Pods(m.GetNamespace()).UpdateStatus(ctx, next)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("mark pod %s/%s as a disruption target: %w", m.GetNamespace(), m.GetName(), err)
+	}
 	return nil
 }

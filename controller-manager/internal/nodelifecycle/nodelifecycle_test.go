@@ -365,3 +365,28 @@ func (f *nodesFixture) step(d time.Duration, alive ...string) {
 	monitorAfterBeats(f.t, f.c, f.tr, f.clk, alive...)
 	syncAll(f.t, f.c, f.tr, f.ctx)
 }
+
+// An evicted pod is first marked as upstream's taint manager marks it, so a Job's
+// podFailurePolicy can match the eviction; a pod already marked is not written again.
+func TestMarkDisruptionTarget(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	p := &corev1.Pod{Kind: "Pod", ApiVersion: "v1", Metadata: &metav1.ObjectMeta{Name: "p", Namespace: "default", Uid: "u"},
+		Spec: &corev1.PodSpec{NodeName: "n1"}, Status: &corev1.PodStatus{Phase: "Running"}}
+	c, tr, ctx := fixture(t, clk, p)
+	if err := c.markDisruptionTarget(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := stored[*corev1.Pod](t, tr, podGVK, "p")
+	conds := got.GetStatus().GetConditions()
+	if len(conds) != 1 || conds[0].GetType() != "DisruptionTarget" || conds[0].GetStatus() != "True" ||
+		conds[0].GetReason() != "DeletionByTaintManager" || conds[0].GetMessage() != "Taint manager: deleting due to NoExecute taint" {
+		t.Fatalf("conditions = %v", conds)
+	}
+	rv := got.GetMetadata().GetResourceVersion()
+	if err := c.markDisruptionTarget(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := stored[*corev1.Pod](t, tr, podGVK, "p"); again.GetMetadata().GetResourceVersion() != rv {
+		t.Fatal("a marked pod was written again")
+	}
+}
