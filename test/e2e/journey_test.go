@@ -195,6 +195,17 @@ func newLocalCluster(t *testing.T) *localCluster {
 				b, _ := os.ReadFile(filepath.Join(dir, "logs", name+".log"))
 				t.Logf("---- %s.log (last lines)\n%s", name, tail(string(b), 25))
 			}
+			// Why the kubelet stopped or replaced anything, over the whole run: the last lines
+			// rarely reach back to it.
+			b, _ := os.ReadFile(filepath.Join(dir, "logs", "kubelet.log"))
+			var why []string
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") ||
+					strings.Contains(l, "reason=Killing") || strings.Contains(l, "reason=SandboxChanged") || strings.Contains(l, "kill") {
+					why = append(why, l)
+				}
+			}
+			t.Logf("---- kubelet.log: warnings, errors and kills\n%s", tail(strings.Join(why, "\n"), 40))
 		}
 		t0 := time.Now()
 		out, err := c.script("local-down.sh", nil)
