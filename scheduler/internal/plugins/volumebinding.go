@@ -430,6 +430,13 @@ func (p *VolumeBinding) bindAPIUpdate(ctx context.Context, pv *podVolumes, d *no
 			return err
 		}
 		c := claims[key]
+		// The PV may have been bound to another claim since Filter (the binder acts on
+		// claims that name it): writing the claimRef over it would give one PV to two
+		// claims. Upstream writes the PV as Filter saw it and gets a conflict; the cache
+		// holds at least that version, so checking it again here is as safe.
+		if !pvMatchesClaim(vol, c) {
+			return fmt.Errorf("persistentvolume %q is no longer available for claim %s", name, key)
+		}
 		upd := proto.Clone(vol).(*corev1.PersistentVolume)
 		upd.Spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", ApiVersion: "v1",
 			Namespace: c.GetMetadata().GetNamespace(), Name: c.GetMetadata().GetName(), Uid: c.GetMetadata().GetUid(),

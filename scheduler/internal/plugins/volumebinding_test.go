@@ -309,3 +309,34 @@ func waitCond(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A PV bound to another claim between Filter and PreBind (by the binder, for a claim
+// that names it) is not taken from that claim: PreBind fails, as upstream's write of the
+// PV as Filter saw it would fail with a conflict.
+func TestVolumeBindingPreBindPVTakenMeanwhile(t *testing.T) {
+	fs := newTestStorage()
+	fs.claims["default/data"] = testClaim("data", "local", "")
+	fs.pvs["pv-a"] = testPV("pv-a", "local", "1Gi", "a")
+	pl, _ := NewVolumeBinding(framework.Handle{Volumes: fs.access()})
+	p := pl.(*VolumeBinding)
+	p.timeout = time.Second // a PreBind that took the PV would wait for the claim
+	ctx := context.Background()
+	s := framework.NewCycleState()
+	pod := claimPod("p", "data")
+	filterAll(t, p, s, pod)
+	if st := p.Reserve(ctx, s, pod, "a"); !st.IsSuccess() {
+		t.Fatal(st.AsError())
+	}
+	taken := testPV("pv-a", "local", "1Gi", "a")
+	taken.Spec.ClaimRef = &corev1.ObjectReference{Namespace: "default", Name: "other", Uid: "uid-other"}
+	taken.Status.Phase = "Bound"
+	fs.mu.Lock()
+	fs.pvs["pv-a"] = taken
+	fs.mu.Unlock()
+	if st := p.PreBind(ctx, s, pod, "a"); st.IsSuccess() {
+		t.Fatal("PreBind succeeded with a PV bound to another claim")
+	}
+	if got := fs.pvClaim("pv-a"); got != "default/other" {
+		t.Fatalf("pv-a claimRef %q, want default/other left alone", got)
+	}
+}
