@@ -85,6 +85,7 @@ type podVolumes struct {
 // nodeDecision is how a node would satisfy the pending claims: a PV for some (by claim
 // key), provisioning for the others.
 type nodeDecision struct {
+	node      *corev1.Node
 	bind      map[string]string // claim key → PV name
 	provision []string          // claim keys
 }
@@ -224,6 +225,8 @@ func (p *VolumeBinding) Filter(_ context.Context, state *framework.CycleState, _
 // FindPodVolumes): the smallest available PV that matches the claim and fits the node,
 // not taken by another claim (assumed, or chosen for an earlier claim of this pod);
 // otherwise provisioning, when the class has a provisioner and its allowedTopologies fit.
+// A claim whose provisioning already started (selected-node set) fits that node alone:
+// moving it would let a volume be made for one node while the pod runs on another.
 func (p *VolumeBinding) findPodVolumes(pending []*corev1.PersistentVolumeClaim, node *corev1.Node) (*nodeDecision, bool) {
 	var pvs []*corev1.PersistentVolume
 	if p.v.PVs != nil {
@@ -235,10 +238,20 @@ func (p *VolumeBinding) findPodVolumes(pending []*corev1.PersistentVolumeClaim, 
 		assumed[k] = v
 	}
 	p.mu.Unlock()
-	d := &nodeDecision{bind: map[string]string{}}
+	d := &nodeDecision{node: node, bind: map[string]string{}}
 	taken := map[string]bool{}
 	for _, pvc := range pending {
 		key := claimKey(pvc.GetMetadata().GetNamespace(), pvc.GetMetadata().GetName())
+		if sel := pvc.GetMetadata().GetAnnotations()[annSelectedNode]; sel != "" {
+			if sel != node.GetMetadata().GetName() {
+				return nil, false
+			}
+			if !p.canProvision(pvc, node) {
+				return nil, false
+			}
+			d.provision = append(d.provision, key)
+			continue
+		}
 		var best *corev1.PersistentVolume
 		var bestSize resource.Quantity
 		for _, vol := range pvs {
@@ -256,13 +269,18 @@ func (p *VolumeBinding) findPodVolumes(pending []*corev1.PersistentVolumeClaim, 
 			d.bind[key] = best.GetMetadata().GetName()
 			continue
 		}
-		sc, _ := p.claimClass(pvc)
-		if sc == nil || sc.GetProvisioner() == "" || sc.GetProvisioner() == noProvisioner || !topologyFits(sc.GetAllowedTopologies(), node) {
+		if !p.canProvision(pvc, node) {
 			return nil, false
 		}
 		d.provision = append(d.provision, key)
 	}
 	return d, true
+}
+
+// canProvision: pvc's class has a provisioner whose allowedTopologies fit node.
+func (p *VolumeBinding) canProvision(pvc *corev1.PersistentVolumeClaim, node *corev1.Node) bool {
+	sc, _ := p.claimClass(pvc)
+	return sc != nil && sc.GetProvisioner() != "" && sc.GetProvisioner() != noProvisioner && topologyFits(sc.GetAllowedTopologies(), node)
 }
 
 func pvSize(pv *corev1.PersistentVolume) resource.Quantity {
@@ -471,7 +489,9 @@ func (p *VolumeBinding) bindAPIUpdate(ctx context.Context, pv *podVolumes, d *no
 
 // waitBound waits, watching the caches, until every claim of pod is Bound (upstream's
 // checkBindings), then forgets d. A claim whose provisioning was given up (its
-// selected-node annotation removed) or gone fails at once.
+// selected-node annotation removed or changed) or gone fails at once, as does one of d
+// bound to a PV whose node affinity does not fit d's node: the pod must not run where
+// its volume is not.
 func (p *VolumeBinding) waitBound(ctx context.Context, pod *corev1.Pod, d *nodeDecision) error {
 	defer p.forget(d)
 	if p.v.Changed == nil {
@@ -488,11 +508,33 @@ func (p *VolumeBinding) waitBound(ctx context.Context, pod *corev1.Pod, d *nodeD
 			if err != nil {
 				return err
 			}
-			if c.GetStatus().GetPhase() == "Bound" && c.GetSpec().GetVolumeName() != "" {
+			key := claimKey(ns, name)
+			decided := d != nil && (slices.Contains(d.provision, key) || d.bind[key] != "")
+			if vn := c.GetSpec().GetVolumeName(); c.GetStatus().GetPhase() == "Bound" && vn != "" {
+				if decided {
+					vol, err := p.v.PV(vn)
+					if apierrors.IsNotFound(err) {
+						// A new PV's event may come after its claim's: wait for it.
+						done = false
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					if !pvFitsNode(vol, d.node) {
+						return fmt.Errorf("pv %q node affinity doesn't match node %q", vn, d.node.GetMetadata().GetName())
+					}
+				}
 				continue
 			}
-			if d != nil && slices.Contains(d.provision, claimKey(ns, name)) && c.GetMetadata().GetAnnotations()[annSelectedNode] == "" {
-				return fmt.Errorf("selectedNode annotation reset for PVC %q", name)
+			if d != nil && slices.Contains(d.provision, key) {
+				switch c.GetMetadata().GetAnnotations()[annSelectedNode] {
+				case "":
+					return fmt.Errorf("selectedNode annotation reset for PVC %q", name)
+				case d.node.GetMetadata().GetName():
+				default:
+					return fmt.Errorf("provisioning failed for PVC %q", name)
+				}
 			}
 			done = false
 		}

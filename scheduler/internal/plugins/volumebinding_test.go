@@ -340,3 +340,41 @@ func TestVolumeBindingPreBindPVTakenMeanwhile(t *testing.T) {
 		t.Fatalf("pv-a claimRef %q, want default/other left alone", got)
 	}
 }
+
+// A claim whose provisioning was started for one node (its selected-node annotation) fits
+// that node only (upstream's FindPodVolumes), so a pod rescheduled after a failed PreBind
+// never moves it; and PreBind refuses a claim that ends up bound to a PV whose node
+// affinity does not fit the chosen node (upstream's checkBindings).
+func TestVolumeBindingSelectedNode(t *testing.T) {
+	fs := newTestStorage()
+	pinned := testClaim("data", "standard", "")
+	pinned.Metadata.Annotations = map[string]string{annSelectedNode: "a"}
+	fs.claims["default/data"] = pinned
+	pl, _ := NewVolumeBinding(framework.Handle{Volumes: fs.access()})
+	p := pl.(*VolumeBinding)
+	_, nodes := filterAll(t, p, framework.NewCycleState(), claimPod("p", "data"))
+	if nodes["a"] != "" || nodes["b"] == "" {
+		t.Fatalf("a claim being provisioned for a: nodes %q, want only a", nodes)
+	}
+
+	fs.claims["default/data"] = testClaim("data", "standard", "")
+	s := framework.NewCycleState()
+	pod := claimPod("p", "data")
+	filterAll(t, p, s, pod)
+	ctx := context.Background()
+	if st := p.Reserve(ctx, s, pod, "b"); !st.IsSuccess() {
+		t.Fatal(st.AsError())
+	}
+	done := make(chan *framework.Status, 1)
+	go func() { done <- p.PreBind(ctx, s, pod, "b") }()
+	waitCond(t, func() bool { return fs.selectedNode("data") == "b" })
+	fs.mu.Lock()
+	fs.pvs["pv-a"] = testPV("pv-a", "standard", "1Gi", "a")
+	fs.mu.Unlock()
+	bound := testClaim("data", "standard", "pv-a")
+	bound.Metadata.Annotations = map[string]string{annSelectedNode: "b"}
+	fs.setClaim(bound)
+	if st := <-done; st.IsSuccess() || !strings.Contains(st.AsError().Error(), `pv "pv-a" node affinity doesn't match node "b"`) {
+		t.Fatalf("PreBind with the claim bound to a PV of node a: %v", st.AsError())
+	}
+}
