@@ -18,6 +18,8 @@ import (
 	"kubelab.io/client/cache/cachetest"
 	"kubelab.io/client/informers"
 	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
+	storagev1 "kubelab.io/proto/api/storage/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/proto/runtime"
 	tu "kubelab.io/scheduler/internal/testutil"
@@ -276,3 +278,29 @@ func TestNodeDeleteRequeuesSpreadPods(t *testing.T) {
 	tx.DeleteObject(tainted)
 	waitFor(t, "Scheduled", func() bool { _, ok := rec.find("default/p", "Scheduled"); return ok })
 }
+
+// A claim deleted while PreBind waits for it to bind ends the wait at once (upstream's
+// checkBindings finds it gone), rather than holding the pod on its node for the whole
+// bind timeout.
+func TestClaimDeleteEndsPreBindWait(t *testing.T) {
+	class := &storagev1.StorageClass{Metadata: &metav1.ObjectMeta{Name: "standard"}, Provisioner: "kubelab.io/local-path",
+		VolumeBindingMode: ptrTo("WaitForFirstConsumer")}
+	// Provisioning already started for n1, so PreBind writes nothing and only waits.
+	claim := &corev1.PersistentVolumeClaim{
+		Metadata: &metav1.ObjectMeta{Name: "data", Namespace: "default", Uid: "uid-data", ResourceVersion: "1",
+			Annotations: map[string]string{"volume.kubernetes.io/selected-node": "n1"}},
+		Spec:   &corev1.PersistentVolumeClaimSpec{StorageClassName: ptrTo("standard"), AccessModes: []string{"ReadWriteOnce"}},
+		Status: &corev1.PersistentVolumeClaimStatus{Phase: "Pending"}}
+	pod := tu.Pod("p").Obj()
+	pod.Spec.Volumes = []*corev1.Volume{{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}
+	s, _, rec, tx := setup(t, tu.Node("n1").Label("kubernetes.io/hostname", "n1").Obj(), class, claim, pod)
+	waitFor(t, "pod assumed while PreBind waits", func() bool { _, _, assumed := s.Cache().Counts(); return assumed == 1 })
+	tx.DeleteObject(claim)
+	var ev event
+	waitFor(t, "FailedScheduling", func() (ok bool) { ev, ok = rec.find("default/p", "FailedScheduling"); return ok })
+	if !strings.Contains(ev.msg, "not found") {
+		t.Errorf("event %+v, want the claim not found", ev)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -51,14 +51,19 @@ func (s *Scheduler) volumeAccess(pvcs kcache.Lister[*corev1.PersistentVolumeClai
 	return va
 }
 
-// storageHandler wakes the PreBinds waiting for claims to bind, and requeues the pods
-// VolumeBinding rejected, on every claim, PV or class added or updated.
+// storageHandler wakes the PreBinds waiting for claims to bind on every claim, PV or
+// class added, updated or deleted (a claim gone ends a wait), and requeues the pods
+// VolumeBinding rejected on the additions and updates (a deletion lets no pod fit, as
+// upstream's EventsToRegister has it).
 func (s *Scheduler) storageHandler() kcache.ResourceEventHandler {
-	changed := func(event string) {
+	wake := func() {
 		s.storageMu.Lock()
 		close(s.storageChanged)
 		s.storageChanged = make(chan struct{})
 		s.storageMu.Unlock()
+	}
+	changed := func(event string) {
+		wake()
 		s.queue.MoveRejectedBy(event, plugins.VolumeBindingName)
 	}
 	return kcache.ResourceEventHandlerFuncs{
@@ -68,5 +73,6 @@ func (s *Scheduler) storageHandler() kcache.ResourceEventHandler {
 				changed(EventStorageUpdate)
 			}
 		},
+		DeleteFunc: func(any) { wake() },
 	}
 }
