@@ -20,7 +20,8 @@ type describeFlags struct {
 
 // NewCmdDescribe is `kubectl describe` for deployments, replica sets, daemon sets, stateful
 // sets, jobs, cron jobs, pods, nodes, namespaces, quotas, limit ranges, service accounts,
-// services, endpoints and endpoint slices, each with its events, and a generic description
+// services, endpoints, endpoint slices, persistent volumes and their claims and storage
+// classes, each with its events, and a generic description
 // of other kinds.
 func NewCmdDescribe(f *Factory, streams Streams) *cobra.Command {
 	o := &describeFlags{}
@@ -103,6 +104,12 @@ func (o *describeFlags) run(ctx context.Context, f *Factory, streams Streams, ar
 			describeJob(w, obj)
 		case "CronJob":
 			describeCronJob(w, obj)
+		case "PersistentVolume":
+			describePersistentVolume(w, obj)
+		case "PersistentVolumeClaim":
+			err = describePersistentVolumeClaim(ctx, w, c, d, obj)
+		case "StorageClass":
+			describeStorageClass(w, obj)
 		default:
 			describeGeneric(w, obj)
 		}
@@ -303,6 +310,10 @@ func describeVolumes(w *prefixWriter, vols []any, space string) {
 			w.line(l, "Type:\tHostPath (bare host directory volume)")
 			w.line(l, "Path:\t%s", nestedString(v, "hostPath", "path"))
 			w.line(l, "HostPathType:\t%s", nestedString(v, "hostPath", "type"))
+		case nested(v, "persistentVolumeClaim") != nil:
+			w.line(l, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
+			w.line(l, "ClaimName:\t%s", nestedString(v, "persistentVolumeClaim", "claimName"))
+			w.line(l, "ReadOnly:\t%v", nestedBool(v, "persistentVolumeClaim", "readOnly"))
 		case nested(v, "configMap") != nil:
 			w.line(l, "Type:\tConfigMap (a volume populated by a ConfigMap)")
 			w.line(l, "Name:\t%s", nestedString(v, "configMap", "name"))
@@ -480,16 +491,13 @@ func describeNode(ctx context.Context, w *prefixWriter, c *Client, d *Discovery,
 	w.line(0, "Taints:\t%s", orNone(strings.Join(taints, "\n\t")))
 	unsched, _ := nested(obj, "spec", "unschedulable").(bool)
 	w.line(0, "Unschedulable:\t%v", unsched)
-	if conds := nestedSlice(obj, "status", "conditions"); len(conds) > 0 {
-		w.line(0, "Conditions:")
-		w.line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
-		w.line(1, "----\t------\t-----------------\t------------------\t------\t-------")
-		for _, cnd := range conds {
-			w.line(1, "%s\t%s\t%s\t%s\t%s\t%s", nestedString(cnd, "type"), nestedString(cnd, "status"),
-				timestamp(parseTime(nestedString(cnd, "lastHeartbeatTime"))), timestamp(parseTime(nestedString(cnd, "lastTransitionTime"))),
-				nestedString(cnd, "reason"), nestedString(cnd, "message"))
-		}
-	} else {
+	conds := nestedSlice(obj, "status", "conditions")
+	conditionsTable(w, conds, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage", "\t",
+		func(cnd any) []string {
+			return []string{nestedString(cnd, "type"), nestedString(cnd, "status"), timestamp(parseTime(nestedString(cnd, "lastHeartbeatTime"))),
+				timestamp(parseTime(nestedString(cnd, "lastTransitionTime"))), nestedString(cnd, "reason"), nestedString(cnd, "message")}
+		})
+	if len(conds) == 0 {
 		w.line(0, "Conditions:\t<none>")
 	}
 	if addrs := nestedSlice(obj, "status", "addresses"); len(addrs) > 0 {
