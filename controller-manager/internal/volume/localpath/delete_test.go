@@ -50,4 +50,3 @@ func TestStaleReleasedVolumeIsNotWiped(t *testing.T) {
 		t.Errorf("helper pod made for a volume Bound again: %v", got)
 	}
 }
-
