@@ -88,6 +88,9 @@ type nodeDecision struct {
 	node      *corev1.Node
 	bind      map[string]string // claim key → PV name
 	provision []string          // claim keys
+	// annotatedFrom is PreBind's: the resourceVersion of each claim it annotated, as it
+	// was before the write. The cache holds that version until the write reaches it.
+	annotatedFrom map[string]string
 }
 
 const volumeBindingStateKey = "VolumeBinding"
@@ -483,6 +486,10 @@ func (p *VolumeBinding) bindAPIUpdate(ctx context.Context, pv *podVolumes, d *no
 		if err := p.v.UpdateClaim(ctx, upd); err != nil {
 			return err
 		}
+		if d.annotatedFrom == nil {
+			d.annotatedFrom = map[string]string{}
+		}
+		d.annotatedFrom[key] = cur.GetMetadata().GetResourceVersion()
 	}
 	return nil
 }
@@ -528,6 +535,12 @@ func (p *VolumeBinding) waitBound(ctx context.Context, pod *corev1.Pod, d *nodeD
 				continue
 			}
 			if d != nil && slices.Contains(d.provision, key) {
+				if rv := d.annotatedFrom[key]; rv != "" && c.GetMetadata().GetResourceVersion() == rv {
+					// Our write has not reached the cache yet (upstream's checkBindings
+					// skips an API object older than the one it wrote, likewise).
+					done = false
+					continue
+				}
 				switch c.GetMetadata().GetAnnotations()[annSelectedNode] {
 				case "":
 					return fmt.Errorf("selectedNode annotation reset for PVC %q", name)

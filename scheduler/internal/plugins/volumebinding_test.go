@@ -378,3 +378,47 @@ func TestVolumeBindingSelectedNode(t *testing.T) {
 		t.Fatalf("PreBind with the claim bound to a PV of node a: %v", st.AsError())
 	}
 }
+
+// The claim PreBind annotated reaches the cache after the write: until then the cached
+// claim, without the annotation, is not taken for a provisioner that gave up.
+func TestVolumeBindingProvisioningCacheLag(t *testing.T) {
+	fs := newTestStorage()
+	fs.claims["default/data"] = testClaim("data", "standard", "")
+	fs.claims["default/data"].Metadata.ResourceVersion = "1"
+	va := fs.access()
+	written := make(chan *corev1.PersistentVolumeClaim, 1)
+	va.UpdateClaim = func(_ context.Context, c *corev1.PersistentVolumeClaim) error { written <- c; return nil }
+	done := preBindOn(t, va, claimPod("p", "data"), "b")
+	c := <-written
+	old := testClaim("data", "standard", "")
+	old.Metadata.ResourceVersion = "1"
+	fs.setClaim(old) // an event that is not the write: the cache is still behind it
+	c.Metadata.ResourceVersion = "2"
+	fs.setClaim(c) // the write arrives
+	bound := testClaim("data", "standard", "pv-b")
+	bound.Metadata.Annotations = map[string]string{annSelectedNode: "b"}
+	fs.mu.Lock()
+	fs.pvs["pv-b"] = testPV("pv-b", "standard", "1Gi", "b")
+	fs.mu.Unlock()
+	fs.setClaim(bound)
+	if st := <-done; !st.IsSuccess() {
+		t.Fatalf("PreBind: %v", st.AsError())
+	}
+}
+
+// preBindOn runs a new VolumeBinding over va for pod up to Reserve on node, then PreBind
+// in a goroutine; its result comes on the channel.
+func preBindOn(t *testing.T, va framework.VolumeAccess, pod *corev1.Pod, node string) <-chan *framework.Status {
+	t.Helper()
+	pl, _ := NewVolumeBinding(framework.Handle{Volumes: va})
+	p := pl.(*VolumeBinding)
+	ctx := context.Background()
+	s := framework.NewCycleState()
+	filterAll(t, p, s, pod)
+	if st := p.Reserve(ctx, s, pod, node); !st.IsSuccess() {
+		t.Fatal(st.AsError())
+	}
+	done := make(chan *framework.Status, 1)
+	go func() { done <- p.PreBind(ctx, s, pod, node) }()
+	return done
+}
