@@ -63,8 +63,10 @@ func claimPV(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.Volu
 	if err != nil {
 		return nil, wrap(fmt.Errorf("failed to fetch PV %s from API server: %w", pvName, err))
 	}
-	if ref := pv.GetSpec().GetClaimRef(); ref.GetName() != name || ref.GetNamespace() != ns ||
-		ref.GetUid() != "" && ref.GetUid() != pvc.GetMetadata().GetUid() {
+	// The uid too, as Kubernetes' kubelet checks it: a claimRef by name alone is a PV
+	// pre-bound the binder has not bound yet, and a claim recreated under the same name is
+	// not the one the PV holds.
+	if ref := pv.GetSpec().GetClaimRef(); ref.GetName() != name || ref.GetNamespace() != ns || ref.GetUid() != pvc.GetMetadata().GetUid() {
 		return nil, wrap(fmt.Errorf("PV %s is not bound to this PVC (claimRef %s/%s)", pvName, ref.GetNamespace(), ref.GetName()))
 	}
 	return pv, nil

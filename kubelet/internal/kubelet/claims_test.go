@@ -59,6 +59,7 @@ func TestClaimVolumes(t *testing.T) {
 			"default/stolen":  boundClaim("stolen", "pv-host"),
 			"default/gone":    boundClaim("gone", "pv-nolocal"),
 			"default/nfs":     boundClaim("nfs", "pv-nfs"),
+			"default/byname":  boundClaim("byname", "pv-byname"),
 			"default/deleting": {Metadata: &metav1.ObjectMeta{Name: "deleting", Namespace: "default", DeletionTimestamp: &metav1.Time{Seconds: 1}},
 				Spec: &corev1.PersistentVolumeClaimSpec{VolumeName: "pv-host"}, Status: &corev1.PersistentVolumeClaimStatus{Phase: "Bound"}},
 		},
@@ -67,6 +68,9 @@ func TestClaimVolumes(t *testing.T) {
 			"pv-local":   claimedPV("pv-local", "local", &corev1.PersistentVolumeSpec{Local: &corev1.LocalVolumeSource{Path: local}}),
 			"pv-nolocal": claimedPV("pv-nolocal", "gone", &corev1.PersistentVolumeSpec{Local: &corev1.LocalVolumeSource{Path: filepath.Join(dir, "missing")}}),
 			"pv-nfs":     claimedPV("pv-nfs", "nfs", &corev1.PersistentVolumeSpec{}),
+			// Pre-bound by name only: not yet bound to this claim by the binder.
+			"pv-byname": {Metadata: &metav1.ObjectMeta{Name: "pv-byname"}, Spec: &corev1.PersistentVolumeSpec{
+				HostPath: &corev1.HostPathVolumeSource{Path: created}, ClaimRef: &corev1.ObjectReference{Namespace: "default", Name: "byname"}}},
 		},
 	}
 	claimVol := func(claim string, ro bool) *corev1.Volume {
@@ -87,6 +91,7 @@ func TestClaimVolumes(t *testing.T) {
 		{name: "claim being deleted", claim: "deleting", wantErr: unprocessed + `deleting: can't start pod because PVC is being deleted`},
 		{name: "missing PV", claim: "nopv", wantErr: unprocessed + `nopv: failed to fetch PV pv-gone from API server: persistentvolumes "pv-gone" not found`},
 		{name: "PV bound to another claim", claim: "stolen", wantErr: unprocessed + `stolen: PV pv-host is not bound to this PVC (claimRef default/host)`},
+		{name: "PV's claimRef without the claim's uid", claim: "byname", wantErr: unprocessed + `byname: PV pv-byname is not bound to this PVC (claimRef default/byname)`},
 		{name: "local path missing", claim: "gone", wantErr: `MountVolume.SetUp failed for volume "pv-nolocal" : path "` + filepath.Join(dir, "missing") + `" does not exist`},
 		{name: "no source this kubelet mounts", claim: "nfs", wantErr: `MountVolume.SetUp failed for volume "pv-nfs" : no volume plugin matched`},
 	} {
