@@ -2,9 +2,11 @@ package kubelet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"kubelab.io/client/kube"
 	corev1 "kubelab.io/proto/api/core/v1"
@@ -17,6 +19,55 @@ import (
 // or not Bound, or a PV missing or bound to another claim, is an error the kubelet retries
 // (the pod waits, ContainerCreating, with a FailedMount event), worded as Kubernetes'
 // kubelet words it when its volume manager cannot process the pod's claim.
+
+// claimPlugin is where the kubelet records, per claim volume of a pod, the host path it
+// resolved to when the pod first mounted it:
+//
+//	<root>/pods/<uid>/volumes/kubernetes.io~pvc/<volume>   (a small JSON file)
+//
+// Later set-ups of the same pod (a crashed container restarted, the kubelet restarted) use
+// the record instead of the apiserver, as Kubernetes' kubelet keeps a mounted volume
+// mounted: a running pod's volume must not depend on the apiserver answering, or on its
+// claim not being deleted meanwhile (its finalizer holds it while the pod runs). The
+// record goes with the pod's directory.
+const claimPlugin = "kubernetes.io~pvc"
+
+// claimRecord is what a pod's claim volume resolved to.
+type claimRecord struct {
+	PV   string `json:"pv"`
+	Path string `json:"path"`
+}
+
+// recordedClaim returns the host volume recorded for pod uid's claim volume v, if any.
+func recordedClaim(root, uid string, v *corev1.Volume) (hostVolume, bool) {
+	b, err := os.ReadFile(volumePath(root, uid, claimPlugin, v.GetName()))
+	if err != nil {
+		return hostVolume{}, false
+	}
+	var r claimRecord
+	if json.Unmarshal(b, &r) != nil || r.Path == "" {
+		return hostVolume{}, false
+	}
+	return hostVolume{Path: r.Path, ReadOnly: v.GetPersistentVolumeClaim().GetReadOnly()}, true
+}
+
+// recordClaim writes the record of pod uid's claim volume v (atomically: a kubelet killed
+// mid-write leaves no half record).
+func recordClaim(root, uid string, v *corev1.Volume, pv string, hv hostVolume) error {
+	path := volumePath(root, uid, claimPlugin, v.GetName())
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	b, err := json.Marshal(claimRecord{PV: pv, Path: hv.Path})
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
 
 // claimGetter reads a pod's claims and their PVs when its volumes are set up. The
 // kubelet's gets them from the apiserver (the Node authorizer lets it get the claims of
@@ -72,14 +123,33 @@ func claimPV(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.Volu
 	return pv, nil
 }
 
-// claimVolume resolves pod's claim volume v to the host path its PV names.
-func claimVolume(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.Volume) (hostVolume, error) {
+// claimVolume resolves pod's claim volume v to the host path its PV names: from the
+// record of an earlier set-up of the pod when there is one, else from the apiserver, and
+// then records it.
+func claimVolume(ctx context.Context, g claimGetter, root string, pod *corev1.Pod, v *corev1.Volume) (hostVolume, error) {
+	uid := pod.GetMetadata().GetUid()
+	if hv, ok := recordedClaim(root, uid, v); ok {
+		return hv, nil
+	}
+	hv, pv, err := resolveClaim(ctx, g, pod, v)
+	if err != nil {
+		return hv, err
+	}
+	if err := recordClaim(root, uid, v, pv, hv); err != nil {
+		return hv, fmt.Errorf("MountVolume.SetUp failed for volume %q : record the claim's volume: %w", pv, err)
+	}
+	return hv, nil
+}
+
+// resolveClaim resolves pod's claim volume v to the host path its PV names, and that PV's
+// name.
+func resolveClaim(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.Volume) (hostVolume, string, error) {
 	hv := hostVolume{ReadOnly: v.GetPersistentVolumeClaim().GetReadOnly()}
 	pv, err := claimPV(ctx, g, pod, v)
 	if err != nil {
 		// Kubernetes' kubelet words it so in its FailedMount event (its volume manager
 		// never got as far as mounting).
-		return hv, fmt.Errorf("Unable to attach or mount volumes: unmounted volumes=[%s], unattached volumes=[], failed to process volumes=[%s]: %w", v.GetName(), v.GetName(), err)
+		return hv, "", fmt.Errorf("Unable to attach or mount volumes: unmounted volumes=[%s], unattached volumes=[], failed to process volumes=[%s]: %w", v.GetName(), v.GetName(), err)
 	}
 	spec := pv.GetSpec()
 	switch {
@@ -98,7 +168,7 @@ func claimVolume(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.
 	}
 	if err != nil {
 		// Kubernetes names the volume by its PV here.
-		return hv, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", pv.GetMetadata().GetName(), err)
+		return hv, "", fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", pv.GetMetadata().GetName(), err)
 	}
-	return hv, nil
+	return hv, pv.GetMetadata().GetName(), nil
 }

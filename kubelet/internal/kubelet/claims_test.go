@@ -116,3 +116,48 @@ func TestClaimVolumes(t *testing.T) {
 		})
 	}
 }
+
+// A pod's claim volume resolves through the apiserver once: later set-ups (a container
+// restarted, the kubelet restarted) use the record in the pod's directory, so they need
+// neither the apiserver nor a claim that is not being deleted. Another pod, or the pod's
+// directory removed, resolves again.
+func TestClaimVolumeRecorded(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pvc-1_default_data")
+	claims := fakeClaims{
+		pvcs: map[string]*corev1.PersistentVolumeClaim{"default/host": boundClaim("host", "pv-host")},
+		pvs: map[string]*corev1.PersistentVolume{"pv-host": claimedPV("pv-host", "host",
+			&corev1.PersistentVolumeSpec{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: ptrTo("DirectoryOrCreate")}})},
+	}
+	pod := volumePod(&corev1.Volume{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "host"}})
+	root := t.TempDir()
+	vols, err := setUpVolumes(context.Background(), volumeContext{Root: root, Claims: claims}, pod)
+	if err != nil || vols["data"].Path != path {
+		t.Fatalf("first set-up: %v, %v", vols, err)
+	}
+	// The apiserver gone (no getter), or the claim being deleted: the record answers.
+	for name, g := range map[string]claimGetter{
+		"no apiserver": nil,
+		"claim being deleted": fakeClaims{pvcs: map[string]*corev1.PersistentVolumeClaim{"default/host": {
+			Metadata: &metav1.ObjectMeta{Name: "host", Namespace: "default", Uid: "claim-uid", DeletionTimestamp: &metav1.Time{Seconds: 1}},
+			Spec:     &corev1.PersistentVolumeClaimSpec{VolumeName: "pv-host"}, Status: &corev1.PersistentVolumeClaimStatus{Phase: "Bound"}}}, pvs: claims.pvs},
+	} {
+		vols, err := setUpVolumes(context.Background(), volumeContext{Root: root, Claims: g}, pod)
+		if err != nil || vols["data"].Path != path {
+			t.Errorf("%s: set-up again: %v, %v; want the recorded %s", name, vols, err, path)
+		}
+	}
+	// A new pod (another uid) has no record: without an apiserver it cannot mount.
+	other := volumePod(&corev1.Volume{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "host"}})
+	other.Metadata.Uid = "another-uid"
+	if _, err := setUpVolumes(context.Background(), volumeContext{Root: root, Claims: nil}, other); err == nil {
+		t.Error("another pod mounted the claim from the first pod's record")
+	}
+	// The pod's directory removed with the pod: its record goes too.
+	if err := removePodDir(root, pod.GetMetadata().GetUid()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setUpVolumes(context.Background(), volumeContext{Root: root, Claims: nil}, pod); err == nil {
+		t.Error("a removed pod directory's record still answered")
+	}
+}

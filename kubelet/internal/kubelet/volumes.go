@@ -28,6 +28,7 @@ import (
 //	<root>/pods/<uid>/volumes/kubernetes.io~secret/<volume>   (a tmpfs: secrets never touch disk)
 //	<root>/pods/<uid>/volumes/kubernetes.io~downward-api/<volume>   (a tmpfs)
 //	<root>/pods/<uid>/volumes/kubernetes.io~projected/<volume>      (a tmpfs: it may hold tokens)
+//	<root>/pods/<uid>/volumes/kubernetes.io~pvc/<volume>            (what a claim resolved to, see claims.go)
 //
 // A pod's directory lives until the pod is terminated and deleted (syncTerminating) or
 // found orphaned (syncOrphan, woken by housekeeping for directories of pods that are
@@ -193,7 +194,7 @@ func setUpVolumes(ctx context.Context, vc volumeContext, pod *corev1.Pod) (map[s
 			err = checkHostPath(hv.Path, v.GetHostPath().GetType())
 		case v.GetPersistentVolumeClaim() != nil:
 			// Its errors are worded as Kubernetes' (see claims.go), not wrapped here.
-			if hv, err = claimVolume(ctx, vc.Claims, pod, v); err != nil {
+			if hv, err = claimVolume(ctx, vc.Claims, vc.Root, pod, v); err != nil {
 				return nil, err
 			}
 		case apiData:
