@@ -317,3 +317,82 @@ func TestDynamicProvisioningRequest(t *testing.T) {
 		t.Errorf("provisioned volume after release = %v, %v", got.GetStatus(), err)
 	}
 }
+
+// TestReleasedElsewhereStaysFailed: a dynamically provisioned Delete volume whose claim
+// is bound to another volume is released and, its in-tree provisioner having no deleter,
+// fails; syncing it again leaves it Failed rather than releasing and failing it anew (as
+// upstream: Failed is not overwritten), so the resync records no second event. The
+// controller is not run: its sync is called directly, over a real apiserver and caches.
+func TestReleasedElsewhereStaysFailed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: starts etcd and an apiserver")
+	}
+	srv := apiservertest.Start(t)
+	cs := controllertest.ControllerManagerClient(t, srv, "persistentvolume-binder")
+	admin := srv.Clientset(true)
+	ctx, cancel := context.WithTimeout(context.Background(), controllertest.Wait)
+	factory := informers.NewSharedInformerFactory(cs.Transport(), 0, informers.WithLogger(slog.New(slog.DiscardHandler)))
+	rec := &controllertest.Recorder{}
+	c, err := NewController(Config{Client: cs, Volumes: factory.PersistentVolumes(), Claims: factory.PersistentVolumeClaims(),
+		Classes: factory.StorageClasses(), Recorder: rec, Log: slog.New(slog.DiscardHandler), SyncPeriod: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx)
+	t.Cleanup(func() { cancel(); factory.Shutdown() })
+
+	pvc := claim("data", "1Gi", proto.String(""), corev1.ReadWriteOnce)
+	pvc.Metadata.Uid = ""
+	pvc.Metadata.Annotations = map[string]string{volumeutil.AnnBindCompleted: "yes"}
+	pvc.Spec.VolumeName = "other"
+	pvc, err = admin.PersistentVolumeClaims("default").Create(ctx, pvc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := volume("dyn", "1Gi", "", corev1.ReadWriteOnce)
+	pv.Metadata.Annotations = map[string]string{volumeutil.AnnDynamicallyProvisioned: "kubernetes.io/no-such-plugin"}
+	pv.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimDelete
+	pv.Spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: "default", Name: "data",
+		Uid: pvc.GetMetadata().GetUid()}
+	pv, err = admin.PersistentVolumes().Create(ctx, pv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv.Status = &corev1.PersistentVolumeStatus{Phase: corev1.VolumeBound}
+	if pv, err = admin.PersistentVolumes().UpdateStatus(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	// The claim must come from the cache, as in a resync: a claim missing from it would
+	// be taken for gone, which is the other (already guarded) branch.
+	controllertest.Eventually(t, "claim in the cache", func() (bool, string) {
+		_, err := c.claims.Namespace("default").Get("data")
+		return err == nil, fmt.Sprint(err)
+	})
+
+	var failedVersion string
+	for i := range 2 {
+		if err := c.syncVolume(ctx, pv); err != nil {
+			t.Fatalf("sync %d: %v", i+1, err)
+		}
+		if pv, err = admin.PersistentVolumes().Get(ctx, "dyn"); err != nil {
+			t.Fatal(err)
+		}
+		if got := pv.GetStatus().GetPhase(); got != corev1.VolumeFailed {
+			t.Fatalf("after sync %d: phase %s, want Failed", i+1, got)
+		}
+		if i == 0 {
+			failedVersion = pv.GetMetadata().GetResourceVersion()
+		} else if v := pv.GetMetadata().GetResourceVersion(); v != failedVersion {
+			t.Errorf("second sync wrote the Failed volume (resourceVersion %s, then %s)", failedVersion, v)
+		}
+	}
+	var failed []controllertest.Event
+	for _, e := range rec.Take() {
+		if e.Reason == EventVolumeFailedDelete {
+			failed = append(failed, e)
+		}
+	}
+	if len(failed) != 1 {
+		t.Errorf("%d %s events, want 1: %v", len(failed), EventVolumeFailedDelete, failed)
+	}
+}

@@ -47,8 +47,13 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 	if pv.GetSpec().GetPersistentVolumeReclaimPolicy() == corev1.PersistentVolumeReclaimDelete &&
 		pv.GetMetadata().GetAnnotations()[volumeutil.AnnDynamicallyProvisioned] != "" {
 		// Provisioned for this claim, which took another volume: not needed any more.
-		if pv, err = c.updateVolumePhase(ctx, pv, corev1.VolumeReleased, ""); err != nil {
-			return ignoreNotFound(err)
+		// Released (once) for its deleter; a volume already Failed stays Failed, as
+		// upstream, or a volume nothing can delete would flip back and fail anew, with
+		// an event, at every resync.
+		if phase := pv.GetStatus().GetPhase(); phase != corev1.VolumeReleased && phase != corev1.VolumeFailed {
+			if pv, err = c.updateVolumePhase(ctx, pv, corev1.VolumeReleased, ""); err != nil {
+				return ignoreNotFound(err)
+			}
 		}
 		return c.reclaimVolume(ctx, pv)
 	}
