@@ -192,9 +192,10 @@ func PodSpec(spec *corev1.PodSpec) {
 
 // Volume defaults a pod volume: no source means an emptyDir; secret, configMap, downwardAPI
 // and projected volumes get defaultMode 0644, a projected token expirationSeconds 3600, a
-// downward API fieldRef apiVersion v1, and hostPath volumes type "".
+// downward API fieldRef apiVersion v1, hostPath volumes type "", and an ephemeral volume's
+// claim template volumeMode Filesystem.
 func Volume(v *corev1.Volume) {
-	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.DownwardAPI == nil && v.Projected == nil && v.PersistentVolumeClaim == nil {
+	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.DownwardAPI == nil && v.Projected == nil && v.PersistentVolumeClaim == nil && v.Ephemeral == nil {
 		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
 	}
 	if d := v.DownwardAPI; d != nil {
@@ -213,6 +214,13 @@ func Volume(v *corev1.Volume) {
 			}
 			downwardAPIFiles(src.GetDownwardAPI().GetItems())
 		}
+	}
+	// An ephemeral volume's claim template spec defaults as any claim's spec does.
+	if t := v.GetEphemeral().GetVolumeClaimTemplate(); t != nil {
+		if t.Spec == nil {
+			t.Spec = &corev1.PersistentVolumeClaimSpec{}
+		}
+		setString(&t.Spec.VolumeMode, corev1.PersistentVolumeFilesystem)
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
 		v.HostPath.Type = proto.String("")

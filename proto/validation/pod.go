@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	corev1 "kubelab.io/proto/api/core/v1"
 	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
@@ -39,11 +42,13 @@ const (
 // does not.
 type podOpts struct {
 	isPod bool
+	// podName, known for a Pod (not a template), names its ephemeral volumes' claims.
+	podName string
 }
 
 // ValidatePod checks a Pod being created (metadata is the registry's, see ValidateObjectMeta).
 func ValidatePod(pod *corev1.Pod) apierrors.FieldErrors {
-	return validatePodSpec(specOrEmpty(pod.GetSpec()), "spec", podOpts{isPod: true})
+	return validatePodSpec(specOrEmpty(pod.GetSpec()), "spec", podOpts{isPod: true, podName: pod.GetMetadata().GetName()})
 }
 
 // ValidatePodSpec checks a pod spec found at path ("spec", "spec.template.spec") with
@@ -69,7 +74,7 @@ func specOrEmpty(s *corev1.PodSpec) *corev1.PodSpec {
 }
 
 func validatePodSpec(spec *corev1.PodSpec, p string, opts podOpts) apierrors.FieldErrors {
-	volumes, errs := validateVolumes(spec.Volumes, child(p, "volumes"))
+	volumes, errs := validateVolumes(spec.Volumes, child(p, "volumes"), opts.podName)
 	errs = append(errs, validateContainers(spec, volumes, p, opts)...)
 	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, child(p, "restartPolicy"))...)
 	errs = append(errs, validateDNSPolicy(spec.DnsPolicy, child(p, "dnsPolicy"))...)
@@ -228,13 +233,21 @@ func validateHostNetwork(spec *corev1.PodSpec, p string) apierrors.FieldErrors {
 
 // ---- volumes ----
 
-func validateVolumes(volumes []*corev1.Volume, p string) (map[string]bool, apierrors.FieldErrors) {
+func validateVolumes(volumes []*corev1.Volume, p, podName string) (map[string]bool, apierrors.FieldErrors) {
 	names := map[string]bool{}
 	var errs apierrors.FieldErrors
 	for i, v := range volumes {
 		vp := index(p, i)
 		errs = append(errs, validateVolumeSource(v, vp)...)
 		name := v.GetName()
+		// As upstream: the ephemeral volume's claim, <pod>-<volume>, must be a valid claim
+		// name. Skipped when either name is missing, which is reported elsewhere.
+		if v.GetEphemeral() != nil && podName != "" && name != "" {
+			claim := podName + "-" + name
+			for _, msg := range NameIsDNSSubdomain(claim, false) {
+				errs = append(errs, apierrors.Invalid(child(vp, "name"), name, fmt.Sprintf("PVC name %q: %v", claim, msg)))
+			}
+		}
 		if name == "" {
 			errs = append(errs, apierrors.Required(child(vp, "name"), ""))
 		} else {
@@ -293,6 +306,9 @@ func validateVolumeSource(v *corev1.Volume, p string) apierrors.FieldErrors {
 		if c.GetClaimName() == "" {
 			errs = append(errs, apierrors.Required(child(child(p, "persistentVolumeClaim"), "claimName"), ""))
 		}
+	}
+	if e := v.GetEphemeral(); e != nil && !more("ephemeral") {
+		errs = append(errs, validateEphemeralVolumeSource(e, child(p, "ephemeral"))...)
 	}
 	if c := v.GetConfigMap(); c != nil && !more("configMap") {
 		sp := child(p, "configMap")
@@ -1191,4 +1207,29 @@ func validatePodAffinityTerm(t *corev1.PodAffinityTerm, p string) apierrors.Fiel
 		errs = append(errs, validateLabelName(t.GetTopologyKey(), child(p, "topologyKey"))...)
 	}
 	return errs
+}
+
+// validateEphemeralVolumeSource: a claim template is required, its spec is checked as a
+// claim's, and its metadata may carry only labels and annotations (upstream's
+// ValidateTemplateObjectMeta), as the claim's name, namespace and owner come from the pod.
+func validateEphemeralVolumeSource(e *corev1.EphemeralVolumeSource, p string) apierrors.FieldErrors {
+	t := e.GetVolumeClaimTemplate()
+	tp := child(p, "volumeClaimTemplate")
+	if t == nil {
+		return apierrors.FieldErrors{apierrors.Required(tp, "")}
+	}
+	mp := child(tp, "metadata")
+	errs := ValidateAnnotations(t.GetMetadata().GetAnnotations(), child(mp, "annotations"))
+	errs = append(errs, ValidateLabels(t.GetMetadata().GetLabels(), child(mp, "labels"))...)
+	if m := t.GetMetadata(); m != nil {
+		rest := proto.Clone(m).(*metav1.ObjectMeta)
+		rest.Labels, rest.Annotations = nil, nil
+		// Every other set field is refused by name, so a field ObjectMeta gains later is
+		// refused too rather than silently dropped.
+		rest.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+			errs = append(errs, apierrors.Forbidden(child(mp, fd.JSONName()), "cannot be set for an ephemeral volume"))
+			return true
+		})
+	}
+	return append(errs, validatePersistentVolumeClaimSpec(t.GetSpec(), child(tp, "spec"))...)
 }

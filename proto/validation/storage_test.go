@@ -236,3 +236,55 @@ func TestPodVolumePersistentVolumeClaim(t *testing.T) {
 	v.PersistentVolumeClaim.ClaimName = "data"
 	expect(t, validation.Validate(pod), want{})
 }
+
+func TestPodVolumeEphemeral(t *testing.T) {
+	tmpl := func() *corev1.PersistentVolumeClaimTemplate {
+		return &corev1.PersistentVolumeClaimTemplate{
+			Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "db"}, Annotations: map[string]string{"note": "scratch"}},
+			Spec:     &corev1.PersistentVolumeClaimSpec{AccessModes: []string{"ReadWriteOnce"}, Resources: &corev1.VolumeResourceRequirements{Requests: storageQty("1Gi")}},
+		}
+	}
+	pod := func(name, vol string, mut func(*corev1.Volume)) *corev1.Pod {
+		v := &corev1.Volume{Name: vol, Ephemeral: &corev1.EphemeralVolumeSource{VolumeClaimTemplate: tmpl()}}
+		if mut != nil {
+			mut(v)
+		}
+		p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: &corev1.PodSpec{
+			Containers: []*corev1.Container{{Name: "c", Image: "nginx"}}, Volumes: []*corev1.Volume{v}}}
+		defaults.Default(p)
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		pod  *corev1.Pod
+		want want
+	}{
+		{"valid", pod("p", "scratch", nil), want{}},
+		{"no template", pod("p", "scratch", func(v *corev1.Volume) { v.Ephemeral.VolumeClaimTemplate = nil }),
+			want{"spec.volumes[0].ephemeral.volumeClaimTemplate", required, ""}},
+		{"template spec checked as a claim's", pod("p", "scratch", func(v *corev1.Volume) { v.Ephemeral.VolumeClaimTemplate.Spec.AccessModes = nil }),
+			want{"spec.volumes[0].ephemeral.volumeClaimTemplate.spec.accessModes", required, "at least 1 access mode is required"}},
+		{"template storage request", pod("p", "scratch", func(v *corev1.Volume) { v.Ephemeral.VolumeClaimTemplate.Spec.Resources = nil }),
+			want{"spec.volumes[0].ephemeral.volumeClaimTemplate.spec.resources[storage]", required, ""}},
+		{"template name", pod("p", "scratch", func(v *corev1.Volume) { v.Ephemeral.VolumeClaimTemplate.Metadata.Name = "mine" }),
+			want{"spec.volumes[0].ephemeral.volumeClaimTemplate.metadata.name", forbidden, "cannot be set for an ephemeral volume"}},
+		{"template namespace", pod("p", "scratch", func(v *corev1.Volume) { v.Ephemeral.VolumeClaimTemplate.Metadata.Namespace = "other" }),
+			want{"spec.volumes[0].ephemeral.volumeClaimTemplate.metadata.namespace", forbidden, "cannot be set for an ephemeral volume"}},
+		{"template labels", pod("p", "scratch", func(v *corev1.Volume) {
+			v.Ephemeral.VolumeClaimTemplate.Metadata.Labels = map[string]string{"a b": "c"}
+		}),
+			want{"spec.volumes[0].ephemeral.volumeClaimTemplate.metadata.labels", invalid, ""}},
+		{"claim name too long", pod(strings.Repeat("p", 250), "scratch", nil),
+			want{"spec.volumes[0].name", invalid, `PVC name "` + strings.Repeat("p", 250) + `-scratch": must be no more than 253 characters`}},
+		{"two sources", pod("p", "scratch", func(v *corev1.Volume) { v.EmptyDir = &corev1.EmptyDirVolumeSource{} }),
+			want{"spec.volumes[0].ephemeral", forbidden, "may not specify more than 1 volume type"}},
+	} {
+		t.Run(c.name, func(t *testing.T) { expect(t, validation.Validate(c.pod), c.want) })
+	}
+	// A template (a Deployment's pod) has no pod name yet, so no claim name is checked.
+	d := pod(strings.Repeat("p", 250), "scratch", nil)
+	expect(t, validation.ValidatePodTemplateSpec(&corev1.PodTemplateSpec{Spec: d.Spec}, "spec.template"), want{})
+	if got := d.Spec.Volumes[0].Ephemeral.VolumeClaimTemplate.Spec.GetVolumeMode(); got != corev1.PersistentVolumeFilesystem {
+		t.Errorf("template volumeMode defaulted to %q, want Filesystem", got)
+	}
+}

@@ -42,7 +42,7 @@ func TestValidateServiceAccountVolumes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errs := validateVolumes([]*corev1.Volume{tc.vol}, "spec.volumes")
+			_, errs := validateVolumes([]*corev1.Volume{tc.vol}, "spec.volumes", "")
 			var got []string
 			for _, e := range errs {
 				got = append(got, e.Error())

@@ -2008,8 +2008,11 @@ type Volume struct {
 	Projected   *ProjectedVolumeSource   `protobuf:"bytes,26,opt,name=projected,proto3" json:"projected,omitempty"`
 	// persistentVolumeClaim mounts the PersistentVolume bound to a claim in the pod's namespace.
 	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `protobuf:"bytes,10,opt,name=persistentVolumeClaim,proto3" json:"persistentVolumeClaim,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// ephemeral is a claim made for this pod alone: the ephemeral-volume controller creates
+	// claim <pod name>-<volume name> from the template, owned by the pod, so it goes with it.
+	Ephemeral     *EphemeralVolumeSource `protobuf:"bytes,29,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
@@ -2098,6 +2101,112 @@ func (x *Volume) GetPersistentVolumeClaim() *PersistentVolumeClaimVolumeSource {
 	return nil
 }
 
+func (x *Volume) GetEphemeral() *EphemeralVolumeSource {
+	if x != nil {
+		return x.Ephemeral
+	}
+	return nil
+}
+
+// EphemeralVolumeSource holds the template of a pod's own claim.
+type EphemeralVolumeSource struct {
+	state               protoimpl.MessageState         `protogen:"open.v1"`
+	VolumeClaimTemplate *PersistentVolumeClaimTemplate `protobuf:"bytes,1,opt,name=volumeClaimTemplate,proto3" json:"volumeClaimTemplate,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *EphemeralVolumeSource) Reset() {
+	*x = EphemeralVolumeSource{}
+	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EphemeralVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EphemeralVolumeSource) ProtoMessage() {}
+
+func (x *EphemeralVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EphemeralVolumeSource.ProtoReflect.Descriptor instead.
+func (*EphemeralVolumeSource) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *EphemeralVolumeSource) GetVolumeClaimTemplate() *PersistentVolumeClaimTemplate {
+	if x != nil {
+		return x.VolumeClaimTemplate
+	}
+	return nil
+}
+
+// PersistentVolumeClaimTemplate is the claim an ephemeral volume makes: only labels and
+// annotations of its metadata are used, the name and namespace come from the pod.
+type PersistentVolumeClaimTemplate struct {
+	state         protoimpl.MessageState     `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta             `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *PersistentVolumeClaimSpec `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimTemplate) Reset() {
+	*x = PersistentVolumeClaimTemplate{}
+	mi := &file_api_core_v1_core_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimTemplate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimTemplate) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimTemplate) ProtoReflect() protoreflect.Message {
+	mi := &file_api_core_v1_core_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimTemplate.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimTemplate) Descriptor() ([]byte, []int) {
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PersistentVolumeClaimTemplate) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimTemplate) GetSpec() *PersistentVolumeClaimSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
 // PersistentVolumeClaimVolumeSource names a claim in the pod's namespace.
 type PersistentVolumeClaimVolumeSource struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -2110,7 +2219,7 @@ type PersistentVolumeClaimVolumeSource struct {
 
 func (x *PersistentVolumeClaimVolumeSource) Reset() {
 	*x = PersistentVolumeClaimVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	mi := &file_api_core_v1_core_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +2231,7 @@ func (x *PersistentVolumeClaimVolumeSource) String() string {
 func (*PersistentVolumeClaimVolumeSource) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[29]
+	mi := &file_api_core_v1_core_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +2244,7 @@ func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use PersistentVolumeClaimVolumeSource.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{29}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PersistentVolumeClaimVolumeSource) GetClaimName() string {
@@ -2164,7 +2273,7 @@ type HostPathVolumeSource struct {
 
 func (x *HostPathVolumeSource) Reset() {
 	*x = HostPathVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[30]
+	mi := &file_api_core_v1_core_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2285,7 @@ func (x *HostPathVolumeSource) String() string {
 func (*HostPathVolumeSource) ProtoMessage() {}
 
 func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[30]
+	mi := &file_api_core_v1_core_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2298,7 @@ func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathVolumeSource.ProtoReflect.Descriptor instead.
 func (*HostPathVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{30}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HostPathVolumeSource) GetPath() string {
@@ -2218,7 +2327,7 @@ type EmptyDirVolumeSource struct {
 
 func (x *EmptyDirVolumeSource) Reset() {
 	*x = EmptyDirVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[31]
+	mi := &file_api_core_v1_core_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2339,7 @@ func (x *EmptyDirVolumeSource) String() string {
 func (*EmptyDirVolumeSource) ProtoMessage() {}
 
 func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[31]
+	mi := &file_api_core_v1_core_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2352,7 @@ func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirVolumeSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{31}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EmptyDirVolumeSource) GetMedium() string {
@@ -2273,7 +2382,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	mi := &file_api_core_v1_core_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2394,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[32]
+	mi := &file_api_core_v1_core_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2407,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{32}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -2342,7 +2451,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	mi := &file_api_core_v1_core_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2463,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[33]
+	mi := &file_api_core_v1_core_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2476,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{33}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -2409,7 +2518,7 @@ type DownwardAPIVolumeSource struct {
 
 func (x *DownwardAPIVolumeSource) Reset() {
 	*x = DownwardAPIVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	mi := &file_api_core_v1_core_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2421,7 +2530,7 @@ func (x *DownwardAPIVolumeSource) String() string {
 func (*DownwardAPIVolumeSource) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[34]
+	mi := &file_api_core_v1_core_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2434,7 +2543,7 @@ func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{34}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
@@ -2465,7 +2574,7 @@ type DownwardAPIVolumeFile struct {
 
 func (x *DownwardAPIVolumeFile) Reset() {
 	*x = DownwardAPIVolumeFile{}
-	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	mi := &file_api_core_v1_core_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2586,7 @@ func (x *DownwardAPIVolumeFile) String() string {
 func (*DownwardAPIVolumeFile) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[35]
+	mi := &file_api_core_v1_core_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2599,7 @@ func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{35}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DownwardAPIVolumeFile) GetPath() string {
@@ -2533,7 +2642,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	mi := &file_api_core_v1_core_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2654,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[36]
+	mi := &file_api_core_v1_core_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2667,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{36}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -2588,7 +2697,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	mi := &file_api_core_v1_core_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2600,7 +2709,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[37]
+	mi := &file_api_core_v1_core_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2613,7 +2722,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{37}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *VolumeProjection) GetSecret() *SecretProjection {
@@ -2656,7 +2765,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	mi := &file_api_core_v1_core_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2777,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[38]
+	mi := &file_api_core_v1_core_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2790,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{38}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -2717,7 +2826,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	mi := &file_api_core_v1_core_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +2838,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[39]
+	mi := &file_api_core_v1_core_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +2851,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{39}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -2776,7 +2885,7 @@ type DownwardAPIProjection struct {
 
 func (x *DownwardAPIProjection) Reset() {
 	*x = DownwardAPIProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[40]
+	mi := &file_api_core_v1_core_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +2897,7 @@ func (x *DownwardAPIProjection) String() string {
 func (*DownwardAPIProjection) ProtoMessage() {}
 
 func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[40]
+	mi := &file_api_core_v1_core_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +2910,7 @@ func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
 func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{40}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
@@ -2826,7 +2935,7 @@ type ServiceAccountTokenProjection struct {
 
 func (x *ServiceAccountTokenProjection) Reset() {
 	*x = ServiceAccountTokenProjection{}
-	mi := &file_api_core_v1_core_proto_msgTypes[41]
+	mi := &file_api_core_v1_core_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2838,7 +2947,7 @@ func (x *ServiceAccountTokenProjection) String() string {
 func (*ServiceAccountTokenProjection) ProtoMessage() {}
 
 func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[41]
+	mi := &file_api_core_v1_core_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2851,7 +2960,7 @@ func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccountTokenProjection.ProtoReflect.Descriptor instead.
 func (*ServiceAccountTokenProjection) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{41}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ServiceAccountTokenProjection) GetAudience() string {
@@ -2887,7 +2996,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_api_core_v1_core_proto_msgTypes[42]
+	mi := &file_api_core_v1_core_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2899,7 +3008,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[42]
+	mi := &file_api_core_v1_core_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2912,7 +3021,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{42}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -2970,7 +3079,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_api_core_v1_core_proto_msgTypes[43]
+	mi := &file_api_core_v1_core_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2982,7 +3091,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[43]
+	mi := &file_api_core_v1_core_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2995,7 +3104,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{43}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Container) GetName() string {
@@ -3167,7 +3276,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[44]
+	mi := &file_api_core_v1_core_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3179,7 +3288,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[44]
+	mi := &file_api_core_v1_core_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3192,7 +3301,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{44}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -3242,7 +3351,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[45]
+	mi := &file_api_core_v1_core_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3254,7 +3363,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[45]
+	mi := &file_api_core_v1_core_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3267,7 +3376,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{45}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -3302,7 +3411,7 @@ type ConfigMapEnvSource struct {
 
 func (x *ConfigMapEnvSource) Reset() {
 	*x = ConfigMapEnvSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[46]
+	mi := &file_api_core_v1_core_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3423,7 @@ func (x *ConfigMapEnvSource) String() string {
 func (*ConfigMapEnvSource) ProtoMessage() {}
 
 func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[46]
+	mi := &file_api_core_v1_core_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3436,7 @@ func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapEnvSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapEnvSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{46}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ConfigMapEnvSource) GetName() string {
@@ -3355,7 +3464,7 @@ type SecretEnvSource struct {
 
 func (x *SecretEnvSource) Reset() {
 	*x = SecretEnvSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[47]
+	mi := &file_api_core_v1_core_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3367,7 +3476,7 @@ func (x *SecretEnvSource) String() string {
 func (*SecretEnvSource) ProtoMessage() {}
 
 func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[47]
+	mi := &file_api_core_v1_core_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3380,7 +3489,7 @@ func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretEnvSource.ProtoReflect.Descriptor instead.
 func (*SecretEnvSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{47}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SecretEnvSource) GetName() string {
@@ -3409,7 +3518,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_api_core_v1_core_proto_msgTypes[48]
+	mi := &file_api_core_v1_core_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3421,7 +3530,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[48]
+	mi := &file_api_core_v1_core_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3434,7 +3543,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{48}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *EnvVar) GetName() string {
@@ -3471,7 +3580,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[49]
+	mi := &file_api_core_v1_core_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3483,7 +3592,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[49]
+	mi := &file_api_core_v1_core_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3496,7 +3605,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{49}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *EnvVarSource) GetFieldRef() *ObjectFieldSelector {
@@ -3538,7 +3647,7 @@ type ObjectFieldSelector struct {
 
 func (x *ObjectFieldSelector) Reset() {
 	*x = ObjectFieldSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[50]
+	mi := &file_api_core_v1_core_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3550,7 +3659,7 @@ func (x *ObjectFieldSelector) String() string {
 func (*ObjectFieldSelector) ProtoMessage() {}
 
 func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[50]
+	mi := &file_api_core_v1_core_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3563,7 +3672,7 @@ func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
 func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{50}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ObjectFieldSelector) GetApiVersion() string {
@@ -3592,7 +3701,7 @@ type ResourceFieldSelector struct {
 
 func (x *ResourceFieldSelector) Reset() {
 	*x = ResourceFieldSelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[51]
+	mi := &file_api_core_v1_core_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3604,7 +3713,7 @@ func (x *ResourceFieldSelector) String() string {
 func (*ResourceFieldSelector) ProtoMessage() {}
 
 func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[51]
+	mi := &file_api_core_v1_core_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3617,7 +3726,7 @@ func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
 func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{51}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ResourceFieldSelector) GetContainerName() string {
@@ -3653,7 +3762,7 @@ type ConfigMapKeySelector struct {
 
 func (x *ConfigMapKeySelector) Reset() {
 	*x = ConfigMapKeySelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[52]
+	mi := &file_api_core_v1_core_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3665,7 +3774,7 @@ func (x *ConfigMapKeySelector) String() string {
 func (*ConfigMapKeySelector) ProtoMessage() {}
 
 func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[52]
+	mi := &file_api_core_v1_core_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3678,7 +3787,7 @@ func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapKeySelector.ProtoReflect.Descriptor instead.
 func (*ConfigMapKeySelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{52}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ConfigMapKeySelector) GetName() string {
@@ -3714,7 +3823,7 @@ type SecretKeySelector struct {
 
 func (x *SecretKeySelector) Reset() {
 	*x = SecretKeySelector{}
-	mi := &file_api_core_v1_core_proto_msgTypes[53]
+	mi := &file_api_core_v1_core_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3726,7 +3835,7 @@ func (x *SecretKeySelector) String() string {
 func (*SecretKeySelector) ProtoMessage() {}
 
 func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[53]
+	mi := &file_api_core_v1_core_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3739,7 +3848,7 @@ func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretKeySelector.ProtoReflect.Descriptor instead.
 func (*SecretKeySelector) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{53}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SecretKeySelector) GetName() string {
@@ -3774,7 +3883,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_api_core_v1_core_proto_msgTypes[54]
+	mi := &file_api_core_v1_core_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3786,7 +3895,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[54]
+	mi := &file_api_core_v1_core_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3799,7 +3908,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{54}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ResourceRequirements) GetLimits() map[string]*v1.Quantity {
@@ -3829,7 +3938,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_api_core_v1_core_proto_msgTypes[55]
+	mi := &file_api_core_v1_core_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3841,7 +3950,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[55]
+	mi := &file_api_core_v1_core_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3854,7 +3963,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{55}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -3904,7 +4013,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_api_core_v1_core_proto_msgTypes[56]
+	mi := &file_api_core_v1_core_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3916,7 +4025,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[56]
+	mi := &file_api_core_v1_core_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3929,7 +4038,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{56}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -4012,7 +4121,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[57]
+	mi := &file_api_core_v1_core_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4024,7 +4133,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[57]
+	mi := &file_api_core_v1_core_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4037,7 +4146,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{57}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -4062,7 +4171,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[58]
+	mi := &file_api_core_v1_core_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4074,7 +4183,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[58]
+	mi := &file_api_core_v1_core_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4087,7 +4196,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{58}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -4136,7 +4245,7 @@ type HTTPHeader struct {
 
 func (x *HTTPHeader) Reset() {
 	*x = HTTPHeader{}
-	mi := &file_api_core_v1_core_proto_msgTypes[59]
+	mi := &file_api_core_v1_core_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4148,7 +4257,7 @@ func (x *HTTPHeader) String() string {
 func (*HTTPHeader) ProtoMessage() {}
 
 func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[59]
+	mi := &file_api_core_v1_core_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4161,7 +4270,7 @@ func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPHeader.ProtoReflect.Descriptor instead.
 func (*HTTPHeader) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{59}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *HTTPHeader) GetName() string {
@@ -4189,7 +4298,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[60]
+	mi := &file_api_core_v1_core_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4201,7 +4310,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[60]
+	mi := &file_api_core_v1_core_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4214,7 +4323,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{60}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *TCPSocketAction) GetPort() *v1.IntOrString {
@@ -4242,7 +4351,7 @@ type GRPCAction struct {
 
 func (x *GRPCAction) Reset() {
 	*x = GRPCAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[61]
+	mi := &file_api_core_v1_core_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4254,7 +4363,7 @@ func (x *GRPCAction) String() string {
 func (*GRPCAction) ProtoMessage() {}
 
 func (x *GRPCAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[61]
+	mi := &file_api_core_v1_core_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4267,7 +4376,7 @@ func (x *GRPCAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GRPCAction.ProtoReflect.Descriptor instead.
 func (*GRPCAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{61}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GRPCAction) GetPort() int32 {
@@ -4295,7 +4404,7 @@ type Lifecycle struct {
 
 func (x *Lifecycle) Reset() {
 	*x = Lifecycle{}
-	mi := &file_api_core_v1_core_proto_msgTypes[62]
+	mi := &file_api_core_v1_core_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4307,7 +4416,7 @@ func (x *Lifecycle) String() string {
 func (*Lifecycle) ProtoMessage() {}
 
 func (x *Lifecycle) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[62]
+	mi := &file_api_core_v1_core_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4320,7 +4429,7 @@ func (x *Lifecycle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
 func (*Lifecycle) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{62}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Lifecycle) GetPostStart() *LifecycleHandler {
@@ -4350,7 +4459,7 @@ type LifecycleHandler struct {
 
 func (x *LifecycleHandler) Reset() {
 	*x = LifecycleHandler{}
-	mi := &file_api_core_v1_core_proto_msgTypes[63]
+	mi := &file_api_core_v1_core_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4362,7 +4471,7 @@ func (x *LifecycleHandler) String() string {
 func (*LifecycleHandler) ProtoMessage() {}
 
 func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[63]
+	mi := &file_api_core_v1_core_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4375,7 +4484,7 @@ func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleHandler.ProtoReflect.Descriptor instead.
 func (*LifecycleHandler) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{63}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *LifecycleHandler) GetExec() *ExecAction {
@@ -4416,7 +4525,7 @@ type SleepAction struct {
 
 func (x *SleepAction) Reset() {
 	*x = SleepAction{}
-	mi := &file_api_core_v1_core_proto_msgTypes[64]
+	mi := &file_api_core_v1_core_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4428,7 +4537,7 @@ func (x *SleepAction) String() string {
 func (*SleepAction) ProtoMessage() {}
 
 func (x *SleepAction) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[64]
+	mi := &file_api_core_v1_core_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4441,7 +4550,7 @@ func (x *SleepAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepAction.ProtoReflect.Descriptor instead.
 func (*SleepAction) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{64}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *SleepAction) GetSeconds() int64 {
@@ -4467,7 +4576,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_api_core_v1_core_proto_msgTypes[65]
+	mi := &file_api_core_v1_core_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4479,7 +4588,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[65]
+	mi := &file_api_core_v1_core_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4492,7 +4601,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{65}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SecurityContext) GetCapabilities() *Capabilities {
@@ -4555,7 +4664,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_api_core_v1_core_proto_msgTypes[66]
+	mi := &file_api_core_v1_core_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4567,7 +4676,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[66]
+	mi := &file_api_core_v1_core_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4580,7 +4689,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{66}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -4621,7 +4730,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[67]
+	mi := &file_api_core_v1_core_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4633,7 +4742,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[67]
+	mi := &file_api_core_v1_core_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4646,7 +4755,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{67}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -4755,7 +4864,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[68]
+	mi := &file_api_core_v1_core_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4767,7 +4876,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[68]
+	mi := &file_api_core_v1_core_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4780,7 +4889,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{68}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PodCondition) GetType() string {
@@ -4835,7 +4944,7 @@ type HostIP struct {
 
 func (x *HostIP) Reset() {
 	*x = HostIP{}
-	mi := &file_api_core_v1_core_proto_msgTypes[69]
+	mi := &file_api_core_v1_core_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4847,7 +4956,7 @@ func (x *HostIP) String() string {
 func (*HostIP) ProtoMessage() {}
 
 func (x *HostIP) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[69]
+	mi := &file_api_core_v1_core_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4860,7 +4969,7 @@ func (x *HostIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostIP.ProtoReflect.Descriptor instead.
 func (*HostIP) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{69}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *HostIP) GetIp() string {
@@ -4880,7 +4989,7 @@ type PodIP struct {
 
 func (x *PodIP) Reset() {
 	*x = PodIP{}
-	mi := &file_api_core_v1_core_proto_msgTypes[70]
+	mi := &file_api_core_v1_core_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4892,7 +5001,7 @@ func (x *PodIP) String() string {
 func (*PodIP) ProtoMessage() {}
 
 func (x *PodIP) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[70]
+	mi := &file_api_core_v1_core_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4905,7 +5014,7 @@ func (x *PodIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodIP.ProtoReflect.Descriptor instead.
 func (*PodIP) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{70}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PodIP) GetIp() string {
@@ -4933,7 +5042,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[71]
+	mi := &file_api_core_v1_core_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4945,7 +5054,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[71]
+	mi := &file_api_core_v1_core_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4958,7 +5067,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{71}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -5036,7 +5145,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_api_core_v1_core_proto_msgTypes[72]
+	mi := &file_api_core_v1_core_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5048,7 +5157,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[72]
+	mi := &file_api_core_v1_core_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5061,7 +5170,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{72}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -5096,7 +5205,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_api_core_v1_core_proto_msgTypes[73]
+	mi := &file_api_core_v1_core_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5108,7 +5217,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[73]
+	mi := &file_api_core_v1_core_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5121,7 +5230,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{73}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -5148,7 +5257,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_api_core_v1_core_proto_msgTypes[74]
+	mi := &file_api_core_v1_core_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5160,7 +5269,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[74]
+	mi := &file_api_core_v1_core_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5173,7 +5282,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{74}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *v1.Time {
@@ -5199,7 +5308,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_api_core_v1_core_proto_msgTypes[75]
+	mi := &file_api_core_v1_core_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5211,7 +5320,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[75]
+	mi := &file_api_core_v1_core_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5224,7 +5333,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{75}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -5289,7 +5398,7 @@ type Binding struct {
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_api_core_v1_core_proto_msgTypes[76]
+	mi := &file_api_core_v1_core_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5301,7 +5410,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[76]
+	mi := &file_api_core_v1_core_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5314,7 +5423,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{76}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *Binding) GetKind() string {
@@ -5359,7 +5468,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_api_core_v1_core_proto_msgTypes[77]
+	mi := &file_api_core_v1_core_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5371,7 +5480,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[77]
+	mi := &file_api_core_v1_core_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5384,7 +5493,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{77}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *Node) GetKind() string {
@@ -5435,7 +5544,7 @@ type NodeList struct {
 
 func (x *NodeList) Reset() {
 	*x = NodeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[78]
+	mi := &file_api_core_v1_core_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5447,7 +5556,7 @@ func (x *NodeList) String() string {
 func (*NodeList) ProtoMessage() {}
 
 func (x *NodeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[78]
+	mi := &file_api_core_v1_core_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5460,7 +5569,7 @@ func (x *NodeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeList.ProtoReflect.Descriptor instead.
 func (*NodeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{78}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *NodeList) GetKind() string {
@@ -5505,7 +5614,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[79]
+	mi := &file_api_core_v1_core_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5517,7 +5626,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[79]
+	mi := &file_api_core_v1_core_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5530,7 +5639,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{79}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *NodeSpec) GetPodCIDR() string {
@@ -5582,7 +5691,7 @@ type Taint struct {
 
 func (x *Taint) Reset() {
 	*x = Taint{}
-	mi := &file_api_core_v1_core_proto_msgTypes[80]
+	mi := &file_api_core_v1_core_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5594,7 +5703,7 @@ func (x *Taint) String() string {
 func (*Taint) ProtoMessage() {}
 
 func (x *Taint) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[80]
+	mi := &file_api_core_v1_core_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5607,7 +5716,7 @@ func (x *Taint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Taint.ProtoReflect.Descriptor instead.
 func (*Taint) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{80}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *Taint) GetKey() string {
@@ -5656,7 +5765,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[81]
+	mi := &file_api_core_v1_core_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5668,7 +5777,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[81]
+	mi := &file_api_core_v1_core_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5681,7 +5790,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{81}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]*v1.Quantity {
@@ -5762,7 +5871,7 @@ type NodeCondition struct {
 
 func (x *NodeCondition) Reset() {
 	*x = NodeCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[82]
+	mi := &file_api_core_v1_core_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5774,7 +5883,7 @@ func (x *NodeCondition) String() string {
 func (*NodeCondition) ProtoMessage() {}
 
 func (x *NodeCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[82]
+	mi := &file_api_core_v1_core_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5787,7 +5896,7 @@ func (x *NodeCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeCondition.ProtoReflect.Descriptor instead.
 func (*NodeCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{82}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *NodeCondition) GetType() string {
@@ -5844,7 +5953,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[83]
+	mi := &file_api_core_v1_core_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5856,7 +5965,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[83]
+	mi := &file_api_core_v1_core_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5869,7 +5978,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{83}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -5896,7 +6005,7 @@ type NodeDaemonEndpoints struct {
 
 func (x *NodeDaemonEndpoints) Reset() {
 	*x = NodeDaemonEndpoints{}
-	mi := &file_api_core_v1_core_proto_msgTypes[84]
+	mi := &file_api_core_v1_core_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5908,7 +6017,7 @@ func (x *NodeDaemonEndpoints) String() string {
 func (*NodeDaemonEndpoints) ProtoMessage() {}
 
 func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[84]
+	mi := &file_api_core_v1_core_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5921,7 +6030,7 @@ func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDaemonEndpoints.ProtoReflect.Descriptor instead.
 func (*NodeDaemonEndpoints) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{84}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *NodeDaemonEndpoints) GetKubeletEndpoint() *DaemonEndpoint {
@@ -5941,7 +6050,7 @@ type DaemonEndpoint struct {
 
 func (x *DaemonEndpoint) Reset() {
 	*x = DaemonEndpoint{}
-	mi := &file_api_core_v1_core_proto_msgTypes[85]
+	mi := &file_api_core_v1_core_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5953,7 +6062,7 @@ func (x *DaemonEndpoint) String() string {
 func (*DaemonEndpoint) ProtoMessage() {}
 
 func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[85]
+	mi := &file_api_core_v1_core_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5966,7 +6075,7 @@ func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonEndpoint.ProtoReflect.Descriptor instead.
 func (*DaemonEndpoint) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{85}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *DaemonEndpoint) GetPort() int32 {
@@ -5995,7 +6104,7 @@ type NodeSystemInfo struct {
 
 func (x *NodeSystemInfo) Reset() {
 	*x = NodeSystemInfo{}
-	mi := &file_api_core_v1_core_proto_msgTypes[86]
+	mi := &file_api_core_v1_core_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6007,7 +6116,7 @@ func (x *NodeSystemInfo) String() string {
 func (*NodeSystemInfo) ProtoMessage() {}
 
 func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[86]
+	mi := &file_api_core_v1_core_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6020,7 +6129,7 @@ func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSystemInfo.ProtoReflect.Descriptor instead.
 func (*NodeSystemInfo) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{86}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *NodeSystemInfo) GetMachineID() string {
@@ -6104,7 +6213,7 @@ type ContainerImage struct {
 
 func (x *ContainerImage) Reset() {
 	*x = ContainerImage{}
-	mi := &file_api_core_v1_core_proto_msgTypes[87]
+	mi := &file_api_core_v1_core_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6116,7 +6225,7 @@ func (x *ContainerImage) String() string {
 func (*ContainerImage) ProtoMessage() {}
 
 func (x *ContainerImage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[87]
+	mi := &file_api_core_v1_core_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6129,7 +6238,7 @@ func (x *ContainerImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerImage.ProtoReflect.Descriptor instead.
 func (*ContainerImage) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{87}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ContainerImage) GetNames() []string {
@@ -6173,7 +6282,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_api_core_v1_core_proto_msgTypes[88]
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6185,7 +6294,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[88]
+	mi := &file_api_core_v1_core_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6198,7 +6307,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{88}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *Event) GetKind() string {
@@ -6333,7 +6442,7 @@ type EventList struct {
 
 func (x *EventList) Reset() {
 	*x = EventList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[89]
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6345,7 +6454,7 @@ func (x *EventList) String() string {
 func (*EventList) ProtoMessage() {}
 
 func (x *EventList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[89]
+	mi := &file_api_core_v1_core_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6358,7 +6467,7 @@ func (x *EventList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventList.ProtoReflect.Descriptor instead.
 func (*EventList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{89}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *EventList) GetKind() string {
@@ -6400,7 +6509,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6412,7 +6521,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[90]
+	mi := &file_api_core_v1_core_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6425,7 +6534,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{90}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -6453,7 +6562,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6465,7 +6574,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[91]
+	mi := &file_api_core_v1_core_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6478,7 +6587,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{91}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -6508,7 +6617,7 @@ type LimitRange struct {
 
 func (x *LimitRange) Reset() {
 	*x = LimitRange{}
-	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	mi := &file_api_core_v1_core_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6520,7 +6629,7 @@ func (x *LimitRange) String() string {
 func (*LimitRange) ProtoMessage() {}
 
 func (x *LimitRange) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[92]
+	mi := &file_api_core_v1_core_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6533,7 +6642,7 @@ func (x *LimitRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRange.ProtoReflect.Descriptor instead.
 func (*LimitRange) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{92}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *LimitRange) GetKind() string {
@@ -6577,7 +6686,7 @@ type LimitRangeList struct {
 
 func (x *LimitRangeList) Reset() {
 	*x = LimitRangeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	mi := &file_api_core_v1_core_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6589,7 +6698,7 @@ func (x *LimitRangeList) String() string {
 func (*LimitRangeList) ProtoMessage() {}
 
 func (x *LimitRangeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[93]
+	mi := &file_api_core_v1_core_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6602,7 +6711,7 @@ func (x *LimitRangeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeList.ProtoReflect.Descriptor instead.
 func (*LimitRangeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{93}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *LimitRangeList) GetKind() string {
@@ -6643,7 +6752,7 @@ type LimitRangeSpec struct {
 
 func (x *LimitRangeSpec) Reset() {
 	*x = LimitRangeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[94]
+	mi := &file_api_core_v1_core_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6655,7 +6764,7 @@ func (x *LimitRangeSpec) String() string {
 func (*LimitRangeSpec) ProtoMessage() {}
 
 func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[94]
+	mi := &file_api_core_v1_core_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6668,7 +6777,7 @@ func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeSpec.ProtoReflect.Descriptor instead.
 func (*LimitRangeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{94}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *LimitRangeSpec) GetLimits() []*LimitRangeItem {
@@ -6693,7 +6802,7 @@ type LimitRangeItem struct {
 
 func (x *LimitRangeItem) Reset() {
 	*x = LimitRangeItem{}
-	mi := &file_api_core_v1_core_proto_msgTypes[95]
+	mi := &file_api_core_v1_core_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6705,7 +6814,7 @@ func (x *LimitRangeItem) String() string {
 func (*LimitRangeItem) ProtoMessage() {}
 
 func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[95]
+	mi := &file_api_core_v1_core_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6718,7 +6827,7 @@ func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeItem.ProtoReflect.Descriptor instead.
 func (*LimitRangeItem) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{95}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *LimitRangeItem) GetType() string {
@@ -6777,7 +6886,7 @@ type ResourceQuota struct {
 
 func (x *ResourceQuota) Reset() {
 	*x = ResourceQuota{}
-	mi := &file_api_core_v1_core_proto_msgTypes[96]
+	mi := &file_api_core_v1_core_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6789,7 +6898,7 @@ func (x *ResourceQuota) String() string {
 func (*ResourceQuota) ProtoMessage() {}
 
 func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[96]
+	mi := &file_api_core_v1_core_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6802,7 +6911,7 @@ func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuota.ProtoReflect.Descriptor instead.
 func (*ResourceQuota) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{96}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ResourceQuota) GetKind() string {
@@ -6853,7 +6962,7 @@ type ResourceQuotaList struct {
 
 func (x *ResourceQuotaList) Reset() {
 	*x = ResourceQuotaList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[97]
+	mi := &file_api_core_v1_core_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6865,7 +6974,7 @@ func (x *ResourceQuotaList) String() string {
 func (*ResourceQuotaList) ProtoMessage() {}
 
 func (x *ResourceQuotaList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[97]
+	mi := &file_api_core_v1_core_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6878,7 +6987,7 @@ func (x *ResourceQuotaList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaList.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{97}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ResourceQuotaList) GetKind() string {
@@ -6920,7 +7029,7 @@ type ResourceQuotaSpec struct {
 
 func (x *ResourceQuotaSpec) Reset() {
 	*x = ResourceQuotaSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[98]
+	mi := &file_api_core_v1_core_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6932,7 +7041,7 @@ func (x *ResourceQuotaSpec) String() string {
 func (*ResourceQuotaSpec) ProtoMessage() {}
 
 func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[98]
+	mi := &file_api_core_v1_core_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6945,7 +7054,7 @@ func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaSpec.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{98}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ResourceQuotaSpec) GetHard() map[string]*v1.Quantity {
@@ -6973,7 +7082,7 @@ type ResourceQuotaStatus struct {
 
 func (x *ResourceQuotaStatus) Reset() {
 	*x = ResourceQuotaStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[99]
+	mi := &file_api_core_v1_core_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6985,7 +7094,7 @@ func (x *ResourceQuotaStatus) String() string {
 func (*ResourceQuotaStatus) ProtoMessage() {}
 
 func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[99]
+	mi := &file_api_core_v1_core_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6998,7 +7107,7 @@ func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaStatus.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{99}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ResourceQuotaStatus) GetHard() map[string]*v1.Quantity {
@@ -7032,7 +7141,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_api_core_v1_core_proto_msgTypes[100]
+	mi := &file_api_core_v1_core_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7044,7 +7153,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[100]
+	mi := &file_api_core_v1_core_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7057,7 +7166,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{100}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *ConfigMap) GetKind() string {
@@ -7115,7 +7224,7 @@ type ConfigMapList struct {
 
 func (x *ConfigMapList) Reset() {
 	*x = ConfigMapList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[101]
+	mi := &file_api_core_v1_core_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7127,7 +7236,7 @@ func (x *ConfigMapList) String() string {
 func (*ConfigMapList) ProtoMessage() {}
 
 func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[101]
+	mi := &file_api_core_v1_core_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7140,7 +7249,7 @@ func (x *ConfigMapList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapList.ProtoReflect.Descriptor instead.
 func (*ConfigMapList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{101}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ConfigMapList) GetKind() string {
@@ -7191,7 +7300,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_api_core_v1_core_proto_msgTypes[102]
+	mi := &file_api_core_v1_core_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7203,7 +7312,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[102]
+	mi := &file_api_core_v1_core_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7216,7 +7325,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{102}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *Secret) GetKind() string {
@@ -7281,7 +7390,7 @@ type SecretList struct {
 
 func (x *SecretList) Reset() {
 	*x = SecretList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[103]
+	mi := &file_api_core_v1_core_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7293,7 +7402,7 @@ func (x *SecretList) String() string {
 func (*SecretList) ProtoMessage() {}
 
 func (x *SecretList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[103]
+	mi := &file_api_core_v1_core_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7306,7 +7415,7 @@ func (x *SecretList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretList.ProtoReflect.Descriptor instead.
 func (*SecretList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{103}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *SecretList) GetKind() string {
@@ -7357,7 +7466,7 @@ type ServiceAccount struct {
 
 func (x *ServiceAccount) Reset() {
 	*x = ServiceAccount{}
-	mi := &file_api_core_v1_core_proto_msgTypes[104]
+	mi := &file_api_core_v1_core_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7369,7 +7478,7 @@ func (x *ServiceAccount) String() string {
 func (*ServiceAccount) ProtoMessage() {}
 
 func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[104]
+	mi := &file_api_core_v1_core_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7382,7 +7491,7 @@ func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccount.ProtoReflect.Descriptor instead.
 func (*ServiceAccount) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{104}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ServiceAccount) GetKind() string {
@@ -7440,7 +7549,7 @@ type ServiceAccountList struct {
 
 func (x *ServiceAccountList) Reset() {
 	*x = ServiceAccountList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[105]
+	mi := &file_api_core_v1_core_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7452,7 +7561,7 @@ func (x *ServiceAccountList) String() string {
 func (*ServiceAccountList) ProtoMessage() {}
 
 func (x *ServiceAccountList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[105]
+	mi := &file_api_core_v1_core_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7465,7 +7574,7 @@ func (x *ServiceAccountList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccountList.ProtoReflect.Descriptor instead.
 func (*ServiceAccountList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{105}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ServiceAccountList) GetKind() string {
@@ -7515,7 +7624,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_api_core_v1_core_proto_msgTypes[106]
+	mi := &file_api_core_v1_core_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7527,7 +7636,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[106]
+	mi := &file_api_core_v1_core_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7540,7 +7649,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{106}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *Service) GetKind() string {
@@ -7591,7 +7700,7 @@ type ServiceList struct {
 
 func (x *ServiceList) Reset() {
 	*x = ServiceList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[107]
+	mi := &file_api_core_v1_core_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7603,7 +7712,7 @@ func (x *ServiceList) String() string {
 func (*ServiceList) ProtoMessage() {}
 
 func (x *ServiceList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[107]
+	mi := &file_api_core_v1_core_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7616,7 +7725,7 @@ func (x *ServiceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceList.ProtoReflect.Descriptor instead.
 func (*ServiceList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{107}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ServiceList) GetKind() string {
@@ -7700,7 +7809,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[108]
+	mi := &file_api_core_v1_core_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7712,7 +7821,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[108]
+	mi := &file_api_core_v1_core_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7725,7 +7834,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{108}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ServiceSpec) GetPorts() []*ServicePort {
@@ -7889,7 +7998,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[109]
+	mi := &file_api_core_v1_core_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7901,7 +8010,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[109]
+	mi := &file_api_core_v1_core_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7914,7 +8023,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{109}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ServicePort) GetName() string {
@@ -7969,7 +8078,7 @@ type SessionAffinityConfig struct {
 
 func (x *SessionAffinityConfig) Reset() {
 	*x = SessionAffinityConfig{}
-	mi := &file_api_core_v1_core_proto_msgTypes[110]
+	mi := &file_api_core_v1_core_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7981,7 +8090,7 @@ func (x *SessionAffinityConfig) String() string {
 func (*SessionAffinityConfig) ProtoMessage() {}
 
 func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[110]
+	mi := &file_api_core_v1_core_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7994,7 +8103,7 @@ func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
 func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{110}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *SessionAffinityConfig) GetClientIP() *ClientIPConfig {
@@ -8015,7 +8124,7 @@ type ClientIPConfig struct {
 
 func (x *ClientIPConfig) Reset() {
 	*x = ClientIPConfig{}
-	mi := &file_api_core_v1_core_proto_msgTypes[111]
+	mi := &file_api_core_v1_core_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8027,7 +8136,7 @@ func (x *ClientIPConfig) String() string {
 func (*ClientIPConfig) ProtoMessage() {}
 
 func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[111]
+	mi := &file_api_core_v1_core_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8040,7 +8149,7 @@ func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
 func (*ClientIPConfig) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{111}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
@@ -8061,7 +8170,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[112]
+	mi := &file_api_core_v1_core_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8073,7 +8182,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[112]
+	mi := &file_api_core_v1_core_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8086,7 +8195,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{112}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
@@ -8113,7 +8222,7 @@ type LoadBalancerStatus struct {
 
 func (x *LoadBalancerStatus) Reset() {
 	*x = LoadBalancerStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[113]
+	mi := &file_api_core_v1_core_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8125,7 +8234,7 @@ func (x *LoadBalancerStatus) String() string {
 func (*LoadBalancerStatus) ProtoMessage() {}
 
 func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[113]
+	mi := &file_api_core_v1_core_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8138,7 +8247,7 @@ func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
 func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{113}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
@@ -8162,7 +8271,7 @@ type LoadBalancerIngress struct {
 
 func (x *LoadBalancerIngress) Reset() {
 	*x = LoadBalancerIngress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[114]
+	mi := &file_api_core_v1_core_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8174,7 +8283,7 @@ func (x *LoadBalancerIngress) String() string {
 func (*LoadBalancerIngress) ProtoMessage() {}
 
 func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[114]
+	mi := &file_api_core_v1_core_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8187,7 +8296,7 @@ func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
 func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{114}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *LoadBalancerIngress) GetIp() string {
@@ -8230,7 +8339,7 @@ type PortStatus struct {
 
 func (x *PortStatus) Reset() {
 	*x = PortStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[115]
+	mi := &file_api_core_v1_core_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8242,7 +8351,7 @@ func (x *PortStatus) String() string {
 func (*PortStatus) ProtoMessage() {}
 
 func (x *PortStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[115]
+	mi := &file_api_core_v1_core_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8255,7 +8364,7 @@ func (x *PortStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStatus.ProtoReflect.Descriptor instead.
 func (*PortStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{115}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PortStatus) GetPort() int32 {
@@ -8294,7 +8403,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_api_core_v1_core_proto_msgTypes[116]
+	mi := &file_api_core_v1_core_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8306,7 +8415,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[116]
+	mi := &file_api_core_v1_core_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8319,7 +8428,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{116}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *Endpoints) GetKind() string {
@@ -8363,7 +8472,7 @@ type EndpointsList struct {
 
 func (x *EndpointsList) Reset() {
 	*x = EndpointsList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[117]
+	mi := &file_api_core_v1_core_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8375,7 +8484,7 @@ func (x *EndpointsList) String() string {
 func (*EndpointsList) ProtoMessage() {}
 
 func (x *EndpointsList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[117]
+	mi := &file_api_core_v1_core_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8388,7 +8497,7 @@ func (x *EndpointsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointsList.ProtoReflect.Descriptor instead.
 func (*EndpointsList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{117}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *EndpointsList) GetKind() string {
@@ -8433,7 +8542,7 @@ type EndpointSubset struct {
 
 func (x *EndpointSubset) Reset() {
 	*x = EndpointSubset{}
-	mi := &file_api_core_v1_core_proto_msgTypes[118]
+	mi := &file_api_core_v1_core_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8445,7 +8554,7 @@ func (x *EndpointSubset) String() string {
 func (*EndpointSubset) ProtoMessage() {}
 
 func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[118]
+	mi := &file_api_core_v1_core_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8458,7 +8567,7 @@ func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSubset.ProtoReflect.Descriptor instead.
 func (*EndpointSubset) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{118}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *EndpointSubset) GetAddresses() []*EndpointAddress {
@@ -8495,7 +8604,7 @@ type EndpointAddress struct {
 
 func (x *EndpointAddress) Reset() {
 	*x = EndpointAddress{}
-	mi := &file_api_core_v1_core_proto_msgTypes[119]
+	mi := &file_api_core_v1_core_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8507,7 +8616,7 @@ func (x *EndpointAddress) String() string {
 func (*EndpointAddress) ProtoMessage() {}
 
 func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[119]
+	mi := &file_api_core_v1_core_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8520,7 +8629,7 @@ func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointAddress.ProtoReflect.Descriptor instead.
 func (*EndpointAddress) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{119}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *EndpointAddress) GetIp() string {
@@ -8565,7 +8674,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_api_core_v1_core_proto_msgTypes[120]
+	mi := &file_api_core_v1_core_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8577,7 +8686,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[120]
+	mi := &file_api_core_v1_core_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8590,7 +8699,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{120}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -8636,7 +8745,7 @@ type PersistentVolume struct {
 
 func (x *PersistentVolume) Reset() {
 	*x = PersistentVolume{}
-	mi := &file_api_core_v1_core_proto_msgTypes[121]
+	mi := &file_api_core_v1_core_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8648,7 +8757,7 @@ func (x *PersistentVolume) String() string {
 func (*PersistentVolume) ProtoMessage() {}
 
 func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[121]
+	mi := &file_api_core_v1_core_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8661,7 +8770,7 @@ func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
 func (*PersistentVolume) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{121}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *PersistentVolume) GetKind() string {
@@ -8712,7 +8821,7 @@ type PersistentVolumeList struct {
 
 func (x *PersistentVolumeList) Reset() {
 	*x = PersistentVolumeList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[122]
+	mi := &file_api_core_v1_core_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8724,7 +8833,7 @@ func (x *PersistentVolumeList) String() string {
 func (*PersistentVolumeList) ProtoMessage() {}
 
 func (x *PersistentVolumeList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[122]
+	mi := &file_api_core_v1_core_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8737,7 +8846,7 @@ func (x *PersistentVolumeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeList.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{122}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *PersistentVolumeList) GetKind() string {
@@ -8800,7 +8909,7 @@ type PersistentVolumeSpec struct {
 
 func (x *PersistentVolumeSpec) Reset() {
 	*x = PersistentVolumeSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[123]
+	mi := &file_api_core_v1_core_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8812,7 +8921,7 @@ func (x *PersistentVolumeSpec) String() string {
 func (*PersistentVolumeSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[123]
+	mi := &file_api_core_v1_core_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8825,7 +8934,7 @@ func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{123}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *PersistentVolumeSpec) GetCapacity() map[string]*v1.Quantity {
@@ -8910,7 +9019,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_api_core_v1_core_proto_msgTypes[124]
+	mi := &file_api_core_v1_core_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8922,7 +9031,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[124]
+	mi := &file_api_core_v1_core_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8935,7 +9044,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{124}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *LocalVolumeSource) GetPath() string {
@@ -8962,7 +9071,7 @@ type VolumeNodeAffinity struct {
 
 func (x *VolumeNodeAffinity) Reset() {
 	*x = VolumeNodeAffinity{}
-	mi := &file_api_core_v1_core_proto_msgTypes[125]
+	mi := &file_api_core_v1_core_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8974,7 +9083,7 @@ func (x *VolumeNodeAffinity) String() string {
 func (*VolumeNodeAffinity) ProtoMessage() {}
 
 func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[125]
+	mi := &file_api_core_v1_core_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8987,7 +9096,7 @@ func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
 func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{125}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
@@ -9012,7 +9121,7 @@ type PersistentVolumeStatus struct {
 
 func (x *PersistentVolumeStatus) Reset() {
 	*x = PersistentVolumeStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[126]
+	mi := &file_api_core_v1_core_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9024,7 +9133,7 @@ func (x *PersistentVolumeStatus) String() string {
 func (*PersistentVolumeStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[126]
+	mi := &file_api_core_v1_core_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9037,7 +9146,7 @@ func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{126}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *PersistentVolumeStatus) GetPhase() string {
@@ -9083,7 +9192,7 @@ type PersistentVolumeClaim struct {
 
 func (x *PersistentVolumeClaim) Reset() {
 	*x = PersistentVolumeClaim{}
-	mi := &file_api_core_v1_core_proto_msgTypes[127]
+	mi := &file_api_core_v1_core_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9095,7 +9204,7 @@ func (x *PersistentVolumeClaim) String() string {
 func (*PersistentVolumeClaim) ProtoMessage() {}
 
 func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[127]
+	mi := &file_api_core_v1_core_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9108,7 +9217,7 @@ func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaim.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaim) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{127}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *PersistentVolumeClaim) GetKind() string {
@@ -9159,7 +9268,7 @@ type PersistentVolumeClaimList struct {
 
 func (x *PersistentVolumeClaimList) Reset() {
 	*x = PersistentVolumeClaimList{}
-	mi := &file_api_core_v1_core_proto_msgTypes[128]
+	mi := &file_api_core_v1_core_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9171,7 +9280,7 @@ func (x *PersistentVolumeClaimList) String() string {
 func (*PersistentVolumeClaimList) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[128]
+	mi := &file_api_core_v1_core_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9184,7 +9293,7 @@ func (x *PersistentVolumeClaimList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimList.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimList) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{128}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *PersistentVolumeClaimList) GetKind() string {
@@ -9237,7 +9346,7 @@ type PersistentVolumeClaimSpec struct {
 
 func (x *PersistentVolumeClaimSpec) Reset() {
 	*x = PersistentVolumeClaimSpec{}
-	mi := &file_api_core_v1_core_proto_msgTypes[129]
+	mi := &file_api_core_v1_core_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9249,7 +9358,7 @@ func (x *PersistentVolumeClaimSpec) String() string {
 func (*PersistentVolumeClaimSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[129]
+	mi := &file_api_core_v1_core_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9262,7 +9371,7 @@ func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimSpec) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{129}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *PersistentVolumeClaimSpec) GetAccessModes() []string {
@@ -9318,7 +9427,7 @@ type VolumeResourceRequirements struct {
 
 func (x *VolumeResourceRequirements) Reset() {
 	*x = VolumeResourceRequirements{}
-	mi := &file_api_core_v1_core_proto_msgTypes[130]
+	mi := &file_api_core_v1_core_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9330,7 +9439,7 @@ func (x *VolumeResourceRequirements) String() string {
 func (*VolumeResourceRequirements) ProtoMessage() {}
 
 func (x *VolumeResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[130]
+	mi := &file_api_core_v1_core_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9343,7 +9452,7 @@ func (x *VolumeResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeResourceRequirements.ProtoReflect.Descriptor instead.
 func (*VolumeResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{130}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *VolumeResourceRequirements) GetLimits() map[string]*v1.Quantity {
@@ -9375,7 +9484,7 @@ type PersistentVolumeClaimStatus struct {
 
 func (x *PersistentVolumeClaimStatus) Reset() {
 	*x = PersistentVolumeClaimStatus{}
-	mi := &file_api_core_v1_core_proto_msgTypes[131]
+	mi := &file_api_core_v1_core_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9387,7 +9496,7 @@ func (x *PersistentVolumeClaimStatus) String() string {
 func (*PersistentVolumeClaimStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[131]
+	mi := &file_api_core_v1_core_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9400,7 +9509,7 @@ func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimStatus) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{131}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *PersistentVolumeClaimStatus) GetPhase() string {
@@ -9446,7 +9555,7 @@ type PersistentVolumeClaimCondition struct {
 
 func (x *PersistentVolumeClaimCondition) Reset() {
 	*x = PersistentVolumeClaimCondition{}
-	mi := &file_api_core_v1_core_proto_msgTypes[132]
+	mi := &file_api_core_v1_core_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9458,7 +9567,7 @@ func (x *PersistentVolumeClaimCondition) String() string {
 func (*PersistentVolumeClaimCondition) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[132]
+	mi := &file_api_core_v1_core_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9471,7 +9580,7 @@ func (x *PersistentVolumeClaimCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimCondition.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimCondition) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{132}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *PersistentVolumeClaimCondition) GetType() string {
@@ -9527,7 +9636,7 @@ type TopologySelectorTerm struct {
 
 func (x *TopologySelectorTerm) Reset() {
 	*x = TopologySelectorTerm{}
-	mi := &file_api_core_v1_core_proto_msgTypes[133]
+	mi := &file_api_core_v1_core_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9539,7 +9648,7 @@ func (x *TopologySelectorTerm) String() string {
 func (*TopologySelectorTerm) ProtoMessage() {}
 
 func (x *TopologySelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[133]
+	mi := &file_api_core_v1_core_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9552,7 +9661,7 @@ func (x *TopologySelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologySelectorTerm.ProtoReflect.Descriptor instead.
 func (*TopologySelectorTerm) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{133}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *TopologySelectorTerm) GetMatchLabelExpressions() []*TopologySelectorLabelRequirement {
@@ -9573,7 +9682,7 @@ type TopologySelectorLabelRequirement struct {
 
 func (x *TopologySelectorLabelRequirement) Reset() {
 	*x = TopologySelectorLabelRequirement{}
-	mi := &file_api_core_v1_core_proto_msgTypes[134]
+	mi := &file_api_core_v1_core_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9585,7 +9694,7 @@ func (x *TopologySelectorLabelRequirement) String() string {
 func (*TopologySelectorLabelRequirement) ProtoMessage() {}
 
 func (x *TopologySelectorLabelRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_api_core_v1_core_proto_msgTypes[134]
+	mi := &file_api_core_v1_core_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9598,7 +9707,7 @@ func (x *TopologySelectorLabelRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologySelectorLabelRequirement.ProtoReflect.Descriptor instead.
 func (*TopologySelectorLabelRequirement) Descriptor() ([]byte, []int) {
-	return file_api_core_v1_core_proto_rawDescGZIP(), []int{134}
+	return file_api_core_v1_core_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *TopologySelectorLabelRequirement) GetKey() string {
@@ -9811,7 +9920,7 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\vtopologyKey\x18\x03 \x01(\tB\x04\xc8\xf3\x18\x01R\vtopologyKey\"\x8d\x01\n" +
 	"\x17WeightedPodAffinityTerm\x12\x1c\n" +
 	"\x06weight\x18\x01 \x01(\x05B\x04\xc8\xf3\x18\x01R\x06weight\x12T\n" +
-	"\x0fpodAffinityTerm\x18\x02 \x01(\v2$.kubelab.api.core.v1.PodAffinityTermB\x04\xc8\xf3\x18\x01R\x0fpodAffinityTerm\"\xc3\x04\n" +
+	"\x0fpodAffinityTerm\x18\x02 \x01(\v2$.kubelab.api.core.v1.PodAffinityTermB\x04\xc8\xf3\x18\x01R\x0fpodAffinityTerm\"\x8d\x05\n" +
 	"\x06Volume\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\x04name\x12E\n" +
 	"\bhostPath\x18\x02 \x01(\v2).kubelab.api.core.v1.HostPathVolumeSourceR\bhostPath\x12E\n" +
@@ -9821,7 +9930,13 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\tconfigMap\x18\x14 \x01(\v2*.kubelab.api.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12H\n" +
 	"\tprojected\x18\x1a \x01(\v2*.kubelab.api.core.v1.ProjectedVolumeSourceR\tprojected\x12l\n" +
 	"\x15persistentVolumeClaim\x18\n" +
-	" \x01(\v26.kubelab.api.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\"c\n" +
+	" \x01(\v26.kubelab.api.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\x12H\n" +
+	"\tephemeral\x18\x1d \x01(\v2*.kubelab.api.core.v1.EphemeralVolumeSourceR\tephemeral\"}\n" +
+	"\x15EphemeralVolumeSource\x12d\n" +
+	"\x13volumeClaimTemplate\x18\x01 \x01(\v22.kubelab.api.core.v1.PersistentVolumeClaimTemplateR\x13volumeClaimTemplate\"\xa6\x01\n" +
+	"\x1dPersistentVolumeClaimTemplate\x12;\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x1f.kubelab.api.meta.v1.ObjectMetaR\bmetadata\x12H\n" +
+	"\x04spec\x18\x02 \x01(\v2..kubelab.api.core.v1.PersistentVolumeClaimSpecB\x04\xc8\xf3\x18\x01R\x04spec\"c\n" +
 	"!PersistentVolumeClaimVolumeSource\x12\"\n" +
 	"\tclaimName\x18\x01 \x01(\tB\x04\xc8\xf3\x18\x01R\tclaimName\x12\x1a\n" +
 	"\breadOnly\x18\x02 \x01(\bR\breadOnly\"R\n" +
@@ -10590,7 +10705,7 @@ func file_api_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_api_core_v1_core_proto_rawDescData
 }
 
-var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 158)
+var file_api_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 160)
 var file_api_core_v1_core_proto_goTypes = []any{
 	(*ObjectReference)(nil),                   // 0: kubelab.api.core.v1.ObjectReference
 	(*LocalObjectReference)(nil),              // 1: kubelab.api.core.v1.LocalObjectReference
@@ -10621,163 +10736,165 @@ var file_api_core_v1_core_proto_goTypes = []any{
 	(*PodAffinityTerm)(nil),                   // 26: kubelab.api.core.v1.PodAffinityTerm
 	(*WeightedPodAffinityTerm)(nil),           // 27: kubelab.api.core.v1.WeightedPodAffinityTerm
 	(*Volume)(nil),                            // 28: kubelab.api.core.v1.Volume
-	(*PersistentVolumeClaimVolumeSource)(nil), // 29: kubelab.api.core.v1.PersistentVolumeClaimVolumeSource
-	(*HostPathVolumeSource)(nil),              // 30: kubelab.api.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),              // 31: kubelab.api.core.v1.EmptyDirVolumeSource
-	(*ConfigMapVolumeSource)(nil),             // 32: kubelab.api.core.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                // 33: kubelab.api.core.v1.SecretVolumeSource
-	(*DownwardAPIVolumeSource)(nil),           // 34: kubelab.api.core.v1.DownwardAPIVolumeSource
-	(*DownwardAPIVolumeFile)(nil),             // 35: kubelab.api.core.v1.DownwardAPIVolumeFile
-	(*ProjectedVolumeSource)(nil),             // 36: kubelab.api.core.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                  // 37: kubelab.api.core.v1.VolumeProjection
-	(*SecretProjection)(nil),                  // 38: kubelab.api.core.v1.SecretProjection
-	(*ConfigMapProjection)(nil),               // 39: kubelab.api.core.v1.ConfigMapProjection
-	(*DownwardAPIProjection)(nil),             // 40: kubelab.api.core.v1.DownwardAPIProjection
-	(*ServiceAccountTokenProjection)(nil),     // 41: kubelab.api.core.v1.ServiceAccountTokenProjection
-	(*KeyToPath)(nil),                         // 42: kubelab.api.core.v1.KeyToPath
-	(*Container)(nil),                         // 43: kubelab.api.core.v1.Container
-	(*ContainerPort)(nil),                     // 44: kubelab.api.core.v1.ContainerPort
-	(*EnvFromSource)(nil),                     // 45: kubelab.api.core.v1.EnvFromSource
-	(*ConfigMapEnvSource)(nil),                // 46: kubelab.api.core.v1.ConfigMapEnvSource
-	(*SecretEnvSource)(nil),                   // 47: kubelab.api.core.v1.SecretEnvSource
-	(*EnvVar)(nil),                            // 48: kubelab.api.core.v1.EnvVar
-	(*EnvVarSource)(nil),                      // 49: kubelab.api.core.v1.EnvVarSource
-	(*ObjectFieldSelector)(nil),               // 50: kubelab.api.core.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),             // 51: kubelab.api.core.v1.ResourceFieldSelector
-	(*ConfigMapKeySelector)(nil),              // 52: kubelab.api.core.v1.ConfigMapKeySelector
-	(*SecretKeySelector)(nil),                 // 53: kubelab.api.core.v1.SecretKeySelector
-	(*ResourceRequirements)(nil),              // 54: kubelab.api.core.v1.ResourceRequirements
-	(*VolumeMount)(nil),                       // 55: kubelab.api.core.v1.VolumeMount
-	(*Probe)(nil),                             // 56: kubelab.api.core.v1.Probe
-	(*ExecAction)(nil),                        // 57: kubelab.api.core.v1.ExecAction
-	(*HTTPGetAction)(nil),                     // 58: kubelab.api.core.v1.HTTPGetAction
-	(*HTTPHeader)(nil),                        // 59: kubelab.api.core.v1.HTTPHeader
-	(*TCPSocketAction)(nil),                   // 60: kubelab.api.core.v1.TCPSocketAction
-	(*GRPCAction)(nil),                        // 61: kubelab.api.core.v1.GRPCAction
-	(*Lifecycle)(nil),                         // 62: kubelab.api.core.v1.Lifecycle
-	(*LifecycleHandler)(nil),                  // 63: kubelab.api.core.v1.LifecycleHandler
-	(*SleepAction)(nil),                       // 64: kubelab.api.core.v1.SleepAction
-	(*SecurityContext)(nil),                   // 65: kubelab.api.core.v1.SecurityContext
-	(*Capabilities)(nil),                      // 66: kubelab.api.core.v1.Capabilities
-	(*PodStatus)(nil),                         // 67: kubelab.api.core.v1.PodStatus
-	(*PodCondition)(nil),                      // 68: kubelab.api.core.v1.PodCondition
-	(*HostIP)(nil),                            // 69: kubelab.api.core.v1.HostIP
-	(*PodIP)(nil),                             // 70: kubelab.api.core.v1.PodIP
-	(*ContainerStatus)(nil),                   // 71: kubelab.api.core.v1.ContainerStatus
-	(*ContainerState)(nil),                    // 72: kubelab.api.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),             // 73: kubelab.api.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),             // 74: kubelab.api.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),          // 75: kubelab.api.core.v1.ContainerStateTerminated
-	(*Binding)(nil),                           // 76: kubelab.api.core.v1.Binding
-	(*Node)(nil),                              // 77: kubelab.api.core.v1.Node
-	(*NodeList)(nil),                          // 78: kubelab.api.core.v1.NodeList
-	(*NodeSpec)(nil),                          // 79: kubelab.api.core.v1.NodeSpec
-	(*Taint)(nil),                             // 80: kubelab.api.core.v1.Taint
-	(*NodeStatus)(nil),                        // 81: kubelab.api.core.v1.NodeStatus
-	(*NodeCondition)(nil),                     // 82: kubelab.api.core.v1.NodeCondition
-	(*NodeAddress)(nil),                       // 83: kubelab.api.core.v1.NodeAddress
-	(*NodeDaemonEndpoints)(nil),               // 84: kubelab.api.core.v1.NodeDaemonEndpoints
-	(*DaemonEndpoint)(nil),                    // 85: kubelab.api.core.v1.DaemonEndpoint
-	(*NodeSystemInfo)(nil),                    // 86: kubelab.api.core.v1.NodeSystemInfo
-	(*ContainerImage)(nil),                    // 87: kubelab.api.core.v1.ContainerImage
-	(*Event)(nil),                             // 88: kubelab.api.core.v1.Event
-	(*EventList)(nil),                         // 89: kubelab.api.core.v1.EventList
-	(*EventSource)(nil),                       // 90: kubelab.api.core.v1.EventSource
-	(*EventSeries)(nil),                       // 91: kubelab.api.core.v1.EventSeries
-	(*LimitRange)(nil),                        // 92: kubelab.api.core.v1.LimitRange
-	(*LimitRangeList)(nil),                    // 93: kubelab.api.core.v1.LimitRangeList
-	(*LimitRangeSpec)(nil),                    // 94: kubelab.api.core.v1.LimitRangeSpec
-	(*LimitRangeItem)(nil),                    // 95: kubelab.api.core.v1.LimitRangeItem
-	(*ResourceQuota)(nil),                     // 96: kubelab.api.core.v1.ResourceQuota
-	(*ResourceQuotaList)(nil),                 // 97: kubelab.api.core.v1.ResourceQuotaList
-	(*ResourceQuotaSpec)(nil),                 // 98: kubelab.api.core.v1.ResourceQuotaSpec
-	(*ResourceQuotaStatus)(nil),               // 99: kubelab.api.core.v1.ResourceQuotaStatus
-	(*ConfigMap)(nil),                         // 100: kubelab.api.core.v1.ConfigMap
-	(*ConfigMapList)(nil),                     // 101: kubelab.api.core.v1.ConfigMapList
-	(*Secret)(nil),                            // 102: kubelab.api.core.v1.Secret
-	(*SecretList)(nil),                        // 103: kubelab.api.core.v1.SecretList
-	(*ServiceAccount)(nil),                    // 104: kubelab.api.core.v1.ServiceAccount
-	(*ServiceAccountList)(nil),                // 105: kubelab.api.core.v1.ServiceAccountList
-	(*Service)(nil),                           // 106: kubelab.api.core.v1.Service
-	(*ServiceList)(nil),                       // 107: kubelab.api.core.v1.ServiceList
-	(*ServiceSpec)(nil),                       // 108: kubelab.api.core.v1.ServiceSpec
-	(*ServicePort)(nil),                       // 109: kubelab.api.core.v1.ServicePort
-	(*SessionAffinityConfig)(nil),             // 110: kubelab.api.core.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                    // 111: kubelab.api.core.v1.ClientIPConfig
-	(*ServiceStatus)(nil),                     // 112: kubelab.api.core.v1.ServiceStatus
-	(*LoadBalancerStatus)(nil),                // 113: kubelab.api.core.v1.LoadBalancerStatus
-	(*LoadBalancerIngress)(nil),               // 114: kubelab.api.core.v1.LoadBalancerIngress
-	(*PortStatus)(nil),                        // 115: kubelab.api.core.v1.PortStatus
-	(*Endpoints)(nil),                         // 116: kubelab.api.core.v1.Endpoints
-	(*EndpointsList)(nil),                     // 117: kubelab.api.core.v1.EndpointsList
-	(*EndpointSubset)(nil),                    // 118: kubelab.api.core.v1.EndpointSubset
-	(*EndpointAddress)(nil),                   // 119: kubelab.api.core.v1.EndpointAddress
-	(*EndpointPort)(nil),                      // 120: kubelab.api.core.v1.EndpointPort
-	(*PersistentVolume)(nil),                  // 121: kubelab.api.core.v1.PersistentVolume
-	(*PersistentVolumeList)(nil),              // 122: kubelab.api.core.v1.PersistentVolumeList
-	(*PersistentVolumeSpec)(nil),              // 123: kubelab.api.core.v1.PersistentVolumeSpec
-	(*LocalVolumeSource)(nil),                 // 124: kubelab.api.core.v1.LocalVolumeSource
-	(*VolumeNodeAffinity)(nil),                // 125: kubelab.api.core.v1.VolumeNodeAffinity
-	(*PersistentVolumeStatus)(nil),            // 126: kubelab.api.core.v1.PersistentVolumeStatus
-	(*PersistentVolumeClaim)(nil),             // 127: kubelab.api.core.v1.PersistentVolumeClaim
-	(*PersistentVolumeClaimList)(nil),         // 128: kubelab.api.core.v1.PersistentVolumeClaimList
-	(*PersistentVolumeClaimSpec)(nil),         // 129: kubelab.api.core.v1.PersistentVolumeClaimSpec
-	(*VolumeResourceRequirements)(nil),        // 130: kubelab.api.core.v1.VolumeResourceRequirements
-	(*PersistentVolumeClaimStatus)(nil),       // 131: kubelab.api.core.v1.PersistentVolumeClaimStatus
-	(*PersistentVolumeClaimCondition)(nil),    // 132: kubelab.api.core.v1.PersistentVolumeClaimCondition
-	(*TopologySelectorTerm)(nil),              // 133: kubelab.api.core.v1.TopologySelectorTerm
-	(*TopologySelectorLabelRequirement)(nil),  // 134: kubelab.api.core.v1.TopologySelectorLabelRequirement
-	nil,                                       // 135: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                       // 136: kubelab.api.core.v1.PodSpec.OverheadEntry
-	nil,                                       // 137: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                       // 138: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                       // 139: kubelab.api.core.v1.NodeStatus.CapacityEntry
-	nil,                                       // 140: kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	nil,                                       // 141: kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	nil,                                       // 142: kubelab.api.core.v1.LimitRangeItem.MinEntry
-	nil,                                       // 143: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	nil,                                       // 144: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                                       // 145: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                                       // 146: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                                       // 147: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                                       // 148: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                                       // 149: kubelab.api.core.v1.ConfigMap.DataEntry
-	nil,                                       // 150: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                       // 151: kubelab.api.core.v1.Secret.DataEntry
-	nil,                                       // 152: kubelab.api.core.v1.Secret.StringDataEntry
-	nil,                                       // 153: kubelab.api.core.v1.ServiceSpec.SelectorEntry
-	nil,                                       // 154: kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry
-	nil,                                       // 155: kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry
-	nil,                                       // 156: kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry
-	nil,                                       // 157: kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry
-	(*v1.ObjectMeta)(nil),                     // 158: kubelab.api.meta.v1.ObjectMeta
-	(*v1.ListMeta)(nil),                       // 159: kubelab.api.meta.v1.ListMeta
-	(*v1.Time)(nil),                           // 160: kubelab.api.meta.v1.Time
-	(*v1.LabelSelector)(nil),                  // 161: kubelab.api.meta.v1.LabelSelector
-	(*v1.Quantity)(nil),                       // 162: kubelab.api.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                    // 163: kubelab.api.meta.v1.IntOrString
-	(*v1.MicroTime)(nil),                      // 164: kubelab.api.meta.v1.MicroTime
-	(*v1.Condition)(nil),                      // 165: kubelab.api.meta.v1.Condition
+	(*EphemeralVolumeSource)(nil),             // 29: kubelab.api.core.v1.EphemeralVolumeSource
+	(*PersistentVolumeClaimTemplate)(nil),     // 30: kubelab.api.core.v1.PersistentVolumeClaimTemplate
+	(*PersistentVolumeClaimVolumeSource)(nil), // 31: kubelab.api.core.v1.PersistentVolumeClaimVolumeSource
+	(*HostPathVolumeSource)(nil),              // 32: kubelab.api.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),              // 33: kubelab.api.core.v1.EmptyDirVolumeSource
+	(*ConfigMapVolumeSource)(nil),             // 34: kubelab.api.core.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                // 35: kubelab.api.core.v1.SecretVolumeSource
+	(*DownwardAPIVolumeSource)(nil),           // 36: kubelab.api.core.v1.DownwardAPIVolumeSource
+	(*DownwardAPIVolumeFile)(nil),             // 37: kubelab.api.core.v1.DownwardAPIVolumeFile
+	(*ProjectedVolumeSource)(nil),             // 38: kubelab.api.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                  // 39: kubelab.api.core.v1.VolumeProjection
+	(*SecretProjection)(nil),                  // 40: kubelab.api.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),               // 41: kubelab.api.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),             // 42: kubelab.api.core.v1.DownwardAPIProjection
+	(*ServiceAccountTokenProjection)(nil),     // 43: kubelab.api.core.v1.ServiceAccountTokenProjection
+	(*KeyToPath)(nil),                         // 44: kubelab.api.core.v1.KeyToPath
+	(*Container)(nil),                         // 45: kubelab.api.core.v1.Container
+	(*ContainerPort)(nil),                     // 46: kubelab.api.core.v1.ContainerPort
+	(*EnvFromSource)(nil),                     // 47: kubelab.api.core.v1.EnvFromSource
+	(*ConfigMapEnvSource)(nil),                // 48: kubelab.api.core.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),                   // 49: kubelab.api.core.v1.SecretEnvSource
+	(*EnvVar)(nil),                            // 50: kubelab.api.core.v1.EnvVar
+	(*EnvVarSource)(nil),                      // 51: kubelab.api.core.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),               // 52: kubelab.api.core.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),             // 53: kubelab.api.core.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),              // 54: kubelab.api.core.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),                 // 55: kubelab.api.core.v1.SecretKeySelector
+	(*ResourceRequirements)(nil),              // 56: kubelab.api.core.v1.ResourceRequirements
+	(*VolumeMount)(nil),                       // 57: kubelab.api.core.v1.VolumeMount
+	(*Probe)(nil),                             // 58: kubelab.api.core.v1.Probe
+	(*ExecAction)(nil),                        // 59: kubelab.api.core.v1.ExecAction
+	(*HTTPGetAction)(nil),                     // 60: kubelab.api.core.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                        // 61: kubelab.api.core.v1.HTTPHeader
+	(*TCPSocketAction)(nil),                   // 62: kubelab.api.core.v1.TCPSocketAction
+	(*GRPCAction)(nil),                        // 63: kubelab.api.core.v1.GRPCAction
+	(*Lifecycle)(nil),                         // 64: kubelab.api.core.v1.Lifecycle
+	(*LifecycleHandler)(nil),                  // 65: kubelab.api.core.v1.LifecycleHandler
+	(*SleepAction)(nil),                       // 66: kubelab.api.core.v1.SleepAction
+	(*SecurityContext)(nil),                   // 67: kubelab.api.core.v1.SecurityContext
+	(*Capabilities)(nil),                      // 68: kubelab.api.core.v1.Capabilities
+	(*PodStatus)(nil),                         // 69: kubelab.api.core.v1.PodStatus
+	(*PodCondition)(nil),                      // 70: kubelab.api.core.v1.PodCondition
+	(*HostIP)(nil),                            // 71: kubelab.api.core.v1.HostIP
+	(*PodIP)(nil),                             // 72: kubelab.api.core.v1.PodIP
+	(*ContainerStatus)(nil),                   // 73: kubelab.api.core.v1.ContainerStatus
+	(*ContainerState)(nil),                    // 74: kubelab.api.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),             // 75: kubelab.api.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),             // 76: kubelab.api.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),          // 77: kubelab.api.core.v1.ContainerStateTerminated
+	(*Binding)(nil),                           // 78: kubelab.api.core.v1.Binding
+	(*Node)(nil),                              // 79: kubelab.api.core.v1.Node
+	(*NodeList)(nil),                          // 80: kubelab.api.core.v1.NodeList
+	(*NodeSpec)(nil),                          // 81: kubelab.api.core.v1.NodeSpec
+	(*Taint)(nil),                             // 82: kubelab.api.core.v1.Taint
+	(*NodeStatus)(nil),                        // 83: kubelab.api.core.v1.NodeStatus
+	(*NodeCondition)(nil),                     // 84: kubelab.api.core.v1.NodeCondition
+	(*NodeAddress)(nil),                       // 85: kubelab.api.core.v1.NodeAddress
+	(*NodeDaemonEndpoints)(nil),               // 86: kubelab.api.core.v1.NodeDaemonEndpoints
+	(*DaemonEndpoint)(nil),                    // 87: kubelab.api.core.v1.DaemonEndpoint
+	(*NodeSystemInfo)(nil),                    // 88: kubelab.api.core.v1.NodeSystemInfo
+	(*ContainerImage)(nil),                    // 89: kubelab.api.core.v1.ContainerImage
+	(*Event)(nil),                             // 90: kubelab.api.core.v1.Event
+	(*EventList)(nil),                         // 91: kubelab.api.core.v1.EventList
+	(*EventSource)(nil),                       // 92: kubelab.api.core.v1.EventSource
+	(*EventSeries)(nil),                       // 93: kubelab.api.core.v1.EventSeries
+	(*LimitRange)(nil),                        // 94: kubelab.api.core.v1.LimitRange
+	(*LimitRangeList)(nil),                    // 95: kubelab.api.core.v1.LimitRangeList
+	(*LimitRangeSpec)(nil),                    // 96: kubelab.api.core.v1.LimitRangeSpec
+	(*LimitRangeItem)(nil),                    // 97: kubelab.api.core.v1.LimitRangeItem
+	(*ResourceQuota)(nil),                     // 98: kubelab.api.core.v1.ResourceQuota
+	(*ResourceQuotaList)(nil),                 // 99: kubelab.api.core.v1.ResourceQuotaList
+	(*ResourceQuotaSpec)(nil),                 // 100: kubelab.api.core.v1.ResourceQuotaSpec
+	(*ResourceQuotaStatus)(nil),               // 101: kubelab.api.core.v1.ResourceQuotaStatus
+	(*ConfigMap)(nil),                         // 102: kubelab.api.core.v1.ConfigMap
+	(*ConfigMapList)(nil),                     // 103: kubelab.api.core.v1.ConfigMapList
+	(*Secret)(nil),                            // 104: kubelab.api.core.v1.Secret
+	(*SecretList)(nil),                        // 105: kubelab.api.core.v1.SecretList
+	(*ServiceAccount)(nil),                    // 106: kubelab.api.core.v1.ServiceAccount
+	(*ServiceAccountList)(nil),                // 107: kubelab.api.core.v1.ServiceAccountList
+	(*Service)(nil),                           // 108: kubelab.api.core.v1.Service
+	(*ServiceList)(nil),                       // 109: kubelab.api.core.v1.ServiceList
+	(*ServiceSpec)(nil),                       // 110: kubelab.api.core.v1.ServiceSpec
+	(*ServicePort)(nil),                       // 111: kubelab.api.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),             // 112: kubelab.api.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                    // 113: kubelab.api.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                     // 114: kubelab.api.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),                // 115: kubelab.api.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),               // 116: kubelab.api.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                        // 117: kubelab.api.core.v1.PortStatus
+	(*Endpoints)(nil),                         // 118: kubelab.api.core.v1.Endpoints
+	(*EndpointsList)(nil),                     // 119: kubelab.api.core.v1.EndpointsList
+	(*EndpointSubset)(nil),                    // 120: kubelab.api.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),                   // 121: kubelab.api.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                      // 122: kubelab.api.core.v1.EndpointPort
+	(*PersistentVolume)(nil),                  // 123: kubelab.api.core.v1.PersistentVolume
+	(*PersistentVolumeList)(nil),              // 124: kubelab.api.core.v1.PersistentVolumeList
+	(*PersistentVolumeSpec)(nil),              // 125: kubelab.api.core.v1.PersistentVolumeSpec
+	(*LocalVolumeSource)(nil),                 // 126: kubelab.api.core.v1.LocalVolumeSource
+	(*VolumeNodeAffinity)(nil),                // 127: kubelab.api.core.v1.VolumeNodeAffinity
+	(*PersistentVolumeStatus)(nil),            // 128: kubelab.api.core.v1.PersistentVolumeStatus
+	(*PersistentVolumeClaim)(nil),             // 129: kubelab.api.core.v1.PersistentVolumeClaim
+	(*PersistentVolumeClaimList)(nil),         // 130: kubelab.api.core.v1.PersistentVolumeClaimList
+	(*PersistentVolumeClaimSpec)(nil),         // 131: kubelab.api.core.v1.PersistentVolumeClaimSpec
+	(*VolumeResourceRequirements)(nil),        // 132: kubelab.api.core.v1.VolumeResourceRequirements
+	(*PersistentVolumeClaimStatus)(nil),       // 133: kubelab.api.core.v1.PersistentVolumeClaimStatus
+	(*PersistentVolumeClaimCondition)(nil),    // 134: kubelab.api.core.v1.PersistentVolumeClaimCondition
+	(*TopologySelectorTerm)(nil),              // 135: kubelab.api.core.v1.TopologySelectorTerm
+	(*TopologySelectorLabelRequirement)(nil),  // 136: kubelab.api.core.v1.TopologySelectorLabelRequirement
+	nil,                                       // 137: kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                       // 138: kubelab.api.core.v1.PodSpec.OverheadEntry
+	nil,                                       // 139: kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                       // 140: kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                       // 141: kubelab.api.core.v1.NodeStatus.CapacityEntry
+	nil,                                       // 142: kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	nil,                                       // 143: kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	nil,                                       // 144: kubelab.api.core.v1.LimitRangeItem.MinEntry
+	nil,                                       // 145: kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                       // 146: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                       // 147: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                       // 148: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                       // 149: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                       // 150: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                       // 151: kubelab.api.core.v1.ConfigMap.DataEntry
+	nil,                                       // 152: kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                       // 153: kubelab.api.core.v1.Secret.DataEntry
+	nil,                                       // 154: kubelab.api.core.v1.Secret.StringDataEntry
+	nil,                                       // 155: kubelab.api.core.v1.ServiceSpec.SelectorEntry
+	nil,                                       // 156: kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                       // 157: kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry
+	nil,                                       // 158: kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry
+	nil,                                       // 159: kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	(*v1.ObjectMeta)(nil),                     // 160: kubelab.api.meta.v1.ObjectMeta
+	(*v1.ListMeta)(nil),                       // 161: kubelab.api.meta.v1.ListMeta
+	(*v1.Time)(nil),                           // 162: kubelab.api.meta.v1.Time
+	(*v1.LabelSelector)(nil),                  // 163: kubelab.api.meta.v1.LabelSelector
+	(*v1.Quantity)(nil),                       // 164: kubelab.api.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                    // 165: kubelab.api.meta.v1.IntOrString
+	(*v1.MicroTime)(nil),                      // 166: kubelab.api.meta.v1.MicroTime
+	(*v1.Condition)(nil),                      // 167: kubelab.api.meta.v1.Condition
 }
 var file_api_core_v1_core_proto_depIdxs = []int32{
-	158, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	160, // 0: kubelab.api.core.v1.Namespace.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	4,   // 1: kubelab.api.core.v1.Namespace.spec:type_name -> kubelab.api.core.v1.NamespaceSpec
 	5,   // 2: kubelab.api.core.v1.Namespace.status:type_name -> kubelab.api.core.v1.NamespaceStatus
-	159, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	161, // 3: kubelab.api.core.v1.NamespaceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	2,   // 4: kubelab.api.core.v1.NamespaceList.items:type_name -> kubelab.api.core.v1.Namespace
 	6,   // 5: kubelab.api.core.v1.NamespaceStatus.conditions:type_name -> kubelab.api.core.v1.NamespaceCondition
-	160, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	158, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	162, // 6: kubelab.api.core.v1.NamespaceCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	160, // 7: kubelab.api.core.v1.Pod.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 8: kubelab.api.core.v1.Pod.spec:type_name -> kubelab.api.core.v1.PodSpec
-	67,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
-	159, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	69,  // 9: kubelab.api.core.v1.Pod.status:type_name -> kubelab.api.core.v1.PodStatus
+	161, // 10: kubelab.api.core.v1.PodList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
 	7,   // 11: kubelab.api.core.v1.PodList.items:type_name -> kubelab.api.core.v1.Pod
-	158, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	160, // 12: kubelab.api.core.v1.PodTemplateSpec.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
 	10,  // 13: kubelab.api.core.v1.PodTemplateSpec.spec:type_name -> kubelab.api.core.v1.PodSpec
 	28,  // 14: kubelab.api.core.v1.PodSpec.volumes:type_name -> kubelab.api.core.v1.Volume
-	43,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
-	43,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
-	135, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
+	45,  // 15: kubelab.api.core.v1.PodSpec.initContainers:type_name -> kubelab.api.core.v1.Container
+	45,  // 16: kubelab.api.core.v1.PodSpec.containers:type_name -> kubelab.api.core.v1.Container
+	137, // 17: kubelab.api.core.v1.PodSpec.nodeSelector:type_name -> kubelab.api.core.v1.PodSpec.NodeSelectorEntry
 	12,  // 18: kubelab.api.core.v1.PodSpec.securityContext:type_name -> kubelab.api.core.v1.PodSecurityContext
 	1,   // 19: kubelab.api.core.v1.PodSpec.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
 	18,  // 20: kubelab.api.core.v1.PodSpec.affinity:type_name -> kubelab.api.core.v1.Affinity
@@ -10785,9 +10902,9 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	13,  // 22: kubelab.api.core.v1.PodSpec.hostAliases:type_name -> kubelab.api.core.v1.HostAlias
 	14,  // 23: kubelab.api.core.v1.PodSpec.dnsConfig:type_name -> kubelab.api.core.v1.PodDNSConfig
 	16,  // 24: kubelab.api.core.v1.PodSpec.readinessGates:type_name -> kubelab.api.core.v1.PodReadinessGate
-	136, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
+	138, // 25: kubelab.api.core.v1.PodSpec.overhead:type_name -> kubelab.api.core.v1.PodSpec.OverheadEntry
 	11,  // 26: kubelab.api.core.v1.PodSpec.topologySpreadConstraints:type_name -> kubelab.api.core.v1.TopologySpreadConstraint
-	161, // 27: kubelab.api.core.v1.TopologySpreadConstraint.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	163, // 27: kubelab.api.core.v1.TopologySpreadConstraint.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
 	15,  // 28: kubelab.api.core.v1.PodDNSConfig.options:type_name -> kubelab.api.core.v1.PodDNSConfigOption
 	19,  // 29: kubelab.api.core.v1.Affinity.nodeAffinity:type_name -> kubelab.api.core.v1.NodeAffinity
 	24,  // 30: kubelab.api.core.v1.Affinity.podAffinity:type_name -> kubelab.api.core.v1.PodAffinity
@@ -10802,212 +10919,216 @@ var file_api_core_v1_core_proto_depIdxs = []int32{
 	27,  // 39: kubelab.api.core.v1.PodAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
 	26,  // 40: kubelab.api.core.v1.PodAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.PodAffinityTerm
 	27,  // 41: kubelab.api.core.v1.PodAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution:type_name -> kubelab.api.core.v1.WeightedPodAffinityTerm
-	161, // 42: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
+	163, // 42: kubelab.api.core.v1.PodAffinityTerm.labelSelector:type_name -> kubelab.api.meta.v1.LabelSelector
 	26,  // 43: kubelab.api.core.v1.WeightedPodAffinityTerm.podAffinityTerm:type_name -> kubelab.api.core.v1.PodAffinityTerm
-	30,  // 44: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
-	31,  // 45: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
-	33,  // 46: kubelab.api.core.v1.Volume.secret:type_name -> kubelab.api.core.v1.SecretVolumeSource
-	34,  // 47: kubelab.api.core.v1.Volume.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIVolumeSource
-	32,  // 48: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
-	36,  // 49: kubelab.api.core.v1.Volume.projected:type_name -> kubelab.api.core.v1.ProjectedVolumeSource
-	29,  // 50: kubelab.api.core.v1.Volume.persistentVolumeClaim:type_name -> kubelab.api.core.v1.PersistentVolumeClaimVolumeSource
-	162, // 51: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
-	42,  // 52: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
-	42,  // 53: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
-	35,  // 54: kubelab.api.core.v1.DownwardAPIVolumeSource.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
-	50,  // 55: kubelab.api.core.v1.DownwardAPIVolumeFile.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
-	51,  // 56: kubelab.api.core.v1.DownwardAPIVolumeFile.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
-	37,  // 57: kubelab.api.core.v1.ProjectedVolumeSource.sources:type_name -> kubelab.api.core.v1.VolumeProjection
-	38,  // 58: kubelab.api.core.v1.VolumeProjection.secret:type_name -> kubelab.api.core.v1.SecretProjection
-	40,  // 59: kubelab.api.core.v1.VolumeProjection.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIProjection
-	39,  // 60: kubelab.api.core.v1.VolumeProjection.configMap:type_name -> kubelab.api.core.v1.ConfigMapProjection
-	41,  // 61: kubelab.api.core.v1.VolumeProjection.serviceAccountToken:type_name -> kubelab.api.core.v1.ServiceAccountTokenProjection
-	42,  // 62: kubelab.api.core.v1.SecretProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
-	42,  // 63: kubelab.api.core.v1.ConfigMapProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
-	35,  // 64: kubelab.api.core.v1.DownwardAPIProjection.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
-	44,  // 65: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
-	45,  // 66: kubelab.api.core.v1.Container.envFrom:type_name -> kubelab.api.core.v1.EnvFromSource
-	48,  // 67: kubelab.api.core.v1.Container.env:type_name -> kubelab.api.core.v1.EnvVar
-	54,  // 68: kubelab.api.core.v1.Container.resources:type_name -> kubelab.api.core.v1.ResourceRequirements
-	55,  // 69: kubelab.api.core.v1.Container.volumeMounts:type_name -> kubelab.api.core.v1.VolumeMount
-	56,  // 70: kubelab.api.core.v1.Container.livenessProbe:type_name -> kubelab.api.core.v1.Probe
-	56,  // 71: kubelab.api.core.v1.Container.readinessProbe:type_name -> kubelab.api.core.v1.Probe
-	56,  // 72: kubelab.api.core.v1.Container.startupProbe:type_name -> kubelab.api.core.v1.Probe
-	62,  // 73: kubelab.api.core.v1.Container.lifecycle:type_name -> kubelab.api.core.v1.Lifecycle
-	65,  // 74: kubelab.api.core.v1.Container.securityContext:type_name -> kubelab.api.core.v1.SecurityContext
-	46,  // 75: kubelab.api.core.v1.EnvFromSource.configMapRef:type_name -> kubelab.api.core.v1.ConfigMapEnvSource
-	47,  // 76: kubelab.api.core.v1.EnvFromSource.secretRef:type_name -> kubelab.api.core.v1.SecretEnvSource
-	49,  // 77: kubelab.api.core.v1.EnvVar.valueFrom:type_name -> kubelab.api.core.v1.EnvVarSource
-	50,  // 78: kubelab.api.core.v1.EnvVarSource.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
-	51,  // 79: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
-	52,  // 80: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
-	53,  // 81: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
-	162, // 82: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
-	137, // 83: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
-	138, // 84: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
-	57,  // 85: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
-	58,  // 86: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
-	60,  // 87: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
-	61,  // 88: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
-	163, // 89: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
-	59,  // 90: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
-	163, // 91: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
-	63,  // 92: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
-	63,  // 93: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
-	57,  // 94: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
-	58,  // 95: kubelab.api.core.v1.LifecycleHandler.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
-	60,  // 96: kubelab.api.core.v1.LifecycleHandler.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
-	64,  // 97: kubelab.api.core.v1.LifecycleHandler.sleep:type_name -> kubelab.api.core.v1.SleepAction
-	66,  // 98: kubelab.api.core.v1.SecurityContext.capabilities:type_name -> kubelab.api.core.v1.Capabilities
-	68,  // 99: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
-	69,  // 100: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
-	70,  // 101: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
-	160, // 102: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
-	71,  // 103: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	71,  // 104: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
-	160, // 105: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	160, // 106: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	72,  // 107: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
-	72,  // 108: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
-	73,  // 109: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
-	74,  // 110: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
-	75,  // 111: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
-	160, // 112: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
-	160, // 113: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
-	160, // 114: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
-	158, // 115: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 116: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
-	158, // 117: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	79,  // 118: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
-	81,  // 119: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
-	159, // 120: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	77,  // 121: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
-	80,  // 122: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
-	160, // 123: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
-	139, // 124: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
-	140, // 125: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
-	82,  // 126: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
-	83,  // 127: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
-	84,  // 128: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
-	86,  // 129: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
-	87,  // 130: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
-	160, // 131: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
-	160, // 132: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	85,  // 133: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
-	158, // 134: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 135: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
-	90,  // 136: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
-	160, // 137: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
-	160, // 138: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
-	164, // 139: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
-	91,  // 140: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
-	0,   // 141: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
-	159, // 142: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	88,  // 143: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
-	164, // 144: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
-	158, // 145: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	94,  // 146: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
-	159, // 147: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	92,  // 148: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
-	95,  // 149: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
-	141, // 150: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
-	142, // 151: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
-	143, // 152: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
-	144, // 153: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
-	145, // 154: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	158, // 155: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	98,  // 156: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
-	99,  // 157: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
-	159, // 158: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	96,  // 159: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
-	146, // 160: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
-	147, // 161: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
-	148, // 162: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
-	158, // 163: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	149, // 164: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
-	150, // 165: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
-	159, // 166: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	100, // 167: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
-	158, // 168: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	151, // 169: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
-	152, // 170: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
-	159, // 171: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	102, // 172: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
-	158, // 173: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	0,   // 174: kubelab.api.core.v1.ServiceAccount.secrets:type_name -> kubelab.api.core.v1.ObjectReference
-	1,   // 175: kubelab.api.core.v1.ServiceAccount.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
-	159, // 176: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	104, // 177: kubelab.api.core.v1.ServiceAccountList.items:type_name -> kubelab.api.core.v1.ServiceAccount
-	158, // 178: kubelab.api.core.v1.Service.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	108, // 179: kubelab.api.core.v1.Service.spec:type_name -> kubelab.api.core.v1.ServiceSpec
-	112, // 180: kubelab.api.core.v1.Service.status:type_name -> kubelab.api.core.v1.ServiceStatus
-	159, // 181: kubelab.api.core.v1.ServiceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	106, // 182: kubelab.api.core.v1.ServiceList.items:type_name -> kubelab.api.core.v1.Service
-	109, // 183: kubelab.api.core.v1.ServiceSpec.ports:type_name -> kubelab.api.core.v1.ServicePort
-	153, // 184: kubelab.api.core.v1.ServiceSpec.selector:type_name -> kubelab.api.core.v1.ServiceSpec.SelectorEntry
-	110, // 185: kubelab.api.core.v1.ServiceSpec.sessionAffinityConfig:type_name -> kubelab.api.core.v1.SessionAffinityConfig
-	163, // 186: kubelab.api.core.v1.ServicePort.targetPort:type_name -> kubelab.api.meta.v1.IntOrString
-	111, // 187: kubelab.api.core.v1.SessionAffinityConfig.clientIP:type_name -> kubelab.api.core.v1.ClientIPConfig
-	113, // 188: kubelab.api.core.v1.ServiceStatus.loadBalancer:type_name -> kubelab.api.core.v1.LoadBalancerStatus
-	165, // 189: kubelab.api.core.v1.ServiceStatus.conditions:type_name -> kubelab.api.meta.v1.Condition
-	114, // 190: kubelab.api.core.v1.LoadBalancerStatus.ingress:type_name -> kubelab.api.core.v1.LoadBalancerIngress
-	115, // 191: kubelab.api.core.v1.LoadBalancerIngress.ports:type_name -> kubelab.api.core.v1.PortStatus
-	158, // 192: kubelab.api.core.v1.Endpoints.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	118, // 193: kubelab.api.core.v1.Endpoints.subsets:type_name -> kubelab.api.core.v1.EndpointSubset
-	159, // 194: kubelab.api.core.v1.EndpointsList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	116, // 195: kubelab.api.core.v1.EndpointsList.items:type_name -> kubelab.api.core.v1.Endpoints
-	119, // 196: kubelab.api.core.v1.EndpointSubset.addresses:type_name -> kubelab.api.core.v1.EndpointAddress
-	119, // 197: kubelab.api.core.v1.EndpointSubset.notReadyAddresses:type_name -> kubelab.api.core.v1.EndpointAddress
-	120, // 198: kubelab.api.core.v1.EndpointSubset.ports:type_name -> kubelab.api.core.v1.EndpointPort
-	0,   // 199: kubelab.api.core.v1.EndpointAddress.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
-	158, // 200: kubelab.api.core.v1.PersistentVolume.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	123, // 201: kubelab.api.core.v1.PersistentVolume.spec:type_name -> kubelab.api.core.v1.PersistentVolumeSpec
-	126, // 202: kubelab.api.core.v1.PersistentVolume.status:type_name -> kubelab.api.core.v1.PersistentVolumeStatus
-	159, // 203: kubelab.api.core.v1.PersistentVolumeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	121, // 204: kubelab.api.core.v1.PersistentVolumeList.items:type_name -> kubelab.api.core.v1.PersistentVolume
-	154, // 205: kubelab.api.core.v1.PersistentVolumeSpec.capacity:type_name -> kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry
-	30,  // 206: kubelab.api.core.v1.PersistentVolumeSpec.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
-	124, // 207: kubelab.api.core.v1.PersistentVolumeSpec.local:type_name -> kubelab.api.core.v1.LocalVolumeSource
-	0,   // 208: kubelab.api.core.v1.PersistentVolumeSpec.claimRef:type_name -> kubelab.api.core.v1.ObjectReference
-	125, // 209: kubelab.api.core.v1.PersistentVolumeSpec.nodeAffinity:type_name -> kubelab.api.core.v1.VolumeNodeAffinity
-	20,  // 210: kubelab.api.core.v1.VolumeNodeAffinity.required:type_name -> kubelab.api.core.v1.NodeSelector
-	160, // 211: kubelab.api.core.v1.PersistentVolumeStatus.lastPhaseTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	158, // 212: kubelab.api.core.v1.PersistentVolumeClaim.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
-	129, // 213: kubelab.api.core.v1.PersistentVolumeClaim.spec:type_name -> kubelab.api.core.v1.PersistentVolumeClaimSpec
-	131, // 214: kubelab.api.core.v1.PersistentVolumeClaim.status:type_name -> kubelab.api.core.v1.PersistentVolumeClaimStatus
-	159, // 215: kubelab.api.core.v1.PersistentVolumeClaimList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
-	127, // 216: kubelab.api.core.v1.PersistentVolumeClaimList.items:type_name -> kubelab.api.core.v1.PersistentVolumeClaim
-	161, // 217: kubelab.api.core.v1.PersistentVolumeClaimSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
-	130, // 218: kubelab.api.core.v1.PersistentVolumeClaimSpec.resources:type_name -> kubelab.api.core.v1.VolumeResourceRequirements
-	155, // 219: kubelab.api.core.v1.VolumeResourceRequirements.limits:type_name -> kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry
-	156, // 220: kubelab.api.core.v1.VolumeResourceRequirements.requests:type_name -> kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry
-	157, // 221: kubelab.api.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry
-	132, // 222: kubelab.api.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> kubelab.api.core.v1.PersistentVolumeClaimCondition
-	160, // 223: kubelab.api.core.v1.PersistentVolumeClaimCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
-	160, // 224: kubelab.api.core.v1.PersistentVolumeClaimCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
-	134, // 225: kubelab.api.core.v1.TopologySelectorTerm.matchLabelExpressions:type_name -> kubelab.api.core.v1.TopologySelectorLabelRequirement
-	162, // 226: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 227: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 228: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 229: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 230: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 231: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 232: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 233: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 234: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 235: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 236: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 237: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 238: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 239: kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 240: kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 241: kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	162, // 242: kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
-	243, // [243:243] is the sub-list for method output_type
-	243, // [243:243] is the sub-list for method input_type
-	243, // [243:243] is the sub-list for extension type_name
-	243, // [243:243] is the sub-list for extension extendee
-	0,   // [0:243] is the sub-list for field type_name
+	32,  // 44: kubelab.api.core.v1.Volume.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
+	33,  // 45: kubelab.api.core.v1.Volume.emptyDir:type_name -> kubelab.api.core.v1.EmptyDirVolumeSource
+	35,  // 46: kubelab.api.core.v1.Volume.secret:type_name -> kubelab.api.core.v1.SecretVolumeSource
+	36,  // 47: kubelab.api.core.v1.Volume.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIVolumeSource
+	34,  // 48: kubelab.api.core.v1.Volume.configMap:type_name -> kubelab.api.core.v1.ConfigMapVolumeSource
+	38,  // 49: kubelab.api.core.v1.Volume.projected:type_name -> kubelab.api.core.v1.ProjectedVolumeSource
+	31,  // 50: kubelab.api.core.v1.Volume.persistentVolumeClaim:type_name -> kubelab.api.core.v1.PersistentVolumeClaimVolumeSource
+	29,  // 51: kubelab.api.core.v1.Volume.ephemeral:type_name -> kubelab.api.core.v1.EphemeralVolumeSource
+	30,  // 52: kubelab.api.core.v1.EphemeralVolumeSource.volumeClaimTemplate:type_name -> kubelab.api.core.v1.PersistentVolumeClaimTemplate
+	160, // 53: kubelab.api.core.v1.PersistentVolumeClaimTemplate.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	131, // 54: kubelab.api.core.v1.PersistentVolumeClaimTemplate.spec:type_name -> kubelab.api.core.v1.PersistentVolumeClaimSpec
+	164, // 55: kubelab.api.core.v1.EmptyDirVolumeSource.sizeLimit:type_name -> kubelab.api.meta.v1.Quantity
+	44,  // 56: kubelab.api.core.v1.ConfigMapVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
+	44,  // 57: kubelab.api.core.v1.SecretVolumeSource.items:type_name -> kubelab.api.core.v1.KeyToPath
+	37,  // 58: kubelab.api.core.v1.DownwardAPIVolumeSource.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
+	52,  // 59: kubelab.api.core.v1.DownwardAPIVolumeFile.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
+	53,  // 60: kubelab.api.core.v1.DownwardAPIVolumeFile.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
+	39,  // 61: kubelab.api.core.v1.ProjectedVolumeSource.sources:type_name -> kubelab.api.core.v1.VolumeProjection
+	40,  // 62: kubelab.api.core.v1.VolumeProjection.secret:type_name -> kubelab.api.core.v1.SecretProjection
+	42,  // 63: kubelab.api.core.v1.VolumeProjection.downwardAPI:type_name -> kubelab.api.core.v1.DownwardAPIProjection
+	41,  // 64: kubelab.api.core.v1.VolumeProjection.configMap:type_name -> kubelab.api.core.v1.ConfigMapProjection
+	43,  // 65: kubelab.api.core.v1.VolumeProjection.serviceAccountToken:type_name -> kubelab.api.core.v1.ServiceAccountTokenProjection
+	44,  // 66: kubelab.api.core.v1.SecretProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
+	44,  // 67: kubelab.api.core.v1.ConfigMapProjection.items:type_name -> kubelab.api.core.v1.KeyToPath
+	37,  // 68: kubelab.api.core.v1.DownwardAPIProjection.items:type_name -> kubelab.api.core.v1.DownwardAPIVolumeFile
+	46,  // 69: kubelab.api.core.v1.Container.ports:type_name -> kubelab.api.core.v1.ContainerPort
+	47,  // 70: kubelab.api.core.v1.Container.envFrom:type_name -> kubelab.api.core.v1.EnvFromSource
+	50,  // 71: kubelab.api.core.v1.Container.env:type_name -> kubelab.api.core.v1.EnvVar
+	56,  // 72: kubelab.api.core.v1.Container.resources:type_name -> kubelab.api.core.v1.ResourceRequirements
+	57,  // 73: kubelab.api.core.v1.Container.volumeMounts:type_name -> kubelab.api.core.v1.VolumeMount
+	58,  // 74: kubelab.api.core.v1.Container.livenessProbe:type_name -> kubelab.api.core.v1.Probe
+	58,  // 75: kubelab.api.core.v1.Container.readinessProbe:type_name -> kubelab.api.core.v1.Probe
+	58,  // 76: kubelab.api.core.v1.Container.startupProbe:type_name -> kubelab.api.core.v1.Probe
+	64,  // 77: kubelab.api.core.v1.Container.lifecycle:type_name -> kubelab.api.core.v1.Lifecycle
+	67,  // 78: kubelab.api.core.v1.Container.securityContext:type_name -> kubelab.api.core.v1.SecurityContext
+	48,  // 79: kubelab.api.core.v1.EnvFromSource.configMapRef:type_name -> kubelab.api.core.v1.ConfigMapEnvSource
+	49,  // 80: kubelab.api.core.v1.EnvFromSource.secretRef:type_name -> kubelab.api.core.v1.SecretEnvSource
+	51,  // 81: kubelab.api.core.v1.EnvVar.valueFrom:type_name -> kubelab.api.core.v1.EnvVarSource
+	52,  // 82: kubelab.api.core.v1.EnvVarSource.fieldRef:type_name -> kubelab.api.core.v1.ObjectFieldSelector
+	53,  // 83: kubelab.api.core.v1.EnvVarSource.resourceFieldRef:type_name -> kubelab.api.core.v1.ResourceFieldSelector
+	54,  // 84: kubelab.api.core.v1.EnvVarSource.configMapKeyRef:type_name -> kubelab.api.core.v1.ConfigMapKeySelector
+	55,  // 85: kubelab.api.core.v1.EnvVarSource.secretKeyRef:type_name -> kubelab.api.core.v1.SecretKeySelector
+	164, // 86: kubelab.api.core.v1.ResourceFieldSelector.divisor:type_name -> kubelab.api.meta.v1.Quantity
+	139, // 87: kubelab.api.core.v1.ResourceRequirements.limits:type_name -> kubelab.api.core.v1.ResourceRequirements.LimitsEntry
+	140, // 88: kubelab.api.core.v1.ResourceRequirements.requests:type_name -> kubelab.api.core.v1.ResourceRequirements.RequestsEntry
+	59,  // 89: kubelab.api.core.v1.Probe.exec:type_name -> kubelab.api.core.v1.ExecAction
+	60,  // 90: kubelab.api.core.v1.Probe.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
+	62,  // 91: kubelab.api.core.v1.Probe.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
+	63,  // 92: kubelab.api.core.v1.Probe.grpc:type_name -> kubelab.api.core.v1.GRPCAction
+	165, // 93: kubelab.api.core.v1.HTTPGetAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	61,  // 94: kubelab.api.core.v1.HTTPGetAction.httpHeaders:type_name -> kubelab.api.core.v1.HTTPHeader
+	165, // 95: kubelab.api.core.v1.TCPSocketAction.port:type_name -> kubelab.api.meta.v1.IntOrString
+	65,  // 96: kubelab.api.core.v1.Lifecycle.postStart:type_name -> kubelab.api.core.v1.LifecycleHandler
+	65,  // 97: kubelab.api.core.v1.Lifecycle.preStop:type_name -> kubelab.api.core.v1.LifecycleHandler
+	59,  // 98: kubelab.api.core.v1.LifecycleHandler.exec:type_name -> kubelab.api.core.v1.ExecAction
+	60,  // 99: kubelab.api.core.v1.LifecycleHandler.httpGet:type_name -> kubelab.api.core.v1.HTTPGetAction
+	62,  // 100: kubelab.api.core.v1.LifecycleHandler.tcpSocket:type_name -> kubelab.api.core.v1.TCPSocketAction
+	66,  // 101: kubelab.api.core.v1.LifecycleHandler.sleep:type_name -> kubelab.api.core.v1.SleepAction
+	68,  // 102: kubelab.api.core.v1.SecurityContext.capabilities:type_name -> kubelab.api.core.v1.Capabilities
+	70,  // 103: kubelab.api.core.v1.PodStatus.conditions:type_name -> kubelab.api.core.v1.PodCondition
+	71,  // 104: kubelab.api.core.v1.PodStatus.hostIPs:type_name -> kubelab.api.core.v1.HostIP
+	72,  // 105: kubelab.api.core.v1.PodStatus.podIPs:type_name -> kubelab.api.core.v1.PodIP
+	162, // 106: kubelab.api.core.v1.PodStatus.startTime:type_name -> kubelab.api.meta.v1.Time
+	73,  // 107: kubelab.api.core.v1.PodStatus.initContainerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
+	73,  // 108: kubelab.api.core.v1.PodStatus.containerStatuses:type_name -> kubelab.api.core.v1.ContainerStatus
+	162, // 109: kubelab.api.core.v1.PodCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	162, // 110: kubelab.api.core.v1.PodCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	74,  // 111: kubelab.api.core.v1.ContainerStatus.state:type_name -> kubelab.api.core.v1.ContainerState
+	74,  // 112: kubelab.api.core.v1.ContainerStatus.lastState:type_name -> kubelab.api.core.v1.ContainerState
+	75,  // 113: kubelab.api.core.v1.ContainerState.waiting:type_name -> kubelab.api.core.v1.ContainerStateWaiting
+	76,  // 114: kubelab.api.core.v1.ContainerState.running:type_name -> kubelab.api.core.v1.ContainerStateRunning
+	77,  // 115: kubelab.api.core.v1.ContainerState.terminated:type_name -> kubelab.api.core.v1.ContainerStateTerminated
+	162, // 116: kubelab.api.core.v1.ContainerStateRunning.startedAt:type_name -> kubelab.api.meta.v1.Time
+	162, // 117: kubelab.api.core.v1.ContainerStateTerminated.startedAt:type_name -> kubelab.api.meta.v1.Time
+	162, // 118: kubelab.api.core.v1.ContainerStateTerminated.finishedAt:type_name -> kubelab.api.meta.v1.Time
+	160, // 119: kubelab.api.core.v1.Binding.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 120: kubelab.api.core.v1.Binding.target:type_name -> kubelab.api.core.v1.ObjectReference
+	160, // 121: kubelab.api.core.v1.Node.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	81,  // 122: kubelab.api.core.v1.Node.spec:type_name -> kubelab.api.core.v1.NodeSpec
+	83,  // 123: kubelab.api.core.v1.Node.status:type_name -> kubelab.api.core.v1.NodeStatus
+	161, // 124: kubelab.api.core.v1.NodeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	79,  // 125: kubelab.api.core.v1.NodeList.items:type_name -> kubelab.api.core.v1.Node
+	82,  // 126: kubelab.api.core.v1.NodeSpec.taints:type_name -> kubelab.api.core.v1.Taint
+	162, // 127: kubelab.api.core.v1.Taint.timeAdded:type_name -> kubelab.api.meta.v1.Time
+	141, // 128: kubelab.api.core.v1.NodeStatus.capacity:type_name -> kubelab.api.core.v1.NodeStatus.CapacityEntry
+	142, // 129: kubelab.api.core.v1.NodeStatus.allocatable:type_name -> kubelab.api.core.v1.NodeStatus.AllocatableEntry
+	84,  // 130: kubelab.api.core.v1.NodeStatus.conditions:type_name -> kubelab.api.core.v1.NodeCondition
+	85,  // 131: kubelab.api.core.v1.NodeStatus.addresses:type_name -> kubelab.api.core.v1.NodeAddress
+	86,  // 132: kubelab.api.core.v1.NodeStatus.daemonEndpoints:type_name -> kubelab.api.core.v1.NodeDaemonEndpoints
+	88,  // 133: kubelab.api.core.v1.NodeStatus.nodeInfo:type_name -> kubelab.api.core.v1.NodeSystemInfo
+	89,  // 134: kubelab.api.core.v1.NodeStatus.images:type_name -> kubelab.api.core.v1.ContainerImage
+	162, // 135: kubelab.api.core.v1.NodeCondition.lastHeartbeatTime:type_name -> kubelab.api.meta.v1.Time
+	162, // 136: kubelab.api.core.v1.NodeCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	87,  // 137: kubelab.api.core.v1.NodeDaemonEndpoints.kubeletEndpoint:type_name -> kubelab.api.core.v1.DaemonEndpoint
+	160, // 138: kubelab.api.core.v1.Event.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 139: kubelab.api.core.v1.Event.involvedObject:type_name -> kubelab.api.core.v1.ObjectReference
+	92,  // 140: kubelab.api.core.v1.Event.source:type_name -> kubelab.api.core.v1.EventSource
+	162, // 141: kubelab.api.core.v1.Event.firstTimestamp:type_name -> kubelab.api.meta.v1.Time
+	162, // 142: kubelab.api.core.v1.Event.lastTimestamp:type_name -> kubelab.api.meta.v1.Time
+	166, // 143: kubelab.api.core.v1.Event.eventTime:type_name -> kubelab.api.meta.v1.MicroTime
+	93,  // 144: kubelab.api.core.v1.Event.series:type_name -> kubelab.api.core.v1.EventSeries
+	0,   // 145: kubelab.api.core.v1.Event.related:type_name -> kubelab.api.core.v1.ObjectReference
+	161, // 146: kubelab.api.core.v1.EventList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	90,  // 147: kubelab.api.core.v1.EventList.items:type_name -> kubelab.api.core.v1.Event
+	166, // 148: kubelab.api.core.v1.EventSeries.lastObservedTime:type_name -> kubelab.api.meta.v1.MicroTime
+	160, // 149: kubelab.api.core.v1.LimitRange.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	96,  // 150: kubelab.api.core.v1.LimitRange.spec:type_name -> kubelab.api.core.v1.LimitRangeSpec
+	161, // 151: kubelab.api.core.v1.LimitRangeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	94,  // 152: kubelab.api.core.v1.LimitRangeList.items:type_name -> kubelab.api.core.v1.LimitRange
+	97,  // 153: kubelab.api.core.v1.LimitRangeSpec.limits:type_name -> kubelab.api.core.v1.LimitRangeItem
+	143, // 154: kubelab.api.core.v1.LimitRangeItem.max:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxEntry
+	144, // 155: kubelab.api.core.v1.LimitRangeItem.min:type_name -> kubelab.api.core.v1.LimitRangeItem.MinEntry
+	145, // 156: kubelab.api.core.v1.LimitRangeItem.default:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultEntry
+	146, // 157: kubelab.api.core.v1.LimitRangeItem.defaultRequest:type_name -> kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry
+	147, // 158: kubelab.api.core.v1.LimitRangeItem.maxLimitRequestRatio:type_name -> kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	160, // 159: kubelab.api.core.v1.ResourceQuota.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	100, // 160: kubelab.api.core.v1.ResourceQuota.spec:type_name -> kubelab.api.core.v1.ResourceQuotaSpec
+	101, // 161: kubelab.api.core.v1.ResourceQuota.status:type_name -> kubelab.api.core.v1.ResourceQuotaStatus
+	161, // 162: kubelab.api.core.v1.ResourceQuotaList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	98,  // 163: kubelab.api.core.v1.ResourceQuotaList.items:type_name -> kubelab.api.core.v1.ResourceQuota
+	148, // 164: kubelab.api.core.v1.ResourceQuotaSpec.hard:type_name -> kubelab.api.core.v1.ResourceQuotaSpec.HardEntry
+	149, // 165: kubelab.api.core.v1.ResourceQuotaStatus.hard:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.HardEntry
+	150, // 166: kubelab.api.core.v1.ResourceQuotaStatus.used:type_name -> kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry
+	160, // 167: kubelab.api.core.v1.ConfigMap.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	151, // 168: kubelab.api.core.v1.ConfigMap.data:type_name -> kubelab.api.core.v1.ConfigMap.DataEntry
+	152, // 169: kubelab.api.core.v1.ConfigMap.binaryData:type_name -> kubelab.api.core.v1.ConfigMap.BinaryDataEntry
+	161, // 170: kubelab.api.core.v1.ConfigMapList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	102, // 171: kubelab.api.core.v1.ConfigMapList.items:type_name -> kubelab.api.core.v1.ConfigMap
+	160, // 172: kubelab.api.core.v1.Secret.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	153, // 173: kubelab.api.core.v1.Secret.data:type_name -> kubelab.api.core.v1.Secret.DataEntry
+	154, // 174: kubelab.api.core.v1.Secret.stringData:type_name -> kubelab.api.core.v1.Secret.StringDataEntry
+	161, // 175: kubelab.api.core.v1.SecretList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	104, // 176: kubelab.api.core.v1.SecretList.items:type_name -> kubelab.api.core.v1.Secret
+	160, // 177: kubelab.api.core.v1.ServiceAccount.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	0,   // 178: kubelab.api.core.v1.ServiceAccount.secrets:type_name -> kubelab.api.core.v1.ObjectReference
+	1,   // 179: kubelab.api.core.v1.ServiceAccount.imagePullSecrets:type_name -> kubelab.api.core.v1.LocalObjectReference
+	161, // 180: kubelab.api.core.v1.ServiceAccountList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	106, // 181: kubelab.api.core.v1.ServiceAccountList.items:type_name -> kubelab.api.core.v1.ServiceAccount
+	160, // 182: kubelab.api.core.v1.Service.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	110, // 183: kubelab.api.core.v1.Service.spec:type_name -> kubelab.api.core.v1.ServiceSpec
+	114, // 184: kubelab.api.core.v1.Service.status:type_name -> kubelab.api.core.v1.ServiceStatus
+	161, // 185: kubelab.api.core.v1.ServiceList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	108, // 186: kubelab.api.core.v1.ServiceList.items:type_name -> kubelab.api.core.v1.Service
+	111, // 187: kubelab.api.core.v1.ServiceSpec.ports:type_name -> kubelab.api.core.v1.ServicePort
+	155, // 188: kubelab.api.core.v1.ServiceSpec.selector:type_name -> kubelab.api.core.v1.ServiceSpec.SelectorEntry
+	112, // 189: kubelab.api.core.v1.ServiceSpec.sessionAffinityConfig:type_name -> kubelab.api.core.v1.SessionAffinityConfig
+	165, // 190: kubelab.api.core.v1.ServicePort.targetPort:type_name -> kubelab.api.meta.v1.IntOrString
+	113, // 191: kubelab.api.core.v1.SessionAffinityConfig.clientIP:type_name -> kubelab.api.core.v1.ClientIPConfig
+	115, // 192: kubelab.api.core.v1.ServiceStatus.loadBalancer:type_name -> kubelab.api.core.v1.LoadBalancerStatus
+	167, // 193: kubelab.api.core.v1.ServiceStatus.conditions:type_name -> kubelab.api.meta.v1.Condition
+	116, // 194: kubelab.api.core.v1.LoadBalancerStatus.ingress:type_name -> kubelab.api.core.v1.LoadBalancerIngress
+	117, // 195: kubelab.api.core.v1.LoadBalancerIngress.ports:type_name -> kubelab.api.core.v1.PortStatus
+	160, // 196: kubelab.api.core.v1.Endpoints.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	120, // 197: kubelab.api.core.v1.Endpoints.subsets:type_name -> kubelab.api.core.v1.EndpointSubset
+	161, // 198: kubelab.api.core.v1.EndpointsList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	118, // 199: kubelab.api.core.v1.EndpointsList.items:type_name -> kubelab.api.core.v1.Endpoints
+	121, // 200: kubelab.api.core.v1.EndpointSubset.addresses:type_name -> kubelab.api.core.v1.EndpointAddress
+	121, // 201: kubelab.api.core.v1.EndpointSubset.notReadyAddresses:type_name -> kubelab.api.core.v1.EndpointAddress
+	122, // 202: kubelab.api.core.v1.EndpointSubset.ports:type_name -> kubelab.api.core.v1.EndpointPort
+	0,   // 203: kubelab.api.core.v1.EndpointAddress.targetRef:type_name -> kubelab.api.core.v1.ObjectReference
+	160, // 204: kubelab.api.core.v1.PersistentVolume.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	125, // 205: kubelab.api.core.v1.PersistentVolume.spec:type_name -> kubelab.api.core.v1.PersistentVolumeSpec
+	128, // 206: kubelab.api.core.v1.PersistentVolume.status:type_name -> kubelab.api.core.v1.PersistentVolumeStatus
+	161, // 207: kubelab.api.core.v1.PersistentVolumeList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	123, // 208: kubelab.api.core.v1.PersistentVolumeList.items:type_name -> kubelab.api.core.v1.PersistentVolume
+	156, // 209: kubelab.api.core.v1.PersistentVolumeSpec.capacity:type_name -> kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry
+	32,  // 210: kubelab.api.core.v1.PersistentVolumeSpec.hostPath:type_name -> kubelab.api.core.v1.HostPathVolumeSource
+	126, // 211: kubelab.api.core.v1.PersistentVolumeSpec.local:type_name -> kubelab.api.core.v1.LocalVolumeSource
+	0,   // 212: kubelab.api.core.v1.PersistentVolumeSpec.claimRef:type_name -> kubelab.api.core.v1.ObjectReference
+	127, // 213: kubelab.api.core.v1.PersistentVolumeSpec.nodeAffinity:type_name -> kubelab.api.core.v1.VolumeNodeAffinity
+	20,  // 214: kubelab.api.core.v1.VolumeNodeAffinity.required:type_name -> kubelab.api.core.v1.NodeSelector
+	162, // 215: kubelab.api.core.v1.PersistentVolumeStatus.lastPhaseTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	160, // 216: kubelab.api.core.v1.PersistentVolumeClaim.metadata:type_name -> kubelab.api.meta.v1.ObjectMeta
+	131, // 217: kubelab.api.core.v1.PersistentVolumeClaim.spec:type_name -> kubelab.api.core.v1.PersistentVolumeClaimSpec
+	133, // 218: kubelab.api.core.v1.PersistentVolumeClaim.status:type_name -> kubelab.api.core.v1.PersistentVolumeClaimStatus
+	161, // 219: kubelab.api.core.v1.PersistentVolumeClaimList.metadata:type_name -> kubelab.api.meta.v1.ListMeta
+	129, // 220: kubelab.api.core.v1.PersistentVolumeClaimList.items:type_name -> kubelab.api.core.v1.PersistentVolumeClaim
+	163, // 221: kubelab.api.core.v1.PersistentVolumeClaimSpec.selector:type_name -> kubelab.api.meta.v1.LabelSelector
+	132, // 222: kubelab.api.core.v1.PersistentVolumeClaimSpec.resources:type_name -> kubelab.api.core.v1.VolumeResourceRequirements
+	157, // 223: kubelab.api.core.v1.VolumeResourceRequirements.limits:type_name -> kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry
+	158, // 224: kubelab.api.core.v1.VolumeResourceRequirements.requests:type_name -> kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry
+	159, // 225: kubelab.api.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	134, // 226: kubelab.api.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> kubelab.api.core.v1.PersistentVolumeClaimCondition
+	162, // 227: kubelab.api.core.v1.PersistentVolumeClaimCondition.lastProbeTime:type_name -> kubelab.api.meta.v1.Time
+	162, // 228: kubelab.api.core.v1.PersistentVolumeClaimCondition.lastTransitionTime:type_name -> kubelab.api.meta.v1.Time
+	136, // 229: kubelab.api.core.v1.TopologySelectorTerm.matchLabelExpressions:type_name -> kubelab.api.core.v1.TopologySelectorLabelRequirement
+	164, // 230: kubelab.api.core.v1.PodSpec.OverheadEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 231: kubelab.api.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 232: kubelab.api.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 233: kubelab.api.core.v1.NodeStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 234: kubelab.api.core.v1.NodeStatus.AllocatableEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 235: kubelab.api.core.v1.LimitRangeItem.MaxEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 236: kubelab.api.core.v1.LimitRangeItem.MinEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 237: kubelab.api.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 238: kubelab.api.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 239: kubelab.api.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 240: kubelab.api.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 241: kubelab.api.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 242: kubelab.api.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 243: kubelab.api.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 244: kubelab.api.core.v1.VolumeResourceRequirements.LimitsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 245: kubelab.api.core.v1.VolumeResourceRequirements.RequestsEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	164, // 246: kubelab.api.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> kubelab.api.meta.v1.Quantity
+	247, // [247:247] is the sub-list for method output_type
+	247, // [247:247] is the sub-list for method input_type
+	247, // [247:247] is the sub-list for extension type_name
+	247, // [247:247] is the sub-list for extension extendee
+	0,   // [0:247] is the sub-list for field type_name
 }
 
 func init() { file_api_core_v1_core_proto_init() }
@@ -11020,45 +11141,45 @@ func file_api_core_v1_core_proto_init() {
 	file_api_core_v1_core_proto_msgTypes[12].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[15].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[17].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[30].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[32].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[33].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[34].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[35].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[36].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[37].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[38].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[39].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[40].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[41].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[42].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[43].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[46].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[47].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[52].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[53].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[56].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[61].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[65].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[71].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[44].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[45].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[48].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[49].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[54].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[55].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[58].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[63].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[67].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[73].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[102].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[104].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[108].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[109].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[106].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[110].OneofWrappers = []any{}
 	file_api_core_v1_core_proto_msgTypes[111].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[114].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[115].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[119].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[120].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[123].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[124].OneofWrappers = []any{}
-	file_api_core_v1_core_proto_msgTypes[129].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[113].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[116].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[117].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[121].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[122].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[125].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[126].OneofWrappers = []any{}
+	file_api_core_v1_core_proto_msgTypes[131].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_core_v1_core_proto_rawDesc), len(file_api_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   158,
+			NumMessages:   160,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
