@@ -47,6 +47,10 @@ type statusInput struct {
 	Now         time.Time
 	// Old is the status the kubelet last computed or the API holds (nil for none).
 	Old *corev1.PodStatus
+	// Terminal: the pod is being deleted and every container of it has stopped, so none
+	// runs again whatever the restart policy; the status is its last (upstream's
+	// podIsTerminal).
+	Terminal bool
 }
 
 func apiTime(t time.Time) *metav1.Time {
@@ -126,7 +130,7 @@ func containerStatus(in *statusInput, c *corev1.Container) *corev1.ContainerStat
 		cs.Started = proto.Bool(containerStarted(c, st, in.Probes))
 		cs.Ready = containerReady(c, st, in.Probes) && !isRegularInit(in.Pod, c)
 	case runtimeapi.ContainerState_CONTAINER_EXITED:
-		if waiting.Reason != "" {
+		if waiting.Reason != "" && !in.Terminal {
 			// Waiting to be restarted: the exit is the last state.
 			cs.State = &corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting.Reason, Message: waiting.Message}}
 			cs.LastState = terminatedState(st, in.RuntimeName)
@@ -159,8 +163,10 @@ func statusByName(statuses []*corev1.ContainerStatus, name string) *corev1.Conta
 // restart policy. A regular init container that failed fails a restartPolicy Never pod;
 // one that has not finished keeps the pod Pending. A sidecar counts while it runs (it
 // keeps a pod whose app containers exited Running until it is stopped) and keeps the pod
-// Pending until it has started; a sidecar that exited never fails the pod.
-func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus) string {
+// Pending until it has started; a sidecar that exited never fails the pod. In a terminal
+// pod (see statusInput.Terminal) nothing restarts, so stopped app containers make it
+// Succeeded when all exited 0 and Failed otherwise, whatever the restart policy.
+func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus, terminal bool) string {
 	var pendingInit, failedInit, pendingSidecars int
 	var waiting, running, stopped, succeeded, unknown int
 	for _, c := range pod.GetSpec().GetInitContainers() {
@@ -236,6 +242,12 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []*corev1.ContainerStatus)
 	case running > 0 && unknown == 0:
 		return PodRunning
 	case running == 0 && stopped > 0 && unknown == 0:
+		if terminal {
+			if stopped == succeeded {
+				return PodSucceeded
+			}
+			return PodFailed
+		}
 		switch restartPolicy(pod) {
 		case RestartAlways:
 			return PodRunning
@@ -284,10 +296,13 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 	for _, c := range pod.GetSpec().GetContainers() {
 		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(in, c))
 	}
-	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses)
+	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses, in.Terminal)
 	if isTerminalPhase(old.GetPhase()) {
 		st.Phase = old.GetPhase()
 		st.Reason, st.Message = old.GetReason(), old.GetMessage()
+	}
+	if in.Terminal {
+		terminatePodStatus(pod, st)
 	}
 
 	// Addresses.
@@ -335,6 +350,10 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 		}
 	}
 	oldConds := old.GetConditions()
+	// What other components own (readiness gates, DisruptionTarget) is read from the pod
+	// as the API last showed it, not from the kubelet's own last status, as upstream's
+	// generateAPIPodStatus does: a condition added since is not lost.
+	apiConds := pod.GetStatus().GetConditions()
 	sandboxReady := in.Runtime.readySandbox() != nil
 	conds := setCondition(nil, oldConds, &corev1.PodCondition{Type: CondPodReadyToStartContainers, Status: boolStatus(sandboxReady)}, in.Now)
 	conds = setCondition(conds, oldConds, initializedCondition(pod, in.Runtime, in.Probes), in.Now)
@@ -353,7 +372,7 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 		var missing []string
 		for _, g := range pod.GetSpec().GetReadinessGates() {
 			ok := false
-			for _, c := range oldConds {
+			for _, c := range apiConds {
 				if c.GetType() == g.GetConditionType() && c.GetStatus() == "True" {
 					ok = true
 				}
@@ -371,15 +390,100 @@ func generatePodStatus(in *statusInput) *corev1.PodStatus {
 	conds = setCondition(conds, oldConds, cready, in.Now)
 	scheduled := &corev1.PodCondition{Type: CondPodScheduled, Status: "True"}
 	conds = setCondition(conds, oldConds, scheduled, in.Now)
-	// Conditions other components own (readiness gates, DisruptionTarget, …) are kept.
-	own := []string{CondPodReadyToStartContainers, CondInitialized, CondReady, CondContainersReady, CondPodScheduled}
-	for _, c := range oldConds {
-		if !slices.Contains(own, c.GetType()) {
-			conds = append(conds, proto.Clone(c).(*corev1.PodCondition))
+	st.Conditions = append(conds, othersConditions(apiConds)...)
+	return st
+}
+
+// kubeletConditions are the pod conditions the kubelet owns (upstream's
+// PodConditionByKubelet); it keeps every other one as the API holds it.
+var kubeletConditions = []string{CondPodReadyToStartContainers, CondInitialized, CondReady, CondContainersReady, CondPodScheduled}
+
+// othersConditions are copies of the conditions in conds that other components own
+// (readiness gates, DisruptionTarget, …).
+func othersConditions(conds []*corev1.PodCondition) []*corev1.PodCondition {
+	var out []*corev1.PodCondition
+	for _, c := range conds {
+		if !slices.Contains(kubeletConditions, c.GetType()) {
+			out = append(out, proto.Clone(c).(*corev1.PodCondition))
 		}
 	}
-	st.Conditions = conds
-	return st
+	return out
+}
+
+// mergeStatus is st to write over api, the status the API holds: the conditions the
+// kubelet does not own are api's, so one another component set after the kubelet last
+// read the pod (DisruptionTarget from an eviction) survives, as upstream's status
+// manager's mergePodStatus keeps them. st is not modified.
+func mergeStatus(api, st *corev1.PodStatus) *corev1.PodStatus {
+	out := proto.Clone(st).(*corev1.PodStatus)
+	out.Conditions = nil
+	for _, c := range st.GetConditions() {
+		if slices.Contains(kubeletConditions, c.GetType()) {
+			out.Conditions = append(out.Conditions, c)
+		}
+	}
+	out.Conditions = append(out.Conditions, othersConditions(api.GetConditions())...)
+	return out
+}
+
+// containerStatusUnknown is the state of a container the kubelet found no trace of when
+// its pod ended: a failure, since nothing says it succeeded.
+func containerStatusUnknown() *corev1.ContainerState {
+	return &corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+		ExitCode: 137, Reason: "ContainerStatusUnknown", Message: "The container could not be located when the pod was terminated",
+	}}
+}
+
+// terminatePodStatus makes st, the last status of a pod whose containers have all
+// stopped, terminal, as upstream's status manager TerminatePod: once the pod initialized,
+// an app container that has no terminated state failed; so did every init container up
+// to the last that ever started (the first at least); and a phase still Pending or
+// Running becomes Failed.
+func terminatePodStatus(pod *corev1.Pod, st *corev1.PodStatus) {
+	if podHasInitialized(pod, st) {
+		for _, cs := range st.ContainerStatuses {
+			if cs.GetState().GetTerminated() == nil {
+				cs.State = containerStatusUnknown()
+			}
+		}
+	}
+	inits := st.InitContainerStatuses
+	last := 0
+	for i := len(inits) - 1; i > 0; i-- {
+		if inits[i].GetState().GetWaiting() == nil || inits[i].GetLastState().GetTerminated() != nil {
+			last = i
+			break
+		}
+	}
+	for i := 0; i < len(inits) && i <= last; i++ {
+		if inits[i].GetState().GetTerminated() == nil {
+			inits[i].State = containerStatusUnknown()
+		}
+	}
+	if !isTerminalPhase(st.Phase) {
+		st.Phase = PodFailed
+	}
+}
+
+// podHasInitialized is upstream's hasPodInitialized: a pod without init containers
+// always has; otherwise once an app container ever left waiting, or the last init
+// container exited 0.
+func podHasInitialized(pod *corev1.Pod, st *corev1.PodStatus) bool {
+	inits := pod.GetSpec().GetInitContainers()
+	if len(inits) == 0 {
+		return true
+	}
+	for _, cs := range st.GetContainerStatuses() {
+		if cs.GetLastState().GetTerminated() != nil || cs.GetState().GetWaiting() == nil {
+			return true
+		}
+	}
+	cs := statusByName(st.GetInitContainerStatuses(), inits[len(inits)-1].GetName())
+	if t := cs.GetState().GetTerminated(); t != nil && t.GetExitCode() == 0 {
+		return true
+	}
+	t := cs.GetLastState().GetTerminated()
+	return t != nil && t.GetExitCode() == 0
 }
 
 // initializedCondition is True once, in the pod's current sandbox, every regular init

@@ -47,11 +47,12 @@ func startKubeletAt(t *testing.T, cs *kube.Clientset, fake *krt.Fake, node, root
 	return stop
 }
 
-// runTestKubelet is startKubeletAt that also returns the kubelet, for tests of its API.
-func runTestKubelet(t *testing.T, cs *kube.Clientset, fake *krt.Fake, node, root string) (k *Kubelet, stop func()) {
+// runTestKubelet is startKubeletAt that also returns the kubelet, for tests of its API,
+// on any runtime (the fake, or a test's wrapper of it).
+func runTestKubelet(t *testing.T, cs *kube.Clientset, rt krt.Runtime, node, root string) (k *Kubelet, stop func()) {
 	t.Helper()
 	k, err := New(Config{
-		NodeName: node, Client: cs, Runtime: fake, Log: testLog(), Host: &testHost, NodeIP: "192.168.1.10", RootDir: root,
+		NodeName: node, Client: cs, Runtime: rt, Log: testLog(), Host: &testHost, NodeIP: "192.168.1.10", RootDir: root,
 		RegisterNode: true, Reserved: resource.List{"cpu": resource.MustParse("100m")},
 		PodLogDir: t.TempDir(), ResolvConf: "/nonexistent",
 		ResyncInterval: time.Second, LeaseRenewInterval: 300 * time.Millisecond, NodeStatusUpdateFrequency: 500 * time.Millisecond,

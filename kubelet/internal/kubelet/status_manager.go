@@ -89,6 +89,25 @@ func (m *statusManager) run(ctx context.Context) {
 	}
 }
 
+// flush writes uid's status now, on the caller's goroutine, and reports whether the API
+// holds it (or the pod is gone). A pod's last status goes through here so that it is
+// written before the kubelet confirms the pod's deletion.
+func (m *statusManager) flush(ctx context.Context, uid string) bool {
+	m.mu.Lock()
+	e := m.statuses[uid]
+	m.mu.Unlock()
+	if e == nil {
+		return true
+	}
+	ok := m.write(ctx, uid, e)
+	m.mu.Lock()
+	if ok && m.statuses[uid] == e {
+		e.synced = true
+	}
+	m.mu.Unlock()
+	return ok
+}
+
 func (m *statusManager) syncAll(ctx context.Context) {
 	m.mu.Lock()
 	pending := map[string]*podStatusEntry{}
@@ -133,11 +152,12 @@ func (m *statusManager) writeOnce(ctx context.Context, uid string, e *podStatusE
 	if pod.GetMetadata().GetUid() != uid {
 		return true, false // a new pod of the same name: not ours to write
 	}
-	if statusEqual(pod.GetStatus(), e.status) {
+	st := mergeStatus(pod.GetStatus(), e.status)
+	if statusEqual(pod.GetStatus(), st) {
 		return true, false
 	}
 	upd := proto.Clone(pod).(*corev1.Pod)
-	upd.Status = e.status
+	upd.Status = st
 	if _, err := pods.UpdateStatus(ctx, upd); err != nil {
 		if apierrors.IsNotFound(err) {
 			return true, false

@@ -111,6 +111,7 @@ func (k *Kubelet) generateStatus(pod *corev1.Pod, rt *podRuntime) *corev1.PodSta
 	return generatePodStatus(&statusInput{
 		Pod: pod, Runtime: rt, Waiting: k.waitingOf(pod.GetMetadata().GetUid()), Probes: k.results,
 		HostIPs: k.hostIPs, RuntimeName: k.runtimeName, Now: k.clock.Now(), Old: old,
+		Terminal: pod.GetMetadata().GetDeletionTimestamp() != nil && rt.runningContainers() == 0,
 	})
 }
 
@@ -701,9 +702,13 @@ func (k *Kubelet) gcContainers(ctx context.Context, rt *podRuntime) {
 	}
 }
 
-// syncTerminating stops a pod being deleted, within its grace period, removes its
-// sandboxes and containers, and confirms the deletion to the apiserver (DELETE with
-// gracePeriodSeconds 0 and a uid precondition, so a new pod of the same name is safe).
+// syncTerminating stops a pod being deleted, within its grace period; writes its last
+// status, terminal (Failed, or Succeeded when every app container exited 0) with the
+// containers' terminated states; removes its sandboxes and containers; and only then
+// confirms the deletion to the apiserver (DELETE with gracePeriodSeconds 0 and a uid
+// precondition, so a new pod of the same name is safe). That is upstream's order since
+// 1.27: whoever watches the pod (a Job with a podFailurePolicy) sees how it ended before
+// it goes.
 func (k *Kubelet) syncTerminating(ctx context.Context, pod *corev1.Pod, rt *podRuntime) (time.Duration, bool) {
 	uid := pod.GetMetadata().GetUid()
 	k.probes.removePod(uid)
@@ -711,11 +716,19 @@ func (k *Kubelet) syncTerminating(ctx context.Context, pod *corev1.Pod, rt *podR
 		k.log.Warn("stop terminating pod", "pod", podDesc(pod), "err", err)
 		return 2 * time.Second, false
 	}
-	// Report the containers' final state before the pod goes.
-	if rt2, err := k.podRuntimeOf(ctx, uid); err == nil {
-		st := k.generateStatus(pod, rt2)
-		k.status.set(pod, st)
-		rt = rt2
+	rt, err := k.podRuntimeOf(ctx, uid)
+	if err != nil {
+		k.log.Warn("read terminating pod", "pod", podDesc(pod), "err", err)
+		return 2 * time.Second, false
+	}
+	if rt.runningContainers() > 0 {
+		return time.Second, false // the runtime does not show them stopped yet
+	}
+	st := k.generateStatus(pod, rt)
+	k.status.set(pod, st)
+	if !k.status.flush(ctx, uid) {
+		k.log.Warn("write terminating pod's last status", "pod", podDesc(pod), "phase", st.GetPhase())
+		return 2 * time.Second, false
 	}
 	if err := k.removeAll(ctx, rt); err != nil {
 		k.log.Warn("remove terminating pod", "pod", podDesc(pod), "err", err)
@@ -727,7 +740,7 @@ func (k *Kubelet) syncTerminating(ctx context.Context, pod *corev1.Pod, rt *podR
 	}
 	k.tokens.forgetPod(uid) // its containers are gone: nothing reads its tokens again
 	m := pod.GetMetadata()
-	_, err := k.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), &metav1.DeleteOptions{
+	_, err = k.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), &metav1.DeleteOptions{
 		GracePeriodSeconds: proto.Int64(0),
 		Preconditions:      &metav1.Preconditions{Uid: proto.String(uid)},
 	})
