@@ -9,6 +9,7 @@ import (
 
 	corev1 "kubelab.io/proto/api/core/v1"
 	policyv1 "kubelab.io/proto/api/policy/v1"
+	"kubelab.io/proto/disruption"
 	"kubelab.io/scheduler/internal/framework"
 )
 
@@ -21,6 +22,21 @@ const (
 	// PreemptNever is the preemptionPolicy of pods that never preempt.
 	PreemptNever = "Never"
 )
+
+// ReasonPreemptionByScheduler is the reason of the DisruptionTarget condition a victim
+// gets (k8s.io/api/core/v1's PodReasonPreemptionByScheduler).
+const ReasonPreemptionByScheduler = "PreemptionByScheduler"
+
+// VictimCondition is the condition each victim of preemptor gets before it is deleted, as
+// upstream's PrepareCandidate words it: DisruptionTarget=True, naming the preemptor's
+// scheduler. It tells a preempted pod from one that failed (a Job's podFailurePolicy
+// rule on DisruptionTarget matches it). Its lastTransitionTime is the caller's to set.
+func VictimCondition(preemptor *corev1.Pod) *corev1.PodCondition {
+	return &corev1.PodCondition{
+		Type: disruption.PodConditionDisruptionTarget, Status: "True", Reason: ReasonPreemptionByScheduler,
+		Message: fmt.Sprintf("%s: preempting to accommodate a higher priority pod", preemptor.GetSpec().GetSchedulerName()),
+	}
+}
 
 // Bounds on how many candidate nodes a preemption dry-runs, as DefaultPreemptionArgs'
 // defaults: 10% of the nodes that might help, at least 100 (all of them below that).

@@ -341,3 +341,12 @@ func TestPostFilter(t *testing.T) {
 		})
 	}
 }
+
+func TestVictimCondition(t *testing.T) {
+	preemptor := &corev1.Pod{Spec: &corev1.PodSpec{SchedulerName: "my-scheduler"}}
+	c := VictimCondition(preemptor)
+	if c.GetType() != "DisruptionTarget" || c.GetStatus() != "True" || c.GetReason() != "PreemptionByScheduler" ||
+		c.GetMessage() != "my-scheduler: preempting to accommodate a higher priority pod" {
+		t.Errorf("condition %v", c)
+	}
+}

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	corev1 "kubelab.io/proto/api/core/v1"
+	metav1 "kubelab.io/proto/api/meta/v1"
 	"kubelab.io/proto/apierrors"
 	"kubelab.io/scheduler/internal/framework"
 	"kubelab.io/scheduler/internal/plugins"
@@ -66,7 +69,10 @@ func (s *Scheduler) nominate(ctx context.Context, pod *corev1.Pod, node string) 
 // PreemptVictims is the scheduler's framework.Preempter: it deletes each victim with its
 // own grace period (as kube-scheduler does; the kubelet stops it and confirms), or rejects
 // it when it is waiting at Permit and so holds only an assumption, and records a Preempted
-// event on it. Pods of lower priority nominated to the same node lose their nomination:
+// event on it. A victim it deletes first gets the DisruptionTarget condition
+// (plugins.VictimCondition) through pods/status, as upstream's PrepareCandidate does, so
+// whoever counts its end (a Job's podFailurePolicy) knows it was preempted; when that
+// write fails the victim is left running and the preemption fails, to be retried. Pods of lower priority nominated to the same node lose their nomination:
 // the room they were promised is going to preemptor.
 func (s *Scheduler) PreemptVictims(ctx context.Context, preemptor *corev1.Pod, node string, victims []*corev1.Pod) error {
 	uid := preemptor.GetMetadata().GetUid()
@@ -78,6 +84,12 @@ func (s *Scheduler) PreemptVictims(ctx context.Context, preemptor *corev1.Pod, n
 		if fwk := s.frameworkFor(v); fwk != nil && fwk.Reject(framework.PodKey(v), plugins.DefaultPreemptionName, "preempted") {
 			s.cfg.Recorder.Eventf(v, "Normal", "Preempted", "Preempted by pod %s on node %s", uid, node)
 			continue
+		}
+		if err := s.markVictim(ctx, preemptor, v); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("mark victim %s as a disruption target: %w", framework.NamespacedName(v), err)
 		}
 		if err := s.cfg.Client.DeletePod(ctx, m.GetNamespace(), m.GetName(), m.GetUid()); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -96,6 +108,49 @@ func (s *Scheduler) PreemptVictims(ctx context.Context, preemptor *corev1.Pod, n
 		}
 	}
 	return nil
+}
+
+// markVictim adds plugins.VictimCondition to victim's status, unless it has it already.
+func (s *Scheduler) markVictim(ctx context.Context, preemptor, victim *corev1.Pod) error {
+	cond := plugins.VictimCondition(preemptor)
+	cond.LastTransitionTime = &metav1.Time{Seconds: s.cfg.Clock.Now().Unix()}
+	conds, changed := withCondition(victim.GetStatus().GetConditions(), cond)
+	if !changed {
+		return nil
+	}
+	patch, err := conditionsPatch(conds)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Client.PatchPodStatus(ctx, victim.GetMetadata().GetNamespace(), victim.GetMetadata().GetName(), patch)
+}
+
+// withCondition is conds with c in place of the condition of its type (appended when
+// none), and whether that changed anything, as upstream's UpdatePodCondition: an
+// unchanged status keeps its lastTransitionTime, and one the same in status, reason and
+// message is no change. conds is not modified.
+func withCondition(conds []*corev1.PodCondition, c *corev1.PodCondition) ([]*corev1.PodCondition, bool) {
+	out := make([]*corev1.PodCondition, 0, len(conds)+1)
+	found := false
+	for _, o := range conds {
+		if o.GetType() != c.GetType() {
+			out = append(out, o)
+			continue
+		}
+		if o.GetStatus() == c.GetStatus() && o.GetReason() == c.GetReason() && o.GetMessage() == c.GetMessage() {
+			return conds, false
+		}
+		if o.GetStatus() == c.GetStatus() {
+			c = proto.Clone(c).(*corev1.PodCondition)
+			c.LastTransitionTime = o.GetLastTransitionTime()
+		}
+		out = append(out, c)
+		found = true
+	}
+	if !found {
+		out = append(out, c)
+	}
+	return out, true
 }
 
 var _ framework.Preempter = (*Scheduler)(nil)

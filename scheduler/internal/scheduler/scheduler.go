@@ -379,6 +379,20 @@ func (s *Scheduler) failure(ctx context.Context, qp *queue.QueuedPodInfo, cycle 
 	s.binding.Go(func() { s.setUnschedulableCondition(ctx, cached, reason, msg) })
 }
 
+// conditionsPatch is the JSON merge patch that sets a pod's status.conditions to conds (a
+// merge patch replaces a list whole, so conds is every condition the pod is to keep).
+func conditionsPatch(conds []*corev1.PodCondition) ([]byte, error) {
+	status, err := runtime.MarshalJSON(&corev1.PodStatus{Conditions: conds})
+	if err != nil {
+		return nil, err
+	}
+	var st map[string]json.RawMessage
+	if err := json.Unmarshal(status, &st); err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"status": map[string]json.RawMessage{"conditions": st["conditions"]}})
+}
+
 // setUnschedulableCondition writes PodScheduled=False with reason and message through the
 // status subresource (a JSON merge patch of the conditions), unless the pod already says so.
 func (s *Scheduler) setUnschedulableCondition(ctx context.Context, pod *corev1.Pod, reason, msg string) {
@@ -396,16 +410,11 @@ func (s *Scheduler) setUnschedulableCondition(ctx context.Context, pod *corev1.P
 		Type: "PodScheduled", Status: "False", Reason: reason, Message: msg,
 		LastTransitionTime: &metav1.Time{Seconds: s.cfg.Clock.Now().Unix()},
 	})
-	status, err := runtime.MarshalJSON(&corev1.PodStatus{Conditions: conds})
+	patch, err := conditionsPatch(conds)
 	if err != nil {
 		s.log.Error("encode pod status", "pod", framework.NamespacedName(pod), "err", err)
 		return
 	}
-	var st map[string]json.RawMessage
-	if err := json.Unmarshal(status, &st); err != nil {
-		return
-	}
-	patch, _ := json.Marshal(map[string]any{"status": map[string]json.RawMessage{"conditions": st["conditions"]}})
 	if err := s.cfg.Client.PatchPodStatus(ctx, pod.GetMetadata().GetNamespace(), pod.GetMetadata().GetName(), patch); err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
 		s.log.Warn("update pod condition", "pod", framework.NamespacedName(pod), "err", err)
 	}

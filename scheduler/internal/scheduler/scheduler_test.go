@@ -239,6 +239,16 @@ func TestPreemption(t *testing.T) {
 	if !slices.Equal(deletes, []string{"delete default/new"}) || !nominated {
 		t.Errorf("actions %q", client.actions())
 	}
+	// Before it is deleted, the victim is marked a disruption target, as upstream's
+	// PrepareCandidate does, keeping the conditions it had.
+	marked, deleted := slices.IndexFunc(client.actions(), func(a string) bool {
+		return strings.HasPrefix(a, "patch default/new ") && strings.Contains(a, `"type":"DisruptionTarget"`) &&
+			strings.Contains(a, `"reason":"PreemptionByScheduler"`) &&
+			strings.Contains(a, `"message":"default-scheduler: preempting to accommodate a higher priority pod"`)
+	}), slices.Index(client.actions(), "delete default/new")
+	if marked < 0 || marked > deleted {
+		t.Errorf("no DisruptionTarget patch on the victim before its deletion: actions %q", client.actions())
+	}
 	// Bound, it holds no nomination any more.
 	if n := s.Queue().NominatedNodeName(tu.Pod("high").Obj()); n != "" {
 		t.Errorf("high still nominated to %q", n)
