@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -25,8 +26,12 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 		return nil
 	}
 	pv, err := c.syncFinalizer(ctx, pv)
-	if err != nil || !shouldDelete(pv) {
+	if err != nil {
 		return err
+	}
+	if !shouldDelete(pv) {
+		c.forgetDeleteFailures(name)
+		return nil
 	}
 	node, dir := volumeNode(pv), pv.GetSpec().GetHostPath().GetPath()
 	if node == "" || dir == "" || path.Dir(dir) == dir {
@@ -39,6 +44,12 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 	podName := HelperPodName(name)
 	pod, err := c.pods.Namespace(HelperNamespace).Get(podName)
 	if apierrors.IsNotFound(err) {
+		// The last helper pod failed: the next waits out its backoff, whatever woke us
+		// (the failed pod's deletion does, at once).
+		if wait := c.deleteRetryWait(name); wait > 0 {
+			c.queue.AddAfter(volumePrefix+name, wait)
+			return nil
+		}
 		// Removing data cannot be undone: decide on the volume as the apiserver holds it,
 		// not as the cache does (external-provisioner reads it again too). A copy a moment
 		// old may still say Released of a volume bound again since.
@@ -66,6 +77,7 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 	}
 	switch pod.GetStatus().GetPhase() {
 	case controller.PodSucceeded:
+		c.forgetDeleteFailures(name)
 		// The volume goes first and the pod only once the volume is gone (see
 		// cleanupHelper): while the volume is still there, terminating behind a
 		// finalizer, the finished pod is what says its data is gone already, so no second
@@ -94,12 +106,20 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 		c.log.Info("deleted released volume", "name", name, "node", node, "path", dir)
 		return nil
 	case controller.PodFailed:
+		if c.deleteRetryWait(name) > 0 {
+			// Counted already: the cache still holds the pod we deleted.
+			return c.deletePod(ctx, pod)
+		}
 		c.recorder.Eventf(pv, "Warning", EventVolumeFailedDelete, "helper pod %s/%s failed to remove %s on node %s", HelperNamespace, podName, dir, node)
 		if err := c.deletePod(ctx, pod); err != nil {
 			return err
 		}
-		// Retried with backoff: the next try makes a new pod.
-		return fmt.Errorf("helper pod %s/%s for volume %s failed", HelperNamespace, podName, name)
+		// Retried with backoff, as external-provisioner retries a failed delete: the next
+		// try, once it has passed, makes a new pod.
+		wait := c.deleteFailed(name)
+		c.queue.AddAfter(volumePrefix+name, wait)
+		c.log.Warn("helper pod failed; will retry", "name", name, "pod", HelperNamespace+"/"+podName, "retryIn", wait)
+		return nil
 	}
 	// Still running: its next status update wakes us.
 	return nil
@@ -165,6 +185,7 @@ func (c *Controller) syncFinalizer(ctx context.Context, pv *corev1.PersistentVol
 func (c *Controller) cleanupHelper(ctx context.Context, volume string) error {
 	pod, err := c.pods.Namespace(HelperNamespace).Get(HelperPodName(volume))
 	if apierrors.IsNotFound(err) {
+		c.forgetDeleteFailures(volume)
 		return nil
 	}
 	if err != nil {
@@ -177,8 +198,38 @@ func (c *Controller) cleanupHelper(ctx context.Context, volume string) error {
 	if err := c.deletePod(ctx, pod); err != nil {
 		return err
 	}
+	c.forgetDeleteFailures(volume)
 	c.log.Info("deleted helper pod of deleted volume", "namespace", HelperNamespace, "name", pod.GetMetadata().GetName(), "volume", volume)
 	return nil
+}
+
+// deleteFailed records a failed helper pod of volume and returns how long the next waits.
+func (c *Controller) deleteFailed(volume string) time.Duration {
+	wait := c.deleteBackoff.When(volume)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.retryAt[volume] = c.clock.Now().Add(wait)
+	return wait
+}
+
+// deleteRetryWait is how long volume's next helper pod must still wait after a failure.
+func (c *Controller) deleteRetryWait(volume string) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.retryAt[volume]
+	if !ok {
+		return 0
+	}
+	return at.Sub(c.clock.Now())
+}
+
+// forgetDeleteFailures ends volume's backoff: its data is gone, or it is not to be
+// deleted (any more).
+func (c *Controller) forgetDeleteFailures(volume string) {
+	c.deleteBackoff.Forget(volume)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.retryAt, volume)
 }
 
 func (c *Controller) deletePod(ctx context.Context, pod *corev1.Pod) error {

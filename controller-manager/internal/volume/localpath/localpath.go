@@ -14,7 +14,9 @@
 //     helper pod on its node (named after the volume, nodeName set so no scheduler is
 //     involved, tolerating every taint, running kubelab-tool rm (rm -rf) on a hostPath
 //     of the volume's parent directory); once the pod Succeeded the volume's Finalizer
-//     is removed and the volume deleted, and once the volume is gone, the pod. A Delete
+//     is removed and the volume deleted, and once the volume is gone, the pod. A failed
+//     pod is deleted and the next made only after a backoff (DeleteRetryBase doubling up
+//     to DeleteRetryMax per volume, as external-provisioner retries deletes). A Delete
 //     volume carries the Finalizer from its creation, so a volume deleted directly
 //     (Released, or Available) also has its directory removed before it goes.
 //
@@ -32,8 +34,11 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+	"k8s.io/utils/clock"
 
 	"kubelab.io/client/cache"
 	"kubelab.io/client/informers"
@@ -75,6 +80,12 @@ const (
 	EventProvisioningFailed    = "ProvisioningFailed"
 	EventVolumeFailedDelete    = "VolumeFailedDelete"
 
+	// DeleteRetryBase and DeleteRetryMax bound the wait before a failed helper pod is
+	// tried again: doubling from the base at each failure of the volume's deletion, as
+	// external-provisioner's default rate limiter (exponentialBackOffOnError).
+	DeleteRetryBase = 15 * time.Second
+	DeleteRetryMax  = 1000 * time.Second
+
 	hostnameLabel = "kubernetes.io/hostname"
 	helperMount   = "/data"
 )
@@ -91,6 +102,8 @@ type Config struct {
 	Log      *slog.Logger
 	// HelperImage defaults to DefaultHelperImage.
 	HelperImage string
+	// Clock times the retries of failed deletions; nil is the real clock.
+	Clock clock.Clock
 }
 
 // Controller is the kubelab.io/local-path provisioner.
@@ -106,6 +119,14 @@ type Controller struct {
 	helperImage string
 	queue       workqueue.Interface[string]
 	synced      []func() bool
+
+	clock clock.Clock
+	// deleteBackoff counts each volume's failed helper pods; retryAt is when the next
+	// may be made. Kept apart from the queue's own rate limiting, which every successful
+	// sync (a helper pod's event, say) resets.
+	deleteBackoff workqueue.RateLimiter[string]
+	mu            sync.Mutex
+	retryAt       map[string]time.Time
 }
 
 const (
@@ -132,9 +153,13 @@ func NewController(cfg Config) (*Controller, error) {
 	if cfg.HelperImage == "" {
 		cfg.HelperImage = DefaultHelperImage
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
 	c := &Controller{client: cfg.Client, claims: cfg.Claims.Lister(), volumes: cfg.Volumes.Lister(), classes: cfg.Classes.Lister(),
 		pods: cfg.Pods.Lister(), nodes: cfg.Nodes.Lister(), recorder: cfg.Recorder, log: cfg.Log, helperImage: cfg.HelperImage,
-		queue: workqueue.NewNamed[string]("local-path-provisioner")}
+		queue: workqueue.New(workqueue.Config[string]{Name: "local-path-provisioner", Clock: cfg.Clock}), clock: cfg.Clock,
+		deleteBackoff: workqueue.NewItemExponentialFailureRateLimiter[string](DeleteRetryBase, DeleteRetryMax), retryAt: map[string]time.Time{}}
 	handlers := func(key func(runtime.Object) string) cache.ResourceEventHandlerFuncs {
 		add := func(obj any) {
 			if o, ok := controller.ObjectFromTombstone(obj); ok {
