@@ -64,7 +64,7 @@ func OneWorker(controllerctx.Options) int { return 1 }
 // KnownControllers are the names --controllers accepts, all enabled by "*".
 var KnownControllers = []string{"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle", "nodeipam", "resourcequota", "disruption",
 	"job", "ttl-after-finished", "cronjob", "serviceaccount", "root-ca-cert-publisher", "clusterrole-aggregation", "endpointslice", "endpoint", "daemonset", "statefulset", "pod-garbage-collector",
-	"pvc-protection", "pv-protection", "persistentvolume-binder", "local-path-provisioner"}
+	"pvc-protection", "pv-protection", "persistentvolume-binder", "ephemeral-volume", "local-path-provisioner"}
 
 // options are the parsed flags.
 type options struct {

@@ -35,9 +35,9 @@ func TestEnabledControllers(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"*", []string{"clusterrole-aggregation", "cronjob", "daemonset", "deployment", "disruption", "endpoint", "endpointslice", "garbagecollector", "job", "local-path-provisioner", "namespace", "nodeipam",
+		{"*", []string{"clusterrole-aggregation", "cronjob", "daemonset", "deployment", "disruption", "endpoint", "endpointslice", "ephemeral-volume", "garbagecollector", "job", "local-path-provisioner", "namespace", "nodeipam",
 			"nodelifecycle", "persistentvolume-binder", "pod-garbage-collector", "pv-protection", "pvc-protection", "replicaset", "resourcequota", "root-ca-cert-publisher", "serviceaccount", "statefulset", "ttl-after-finished"}, false},
-		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation,-endpoint,-endpointslice,-pod-garbage-collector,-pv-protection,-pvc-protection,-persistentvolume-binder,-local-path-provisioner", []string{"cronjob", "daemonset", "deployment", "disruption", "job",
+		{"*,-nodeipam,-garbagecollector,-root-ca-cert-publisher,-clusterrole-aggregation,-endpoint,-endpointslice,-pod-garbage-collector,-pv-protection,-pvc-protection,-persistentvolume-binder,-ephemeral-volume,-local-path-provisioner", []string{"cronjob", "daemonset", "deployment", "disruption", "job",
 			"namespace", "nodelifecycle", "replicaset", "resourcequota", "serviceaccount", "statefulset", "ttl-after-finished"}, false},
 		{"replicaset", []string{"replicaset"}, false},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, false},

@@ -22,6 +22,7 @@ import (
 	"kubelab.io/controller-manager/internal/statefulset"
 	"kubelab.io/controller-manager/internal/ttlafterfinished"
 	"kubelab.io/controller-manager/internal/volume/binder"
+	"kubelab.io/controller-manager/internal/volume/ephemeral"
 	"kubelab.io/controller-manager/internal/volume/localpath"
 	"kubelab.io/controller-manager/internal/volume/protection"
 )
@@ -62,6 +63,8 @@ func NewControllerInitializers() map[string]InitFunc {
 		"pv-protection":  Init(protection.NewPV, OneWorker),
 		// Upstream runs one claim and one volume worker; here both loops share a queue.
 		"persistentvolume-binder": Init(binder.New, func(controllerctx.Options) int { return 2 }),
+		// Five workers, kube-controller-manager's --concurrent-ephemeralvolume-syncs default.
+		"ephemeral-volume": Init(ephemeral.New, func(controllerctx.Options) int { return 5 }),
 		// kubelab's built-in kubelab.io/local-path provisioner (upstream runs provisioners
 		// outside the controller-manager).
 		"local-path-provisioner": Init(localpath.New, func(controllerctx.Options) int { return 2 }),

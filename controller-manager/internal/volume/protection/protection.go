@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"kubelab.io/client/cache"
 	"kubelab.io/client/informers"
@@ -179,11 +178,27 @@ func podUsing(pods []*corev1.Pod, pvc *corev1.PersistentVolumeClaim) string {
 		if pod.GetSpec().GetNodeName() == "" || podIsShutDown(pod) {
 			continue
 		}
-		if slices.Contains(claimNames(pod), pvc.GetMetadata().GetName()) {
+		if usesClaim(pod, pvc) {
 			return pod.GetMetadata().GetName()
 		}
 	}
 	return ""
+}
+
+// usesClaim reports whether one of pod's volumes is pvc: a persistentVolumeClaim volume
+// naming it, or an ephemeral volume whose claim it is, made for this pod (upstream's
+// podUsesPVC: a namesake the pod does not own is not the pod's volume).
+func usesClaim(pod *corev1.Pod, pvc *corev1.PersistentVolumeClaim) bool {
+	name := pvc.GetMetadata().GetName()
+	for _, v := range pod.GetSpec().GetVolumes() {
+		if c := v.GetPersistentVolumeClaim(); c != nil && c.GetClaimName() == name {
+			return true
+		}
+		if v.GetEphemeral() != nil && corev1.EphemeralClaimName(pod, v) == name && corev1.EphemeralClaimIsForPod(pod, pvc) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func podIsShutDown(pod *corev1.Pod) bool {
@@ -195,12 +210,15 @@ func podIsShutDown(pod *corev1.Pod) bool {
 	return phase == controller.PodSucceeded || phase == controller.PodFailed
 }
 
-// claimNames are the claims pod's volumes name.
+// claimNames are the claims pod's volumes name, its ephemeral volumes' included.
 func claimNames(pod *corev1.Pod) []string {
 	var out []string
 	for _, v := range pod.GetSpec().GetVolumes() {
 		if src := v.GetPersistentVolumeClaim(); src != nil {
 			out = append(out, src.GetClaimName())
+		}
+		if v.GetEphemeral() != nil {
+			out = append(out, corev1.EphemeralClaimName(pod, v))
 		}
 	}
 	return out
