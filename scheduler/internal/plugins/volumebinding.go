@@ -97,12 +97,22 @@ const volumeBindingStateKey = "VolumeBinding"
 
 func claimKey(ns, name string) string { return ns + "/" + name }
 
-// podClaimNames are the claims pod's volumes name (ephemeral volumes are not served).
-func podClaimNames(pod *corev1.Pod) []string {
-	var out []string
+// podClaim is a claim one of a pod's volumes stands for.
+type podClaim struct {
+	name string
+	// ephemeral: an ephemeral volume's claim, <pod>-<volume>, which the ephemeral-volume
+	// controller makes and which counts only if the pod controls it.
+	ephemeral bool
+}
+
+// podClaims are the claims of pod's persistentVolumeClaim and ephemeral volumes.
+func podClaims(pod *corev1.Pod) []podClaim {
+	var out []podClaim
 	for _, v := range pod.GetSpec().GetVolumes() {
 		if c := v.GetPersistentVolumeClaim(); c != nil {
-			out = append(out, c.GetClaimName())
+			out = append(out, podClaim{name: c.GetClaimName()})
+		} else if v.GetEphemeral() != nil {
+			out = append(out, podClaim{name: corev1.EphemeralClaimName(pod, v), ephemeral: true})
 		}
 	}
 	return out
@@ -125,11 +135,12 @@ func waitForFirstConsumer(sc *storagev1.StorageClass) bool {
 	return sc != nil && sc.GetVolumeBindingMode() == "WaitForFirstConsumer"
 }
 
-// PreFilter reads the pod's claims: missing, being deleted, unbound and Immediate are
-// unresolvable here; a pod with no claims skips the plugin.
+// PreFilter reads the pod's claims: missing, being deleted, unbound and Immediate, or
+// (an ephemeral volume's) not the pod's own, are unresolvable here; a pod with no claims
+// skips the plugin.
 func (p *VolumeBinding) PreFilter(_ context.Context, state *framework.CycleState, pod *corev1.Pod) *framework.Status {
-	names := podClaimNames(pod)
-	if len(names) == 0 {
+	claims := podClaims(pod)
+	if len(claims) == 0 {
 		return framework.NewStatus(framework.Skip)
 	}
 	if p.v.Claim == nil || p.v.PV == nil {
@@ -138,9 +149,16 @@ func (p *VolumeBinding) PreFilter(_ context.Context, state *framework.CycleState
 	ns := pod.GetMetadata().GetNamespace()
 	pv := &podVolumes{decisions: map[string]*nodeDecision{}}
 	immediate := false
-	for _, name := range names {
+	for _, pc := range claims {
+		name := pc.name
 		pvc, err := p.v.Claim(ns, name)
 		if apierrors.IsNotFound(err) {
+			// Normal for a moment after an ephemeral volume's pod is created; the claim's
+			// arrival requeues the pod.
+			if pc.ephemeral {
+				return framework.NewStatus(framework.UnschedulableAndUnresolvable,
+					fmt.Sprintf("waiting for ephemeral volume controller to create the persistentvolumeclaim %q", name))
+			}
 			return framework.NewStatus(framework.UnschedulableAndUnresolvable, fmt.Sprintf("persistentvolumeclaim %q not found", name))
 		}
 		if err != nil {
@@ -148,6 +166,11 @@ func (p *VolumeBinding) PreFilter(_ context.Context, state *framework.CycleState
 		}
 		if pvc.GetMetadata().GetDeletionTimestamp() != nil {
 			return framework.NewStatus(framework.UnschedulableAndUnresolvable, fmt.Sprintf("persistentvolumeclaim %q is being deleted", name))
+		}
+		if pc.ephemeral {
+			if err := corev1.EphemeralClaimIsForPod(pod, pvc); err != nil {
+				return framework.NewStatus(framework.UnschedulableAndUnresolvable, err.Error())
+			}
 		}
 		pv.claims = append(pv.claims, pvc)
 		if vn := pvc.GetSpec().GetVolumeName(); vn != "" {
@@ -510,7 +533,8 @@ func (p *VolumeBinding) waitBound(ctx context.Context, pod *corev1.Pod, d *nodeD
 	for {
 		changed := p.v.Changed() // before the check: a change after it is not missed
 		done := true
-		for _, name := range podClaimNames(pod) {
+		for _, pc := range podClaims(pod) {
+			name := pc.name
 			c, err := p.v.Claim(ns, name)
 			if err != nil {
 				return err

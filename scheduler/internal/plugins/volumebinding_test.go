@@ -118,6 +118,20 @@ func claimPod(name string, claims ...string) *corev1.Pod {
 	return p
 }
 
+// ephemeralPod has the ephemeral volume "scratch", whose claim is p-scratch.
+func ephemeralPod(name string) *corev1.Pod {
+	p := claimPod(name)
+	p.Spec.Volumes = []*corev1.Volume{{Name: "scratch", Ephemeral: &corev1.EphemeralVolumeSource{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{}}}}
+	return p
+}
+
+// claimOwnedBy makes pod the controller of c.
+func claimOwnedBy(c *corev1.PersistentVolumeClaim, pod string) *corev1.PersistentVolumeClaim {
+	yes := true
+	c.Metadata.OwnerReferences = []*metav1.OwnerReference{{ApiVersion: "v1", Kind: "Pod", Name: pod, Uid: "uid-" + pod, Controller: &yes}}
+	return c
+}
+
 func newTestStorage() *fakeStorage {
 	return &fakeStorage{
 		claims: map[string]*corev1.PersistentVolumeClaim{}, pvs: map[string]*corev1.PersistentVolume{}, changed: make(chan struct{}),
@@ -174,6 +188,18 @@ func TestVolumeBindingFilter(t *testing.T) {
 			nodes:  map[string]string{"a": "Unschedulable: " + errBindConflict, "b": ""}},
 		{name: "provisioning anywhere", pod: claimPod("p", "data"), claims: []*corev1.PersistentVolumeClaim{testClaim("data", "standard", "")},
 			nodes: map[string]string{"a": "", "b": ""}},
+		{name: "ephemeral claim not made yet", pod: ephemeralPod("p"),
+			preFilter: `UnschedulableAndUnresolvable: waiting for ephemeral volume controller to create the persistentvolumeclaim "p-scratch"`},
+		{name: "ephemeral claim of another owner", pod: ephemeralPod("p"), claims: []*corev1.PersistentVolumeClaim{claimOwnedBy(testClaim("p-scratch", "standard", ""), "q")},
+			preFilter: "UnschedulableAndUnresolvable: PVC default/p-scratch was not created for pod default/p (pod is not owner)"},
+		{name: "ephemeral claim with no owner", pod: ephemeralPod("p"), claims: []*corev1.PersistentVolumeClaim{testClaim("p-scratch", "standard", "")},
+			preFilter: "UnschedulableAndUnresolvable: PVC default/p-scratch was not created for pod default/p (pod is not owner)"},
+		{name: "ephemeral claim provisioned within allowedTopologies", pod: ephemeralPod("p"),
+			claims: []*corev1.PersistentVolumeClaim{claimOwnedBy(testClaim("p-scratch", "zoned", ""), "p")},
+			nodes:  map[string]string{"a": "Unschedulable: " + errBindConflict, "b": ""}},
+		{name: "ephemeral claim bound: its PV's node affinity", pod: ephemeralPod("p"),
+			claims: []*corev1.PersistentVolumeClaim{claimOwnedBy(testClaim("p-scratch", "local", "pv-b"), "p")}, pvs: []*corev1.PersistentVolume{testPV("pv-b", "local", "1Gi", "b")},
+			nodes: map[string]string{"a": "UnschedulableAndUnresolvable: " + errNodeConflict, "b": ""}},
 		{name: "provisioning within allowedTopologies", pod: claimPod("p", "data"), claims: []*corev1.PersistentVolumeClaim{testClaim("data", "zoned", "")},
 			nodes: map[string]string{"a": "Unschedulable: " + errBindConflict, "b": ""}},
 	} {
