@@ -19,6 +19,10 @@ import (
 // or not Bound, or a PV missing or bound to another claim, is an error the kubelet retries
 // (the pod waits, ContainerCreating, with a FailedMount event), worded as Kubernetes'
 // kubelet words it when its volume manager cannot process the pod's claim.
+//
+// An ephemeral volume is the claim <pod>-<volume> the ephemeral-volume controller made for
+// the pod, mounted the same way once the kubelet has checked the pod controls it: a claim
+// that merely has that name may be someone else's data.
 
 // claimPlugin is where the kubelet records, per claim volume of a pod, the host path it
 // resolved to when the pod first mounted it:
@@ -89,10 +93,21 @@ func (g clientClaims) PersistentVolume(ctx context.Context, name string) (*corev
 	return g.c.PersistentVolumes().Get(ctx, name)
 }
 
+// volumeClaim is the claim volume v of pod stands for, and whether it is an ephemeral
+// volume's (which the pod must control).
+func volumeClaim(pod *corev1.Pod, v *corev1.Volume) (name string, ephemeral bool) {
+	if v.GetEphemeral() != nil {
+		return corev1.EphemeralClaimName(pod, v), true
+	}
+	return v.GetPersistentVolumeClaim().GetClaimName(), false
+}
+
 // claimPV is the PV bound to pod's claim of volume v, or the error Kubernetes' volume
-// manager gives for the claim ("error processing PVC ns/name: ...").
+// manager gives for the claim ("error processing PVC ns/name: ...", or for an ephemeral
+// volume's claim not made for the pod "PVC ns/name was not created for pod ...").
 func claimPV(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.Volume) (*corev1.PersistentVolume, error) {
-	ns, name := pod.GetMetadata().GetNamespace(), v.GetPersistentVolumeClaim().GetClaimName()
+	ns := pod.GetMetadata().GetNamespace()
+	name, ephemeral := volumeClaim(pod, v)
 	wrap := func(err error) error { return fmt.Errorf("error processing PVC %s/%s: %w", ns, name, err) }
 	if g == nil {
 		return nil, wrap(errors.New("failed to fetch PVC from API server: no client"))
@@ -109,6 +124,11 @@ func claimPV(ctx context.Context, g claimGetter, pod *corev1.Pod, v *corev1.Volu
 	pvName := pvc.GetSpec().GetVolumeName()
 	if pvc.GetStatus().GetPhase() != "Bound" || pvName == "" {
 		return nil, wrap(errors.New("PVC is not bound"))
+	}
+	if ephemeral {
+		if err := corev1.EphemeralClaimIsForPod(pod, pvc); err != nil {
+			return nil, err
+		}
 	}
 	pv, err := g.PersistentVolume(ctx, pvName)
 	if err != nil {

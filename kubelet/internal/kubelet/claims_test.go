@@ -117,6 +117,54 @@ func TestClaimVolumes(t *testing.T) {
 	}
 }
 
+// An ephemeral volume of pod p is the claim p-<volume>, mounted as a claim volume once
+// the kubelet has checked the pod controls it.
+func TestEphemeralClaimVolume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pvc-1")
+	owned := func(c *corev1.PersistentVolumeClaim, uid string) *corev1.PersistentVolumeClaim {
+		yes := true
+		c.Metadata.OwnerReferences = []*metav1.OwnerReference{{ApiVersion: "v1", Kind: "Pod", Name: "p", Uid: uid, Controller: &yes}}
+		return c
+	}
+	pending := &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Name: "p-data", Namespace: "default"},
+		Spec: &corev1.PersistentVolumeClaimSpec{}, Status: &corev1.PersistentVolumeClaimStatus{Phase: "Pending"}}
+	pv := claimedPV("pv-1", "p-data", &corev1.PersistentVolumeSpec{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: ptrTo("DirectoryOrCreate")}})
+	const unprocessed = `Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[], failed to process volumes=[data]: `
+	for _, tc := range []struct {
+		name    string
+		claim   *corev1.PersistentVolumeClaim // p-data, if any
+		wantErr string
+	}{
+		{"the pod's bound claim", owned(boundClaim("p-data", "pv-1"), "uid-1"), ""},
+		{"not made yet", nil, unprocessed + `error processing PVC default/p-data: failed to fetch PVC from API server: persistentvolumeclaims "p-data" not found`},
+		{"the pod's claim, unbound", owned(pending, "uid-1"), unprocessed + `error processing PVC default/p-data: PVC is not bound`},
+		{"a namesake with no owner", boundClaim("p-data", "pv-1"), unprocessed + `PVC default/p-data was not created for pod default/p (pod is not owner)`},
+		{"an earlier pod's", owned(boundClaim("p-data", "pv-1"), "uid-0"), unprocessed + `PVC default/p-data was not created for pod default/p (pod is not owner)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			claims := fakeClaims{pvcs: map[string]*corev1.PersistentVolumeClaim{}, pvs: map[string]*corev1.PersistentVolume{"pv-1": pv}}
+			if tc.claim != nil {
+				claims.pvcs["default/p-data"] = tc.claim
+			}
+			vol := &corev1.Volume{Name: "data", Ephemeral: &corev1.EphemeralVolumeSource{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{}}}
+			vols, err := setUpVolumes(context.Background(), volumeContext{Root: t.TempDir(), Claims: claims}, volumePod(vol))
+			if tc.wantErr != "" {
+				var ce *podConfigError
+				if err == nil || errors.As(err, &ce) || err.Error() != tc.wantErr {
+					t.Fatalf("error %v, want a retried %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (hostVolume{Path: dir}); vols["data"] != want {
+				t.Fatalf("volume %+v, want %+v", vols["data"], want)
+			}
+		})
+	}
+}
+
 // A pod's claim volume resolves through the apiserver once: later set-ups (a container
 // restarted, the kubelet restarted) use the record in the pod's directory, so they need
 // neither the apiserver nor a claim that is not being deleted. Another pod, or the pod's

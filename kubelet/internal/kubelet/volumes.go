@@ -88,6 +88,8 @@ func volumeSourceName(v *corev1.Volume) string {
 		return "projected"
 	case v.GetPersistentVolumeClaim() != nil:
 		return "persistentVolumeClaim"
+	case v.GetEphemeral() != nil:
+		return "ephemeral"
 	}
 	return ""
 }
@@ -98,7 +100,7 @@ func unsupportedVolume(pod *corev1.Pod) error {
 	for _, v := range pod.GetSpec().GetVolumes() {
 		src := volumeSourceName(v)
 		switch src {
-		case "hostPath", "configMap", "secret", "downwardAPI", "projected", "persistentVolumeClaim":
+		case "hostPath", "configMap", "secret", "downwardAPI", "projected", "persistentVolumeClaim", "ephemeral":
 			continue
 		case "emptyDir":
 			if m := v.GetEmptyDir().GetMedium(); m != "" && m != "Memory" {
@@ -192,7 +194,7 @@ func setUpVolumes(ctx context.Context, vc volumeContext, pod *corev1.Pod) (map[s
 		case v.GetHostPath() != nil:
 			hv.Path = v.GetHostPath().GetPath()
 			err = checkHostPath(hv.Path, v.GetHostPath().GetType())
-		case v.GetPersistentVolumeClaim() != nil:
+		case v.GetPersistentVolumeClaim() != nil || v.GetEphemeral() != nil:
 			// Its errors are worded as Kubernetes' (see claims.go), not wrapped here.
 			if hv, err = claimVolume(ctx, vc.Claims, vc.Root, pod, v); err != nil {
 				return nil, err

@@ -102,6 +102,7 @@ func TestUnsupportedVolume(t *testing.T) {
 		{"secret", &corev1.Volume{Name: "s", Secret: &corev1.SecretVolumeSource{SecretName: "c"}}, ""},
 		{"downwardAPI", &corev1.Volume{Name: "d", DownwardAPI: &corev1.DownwardAPIVolumeSource{}}, ""},
 		{"projected", &corev1.Volume{Name: "p", Projected: &corev1.ProjectedVolumeSource{}}, ""},
+		{"ephemeral", &corev1.Volume{Name: "e", Ephemeral: &corev1.EphemeralVolumeSource{}}, ""},
 		{"no source", &corev1.Volume{Name: "n"}, `volume "n": no volume source this kubelet supports`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -237,12 +237,16 @@ func (a *Authorizer) volume(ctx context.Context, node string, info *request.Info
 	return authz.NoOpinion, noRelation, nil
 }
 
-// podClaims returns the names of the PersistentVolumeClaims a pod's volumes mount.
+// podClaims returns the names of the PersistentVolumeClaims a pod's volumes mount: those
+// of persistentVolumeClaim volumes and, as upstream's graph, <pod>-<volume> of ephemeral
+// ones (the kubelet itself checks the pod owns such a claim).
 func podClaims(pod *corev1.Pod) []string {
 	var names []string
 	for _, v := range pod.GetSpec().GetVolumes() {
 		if c := v.GetPersistentVolumeClaim(); c != nil {
 			names = append(names, c.GetClaimName())
+		} else if v.GetEphemeral() != nil {
+			names = append(names, corev1.EphemeralClaimName(pod, v))
 		}
 	}
 	return names

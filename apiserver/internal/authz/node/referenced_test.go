@@ -83,8 +83,11 @@ func TestClaimsAndVolumes(t *testing.T) {
 		return &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: &corev1.PodSpec{NodeName: node,
 			Volumes: []*corev1.Volume{{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}}
 	}
-	pods := []*corev1.Pod{mounts("db-0", "ns", "n1", "data-db-0"), mounts("db-1", "other", "n2", "data-db-1")}
-	claims := map[string]string{"ns/data-db-0": "pv-a", "other/data-db-1": "pv-b", "ns/unused": "pv-c"}
+	// An ephemeral volume mounts the claim <pod>-<volume>.
+	scratch := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Spec: &corev1.PodSpec{NodeName: "n1",
+		Volumes: []*corev1.Volume{{Name: "scratch", Ephemeral: &corev1.EphemeralVolumeSource{}}}}}
+	pods := []*corev1.Pod{mounts("db-0", "ns", "n1", "data-db-0"), mounts("db-1", "other", "n2", "data-db-1"), scratch}
+	claims := map[string]string{"ns/data-db-0": "pv-a", "other/data-db-1": "pv-b", "ns/unused": "pv-c", "ns/web-scratch": "pv-d"}
 	a := &Authorizer{
 		ListNodePods: func(_ context.Context, ns, node string) ([]*corev1.Pod, error) {
 			var out []*corev1.Pod
@@ -109,6 +112,8 @@ func TestClaimsAndVolumes(t *testing.T) {
 		{"get", "ns", "persistentvolumeclaims", "", "data-db-0", authz.Allow, ""},
 		{"patch", "ns", "persistentvolumeclaims", "status", "data-db-0", authz.Allow, ""},
 		{"get", "", "persistentvolumes", "", "pv-a", authz.Allow, ""},
+		{"get", "ns", "persistentvolumeclaims", "", "web-scratch", authz.Allow, ""},
+		{"get", "", "persistentvolumes", "", "pv-d", authz.Allow, ""},
 		// Another node's pod's claim and volume; a claim no pod mounts.
 		{"get", "other", "persistentvolumeclaims", "", "data-db-1", authz.NoOpinion, noRelation},
 		{"get", "", "persistentvolumes", "", "pv-b", authz.NoOpinion, noRelation},
