@@ -149,10 +149,17 @@ func orNone(s string) string {
 // mapLines prints a map as describe does: the first entry on the key's line, the others
 // below it, aligned.
 func mapLines(w *prefixWriter, level int, title string, m map[string]string, sep string) {
-	if len(m) == 0 {
-		w.line(level, "%s:\t<none>", title)
-		return
-	}
+	mapLinesPadded(w, level, title, m, sep, "")
+}
+
+// nestedMapLines is mapLines as kubectl prints a map through a nested prefix writer (an
+// ephemeral volume's claim template): each of its writes, the value and a continuation
+// line's indent included, gets the level's indent again.
+func nestedMapLines(w *prefixWriter, level int, title string, m map[string]string, sep string) {
+	mapLinesPadded(w, level, title, m, sep, strings.Repeat("  ", level))
+}
+
+func mapLinesPadded(w *prefixWriter, level int, title string, m map[string]string, sep, pad string) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		if k != lastAppliedAnnotation {
@@ -160,15 +167,15 @@ func mapLines(w *prefixWriter, level int, title string, m map[string]string, sep
 		}
 	}
 	if len(keys) == 0 {
-		w.line(level, "%s:\t<none>", title)
+		w.line(level, "%s:\t%s<none>", title, pad)
 		return
 	}
 	sort.Strings(keys)
 	for i, k := range keys {
 		if i == 0 {
-			w.line(level, "%s:\t%s%s%s", title, k, sep, m[k])
+			w.line(level, "%s:\t%s%s%s%s", title, pad, k, sep, m[k])
 		} else {
-			w.line(level, "\t%s%s%s", k, sep, m[k])
+			w.line(level, "%s\t%s%s%s%s", pad, pad, k, sep, m[k])
 		}
 	}
 }
@@ -314,6 +321,11 @@ func describeVolumes(w *prefixWriter, vols []any, space string) {
 			w.line(l, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
 			w.line(l, "ClaimName:\t%s", nestedString(v, "persistentVolumeClaim", "claimName"))
 			w.line(l, "ReadOnly:\t%v", nestedBool(v, "persistentVolumeClaim", "readOnly"))
+		case nested(v, "ephemeral") != nil:
+			w.line(l, "Type:\tEphemeralVolume (an inline specification for a volume that gets created and deleted with the pod)")
+			if t := nestedMap(v, "ephemeral", "volumeClaimTemplate"); t != nil {
+				claimLines(w, l, t, false)
+			}
 		case nested(v, "configMap") != nil:
 			w.line(l, "Type:\tConfigMap (a volume populated by a ConfigMap)")
 			w.line(l, "Name:\t%s", nestedString(v, "configMap", "name"))

@@ -154,23 +154,7 @@ func stringList(obj any, path ...string) []string {
 // namespace that mount it (and those that own it) as Used By.
 func describePersistentVolumeClaim(ctx context.Context, w *prefixWriter, c *Client, d *Discovery, obj Object) error {
 	metaLines(w, obj, true)
-	w.line(0, "StorageClass:\t%s", storageClassOf(obj))
-	w.line(0, "Status:\t%s", storageStatus(obj))
-	volume := nestedString(obj, "spec", "volumeName")
-	w.line(0, "Volume:\t%s", volume)
-	mapLines(w, 0, "Labels", nestedStringMap(obj, "metadata", "labels"), "=")
-	mapLines(w, 0, "Annotations", nestedStringMap(obj, "metadata", "annotations"), ": ")
-	w.line(0, "Finalizers:\t%s", finalizers(obj))
-	// Capacity and modes are the bound volume's, so blank until the claim has one.
-	capacity, modes := "", ""
-	if volume != "" {
-		capacity, modes = storageQuantity(obj, "status", "capacity"), accessModes(obj, "status", "accessModes")
-	}
-	w.line(0, "Capacity:\t%s", capacity)
-	w.line(0, "Access Modes:\t%s", modes)
-	if mode := nestedString(obj, "spec", "volumeMode"); mode != "" {
-		w.line(0, "VolumeMode:\t%s", mode)
-	}
+	claimLines(w, 0, obj, true)
 	users, err := claimUsers(ctx, c, d, obj)
 	if err != nil {
 		return err
@@ -191,6 +175,39 @@ func describePersistentVolumeClaim(ctx context.Context, w *prefixWriter, c *Clie
 				rfc1123(nestedString(cnd, "lastTransitionTime")), nestedString(cnd, "reason"), nestedString(cnd, "message")}
 		})
 	return nil
+}
+
+// claimLines prints a claim's class, volume, labels, annotations, capacity, modes and
+// volume mode at level, as kubectl's printPersistentVolumeClaim; full adds the status and
+// finalizers of a stored claim, which an ephemeral volume's template (not full) lacks.
+func claimLines(w *prefixWriter, level int, obj any, full bool) {
+	w.line(level, "StorageClass:\t%s", storageClassOf(obj))
+	if full {
+		w.line(level, "Status:\t%s", storageStatus(obj))
+	}
+	volume := nestedString(obj, "spec", "volumeName")
+	w.line(level, "Volume:\t%s", volume)
+	labels, annotations := nestedStringMap(obj, "metadata", "labels"), nestedStringMap(obj, "metadata", "annotations")
+	if level > 0 {
+		nestedMapLines(w, level, "Labels", labels, "=")
+		nestedMapLines(w, level, "Annotations", annotations, ": ")
+	} else {
+		mapLines(w, level, "Labels", labels, "=")
+		mapLines(w, level, "Annotations", annotations, ": ")
+	}
+	if full {
+		w.line(level, "Finalizers:\t%s", finalizers(obj))
+	}
+	// Capacity and modes are the bound volume's, so blank until the claim has one.
+	capacity, modes := "", ""
+	if volume != "" {
+		capacity, modes = storageQuantity(obj, "status", "capacity"), accessModes(obj, "status", "accessModes")
+	}
+	w.line(level, "Capacity:\t%s", capacity)
+	w.line(level, "Access Modes:\t%s", modes)
+	if mode := nestedString(obj, "spec", "volumeMode"); mode != "" {
+		w.line(level, "VolumeMode:\t%s", mode)
+	}
 }
 
 // rfc1123 is a metav1.Time as kubectl formats it with time.RFC1123Z; an unset one is Go's

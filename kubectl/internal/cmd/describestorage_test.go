@@ -89,3 +89,37 @@ func TestDescribeStorageEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribePodEphemeralVolume: a pod's ephemeral volume is described as the stock
+// kubectl does, its claim template printed as a claim (class, labels, annotations, mode).
+func TestDescribePodEphemeralVolume(t *testing.T) {
+	h := newRolloutHarness(t)
+	tmpl := &corev1.PersistentVolumeClaimTemplate{
+		Metadata: &metav1.ObjectMeta{Labels: map[string]string{"type": "scratch", "tier": "db"}, Annotations: map[string]string{"note": "per pod"}},
+		Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{corev1.ReadWriteOnce}, StorageClassName: proto.String("standard"),
+			Resources: &corev1.VolumeResourceRequirements{Requests: map[string]*metav1.Quantity{corev1.ResourceStorage: {String_: "1Gi"}}}},
+	}
+	if _, err := h.cs.Pods("default").Create(h.ctx, &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "eph", Namespace: "default"},
+		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}},
+			Volumes: []*corev1.Volume{{Name: "scratch", Ephemeral: &corev1.EphemeralVolumeSource{VolumeClaimTemplate: tmpl}},
+				{Name: "bare", Ephemeral: &corev1.EphemeralVolumeSource{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: tmpl.Spec}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := h.sameAsStock("describe", "pod", "eph")
+	want := "\n  scratch:\n" +
+		"    Type:          EphemeralVolume (an inline specification for a volume that gets created and deleted with the pod)\n" +
+		"    StorageClass:  standard\n" +
+		"    Volume:        \n" +
+		"    Labels:            tier=db\n" +
+		"                       type=scratch\n" +
+		"    Annotations:       note: per pod\n" +
+		"    Capacity:      \n" +
+		"    Access Modes:  \n" +
+		"    VolumeMode:    Filesystem\n"
+	// kubectl's nested writer indents a map's value (and <none>) once more.
+	for _, want := range []string{want, "\n    Labels:            <none>\n    Annotations:       <none>\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
+	}
+}
