@@ -22,7 +22,8 @@ import (
 // the binder binds both; the kubelet mounts it, so nginx serves a page written into the
 // volume. The pod deleted, its successor mounts the same claim and serves the same page.
 // The set deleted, the claim stays (retention Retain); the claim deleted, the provisioner's
-// helper pod removes the directory and the PV goes.
+// helper pod removes the directory and the PV goes. A pod's generic ephemeral volume takes
+// the same road, its claim made by the ephemeral-volume controller and deleted with the pod.
 //
 // It needs root, containerd and the tools the journey needs; it says why when it skips.
 func TestPersistentVolumesOnContainerd(t *testing.T) {
@@ -166,6 +167,59 @@ spec:
 		}
 		_, err = os.Stat(dir)
 		return errors.Is(err, os.ErrNotExist)
+	})
+
+	// A generic ephemeral volume: the ephemeral-volume controller makes claim scratch-data
+	// owned by the pod, which then goes through the same binding and mount; the pod deleted,
+	// the garbage collector deletes its claim, and the volume and its directory follow.
+	scratch := filepath.Join(t.TempDir(), "scratch.yaml")
+	if err := os.WriteFile(scratch, []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: scratch}
+spec:
+  containers:
+  - name: nginx
+    image: nginx:1.14.2
+    volumeMounts: [{name: data, mountPath: /usr/share/nginx/html}]
+  volumes:
+  - name: data
+    ephemeral:
+      volumeClaimTemplate:
+        metadata: {labels: {kind: scratch}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 8Mi}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.kubectl("apply", "-f", scratch); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	waitFor(t, 90*time.Second, "pod scratch Running on its ephemeral claim", func() bool {
+		out, err := c.kubectl("get", "pod", "scratch", "-o", "jsonpath={.status.phase}")
+		return err == nil && out == "Running"
+	})
+	owner := c.mustGet(t, "get", "pvc", "scratch-data", "-o", "jsonpath={.status.phase} {.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {.spec.volumeName}")
+	f := strings.Fields(owner)
+	if len(f) != 3 || f[0] != "Bound" || f[1] != "Pod/scratch" {
+		t.Fatalf("claim scratch-data: %q, want Bound and owned by Pod/scratch", owner)
+	}
+	scratchDir := c.mustGet(t, "get", "pv", f[2], "-o", "jsonpath={.spec.hostPath.path}")
+	const note = "scratch space"
+	if out, err := c.kubectl("exec", "scratch", "--", "/usr/local/bin/kubelab-tool", "write", "/usr/share/nginx/html/index.html", note); err != nil {
+		t.Fatalf("write into the ephemeral volume: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(scratchDir, "index.html")); err != nil || strings.TrimSpace(string(b)) != note {
+		t.Fatalf("the ephemeral volume's directory holds %q, %v", b, err)
+	}
+	if out, err := c.kubectl("delete", "pod", "scratch"); err != nil {
+		t.Fatalf("delete pod: %v\n%s", err, out)
+	}
+	waitFor(t, 90*time.Second, "the ephemeral claim, its volume and directory gone with the pod", func() bool {
+		claims, err1 := c.kubectl("get", "pvc", "-o", "name")
+		pvs, err2 := c.kubectl("get", "pv", "-o", "name")
+		_, err := os.Stat(scratchDir)
+		return err1 == nil && err2 == nil && strings.TrimSpace(claims) == "" && strings.TrimSpace(pvs) == "" && errors.Is(err, os.ErrNotExist)
 	})
 }
 
