@@ -141,6 +141,7 @@ type Event struct {
 type Recorder struct {
 	mu     sync.Mutex
 	events []Event
+	all    []Event // every event ever recorded, for WaitFor
 }
 
 // Eventf records an event, formatted as the real recorder formats it.
@@ -148,7 +149,28 @@ func (r *Recorder) Eventf(obj runtime.Object, eventType, reason, format string, 
 	m := obj.GetMetadata()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.events = append(r.events, Event{Object: m.GetNamespace() + "/" + m.GetName(), Type: eventType, Reason: reason, Message: fmt.Sprintf(format, args...)})
+	e := Event{Object: m.GetNamespace() + "/" + m.GetName(), Type: eventType, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	r.events = append(r.events, e)
+	r.all = append(r.all, e)
+}
+
+// WaitFor waits until an event of reason has been recorded on object ("namespace/name",
+// "/name" for a cluster-scoped one), taken or not, and returns the first such event.
+func (r *Recorder) WaitFor(t testing.TB, object, reason string) Event {
+	t.Helper()
+	var found Event
+	Eventually(t, "event "+reason+" on "+object, func() (bool, string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, e := range r.all {
+			if e.Object == object && e.Reason == reason {
+				found = e
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(r.all)
+	})
+	return found
 }
 
 // Take returns the events recorded since the last Take and forgets them.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -27,12 +26,10 @@ import (
 // cluster is a real apiserver with the binder and both protection controllers running as
 // the controller-manager's RBAC identity; events are kept for the test to read.
 type cluster struct {
-	t      *testing.T
-	ctx    context.Context
-	admin  *kube.Clientset
-	rec    *controllertest.Recorder
-	mu     sync.Mutex
-	events []controllertest.Event
+	t     *testing.T
+	ctx   context.Context
+	admin *kube.Clientset
+	rec   *controllertest.Recorder
 }
 
 func startCluster(t *testing.T) *cluster {
@@ -81,20 +78,7 @@ func startCluster(t *testing.T) *cluster {
 // event waits for an event of reason on object "namespace/name" ("/name" for volumes).
 func (cl *cluster) event(object, reason string) controllertest.Event {
 	cl.t.Helper()
-	var found controllertest.Event
-	controllertest.Eventually(cl.t, "event "+reason+" on "+object, func() (bool, string) {
-		cl.mu.Lock()
-		defer cl.mu.Unlock()
-		cl.events = append(cl.events, cl.rec.Take()...)
-		for _, e := range cl.events {
-			if e.Object == object && e.Reason == reason {
-				found = e
-				return true, ""
-			}
-		}
-		return false, fmt.Sprint(cl.events)
-	})
-	return found
+	return cl.rec.WaitFor(cl.t, object, reason)
 }
 
 func (cl *cluster) createVolume(pv *corev1.PersistentVolume) {

@@ -28,13 +28,11 @@ import (
 )
 
 type cluster struct {
-	t      *testing.T
-	srv    *apiservertest.Server
-	ctx    context.Context
-	admin  *kube.Clientset
-	rec    *controllertest.Recorder
-	mu     sync.Mutex
-	events []controllertest.Event
+	t     *testing.T
+	srv   *apiservertest.Server
+	ctx   context.Context
+	admin *kube.Clientset
+	rec   *controllertest.Recorder
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -103,20 +101,7 @@ func (cl *cluster) run(withBinder bool) (stop func()) {
 
 func (cl *cluster) event(object, reason string) controllertest.Event {
 	cl.t.Helper()
-	var found controllertest.Event
-	controllertest.Eventually(cl.t, "event "+reason+" on "+object, func() (bool, string) {
-		cl.mu.Lock()
-		defer cl.mu.Unlock()
-		cl.events = append(cl.events, cl.rec.Take()...)
-		for _, e := range cl.events {
-			if e.Object == object && e.Reason == reason {
-				found = e
-				return true, ""
-			}
-		}
-		return false, fmt.Sprint(cl.events)
-	})
-	return found
+	return cl.rec.WaitFor(cl.t, object, reason)
 }
 
 func (cl *cluster) class(name, mode, policy string, params map[string]string) {
