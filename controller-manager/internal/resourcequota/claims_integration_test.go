@@ -2,6 +2,7 @@ package resourcequota
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -51,15 +52,25 @@ func usedReaches(t *testing.T, cs *kube.Clientset, name string, want ...string) 
 // A claim's room comes back when the claim is really gone: not while its pvc-protection
 // finalizer holds it, but once that is removed and the claim is deleted.
 func TestIntegrationDeletedClaimsGiveRoomBack(t *testing.T) {
-	cs := startController(t, time.Hour)
+	cs, queue := startController(t, time.Hour)
 	ctx := context.Background()
 	q := &corev1.ResourceQuota{Metadata: &metav1.ObjectMeta{Name: "storage"},
 		Spec: &corev1.ResourceQuotaSpec{Hard: map[string]*metav1.Quantity{
 			"persistentvolumeclaims": {String_: "1"}, "requests.storage": {String_: "1Gi"}}}}
+	synced := queue.synced.Load()
 	if _, err := cs.ResourceQuotas("team").Create(ctx, q); err != nil {
 		t.Fatal(err)
 	}
 	usedReaches(t, cs, "storage", "persistentvolumeclaims=0", "requests.storage=0")
+	// Admission gave the new quota its first usage; the controller's own first sync of it
+	// must be over before a claim is created. A sync that lists the claims between the
+	// claim's admission (which charges it) and its write would count it out again, and
+	// nothing but the next resync (an hour here; 5 minutes in Kubernetes, where the same
+	// window exists) would count it back in.
+	controllertest.Eventually(t, "the controller's first sync of quota storage", func() (bool, string) {
+		n := queue.synced.Load()
+		return n > synced, fmt.Sprintf("%d syncs", n-synced)
+	})
 	// The admission plugin lists quotas from the watch cache: wait until it sees this one.
 	controllertest.Eventually(t, "the quota to refuse a claim too big", func() (bool, string) {
 		err := createClaim(cs, "big", "2Gi")

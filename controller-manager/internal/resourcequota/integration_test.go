@@ -24,7 +24,7 @@ import (
 // It returns once the controller has synced that quota for the first time, so from then
 // on only what a test does can make it sync again. It returns an admin clientset for the
 // test's own calls.
-func startController(t *testing.T, resyncPeriod time.Duration) *kube.Clientset {
+func startController(t *testing.T, resyncPeriod time.Duration) (*kube.Clientset, *countingQueue) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: starts etcd and an apiserver")
@@ -61,7 +61,7 @@ func startController(t *testing.T, resyncPeriod time.Duration) *kube.Clientset {
 		n := queue.synced.Load()
 		return n > 0, fmt.Sprintf("%d syncs", n)
 	})
-	return admin
+	return admin, queue
 }
 
 // countingQueue counts the keys the controller finished, to tell when it synced.
@@ -115,7 +115,7 @@ func usedPodsReaches(t *testing.T, cs *kube.Clientset, want string) {
 
 func TestIntegrationDeletedAndFailedPodsGiveRoomBack(t *testing.T) {
 	// No full resync during the test: what gives the room back is the pod events.
-	cs := startController(t, time.Hour)
+	cs, _ := startController(t, time.Hour)
 	ctx := context.Background()
 	mustCreatePod(t, cs, "a")
 	mustCreatePod(t, cs, "b")
@@ -146,7 +146,7 @@ func TestIntegrationDeletedAndFailedPodsGiveRoomBack(t *testing.T) {
 // A create refused after admission charged its quota (the name was taken) leaves a charge
 // no event announces; the full resync gives it back.
 func TestIntegrationFullResyncReturnsTheChargeOfAFailedCreate(t *testing.T) {
-	cs := startController(t, 200*time.Millisecond)
+	cs, _ := startController(t, 200*time.Millisecond)
 	mustCreatePod(t, cs, "a")
 	if err := createPod(cs, "a"); !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("create pod a again: %v; want AlreadyExists", err)
