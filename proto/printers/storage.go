@@ -8,10 +8,6 @@ import (
 	"kubelab.io/proto/runtime"
 )
 
-// betaStorageClassAnnotation names a volume's or claim's class before storageClassName
-// existed; kubectl still prints it first when set.
-const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
-
 var (
 	persistentVolumeColumns = []Column{
 		nameColumn,
@@ -49,9 +45,9 @@ var (
 	}
 )
 
-// accessModesString is kubectl's GetAccessModesAsString: the short names in a fixed order,
+// AccessModesString is kubectl's GetAccessModesAsString: the short names in a fixed order,
 // each once.
-func accessModesString(modes []string) string {
+func AccessModesString(modes []string) string {
 	var out []string
 	for _, m := range []struct{ mode, short string }{
 		{corev1.ReadWriteOnce, "RWO"}, {corev1.ReadOnlyMany, "ROX"}, {corev1.ReadWriteMany, "RWX"}, {corev1.ReadWriteOncePod, "RWOP"},
@@ -83,11 +79,8 @@ func persistentVolumeRow(obj runtime.Object, o *Options) []any {
 	if pv.GetMetadata().GetDeletionTimestamp() != nil {
 		phase = "Terminating"
 	}
-	class := spec.GetStorageClassName()
-	if c, ok := pv.GetMetadata().GetAnnotations()[betaStorageClassAnnotation]; ok {
-		class = c
-	}
-	cells := []any{pv.GetMetadata().GetName(), quantity(spec.GetCapacity()[corev1.ResourceStorage]), accessModesString(spec.GetAccessModes()),
+	class := corev1.VolumeStorageClass(pv)
+	cells := []any{pv.GetMetadata().GetName(), quantity(spec.GetCapacity()[corev1.ResourceStorage]), AccessModesString(spec.GetAccessModes()),
 		spec.GetPersistentVolumeReclaimPolicy(), phase, claim, class, "<unset>", pv.GetStatus().GetReason(), age(pv, o)}
 	if o.Wide {
 		cells = append(cells, optionalOrUnset(spec.VolumeMode))
@@ -108,13 +101,10 @@ func persistentVolumeClaimRow(obj runtime.Object, o *Options) []any {
 	if pvc.GetMetadata().GetDeletionTimestamp() != nil {
 		phase = "Terminating"
 	}
-	class := spec.GetStorageClassName()
-	if c, ok := pvc.GetMetadata().GetAnnotations()[betaStorageClassAnnotation]; ok {
-		class = c
-	}
+	class := corev1.ClaimStorageClass(pvc)
 	capacity, modes := "", ""
 	if spec.GetVolumeName() != "" {
-		modes = accessModesString(pvc.GetStatus().GetAccessModes())
+		modes = AccessModesString(pvc.GetStatus().GetAccessModes())
 		capacity = quantity(pvc.GetStatus().GetCapacity()[corev1.ResourceStorage])
 	}
 	cells := []any{pvc.GetMetadata().GetName(), phase, spec.GetVolumeName(), capacity, modes, class, "<unset>", age(pvc, o)}

@@ -29,10 +29,6 @@ var ClaimResources = []string{"persistentvolumeclaims", "count/persistentvolumec
 // "gold.storageclass.storage.k8s.io/requests.storage".
 const storageClassSuffix = ".storageclass.storage.k8s.io/"
 
-// betaStorageClassAnnotation names a claim's class before spec.storageClassName existed;
-// when set it wins over the field, as upstream's GetPersistentVolumeClaimClass.
-const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
-
 // ByStorageClass is the quota resource name of resource (persistentvolumeclaims or
 // requests.storage) for the claims of class.
 func ByStorageClass(class, resource string) string {
@@ -45,16 +41,6 @@ func IsClaimResource(name string) bool {
 	return slices.Contains(ClaimResources, name) ||
 		strings.HasSuffix(name, storageClassSuffix+"persistentvolumeclaims") ||
 		strings.HasSuffix(name, storageClassSuffix+"requests.storage")
-}
-
-// ClaimClass is the StorageClass a claim is charged to: the beta annotation when set,
-// else spec.storageClassName; "" for none. By the time a claim is charged, the
-// DefaultStorageClass admission plugin has filled an unset class.
-func ClaimClass(pvc *corev1.PersistentVolumeClaim) string {
-	if c, ok := pvc.GetMetadata().GetAnnotations()[betaStorageClassAnnotation]; ok {
-		return c
-	}
-	return pvc.GetSpec().GetStorageClassName()
 }
 
 // claimStorage is the storage a claim asks for, rounded up to a whole byte (upstream
@@ -82,7 +68,7 @@ func claimStorage(pvc *corev1.PersistentVolumeClaim) (q resource.Quantity, ok bo
 func ClaimUsage(pvc *corev1.PersistentVolumeClaim, hard resource.List) resource.List {
 	one := resource.NewQuantity(1, resource.DecimalSI)
 	all := resource.List{"persistentvolumeclaims": one, "count/persistentvolumeclaims": one}
-	class := ClaimClass(pvc)
+	class := corev1.ClaimStorageClass(pvc)
 	if class != "" {
 		all[ByStorageClass(class, "persistentvolumeclaims")] = one
 	}

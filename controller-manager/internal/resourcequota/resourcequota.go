@@ -233,7 +233,7 @@ func (c *Controller) updateClaim(oldObj, newObj runtime.Object) {
 	if !ok1 || !ok2 || controller.IsResync(oldClaim, newClaim) {
 		return
 	}
-	if quota.ClaimClass(oldClaim) != quota.ClaimClass(newClaim) ||
+	if corev1.ClaimStorageClass(oldClaim) != corev1.ClaimStorageClass(newClaim) ||
 		quota.ClaimUsage(oldClaim, claimStorage)["requests.storage"].Cmp(quota.ClaimUsage(newClaim, claimStorage)["requests.storage"]) != 0 {
 		c.enqueueNamespace(newClaim.GetMetadata().GetNamespace())
 	}

@@ -3,20 +3,18 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
-)
 
-// betaStorageClassAnnotation names a claim's or a volume's class before storageClassName
-// existed; kubectl still prefers it to the field.
-const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
+	corev1 "kubelab.io/proto/api/core/v1"
+	"kubelab.io/proto/printers"
+)
 
 // storageClassOf is kubectl's GetPersistentVolume(Claim)Class: the beta annotation, else
 // spec.storageClassName.
 func storageClassOf(obj any) string {
-	if a, ok := nestedStringMap(obj, "metadata", "annotations")[betaStorageClassAnnotation]; ok {
+	if a, ok := nestedStringMap(obj, "metadata", "annotations")[corev1.BetaStorageClassAnnotation]; ok {
 		return a
 	}
 	return nestedString(obj, "spec", "storageClassName")
@@ -29,13 +27,7 @@ func accessModes(obj any, path ...string) string {
 	for _, m := range nestedSlice(obj, path...) {
 		have = append(have, fmt.Sprint(m))
 	}
-	var out []string
-	for _, m := range [][2]string{{"ReadWriteOnce", "RWO"}, {"ReadOnlyMany", "ROX"}, {"ReadWriteMany", "RWX"}, {"ReadWriteOncePod", "RWOP"}} {
-		if slices.Contains(have, m[0]) {
-			out = append(out, m[1])
-		}
-	}
-	return strings.Join(out, ",")
+	return printers.AccessModesString(have)
 }
 
 // finalizers prints metadata.finalizers as Go's %v prints a []string.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "kubelab.io/proto/api/core/v1"
 	"kubelab.io/proto/printers"
 )
 
@@ -102,7 +103,7 @@ func describeVolumeClaimTemplates(w *prefixWriter, templates []any) {
 		pvc, _ := t.(map[string]any)
 		w.line(1, "Name:\t%s", nestedString(pvc, "metadata", "name"))
 		class := nestedString(pvc, "spec", "storageClassName")
-		if a, ok := nestedStringMap(pvc, "metadata", "annotations")["volume.beta.kubernetes.io/storage-class"]; ok {
+		if a, ok := nestedStringMap(pvc, "metadata", "annotations")[corev1.BetaStorageClassAnnotation]; ok {
 			class = a
 		}
 		w.line(1, "StorageClass:\t%s", class)

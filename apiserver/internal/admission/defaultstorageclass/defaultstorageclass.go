@@ -19,10 +19,6 @@ import (
 // PluginName is the name used in --enable-admission-plugins.
 const PluginName = "DefaultStorageClass"
 
-// betaStorageClassAnnotation names a claim's class the way claims did before
-// storageClassName; a claim carrying it has a class.
-const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
-
 // ListClasses lists every StorageClass (from the watch cache).
 type ListClasses func(ctx context.Context) ([]*storagev1.StorageClass, error)
 
@@ -58,7 +54,7 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	if pvc.GetSpec().StorageClassName != nil {
 		return nil
 	}
-	if _, ok := pvc.GetMetadata().GetAnnotations()[betaStorageClassAnnotation]; ok {
+	if _, ok := pvc.GetMetadata().GetAnnotations()[corev1.BetaStorageClassAnnotation]; ok {
 		return nil
 	}
 	classes, err := p.list(ctx)

@@ -40,7 +40,7 @@ func TestAdmit(t *testing.T) {
 			pvc := &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Name: "data", Namespace: "default"},
 				Spec: &corev1.PersistentVolumeClaimSpec{StorageClassName: c.claim}}
 			if c.beta {
-				pvc.Metadata.Annotations = map[string]string{betaStorageClassAnnotation: "slow"}
+				pvc.Metadata.Annotations = map[string]string{corev1.BetaStorageClassAnnotation: "slow"}
 			}
 			p := New(func(context.Context) ([]*storagev1.StorageClass, error) { return c.classes, nil }, nil)
 			a := &admission.Attributes{Operation: admission.Create, Resource: "persistentvolumeclaims", Namespace: "default", Name: "data", Object: pvc}

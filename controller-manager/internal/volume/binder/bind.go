@@ -54,7 +54,7 @@ func checkVolumeSatisfyClaim(pv *corev1.PersistentVolume, pvc *corev1.Persistent
 	switch {
 	case !ok || have.Cmp(want) < 0:
 		return "requested PV is too small"
-	case volumeutil.VolumeClass(pv) != volumeutil.ClaimClass(pvc):
+	case corev1.VolumeStorageClass(pv) != corev1.ClaimStorageClass(pvc):
 		return "storageClassName does not match"
 	case volumeutil.VolumeModeMismatch(pvc, pv):
 		return "incompatible volumeMode"

@@ -264,7 +264,7 @@ func (c *Controller) syncUnboundClaim(ctx context.Context, pvc *corev1.Persisten
 	// Retroactive default class (upstream since v1.28): a claim made while no class was
 	// the default gets the one that is now.
 	if pvc.GetSpec().StorageClassName == nil {
-		if _, ok := pvc.GetMetadata().GetAnnotations()[volumeutil.AnnBetaStorageClass]; !ok {
+		if _, ok := pvc.GetMetadata().GetAnnotations()[corev1.BetaStorageClassAnnotation]; !ok {
 			classes, err := c.classes.List(labels.Everything())
 			if err != nil {
 				return err
@@ -296,7 +296,7 @@ func (c *Controller) syncUnboundClaim(ctx context.Context, pvc *corev1.Persisten
 	switch {
 	case delayBinding && !selected:
 		c.recorder.Eventf(pvc, "Normal", EventWaitForFirstConsumer, "waiting for first consumer to be created before binding")
-	case volumeutil.ClaimClass(pvc) != "":
+	case corev1.ClaimStorageClass(pvc) != "":
 		if pvc, err = c.provisionClaim(ctx, pvc); err != nil {
 			return err
 		}
@@ -310,7 +310,7 @@ func (c *Controller) syncUnboundClaim(ctx context.Context, pvc *corev1.Persisten
 // chose (pre-bound to it), or is provisioned once the scheduler chose its node. A class
 // that does not exist (yet) delays nothing, as upstream.
 func (c *Controller) delayBinding(pvc *corev1.PersistentVolumeClaim) (bool, error) {
-	name := volumeutil.ClaimClass(pvc)
+	name := corev1.ClaimStorageClass(pvc)
 	if name == "" {
 		return false, nil
 	}
@@ -328,7 +328,7 @@ func (c *Controller) delayBinding(pvc *corev1.PersistentVolumeClaim) (bool, erro
 // external, so this is the claim's storage-provisioner annotations and an event saying who
 // is expected to act. It returns the claim as it now is.
 func (c *Controller) provisionClaim(ctx context.Context, pvc *corev1.PersistentVolumeClaim) (*corev1.PersistentVolumeClaim, error) {
-	className := volumeutil.ClaimClass(pvc)
+	className := corev1.ClaimStorageClass(pvc)
 	class, err := c.classes.Get(className)
 	if apierrors.IsNotFound(err) {
 		c.recorder.Eventf(pvc, "Warning", EventProvisioningFailed, "storageclass.storage.k8s.io %q not found", className)

@@ -40,14 +40,14 @@ func FindBestMatch(pvc *corev1.PersistentVolumeClaim, volumes []*corev1.Persiste
 			return nil
 		}
 	}
-	class := volumeutil.ClaimClass(pvc)
+	class := corev1.ClaimStorageClass(pvc)
 	var best *corev1.PersistentVolume
 	for _, pv := range candidates {
 		have, ok := volumeutil.VolumeStorage(pv)
 		switch {
 		case pv.GetSpec().GetClaimRef() != nil, pv.GetStatus().GetPhase() != corev1.VolumeAvailable,
 			selector != nil && !selector.Matches(pv.GetMetadata().GetLabels()),
-			volumeutil.VolumeClass(pv) != class, !ok, have.Cmp(want) < 0:
+			corev1.VolumeStorageClass(pv) != class, !ok, have.Cmp(want) < 0:
 			continue
 		}
 		if best == nil || better(pv, best) {

@@ -273,7 +273,7 @@ func (c *Controller) syncClaim(ctx context.Context, pvc *corev1.PersistentVolume
 		// Made already (perhaps before a restart); the binder completes the binding.
 		return nil
 	}
-	class, err := c.classes.Get(volumeutil.ClaimClass(pvc))
+	class, err := c.classes.Get(corev1.ClaimStorageClass(pvc))
 	if apierrors.IsNotFound(err) {
 		// The binder reports a missing class; a class made later wakes it, and it us.
 		return nil

@@ -29,30 +29,9 @@ const (
 	// AnnSelectedNode on a claim of a WaitForFirstConsumer class: the node the scheduler
 	// chose for the claim's first pod, where the volume must be reachable from.
 	AnnSelectedNode = "volume.kubernetes.io/selected-node"
-	// AnnBetaStorageClass is the class annotation that predates storageClassName; it wins
-	// over the field, as upstream.
-	AnnBetaStorageClass = "volume.beta.kubernetes.io/storage-class"
-
 	// AnnValueYes is what the binder writes to its yes/no annotations.
 	AnnValueYes = "yes"
 )
-
-// ClaimClass is the class a claim asks for: the beta annotation, else storageClassName,
-// else "" (no class).
-func ClaimClass(pvc *corev1.PersistentVolumeClaim) string {
-	if c, ok := pvc.GetMetadata().GetAnnotations()[AnnBetaStorageClass]; ok {
-		return c
-	}
-	return pvc.GetSpec().GetStorageClassName()
-}
-
-// VolumeClass is the class a volume belongs to, read as ClaimClass.
-func VolumeClass(pv *corev1.PersistentVolume) string {
-	if c, ok := pv.GetMetadata().GetAnnotations()[AnnBetaStorageClass]; ok {
-		return c
-	}
-	return pv.GetSpec().GetStorageClassName()
-}
 
 // IsVolumeBoundToClaim reports whether pv's claimRef names pvc: the same namespace and
 // name, and its uid or none (a volume pre-bound by name).

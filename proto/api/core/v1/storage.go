@@ -36,3 +36,25 @@ const (
 	PVCProtectionFinalizer = "kubernetes.io/pvc-protection"
 	PVProtectionFinalizer  = "kubernetes.io/pv-protection"
 )
+
+// BetaStorageClassAnnotation names a claim's or volume's class the way they did before
+// storageClassName existed; when set it wins over the field, as upstream's
+// GetPersistentVolume(Claim)Class.
+const BetaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
+
+// ClaimStorageClass is the class a claim asks for: the beta annotation, else
+// storageClassName, else "" (no class).
+func ClaimStorageClass(pvc *PersistentVolumeClaim) string {
+	if c, ok := pvc.GetMetadata().GetAnnotations()[BetaStorageClassAnnotation]; ok {
+		return c
+	}
+	return pvc.GetSpec().GetStorageClassName()
+}
+
+// VolumeStorageClass is the class a volume belongs to, read as ClaimStorageClass.
+func VolumeStorageClass(pv *PersistentVolume) string {
+	if c, ok := pv.GetMetadata().GetAnnotations()[BetaStorageClassAnnotation]; ok {
+		return c
+	}
+	return pv.GetSpec().GetStorageClassName()
+}
