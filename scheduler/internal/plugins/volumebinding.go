@@ -34,8 +34,7 @@ const VolumeBindingName = "VolumeBinding"
 
 // Upstream's annotations and messages.
 const (
-	annSelectedNode = "volume.kubernetes.io/selected-node"
-	noProvisioner   = "kubernetes.io/no-provisioner"
+	noProvisioner = "kubernetes.io/no-provisioner"
 
 	errUnboundImmediate = "pod has unbound immediate PersistentVolumeClaims"
 	errNodeConflict     = "node(s) had volume node affinity conflict"
@@ -268,7 +267,7 @@ func (p *VolumeBinding) findPodVolumes(pending []*corev1.PersistentVolumeClaim, 
 	taken := map[string]bool{}
 	for _, pvc := range pending {
 		key := claimKey(pvc.GetMetadata().GetNamespace(), pvc.GetMetadata().GetName())
-		if sel := pvc.GetMetadata().GetAnnotations()[annSelectedNode]; sel != "" {
+		if sel := pvc.GetMetadata().GetAnnotations()[corev1.SelectedNodeAnnotation]; sel != "" {
 			if sel != node.GetMetadata().GetName() {
 				return nil, false
 			}
@@ -498,14 +497,14 @@ func (p *VolumeBinding) bindAPIUpdate(ctx context.Context, pv *podVolumes, d *no
 		if err != nil {
 			return err
 		}
-		if cur.GetMetadata().GetAnnotations()[annSelectedNode] == nodeName {
+		if cur.GetMetadata().GetAnnotations()[corev1.SelectedNodeAnnotation] == nodeName {
 			continue
 		}
 		upd := proto.Clone(cur).(*corev1.PersistentVolumeClaim)
 		if upd.Metadata.Annotations == nil {
 			upd.Metadata.Annotations = map[string]string{}
 		}
-		upd.Metadata.Annotations[annSelectedNode] = nodeName
+		upd.Metadata.Annotations[corev1.SelectedNodeAnnotation] = nodeName
 		if err := p.v.UpdateClaim(ctx, upd); err != nil {
 			return err
 		}
@@ -565,7 +564,7 @@ func (p *VolumeBinding) waitBound(ctx context.Context, pod *corev1.Pod, d *nodeD
 					done = false
 					continue
 				}
-				switch c.GetMetadata().GetAnnotations()[annSelectedNode] {
+				switch c.GetMetadata().GetAnnotations()[corev1.SelectedNodeAnnotation] {
 				case "":
 					return fmt.Errorf("selectedNode annotation reset for PVC %q", name)
 				case d.node.GetMetadata().GetName():

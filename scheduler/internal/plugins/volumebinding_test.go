@@ -313,7 +313,7 @@ func (f *fakeStorage) pvClaim(name string) string {
 func (f *fakeStorage) selectedNode(claim string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.claims["default/"+claim].GetMetadata().GetAnnotations()[annSelectedNode]
+	return f.claims["default/"+claim].GetMetadata().GetAnnotations()[corev1.SelectedNodeAnnotation]
 }
 
 // setClaim stores c and wakes the waiters, as an informer's update does.
@@ -374,7 +374,7 @@ func TestVolumeBindingPreBindPVTakenMeanwhile(t *testing.T) {
 func TestVolumeBindingSelectedNode(t *testing.T) {
 	fs := newTestStorage()
 	pinned := testClaim("data", "standard", "")
-	pinned.Metadata.Annotations = map[string]string{annSelectedNode: "a"}
+	pinned.Metadata.Annotations = map[string]string{corev1.SelectedNodeAnnotation: "a"}
 	fs.claims["default/data"] = pinned
 	pl, _ := NewVolumeBinding(framework.Handle{Volumes: fs.access()})
 	p := pl.(*VolumeBinding)
@@ -398,7 +398,7 @@ func TestVolumeBindingSelectedNode(t *testing.T) {
 	fs.pvs["pv-a"] = testPV("pv-a", "standard", "1Gi", "a")
 	fs.mu.Unlock()
 	bound := testClaim("data", "standard", "pv-a")
-	bound.Metadata.Annotations = map[string]string{annSelectedNode: "b"}
+	bound.Metadata.Annotations = map[string]string{corev1.SelectedNodeAnnotation: "b"}
 	fs.setClaim(bound)
 	if st := <-done; st.IsSuccess() || !strings.Contains(st.AsError().Error(), `pv "pv-a" node affinity doesn't match node "b"`) {
 		t.Fatalf("PreBind with the claim bound to a PV of node a: %v", st.AsError())
@@ -422,7 +422,7 @@ func TestVolumeBindingProvisioningCacheLag(t *testing.T) {
 	c.Metadata.ResourceVersion = "2"
 	fs.setClaim(c) // the write arrives
 	bound := testClaim("data", "standard", "pv-b")
-	bound.Metadata.Annotations = map[string]string{annSelectedNode: "b"}
+	bound.Metadata.Annotations = map[string]string{corev1.SelectedNodeAnnotation: "b"}
 	fs.mu.Lock()
 	fs.pvs["pv-b"] = testPV("pv-b", "standard", "1Gi", "b")
 	fs.mu.Unlock()

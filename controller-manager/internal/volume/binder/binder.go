@@ -292,7 +292,7 @@ func (c *Controller) syncUnboundClaim(ctx context.Context, pvc *corev1.Persisten
 	if pv := FindBestMatch(pvc, volumes, delayBinding); pv != nil {
 		return c.bind(ctx, pv, pvc)
 	}
-	_, selected := pvc.GetMetadata().GetAnnotations()[volumeutil.AnnSelectedNode]
+	_, selected := pvc.GetMetadata().GetAnnotations()[corev1.SelectedNodeAnnotation]
 	switch {
 	case delayBinding && !selected:
 		c.recorder.Eventf(pvc, "Normal", EventWaitForFirstConsumer, "waiting for first consumer to be created before binding")

@@ -274,7 +274,7 @@ func TestDynamicProvisioningRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	later.Metadata.Annotations = map[string]string{volumeutil.AnnSelectedNode: "node-1"}
+	later.Metadata.Annotations = map[string]string{corev1.SelectedNodeAnnotation: "node-1"}
 	if later, err = cl.admin.PersistentVolumeClaims("default").Update(cl.ctx, later); err != nil {
 		t.Fatal(err)
 	}

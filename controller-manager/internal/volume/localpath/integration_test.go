@@ -173,7 +173,7 @@ func TestProvisionAndDelete(t *testing.T) {
 	cl := newCluster(t)
 	cl.run(true)
 	cl.class("standard", storagev1.VolumeBindingWaitForFirstConsumer, corev1.PersistentVolumeReclaimDelete, map[string]string{"path": "/srv/volumes"})
-	created := cl.claim("data", "standard", map[string]string{volumeutil.AnnSelectedNode: "node-2"})
+	created := cl.claim("data", "standard", map[string]string{corev1.SelectedNodeAnnotation: "node-2"})
 	pvc, pv := cl.bound("data")
 
 	uid := created.GetMetadata().GetUid()
@@ -288,7 +288,7 @@ func TestRestartAfterProvisioning(t *testing.T) {
 	cl := newCluster(t)
 	cl.class("standard", storagev1.VolumeBindingWaitForFirstConsumer, corev1.PersistentVolumeReclaimDelete, nil)
 	// As the binder and the scheduler left it.
-	pvc := cl.claim("data", "standard", map[string]string{volumeutil.AnnSelectedNode: "node-1",
+	pvc := cl.claim("data", "standard", map[string]string{corev1.SelectedNodeAnnotation: "node-1",
 		volumeutil.AnnStorageProvisioner: ProvisionerName, volumeutil.AnnBetaStorageProvisioner: ProvisionerName})
 	stop := cl.run(false) // the provisioner alone: nothing binds
 	want := VolumeName(pvc)
@@ -318,7 +318,7 @@ func TestDeleteVolumeObjectFirst(t *testing.T) {
 	cl := newCluster(t)
 	cl.run(true)
 	cl.class("standard", storagev1.VolumeBindingWaitForFirstConsumer, corev1.PersistentVolumeReclaimDelete, nil)
-	cl.claim("data", "standard", map[string]string{volumeutil.AnnSelectedNode: "node-1"})
+	cl.claim("data", "standard", map[string]string{corev1.SelectedNodeAnnotation: "node-1"})
 	_, pv := cl.bound("data")
 	name := pv.GetMetadata().GetName()
 	if !slices.Contains(pv.GetMetadata().GetFinalizers(), Finalizer) {

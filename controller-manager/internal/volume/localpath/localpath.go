@@ -284,7 +284,7 @@ func (c *Controller) syncClaim(ctx context.Context, pvc *corev1.PersistentVolume
 	if class.GetProvisioner() != ProvisionerName {
 		return nil
 	}
-	node := pvc.GetMetadata().GetAnnotations()[volumeutil.AnnSelectedNode]
+	node := pvc.GetMetadata().GetAnnotations()[corev1.SelectedNodeAnnotation]
 	if node == "" {
 		if class.GetVolumeBindingMode() == storagev1.VolumeBindingWaitForFirstConsumer {
 			// The scheduler has not chosen a node yet.

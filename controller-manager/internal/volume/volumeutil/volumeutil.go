@@ -26,9 +26,6 @@ const (
 	// AnnStorageProvisioner (and its beta name) on a claim asks that provisioner for a volume.
 	AnnStorageProvisioner     = "volume.kubernetes.io/storage-provisioner"
 	AnnBetaStorageProvisioner = "volume.beta.kubernetes.io/storage-provisioner"
-	// AnnSelectedNode on a claim of a WaitForFirstConsumer class: the node the scheduler
-	// chose for the claim's first pod, where the volume must be reachable from.
-	AnnSelectedNode = "volume.kubernetes.io/selected-node"
 	// AnnValueYes is what the binder writes to its yes/no annotations.
 	AnnValueYes = "yes"
 )

@@ -37,6 +37,11 @@ const (
 	PVProtectionFinalizer  = "kubernetes.io/pv-protection"
 )
 
+// SelectedNodeAnnotation on a claim of a WaitForFirstConsumer class is the node the
+// scheduler chose for the claim's first pod, where its volume must be reachable from: the
+// scheduler's VolumeBinding writes it, the binder and provisioners read it.
+const SelectedNodeAnnotation = "volume.kubernetes.io/selected-node"
+
 // BetaStorageClassAnnotation names a claim's or volume's class the way they did before
 // storageClassName existed; when set it wins over the field, as upstream's
 // GetPersistentVolume(Claim)Class.
